@@ -1,0 +1,3 @@
+from rtcstate_cli import main
+
+raise SystemExit(main())

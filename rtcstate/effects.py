@@ -1,0 +1,248 @@
+"""The effect vocabulary: what a machine asks its adapter to do.
+
+Every input to an rtcstate machine returns ``list[Effect]``, in the order the adapter must carry
+them out. Effects are frozen attrs values that compare by value, so a test reads as "these
+inputs give exactly these effects".
+
+Kinds (DESIGN.md §2):
+
+* signaling: :class:`Send` (a wire message to an address), :class:`OpenTransport` /
+  :class:`CloseTransport` (the connection to the signaling server);
+* application: :class:`Emit` (an apiRTC event, with its exact name, on a target object);
+* time: :class:`StartTimer` / :class:`CancelTimer` (deadlines are absolute, on the caller's
+  monotonic clock: the ``now`` the machine was given plus a delay);
+* media: peer connection, SDP, ICE, data channel and local media commands;
+* diagnostics: :class:`Drop` (an input was discarded on purpose, and why).
+
+Targets of :class:`Emit` are strings naming the object the event fires on, built with
+:func:`target`: ``"userAgent"``, ``"session"``, ``"call:<id>"``, ``"invitation:<id>"``,
+``"contact:<id>"``, ``"conversation:<name>"``, ``"dataChannel:<id>"``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+from rtcstate.wire import Message
+
+__all__ = [
+    "SESSION",
+    "USER_AGENT",
+    "AcquireMedia",
+    "AddIceCandidate",
+    "CancelTimer",
+    "CloseDataChannel",
+    "ClosePeerConnection",
+    "CloseTransport",
+    "CreateAnswer",
+    "CreateOffer",
+    "CreatePeerConnection",
+    "Drop",
+    "Effect",
+    "Emit",
+    "OpenDataChannel",
+    "OpenTransport",
+    "ReleaseMedia",
+    "RestartIce",
+    "Send",
+    "SendData",
+    "SetRemoteDescription",
+    "StartTimer",
+    "target",
+]
+
+USER_AGENT = "userAgent"
+SESSION = "session"
+
+
+def target(kind: str, ident: str) -> str:
+    """The :class:`Emit` target naming object ``ident`` of ``kind`` (``"call"``, …)."""
+    return f"{kind}:{ident}"
+
+
+@attrs.frozen(slots=True)
+class Effect:
+    """Base class of every effect."""
+
+
+# --- signaling --------------------------------------------------------------------------------
+
+
+@attrs.frozen(slots=True)
+class Send(Effect):
+    """Send ``message`` to address ``to`` (``None``: to the server itself)."""
+
+    to: str | None
+    message: Message
+
+
+@attrs.frozen(slots=True)
+class OpenTransport(Effect):
+    """Open the connection to the signaling server at ``url``.
+
+    The adapter reports the outcome with ``Session.connection_made`` or
+    ``Session.connection_failed``.
+    """
+
+    url: str
+
+
+@attrs.frozen(slots=True)
+class CloseTransport(Effect):
+    """Close the connection to the signaling server (no report expected)."""
+
+
+# --- application events -----------------------------------------------------------------------
+
+
+@attrs.frozen(slots=True)
+class Emit(Effect):
+    """Fire apiRTC event ``event`` on object ``target`` with ``payload``.
+
+    ``payload`` is a mapping of the fields apiRTC documents for the event (``None`` for
+    apiRTC's ``Void`` events). Adapters deliver it to the application's listeners.
+    """
+
+    target: str
+    event: str
+    payload: Mapping[str, Any] | None = None
+
+
+# --- time -------------------------------------------------------------------------------------
+
+
+@attrs.frozen(slots=True)
+class StartTimer(Effect):
+    """Arm timer ``timer_id`` to fire at ``deadline`` (same clock as ``now``).
+
+    Starting a timer that is already armed re-arms it. When it fires, the adapter calls
+    ``timer_fired(timer_id, now)``.
+    """
+
+    timer_id: str
+    deadline: float
+
+
+@attrs.frozen(slots=True)
+class CancelTimer(Effect):
+    """Disarm timer ``timer_id``; a no-op if it is not armed."""
+
+    timer_id: str
+
+
+# --- media ------------------------------------------------------------------------------------
+
+
+@attrs.frozen(slots=True)
+class CreatePeerConnection(Effect):
+    """Create the peer connection of call ``call_id`` (ICE servers from the adapter config)."""
+
+    call_id: str
+    polite: bool = False
+
+
+@attrs.frozen(slots=True)
+class ClosePeerConnection(Effect):
+    """Close and forget the peer connection of ``call_id``."""
+
+    call_id: str
+
+
+@attrs.frozen(slots=True)
+class CreateOffer(Effect):
+    """Create and apply a local offer; reported as a local description ready/failed."""
+
+    call_id: str
+    ice_restart: bool = False
+
+
+@attrs.frozen(slots=True)
+class CreateAnswer(Effect):
+    """Create and apply a local answer to the applied remote offer."""
+
+    call_id: str
+
+
+@attrs.frozen(slots=True)
+class SetRemoteDescription(Effect):
+    """Apply a remote description (``sdp_type`` is ``"offer"`` or ``"answer"``)."""
+
+    call_id: str
+    sdp_type: str
+    sdp: str
+
+
+@attrs.frozen(slots=True)
+class AddIceCandidate(Effect):
+    """Add a remote ICE candidate (an empty ``candidate`` marks end of candidates)."""
+
+    call_id: str
+    candidate: str
+    sdp_mid: str | None = None
+    sdp_mline_index: int | None = None
+
+
+@attrs.frozen(slots=True)
+class RestartIce(Effect):
+    """Restart ICE on ``call_id``; stacks without ``restartIce`` build a new connection."""
+
+    call_id: str
+
+
+@attrs.frozen(slots=True)
+class OpenDataChannel(Effect):
+    """Open data channel ``channel_id`` with ``label`` on the connection of ``call_id``."""
+
+    call_id: str
+    channel_id: str
+    label: str
+
+
+@attrs.frozen(slots=True)
+class CloseDataChannel(Effect):
+    """Close data channel ``channel_id``."""
+
+    channel_id: str
+
+
+@attrs.frozen(slots=True)
+class SendData(Effect):
+    """Send ``data`` on data channel ``channel_id``."""
+
+    channel_id: str
+    data: bytes | str
+
+
+@attrs.frozen(slots=True)
+class AcquireMedia(Effect):
+    """Acquire local media for ``request_id`` (``call_type`` as in apiRTC's CallType)."""
+
+    request_id: str
+    call_type: str
+    audio: bool = True
+    video: bool = True
+
+
+@attrs.frozen(slots=True)
+class ReleaseMedia(Effect):
+    """Release the local media stream ``stream_id``."""
+
+    stream_id: str
+
+
+# --- diagnostics ------------------------------------------------------------------------------
+
+
+@attrs.frozen(slots=True)
+class Drop(Effect):
+    """An input was discarded on purpose (a late or duplicated report, a stale timer).
+
+    Adapters may log it; applications never see it. ``reason`` is a short machine-readable
+    word (``"stale-timer"``, ``"unknown-call"``, …) and ``detail`` says more.
+    """
+
+    reason: str
+    detail: str = ""

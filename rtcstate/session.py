@@ -1,0 +1,674 @@
+"""Session: the UserAgent/Session server connection, and the parent of every other machine.
+
+Theory of operation
+-------------------
+A :class:`Session` is built pure (no effects) from a :class:`SessionConfig` plus injected id
+and random sources. ``register(now)`` asks the adapter to open the transport
+(:class:`~rtcstate.effects.OpenTransport`); the adapter reports ``connection_made``,
+``connection_failed`` or ``connection_lost``. Once the transport is open the session sends
+``Register`` and arms the *register* timer; the server's ``Registered`` makes it CONNECTED and
+fires the userAgent's ``ccsConnectionStatus {status: "connected"}`` (adapters resolve apiRTC's
+``register()`` promise on it). Failing before the first connection ends in FAILED with
+``ccsConnectionStatus error`` and a session ``error`` whose descriptor carries the apiRTC
+number ``ERROR_APIRTC_INITIALISATION_FAILED``.
+
+When a CONNECTED transport is lost (reported by the adapter, or detected by the keep-alive:
+no ``Pong`` within ``keepalive_timeout``) the session fires ``disconnect`` and
+``ccsConnectionStatus disconnected``, marks every contact offline, tells its children, and
+asks the retry policy for a delay (the *retry* timer). When it fires: ``ccsConnectionStatus
+retry``, ``reconnecting``, a new ``OpenTransport``; a new ``Registered`` (sent with
+``resume=True``) gives ``reconnection`` and ``ccsConnectionStatus connected``, and children are
+told so they can renegotiate. When the policy gives up: FAILED, ``ccsConnectionStatus error``
+and a session ``error``. ``unregister(now)`` closes everything from any state (CLOSED is
+final); a second ``register`` raises ``ERROR_APIRTC_SESSION_ALREADY_ON``.
+
+Timers owned: ``session:register``, ``session:retry``, ``session:keepalive``,
+``session:pong``, plus every timer its children start (tracked per owner, so ending a child or
+the session cancels what is left: no timer outlives its machine).
+
+Routing: a received message whose class has ``ROUTE`` (``call_id``, ``invitation_id``,
+``channel_id``, ``transfer_id``, ``ref_id``) goes to the child registered under that id, in
+an O(1) dict; a session-level message is handled here; a message that creates an object
+(``Invite``, ``DataChannelInvite``, ``FileOffer``) goes to the factory registered for its type.
+A message naming an id the session does not hold gets the answer of :data:`UNKNOWN_ID_POLICY`
+(an ``error`` event with the documented code, a reply, or a ``Drop``), never an exception.
+Undecodable input gives ``error`` ``MESSAGE_DECODE_ERROR``.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
+
+import attrs
+
+from rtcstate import wire
+from rtcstate.codes import CcsConnectionStatus, ErrorCode, ErrorNumber, HangupReason
+from rtcstate.effects import (
+    SESSION,
+    USER_AGENT,
+    CancelTimer,
+    CloseTransport,
+    Drop,
+    Effect,
+    Emit,
+    OpenTransport,
+    Send,
+    StartTimer,
+    target,
+)
+from rtcstate.errors import RtcError
+from rtcstate.ids import CounterIds, IdSource, RandomSource, SplitMix64
+from rtcstate.machine import machine, spec_of
+from rtcstate.media import MediaEvent
+from rtcstate.retry import ExponentialBackoff, RetryPolicy
+
+__all__ = [
+    "ROUTE_KINDS",
+    "UNKNOWN_ID_POLICY",
+    "Child",
+    "Session",
+    "SessionConfig",
+    "SessionState",
+]
+
+
+class SessionState(enum.Enum):
+    IDLE = "IDLE"  # built, register() not called yet
+    CONNECTING = "CONNECTING"  # first transport being opened
+    REGISTERING = "REGISTERING"  # first transport open, Register sent
+    CONNECTED = "CONNECTED"
+    DISCONNECTED = "DISCONNECTED"  # lost; the retry timer is armed
+    RECONNECTING = "RECONNECTING"  # transport being reopened
+    REREGISTERING = "REREGISTERING"  # reopened, Register(resume=True) sent
+    FAILED = "FAILED"  # gave up; register() may be called again
+    CLOSED = "CLOSED"  # unregistered (final)
+
+
+_RETRYABLE = ["RECONNECTING", "REREGISTERING"]
+_OPEN = ["CONNECTING", "REGISTERING", "CONNECTED", "DISCONNECTED", *_RETRYABLE]
+
+TRANSITIONS: list[dict[str, Any]] = [
+    # application commands
+    {"trigger": "register", "source": ["IDLE", "FAILED"], "dest": "CONNECTING",
+     "after": "_open_transport"},
+    {"trigger": "unregister", "source": ["IDLE", "FAILED", *_OPEN], "dest": "CLOSED",
+     "before": "_close"},
+    # transport reports
+    {"trigger": "transport_open", "source": "CONNECTING", "dest": "REGISTERING",
+     "after": "_send_register"},
+    {"trigger": "transport_open", "source": "RECONNECTING", "dest": "REREGISTERING",
+     "after": "_send_register"},
+    {"trigger": "transport_failed", "source": ["CONNECTING", "REGISTERING"], "dest": "FAILED",
+     "after": "_fail_initial"},
+    {"trigger": "transport_failed", "source": _RETRYABLE, "dest": "DISCONNECTED",
+     "conditions": "_will_retry", "after": "_schedule_retry"},
+    {"trigger": "transport_failed", "source": _RETRYABLE, "dest": "FAILED",
+     "after": "_give_up"},
+    {"trigger": "transport_lost", "source": ["CONNECTING", "REGISTERING"], "dest": "FAILED",
+     "after": "_fail_initial"},
+    {"trigger": "transport_lost", "source": "CONNECTED", "dest": "DISCONNECTED",
+     "conditions": "_will_retry", "after": ["_on_lost", "_schedule_retry"]},
+    {"trigger": "transport_lost", "source": "CONNECTED", "dest": "FAILED",
+     "after": ["_on_lost", "_give_up"]},
+    {"trigger": "transport_lost", "source": _RETRYABLE, "dest": "DISCONNECTED",
+     "conditions": "_will_retry", "after": "_schedule_retry"},
+    {"trigger": "transport_lost", "source": _RETRYABLE, "dest": "FAILED",
+     "after": "_give_up"},
+    # server messages
+    {"trigger": "registered", "source": "REGISTERING", "dest": "CONNECTED",
+     "after": "_on_registered"},
+    {"trigger": "registered", "source": "REREGISTERING", "dest": "CONNECTED",
+     "after": "_on_reregistered"},
+    # timers
+    {"trigger": "register_timeout", "source": "REGISTERING", "dest": "FAILED",
+     "after": ["_close_transport", "_fail_initial"]},
+    {"trigger": "register_timeout", "source": "REREGISTERING", "dest": "DISCONNECTED",
+     "conditions": "_will_retry", "after": ["_close_transport", "_schedule_retry"]},
+    {"trigger": "register_timeout", "source": "REREGISTERING", "dest": "FAILED",
+     "after": ["_close_transport", "_give_up"]},
+    {"trigger": "retry_timer", "source": "DISCONNECTED", "dest": "RECONNECTING",
+     "after": "_reconnect"},
+    {"trigger": "keepalive_timer", "source": "CONNECTED", "dest": "CONNECTED",
+     "after": "_send_ping"},
+    {"trigger": "pong_timeout", "source": "CONNECTED", "dest": "DISCONNECTED",
+     "conditions": "_will_retry", "after": ["_close_transport", "_on_lost", "_schedule_retry"]},
+    {"trigger": "pong_timeout", "source": "CONNECTED", "dest": "FAILED",
+     "after": ["_close_transport", "_on_lost", "_give_up"]},
+]  # fmt: skip
+
+REGISTER_TIMER = "session:register"
+RETRY_TIMER = "session:retry"
+KEEPALIVE_TIMER = "session:keepalive"
+PONG_TIMER = "session:pong"
+_SESSION_TIMERS = {
+    REGISTER_TIMER: "register_timeout",
+    RETRY_TIMER: "retry_timer",
+    KEEPALIVE_TIMER: "keepalive_timer",
+    PONG_TIMER: "pong_timeout",
+}
+
+ROUTE_KINDS: Mapping[str, str] = {
+    "call_id": "call",
+    "invitation_id": "invitation",
+    "channel_id": "dataChannel",
+    "transfer_id": "transfer",
+    "request_id": "media",
+}
+"""Route field of a message or media report → the kind of child it addresses."""
+
+
+class Child(Protocol):
+    """What a machine owned by the session implements (calls, invitations, channels, …)."""
+
+    @property
+    def ended(self) -> bool: ...
+
+    def receive(self, env: wire.Envelope, now: float) -> list[Effect]: ...
+
+    def media_event(self, event: MediaEvent, now: float) -> list[Effect]: ...
+
+    def timer_fired(self, name: str, now: float) -> list[Effect]: ...
+
+    def on_disconnected(self, now: float) -> list[Effect]: ...
+
+    def on_reconnected(self, now: float) -> list[Effect]: ...
+
+
+Factory = Callable[["Session", wire.Envelope, float], list[Effect]]
+"""Creates a child for a message that opens a new object (``Invite``, ``FileOffer``, …)."""
+
+
+def _error(code: ErrorCode, descriptor: Mapping[str, Any]) -> Emit:
+    return Emit(
+        SESSION,
+        "error",
+        {"errorCode": code.value, "errorInfo": code.info, "descriptor": dict(descriptor)},
+    )
+
+
+def _unknown_reply(env: wire.Envelope, reason: HangupReason) -> list[Effect]:
+    call_id = getattr(env.message, "call_id", None)
+    if env.sender is None or call_id is None:
+        return []
+    return [Send(env.sender, wire.Bye(call_id=call_id, reason=reason.value))]
+
+
+@attrs.frozen(slots=True)
+class UnknownIdAnswer:
+    """What the session does with a message for an id it does not hold."""
+
+    error: ErrorCode | None = None
+    reply: HangupReason | None = None
+    drop: str | None = None
+
+
+UNKNOWN_ID_POLICY: Mapping[type[wire.Message], UnknownIdAnswer] = {
+    wire.Answer: UnknownIdAnswer(error=ErrorCode.NOT_MATCHING_CALLID_ON_200OK),
+    wire.Update: UnknownIdAnswer(
+        error=ErrorCode.CALL_NOT_FOUND_ON_UPDATE, reply=HangupReason.CALL_NOT_FOUND
+    ),
+    wire.UpdateOk: UnknownIdAnswer(error=ErrorCode.CALL_NOT_FOUND_ON_200UPDATE),
+    wire.Bye: UnknownIdAnswer(drop="late or duplicated bye"),
+    wire.Candidate: UnknownIdAnswer(drop="candidate for an ended or unknown call"),
+    wire.MediaState: UnknownIdAnswer(drop="media state for an ended or unknown call"),
+    wire.UserNotFound: UnknownIdAnswer(drop="user-not-found for an ended object"),
+    wire.FileCancel: UnknownIdAnswer(drop="cancel of an ended or unknown transfer"),
+    wire.Invite: UnknownIdAnswer(
+        error=ErrorCode.MESSAGE_FOR_UNKNOWN_ID, reply=HangupReason.CALL_NOT_FOUND
+    ),
+}
+"""The defined answer to a message naming an unknown id, by message type.
+
+Types not listed get an ``error`` event ``MESSAGE_FOR_UNKNOWN_ID``. An ``Invite`` only lands
+here when no factory for calls is installed."""
+
+_DEFAULT_UNKNOWN = UnknownIdAnswer(error=ErrorCode.MESSAGE_FOR_UNKNOWN_ID)
+
+
+@attrs.frozen(slots=True)
+class SessionConfig:
+    """Settings of a :class:`Session` (all durations in seconds)."""
+
+    user: str
+    server_url: str = "ws://127.0.0.1:8765"
+    device: str = "default"
+    token: str | None = None
+    register_timeout: float = 10.0
+    keepalive_interval: float | None = 20.0
+    keepalive_timeout: float = 10.0
+    retry_policy: RetryPolicy = attrs.field(factory=ExponentialBackoff)
+    max_message_size: int = wire.DEFAULT_MAX_SIZE
+
+    def __attrs_post_init__(self) -> None:
+        if not self.user:
+            raise RtcError(ErrorNumber.ERROR_BAD_PARAMETER, "user must be a non-empty string")
+        for name in ("register_timeout", "keepalive_timeout"):
+            if getattr(self, name) <= 0:
+                raise RtcError(ErrorNumber.ERROR_BAD_PARAMETER, f"{name} must be > 0")
+        if self.keepalive_interval is not None and self.keepalive_interval <= 0:
+            raise RtcError(ErrorNumber.ERROR_BAD_PARAMETER, "keepalive_interval must be > 0")
+        if self.max_message_size <= 0:
+            raise RtcError(ErrorNumber.ERROR_BAD_PARAMETER, "max_message_size must be > 0")
+
+
+@machine(
+    SessionState,
+    TRANSITIONS,
+    initial=SessionState.IDLE,
+    final=[SessionState.CLOSED],
+    errors={
+        "register": ErrorNumber.ERROR_APIRTC_SESSION_ALREADY_ON,
+        ("register", "CLOSED"): ErrorNumber.ERROR_WRONG_STATE,
+        "unregister": ErrorNumber.ERROR_OTHER,
+    },
+)
+@attrs.define(slots=True, eq=False)
+class Session:
+    """The connection to the signaling server and the registry of every child machine."""
+
+    config: SessionConfig
+    ids: IdSource = attrs.field(
+        default=attrs.Factory(
+            lambda self: CounterIds(f"{self.config.user}/{self.config.device}"), takes_self=True
+        )
+    )
+    rand: RandomSource = attrs.field(factory=SplitMix64)
+    state: SessionState = SessionState.IDLE
+    session_id: str | None = None
+    attempt: int = 0
+    lost_at: float | None = None
+    ping_seq: int = 0
+    contacts: dict[str, tuple[str, ...]] = attrs.field(factory=dict)
+    _routes: dict[str, dict[str, Child]] = attrs.field(factory=dict)
+    _factories: dict[type[wire.Message], Factory] = attrs.field(factory=dict)
+    _timers: dict[str, set[str]] = attrs.field(factory=dict)
+    _pending_delay: float | None = None
+
+    def __attrs_post_init__(self) -> None:
+        for route in ROUTE_KINDS:
+            self._routes.setdefault(route, {})
+
+    # --- public: application commands ---------------------------------------------------------
+
+    @property
+    def address(self) -> str:
+        """This device's address on the relay (``user/device``)."""
+        return f"{self.config.user}/{self.config.device}"
+
+    def register(self, now: float) -> list[Effect]:
+        """Connect and register; a second call raises ERROR_APIRTC_SESSION_ALREADY_ON."""
+        return self._command("register", now)
+
+    def unregister(self, now: float) -> list[Effect]:
+        """Leave the server and close the transport; the session becomes CLOSED (final)."""
+        return self._command("unregister", now)
+
+    # --- public: transport reports ------------------------------------------------------------
+
+    def connection_made(self, now: float) -> list[Effect]:
+        """The transport asked for by ``OpenTransport`` is open."""
+        return self._report("transport_open", now)
+
+    def connection_failed(self, now: float, reason: str = "") -> list[Effect]:
+        """The transport asked for by ``OpenTransport`` could not be opened."""
+        return self._report("transport_failed", now, reason)
+
+    def connection_lost(self, now: float, reason: str = "") -> list[Effect]:
+        """An open transport closed without ``unregister``."""
+        return self._report("transport_lost", now, reason)
+
+    # --- public: the three other inputs -------------------------------------------------------
+
+    def receive(self, data: bytes | str, now: float) -> list[Effect]:
+        """Handle one signaling message from the wire; never raises."""
+        try:
+            env = wire.decode(data, max_size=self.config.max_message_size)
+        except wire.DecodeError as exc:
+            return [_error(ErrorCode.MESSAGE_DECODE_ERROR,
+                           {"reason": exc.reason.value, "detail": exc.detail})]  # fmt: skip
+        return self.receive_envelope(env, now)
+
+    def receive_envelope(self, env: wire.Envelope, now: float) -> list[Effect]:
+        """Handle an already decoded message (the relay and tests use this); never raises."""
+        msg = env.message
+        route = msg.ROUTE
+        if route is None:
+            handler = _SESSION_HANDLERS.get(type(msg))
+            if handler is None:
+                return [Drop("unexpected-message", f"{msg.TYPE} is not for a client session")]
+            return handler(self, env, now)
+        key = getattr(msg, route)
+        child = self._routes.get(route, {}).get(key)
+        if child is None and route == "ref_id":
+            child = self._find_any(key)
+        if child is not None:
+            return self._from_child(route, key, child, child.receive(env, now))
+        factory = self._factories.get(type(msg))
+        if factory is not None:
+            return self._track(factory(self, env, now))
+        return self._unknown_id(env)
+
+    def media_event(self, event: MediaEvent, now: float) -> list[Effect]:
+        """Handle one media-stack report; never raises."""
+        route = event.ROUTE
+        if not route:
+            return [Drop("session-media", f"{type(event).__name__} noted")]
+        key = getattr(event, route)
+        child = self._routes.get(route, {}).get(key)
+        if child is None:
+            return [Drop("unknown-id", f"{type(event).__name__} for unknown {route} {key}")]
+        return self._from_child(route, key, child, child.media_event(event, now))
+
+    def timer_fired(self, timer_id: str, now: float) -> list[Effect]:
+        """Handle the expiry of a timer started by one of this session's effects."""
+        owner, _, name = timer_id.rpartition(":")
+        armed = self._timers.get(owner)
+        if armed is None or timer_id not in armed:
+            return [Drop("stale-timer", timer_id)]
+        armed.discard(timer_id)
+        if not armed:
+            del self._timers[owner]
+        trigger = _SESSION_TIMERS.get(timer_id)
+        if trigger is not None:
+            return self._report(trigger, now)
+        kind, _, key = owner.partition(":")
+        for route, route_kind in ROUTE_KINDS.items():
+            if route_kind == kind:
+                child = self._routes[route].get(key)
+                if child is not None:
+                    return self._from_child(route, key, child, child.timer_fired(name, now))
+        return [Drop("stale-timer", timer_id)]
+
+    # --- public: the child registry ----------------------------------------------------------
+
+    def attach(self, route: str, key: str, child: Child) -> None:
+        """Register ``child`` to receive messages whose ``route`` field equals ``key``."""
+        if route not in self._routes:
+            raise ValueError(f"unknown route {route!r}; known: {sorted(self._routes)}")
+        self._routes[route][key] = child
+
+    def detach(self, route: str, key: str) -> list[Effect]:
+        """Forget a child and cancel every timer it left armed."""
+        self._routes.get(route, {}).pop(key, None)
+        owner = f"{ROUTE_KINDS.get(route, route)}:{key}"
+        return [CancelTimer(t) for t in sorted(self._timers.pop(owner, ()))]
+
+    def child(self, route: str, key: str) -> Child | None:
+        """The child registered under ``route``/``key``, if any."""
+        return self._routes.get(route, {}).get(key)
+
+    def children(self, route: str) -> Mapping[str, Child]:
+        """A read-only view of the children registered under ``route``."""
+        return dict(self._routes.get(route, {}))
+
+    def set_factory(self, message_type: type[wire.Message], factory: Factory) -> None:
+        """Install the creator of children for messages that open a new object."""
+        self._factories[message_type] = factory
+
+    def armed_timers(self) -> frozenset[str]:
+        """Every timer id this session believes is armed (for invariants in tests)."""
+        return frozenset(t for ts in self._timers.values() for t in ts)
+
+    # --- internals: dispatch ------------------------------------------------------------------
+
+    def _command(self, trigger: str, now: float) -> list[Effect]:
+        fx: list[Effect] = []
+        spec_of(self).fire(self, trigger, fx, now)  # raises before any mutation
+        return self._track(fx)
+
+    def _report(self, trigger: str, now: float, reason: str = "") -> list[Effect]:
+        spec = spec_of(self)
+        if not spec.allowed(self.state, trigger):
+            return [Drop("unexpected-report", f"{trigger} in state {self.state.name}")]
+        self._pending_delay = None
+        if trigger in ("transport_failed", "transport_lost", "register_timeout", "pong_timeout"):
+            self._pending_delay = self._next_delay(now)
+        fx: list[Effect] = []
+        spec.fire(self, trigger, fx, now, reason=reason)
+        self._pending_delay = None
+        return self._track(fx)
+
+    def _track(self, fx: list[Effect]) -> list[Effect]:
+        for e in fx:
+            if type(e) is StartTimer:
+                owner = e.timer_id.rpartition(":")[0]
+                self._timers.setdefault(owner, set()).add(e.timer_id)
+            elif type(e) is CancelTimer:
+                owner = e.timer_id.rpartition(":")[0]
+                armed = self._timers.get(owner)
+                if armed is not None:
+                    armed.discard(e.timer_id)
+                    if not armed:
+                        del self._timers[owner]
+        return fx
+
+    def _from_child(self, route: str, key: str, child: Child, fx: list[Effect]) -> list[Effect]:
+        self._track(fx)
+        if child.ended:
+            fx.extend(self.detach(route, key))
+        return fx
+
+    def _find_any(self, key: str) -> Child | None:
+        for children in self._routes.values():
+            child = children.get(key)
+            if child is not None:
+                return child
+        return None
+
+    def _unknown_id(self, env: wire.Envelope) -> list[Effect]:
+        msg = env.message
+        answer = UNKNOWN_ID_POLICY.get(type(msg), _DEFAULT_UNKNOWN)
+        route = msg.ROUTE or ""
+        fx: list[Effect] = []
+        if answer.error is not None:
+            fx.append(_error(answer.error, {"type": msg.TYPE, "id": getattr(msg, route, None),
+                                            "from": env.sender}))  # fmt: skip
+        if answer.reply is not None:
+            fx.extend(_unknown_reply(env, answer.reply))
+        if answer.drop is not None:
+            fx.append(Drop("unknown-id", answer.drop))
+        return fx
+
+    def _each_child(self, method: str, now: float) -> list[Effect]:
+        fx: list[Effect] = []
+        for route, children in self._routes.items():
+            for key, child in list(children.items()):
+                fx.extend(self._from_child(route, key, child, getattr(child, method)(now)))
+        return fx
+
+    def _next_delay(self, now: float) -> float | None:
+        attempt = self.attempt + 1
+        elapsed = 0.0 if self.lost_at is None else now - self.lost_at
+        return self.config.retry_policy.next_delay(attempt, elapsed, self.rand())
+
+    # --- internals: session-level messages ----------------------------------------------------
+
+    def _msg_registered(self, env: wire.Envelope, now: float) -> list[Effect]:
+        msg = env.message
+        assert isinstance(msg, wire.Registered)
+        if env.sender is not None:
+            return [Drop("forged", "Registered must come from the server")]
+        return self._report("registered", now, msg.session_id)
+
+    def _msg_ping(self, env: wire.Envelope, now: float) -> list[Effect]:
+        msg = env.message
+        assert isinstance(msg, wire.Ping)
+        return [Send(env.sender, wire.Pong(seq=msg.seq))]
+
+    def _msg_pong(self, env: wire.Envelope, now: float) -> list[Effect]:
+        msg = env.message
+        assert isinstance(msg, wire.Pong)
+        if msg.seq != self.ping_seq or PONG_TIMER not in self._timers.get("session", ()):
+            return [Drop("stale-pong", str(msg.seq))]
+        return self._track([CancelTimer(PONG_TIMER)])
+
+    def _msg_presence(self, env: wire.Envelope, now: float) -> list[Effect]:
+        msg = env.message
+        assert isinstance(msg, wire.Presence)
+        was_online = msg.contact in self.contacts
+        if msg.online and msg.devices:
+            self.contacts[msg.contact] = tuple(msg.devices)
+        else:
+            self.contacts.pop(msg.contact, None)
+        now_online = msg.contact in self.contacts
+        if was_online == now_online:
+            return []
+        group = "joinedGroup" if now_online else "leftGroup"
+        other = "leftGroup" if now_online else "joinedGroup"
+        payload = {group: {"default": [msg.contact]}, other: {}, "userDataChanged": []}
+        return [Emit(SESSION, "contactListUpdate", payload)]
+
+    def _msg_server_error(self, env: wire.Envelope, now: float) -> list[Effect]:
+        msg = env.message
+        assert isinstance(msg, wire.ServerError)
+        return [_error(ErrorCode.SERVER_ERROR, {"code": msg.code, "info": msg.info})]
+
+    def _msg_contact_message(self, env: wire.Envelope, now: float) -> list[Effect]:
+        msg = env.message
+        assert isinstance(msg, wire.ContactMessage)
+        sender = env.sender or ""
+        body = {"content": msg.content, "uuid": msg.uuid, "time": now}
+        return [
+            Emit(SESSION, "contactMessage", {"sender": sender, **body}),
+            Emit(target("contact", sender), "message", body),
+        ]
+
+    def _msg_contact_data(self, env: wire.Envelope, now: float) -> list[Effect]:
+        msg = env.message
+        assert isinstance(msg, wire.ContactData)
+        sender = env.sender or ""
+        return [
+            Emit(SESSION, "contactData", {"sender": sender, "content": msg.content}),
+            Emit(target("contact", sender), "data", msg.content),
+        ]
+
+    # --- transition callbacks (signature: fx, now, **kw) -------------------------------------
+
+    def _open_transport(self, fx: list[Effect], now: float, **_: Any) -> None:
+        self.attempt = 0
+        self.lost_at = None
+        fx.append(OpenTransport(self.config.server_url))
+
+    def _send_register(self, fx: list[Effect], now: float, **_: Any) -> None:
+        resume = self.state is SessionState.REREGISTERING
+        register = wire.Register(
+            user=self.config.user, device=self.config.device, token=self.config.token,
+            resume=resume,
+        )  # fmt: skip
+        fx.append(Send(None, register))
+        fx.append(StartTimer(REGISTER_TIMER, now + self.config.register_timeout))
+
+    def _on_registered(self, fx: list[Effect], now: float, reason: str = "", **_: Any) -> None:
+        self.session_id = reason
+        fx.append(CancelTimer(REGISTER_TIMER))
+        fx.append(Emit(USER_AGENT, "ccsConnectionStatus",
+                       {"status": CcsConnectionStatus.CONNECTED.value}))  # fmt: skip
+        self._start_keepalive(fx, now)
+
+    def _on_reregistered(self, fx: list[Effect], now: float, reason: str = "", **_: Any) -> None:
+        self.session_id = reason
+        self.attempt = 0
+        self.lost_at = None
+        fx.append(CancelTimer(REGISTER_TIMER))
+        fx.append(Emit(SESSION, "reconnection"))
+        fx.append(Emit(USER_AGENT, "ccsConnectionStatus",
+                       {"status": CcsConnectionStatus.CONNECTED.value}))  # fmt: skip
+        self._start_keepalive(fx, now)
+        fx.extend(self._each_child("on_reconnected", now))
+
+    def _start_keepalive(self, fx: list[Effect], now: float) -> None:
+        if self.config.keepalive_interval is not None:
+            fx.append(StartTimer(KEEPALIVE_TIMER, now + self.config.keepalive_interval))
+
+    def _send_ping(self, fx: list[Effect], now: float, **_: Any) -> None:
+        self.ping_seq += 1
+        fx.append(Send(None, wire.Ping(seq=self.ping_seq)))
+        fx.append(StartTimer(PONG_TIMER, now + self.config.keepalive_timeout))
+        self._start_keepalive(fx, now)
+
+    def _will_retry(self, fx: list[Effect], now: float, **_: Any) -> bool:
+        return self._pending_delay is not None
+
+    def _on_lost(self, fx: list[Effect], now: float, **_: Any) -> None:
+        self.lost_at = now
+        self.attempt = 0
+        fx.extend(CancelTimer(t) for t in (KEEPALIVE_TIMER, PONG_TIMER)
+                  if t in self._timers.get("session", ()))  # fmt: skip
+        fx.append(Emit(SESSION, "disconnect"))
+        fx.append(Emit(USER_AGENT, "ccsConnectionStatus",
+                       {"status": CcsConnectionStatus.DISCONNECTED.value}))  # fmt: skip
+        if self.contacts:
+            left = sorted(self.contacts)
+            self.contacts.clear()
+            fx.append(Emit(SESSION, "contactListUpdate",
+                           {"joinedGroup": {}, "leftGroup": {"default": left},
+                            "userDataChanged": []}))  # fmt: skip
+        fx.extend(self._each_child("on_disconnected", now))
+
+    def _schedule_retry(self, fx: list[Effect], now: float, **_: Any) -> None:
+        if self.lost_at is None:
+            self.lost_at = now
+        self.attempt += 1
+        delay = self._pending_delay if self._pending_delay is not None else 0.0
+        if REGISTER_TIMER in self._timers.get("session", ()):
+            fx.append(CancelTimer(REGISTER_TIMER))
+        fx.append(StartTimer(RETRY_TIMER, now + delay))
+
+    def _reconnect(self, fx: list[Effect], now: float, **_: Any) -> None:
+        fx.append(Emit(USER_AGENT, "ccsConnectionStatus",
+                       {"status": CcsConnectionStatus.RETRY.value}))  # fmt: skip
+        fx.append(Emit(SESSION, "reconnecting"))
+        fx.append(OpenTransport(self.config.server_url))
+
+    def _close_transport(self, fx: list[Effect], now: float, **_: Any) -> None:
+        fx.append(CloseTransport())
+
+    def _fail_initial(self, fx: list[Effect], now: float, **_: Any) -> None:
+        self._cancel_own(fx)
+        fx.append(Emit(USER_AGENT, "ccsConnectionStatus",
+                       {"status": CcsConnectionStatus.ERROR.value}))  # fmt: skip
+        fx.append(_error(ErrorCode.SERVER_CONNECTION_FAILED,
+                         {"errorNumber": int(ErrorNumber.ERROR_APIRTC_INITIALISATION_FAILED),
+                          "attempts": 1}))  # fmt: skip
+
+    def _give_up(self, fx: list[Effect], now: float, **_: Any) -> None:
+        self._cancel_own(fx)
+        fx.append(Emit(USER_AGENT, "ccsConnectionStatus",
+                       {"status": CcsConnectionStatus.ERROR.value}))  # fmt: skip
+        fx.append(_error(ErrorCode.SERVER_CONNECTION_FAILED,
+                         {"errorNumber": int(ErrorNumber.ERROR_NETWORK_UNAVAILABLE),
+                          "attempts": self.attempt}))  # fmt: skip
+
+    def _cancel_own(self, fx: list[Effect]) -> None:
+        fx.extend(CancelTimer(t) for t in sorted(self._timers.get("session", ())))
+
+    def _close(self, fx: list[Effect], now: float, **_: Any) -> None:
+        # a ``before`` callback: ``self.state`` is still the state being left
+        registered = self.state in (SessionState.CONNECTED, SessionState.REREGISTERING,
+                                    SessionState.REGISTERING)  # fmt: skip
+        transport_open = registered or self.state in (SessionState.CONNECTING,
+                                                      SessionState.RECONNECTING)  # fmt: skip
+        for route, children in self._routes.items():
+            for key in list(children):
+                fx.extend(self.detach(route, key))
+        fx.extend(CancelTimer(t) for t in sorted(self.armed_timers()))
+        self._timers.clear()
+        self.contacts.clear()
+        if registered:
+            fx.append(Send(None, wire.Unregister()))
+        if transport_open:
+            fx.append(CloseTransport())
+
+
+_SESSION_HANDLERS: dict[type[wire.Message], Callable[[Session, wire.Envelope, float], list[Effect]]]
+_SESSION_HANDLERS = {
+    wire.Registered: Session._msg_registered,
+    wire.Ping: Session._msg_ping,
+    wire.Pong: Session._msg_pong,
+    wire.Presence: Session._msg_presence,
+    wire.ServerError: Session._msg_server_error,
+    wire.ContactMessage: Session._msg_contact_message,
+    wire.ContactData: Session._msg_contact_data,
+}

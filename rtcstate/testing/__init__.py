@@ -1,0 +1,1 @@
+"""Public test kit: harnesses, strategies and exhaustive checkers for rtcstate machines."""

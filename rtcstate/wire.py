@@ -1,0 +1,1124 @@
+"""The rtcstate signaling wire format: one strict JSON object per message.
+
+Format
+------
+A message on the wire is a single JSON object (UTF-8, no BOM)::
+
+    {"v": 1, "type": "<type>", "to": "<address>", "from": "<address>", ...body fields}
+
+``v`` is :data:`PROTOCOL_VERSION`; ``type`` selects the message class in :data:`MESSAGE_TYPES`;
+``to`` and ``from`` are optional opaque address strings (the relay stamps ``from`` from the
+authenticated connection, a client never decides who it is).  Body field names on the wire are
+exactly the Python attribute names (snake_case).  Optional fields (annotated ``X | None``) are
+omitted when ``None`` (the canonical form) and accepted absent or ``null``; fields with a non-None
+default may be absent and are always emitted.  ``decode(encode(m)) == m`` holds for every valid
+message.
+
+Strictness
+----------
+:func:`decode` accepts bytes or str and either returns an :class:`Envelope` or raises exactly one
+exception type, :class:`DecodeError`, whose ``reason`` is a :class:`DecodeReason`.  Checks run in
+this order, the first failure wins:
+
+1. size (bytes: ``len``; str: its UTF-8 length) against ``max_size`` -> OVERSIZE;
+2. encoding (invalid UTF-8, lone surrogates in a str, a byte-order mark) -> INVALID_ENCODING;
+3. JSON syntax -> MALFORMED_JSON.  This step is defined as "what a strict RFC 8259 parser with
+   64-bit limits accepts", so that both JSON backends agree exactly: ``NaN``/``Infinity``, numbers
+   that overflow a double, escaped lone surrogates (``"\\ud800"``) and documents nested deeper than
+   :data:`MAX_DEPTH` are all MALFORMED_JSON.  Integer literals outside [-2**63, 2**64-1] are read
+   as doubles (orjson's rule, reproduced on the stdlib path).  Duplicate keys: the last one wins;
+5. the top level must be an object -> NOT_AN_OBJECT;
+6. ``v`` (MISSING_FIELD, WRONG_TYPE if not an int -- ``true`` is not an int --, UNKNOWN_VERSION if
+   an int other than 1), then ``type`` (MISSING_FIELD, WRONG_TYPE, UNKNOWN_TYPE);
+7. ``to``/``from`` must be strings (or null) -> WRONG_TYPE;
+8. body fields in declaration order: MISSING_FIELD, WRONG_TYPE, INVALID_VALUE (enumerated value
+   outside its set, int outside +/-(2**53-1), the range a JavaScript peer can represent);
+9. any key not declared by the message type -> UNEXPECTED_FIELD.
+
+Type rules: ``bool`` never passes as ``int`` or ``float``; an int is accepted for a float field and
+converted to float; ``dict[str, Any]`` payloads must be JSON values (finite numbers, nesting within
+:data:`MAX_DEPTH`).
+
+JSON backend
+------------
+Two interchangeable parsers are supported: ``orjson`` (optional accelerator, used when importable)
+and the standard library's C scanner called directly (``JSONDecoder.scan_once``, skipping the
+whitespace regexes and encoding sniffing of ``json.loads``).  Measured on CPython 3.11 (see
+``docs/wire.md``), orjson parses a 300-byte Candidate about 4x faster than stdlib ``json.loads``
+and a full orjson-backed :func:`decode` is still about 2x faster than bare ``json.loads``, so
+orjson is the default when present.  The stdlib path reproduces every orjson accept/reject
+decision and decoded value; :func:`use_json_backend` switches backends (tests cover both).
+
+Adding a message type is a matter of declaring it::
+
+    @register
+    @attrs.frozen(slots=True)
+    class Hello(Message):
+        TYPE: ClassVar[str] = "hello"
+        ROUTE: ClassVar[str | None] = None
+        text: str
+
+:func:`register` compiles the per-class validator (a tuple of ``(name, checker)`` entries) once,
+at import time; decoding never runs attrs validators or converters.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import math
+import operator
+import types
+import typing
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar, Final, Literal, NoReturn, TypeVar
+
+import attrs
+
+__all__ = [
+    "DEFAULT_MAX_SIZE",
+    "MAX_DEPTH",
+    "MAX_SAFE_INT",
+    "MESSAGE_TYPES",
+    "PROTOCOL_VERSION",
+    "Answer",
+    "AnswerChoice",
+    "Bye",
+    "CallType",
+    "Candidate",
+    "ContactData",
+    "ContactMessage",
+    "DataChannelInvite",
+    "DecodeError",
+    "DecodeReason",
+    "EncodeError",
+    "Envelope",
+    "FieldInfo",
+    "FieldKind",
+    "FileCancel",
+    "FileOffer",
+    "Invite",
+    "InviteAnswer",
+    "MediaState",
+    "Message",
+    "Ping",
+    "Pong",
+    "Presence",
+    "Register",
+    "Registered",
+    "ServerError",
+    "Unregister",
+    "Update",
+    "UpdateOk",
+    "UserNotFound",
+    "available_json_backends",
+    "decode",
+    "encode",
+    "encode_envelope",
+    "fields_of",
+    "json_backend",
+    "register",
+    "use_json_backend",
+]
+
+PROTOCOL_VERSION: Final = 1
+DEFAULT_MAX_SIZE: Final = 65536
+#: Maximum nesting of arrays/objects in a document; the top-level object is depth 1.
+MAX_DEPTH: Final = 32
+#: Largest magnitude accepted in an ``int`` field (JavaScript's Number.MAX_SAFE_INTEGER).
+MAX_SAFE_INT: Final = 2**53 - 1
+
+_I64_MIN: Final = -(2**63)
+_U64_MAX: Final = 2**64 - 1
+_ENVELOPE_KEYS: Final = frozenset({"v", "type", "to", "from"})
+
+
+# --------------------------------------------------------------------------------------------
+# Errors
+
+
+class DecodeReason(enum.StrEnum):
+    """Why :func:`decode` rejected an input."""
+
+    OVERSIZE = "oversize"
+    INVALID_ENCODING = "invalid_encoding"
+    MALFORMED_JSON = "malformed_json"
+    NOT_AN_OBJECT = "not_an_object"
+    UNKNOWN_VERSION = "unknown_version"
+    UNKNOWN_TYPE = "unknown_type"
+    MISSING_FIELD = "missing_field"
+    UNEXPECTED_FIELD = "unexpected_field"
+    WRONG_TYPE = "wrong_type"
+    INVALID_VALUE = "invalid_value"
+
+
+class DecodeError(Exception):
+    """The only exception :func:`decode` raises."""
+
+    reason: DecodeReason
+    detail: str
+
+    def __init__(self, reason: DecodeReason, detail: str) -> None:
+        super().__init__(reason, detail)
+        self.reason = reason
+        self.detail = detail
+
+    def __str__(self) -> str:
+        return f"{self.reason}: {self.detail}"
+
+
+class EncodeError(ValueError):
+    """A message holds a value the wire cannot carry (NaN, a non-JSON payload, a lone surrogate)."""
+
+
+# --------------------------------------------------------------------------------------------
+# Enumerations carried on the wire
+
+
+class CallType(enum.StrEnum):
+    """apiRTC call types."""
+
+    MEDIA = "media"
+    AUDIO = "audio"
+    VIDEO_ONLY = "videoOnly"
+    SCREEN_SHARING = "screenSharing"
+    SCREEN_SHARING_WITH_AUDIO = "screenSharingWithAudio"
+    DATA = "data"
+
+
+class AnswerChoice(enum.StrEnum):
+    """The answer to an invitation."""
+
+    ACCEPT = "accept"
+    DECLINE = "decline"
+
+
+# --------------------------------------------------------------------------------------------
+# Messages and envelope
+
+
+class Message:
+    """Base class of every wire message (frozen attrs classes registered with :func:`register`)."""
+
+    __slots__ = ()
+
+    #: The wire ``type`` string.
+    TYPE: ClassVar[str]
+    #: Name of the body field whose value routes the message to a child machine, or None.
+    ROUTE: ClassVar[str | None] = None
+
+    @property
+    def route_id(self) -> str | None:
+        """The value of the :attr:`ROUTE` field, or None for session-level messages."""
+        route = self.ROUTE
+        if route is None:
+            return None
+        value: str = getattr(self, route)
+        return value
+
+
+@attrs.frozen
+class Envelope:
+    """A message plus its addressing (``sender`` is the wire's ``from``)."""
+
+    message: Message
+    to: str | None = None
+    sender: str | None = None
+
+    def with_sender(self, sender: str | None) -> Envelope:
+        """Return a copy stamped with ``sender`` (what the relay does on receipt)."""
+        return Envelope(self.message, self.to, sender)
+
+
+class FieldKind(enum.Enum):
+    """The supported body field kinds."""
+
+    STR = "str"
+    INT = "int"
+    FLOAT = "float"
+    BOOL = "bool"
+    STR_LIST = "list[str]"
+    PAYLOAD = "dict[str, Any]"
+    ENUM = "enum"
+
+
+@attrs.frozen
+class FieldInfo:
+    """Public description of one body field (used by the Hypothesis strategies and the docs)."""
+
+    name: str
+    kind: FieldKind
+    optional: bool
+    has_default: bool
+    default: Any
+    enum_type: type[enum.StrEnum] | None
+
+
+_MISSING: Final[Any] = object()  # sentinel: key absent
+_REQUIRED: Final[Any] = object()  # sentinel: field has no default
+
+#: A checker takes ``(field name, decoded JSON value)`` and returns the attribute value or raises.
+_Checker = Callable[[str, Any], Any]
+#: One precompiled field entry: (name, fast exact type or None, checker, default or _REQUIRED).
+_FieldEntry = tuple[str, type | None, _Checker, Any]
+
+
+@attrs.frozen
+class _Spec:
+    cls: type[Message]
+    entries: tuple[_FieldEntry, ...]
+    infos: tuple[FieldInfo, ...]
+    names: tuple[str, ...]
+    getter: Callable[[Any], tuple[Any, ...]]
+    allowed: frozenset[str]
+    needs_encode_check: bool
+
+
+_REGISTRY: dict[str, type[Message]] = {}
+_SPECS: dict[str, _Spec] = {}
+_SPECS_BY_CLASS: dict[type[Message], _Spec] = {}
+
+#: Read-only view of the registry: wire ``type`` -> message class.
+MESSAGE_TYPES: Mapping[str, type[Message]] = types.MappingProxyType(_REGISTRY)
+
+
+def _fail(reason: DecodeReason, detail: str) -> NoReturn:
+    raise DecodeError(reason, detail)
+
+
+def _jtype(value: object) -> str:
+    """JSON-ish name of a decoded value's type, for error details."""
+    if value is None:
+        return "null"
+    t = type(value)
+    if t is bool:
+        return "boolean"
+    if t is int or t is float:
+        return "number"
+    if t is str:
+        return "string"
+    if t is list:
+        return "array"
+    if t is dict:
+        return "object"
+    return t.__name__
+
+
+def _wrong(name: str, expected: str, value: object) -> NoReturn:
+    raise DecodeError(
+        DecodeReason.WRONG_TYPE, f"field {name!r}: expected {expected}, got {_jtype(value)}"
+    )
+
+
+# ---- checkers (slow path; the fast path is an exact type match in the decode loop) ----------
+
+
+def _check_str(name: str, value: Any) -> Any:
+    if type(value) is not str:
+        _wrong(name, "string", value)
+    return value
+
+
+def _check_bool(name: str, value: Any) -> Any:
+    if type(value) is not bool:
+        _wrong(name, "boolean", value)
+    return value
+
+
+def _check_int(name: str, value: Any) -> Any:
+    if type(value) is not int:
+        _wrong(name, "integer", value)
+    if -MAX_SAFE_INT <= value <= MAX_SAFE_INT:
+        return value
+    if _I64_MIN <= value <= _U64_MAX:
+        _fail(DecodeReason.INVALID_VALUE, f"field {name!r}: integer outside +/-(2**53-1)")
+    # Beyond 64 bits the literal is a double (orjson's reading); reproduce it on the stdlib path.
+    try:
+        float(value)
+    except OverflowError:
+        _fail(DecodeReason.MALFORMED_JSON, f"field {name!r}: number overflows a double")
+    _wrong(name, "integer", 0.5)
+
+
+def _check_float(name: str, value: Any) -> Any:
+    t = type(value)
+    if t is float:
+        if value - value == 0.0:  # finite
+            return value
+        _fail(DecodeReason.MALFORMED_JSON, f"field {name!r}: NaN/Infinity is not JSON")
+    if t is int:
+        try:
+            return float(value)
+        except OverflowError:
+            _fail(DecodeReason.MALFORMED_JSON, f"field {name!r}: number overflows a double")
+    _wrong(name, "number", value)
+
+
+def _check_str_list(name: str, value: Any) -> Any:
+    if type(value) is not list:
+        _wrong(name, "array of strings", value)
+    for item in value:
+        if type(item) is not str:
+            _wrong(name, "array of strings", [item] if type(item) is not list else item)
+    return value
+
+
+def _check_payload(name: str, value: Any) -> Any:
+    if type(value) is not dict:
+        _wrong(name, "object", value)
+    problem = _normalize_json(value, 2)
+    if problem is not None:
+        _fail(DecodeReason.MALFORMED_JSON, f"field {name!r}: {problem}")
+    return value
+
+
+def _make_enum_checker(enum_type: type[enum.StrEnum]) -> _Checker:
+    members: dict[str, enum.StrEnum] = {m.value: m for m in enum_type}
+    allowed = ", ".join(members)
+
+    def check(name: str, value: Any) -> Any:
+        if type(value) is not str:
+            _wrong(name, "string", value)
+        member = members.get(value)
+        if member is None:
+            _fail(DecodeReason.INVALID_VALUE, f"field {name!r}: {value!r} is not one of {allowed}")
+        return member
+
+    return check
+
+
+def _make_optional(check: _Checker) -> _Checker:
+    def optional(name: str, value: Any) -> Any:
+        if value is None:
+            return None
+        return check(name, value)
+
+    return optional
+
+
+def _normalize_json(root: Any, depth: int) -> str | None:
+    """Walk a parsed JSON value (iteratively); return a parse-level problem or None.
+
+    Applies the shared parse rules to a value produced by either backend: nesting depth,
+    finite numbers, no lone surrogates, and integers beyond 64 bits become doubles (in place).
+    """
+    stack: list[tuple[Any, int]] = [(root, depth)]
+    pop = stack.pop
+    push = stack.append
+    while stack:
+        value, level = pop()
+        t = type(value)
+        if t is str:
+            if not value.isascii():
+                try:
+                    value.encode("utf-8")
+                except UnicodeEncodeError:
+                    return "lone surrogate in string"
+        elif t is dict or t is list:
+            if level > MAX_DEPTH:
+                return f"nesting deeper than {MAX_DEPTH}"
+            items = value.items() if t is dict else enumerate(value)
+            for key, item in items:
+                if type(key) is str:
+                    push((key, level))
+                ti = type(item)
+                if ti is int and not (_I64_MIN <= item <= _U64_MAX):
+                    try:
+                        value[key] = float(item)
+                    except OverflowError:
+                        return "number overflows a double"
+                elif ti is not bool and ti is not type(None):
+                    push((item, level + 1))
+        elif t is float:
+            if value - value != 0.0:
+                return "NaN/Infinity is not JSON"
+        elif t is int and not (_I64_MIN <= value <= _U64_MAX):
+            try:
+                float(value)
+            except OverflowError:
+                return "number overflows a double"
+    return None
+
+
+# ---- registration ---------------------------------------------------------------------------
+
+_SIMPLE_KINDS: Final[dict[object, tuple[FieldKind, type | None, _Checker]]] = {
+    str: (FieldKind.STR, str, _check_str),
+    int: (FieldKind.INT, None, _check_int),
+    float: (FieldKind.FLOAT, None, _check_float),
+    bool: (FieldKind.BOOL, bool, _check_bool),
+}
+
+
+def _classify(annotation: Any, where: str) -> tuple[FieldKind, type | None, _Checker, Any]:
+    """Map a (non-optional) annotation to (kind, fast exact type, checker, enum type)."""
+    simple = _SIMPLE_KINDS.get(annotation)
+    if simple is not None:
+        return (*simple, None)
+    if isinstance(annotation, type) and issubclass(annotation, enum.StrEnum):
+        return FieldKind.ENUM, None, _make_enum_checker(annotation), annotation
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if origin is list and args == (str,):
+        return FieldKind.STR_LIST, None, _check_str_list, None
+    if origin is dict and args == (str, Any):
+        return FieldKind.PAYLOAD, None, _check_payload, None
+    raise TypeError(f"{where}: unsupported wire field type {annotation!r}")
+
+
+M = TypeVar("M", bound=type[Message])
+
+
+def register(cls: M) -> M:
+    """Register a frozen, slotted attrs :class:`Message` subclass and compile its validator."""
+    is_attrs_class = attrs.has(cls)  # (kept apart: it would narrow cls for mypy)
+    if not (isinstance(cls, type) and issubclass(cls, Message) and is_attrs_class):
+        raise TypeError(f"{cls!r} must be an attrs subclass of Message")
+    if "__slots__" not in cls.__dict__ or "__setattr__" not in cls.__dict__:
+        raise TypeError(f"{cls.__name__} must be declared with @attrs.frozen(slots=True)")
+    wire_type = cls.__dict__.get("TYPE")
+    if not isinstance(wire_type, str) or not wire_type:
+        raise TypeError(f"{cls.__name__} must define TYPE")
+    if wire_type in _REGISTRY:
+        raise ValueError(f"duplicate wire type {wire_type!r}")
+    hints = typing.get_type_hints(cls)
+    entries: list[_FieldEntry] = []
+    infos: list[FieldInfo] = []
+    seen_default = False
+    for field in attrs.fields(typing.cast(Any, cls)):
+        name = field.name
+        where = f"{cls.__name__}.{name}"
+        if name in _ENVELOPE_KEYS or name.startswith("_") or not field.init:
+            raise TypeError(f"{where}: field name not allowed on the wire")
+        annotation = hints[name]
+        optional = False
+        if typing.get_origin(annotation) in (types.UnionType, typing.Union):
+            args = [a for a in typing.get_args(annotation) if a is not type(None)]
+            if len(args) != 1 or len(typing.get_args(annotation)) != 2:
+                raise TypeError(f"{where}: only `X | None` unions are supported")
+            annotation = args[0]
+            optional = True
+        kind, exact, check, enum_type = _classify(annotation, where)
+        if optional:
+            check = _make_optional(check)
+        has_default = field.default is not attrs.NOTHING
+        if isinstance(field.default, attrs.Factory):  # type: ignore[arg-type]
+            raise TypeError(f"{where}: factory defaults are not supported")
+        if has_default:
+            seen_default = True
+            if field.default is None and not optional:
+                raise TypeError(f"{where}: default None requires `X | None`")
+        elif seen_default:  # attrs forbids this too; kept for clarity
+            raise TypeError(f"{where}: mandatory field after a defaulted one")
+        default = field.default if has_default else _REQUIRED
+        entries.append((name, exact, check, default))
+        infos.append(FieldInfo(name, kind, optional, has_default, field.default, enum_type))
+    route = cls.__dict__.get("ROUTE", cls.ROUTE)
+    if route is not None and not any(
+        i.name == route and i.kind is FieldKind.STR and not i.optional for i in infos
+    ):
+        raise TypeError(f"{cls.__name__}.ROUTE must name a mandatory str field")
+    names = tuple(i.name for i in infos)
+    if len(names) == 0:
+        getter: Callable[[Any], tuple[Any, ...]] = lambda _m: ()  # noqa: E731
+    elif len(names) == 1:
+        single = operator.attrgetter(names[0])
+        getter = lambda m: (single(m),)  # noqa: E731
+    else:
+        getter = operator.attrgetter(*names)
+    spec = _Spec(
+        cls=cls,
+        entries=tuple(entries),
+        infos=tuple(infos),
+        names=names,
+        getter=getter,
+        allowed=_ENVELOPE_KEYS | frozenset(names),
+        needs_encode_check=any(i.kind in (FieldKind.FLOAT, FieldKind.PAYLOAD) for i in infos),
+    )
+    _REGISTRY[wire_type] = cls
+    _SPECS[wire_type] = spec
+    _SPECS_BY_CLASS[cls] = spec
+    return cls
+
+
+def fields_of(cls: type[Message]) -> tuple[FieldInfo, ...]:
+    """Describe the body fields of a registered message class, in declaration order."""
+    return _SPECS_BY_CLASS[cls].infos
+
+
+# ---- the foundation message set ------------------------------------------------------------
+# Session / relay level.
+
+
+@register
+@attrs.frozen(slots=True)
+class Register(Message):
+    """client -> relay: open (or resume) a session for ``user`` on ``device``."""
+
+    TYPE: ClassVar[str] = "register"
+    ROUTE: ClassVar[str | None] = None
+    user: str
+    device: str
+    token: str | None = None
+    resume: bool = False
+
+
+@register
+@attrs.frozen(slots=True)
+class Registered(Message):
+    """relay -> client: the session is open."""
+
+    TYPE: ClassVar[str] = "registered"
+    ROUTE: ClassVar[str | None] = None
+    user: str
+    device: str
+    session_id: str
+
+
+@register
+@attrs.frozen(slots=True)
+class Unregister(Message):
+    """client -> relay: close the session."""
+
+    TYPE: ClassVar[str] = "unregister"
+    ROUTE: ClassVar[str | None] = None
+
+
+@register
+@attrs.frozen(slots=True)
+class Presence(Message):
+    """relay -> client: a contact's online state and connected devices."""
+
+    TYPE: ClassVar[str] = "presence"
+    ROUTE: ClassVar[str | None] = None
+    contact: str
+    online: bool
+    devices: list[str]
+
+
+@register
+@attrs.frozen(slots=True)
+class Ping(Message):
+    """either direction: liveness probe."""
+
+    TYPE: ClassVar[str] = "ping"
+    ROUTE: ClassVar[str | None] = None
+    seq: int
+
+
+@register
+@attrs.frozen(slots=True)
+class Pong(Message):
+    """either direction: reply to :class:`Ping` with the same ``seq``."""
+
+    TYPE: ClassVar[str] = "pong"
+    ROUTE: ClassVar[str | None] = None
+    seq: int
+
+
+@register
+@attrs.frozen(slots=True)
+class ServerError(Message):
+    """relay -> client: a session-level error (size or rate limit, bad message...)."""
+
+    TYPE: ClassVar[str] = "server_error"
+    ROUTE: ClassVar[str | None] = None
+    code: str
+    info: str
+
+
+@register
+@attrs.frozen(slots=True)
+class UserNotFound(Message):
+    """relay -> sender: the destination of the message about ``ref_id`` is unknown or offline."""
+
+    TYPE: ClassVar[str] = "user_not_found"
+    ROUTE: ClassVar[str | None] = "ref_id"
+    ref_id: str
+    user: str
+
+
+# Calls.
+
+
+@register
+@attrs.frozen(slots=True)
+class Invite(Message):
+    """caller -> callee: call invitation (``lifetime`` seconds counted by the receiver)."""
+
+    TYPE: ClassVar[str] = "invite"
+    ROUTE: ClassVar[str | None] = "call_id"
+    call_id: str
+    call_type: CallType
+    sdp: str | None = None
+    lifetime: float | None = None
+    nickname: str | None = None
+    stream_id: str | None = None
+    data: dict[str, Any] | None = None
+
+
+@register
+@attrs.frozen(slots=True)
+class Answer(Message):
+    """callee -> caller: the call is accepted with this SDP answer (apiRTC's 200OK)."""
+
+    TYPE: ClassVar[str] = "answer"
+    ROUTE: ClassVar[str | None] = "call_id"
+    call_id: str
+    sdp: str
+
+
+@register
+@attrs.frozen(slots=True)
+class Candidate(Message):
+    """either direction: a trickled ICE candidate; an empty ``candidate`` ends the list."""
+
+    TYPE: ClassVar[str] = "candidate"
+    ROUTE: ClassVar[str | None] = "call_id"
+    call_id: str
+    candidate: str
+    sdp_mid: str | None = None
+    sdp_mline_index: int | None = None
+
+
+@register
+@attrs.frozen(slots=True)
+class Update(Message):
+    """either direction: renegotiation offer, optionally changing the call type."""
+
+    TYPE: ClassVar[str] = "update"
+    ROUTE: ClassVar[str | None] = "call_id"
+    call_id: str
+    sdp: str
+    call_type: CallType | None = None
+
+
+@register
+@attrs.frozen(slots=True)
+class UpdateOk(Message):
+    """either direction: renegotiation answer (apiRTC's 200update)."""
+
+    TYPE: ClassVar[str] = "update_ok"
+    ROUTE: ClassVar[str | None] = "call_id"
+    call_id: str
+    sdp: str
+
+
+@register
+@attrs.frozen(slots=True)
+class Bye(Message):
+    """either direction: hang up / reject / cancel the call."""
+
+    TYPE: ClassVar[str] = "bye"
+    ROUTE: ClassVar[str | None] = "call_id"
+    call_id: str
+    reason: str
+
+
+@register
+@attrs.frozen(slots=True)
+class MediaState(Message):
+    """either direction: local ICE trouble, reported to the far side (DISTANT_* errors)."""
+
+    TYPE: ClassVar[str] = "media_state"
+    ROUTE: ClassVar[str | None] = "call_id"
+    call_id: str
+    ice_state: str
+
+
+# Invitations.
+
+
+@register
+@attrs.frozen(slots=True)
+class InviteAnswer(Message):
+    """invitee -> inviter: accept or decline an invitation."""
+
+    TYPE: ClassVar[str] = "invite_answer"
+    ROUTE: ClassVar[str | None] = "invitation_id"
+    invitation_id: str
+    answer: AnswerChoice
+    reason: str | None = None
+
+
+# Data channels.
+
+
+@register
+@attrs.frozen(slots=True)
+class DataChannelInvite(Message):
+    """either direction: open a data channel ``label`` inside call ``call_id``."""
+
+    TYPE: ClassVar[str] = "data_channel_invite"
+    ROUTE: ClassVar[str | None] = "channel_id"
+    channel_id: str
+    call_id: str
+    label: str
+
+
+# File transfers.
+
+
+@register
+@attrs.frozen(slots=True)
+class FileOffer(Message):
+    """sender -> receiver: offer a file, sent over call ``call_id`` in ``chunk_size`` pieces."""
+
+    TYPE: ClassVar[str] = "file_offer"
+    ROUTE: ClassVar[str | None] = "transfer_id"
+    transfer_id: str
+    call_id: str
+    name: str
+    mime: str
+    size: int
+    sha256: str
+    chunk_size: int
+
+
+@register
+@attrs.frozen(slots=True)
+class FileCancel(Message):
+    """either direction: abandon a file transfer."""
+
+    TYPE: ClassVar[str] = "file_cancel"
+    ROUTE: ClassVar[str | None] = "transfer_id"
+    transfer_id: str
+    reason: str
+
+
+# Contact messaging.
+
+
+@register
+@attrs.frozen(slots=True)
+class ContactMessage(Message):
+    """user -> contact: a text message (``uuid`` is the sender's message number)."""
+
+    TYPE: ClassVar[str] = "contact_message"
+    ROUTE: ClassVar[str | None] = None
+    uuid: int
+    content: str
+
+
+@register
+@attrs.frozen(slots=True)
+class ContactData(Message):
+    """user -> contact: arbitrary application data."""
+
+    TYPE: ClassVar[str] = "contact_data"
+    ROUTE: ClassVar[str | None] = None
+    content: dict[str, Any]
+
+
+# --------------------------------------------------------------------------------------------
+# JSON backends
+
+_std_decoder: Final = json.JSONDecoder()
+_ScanOnce = Callable[[str, int], tuple[Any, int]]
+_std_scan: Final[_ScanOnce] = getattr(_std_decoder, "scan_once")  # noqa: B009 (untyped C attr)
+_std_full_decode: Final = _std_decoder.decode
+_std_encode: Final = json.JSONEncoder(
+    ensure_ascii=False, separators=(",", ":"), allow_nan=False, check_circular=False
+).encode
+
+try:
+    import orjson as _orjson
+except ImportError:  # pragma: no cover - depends on the environment
+    _orjson = None  # type: ignore[assignment]
+
+_BOM: Final = "\ufeff"
+
+
+def _parse_failure(text: str, exc: BaseException) -> DecodeError:
+    if text.startswith(_BOM):
+        return DecodeError(DecodeReason.INVALID_ENCODING, "byte order mark is not allowed")
+    detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return DecodeError(DecodeReason.MALFORMED_JSON, detail[:200])
+
+
+def _oversize(size: int, max_size: int) -> DecodeError:
+    return DecodeError(DecodeReason.OVERSIZE, f"{size} bytes exceeds the {max_size}-byte limit")
+
+
+def _check_text(data: str, max_size: int) -> None:
+    """Size (UTF-8 length) and encodability of a str input."""
+    if len(data) > max_size:  # the UTF-8 length is at least the code point count
+        raise _oversize(len(data), max_size)
+    if not data.isascii():
+        try:
+            size = len(data.encode("utf-8"))
+        except UnicodeEncodeError:
+            raise DecodeError(
+                DecodeReason.INVALID_ENCODING, "lone surrogate in text input"
+            ) from None
+        if size > max_size:
+            raise _oversize(size, max_size)
+
+
+def _as_bytes(data: object) -> bytes:
+    if isinstance(data, bytearray | memoryview):
+        try:
+            return bytes(data)
+        except Exception as exc:
+            raise DecodeError(DecodeReason.INVALID_ENCODING, f"unreadable buffer: {exc}") from None
+    raise DecodeError(
+        DecodeReason.WRONG_TYPE, f"decode() takes bytes or str, not {type(data).__name__}"
+    )
+
+
+def _parse_stdlib(data: bytes | str, max_size: int) -> Any:
+    if type(data) is bytes:
+        if len(data) > max_size:
+            raise _oversize(len(data), max_size)
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise DecodeError(DecodeReason.INVALID_ENCODING, str(exc)[:200]) from None
+    elif type(data) is str:
+        _check_text(data, max_size)
+        text = data
+    else:
+        return _parse_stdlib(_as_bytes(data), max_size)
+    try:
+        # The C scanner directly: no encoding sniffing, no whitespace regexes on the hot path.
+        try:
+            obj, end = _std_scan(text, 0)
+        except StopIteration:
+            end = -1
+        if end != len(text):  # leading/trailing whitespace, or an error to report
+            obj = _std_full_decode(text)
+    except Exception as exc:  # JSONDecodeError, RecursionError, int digit limit ValueError
+        raise _parse_failure(text, exc) from None
+    # Only an escape can smuggle a lone surrogate into a string (orjson rejects those).  Any
+    # problem found here makes the document unacceptable whatever its schema, so report it now.
+    if "\\" in text:
+        problem = _normalize_json(obj, 1)
+        if problem is not None:
+            raise DecodeError(DecodeReason.MALFORMED_JSON, problem)
+    return obj
+
+
+def _parse_orjson(data: bytes | str, max_size: int) -> Any:
+    if type(data) is bytes:
+        if len(data) > max_size:
+            raise _oversize(len(data), max_size)
+    elif type(data) is str:
+        _check_text(data, max_size)
+    else:
+        return _parse_orjson(_as_bytes(data), max_size)
+    try:
+        return _orjson.loads(data)
+    except Exception as exc:
+        if isinstance(data, bytes):
+            try:
+                text = data.decode("utf-8")
+            except UnicodeDecodeError as uexc:
+                raise DecodeError(DecodeReason.INVALID_ENCODING, str(uexc)[:200]) from None
+        else:
+            text = data
+        raise _parse_failure(text, exc) from None
+
+
+def _dumps_stdlib(obj: dict[str, Any]) -> bytes:
+    return _std_encode(obj).encode("utf-8")
+
+
+def _dumps_orjson(obj: dict[str, Any]) -> bytes:
+    return _orjson.dumps(obj)
+
+
+_parse: Callable[[bytes | str, int], Any] = _parse_stdlib
+_dumps: Callable[[dict[str, Any]], bytes] = _dumps_stdlib
+_backend: str = "stdlib"
+
+
+def available_json_backends() -> tuple[str, ...]:
+    """The JSON backends usable in this interpreter (``"stdlib"`` is always there)."""
+    return ("orjson", "stdlib") if _orjson is not None else ("stdlib",)
+
+
+def json_backend() -> str:
+    """The name of the active JSON backend."""
+    return _backend
+
+
+def use_json_backend(name: Literal["stdlib", "orjson"] | str) -> str:
+    """Select the JSON backend (``"stdlib"`` or ``"orjson"``); return the previous one."""
+    global _parse, _dumps, _backend
+    previous = _backend
+    if name == "orjson":
+        if _orjson is None:
+            raise ValueError("orjson is not installed")
+        _parse, _dumps = _parse_orjson, _dumps_orjson
+    elif name == "stdlib":
+        _parse, _dumps = _parse_stdlib, _dumps_stdlib
+    else:
+        raise ValueError(f"unknown JSON backend {name!r}")
+    _backend = name
+    return previous
+
+
+use_json_backend(available_json_backends()[0])
+
+
+# --------------------------------------------------------------------------------------------
+# Decoding
+
+
+def _build(obj: Any) -> Envelope:
+    if type(obj) is not dict:
+        _fail(DecodeReason.NOT_AN_OBJECT, f"top level is {_jtype(obj)}, not an object")
+    get = obj.get
+    v = get("v", _MISSING)
+    if type(v) is not int or v != PROTOCOL_VERSION:
+        if v is _MISSING:
+            _fail(DecodeReason.MISSING_FIELD, "field 'v' is missing")
+        if type(v) is not int:
+            _wrong("v", "integer", v)
+        _fail(DecodeReason.UNKNOWN_VERSION, f"protocol version {v} is not supported")
+    wire_type = get("type")
+    spec = _SPECS.get(wire_type) if type(wire_type) is str else None
+    if spec is None:
+        if wire_type is None:
+            if "type" not in obj:
+                _fail(DecodeReason.MISSING_FIELD, "field 'type' is missing")
+            _wrong("type", "string", None)
+        if type(wire_type) is not str:
+            _wrong("type", "string", wire_type)
+        _fail(DecodeReason.UNKNOWN_TYPE, f"unknown message type {wire_type!r}")
+    entries = spec.entries
+    expected = len(entries) + 4
+    to = get("to", _MISSING)
+    if type(to) is not str:
+        if to is _MISSING:
+            to = None
+            expected -= 1
+        elif to is not None:
+            _wrong("to", "string", to)
+    sender = get("from", _MISSING)
+    if type(sender) is not str:
+        if sender is _MISSING:
+            sender = None
+            expected -= 1
+        elif sender is not None:
+            _wrong("from", "string", sender)
+    args: list[Any] = []
+    append = args.append
+    for name, exact, check, default in entries:
+        value = get(name, _MISSING)
+        if type(value) is exact:
+            append(value)
+        elif value is _MISSING:
+            if default is _REQUIRED:
+                _fail(DecodeReason.MISSING_FIELD, f"field {name!r} is missing")
+            append(default)
+            expected -= 1
+        else:
+            append(check(name, value))
+    if len(obj) != expected:
+        unknown = sorted(k for k in obj if k not in spec.allowed)
+        _fail(DecodeReason.UNEXPECTED_FIELD, f"unexpected field(s) {', '.join(map(repr, unknown))}")
+    return Envelope(spec.cls(*args), to, sender)
+
+
+def decode(data: bytes | str, *, max_size: int = DEFAULT_MAX_SIZE) -> Envelope:
+    """Parse and validate one wire message; raise :class:`DecodeError` (only) on any problem."""
+    obj = _parse(data, max_size)
+    try:
+        return _build(obj)
+    except DecodeError as exc:
+        # Parse-level problems (depth, numbers, surrogates) take precedence over schema errors,
+        # whichever backend parsed the document.
+        problem = _normalize_json(obj, 1)
+        if problem is not None:
+            raise DecodeError(DecodeReason.MALFORMED_JSON, problem) from None
+        raise exc from None
+    except Exception as exc:  # safety net: decode must never leak anything else
+        raise DecodeError(
+            DecodeReason.INVALID_VALUE, f"internal validation error: {exc!r}"[:200]
+        ) from None
+
+
+# --------------------------------------------------------------------------------------------
+# Encoding
+
+
+def _encode_check(spec: _Spec, values: tuple[Any, ...]) -> None:
+    for info, value in zip(spec.infos, values, strict=True):
+        if value is None:
+            continue
+        if info.kind is FieldKind.FLOAT:
+            if type(value) is bool or not isinstance(value, int | float):
+                raise EncodeError(f"{spec.cls.__name__}.{info.name}: not a number")
+            if not math.isfinite(value):
+                raise EncodeError(f"{spec.cls.__name__}.{info.name}: NaN/Infinity is not JSON")
+        elif info.kind is FieldKind.PAYLOAD:
+            problem = _payload_encode_problem(value)
+            if problem is not None:
+                raise EncodeError(f"{spec.cls.__name__}.{info.name}: {problem}")
+
+
+def _payload_encode_problem(root: Any) -> str | None:
+    if type(root) is not dict:
+        return "payload must be a dict"
+    stack: list[tuple[Any, int]] = [(root, 2)]
+    while stack:
+        value, level = stack.pop()
+        if isinstance(value, dict | list | tuple):
+            if level > MAX_DEPTH:
+                return f"nesting deeper than {MAX_DEPTH}"
+            if isinstance(value, dict):
+                for key, item in value.items():
+                    if type(key) is not str:
+                        return f"object key {key!r} is not a str"
+                    stack.append((item, level + 1))
+            else:
+                stack.extend((item, level + 1) for item in value)
+        elif isinstance(value, bool) or value is None or isinstance(value, str):
+            continue
+        elif isinstance(value, int):
+            if not (_I64_MIN <= value <= _U64_MAX):
+                return "integer outside the 64-bit range"
+        elif isinstance(value, float):
+            if not math.isfinite(value):
+                return "NaN/Infinity is not JSON"
+        else:
+            return f"{type(value).__name__} is not a JSON value"
+    return None
+
+
+def _to_dict(message: Message, to: str | None, sender: str | None) -> dict[str, Any]:
+    try:
+        spec = _SPECS_BY_CLASS[type(message)]
+    except KeyError:
+        raise EncodeError(f"{type(message).__name__} is not a registered message") from None
+    out: dict[str, Any] = {"v": PROTOCOL_VERSION, "type": spec.cls.TYPE}
+    if to is not None:
+        out["to"] = to
+    if sender is not None:
+        out["from"] = sender
+    values = spec.getter(message)
+    if spec.needs_encode_check:
+        _encode_check(spec, values)
+    for name, value in zip(spec.names, values, strict=True):
+        if value is not None:
+            out[name] = value
+    return out
+
+
+def encode(message: Message, *, to: str | None = None, sender: str | None = None) -> bytes:
+    """Serialize ``message`` as compact UTF-8 JSON (``sender`` goes on the wire as ``from``).
+
+    Field types are trusted (checked statically); values JSON cannot carry raise
+    :class:`EncodeError`.
+    """
+    obj = _to_dict(message, to, sender)
+    try:
+        return _dumps(obj)
+    except (TypeError, ValueError) as exc:  # orjson.JSONEncodeError is a TypeError
+        raise EncodeError(f"cannot encode {type(message).__name__}: {exc}") from None
+
+
+def encode_envelope(env: Envelope) -> bytes:
+    """Serialize an :class:`Envelope`: ``encode(env.message, to=env.to, sender=env.sender)``."""
+    return encode(env.message, to=env.to, sender=env.sender)

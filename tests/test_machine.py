@@ -1,0 +1,234 @@
+"""The table compiler: validation at import, dispatch semantics, refusals, diagrams."""
+
+from __future__ import annotations
+
+import enum
+import sys
+from typing import Any
+
+import attrs
+import pytest
+from hypothesis import strategies as st
+
+from rtcstate.codes import ErrorNumber
+from rtcstate.effects import Drop
+from rtcstate.errors import InvalidStateError, RtcError
+from rtcstate.machine import MachineDefinitionError, machine, spec_of
+from rtcstate.testing.exhaustive import check_differential, check_pair, pairs
+
+
+class Door(enum.Enum):
+    OPEN = "OPEN"
+    CLOSED = "CLOSED"
+    LOCKED = "LOCKED"
+    GONE = "GONE"
+
+
+DOOR = [
+    {"trigger": "close", "source": "OPEN", "dest": "CLOSED", "after": "_note"},
+    {"trigger": "open", "source": "CLOSED", "dest": "OPEN", "unless": "_jammed"},
+    {"trigger": "lock", "source": "CLOSED", "dest": "LOCKED",
+     "conditions": ["_has_key", "_even"], "before": "_note", "after": "_note"},
+    {"trigger": "lock", "source": "CLOSED", "dest": "CLOSED", "conditions": "_has_key"},
+    {"trigger": "unlock", "source": "LOCKED", "dest": "CLOSED", "after": "_note"},
+    {"trigger": "burn", "source": ["OPEN", "CLOSED", "LOCKED"], "dest": "GONE"},
+]  # fmt: skip
+
+
+@machine(Door, DOOR, initial=Door.OPEN, final=[Door.GONE],
+         errors={"unlock": ErrorNumber.ERROR_INVITATION_STATE_INVALID,
+                 ("burn", "GONE"): ErrorNumber.ERROR_OTHER})  # fmt: skip
+@attrs.define(slots=True, eq=False)
+class DoorMachine:
+    state: Door = Door.OPEN
+    key: bool = True
+    jammed: bool = False
+    count: int = 0
+    notes: list[str] = attrs.field(factory=list)
+
+    def _note(self, fx: list[Any], now: float, **kw: Any) -> None:
+        self.notes.append(f"{self.state.name}@{now}")
+        fx.append(Drop("note", self.state.name))
+
+    def _jammed(self, fx: list[Any], now: float, **kw: Any) -> bool:
+        return self.jammed
+
+    def _has_key(self, fx: list[Any], now: float, **kw: Any) -> bool:
+        return self.key
+
+    def _even(self, fx: list[Any], now: float, **kw: Any) -> bool:
+        self.count += 1
+        return self.count % 2 == 0
+
+
+SPEC = spec_of(DoorMachine)
+
+
+def test_dispatch_runs_callbacks_in_transitions_order() -> None:
+    door = DoorMachine()
+    fx: list[Any] = []
+    assert SPEC.fire(door, "close", fx, 1.0) is True
+    assert door.state is Door.CLOSED
+    assert fx == [Drop("note", "CLOSED")]  # after: the state is already the destination
+    fx = []
+    # first lock candidate: _has_key true, _even false (count=1) -> second candidate wins
+    assert SPEC.fire(door, "lock", fx, 2.0) is True
+    assert door.state is Door.CLOSED and fx == []
+    # now _even is true (count=2): before sees CLOSED, after sees LOCKED
+    assert SPEC.fire(door, "lock", fx, 3.0) is True
+    assert door.state is Door.LOCKED
+    assert fx == [Drop("note", "CLOSED"), Drop("note", "LOCKED")]
+
+
+def test_blocked_conditions_return_false_and_change_nothing() -> None:
+    door = DoorMachine(state=Door.CLOSED, key=False)
+    fx: list[Any] = []
+    assert SPEC.fire(door, "lock", fx, 0.0) is False
+    assert door.state is Door.CLOSED and fx == []
+    door.jammed = True
+    assert SPEC.fire(door, "open", fx, 0.0) is False
+    assert door.state is Door.CLOSED
+
+
+def test_invalid_trigger_raises_typed_error_before_any_mutation() -> None:
+    door = DoorMachine()
+    before = attrs.asdict(door)
+    with pytest.raises(InvalidStateError) as info:
+        SPEC.fire(door, "unlock", [], 0.0)
+    assert info.value.code is ErrorNumber.ERROR_INVITATION_STATE_INVALID
+    assert info.value.code == 10
+    assert isinstance(info.value, RtcError)
+    assert (info.value.machine, info.value.trigger, info.value.state) == (
+        "DoorMachine", "unlock", "OPEN")  # fmt: skip
+    assert attrs.asdict(door) == before
+    with pytest.raises(InvalidStateError) as info:
+        SPEC.fire(door, "open", [], 0.0)
+    assert info.value.code is ErrorNumber.ERROR_WRONG_STATE  # the default, 16
+    door.state = Door.GONE
+    with pytest.raises(InvalidStateError) as info:
+        SPEC.fire(door, "burn", [], 0.0)
+    assert info.value.code is ErrorNumber.ERROR_OTHER  # the (trigger, state) entry wins
+
+
+def test_unknown_trigger_is_a_programming_error() -> None:
+    with pytest.raises(ValueError, match="no trigger"):
+        SPEC.fire(DoorMachine(), "fly", [], 0.0)
+
+
+def test_spec_queries() -> None:
+    assert SPEC.triggers == ("close", "open", "lock", "unlock", "burn")
+    assert SPEC.destinations(Door.CLOSED, "lock") == {Door.LOCKED, Door.CLOSED}
+    assert SPEC.destinations(Door.OPEN, "lock") == frozenset()
+    assert SPEC.allowed(Door.LOCKED, "burn") and not SPEC.allowed(Door.GONE, "burn")
+
+
+def _define(rows: list[dict[str, Any]], **kw: Any) -> type:
+    @machine(Door, rows, initial=kw.pop("initial", Door.OPEN), **kw)
+    @attrs.define(slots=True)
+    class M:
+        state: Door = Door.OPEN
+
+        def cb(self, *a: Any, **k: Any) -> bool:
+            return True
+
+    return M
+
+
+ALL_REACHABLE = [
+    {"trigger": "a", "source": "OPEN", "dest": "CLOSED"},
+    {"trigger": "b", "source": "CLOSED", "dest": "LOCKED"},
+    {"trigger": "c", "source": "LOCKED", "dest": "GONE"},
+]
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ({"trigger": "x", "source": "OPEN", "dest": "NOWHERE"}, "unknown state 'NOWHERE'"),
+        ({"trigger": "x", "source": "ATTIC", "dest": "OPEN"}, "unknown state 'ATTIC'"),
+        ({"trigger": "x", "source": "*", "dest": "OPEN"}, "wildcard"),
+        ({"trigger": "x", "source": "OPEN", "dest": "="}, "reflexive"),
+        ({"trigger": "x", "source": "OPEN", "dest": None}, "internal transitions"),
+        ({"trigger": "x", "source": "OPEN", "dest": "OPEN", "prepare": "cb"}, "unsupported key"),
+        ({"trigger": "x", "source": "OPEN", "dest": "OPEN", "after": print}, "callables"),
+        ({"trigger": "x", "source": "OPEN", "dest": "OPEN", "after": "nope"}, "not a method"),
+        ({"trigger": "x", "source": "GONE", "dest": "OPEN"}, "final state GONE"),
+        ({"trigger": "x y", "source": "OPEN", "dest": "OPEN"}, "identifier"),
+        ({"source": "OPEN", "dest": "OPEN"}, "missing 'trigger'"),
+    ],
+)
+def test_definition_errors_are_refused_at_import(extra: dict[str, Any], message: str) -> None:
+    with pytest.raises(MachineDefinitionError, match=message):
+        _define([*ALL_REACHABLE, extra], final=[Door.GONE])
+
+
+def test_unreachable_state_is_refused() -> None:
+    expected = r"unreachable state\(s\) \['LOCKED', 'GONE'\]"
+    with pytest.raises(MachineDefinitionError, match=expected):
+        _define([{"trigger": "a", "source": "OPEN", "dest": "CLOSED"}])
+
+
+def test_error_mapping_must_name_a_trigger() -> None:
+    with pytest.raises(MachineDefinitionError, match="error mapping"):
+        _define(ALL_REACHABLE, errors={"zzz": ErrorNumber.ERROR_OTHER})
+
+
+def test_class_without_state_is_refused() -> None:
+    with pytest.raises(MachineDefinitionError, match="needs a 'state'"):
+
+        @machine(Door, ALL_REACHABLE, initial=Door.OPEN)
+        @attrs.define(slots=True)
+        class NoState:
+            value: int = 0
+
+
+def test_objects_are_small_slots_objects() -> None:
+    door = DoorMachine()
+    assert not hasattr(door, "__dict__")
+    assert sys.getsizeof(door) < 120
+
+
+def test_mermaid_is_drawn_by_transitions_from_the_declaration() -> None:
+    text = SPEC.mermaid()
+    assert text.startswith("---\nDoorMachine\n---\nstateDiagram-v2")
+    assert "OPEN --> CLOSED: close" in text
+    assert "CLOSED --> LOCKED: lock [_has_key & _even]" in text
+    assert "GONE --> [*]" in text
+
+
+DOOR_ARGS = {
+    t: st.builds(lambda now: ((now,), {}), st.floats(0, 100, allow_nan=False))
+    for t in SPEC.triggers
+}
+
+
+def _prepare(obj: DoorMachine, value: tuple[bool, bool, int]) -> None:
+    obj.key, obj.jammed, obj.count = value
+
+
+PREPARE_VALUES = st.tuples(st.booleans(), st.booleans(), st.integers(0, 3))
+
+
+@pytest.mark.parametrize(("state", "trigger"), pairs(DoorMachine))
+def test_every_state_input_pair(state: Door, trigger: str) -> None:
+    check_pair(DoorMachine, state, trigger, DoorMachine, DOOR_ARGS, _prepare, PREPARE_VALUES)
+
+
+def test_compiled_table_agrees_with_transitions() -> None:
+    check_differential(DoorMachine, lambda cls: cls(), DOOR_ARGS, _prepare, PREPARE_VALUES)
+
+
+def test_differential_check_catches_a_divergence() -> None:
+    """The differential harness is not vacuous: a compiled table that differs is caught."""
+    spec = spec_of(DoorMachine)
+    original = spec.table
+    try:
+        # swap the order of the two `lock` candidates in the compiled table only
+        patched = {s: dict(row) for s, row in original.items()}
+        patched[Door.CLOSED]["lock"] = tuple(reversed(patched[Door.CLOSED]["lock"]))
+        spec.table = patched
+        with pytest.raises((AssertionError, BaseExceptionGroup)):  # one or several failures
+            check_differential(DoorMachine, lambda cls: cls(), DOOR_ARGS, _prepare,
+                               PREPARE_VALUES, max_examples=300)  # fmt: skip
+    finally:
+        spec.table = original
