@@ -242,13 +242,15 @@ class ErrorNumber(DocIntEnum):
     )
     ERROR_NETWORK_UNAVAILABLE = (
         2,
-        "SDK: register() while the network is down. " + _NOT_YET + "the Session machine will "
-        "use it when the adapter reports that no transport can be opened.",
+        "SDK: register() while the network is down. rtcstate: Session, the errorNumber of its "
+        "SERVER_CONNECTION_FAILED error when the retry policy gives up reconnecting.",
     )
     ERROR_SERVER_UNAVAILABLE = (
         3,
-        "SDK: register() cannot reach the server. rtcstate: Session, when its retry policy gives "
-        "up reconnecting (together with the error event SERVER_CONNECTION_FAILED).",
+        "SDK: register() cannot reach the server. " + _NOT_YET + "the Session machine will use "
+        "it when the Hub refuses a registration as unavailable (a failed first connection "
+        "reports ERROR_APIRTC_INITIALISATION_FAILED, an abandoned reconnection "
+        "ERROR_NETWORK_UNAVAILABLE).",
     )
     ERROR_UNAUTHORIZED = (
         4,
@@ -257,8 +259,8 @@ class ErrorNumber(DocIntEnum):
     )
     ERROR_APIRTC_INITIALISATION_FAILED = (
         5,
-        "SDK: register() failed to initialise the session. " + _NOT_YET + "the Session machine "
-        "will use it when the Hub rejects the session's opening handshake.",
+        "SDK: register() failed to initialise the session. rtcstate: Session, the errorNumber "
+        "of its SERVER_CONNECTION_FAILED error when the first connection attempt fails.",
     )
     ERROR_APIRTC_SESSION_ALREADY_ON = (
         6,
@@ -288,8 +290,9 @@ class ErrorNumber(DocIntEnum):
     )
     ERROR_TIMED_OUT = (
         11,
-        "A machine's pending command whose deadline timer fired (SDK: recording start, eject, "
-        "peer-message ack). rtcstate: Conversation and Session, on their command timers.",
+        "A pending command whose deadline timer fired (SDK: e.g. recording start, eject; "
+        "intended for the peer-message ack timeout, see DataDeliveryReason). rtcstate: "
+        "Conversation and Session, when their command timers fire.",
     )
     ERROR_STREAM_RECORD = (
         12,
@@ -400,9 +403,9 @@ class HangupReason(DocStrEnum):
     )
     USER_NOT_FOUND = (
         "User_Not_Found",
-        "Hub (the relay): an invite names a user with no connected device; the relay answers "
-        "the caller with a bye carrying this reason and the caller's Call ends (declined while "
-        "WAITING_FOR_CALLEE). In the SDK it is server-sent only.",
+        "Hub (the relay): the destination of an invite is unknown or offline; the relay answers "
+        "with a user_not_found message and the caller's Call ends with this reason (declined "
+        "while WAITING_FOR_CALLEE). In the SDK it is server-sent only.",
         _S,
     )
     ICE_DISCONNECTED = (
@@ -466,9 +469,9 @@ class HangupReason(DocStrEnum):
     )
     CALL_NOT_FOUND = (
         "Call_not_found",
-        "Session: the reply (a bye) to a call-level message naming a call it does not hold, "
-        "next to the local error MESSAGE_FOR_UNKNOWN_ID (SDK: bye for unknown media in a room "
-        "publish).",
+        "Session: the reason of the bye it replies to an update or invite naming a call it does "
+        "not hold (next to the local error CALL_NOT_FOUND_ON_UPDATE / MESSAGE_FOR_UNKNOWN_ID). "
+        "SDK: bye for unknown media in a room publish.",
         _K,
     )
     LOCAL_DESCRIPTION_FAILURE = (
@@ -930,7 +933,8 @@ class ErrorCode(DocStrEnum):
         "rtcstate extension (not apiRTC). Session: a decoded message names a call, invitation, "
         "data channel or file transfer this session does not hold (used where apiRTC has no "
         "specific code; answers and updates use NOT_MATCHING_CALLID_ON_200OK / "
-        "CALL_NOT_FOUND_ON_UPDATE / CALL_NOT_FOUND_ON_200UPDATE).",
+        "CALL_NOT_FOUND_ON_UPDATE / CALL_NOT_FOUND_ON_200UPDATE; late byes, candidates and "
+        "similar stragglers are dropped silently).",
         _R,
     )
     UNEXPECTED_MESSAGE = (
@@ -951,8 +955,9 @@ class ErrorCode(DocStrEnum):
     SERVER_CONNECTION_FAILED = (
         "SERVER_CONNECTION_FAILED",
         "reconnection to the server abandoned",
-        "rtcstate extension (not apiRTC). Session: the retry policy gave up reconnecting to the "
-        "server (the SDK's ccsConnectionRetryNb exhausted).",
+        "rtcstate extension (not apiRTC). Session: the first connection to the server failed, "
+        "or the retry policy gave up reconnecting (the SDK's ccsConnectionRetryNb exhausted); "
+        "the payload carries the errorNumber and the number of attempts.",
         _R,
     )
 
@@ -2208,9 +2213,9 @@ exist, and the SDK (@apirtc/apirtc 5.0.35) where the seed is silent or evidently
   maps them explicitly (`LOCAL_ERROR_TO_WIRE_REASON`, `WIRE_REASON_TO_DISTANT_ERROR`).
 - **Payload shapes.** Call `statsUpdate`: the seed says `CallStats` (its description is a copy of
   `recordAvailable`), the SDK sends `{stats}`; rtcstate follows the SDK. Call `response`: the
-  seed says Void, the SDK sends `"accepted"`/`"declined"`; rtcstate follows the SDK. DataChannel `opened` / `error`: the seed says Void, the SDK sends
-  `{type: receiveDataChannelOpen|sendDataChannelOpen}` / `receiveDataChannelError|...`
-  (`DataChannelOpenedType`, `DataChannelErrorType`); rtcstate follows the SDK.
+  seed says Void, the SDK sends `"accepted"`/`"declined"`; rtcstate follows the SDK.
+  DataChannel `opened` / `error`: the seed says Void, the SDK sends `{type}` /
+  a string (`DataChannelOpenedType`, `DataChannelErrorType`); rtcstate follows the SDK.
   `moderatorConnected` / `waitingForModeratorAcceptance`: the seed says `{moderator}`, the SDK
   emits the Contact itself; rtcstate follows the seed.
 - **Event whitelists.** The SDK refuses listeners for names outside a class's list. Where the

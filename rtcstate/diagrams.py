@@ -20,7 +20,11 @@ def load_all() -> dict[str, MachineSpec]:
     """Import every machine module and return the compiled specs by class name."""
     for name in MACHINE_MODULES:
         importlib.import_module(name)
-    return dict(sorted(all_machines().items()))
+    return {
+        name: spec
+        for name, spec in sorted(all_machines().items())
+        if spec.cls.__module__ in MACHINE_MODULES
+    }
 
 
 def render_markdown() -> str:

@@ -68,6 +68,8 @@ import enum
 import json
 import math
 import operator
+import re
+import sys
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -396,7 +398,7 @@ def _make_optional(check: _Checker) -> _Checker:
     return optional
 
 
-def _normalize_json(root: Any, depth: int) -> str | None:
+def _normalize_json(root: Any, depth: int, max_depth: int = MAX_DEPTH) -> str | None:
     """Walk a parsed JSON value (iteratively); return a parse-level problem or None.
 
     Applies the shared parse rules to a value produced by either backend: nesting depth,
@@ -415,8 +417,8 @@ def _normalize_json(root: Any, depth: int) -> str | None:
                 except UnicodeEncodeError:
                     return "lone surrogate in string"
         elif t is dict or t is list:
-            if level > MAX_DEPTH:
-                return f"nesting deeper than {MAX_DEPTH}"
+            if level > max_depth:
+                return f"nesting deeper than {max_depth}"
             items = value.items() if t is dict else enumerate(value)
             for key, item in items:
                 if type(key) is str:
@@ -813,7 +815,34 @@ class ContactData(Message):
 # --------------------------------------------------------------------------------------------
 # JSON backends
 
-_std_decoder: Final = json.JSONDecoder()
+
+
+class _ParseProblem(ValueError):
+    pass
+
+
+def _reject_constant(name: str) -> NoReturn:
+    raise _ParseProblem(f"{name} is not JSON")
+
+
+def _pairs_to_dict(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """Build a JSON object; a duplicate key's shadowed values must still be valid JSON.
+
+    orjson rejects a document whose shadowed values hold a lone surrogate or an out-of-range
+    number even though the value is then dropped; this reproduces that on the stdlib path.
+    """
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        for _key, value in pairs:
+            problem = _normalize_json(value, 1, max_depth=sys.maxsize)
+            if problem is not None:
+                raise _ParseProblem(problem)
+    return obj
+
+
+_std_decoder: Final = json.JSONDecoder(
+    object_pairs_hook=_pairs_to_dict, parse_constant=_reject_constant
+)
 _ScanOnce = Callable[[str, int], tuple[Any, int]]
 _std_scan: Final[_ScanOnce] = getattr(_std_decoder, "scan_once")  # noqa: B009 (untyped C attr)
 _std_full_decode: Final = _std_decoder.decode
@@ -889,13 +918,35 @@ def _parse_stdlib(data: bytes | str, max_size: int) -> Any:
             obj = _std_full_decode(text)
     except Exception as exc:  # JSONDecodeError, RecursionError, int digit limit ValueError
         raise _parse_failure(text, exc) from None
-    # Only an escape can smuggle a lone surrogate into a string (orjson rejects those).  Any
-    # problem found here makes the document unacceptable whatever its schema, so report it now.
-    if "\\" in text:
-        problem = _normalize_json(obj, 1)
-        if problem is not None:
-            raise DecodeError(DecodeReason.MALFORMED_JSON, problem)
+    # Only an escape can smuggle a lone surrogate into a string (orjson rejects those).  The
+    # strings an accepted message can hold are top-level values and list items; payloads are
+    # walked by their checker, and anything else fails validation and is walked on that path.
+    if "\\" in text and type(obj) is dict and _has_lone_surrogate(obj):
+        raise DecodeError(DecodeReason.MALFORMED_JSON, "lone surrogate in string")
+    if _too_deep(text):
+        raise DecodeError(DecodeReason.MALFORMED_JSON, _TOO_DEEP)
     return obj
+
+
+def _has_lone_surrogate(obj: dict[str, Any]) -> bool:
+    for value in obj.values():
+        t = type(value)
+        if t is str:
+            if not value.isascii() and not _encodable(value):
+                return True
+        elif t is list:
+            for item in value:
+                if type(item) is str and not item.isascii() and not _encodable(item):
+                    return True
+    return False
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _parse_orjson(data: bytes | str, max_size: int) -> Any:
@@ -907,7 +958,7 @@ def _parse_orjson(data: bytes | str, max_size: int) -> Any:
     else:
         return _parse_orjson(_as_bytes(data), max_size)
     try:
-        return _orjson.loads(data)
+        obj = _orjson.loads(data)
     except Exception as exc:
         if isinstance(data, bytes):
             try:
@@ -917,6 +968,49 @@ def _parse_orjson(data: bytes | str, max_size: int) -> Any:
         else:
             text = data
         raise _parse_failure(text, exc) from None
+    if _too_deep(data):
+        raise DecodeError(DecodeReason.MALFORMED_JSON, _TOO_DEEP)
+    return obj
+
+
+# The nesting limit is a property of the text, shadowed duplicate values included, so that it
+# does not depend on a parser's own limit (orjson: 1024; stdlib: the ambient recursion limit).
+_STRING_S: Final = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_STRING_B: Final = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_NOT_BRACKET_S: Final = re.compile(r"[^\[\]{}]+")
+_NOT_BRACKET_B: Final = bytes(b for b in range(256) if b not in b"[]{}")
+_CURLY_S: Final = str.maketrans("{}", "[]")
+_CURLY_B: Final = bytes.maketrans(b"{}", b"[]")
+
+
+def _too_deep(data: bytes | str) -> bool:
+    """Whether a successfully parsed document nests deeper than MAX_DEPTH."""
+    if isinstance(data, bytes):
+        # Fast exits (memchr): no array and a single object, or too few brackets.
+        if b"[" not in data and data.find(b"{", data.find(b"{") + 1) < 0:
+            return False
+        if data.count(b"[") + data.count(b"{") <= MAX_DEPTH:
+            return False
+        bracket_bytes = _STRING_B.sub(b"", data).translate(_CURLY_B, _NOT_BRACKET_B)
+        return _bracket_depth_exceeds(bracket_bytes.decode("ascii"))
+    if "[" not in data and data.find("{", data.find("{") + 1) < 0:
+        return False
+    if data.count("[") + data.count("{") <= MAX_DEPTH:
+        return False
+    brackets = _NOT_BRACKET_S.sub("", _STRING_S.sub("", data)).translate(_CURLY_S)
+    return _bracket_depth_exceeds(brackets)
+
+
+def _bracket_depth_exceeds(brackets: str) -> bool:
+    """``brackets`` is a balanced string of "[" and "]"; is it nested deeper than MAX_DEPTH?"""
+    for _ in range(MAX_DEPTH):  # each pass removes the innermost level
+        if not brackets:
+            return False
+        brackets = brackets.replace("[]", "")
+    return bool(brackets)
+
+
+_TOO_DEEP: Final = f"nesting deeper than {MAX_DEPTH}"
 
 
 def _dumps_stdlib(obj: dict[str, Any]) -> bytes:
@@ -1004,11 +1098,12 @@ def _build(obj: Any) -> Envelope:
             _wrong("from", "string", sender)
     args: list[Any] = []
     append = args.append
+    missing = _MISSING
     for name, exact, check, default in entries:
-        value = get(name, _MISSING)
+        value = get(name, missing)
         if type(value) is exact:
             append(value)
-        elif value is _MISSING:
+        elif value is missing:
             if default is _REQUIRED:
                 _fail(DecodeReason.MISSING_FIELD, f"field {name!r} is missing")
             append(default)
@@ -1025,13 +1120,18 @@ def decode(data: bytes | str, *, max_size: int = DEFAULT_MAX_SIZE) -> Envelope:
     """Parse and validate one wire message; raise :class:`DecodeError` (only) on any problem."""
     obj = _parse(data, max_size)
     try:
-        return _build(obj)
+        try:
+            return _build(obj)
+        except DecodeError:
+            # Error path: apply the parse-level rules to the whole document first, so that
+            # both backends report the same reason.  Problems (depth, numbers, surrogates)
+            # make it MALFORMED_JSON; otherwise big integers are now doubles, as orjson reads
+            # them, and validating again yields the reason an orjson-parsed document gets.
+            problem = _normalize_json(obj, 1)
+            if problem is not None:
+                raise DecodeError(DecodeReason.MALFORMED_JSON, problem) from None
+            return _build(obj)
     except DecodeError as exc:
-        # Parse-level problems (depth, numbers, surrogates) take precedence over schema errors,
-        # whichever backend parsed the document.
-        problem = _normalize_json(obj, 1)
-        if problem is not None:
-            raise DecodeError(DecodeReason.MALFORMED_JSON, problem) from None
         raise exc from None
     except Exception as exc:  # safety net: decode must never leak anything else
         raise DecodeError(
