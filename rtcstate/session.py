@@ -626,20 +626,17 @@ class Session:
         fx.append(CloseTransport())
 
     def _fail_initial(self, fx: list[Effect], now: float, **_: Any) -> None:
-        self._cancel_own(fx)
-        fx.append(Emit(USER_AGENT, "ccsConnectionStatus",
-                       {"status": CcsConnectionStatus.ERROR.value}))  # fmt: skip
-        fx.append(_error(ErrorCode.SERVER_CONNECTION_FAILED,
-                         {"errorNumber": int(ErrorNumber.ERROR_APIRTC_INITIALISATION_FAILED),
-                          "attempts": 1}))  # fmt: skip
+        self._fail(fx, ErrorNumber.ERROR_APIRTC_INITIALISATION_FAILED, 1)
 
     def _give_up(self, fx: list[Effect], now: float, **_: Any) -> None:
+        self._fail(fx, ErrorNumber.ERROR_NETWORK_UNAVAILABLE, self.attempt)
+
+    def _fail(self, fx: list[Effect], number: ErrorNumber, attempts: int) -> None:
         self._cancel_own(fx)
         fx.append(Emit(USER_AGENT, "ccsConnectionStatus",
                        {"status": CcsConnectionStatus.ERROR.value}))  # fmt: skip
         fx.append(_error(ErrorCode.SERVER_CONNECTION_FAILED,
-                         {"errorNumber": int(ErrorNumber.ERROR_NETWORK_UNAVAILABLE),
-                          "attempts": self.attempt}))  # fmt: skip
+                         {"errorNumber": int(number), "attempts": attempts}))  # fmt: skip
 
     def _cancel_own(self, fx: list[Effect]) -> None:
         fx.extend(CancelTimer(t) for t in sorted(self._timers.get("session", ())))

@@ -232,3 +232,20 @@ def test_differential_check_catches_a_divergence() -> None:
                                PREPARE_VALUES, max_examples=300)  # fmt: skip
     finally:
         spec.table = original
+
+
+def test_transitions_cannot_drive_slots_objects_so_the_twin_uses_a_proxy() -> None:
+    """The measured trap behind the design: `transitions` sets attributes on its models."""
+    from transitions import Machine
+
+    with pytest.raises(AttributeError):
+        Machine(model=DoorMachine(), states=Door, transitions=DOOR, initial=Door.OPEN,
+                auto_transitions=False)  # fmt: skip
+    twin_target = DoorMachine()
+    from rtcstate.testing.exhaustive import _Proxy
+
+    proxy = _Proxy(twin_target, frozenset({"_note"}))
+    twin = SPEC.transitions_twin(proxy)
+    fx: list[Any] = []
+    assert twin.events["close"].trigger(proxy, fx, 1.0) is True
+    assert twin_target.state is Door.CLOSED and fx == [Drop("note", "CLOSED")]
