@@ -26,11 +26,11 @@ import attrs
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from rtcstate import wire  # noqa: E402
-from rtcstate.effects import AddIceCandidate, Effect  # noqa: E402
-from rtcstate.machine import machine, spec_of  # noqa: E402
-from rtcstate.media import MediaEvent  # noqa: E402
-from rtcstate.session import Session, SessionConfig, SessionState  # noqa: E402
+from rtcstate import wire
+from rtcstate.effects import AddIceCandidate, Effect
+from rtcstate.machine import machine, spec_of
+from rtcstate.media import MediaEvent
+from rtcstate.session import Session, SessionConfig, SessionState
 
 
 def best_of(fn: Callable[[int], None], loops: int, repeats: int) -> float:
@@ -46,8 +46,14 @@ def best_of(fn: Callable[[int], None], loops: int, repeats: int) -> float:
 
 def line(name: str, value: float, unit: str, baseline: float, goal: str) -> dict[str, Any]:
     ratio = value / baseline if baseline else float("inf")
-    return {"name": name, "value": round(value, 4), "unit": unit,
-            "baseline": round(baseline, 4), "ratio": round(ratio, 3), "goal": goal}  # fmt: skip
+    return {
+        "name": name,
+        "value": round(value, 4),
+        "unit": unit,
+        "baseline": round(baseline, 4),
+        "ratio": round(ratio, 3),
+        "goal": goal,
+    }
 
 
 # --- receive_per_message ----------------------------------------------------------------------

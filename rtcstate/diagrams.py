@@ -39,11 +39,24 @@ def render_markdown() -> str:
     ]
     for name, spec in load_all().items():
         module = spec.cls.__module__
-        out += [f"## {name}", "", f"Declared in `{module}`; initial state `{spec.initial.name}`"
-                + (f", final {', '.join(f'`{s.name}`' for s in sorted(spec.final, key=str))}"
-                   if spec.final else "") + ".", "", "```mermaid", spec.mermaid().rstrip(),
-                "```", "", "| trigger | from | to | conditions | unless | callbacks |",
-                "|---|---|---|---|---|---|"]  # fmt: skip
+        out += [
+            f"## {name}",
+            "",
+            f"Declared in `{module}`; initial state `{spec.initial.name}`"
+            + (
+                f", final {', '.join(f'`{s.name}`' for s in sorted(spec.final, key=str))}"
+                if spec.final
+                else ""
+            )
+            + ".",
+            "",
+            "```mermaid",
+            spec.mermaid().rstrip(),
+            "```",
+            "",
+            "| trigger | from | to | conditions | unless | callbacks |",
+            "|---|---|---|---|---|---|",
+        ]
         for t in spec.transitions:
             callbacks = ", ".join([*t.before, *t.after])
             out.append(
@@ -54,6 +67,10 @@ def render_markdown() -> str:
             f"`{k if isinstance(k, str) else '/'.join(k)}` → {v.name} ({int(v)})"
             for k, v in spec.errors.items()
         )
-        out += ["", f"Refused commands raise `{spec.default_error.name}` "
-                f"({int(spec.default_error)}) unless listed: {errors or 'none'}.", ""]  # fmt: skip
+        out += [
+            "",
+            f"Refused commands raise `{spec.default_error.name}` "
+            f"({int(spec.default_error)}) unless listed: {errors or 'none'}.",
+            "",
+        ]
     return "\n".join(out)

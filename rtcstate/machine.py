@@ -380,9 +380,7 @@ def machine(
             has_state = has_state or "state" in attrs.fields_dict(cls)
         if not has_state:
             raise MachineDefinitionError(f"{cls.__name__} needs a 'state' attribute")
-        spec = MachineSpec(
-            cls, states, transitions, initial, final, errors or {}, default_error
-        )
+        spec = MachineSpec(cls, states, transitions, initial, final, errors or {}, default_error)
         cls.__rtc_spec__ = spec  # type: ignore[attr-defined]
         _REGISTRY[spec.name] = spec
         return cls

@@ -326,8 +326,12 @@ class Session:
         try:
             env = wire.decode(data, max_size=self.config.max_message_size)
         except wire.DecodeError as exc:
-            return [_error(ErrorCode.MESSAGE_DECODE_ERROR,
-                           {"reason": exc.reason.value, "detail": exc.detail})]  # fmt: skip
+            return [
+                _error(
+                    ErrorCode.MESSAGE_DECODE_ERROR,
+                    {"reason": exc.reason.value, "detail": exc.detail},
+                )
+            ]
         return self.receive_envelope(env, now)
 
     def receive_envelope(self, env: wire.Envelope, now: float) -> list[Effect]:
@@ -463,8 +467,12 @@ class Session:
         route = msg.ROUTE or ""
         fx: list[Effect] = []
         if answer.error is not None:
-            fx.append(_error(answer.error, {"type": msg.TYPE, "id": getattr(msg, route, None),
-                                            "from": env.sender}))  # fmt: skip
+            fx.append(
+                _error(
+                    answer.error,
+                    {"type": msg.TYPE, "id": getattr(msg, route, None), "from": env.sender},
+                )
+            )
         if answer.reply is not None:
             fx.extend(_unknown_reply(env, answer.reply))
         if answer.drop is not None:
@@ -554,17 +562,20 @@ class Session:
     def _send_register(self, fx: list[Effect], now: float, **_: Any) -> None:
         resume = self.state is SessionState.REREGISTERING
         register = wire.Register(
-            user=self.config.user, device=self.config.device, token=self.config.token,
+            user=self.config.user,
+            device=self.config.device,
+            token=self.config.token,
             resume=resume,
-        )  # fmt: skip
+        )
         fx.append(Send(None, register))
         fx.append(StartTimer(REGISTER_TIMER, now + self.config.register_timeout))
 
     def _on_registered(self, fx: list[Effect], now: float, reason: str = "", **_: Any) -> None:
         self.session_id = reason
         fx.append(CancelTimer(REGISTER_TIMER))
-        fx.append(Emit(USER_AGENT, "ccsConnectionStatus",
-                       {"status": CcsConnectionStatus.CONNECTED.value}))  # fmt: skip
+        fx.append(
+            Emit(USER_AGENT, "ccsConnectionStatus", {"status": CcsConnectionStatus.CONNECTED.value})
+        )
         self._start_keepalive(fx, now)
 
     def _on_reregistered(self, fx: list[Effect], now: float, reason: str = "", **_: Any) -> None:
@@ -573,8 +584,9 @@ class Session:
         self.lost_at = None
         fx.append(CancelTimer(REGISTER_TIMER))
         fx.append(Emit(SESSION, "reconnection"))
-        fx.append(Emit(USER_AGENT, "ccsConnectionStatus",
-                       {"status": CcsConnectionStatus.CONNECTED.value}))  # fmt: skip
+        fx.append(
+            Emit(USER_AGENT, "ccsConnectionStatus", {"status": CcsConnectionStatus.CONNECTED.value})
+        )
         self._start_keepalive(fx, now)
         fx.extend(self._each_child("on_reconnected", now))
 
@@ -594,17 +606,29 @@ class Session:
     def _on_lost(self, fx: list[Effect], now: float, **_: Any) -> None:
         self.lost_at = now
         self.attempt = 0
-        fx.extend(CancelTimer(t) for t in (KEEPALIVE_TIMER, PONG_TIMER)
-                  if t in self._timers.get("session", ()))  # fmt: skip
+        fx.extend(
+            CancelTimer(t)
+            for t in (KEEPALIVE_TIMER, PONG_TIMER)
+            if t in self._timers.get("session", ())
+        )
         fx.append(Emit(SESSION, "disconnect"))
-        fx.append(Emit(USER_AGENT, "ccsConnectionStatus",
-                       {"status": CcsConnectionStatus.DISCONNECTED.value}))  # fmt: skip
+        fx.append(
+            Emit(
+                USER_AGENT,
+                "ccsConnectionStatus",
+                {"status": CcsConnectionStatus.DISCONNECTED.value},
+            )
+        )
         if self.contacts:
             left = sorted(self.contacts)
             self.contacts.clear()
-            fx.append(Emit(SESSION, "contactListUpdate",
-                           {"joinedGroup": {}, "leftGroup": {"default": left},
-                            "userDataChanged": []}))  # fmt: skip
+            fx.append(
+                Emit(
+                    SESSION,
+                    "contactListUpdate",
+                    {"joinedGroup": {}, "leftGroup": {"default": left}, "userDataChanged": []},
+                )
+            )
         fx.extend(self._each_child("on_disconnected", now))
 
     def _schedule_retry(self, fx: list[Effect], now: float, **_: Any) -> None:
@@ -617,8 +641,9 @@ class Session:
         fx.append(StartTimer(RETRY_TIMER, now + delay))
 
     def _reconnect(self, fx: list[Effect], now: float, **_: Any) -> None:
-        fx.append(Emit(USER_AGENT, "ccsConnectionStatus",
-                       {"status": CcsConnectionStatus.RETRY.value}))  # fmt: skip
+        fx.append(
+            Emit(USER_AGENT, "ccsConnectionStatus", {"status": CcsConnectionStatus.RETRY.value})
+        )
         fx.append(Emit(SESSION, "reconnecting"))
         fx.append(OpenTransport(self.config.server_url))
 
@@ -633,20 +658,30 @@ class Session:
 
     def _fail(self, fx: list[Effect], number: ErrorNumber, attempts: int) -> None:
         self._cancel_own(fx)
-        fx.append(Emit(USER_AGENT, "ccsConnectionStatus",
-                       {"status": CcsConnectionStatus.ERROR.value}))  # fmt: skip
-        fx.append(_error(ErrorCode.SERVER_CONNECTION_FAILED,
-                         {"errorNumber": int(number), "attempts": attempts}))  # fmt: skip
+        fx.append(
+            Emit(USER_AGENT, "ccsConnectionStatus", {"status": CcsConnectionStatus.ERROR.value})
+        )
+        fx.append(
+            _error(
+                ErrorCode.SERVER_CONNECTION_FAILED,
+                {"errorNumber": int(number), "attempts": attempts},
+            )
+        )
 
     def _cancel_own(self, fx: list[Effect]) -> None:
         fx.extend(CancelTimer(t) for t in sorted(self._timers.get("session", ())))
 
     def _close(self, fx: list[Effect], now: float, **_: Any) -> None:
         # a ``before`` callback: ``self.state`` is still the state being left
-        registered = self.state in (SessionState.CONNECTED, SessionState.REREGISTERING,
-                                    SessionState.REGISTERING)  # fmt: skip
-        transport_open = registered or self.state in (SessionState.CONNECTING,
-                                                      SessionState.RECONNECTING)  # fmt: skip
+        registered = self.state in (
+            SessionState.CONNECTED,
+            SessionState.REREGISTERING,
+            SessionState.REGISTERING,
+        )
+        transport_open = registered or self.state in (
+            SessionState.CONNECTING,
+            SessionState.RECONNECTING,
+        )
         for route, children in self._routes.items():
             for key in list(children):
                 fx.extend(self.detach(route, key))

@@ -505,14 +505,27 @@ def test_sdk_whitelists_match_section_1() -> None:
 
 def test_available_events_is_sdk_union_seed() -> None:
     expected_classes = {
-        "UserAgent", "Session", "Contact", "Call", "Conversation", "Conference", "DataChannel",
-        "SentInvitation", "SentRemoteAccessInvitation", "ReceivedInvitation",
-        "ReceivedCallInvitation", "ReceivedConversationInvitation",
-        "ReceivedConversationJoinRequest", "ReceivedDataChannelInvitation",
-        "ReceivedFileTransferInvitation", "ReceivedPointerSharingInvitation",
-        "ReceivedWhiteboardInvitation", "ReceivedRemoteAccessInvitation", "Stream",
+        "UserAgent",
+        "Session",
+        "Contact",
+        "Call",
+        "Conversation",
+        "Conference",
+        "DataChannel",
+        "SentInvitation",
+        "SentRemoteAccessInvitation",
+        "ReceivedInvitation",
+        "ReceivedCallInvitation",
+        "ReceivedConversationInvitation",
+        "ReceivedConversationJoinRequest",
+        "ReceivedDataChannelInvitation",
+        "ReceivedFileTransferInvitation",
+        "ReceivedPointerSharingInvitation",
+        "ReceivedWhiteboardInvitation",
+        "ReceivedRemoteAccessInvitation",
+        "Stream",
         "ConversationCall",
-    }  # fmt: skip
+    }
     assert set(AVAILABLE_EVENTS) == expected_classes
     assert set(SEED_EVENTS) == expected_classes
     for cls_name, events in AVAILABLE_EVENTS.items():

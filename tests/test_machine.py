@@ -35,9 +35,16 @@ DOOR = [
 ]  # fmt: skip
 
 
-@machine(Door, DOOR, initial=Door.OPEN, final=[Door.GONE],
-         errors={"unlock": ErrorNumber.ERROR_INVITATION_STATE_INVALID,
-                 ("burn", "GONE"): ErrorNumber.ERROR_OTHER})  # fmt: skip
+@machine(
+    Door,
+    DOOR,
+    initial=Door.OPEN,
+    final=[Door.GONE],
+    errors={
+        "unlock": ErrorNumber.ERROR_INVITATION_STATE_INVALID,
+        ("burn", "GONE"): ErrorNumber.ERROR_OTHER,
+    },
+)
 @attrs.define(slots=True, eq=False)
 class DoorMachine:
     state: Door = Door.OPEN
@@ -99,7 +106,10 @@ def test_invalid_trigger_raises_typed_error_before_any_mutation() -> None:
     assert info.value.code == 10
     assert isinstance(info.value, RtcError)
     assert (info.value.machine, info.value.trigger, info.value.state) == (
-        "DoorMachine", "unlock", "OPEN")  # fmt: skip
+        "DoorMachine",
+        "unlock",
+        "OPEN",
+    )
     assert attrs.asdict(door) == before
     with pytest.raises(InvalidStateError) as info:
         SPEC.fire(door, "open", [], 0.0)
@@ -228,8 +238,14 @@ def test_differential_check_catches_a_divergence() -> None:
         patched[Door.CLOSED]["lock"] = tuple(reversed(patched[Door.CLOSED]["lock"]))
         spec.table = patched
         with pytest.raises((AssertionError, BaseExceptionGroup)):  # one or several failures
-            check_differential(DoorMachine, lambda cls: cls(), DOOR_ARGS, _prepare,
-                               PREPARE_VALUES, max_examples=300)  # fmt: skip
+            check_differential(
+                DoorMachine,
+                lambda cls: cls(),
+                DOOR_ARGS,
+                _prepare,
+                PREPARE_VALUES,
+                max_examples=300,
+            )
     finally:
         spec.table = original
 
@@ -239,8 +255,13 @@ def test_transitions_cannot_drive_slots_objects_so_the_twin_uses_a_proxy() -> No
     from transitions import Machine
 
     with pytest.raises(AttributeError):
-        Machine(model=DoorMachine(), states=Door, transitions=DOOR, initial=Door.OPEN,
-                auto_transitions=False)  # fmt: skip
+        Machine(
+            model=DoorMachine(),
+            states=Door,
+            transitions=DOOR,
+            initial=Door.OPEN,
+            auto_transitions=False,
+        )
     twin_target = DoorMachine()
     from rtcstate.testing.exhaustive import _Proxy
 

@@ -13,11 +13,30 @@ import pytest
 
 CORE = Path(__file__).resolve().parents[1] / "rtcstate"
 FORBIDDEN = {
-    "asyncio", "socket", "time", "random", "threading", "subprocess", "select", "selectors",
-    "ssl", "multiprocessing", "concurrent", "urllib", "http", "secrets", "datetime", "os",
-    "io", "aiortc", "aioice", "websockets", "rtcstate_cli", "rtcstate_asyncio",
+    "asyncio",
+    "socket",
+    "time",
+    "random",
+    "threading",
+    "subprocess",
+    "select",
+    "selectors",
+    "ssl",
+    "multiprocessing",
+    "concurrent",
+    "urllib",
+    "http",
+    "secrets",
+    "datetime",
+    "os",
+    "io",
+    "aiortc",
+    "aioice",
+    "websockets",
+    "rtcstate_cli",
+    "rtcstate_asyncio",
     "rtcstate_aiortc",
-}  # fmt: skip
+}
 # test-time dependencies, allowed only in the conformance kit (rtcstate/testing/)
 TEST_ONLY = {"hypothesis", "pytest"}
 FILES = sorted(CORE.rglob("*.py"))
@@ -30,9 +49,13 @@ def imported_roots(path: Path) -> set[str]:
             roots.update(alias.name.split(".")[0] for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             roots.add(node.module.split(".")[0])
-        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-              and node.func.attr == "import_module" and node.args
-              and isinstance(node.args[0], ast.Constant)):  # fmt: skip
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "import_module"
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+        ):
             roots.add(str(node.args[0].value).split(".")[0])
     return roots
 

@@ -80,8 +80,11 @@ def test_second_register_raises_typed_error_and_changes_nothing(state: SessionSt
     before = snapshot(s)
     with pytest.raises(RtcError) as info:
         s.register(1.0)
-    expected = (ErrorNumber.ERROR_WRONG_STATE if state is SessionState.CLOSED
-                else ErrorNumber.ERROR_APIRTC_SESSION_ALREADY_ON)  # fmt: skip
+    expected = (
+        ErrorNumber.ERROR_WRONG_STATE
+        if state is SessionState.CLOSED
+        else ErrorNumber.ERROR_APIRTC_SESSION_ALREADY_ON
+    )
     assert info.value.code is expected
     assert snapshot(s) == before
 
@@ -199,8 +202,7 @@ def test_server_ping_gets_a_pong() -> None:
 def test_unregister_closes_everything_and_is_final() -> None:
     s = connected()
     fx = s.unregister(3.0)
-    assert fx == [CancelTimer("session:keepalive"), Send(None, wire.Unregister()),
-                  CloseTransport()]  # fmt: skip
+    assert fx == [CancelTimer("session:keepalive"), Send(None, wire.Unregister()), CloseTransport()]
     assert s.state is SessionState.CLOSED and s.armed_timers() == frozenset()
     with pytest.raises(RtcError) as info:
         s.unregister(4.0)
@@ -213,14 +215,23 @@ def test_unregister_closes_everything_and_is_final() -> None:
 def test_presence_updates_contacts_and_loss_marks_everyone_offline() -> None:
     s = connected()
     fx = s.receive(server(wire.Presence(contact="bob", online=True, devices=["p"])), 1.0)
-    assert fx == [Emit(SESSION, "contactListUpdate",
-                       {"joinedGroup": {"default": ["bob"]}, "leftGroup": {},
-                        "userDataChanged": []})]  # fmt: skip
+    assert fx == [
+        Emit(
+            SESSION,
+            "contactListUpdate",
+            {"joinedGroup": {"default": ["bob"]}, "leftGroup": {}, "userDataChanged": []},
+        )
+    ]
     assert s.receive(server(wire.Presence(contact="bob", online=True, devices=["p"])), 1.1) == []
     fx = s.connection_lost(2.0)
-    assert Emit(SESSION, "contactListUpdate",
-                {"joinedGroup": {}, "leftGroup": {"default": ["bob"]},
-                 "userDataChanged": []}) in fx  # fmt: skip
+    assert (
+        Emit(
+            SESSION,
+            "contactListUpdate",
+            {"joinedGroup": {}, "leftGroup": {"default": ["bob"]}, "userDataChanged": []},
+        )
+        in fx
+    )
     assert s.contacts == {}
 
 
@@ -228,10 +239,11 @@ def test_contact_messages_fire_on_session_and_contact() -> None:
     s = connected()
     fx = s.receive(server(wire.ContactMessage(uuid=3, content="hi"), sender="bob/p"), 9.0)
     assert fx == [
-        Emit(SESSION, "contactMessage", {"sender": "bob/p", "content": "hi", "uuid": 3,
-                                         "time": 9.0}),
+        Emit(
+            SESSION, "contactMessage", {"sender": "bob/p", "content": "hi", "uuid": 3, "time": 9.0}
+        ),
         Emit("contact:bob/p", "message", {"content": "hi", "uuid": 3, "time": 9.0}),
-    ]  # fmt: skip
+    ]
 
 
 def test_server_error_message_becomes_an_error_event() -> None:
@@ -318,8 +330,9 @@ class Probe:
         self.seen.append(env.message)
         if isinstance(env.message, wire.Bye):
             self.ended = True
-            return [Emit(f"call:{self.key}", "hangup", {"from": "remote",
-                                                         "reason": env.message.reason})]
+            return [
+                Emit(f"call:{self.key}", "hangup", {"from": "remote", "reason": env.message.reason})
+            ]
         return [StartTimer(f"call:{self.key}:ice", now + 40), StartTimer(f"call:{self.key}:w", 2)]
 
     def media_event(self, event: MediaEvent, now: float) -> list[Effect]:

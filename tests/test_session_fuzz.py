@@ -30,8 +30,12 @@ WIRE_INPUT = st.one_of(
     st.binary(max_size=200),
     st.text(max_size=200),
     envelopes().map(wire.encode_envelope),
-    st.builds(_mutate, envelopes().map(wire.encode_envelope), st.integers(0, 10_000),
-              st.binary(min_size=1, max_size=8)),  # fmt: skip
+    st.builds(
+        _mutate,
+        envelopes().map(wire.encode_envelope),
+        st.integers(0, 10_000),
+        st.binary(min_size=1, max_size=8),
+    ),
     envelopes().map(lambda e: wire.encode_envelope(e).replace(b'"v":1', b'"v":2')),
 )
 

@@ -35,6 +35,10 @@ def test_every_state_input_pair(state: SessionState, trigger: str) -> None:
 
 def test_compiled_session_table_agrees_with_transitions() -> None:
     check_differential(
-        Session, lambda cls: cls(SessionConfig("alice", device="d1")), ARGS, _prepare, PREPARE,
+        Session,
+        lambda cls: cls(SessionConfig("alice", device="d1")),
+        ARGS,
+        _prepare,
+        PREPARE,
         max_examples=150,
-    )  # fmt: skip
+    )

@@ -138,8 +138,12 @@ class _Proxy:
 
 def _logging_subclass(spec: MachineSpec, log_attr: str) -> type:
     """A subclass of the machine class whose callbacks append their calls to a log."""
-    names = {cb for t in spec.transitions for key in ("conditions", "unless", "before", "after")
-             for cb in getattr(t, key)}  # fmt: skip
+    names = {
+        cb
+        for t in spec.transitions
+        for key in ("conditions", "unless", "before", "after")
+        for cb in getattr(t, key)
+    }
     namespace: dict[str, Any] = {}
 
     def wrap(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -179,17 +183,23 @@ def check_differential(
     sub = _logging_subclass(spec, "_log")
     compiled = spec.rebound(sub)
     callbacks = frozenset(
-        cb for t in spec.transitions for key in ("conditions", "unless", "before", "after")
+        cb
+        for t in spec.transitions
+        for key in ("conditions", "unless", "before", "after")
         for cb in getattr(t, key)
-    )  # fmt: skip
+    )
     arg_map = args or {}
     value_strategy = prepare_values if prepare_values is not None else st.none()
     step = st.sampled_from(spec.triggers).flatmap(
         lambda trig: st.tuples(st.just(trig), arg_map.get(trig, _default_args()), value_strategy)
     )
 
-    @settings(max_examples=max_examples, deadline=None, database=None,
-              suppress_health_check=[HealthCheck.too_slow])  # fmt: skip
+    @settings(
+        max_examples=max_examples,
+        deadline=None,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow],
+    )
     @given(steps=st.lists(step, max_size=max_steps))
     def run(steps: list[tuple[str, Args, Any]]) -> None:
         a = make(sub)
