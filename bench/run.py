@@ -160,16 +160,27 @@ def bench_receive(quick: bool) -> dict[str, Any]:
     return line("receive_per_message", value * 1e6, "us", base * 1e6, "ratio <= 2.0")
 
 
-BENCHMARKS: list[Callable[[bool], dict[str, Any]]] = [bench_receive]
+def bench_receive_stdlib(quick: bool) -> dict[str, Any]:
+    """The same figure with the standard-library JSON backend (no orjson installed)."""
+    previous = wire.use_json_backend("stdlib")
+    try:
+        result = bench_receive(quick)
+    finally:
+        wire.use_json_backend(previous)
+    result["name"] = "receive_per_message_stdlib"
+    return result
+
+
+BENCHMARKS: list[Callable[[bool], dict[str, Any]]] = [bench_receive, bench_receive_stdlib]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="the CI-sized set")
-    parser.add_argument("--only", help="run only the benchmark with this name")
+    parser.add_argument("--only", help="run one benchmark: receive or receive_stdlib")
     args = parser.parse_args(argv)
     for bench in BENCHMARKS:
-        if args.only and bench.__name__ != f"bench_{args.only.removesuffix('_per_message')}":
+        if args.only and bench.__name__ != f"bench_{args.only}":
             continue
         print(json.dumps(bench(args.quick)), flush=True)
     return 0

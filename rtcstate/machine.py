@@ -345,7 +345,12 @@ class MachineSpec:
         )
         graph = model.get_graph()  # type: ignore[attr-defined]
         text: str = graph.draw(None)
-        lines = [line.rstrip() for line in text.splitlines()]
+        # drop transitions' styling of the "current" state: a class diagram has no current state
+        lines = [
+            line.rstrip()
+            for line in text.splitlines()
+            if not line.lstrip().startswith(("classDef ", "Class "))
+        ]
         if self.final:
             lines.extend(f"  {s.name} --> [*]" for s in self.states if s in self.final)
         return "\n".join(lines) + "\n"
