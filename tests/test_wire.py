@@ -122,6 +122,8 @@ def test_roundtrip_all_backends(env: Envelope) -> None:
             assert decode(data) == env
             assert decode(data.decode("utf-8")) == env
             assert type(decode(data).message) is type(env.message)
+            # canonical bytes are a fixed point: encode(decode(x)) == x (DESIGN.md §5)
+            assert encode_envelope(decode(data)) == data
     # Bytes written by one backend are read identically by the other.
     for name in BACKENDS:
         with json_backend(name):
