@@ -21,7 +21,6 @@ Targets of :class:`Emit` are strings naming the object the event fires on, built
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 import attrs
@@ -102,13 +101,15 @@ class CloseTransport(Effect):
 class Emit(Effect):
     """Fire apiRTC event ``event`` on object ``target`` with ``payload``.
 
-    ``payload`` is a mapping of the fields apiRTC documents for the event (``None`` for
-    apiRTC's ``Void`` events). Adapters deliver it to the application's listeners.
+    ``payload`` is what apiRTC documents for the event: usually a mapping of its fields,
+    ``None`` for ``Void`` events, a plain value where apiRTC passes one (Contact ``joinGroup``
+    carries the group name, Call ``response`` ``"accepted"``/``"declined"``). Adapters
+    deliver it to the application's listeners.
     """
 
     target: str
     event: str
-    payload: Mapping[str, Any] | None = None
+    payload: Any = None
 
 
 # --- time -------------------------------------------------------------------------------------

@@ -23,8 +23,10 @@ and a session ``error``. ``unregister(now)`` closes everything from any state (C
 final); a second ``register`` raises ``ERROR_APIRTC_SESSION_ALREADY_ON``.
 
 Timers owned: ``session:register``, ``session:retry``, ``session:keepalive``,
-``session:pong``, plus every timer its children start (tracked per owner, so ending a child or
-the session cancels what is left: no timer outlives its machine).
+``session:pong``, ``presence:<contact>:offline`` (a contact that leaves stays online for
+``contact_disconnection_delay``, apiRTC's 10 s, so brief drops do not flap), plus every
+timer its children start (tracked per owner, so ending a child or the session cancels what
+is left: no timer outlives its machine).
 
 Routing: a received message whose class has ``ROUTE`` (``call_id``, ``invitation_id``,
 ``channel_id``, ``transfer_id``, ``ref_id``) goes to the child registered under that id, in
@@ -227,6 +229,17 @@ here when no factory for calls is installed."""
 _DEFAULT_UNKNOWN = UnknownIdAnswer(error=ErrorCode.MESSAGE_FOR_UNKNOWN_ID)
 
 
+def _presence_change(contact: str, online: bool) -> list[Effect]:
+    """apiRTC's events for a contact joining or leaving the default presence group."""
+    joined: dict[str, list[str]] = {"default": [contact]} if online else {}
+    left: dict[str, list[str]] = {} if online else {"default": [contact]}
+    return [
+        Emit(SESSION, "contactListUpdate",
+             {"joinedGroup": joined, "leftGroup": left, "userDataChanged": []}),
+        Emit(target("contact", contact), "joinGroup" if online else "leaveGroup", "default"),
+    ]  # fmt: skip
+
+
 @attrs.frozen(slots=True)
 class SessionConfig:
     """Settings of a :class:`Session` (all durations in seconds)."""
@@ -238,6 +251,7 @@ class SessionConfig:
     register_timeout: float = 10.0
     keepalive_interval: float | None = 20.0
     keepalive_timeout: float = 10.0
+    contact_disconnection_delay: float = 10.0
     retry_policy: RetryPolicy = attrs.field(factory=ExponentialBackoff)
     max_message_size: int = wire.DEFAULT_MAX_SIZE
 
@@ -247,6 +261,8 @@ class SessionConfig:
         for name in ("register_timeout", "keepalive_timeout"):
             if getattr(self, name) <= 0:
                 raise RtcError(ErrorNumber.ERROR_BAD_PARAMETER, f"{name} must be > 0")
+        if self.contact_disconnection_delay < 0:
+            raise RtcError(ErrorNumber.ERROR_BAD_PARAMETER, "contact_disconnection_delay < 0")
         if self.keepalive_interval is not None and self.keepalive_interval <= 0:
             raise RtcError(ErrorNumber.ERROR_BAD_PARAMETER, "keepalive_interval must be > 0")
         if self.max_message_size <= 0:
@@ -337,6 +353,10 @@ class Session:
     def receive_envelope(self, env: wire.Envelope, now: float) -> list[Effect]:
         """Handle an already decoded message (the relay and tests use this); never raises."""
         msg = env.message
+        if self.state is not SessionState.CONNECTED and type(msg) is not wire.Registered:
+            # only the server's Registered is meaningful before registration completes (and
+            # nothing is after the transport closed): the relay routes nothing else to us then
+            return [Drop("not-connected", f"{msg.TYPE} received in state {self.state.name}")]
         route = msg.ROUTE
         if route is None:
             handler = _SESSION_HANDLERS.get(type(msg))
@@ -378,6 +398,8 @@ class Session:
         if trigger is not None:
             return self._report(trigger, now)
         kind, _, key = owner.partition(":")
+        if kind == "presence":
+            return self._presence_timer(key)
         for route, route_kind in ROUTE_KINDS.items():
             if route_kind == kind:
                 child = self._routes[route].get(key)
@@ -513,20 +535,35 @@ class Session:
         return self._track([CancelTimer(PONG_TIMER)])
 
     def _msg_presence(self, env: wire.Envelope, now: float) -> list[Effect]:
+        """Presence with apiRTC's ``contactDisconnectionDelay``: no flapping on brief drops.
+
+        A contact that goes offline stays online for ``contact_disconnection_delay`` seconds
+        (timer ``presence:<contact>:offline``); coming back within it changes nothing visible.
+        """
         msg = env.message
         assert isinstance(msg, wire.Presence)
-        was_online = msg.contact in self.contacts
+        if env.sender is not None:
+            return [Drop("forged", "presence must come from the server")]
+        contact = msg.contact
+        timer = f"presence:{contact}:offline"
+        pending = timer in self._timers.get(f"presence:{contact}", ())
         if msg.online and msg.devices:
-            self.contacts[msg.contact] = tuple(msg.devices)
-        else:
-            self.contacts.pop(msg.contact, None)
-        now_online = msg.contact in self.contacts
-        if was_online == now_online:
+            was_online = contact in self.contacts
+            self.contacts[contact] = tuple(msg.devices)
+            if pending:
+                return self._track([CancelTimer(timer)])
+            return [] if was_online else _presence_change(contact, online=True)
+        if contact not in self.contacts or pending:
             return []
-        group = "joinedGroup" if now_online else "leftGroup"
-        other = "leftGroup" if now_online else "joinedGroup"
-        payload = {group: {"default": [msg.contact]}, other: {}, "userDataChanged": []}
-        return [Emit(SESSION, "contactListUpdate", payload)]
+        if self.config.contact_disconnection_delay > 0:
+            return self._track([StartTimer(timer, now + self.config.contact_disconnection_delay)])
+        del self.contacts[contact]
+        return _presence_change(contact, online=False)
+
+    def _presence_timer(self, contact: str) -> list[Effect]:
+        if self.contacts.pop(contact, None) is None:
+            return [Drop("stale-timer", f"presence:{contact}:offline")]
+        return _presence_change(contact, online=False)
 
     def _msg_server_error(self, env: wire.Envelope, now: float) -> list[Effect]:
         msg = env.message
@@ -619,6 +656,8 @@ class Session:
                 {"status": CcsConnectionStatus.DISCONNECTED.value},
             )
         )
+        fx.extend(CancelTimer(t) for owner, armed in sorted(self._timers.items())
+                  if owner.startswith("presence:") for t in sorted(armed))  # fmt: skip
         if self.contacts:
             left = sorted(self.contacts)
             self.contacts.clear()

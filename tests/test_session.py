@@ -212,27 +212,68 @@ def test_unregister_closes_everything_and_is_final() -> None:
     assert info.value.code is ErrorNumber.ERROR_WRONG_STATE
 
 
-def test_presence_updates_contacts_and_loss_marks_everyone_offline() -> None:
-    s = connected()
-    fx = s.receive(server(wire.Presence(contact="bob", online=True, devices=["p"])), 1.0)
-    assert fx == [
-        Emit(
-            SESSION,
-            "contactListUpdate",
-            {"joinedGroup": {"default": ["bob"]}, "leftGroup": {}, "userDataChanged": []},
-        )
+def presence(contact: str, online: bool, devices: list[str] | None = None) -> bytes:
+    msg = wire.Presence(contact=contact, online=online, devices=devices or [])
+    return server(msg)
+
+
+def joined(contact: str) -> list[Effect]:
+    update = {"joinedGroup": {"default": [contact]}, "leftGroup": {}, "userDataChanged": []}
+    return [
+        Emit(SESSION, "contactListUpdate", update),
+        Emit(f"contact:{contact}", "joinGroup", "default"),
     ]
-    assert s.receive(server(wire.Presence(contact="bob", online=True, devices=["p"])), 1.1) == []
-    fx = s.connection_lost(2.0)
-    assert (
-        Emit(
-            SESSION,
-            "contactListUpdate",
-            {"joinedGroup": {}, "leftGroup": {"default": ["bob"]}, "userDataChanged": []},
-        )
-        in fx
-    )
+
+
+def left(contact: str) -> list[Effect]:
+    update = {"joinedGroup": {}, "leftGroup": {"default": [contact]}, "userDataChanged": []}
+    return [
+        Emit(SESSION, "contactListUpdate", update),
+        Emit(f"contact:{contact}", "leaveGroup", "default"),
+    ]
+
+
+def test_presence_with_the_contact_disconnection_delay() -> None:
+    s = connected()
+    assert s.receive(presence("bob", True, ["p"]), 1.0) == joined("bob")
+    assert s.receive(presence("bob", True, ["p", "laptop"]), 1.1) == []  # still online
+    assert s.contacts == {"bob": ("p", "laptop")}
+    # leaving starts apiRTC's contactDisconnectionDelay (10 s): nothing visible yet
+    assert s.receive(presence("bob", False), 2.0) == [StartTimer("presence:bob:offline", 12.0)]
+    assert s.receive(presence("bob", False), 3.0) == []  # duplicate: no second timer
+    # back within the delay: the timer is cancelled, no event fired at all
+    assert s.receive(presence("bob", True, ["p"]), 5.0) == [CancelTimer("presence:bob:offline")]
+    s.receive(presence("bob", False), 6.0)
+    assert s.timer_fired("presence:bob:offline", 16.0) == left("bob")
     assert s.contacts == {}
+    assert s.receive(presence("bob", False), 17.0) == []  # already offline
+
+
+def test_presence_without_delay_and_loss_marks_everyone_offline() -> None:
+    s = connected(make(contact_disconnection_delay=0))
+    s.receive(presence("bob", True, ["p"]), 1.0)
+    assert s.receive(presence("bob", False), 2.0) == left("bob")
+    s.receive(presence("bob", True, ["p"]), 3.0)
+    s.receive(presence("carol", True, ["x"]), 3.0)
+    fx = s.connection_lost(4.0)
+    update = {"joinedGroup": {}, "leftGroup": {"default": ["bob", "carol"]}, "userDataChanged": []}
+    assert Emit(SESSION, "contactListUpdate", update) in fx
+    assert s.contacts == {}
+
+
+def test_loss_cancels_pending_presence_timers() -> None:
+    s = connected()
+    s.receive(presence("bob", True, ["p"]), 1.0)
+    s.receive(presence("bob", False), 2.0)
+    fx = s.connection_lost(3.0)
+    assert CancelTimer("presence:bob:offline") in fx
+    assert not any(t.startswith("presence:") for t in s.armed_timers())
+
+
+def test_presence_from_a_peer_is_dropped() -> None:
+    s = connected()
+    fx = s.receive(server(wire.Presence(contact="x", online=True, devices=["d"]), "bob/p"), 1.0)
+    assert isinstance(fx[0], Drop) and s.contacts == {}
 
 
 def test_contact_messages_fire_on_session_and_contact() -> None:
@@ -408,6 +449,7 @@ INPUTS = st.one_of(
     st.tuples(st.just("registered")),
     st.tuples(st.just("pong"), st.integers(0, 3)),
     st.tuples(st.just("garbage"), st.binary(max_size=40)),
+    st.tuples(st.just("presence"), st.sampled_from(["bob", "carol"]), st.booleans()),
     st.tuples(st.just("advance"), st.floats(0, 400)),
 )
 
@@ -439,6 +481,8 @@ def _drive(s: Session, wheel: TimerWheel, step: tuple[Any, ...]) -> None:
         fx = s.receive(server(wire.Pong(seq=step[1])), now)
     elif kind == "garbage":
         fx = s.receive(step[1], now)
+    elif kind == "presence":
+        fx = s.receive(presence(step[1], step[2], ["d"]), now)
     elif kind == "advance":
         for _, timer_id in wheel.pop_due(now + step[1]):
             wheel.apply(s.timer_fired(timer_id, wheel.now))
