@@ -63,7 +63,7 @@ from rtcstate.effects import (
 from rtcstate.errors import RtcError
 from rtcstate.ids import CounterIds, IdSource, RandomSource, SplitMix64
 from rtcstate.machine import machine, spec_of
-from rtcstate.media import MediaEvent
+from rtcstate.media import Capabilities, MediaEvent
 from rtcstate.retry import ExponentialBackoff, RetryPolicy
 
 __all__ = [
@@ -158,7 +158,10 @@ ROUTE_KINDS: Mapping[str, str] = {
     "transfer_id": "transfer",
     "request_id": "media",
 }
-"""Route field of a message or media report → the kind of child it addresses."""
+"""Route field of a message or media report → the kind of child it addresses.
+
+A child's timers are named ``<kind>:<id>:<name>`` so that expiries find their way back."""
+_KIND_ROUTES = {kind: route for route, kind in ROUTE_KINDS.items()}
 
 
 class Child(Protocol):
@@ -296,6 +299,7 @@ class Session:
     attempt: int = 0
     lost_at: float | None = None
     ping_seq: int = 0
+    capabilities: Capabilities = attrs.field(factory=Capabilities)
     contacts: dict[str, tuple[str, ...]] = attrs.field(factory=dict)
     _routes: dict[str, dict[str, Child]] = attrs.field(factory=dict)
     _factories: dict[type[wire.Message], Factory] = attrs.field(factory=dict)
@@ -378,7 +382,10 @@ class Session:
         """Handle one media-stack report; never raises."""
         route = event.ROUTE
         if not route:
-            return [Drop("session-media", f"{type(event).__name__} noted")]
+            if isinstance(event, Capabilities):
+                self.capabilities = event  # calls consult it (DataChannel_Not_Supported, ...)
+                return []
+            return [Drop("unexpected-report", type(event).__name__)]
         key = getattr(event, route)
         child = self._routes.get(route, {}).get(key)
         if child is None:
@@ -400,12 +407,11 @@ class Session:
         kind, _, key = owner.partition(":")
         if kind == "presence":
             return self._presence_timer(key)
-        for route, route_kind in ROUTE_KINDS.items():
-            if route_kind == kind:
-                child = self._routes[route].get(key)
-                if child is not None:
-                    return self._from_child(route, key, child, child.timer_fired(name, now))
-        return [Drop("stale-timer", timer_id)]
+        route = _KIND_ROUTES.get(kind)
+        child = None if route is None else self._routes[route].get(key)
+        if route is None or child is None:
+            return [Drop("stale-timer", timer_id)]
+        return self._from_child(route, key, child, child.timer_fired(name, now))
 
     # --- public: the child registry ----------------------------------------------------------
 

@@ -506,3 +506,12 @@ def test_random_runs_keep_timer_bookkeeping_exact(steps: list[Any], seed: int) -
     if s.state is not SessionState.CLOSED:
         wheel.apply(s.unregister(wheel.now))
     assert wheel.armed == {}  # no timer outlives the session
+
+
+def test_capabilities_are_kept_for_the_children() -> None:
+    from rtcstate.media import Capabilities
+
+    s = connected()
+    assert s.capabilities == Capabilities()
+    assert s.media_event(Capabilities(data_channels=False, restart_ice=True), 1.0) == []
+    assert s.capabilities.data_channels is False and s.capabilities.restart_ice is True
