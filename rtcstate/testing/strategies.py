@@ -86,7 +86,7 @@ def field_values(info: FieldInfo) -> st.SearchStrategy[Any]:
     elif kind is FieldKind.PAYLOAD:
         base = payloads()
     else:  # pragma: no cover - new kinds must be added here
-        raise NotImplementedError(kind)
+        raise AssertionError(f"no strategy for field kind {kind}")
     return st.none() | base if info.optional else base
 
 
