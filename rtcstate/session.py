@@ -144,6 +144,9 @@ REGISTER_TIMER = "session:register"
 RETRY_TIMER = "session:retry"
 KEEPALIVE_TIMER = "session:keepalive"
 PONG_TIMER = "session:pong"
+_LOSS_TRIGGERS = frozenset(
+    {"transport_failed", "transport_lost", "register_timeout", "pong_timeout"}
+)
 _SESSION_TIMERS = {
     REGISTER_TIMER: "register_timeout",
     RETRY_TIMER: "retry_timer",
@@ -232,15 +235,21 @@ here when no factory for calls is installed."""
 _DEFAULT_UNKNOWN = UnknownIdAnswer(error=ErrorCode.MESSAGE_FOR_UNKNOWN_ID)
 
 
-def _presence_change(contact: str, online: bool) -> list[Effect]:
-    """apiRTC's events for a contact joining or leaving the default presence group."""
-    joined: dict[str, list[str]] = {"default": [contact]} if online else {}
-    left: dict[str, list[str]] = {} if online else {"default": [contact]}
+def _presence_change(contacts: list[str], online: bool) -> list[Effect]:
+    """apiRTC's events for contacts joining or leaving the default presence group."""
+    joined: dict[str, list[str]] = {"default": contacts} if online else {}
+    left: dict[str, list[str]] = {} if online else {"default": contacts}
+    event = "joinGroup" if online else "leaveGroup"
     return [
         Emit(SESSION, "contactListUpdate",
              {"joinedGroup": joined, "leftGroup": left, "userDataChanged": []}),
-        Emit(target("contact", contact), "joinGroup" if online else "leaveGroup", "default"),
+        *(Emit(target("contact", c), event, "default") for c in contacts),
     ]  # fmt: skip
+
+
+def _ccs(status: CcsConnectionStatus) -> Emit:
+    """The userAgent's ``ccsConnectionStatus`` event."""
+    return Emit(USER_AGENT, "ccsConnectionStatus", {"status": status.value})
 
 
 @attrs.frozen(slots=True)
@@ -304,7 +313,6 @@ class Session:
     _routes: dict[str, dict[str, Child]] = attrs.field(factory=dict)
     _factories: dict[type[wire.Message], Factory] = attrs.field(factory=dict)
     _timers: dict[str, set[str]] = attrs.field(factory=dict)
-    _pending_delay: float | None = None
 
     def __attrs_post_init__(self) -> None:
         for route in ROUTE_KINDS:
@@ -454,12 +462,11 @@ class Session:
         spec = spec_of(self)
         if not spec.allowed(self.state, trigger):
             return [Drop("unexpected-report", f"{trigger} in state {self.state.name}")]
-        self._pending_delay = None
-        if trigger in ("transport_failed", "transport_lost", "register_timeout", "pong_timeout"):
-            self._pending_delay = self._next_delay(now)
+        # the retry policy is asked once, before firing, and its answer passed to the
+        # conditions and callbacks (None: give up)
+        delay = self._next_delay(now) if trigger in _LOSS_TRIGGERS else None
         fx: list[Effect] = []
-        spec.fire(self, trigger, fx, now, reason=reason)
-        self._pending_delay = None
+        spec.fire(self, trigger, fx, now, reason=reason, delay=delay)
         return self._track(fx)
 
     def _track(self, fx: list[Effect]) -> list[Effect]:
@@ -558,18 +565,18 @@ class Session:
             self.contacts[contact] = tuple(msg.devices)
             if pending:
                 return self._track([CancelTimer(timer)])
-            return [] if was_online else _presence_change(contact, online=True)
+            return [] if was_online else _presence_change([contact], online=True)
         if contact not in self.contacts or pending:
             return []
         if self.config.contact_disconnection_delay > 0:
             return self._track([StartTimer(timer, now + self.config.contact_disconnection_delay)])
         del self.contacts[contact]
-        return _presence_change(contact, online=False)
+        return _presence_change([contact], online=False)
 
     def _presence_timer(self, contact: str) -> list[Effect]:
         if self.contacts.pop(contact, None) is None:
             return [Drop("stale-timer", f"presence:{contact}:offline")]
-        return _presence_change(contact, online=False)
+        return _presence_change([contact], online=False)
 
     def _msg_server_error(self, env: wire.Envelope, now: float) -> list[Effect]:
         msg = env.message
@@ -616,9 +623,7 @@ class Session:
     def _on_registered(self, fx: list[Effect], now: float, reason: str = "", **_: Any) -> None:
         self.session_id = reason
         fx.append(CancelTimer(REGISTER_TIMER))
-        fx.append(
-            Emit(USER_AGENT, "ccsConnectionStatus", {"status": CcsConnectionStatus.CONNECTED.value})
-        )
+        fx.append(_ccs(CcsConnectionStatus.CONNECTED))
         self._start_keepalive(fx, now)
 
     def _on_reregistered(self, fx: list[Effect], now: float, reason: str = "", **_: Any) -> None:
@@ -627,9 +632,7 @@ class Session:
         self.lost_at = None
         fx.append(CancelTimer(REGISTER_TIMER))
         fx.append(Emit(SESSION, "reconnection"))
-        fx.append(
-            Emit(USER_AGENT, "ccsConnectionStatus", {"status": CcsConnectionStatus.CONNECTED.value})
-        )
+        fx.append(_ccs(CcsConnectionStatus.CONNECTED))
         self._start_keepalive(fx, now)
         fx.extend(self._each_child("on_reconnected", now))
 
@@ -643,8 +646,10 @@ class Session:
         fx.append(StartTimer(PONG_TIMER, now + self.config.keepalive_timeout))
         self._start_keepalive(fx, now)
 
-    def _will_retry(self, fx: list[Effect], now: float, **_: Any) -> bool:
-        return self._pending_delay is not None
+    def _will_retry(
+        self, fx: list[Effect], now: float, delay: float | None = None, **_: Any
+    ) -> bool:
+        return delay is not None
 
     def _on_lost(self, fx: list[Effect], now: float, **_: Any) -> None:
         self.lost_at = now
@@ -655,40 +660,26 @@ class Session:
             if t in self._timers.get("session", ())
         )
         fx.append(Emit(SESSION, "disconnect"))
-        fx.append(
-            Emit(
-                USER_AGENT,
-                "ccsConnectionStatus",
-                {"status": CcsConnectionStatus.DISCONNECTED.value},
-            )
-        )
+        fx.append(_ccs(CcsConnectionStatus.DISCONNECTED))
         fx.extend(CancelTimer(t) for owner, armed in sorted(self._timers.items())
                   if owner.startswith("presence:") for t in sorted(armed))  # fmt: skip
         if self.contacts:
-            left = sorted(self.contacts)
+            fx.extend(_presence_change(sorted(self.contacts), online=False))
             self.contacts.clear()
-            fx.append(
-                Emit(
-                    SESSION,
-                    "contactListUpdate",
-                    {"joinedGroup": {}, "leftGroup": {"default": left}, "userDataChanged": []},
-                )
-            )
         fx.extend(self._each_child("on_disconnected", now))
 
-    def _schedule_retry(self, fx: list[Effect], now: float, **_: Any) -> None:
+    def _schedule_retry(
+        self, fx: list[Effect], now: float, delay: float | None = None, **_: Any
+    ) -> None:
         if self.lost_at is None:
             self.lost_at = now
         self.attempt += 1
-        delay = self._pending_delay if self._pending_delay is not None else 0.0
         if REGISTER_TIMER in self._timers.get("session", ()):
             fx.append(CancelTimer(REGISTER_TIMER))
-        fx.append(StartTimer(RETRY_TIMER, now + delay))
+        fx.append(StartTimer(RETRY_TIMER, now + (delay or 0.0)))
 
     def _reconnect(self, fx: list[Effect], now: float, **_: Any) -> None:
-        fx.append(
-            Emit(USER_AGENT, "ccsConnectionStatus", {"status": CcsConnectionStatus.RETRY.value})
-        )
+        fx.append(_ccs(CcsConnectionStatus.RETRY))
         fx.append(Emit(SESSION, "reconnecting"))
         fx.append(OpenTransport(self.config.server_url))
 
@@ -703,9 +694,7 @@ class Session:
 
     def _fail(self, fx: list[Effect], number: ErrorNumber, attempts: int) -> None:
         self._cancel_own(fx)
-        fx.append(
-            Emit(USER_AGENT, "ccsConnectionStatus", {"status": CcsConnectionStatus.ERROR.value})
-        )
+        fx.append(_ccs(CcsConnectionStatus.ERROR))
         fx.append(
             _error(
                 ErrorCode.SERVER_CONNECTION_FAILED,

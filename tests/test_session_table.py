@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from hypothesis import strategies as st
 
@@ -11,17 +9,15 @@ from rtcstate.session import Session, SessionConfig, SessionState
 from rtcstate.testing.exhaustive import check_differential, check_pair, pairs
 
 NOW = st.floats(0, 1e6, allow_nan=False)
+REASON = st.text(max_size=8)
+# what the public methods pass along: the retry policy's answer (None = give up)
+DELAY = st.one_of(st.none(), st.floats(0, 60, allow_nan=False))
+REPORT = st.builds(lambda now, r, d: ((now,), {"reason": r, "delay": d}), NOW, REASON, DELAY)
 ARGS = {
-    "registered": st.builds(lambda now, sid: ((now,), {"reason": sid}), NOW, st.text(max_size=8)),
-    "transport_failed": st.builds(lambda now, r: ((now,), {"reason": r}), NOW, st.text(max_size=8)),
-    "transport_lost": st.builds(lambda now, r: ((now,), {"reason": r}), NOW, st.text(max_size=8)),
-}
-# what the public methods compute before firing: the retry policy's answer (None = give up)
-PREPARE = st.one_of(st.none(), st.floats(0, 60, allow_nan=False))
-
-
-def _prepare(session: Session, delay: Any) -> None:
-    session._pending_delay = delay
+    trigger: REPORT
+    for trigger in ("registered", "transport_failed", "transport_lost", "register_timeout",
+                    "pong_timeout", "transport_open", "retry_timer", "keepalive_timer")
+}  # fmt: skip
 
 
 def _make() -> Session:
@@ -30,15 +26,10 @@ def _make() -> Session:
 
 @pytest.mark.parametrize(("state", "trigger"), pairs(Session))
 def test_every_state_input_pair(state: SessionState, trigger: str) -> None:
-    check_pair(Session, state, trigger, _make, ARGS, _prepare, PREPARE, max_examples=15)
+    check_pair(Session, state, trigger, _make, ARGS, max_examples=15)
 
 
 def test_compiled_session_table_agrees_with_transitions() -> None:
     check_differential(
-        Session,
-        lambda cls: cls(SessionConfig("alice", device="d1")),
-        ARGS,
-        _prepare,
-        PREPARE,
-        max_examples=150,
+        Session, lambda cls: cls(SessionConfig("alice", device="d1")), ARGS, max_examples=150
     )

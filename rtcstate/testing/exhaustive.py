@@ -136,14 +136,18 @@ class _Proxy:
         raise AttributeError(name)
 
 
-def _logging_subclass(spec: MachineSpec, log_attr: str) -> type:
-    """A subclass of the machine class whose callbacks append their calls to a log."""
-    names = {
+def _callback_names(spec: MachineSpec) -> frozenset[str]:
+    """Every condition and callback method the table names."""
+    return frozenset(
         cb
         for t in spec.transitions
         for key in ("conditions", "unless", "before", "after")
         for cb in getattr(t, key)
-    }
+    )
+
+
+def _logging_subclass(spec: MachineSpec) -> type:
+    """A subclass of the machine class whose callbacks append their calls to a log."""
     namespace: dict[str, Any] = {}
 
     def wrap(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -155,7 +159,7 @@ def _logging_subclass(spec: MachineSpec, log_attr: str) -> type:
 
         return logged
 
-    for name in names:
+    for name in _callback_names(spec):
         namespace[name] = wrap(name, getattr(spec.cls, name))
     return type(f"Logged{spec.name}", (spec.cls,), namespace)
 
@@ -180,14 +184,9 @@ def check_differential(
     not, the return value, the state, the effects and every callback call with its result.
     """
     spec = spec_of(cls)
-    sub = _logging_subclass(spec, "_log")
+    sub = _logging_subclass(spec)
     compiled = spec.rebound(sub)
-    callbacks = frozenset(
-        cb
-        for t in spec.transitions
-        for key in ("conditions", "unless", "before", "after")
-        for cb in getattr(t, key)
-    )
+    callbacks = _callback_names(spec)
     arg_map = args or {}
     value_strategy = prepare_values if prepare_values is not None else st.none()
     step = st.sampled_from(spec.triggers).flatmap(
