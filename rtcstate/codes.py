@@ -59,6 +59,7 @@ __all__ = [
     "RTCSTATE_ERROR_CODES",
     "SDK_EVENTS",
     "SDK_ONLY_ERROR_CODES",
+    "RTCSTATE_HANGUP_REASONS",
     "SDK_ONLY_HANGUP_REASONS",
     "SEED_ERROR_CODES",
     "SEED_EVENTS",
@@ -516,6 +517,14 @@ class HangupReason(DocStrEnum):
         "CALL_ABORTED. SDK: room call restart path.",
         _K,
     )
+    NO_ANSWER = (
+        "No_Answer",
+        "rtcstate extension (apiRTC has no ring timeout): the caller's no-answer timeout "
+        "(CallSettings.no_answer_timeout, carried on the wire as the invite's lifetime) expired "
+        "while WAITING_FOR_CALLEE; the callee's ReceivedCallInvitation becomes EXPIRED and both "
+        "Calls end with this reason.",
+        _R,
+    )
 
 
 SEED_HANGUP_REASONS: frozenset[HangupReason] = frozenset(
@@ -527,6 +536,11 @@ SDK_ONLY_HANGUP_REASONS: frozenset[HangupReason] = frozenset(
     r for r in HangupReason if r.origin is Origin.SDK_ONLY
 )
 """Reasons the SDK sends or accepts that the seed does not list."""
+
+RTCSTATE_HANGUP_REASONS: frozenset[HangupReason] = frozenset(
+    r for r in HangupReason if r.origin is Origin.RTCSTATE
+)
+"""rtcstate's own reasons (beyond apiRTC): ``No_Answer``."""
 
 ROOM_RESTART_REASONS: frozenset[HangupReason] = frozenset(
     {

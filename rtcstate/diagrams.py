@@ -12,7 +12,7 @@ from rtcstate.machine import MachineSpec, all_machines
 
 __all__ = ["MACHINE_MODULES", "load_all", "render_markdown"]
 
-MACHINE_MODULES: tuple[str, ...] = ("rtcstate.session",)
+MACHINE_MODULES: tuple[str, ...] = ("rtcstate.session", "rtcstate.call", "rtcstate.invitation")
 """Modules that declare machines; each new machine module is added here."""
 
 

@@ -48,7 +48,11 @@ __all__ = [
     "RestartIce",
     "Send",
     "SendData",
+    "PublishStream",
     "SetRemoteDescription",
+    "SetTrackEnabled",
+    "StartRecording",
+    "StopRecording",
     "StartTimer",
     "target",
 ]
@@ -232,6 +236,37 @@ class ReleaseMedia(Effect):
     """Release the local media stream ``stream_id``."""
 
     stream_id: str
+
+
+@attrs.frozen(slots=True)
+class SetTrackEnabled(Effect):
+    """Mute (``enabled`` False) or unmute the local ``kind`` (``audio``/``video``) of a call."""
+
+    call_id: str
+    kind: str
+    enabled: bool
+
+
+@attrs.frozen(slots=True)
+class PublishStream(Effect):
+    """Replace the tracks sent on ``call_id`` by those of local stream ``stream_id``."""
+
+    call_id: str
+    stream_id: str
+
+
+@attrs.frozen(slots=True)
+class StartRecording(Effect):
+    """Start recording call ``call_id``; reported back as ``RecordingReport`` events."""
+
+    call_id: str
+
+
+@attrs.frozen(slots=True)
+class StopRecording(Effect):
+    """Stop recording call ``call_id``; the adapter reports ``stopped`` then ``available``."""
+
+    call_id: str
 
 
 # --- diagnostics ------------------------------------------------------------------------------

@@ -31,6 +31,7 @@ __all__ = [
     "MediaAcquired",
     "MediaEvent",
     "MediaFailed",
+    "RecordingReport",
     "StatsReport",
     "TrackAdded",
     "TrackEnded",
@@ -106,6 +107,16 @@ class StatsReport(MediaEvent):
 
     call_id: str
     stats: Mapping[str, Any] = attrs.field(factory=dict)
+
+
+@attrs.frozen(slots=True)
+class RecordingReport(MediaEvent):
+    """The recorder of ``call_id`` changed: ``status`` is ``started``, ``stopped``,
+    ``available`` (``info`` holds apiRTC's RecordingInfo, with ``mediaURL``) or ``failed``."""
+
+    call_id: str
+    status: str
+    info: Mapping[str, Any] = attrs.field(factory=dict)
 
 
 @attrs.frozen(slots=True)

@@ -41,12 +41,12 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable, Mapping
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
 
 from rtcstate import wire
-from rtcstate.codes import CcsConnectionStatus, ErrorCode, ErrorNumber, HangupReason
+from rtcstate.codes import CallType, CcsConnectionStatus, ErrorCode, ErrorNumber, HangupReason
 from rtcstate.effects import (
     SESSION,
     USER_AGENT,
@@ -65,6 +65,11 @@ from rtcstate.ids import CounterIds, IdSource, RandomSource, SplitMix64
 from rtcstate.machine import machine, spec_of
 from rtcstate.media import Capabilities, MediaEvent
 from rtcstate.retry import ExponentialBackoff, RetryPolicy
+from rtcstate.settings import CallSettings
+
+if TYPE_CHECKING:  # pragma: no cover
+    from rtcstate.call import Call
+    from rtcstate.invitation import SentInvitation
 
 __all__ = [
     "ROUTE_KINDS",
@@ -196,9 +201,13 @@ def _error(code: ErrorCode, descriptor: Mapping[str, Any]) -> Emit:
     )
 
 
-def _unknown_reply(env: wire.Envelope, reason: HangupReason) -> list[Effect]:
+def _unknown_reply(env: wire.Envelope, reason: HangupReason | None, ack: str | None) -> list[Effect]:
     call_id = getattr(env.message, "call_id", None)
     if env.sender is None or call_id is None:
+        return []
+    if ack is not None:
+        return [Send(env.sender, wire.Ack(call_id=call_id, what=ack))]
+    if reason is None:
         return []
     return [Send(env.sender, wire.Bye(call_id=call_id, reason=reason.value))]
 
@@ -210,6 +219,7 @@ class UnknownIdAnswer:
     error: ErrorCode | None = None
     reply: HangupReason | None = None
     drop: str | None = None
+    ack: str | None = None  # acknowledge (``Ack(what=...)``) so the sender stops retransmitting
 
 
 UNKNOWN_ID_POLICY: Mapping[type[wire.Message], UnknownIdAnswer] = {
@@ -218,7 +228,9 @@ UNKNOWN_ID_POLICY: Mapping[type[wire.Message], UnknownIdAnswer] = {
         error=ErrorCode.CALL_NOT_FOUND_ON_UPDATE, reply=HangupReason.CALL_NOT_FOUND
     ),
     wire.UpdateOk: UnknownIdAnswer(error=ErrorCode.CALL_NOT_FOUND_ON_200UPDATE),
-    wire.Bye: UnknownIdAnswer(drop="late or duplicated bye"),
+    wire.Bye: UnknownIdAnswer(drop="late or duplicated bye", ack="bye"),
+    wire.Ack: UnknownIdAnswer(drop="ack for an ended or unknown call"),
+    wire.StreamState: UnknownIdAnswer(drop="stream state for an ended or unknown call"),
     wire.Candidate: UnknownIdAnswer(drop="candidate for an ended or unknown call"),
     wire.MediaState: UnknownIdAnswer(drop="media state for an ended or unknown call"),
     wire.UserNotFound: UnknownIdAnswer(drop="user-not-found for an ended object"),
@@ -266,6 +278,7 @@ class SessionConfig:
     contact_disconnection_delay: float = 10.0
     retry_policy: RetryPolicy = attrs.field(factory=ExponentialBackoff)
     max_message_size: int = wire.DEFAULT_MAX_SIZE
+    calls: CallSettings = attrs.field(factory=CallSettings)
 
     def __attrs_post_init__(self) -> None:
         if not self.user:
@@ -313,10 +326,17 @@ class Session:
     _routes: dict[str, dict[str, Child]] = attrs.field(factory=dict)
     _factories: dict[type[wire.Message], Factory] = attrs.field(factory=dict)
     _timers: dict[str, set[str]] = attrs.field(factory=dict)
+    settings: CallSettings = attrs.field(
+        default=attrs.Factory(lambda self: self.config.calls, takes_self=True)
+    )
+    _ended_calls: dict[str, None] = attrs.field(factory=dict)
 
     def __attrs_post_init__(self) -> None:
         for route in ROUTE_KINDS:
             self._routes.setdefault(route, {})
+        from rtcstate.call_factory import install  # the call machinery (import cycle)
+
+        install(self)
 
     # --- public: application commands ---------------------------------------------------------
 
@@ -332,6 +352,78 @@ class Session:
     def unregister(self, now: float) -> list[Effect]:
         """Leave the server and close the transport; the session becomes CLOSED (final)."""
         return self._command("unregister", now)
+
+    def set_option(self, name: str, value: object) -> None:
+        """Change one apiRTC-style call option (``allow_multiple_calls``, …).
+
+        A bad value raises :class:`~rtcstate.settings.ParameterError` carrying the option's
+        ``PARAMETER_ERROR_*`` code; the settings are then unchanged.
+        """
+        self.settings = self.settings.with_option(name, value)
+
+    def call(
+        self,
+        contact: str,
+        now: float,
+        *,
+        call_type: CallType | str = CallType.MEDIA,
+        audio_only: bool = False,
+        stream_id: str | None = None,
+        nickname: str | None = None,
+        data: dict[str, Any] | None = None,
+        media_routing_mode: object = None,
+    ) -> tuple[Call, list[Effect]]:
+        """``contact.call()``: start a call to user ``contact`` (or one device ``user/device``).
+
+        Returns the new :class:`~rtcstate.call.Call` (WAITING_FOR_CALLEE) and the effects of
+        starting it. Raises ERROR_WRONG_STATE unless CONNECTED, ERROR_BAD_PARAMETER for a bad
+        argument (``ParameterError`` with PARAMETER_ERROR_SETCALLMEDIAROUTINGMODE for a bad
+        media routing mode).
+        """
+        from rtcstate.call_factory import outgoing_call
+
+        return outgoing_call(
+            self, contact, now, call_type=call_type, audio_only=audio_only,
+            stream_id=stream_id, nickname=nickname, data=data,
+            media_routing_mode=media_routing_mode,
+        )  # fmt: skip
+
+    def calls(self) -> Mapping[str, Call]:
+        """The calls this session holds, by id (``getCalls()``)."""
+        from rtcstate.call import Call
+
+        return {k: c for k, c in self._routes["call_id"].items() if isinstance(c, Call)}
+
+    def get_call(self, call_id: str) -> Call | None:
+        """``getCall(id)``."""
+        return self.calls().get(call_id)
+
+    def track_invitation(self, invitation: SentInvitation, now: float) -> list[Effect]:
+        """Hold a :class:`~rtcstate.invitation.SentInvitation` its owner has just sent."""
+        self.attach("invitation_id", invitation.id, invitation)
+        return self._track(invitation.start(now))
+
+    def child_output(self, child: Child, fx: list[Effect], key: str | None = None) -> list[Effect]:
+        """Book-keep the effects of a command a child ran (timers; detach once ended)."""
+        self._track(fx)
+        if child.ended:
+            fx.extend(self._detach_child(child, key if key is not None else child_key(child)))
+        return fx
+
+    def timer_armed(self, timer_id: str) -> bool:
+        """Whether ``timer_id`` is armed (as far as this session's effects say)."""
+        armed = self._timers.get(timer_id.rpartition(":")[0])
+        return armed is not None and timer_id in armed
+
+    def recently_ended(self, call_id: str) -> bool:
+        """Whether ``call_id`` ended (or was refused) lately: late duplicates are ignored."""
+        return call_id in self._ended_calls
+
+    def remember_ended(self, call_id: str) -> None:
+        """Keep ``call_id`` among the recently ended calls (bounded, oldest forgotten first)."""
+        self._ended_calls[call_id] = None
+        if len(self._ended_calls) > _ENDED_CALLS_KEPT:
+            del self._ended_calls[next(iter(self._ended_calls))]
 
     # --- public: transport reports ------------------------------------------------------------
 
@@ -486,7 +578,16 @@ class Session:
     def _from_child(self, route: str, key: str, child: Child, fx: list[Effect]) -> list[Effect]:
         self._track(fx)
         if child.ended:
-            fx.extend(self.detach(route, key))
+            fx.extend(self._detach_child(child, key))
+        return fx
+
+    def _detach_child(self, child: Child, key: str) -> list[Effect]:
+        fx: list[Effect] = []
+        for route, children in self._routes.items():
+            if children.get(key) is child:
+                if route == "call_id":
+                    self.remember_ended(key)
+                fx.extend(self.detach(route, key))
         return fx
 
     def _find_any(self, key: str) -> Child | None:
@@ -498,6 +599,8 @@ class Session:
 
     def _unknown_id(self, env: wire.Envelope) -> list[Effect]:
         msg = env.message
+        if type(msg) is wire.Bye:
+            self.remember_ended(msg.call_id)  # a delayed invite for it must not ring
         answer = UNKNOWN_ID_POLICY.get(type(msg), _DEFAULT_UNKNOWN)
         route = msg.ROUTE or ""
         fx: list[Effect] = []
@@ -508,8 +611,8 @@ class Session:
                     {"type": msg.TYPE, "id": getattr(msg, route, None), "from": env.sender},
                 )
             )
-        if answer.reply is not None:
-            fx.extend(_unknown_reply(env, answer.reply))
+        if answer.reply is not None or answer.ack is not None:
+            fx.extend(_unknown_reply(env, answer.reply, answer.ack))
         if answer.drop is not None:
             fx.append(Drop("unknown-id", answer.drop))
         return fx
@@ -716,6 +819,10 @@ class Session:
             SessionState.CONNECTING,
             SessionState.RECONNECTING,
         )
+        for child in list(self._routes["call_id"].values()):
+            close = getattr(child, "close", None)
+            if close is not None:
+                fx.extend(close(now))
         for route, children in self._routes.items():
             for key in list(children):
                 fx.extend(self.detach(route, key))
@@ -726,6 +833,15 @@ class Session:
             fx.append(Send(None, wire.Unregister()))
         if transport_open:
             fx.append(CloseTransport())
+
+
+_ENDED_CALLS_KEPT = 4096
+
+
+def child_key(child: object) -> str:
+    """The id a child is registered under (its ``id`` attribute)."""
+    key: str = getattr(child, "id")  # noqa: B009
+    return key
 
 
 _SESSION_HANDLERS: dict[type[wire.Message], Callable[[Session, wire.Envelope, float], list[Effect]]]

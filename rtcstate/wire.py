@@ -82,6 +82,7 @@ __all__ = [
     "MAX_SAFE_INT",
     "MESSAGE_TYPES",
     "PROTOCOL_VERSION",
+    "Ack",
     "Answer",
     "AnswerChoice",
     "Bye",
@@ -108,6 +109,7 @@ __all__ = [
     "Register",
     "Registered",
     "ServerError",
+    "StreamState",
     "Unregister",
     "Update",
     "UpdateOk",
@@ -688,17 +690,19 @@ class Update(Message):
     call_id: str
     sdp: str
     call_type: CallType | None = None
+    seq: int = 0
 
 
 @register
 @attrs.frozen(slots=True)
 class UpdateOk(Message):
-    """either direction: renegotiation answer (apiRTC's 200update)."""
+    """either direction: renegotiation answer (apiRTC's 200update) to update ``seq``."""
 
     TYPE: ClassVar[str] = "update_ok"
     ROUTE: ClassVar[str | None] = "call_id"
     call_id: str
     sdp: str
+    seq: int = 0
 
 
 @register
@@ -721,6 +725,38 @@ class MediaState(Message):
     ROUTE: ClassVar[str | None] = "call_id"
     call_id: str
     ice_state: str
+
+
+@register
+@attrs.frozen(slots=True)
+class Ack(Message):
+    """either direction: ``what`` (``invite``, ``answer`` or ``bye``) of ``call_id`` arrived.
+
+    Those three are retransmitted until acknowledged. ``reason`` is set only when a ``bye``
+    crossed the acknowledging side's own ``bye``: it is the reason that side ended with, and
+    the caller's reason wins on both sides (so both ends agree on how the call ended).
+    """
+
+    TYPE: ClassVar[str] = "ack"
+    ROUTE: ClassVar[str | None] = "call_id"
+    call_id: str
+    what: str
+    reason: str | None = None
+
+
+@register
+@attrs.frozen(slots=True)
+class StreamState(Message):
+    """either direction: the sender's published stream changed (mute, replace)."""
+
+    TYPE: ClassVar[str] = "stream_state"
+    ROUTE: ClassVar[str | None] = "call_id"
+    call_id: str
+    stream_id: str
+    audio: bool
+    audio_muted: bool
+    video: bool
+    video_muted: bool
 
 
 # Invitations.

@@ -265,7 +265,7 @@ def test_sdk_reason_table_section_2_2() -> None:
         all_reasons |= set(reasons)
         if "[J only]" in cells[0]:
             sdk_only |= set(reasons)
-    assert all_reasons == {r.value for r in HangupReason}
+    assert all_reasons == {r.value for r in HangupReason if r.origin is not Origin.RTCSTATE}
     assert sdk_only == {r.value for r in SDK_ONLY_HANGUP_REASONS}
     from_line = re.search(r"`from` / `hangupType`: (.+)$", api(), re.M)
     assert from_line
@@ -612,11 +612,15 @@ def test_hangup_reasons_exact_strings() -> None:
         "BROKEN_BY_MCU": "Broken_by_MCU",
         "RTC_SETUP_TIMEOUT": "RTC_Setup_Timeout",
         "UNABLE_TO_ESTABLISH": "Unable_to_establish",
+        "NO_ANSWER": "No_Answer",
     }
     assert {m.name: m.value for m in HangupReason} == expected
     assert len(SEED_HANGUP_REASONS) == 14
     assert len(SDK_ONLY_HANGUP_REASONS) == 9
-    assert set(HangupReason) == SEED_HANGUP_REASONS | SDK_ONLY_HANGUP_REASONS
+    assert set(HangupReason) == (
+        SEED_HANGUP_REASONS | SDK_ONLY_HANGUP_REASONS | {HangupReason.NO_ANSWER}
+    )
+    assert HangupReason.NO_ANSWER.origin is Origin.RTCSTATE
     assert not SEED_HANGUP_REASONS & SDK_ONLY_HANGUP_REASONS
     assert HangupReason.CALL_TAKE_ON_OTHER_DEVICE.origin is Origin.SEED_ONLY
     assert HangupReason.BYE_ON_OTHER_DEVICE.origin is Origin.SEED_ONLY

@@ -1,0 +1,1233 @@
+"""Call: one 1-1 call, caller or callee side, with apiRTC's events, reasons and error codes.
+
+Theory of operation
+-------------------
+*Caller.* ``Session.call(contact, now)`` builds a Call and starts it (PREPARING): it asks the
+adapter for local media (``AcquireMedia``; a data call skips it), then for a peer connection
+and an offer. When the offer is ready the ``invite`` goes out to the callee's *user* address
+(the relay rings every device of that user) and the call is INVITING. The first ``answer``
+binds the call to the answering device (CONNECTING); ICE ``connected`` makes it CONNECTED and
+fires ``accepted`` and ``response("accepted")``. Until then the public status is
+``CALL_STATUS_WAITING_FOR_CALLEE``.
+
+*Callee.* An ``invite`` makes the session build a Call in RINGING plus its
+:class:`~rtcstate.invitation.ReceivedCallInvitation` (``incomingCall``). Accepting makes the
+call ONGOING at once (ANSWERING, as apiRTC does), acquires media, applies the offer and sends the
+``answer`` (CONNECTING); ICE ``connected`` makes it CONNECTED. Declining, or an automatic refusal
+(``User_Busy``, missing capabilities), ends it with a ``bye``.
+
+*Reliability.* ``invite``, ``answer``, ``bye`` and ``update`` are retransmitted (timer
+``call:<id>:rtx``, exponential from ``rtx_initial`` to ``rtx_max``) until the far side's ``ack``
+(or ``update_ok``) arrives; duplicates are recognised by state and acknowledged again. When
+``rtx_attempts`` sends go unanswered the call gives up: ``error CALL_ABORTED`` and hang-up
+``Unable_to_establish``. Retransmission pauses while the session is disconnected from the
+server and resumes (at once) on reconnection.
+
+*Ending.* A remote ``bye`` ends the call at once (ENDED): the ``DISTANT_*`` error its reason
+maps to, ``streamRemoved`` per remote stream, ``hangup {from: "remote", reason}`` (and, while the
+caller was still waiting, ``declined {reason}`` and ``response("declined")``; a ringing
+invitation becomes EXPIRED). A local end (``hangup()``, a refusal, a fatal media error, a
+timer) tears the media down at once, makes the status ENDED and sends a ``bye`` (ENDING); the
+``hangup {from: "local"}`` event is fired when the ``bye`` is acknowledged, so that when both
+ends hang up at once (crossing ``bye``s) they still agree: the caller's reason wins, the caller
+reports ``from: local`` and the callee ``from: remote``. (A ``bye`` that cannot be delivered
+still ends the call after the retransmissions.)
+
+*Media trouble.* ICE ``disconnected`` → ``error ICE_CONNECTION_STATE_DISCONNECTED``, a
+``media_state`` to the far side (its ``error DISTANT_…``), ``disconnectionWarning {tries}`` at
+``ice_warning_first`` then every ``ice_warning_interval``, an ICE restart by the caller after
+``ice_restart_delay`` and hang-up ``Ice_disconnected`` at ``ice_disconnection_timeout`` (apiRTC:
+2 s, 9 s, 40 s). ICE ``failed`` → ``error ICE_CONNECTION_STATE_FAILED`` then an ICE restart
+while attempts remain (the caller sends an ``update`` with a fresh offer; the adapter builds a
+new peer connection where the stack cannot restart ICE), else hang-up ``Ice_failed``.
+Renegotiation follows perfect negotiation: the callee is *polite* (on colliding offers it
+yields and answers), the caller *impolite* (it ignores the callee's colliding offer).
+
+*Server connection.* Losing the server does not end a call (media is peer to peer): the call
+arms ``server_loss`` (``server_loss_window``); the session's reconnection cancels it, resends
+what was unacknowledged and, for an established call, the caller renegotiates with an ICE
+restart. If the window runs out the call ends with reason ``disconnected``.
+
+Timers owned (``call:<id>:<name>``): ``rtx``, ``no_answer`` (caller), ``lifetime`` (callee,
+from the invite's lifetime), ``connect``, ``ice_warning``, ``ice_timeout``, ``ice_restart``,
+``server_loss``. Every one is cancelled when the call ends (the session cancels what is left
+when it detaches the call), so none outlives it.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from rtcstate import wire
+from rtcstate.codes import (
+    LOCAL_ERROR_TO_WIRE_REASON,
+    WIRE_REASON_TO_DISTANT_ERROR,
+    CallStatus,
+    CallType,
+    DesktopCaptureEvent,
+    ErrorCode,
+    ErrorNumber,
+    HangupFrom,
+    HangupReason,
+    default_hangup_reason,
+)
+from rtcstate.effects import (
+    AcquireMedia,
+    AddIceCandidate,
+    CancelTimer,
+    ClosePeerConnection,
+    CreateAnswer,
+    CreateOffer,
+    CreatePeerConnection,
+    Drop,
+    Effect,
+    Emit,
+    PublishStream,
+    ReleaseMedia,
+    RestartIce,
+    Send,
+    SetRemoteDescription,
+    SetTrackEnabled,
+    StartRecording,
+    StartTimer,
+    StopRecording,
+    target,
+)
+from rtcstate.errors import RtcError
+from rtcstate.invitation import ReceivedCallInvitation
+from rtcstate.machine import machine, spec_of
+from rtcstate.media import (
+    DescriptionFailed,
+    IceCandidateFound,
+    IceStateChanged,
+    LocalDescriptionReady,
+    MediaAcquired,
+    MediaEvent,
+    MediaFailed,
+    RecordingReport,
+    StatsReport,
+    TrackAdded,
+    TrackEnded,
+)
+from rtcstate.settings import CallSettings
+
+if TYPE_CHECKING:  # pragma: no cover
+    from rtcstate.session import Session
+
+__all__ = ["TRANSITIONS", "Call", "CallState"]
+
+
+class CallState(enum.Enum):
+    IDLE = "IDLE"  # built; start() / offered() not called yet
+    PREPARING = "PREPARING"  # caller: acquiring media, creating the offer (nothing sent yet)
+    INVITING = "INVITING"  # caller: invite sent, waiting for an answer
+    RINGING = "RINGING"  # callee: invitation STANDBY
+    ANSWERING = "ANSWERING"  # callee: accepted; acquiring media, creating the answer
+    CONNECTING = "CONNECTING"  # descriptions exchanged, ICE not connected yet
+    CONNECTED = "CONNECTED"
+    RECONNECTING = "RECONNECTING"  # ICE disconnected or failed; restarting / waiting
+    ENDING = "ENDING"  # ended locally; bye sent, waiting for its ack (status ENDED)
+    ENDED = "ENDED"  # final
+
+
+_LIVE = ["INVITING", "RINGING", "ANSWERING", "CONNECTING", "CONNECTED", "RECONNECTING"]
+_MEDIA_UP = ["CONNECTING", "CONNECTED", "RECONNECTING"]
+_AFTER_OFFER = ["INVITING", "ANSWERING", *_MEDIA_UP]
+
+TRANSITIONS: list[dict[str, Any]] = [
+    # application commands
+    {"trigger": "start", "source": "IDLE", "dest": "PREPARING", "after": "_start"},
+    {"trigger": "offered", "source": "IDLE", "dest": "RINGING", "after": "_offered"},
+    {"trigger": "accept", "source": "RINGING", "dest": "ANSWERING", "after": "_accept"},
+    {"trigger": "decline", "source": "RINGING", "dest": "ENDING", "after": "_end_local"},
+    {"trigger": "hangup", "source": "PREPARING", "dest": "ENDED", "after": "_end_silently"},
+    {"trigger": "hangup", "source": _LIVE, "dest": "ENDING", "after": "_end_local"},
+    # local media
+    {"trigger": "media_ready", "source": "PREPARING", "dest": "PREPARING",
+     "after": "_media_ready"},
+    {"trigger": "media_ready", "source": "ANSWERING", "dest": "ANSWERING",
+     "after": "_media_ready"},
+    {"trigger": "media_failed", "source": "PREPARING", "dest": "PREPARING",
+     "conditions": "_can_retry_audio", "after": "_retry_audio"},
+    {"trigger": "media_failed", "source": "PREPARING", "dest": "ENDED",
+     "after": "_end_silently"},
+    {"trigger": "media_failed", "source": "ANSWERING", "dest": "ANSWERING",
+     "conditions": "_can_retry_audio", "after": "_retry_audio"},
+    {"trigger": "media_failed", "source": "ANSWERING", "dest": "ENDING", "after": "_end_local"},
+    {"trigger": "screen_ended", "source": "PREPARING", "dest": "ENDED",
+     "after": "_end_silently"},
+    {"trigger": "screen_ended", "source": _AFTER_OFFER, "dest": "ENDING",
+     "after": "_end_local"},
+    # descriptions
+    {"trigger": "local_offer", "source": "PREPARING", "dest": "INVITING",
+     "after": "_send_invite"},
+    {"trigger": "local_answer", "source": "ANSWERING", "dest": "CONNECTING",
+     "after": "_send_answer"},
+    {"trigger": "description_failed", "source": "PREPARING", "dest": "ENDED",
+     "after": "_end_silently"},
+    {"trigger": "description_failed", "source": _AFTER_OFFER, "dest": "ENDING",
+     "after": "_end_local"},
+    # signaling
+    {"trigger": "answered", "source": "INVITING", "dest": "CONNECTING", "after": "_on_answer"},
+    {"trigger": "remote_bye", "source": ["PREPARING", *_LIVE], "dest": "ENDED",
+     "before": "_end_remote"},
+    {"trigger": "remote_bye", "source": "ENDING", "dest": "ENDING",
+     "conditions": "_is_caller", "after": "_crossed_and_won"},
+    {"trigger": "remote_bye", "source": "ENDING", "dest": "ENDED", "before": "_end_remote"},
+    {"trigger": "bye_acked", "source": "ENDING", "dest": "ENDED", "after": "_announce"},
+    {"trigger": "not_found", "source": "INVITING", "dest": "ENDED", "before": "_end_remote"},
+    {"trigger": "not_found", "source": "ENDING", "dest": "ENDED", "after": "_announce"},
+    # ICE
+    {"trigger": "ice_connected", "source": "CONNECTING", "dest": "CONNECTED",
+     "after": "_established"},
+    {"trigger": "ice_connected", "source": "RECONNECTING", "dest": "CONNECTED",
+     "after": "_recovered"},
+    {"trigger": "ice_disconnected", "source": ["CONNECTING", "CONNECTED"],
+     "dest": "RECONNECTING", "after": "_ice_disconnected"},
+    {"trigger": "ice_failed", "source": _MEDIA_UP, "dest": "RECONNECTING",
+     "conditions": "_can_restart", "before": "_ice_failed_restart"},
+    {"trigger": "ice_failed", "source": _MEDIA_UP, "dest": "ENDING", "after": "_end_local"},
+    # timers
+    {"trigger": "no_answer_timer", "source": "INVITING", "dest": "ENDING",
+     "after": "_end_local"},
+    {"trigger": "lifetime_timer", "source": "RINGING", "dest": "ENDING", "after": "_end_local"},
+    {"trigger": "connect_timer", "source": "CONNECTING", "dest": "RECONNECTING",
+     "conditions": "_can_restart", "before": "_ice_failed_restart"},
+    {"trigger": "connect_timer", "source": "CONNECTING", "dest": "ENDING",
+     "after": "_end_local"},
+    {"trigger": "ice_warning_timer", "source": "RECONNECTING", "dest": "RECONNECTING",
+     "after": "_warn"},
+    {"trigger": "ice_restart_timer", "source": "RECONNECTING", "dest": "RECONNECTING",
+     "conditions": "_can_restart", "after": "_restart_ice"},
+    {"trigger": "ice_timeout_timer", "source": "RECONNECTING", "dest": "ENDING",
+     "after": "_end_local"},
+    {"trigger": "rtx_exhausted", "source": ["INVITING", *_MEDIA_UP, "ANSWERING"],
+     "dest": "ENDED", "after": "_aborted"},
+    {"trigger": "rtx_exhausted", "source": "ENDING", "dest": "ENDED", "after": "_announce"},
+    {"trigger": "server_loss_timer", "source": ["PREPARING", *_LIVE], "dest": "ENDED",
+     "after": "_server_gone"},
+    {"trigger": "server_loss_timer", "source": "ENDING", "dest": "ENDED", "after": "_announce"},
+    # the session is closing (unregister)
+    {"trigger": "close", "source": ["IDLE", "PREPARING", *_LIVE, "ENDING"], "dest": "ENDED",
+     "before": "_closed"},
+]  # fmt: skip
+
+_TIMER_TRIGGERS = {
+    "no_answer": "no_answer_timer",
+    "lifetime": "lifetime_timer",
+    "connect": "connect_timer",
+    "ice_warning": "ice_warning_timer",
+    "ice_restart": "ice_restart_timer",
+    "ice_timeout": "ice_timeout_timer",
+    "server_loss": "server_loss_timer",
+}
+_RELIABLE_ACKS = {"invite": wire.Invite, "answer": wire.Answer, "bye": wire.Bye}
+_MAX_BUFFERED_CANDIDATES = 64
+_VIDEO_TYPES = frozenset({CallType.MEDIA, CallType.VIDEO_ONLY})
+_SCREEN_TYPES = frozenset({CallType.SCREEN_SHARING, CallType.SCREEN_SHARING_WITH_AUDIO})
+
+
+def _error(code: ErrorCode, descriptor: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    return {"errorCode": code.value, "errorInfo": code.info, "descriptor": dict(descriptor or {})}
+
+
+@machine(
+    CallState,
+    TRANSITIONS,
+    initial=CallState.IDLE,
+    final=[CallState.ENDED],
+    errors={
+        "accept": ErrorNumber.ERROR_INVITATION_STATE_INVALID,
+        "decline": ErrorNumber.ERROR_INVITATION_STATE_INVALID,
+    },
+)
+@attrs.define(slots=True, eq=False)
+class Call:
+    """One 1-1 call (apiRTC's Call); commands go through the owning session's bookkeeping."""
+
+    session: Session = attrs.field(repr=False)
+    call_id: str
+    contact: str  # the peer's user id
+    remote: str  # address messages go to: the user (caller, before the answer) or a device
+    call_type: CallType = CallType.MEDIA
+    outgoing: bool = True
+    state: CallState = CallState.IDLE
+    invitation: ReceivedCallInvitation | None = None
+    stream_id: str | None = None  # local stream
+    owns_stream: bool = False  # acquired by the call (released at the end)
+    audio_only: bool = False  # audio-only after a media error, or asked for
+    remote_stream_id: str | None = None
+    nickname: str | None = None
+    data: dict[str, Any] | None = None
+    established: bool = False
+    # the far side's offer, kept from invite to accept (callee)
+    _offer: str | None = None
+    _pc: bool = False  # a peer connection exists
+    _has_remote: bool = False  # a remote description is applied
+    _candidates: list[wire.Candidate] | None = None  # received before the remote description
+    _streams: dict[str, set[str]] | None = None  # remote stream id -> track kinds
+    _tracks: dict[str, str] | None = None  # remote track id -> stream id
+    _rtx: list[wire.Message] | None = None  # sent, not yet acknowledged
+    _rtx_tries: int = 0
+    _offline: bool = False  # the session lost the server
+    _end: tuple[HangupFrom, str] | None = None  # hangup to fire when the bye is acked
+    _announced: bool = False
+    _warnings: int = 0
+    _restarts: int = 0
+    _update_seq: int = 0  # our renegotiations
+    _offering: int = 0  # seq of our update in flight (0: none)
+    _remote_seq: int = 0  # last update of the far side we processed
+    _last_ok: wire.UpdateOk | None = None
+    _pending_reoffer: bool = False
+    _muted: tuple[bool, bool] = (False, False)  # audio, video
+    _recording: bool = False
+
+    # --- public ------------------------------------------------------------------------------
+
+    @property
+    def id(self) -> str:
+        return self.call_id
+
+    @property
+    def settings(self) -> CallSettings:
+        return self.session.settings
+
+    @property
+    def status(self) -> CallStatus:
+        """``getStatus()``: WAITING_FOR_CALLEE, ONGOING or ENDED over the finer states."""
+        state = self.state
+        if state is CallState.ENDED or state is CallState.ENDING:
+            return CallStatus.CALL_STATUS_ENDED
+        if state in (CallState.CONNECTED, CallState.RECONNECTING, CallState.ANSWERING) or (
+            state is CallState.CONNECTING and not self.outgoing
+        ):
+            return CallStatus.CALL_STATUS_ONGOING
+        return CallStatus.CALL_STATUS_WAITING_FOR_CALLEE
+
+    @property
+    def ended(self) -> bool:
+        """True once final (the session then forgets the call and cancels its timers)."""
+        return self.state is CallState.ENDED
+
+    @property
+    def is_screen_sharing(self) -> bool:
+        return self.call_type in _SCREEN_TYPES
+
+    @property
+    def target(self) -> str:
+        return target("call", self.call_id)
+
+    def hangup(self, now: float, reason: str | HangupReason | None = None) -> list[Effect]:
+        """``hangUp()``: end the call (raises ERROR_WRONG_STATE once ended)."""
+        chosen = str(reason) if reason is not None else None
+        return self._command("hangup", now, reason=chosen)
+
+    def mute(self, now: float, kind: str = "audio") -> list[Effect]:
+        """Mute the local ``audio`` or ``video``; the far side gets ``remoteStreamUpdated``."""
+        return self._set_muted(now, kind, True)
+
+    def unmute(self, now: float, kind: str = "audio") -> list[Effect]:
+        """Unmute the local ``audio`` or ``video``."""
+        return self._set_muted(now, kind, False)
+
+    def replace_published_stream(self, now: float, stream_id: str) -> list[Effect]:
+        """``replacePublishedStreams``: send ``stream_id`` instead (ONGOING only); the far side
+        gets ``remoteStreamIdUpdated``."""
+        self._require_ongoing("replace_published_stream")
+        if not stream_id:
+            raise RtcError(ErrorNumber.ERROR_BAD_PARAMETER, "stream_id must be non-empty")
+        fx: list[Effect] = []
+        if self.owns_stream and self.stream_id is not None and self.stream_id != stream_id:
+            fx.append(ReleaseMedia(self.stream_id))
+        self.stream_id = stream_id
+        self.owns_stream = False
+        fx.append(PublishStream(self.call_id, stream_id))
+        fx.append(self._stream_state())
+        return self.session.child_output(self, fx)
+
+    def start_recording(self, now: float) -> list[Effect]:
+        """``startRecording()`` (ONGOING only); ``recordingStarted`` follows the adapter's report."""
+        self._require_ongoing("start_recording")
+        if self._recording:
+            raise RtcError(ErrorNumber.ERROR_STREAM_RECORD, "recording is already on")
+        self._recording = True
+        return self.session.child_output(self, [StartRecording(self.call_id)])
+
+    def stop_recording(self, now: float) -> list[Effect]:
+        """``stopRecording()``; ``recordingStopped`` then ``recordingAvailable`` follow."""
+        if not self._recording:
+            raise RtcError(ErrorNumber.ERROR_STREAM_RECORD, "recording is not on")
+        self._recording = False
+        return self.session.child_output(self, [StopRecording(self.call_id)])
+
+    def check_command(self, trigger: str) -> None:
+        """Raise the apiRTC error ``trigger`` would give now (used by the invitation)."""
+        spec = spec_of(self)
+        if not spec.allowed(self.state, trigger):
+            raise spec.invalid(self, trigger)
+
+    # --- used by the session and the invitation ----------------------------------------------
+
+    def start(self, now: float) -> list[Effect]:
+        """Caller: begin (acquire media, create the offer); effects not yet tracked."""
+        fx: list[Effect] = []
+        self._fire(fx, "start", now)
+        return fx
+
+    def offered(self, invite: wire.Invite, now: float) -> list[Effect]:
+        """Callee: the invite arrived (RINGING); effects not yet tracked."""
+        fx: list[Effect] = []
+        self._fire(fx, "offered", now, msg=invite)
+        return fx
+
+    def refuse(self, now: float, reason: HangupReason) -> list[Effect]:
+        """Callee: refuse automatically (busy, missing capabilities) right after ``offered``."""
+        fx: list[Effect] = []
+        self._fire(fx, "decline", now, reason=reason.value)
+        return fx
+
+    def close(self, now: float) -> list[Effect]:
+        """The session is closing (unregister): hang up now, without waiting for an ack."""
+        fx: list[Effect] = []
+        if spec_of(self).allowed(self.state, "close"):
+            self._fire(fx, "close", now)
+        return fx
+
+    def accepted_by_invitation(
+        self, fx: list[Effect], now: float, *, audio_only: bool = False
+    ) -> list[Effect]:
+        self._fire(fx, "accept", now, audio_only=audio_only)
+        return self.session.child_output(self, fx)
+
+    def declined_by_invitation(self, fx: list[Effect], now: float, reason: str) -> list[Effect]:
+        self._fire(fx, "decline", now, reason=reason)
+        return self.session.child_output(self, fx)
+
+    # --- Child protocol ----------------------------------------------------------------------
+
+    def receive(self, env: wire.Envelope, now: float) -> list[Effect]:
+        """A message for this call; never raises."""
+        handler = _HANDLERS.get(type(env.message))
+        if handler is None:
+            return [Drop("unexpected-message", f"{env.message.TYPE} for call {self.call_id}")]
+        return handler(self, env, now)
+
+    def media_event(self, event: MediaEvent, now: float) -> list[Effect]:
+        """A media-stack report for this call; never raises."""
+        handler = _MEDIA_HANDLERS.get(type(event))
+        if handler is None:
+            return [Drop("unexpected-report", type(event).__name__)]
+        return handler(self, event, now)
+
+    def timer_fired(self, name: str, now: float) -> list[Effect]:
+        if name == "rtx":
+            return self._retransmit(now)
+        trigger = _TIMER_TRIGGERS.get(name)
+        if trigger is None:
+            return [Drop("stale-timer", f"call:{self.call_id}:{name}")]
+        return self._report(trigger, now)
+
+    def on_disconnected(self, now: float) -> list[Effect]:
+        if self.state is CallState.ENDED or self.state is CallState.IDLE:
+            return []
+        self._offline = True
+        fx: list[Effect] = []
+        self._cancel(fx, "rtx")
+        fx.append(StartTimer(self._tid("server_loss"), now + self.settings.server_loss_window))
+        return fx
+
+    def on_reconnected(self, now: float) -> list[Effect]:
+        if not self._offline or self.state is CallState.ENDED:
+            return []
+        self._offline = False
+        fx: list[Effect] = [CancelTimer(self._tid("server_loss"))]
+        if self._rtx:
+            self._rtx_tries = 0
+            fx.extend(Send(self.remote, m) for m in self._rtx)
+            fx.append(StartTimer(self._tid("rtx"), now + self.settings.rtx_initial))
+        if self.outgoing and self.state in (CallState.CONNECTED, CallState.RECONNECTING):
+            # renegotiate with an ICE restart, as apiRTC does after a server reconnection
+            fx.append(RestartIce(self.call_id))
+            fx.append(CreateOffer(self.call_id, ice_restart=True))
+        return fx
+
+    # --- internals: dispatch -------------------------------------------------------------------
+
+    def _fire(self, fx: list[Effect], trigger: str, now: float, **kw: Any) -> bool:
+        """Fire ``trigger``; callbacks learn which one through the ``cause`` keyword."""
+        return spec_of(self).fire(self, trigger, fx, now, cause=trigger, **kw)
+
+    def _command(self, trigger: str, now: float, **kw: Any) -> list[Effect]:
+        fx: list[Effect] = []
+        self._fire(fx, trigger, now, **kw)  # raises before any mutation
+        return self.session.child_output(self, fx)
+
+    def _report(self, trigger: str, now: float, **kw: Any) -> list[Effect]:
+        if not spec_of(self).allowed(self.state, trigger):
+            return [Drop("unexpected-report", f"{trigger} in state {self.state.name}")]
+        fx: list[Effect] = []
+        self._fire(fx, trigger, now, **kw)
+        return fx
+
+    def _tid(self, name: str) -> str:
+        return f"call:{self.call_id}:{name}"
+
+    def _cancel(self, fx: list[Effect], *names: str) -> None:
+        for name in names:
+            if self._has_timer(fx, name):
+                fx.append(CancelTimer(self._tid(name)))
+
+    def _emit(self, fx: list[Effect], event: str, payload: Any = None) -> None:
+        fx.append(Emit(self.target, event, payload))
+
+    def _require_ongoing(self, what: str) -> None:
+        if self.status is not CallStatus.CALL_STATUS_ONGOING:
+            raise RtcError(
+                ErrorNumber.ERROR_WRONG_STATE, f"Call.{what} needs an ONGOING call ({self.state})"
+            )
+
+    # --- internals: reliable messages ---------------------------------------------------------
+
+    def _send_reliably(self, fx: list[Effect], now: float, msg: wire.Message) -> None:
+        if self._rtx is None:
+            self._rtx = []
+        self._rtx.append(msg)
+        fx.append(Send(self.remote, msg))
+        if len(self._rtx) == 1 and not self._offline:
+            self._rtx_tries = 1
+            fx.append(StartTimer(self._tid("rtx"), now + self.settings.rtx_initial))
+
+    def _acked(self, fx: list[Effect], kind: type[wire.Message]) -> bool:
+        if not self._rtx:
+            return False
+        kept = [m for m in self._rtx if type(m) is not kind]
+        if len(kept) == len(self._rtx):
+            return False
+        self._rtx = kept or None
+        if not kept:
+            self._cancel(fx, "rtx")
+        return True
+
+    def _drop_update(self, fx: list[Effect], seq: int) -> bool:
+        if not self._rtx:
+            return False
+        kept = [m for m in self._rtx if not (type(m) is wire.Update and m.seq == seq)]
+        if len(kept) == len(self._rtx):
+            return False
+        self._rtx = kept or None
+        if not kept:
+            self._cancel(fx, "rtx")
+        return True
+
+    def _retransmit(self, now: float) -> list[Effect]:
+        if not self._rtx or self._offline:
+            return [Drop("stale-timer", self._tid("rtx"))]
+        if self._rtx_tries >= self.settings.rtx_attempts:
+            self._rtx = None
+            return self._report("rtx_exhausted", now)
+        delay = min(self.settings.rtx_initial * 2**self._rtx_tries, self.settings.rtx_max)
+        self._rtx_tries += 1
+        fx: list[Effect] = [Send(self.remote, m) for m in self._rtx]
+        fx.append(StartTimer(self._tid("rtx"), now + delay))
+        return fx
+
+    # --- internals: transition callbacks (signature: fx, now, **kw) ---------------------------
+
+    def _start(self, fx: list[Effect], now: float, **_: Any) -> None:
+        if self.call_type is CallType.DATA or self.stream_id is not None:
+            if self.stream_id is not None:
+                self._local_stream_available(fx)
+            self._open_pc(fx)
+            fx.append(CreateOffer(self.call_id))
+        else:
+            self._acquire(fx)
+
+    def _acquire(self, fx: list[Effect]) -> None:
+        audio, video = True, True
+        if self.call_type is CallType.AUDIO or self.audio_only:
+            video = False
+        elif self.call_type in (CallType.VIDEO_ONLY, CallType.SCREEN_SHARING):
+            audio = False
+        kind = CallType.AUDIO if self.audio_only else self.call_type
+        fx.append(AcquireMedia(self.call_id, kind.value, audio=audio, video=video))
+
+    def _open_pc(self, fx: list[Effect]) -> None:
+        if not self._pc:
+            self._pc = True
+            fx.append(CreatePeerConnection(self.call_id, polite=not self.outgoing))
+
+    def _local_stream_available(self, fx: list[Effect]) -> None:
+        video = not self.audio_only and self.call_type is not CallType.AUDIO
+        audio = self.call_type not in (CallType.VIDEO_ONLY, CallType.SCREEN_SHARING)
+        self._emit(fx, "localStreamAvailable", {
+            "streamId": self.stream_id, "callId": self.call_id, "isRemote": False,
+            "hasAudio": audio, "hasVideo": video, "isScreensharing": self.is_screen_sharing,
+        })  # fmt: skip
+
+    def _offered(self, fx: list[Effect], now: float, msg: Any = None, **_: Any) -> None:
+        invite: wire.Invite = msg
+        self._offer = invite.sdp
+        self.remote_stream_id = invite.stream_id
+        self.nickname = invite.nickname
+        self.data = invite.data
+        self.invitation = ReceivedCallInvitation(self)
+        fx.append(Send(self.remote, wire.Ack(self.call_id, "invite")))
+        if invite.lifetime is not None and invite.lifetime > 0:
+            fx.append(StartTimer(self._tid("lifetime"), now + invite.lifetime))
+
+    def _accept(self, fx: list[Effect], now: float, audio_only: bool = False, **_: Any) -> None:
+        self.audio_only = self.audio_only or audio_only
+        self._cancel(fx, "lifetime")
+        if self.call_type is CallType.DATA or self.stream_id is not None:
+            self._answer_offer(fx)
+        else:
+            self._acquire(fx)
+
+    def _answer_offer(self, fx: list[Effect]) -> None:
+        self._open_pc(fx)
+        fx.append(SetRemoteDescription(self.call_id, "offer", self._offer or ""))
+        self._offer = None
+        self._remote_applied(fx)
+        fx.append(CreateAnswer(self.call_id))
+
+    def _remote_applied(self, fx: list[Effect]) -> None:
+        self._has_remote = True
+        for c in self._candidates or ():
+            fx.append(AddIceCandidate(self.call_id, c.candidate, c.sdp_mid, c.sdp_mline_index))
+        self._candidates = None
+
+    def _media_ready(self, fx: list[Effect], now: float, msg: Any = None, **_: Any) -> None:
+        acquired: MediaAcquired = msg
+        self.stream_id = acquired.stream_id
+        self.owns_stream = True
+        self._local_stream_available(fx)
+        if self.outgoing:
+            self._open_pc(fx)
+            fx.append(CreateOffer(self.call_id))
+        else:
+            self._answer_offer(fx)
+
+    def _can_retry_audio(self, fx: list[Effect], now: float, **_: Any) -> bool:
+        return (
+            self.settings.try_audio_only_after_user_media_error
+            and not self.audio_only
+            and self.call_type in _VIDEO_TYPES
+        )
+
+    def _user_media_error(self, fx: list[Effect], error: str, retry: bool) -> None:
+        self._emit(fx, "userMediaError", {
+            "onCallEstablishment": True, "callType": self.call_type.value, "error": error,
+            "userMediaStreamId": self.call_id, "tryAudioCallActivated": retry,
+        })  # fmt: skip
+
+    def _retry_audio(self, fx: list[Effect], now: float, reason: str = "", **_: Any) -> None:
+        self._user_media_error(fx, reason, retry=True)
+        self.audio_only = True
+        self._acquire(fx)
+
+    def _send_invite(self, fx: list[Effect], now: float, msg: Any = None, **_: Any) -> None:
+        ready: LocalDescriptionReady = msg
+        lifetime = self.settings.no_answer_timeout
+        invite = wire.Invite(
+            call_id=self.call_id,
+            call_type=self.call_type,
+            sdp=ready.sdp,
+            lifetime=lifetime,
+            nickname=self.nickname,
+            stream_id=self.stream_id,
+            data=self.data,
+        )
+        self._send_reliably(fx, now, invite)
+        if lifetime is not None:
+            fx.append(StartTimer(self._tid("no_answer"), now + lifetime))
+
+    def _send_answer(self, fx: list[Effect], now: float, msg: Any = None, **_: Any) -> None:
+        ready: LocalDescriptionReady = msg
+        self._send_reliably(fx, now, wire.Answer(self.call_id, ready.sdp))
+        fx.append(StartTimer(self._tid("connect"), now + self.settings.connect_timeout))
+
+    def _on_answer(self, fx: list[Effect], now: float, msg: Any = None, **kw: Any) -> None:
+        answer: wire.Answer = msg
+        sender = kw.get("sender")
+        if sender:
+            self.remote = sender
+        fx.append(Send(self.remote, wire.Ack(self.call_id, "answer")))
+        self._acked(fx, wire.Invite)
+        self._cancel(fx, "no_answer")
+        fx.append(SetRemoteDescription(self.call_id, "answer", answer.sdp))
+        self._remote_applied(fx)
+        fx.append(StartTimer(self._tid("connect"), now + self.settings.connect_timeout))
+
+    def _established(self, fx: list[Effect], now: float, **_: Any) -> None:
+        self._cancel(fx, "connect")
+        if not self.established:
+            self.established = True
+            if self.outgoing:
+                self._emit(fx, "accepted")
+                self._emit(fx, "response", "accepted")
+
+    def _ice_descriptor(self, ice_state: str) -> dict[str, Any]:
+        return {
+            "iceState": ice_state, "callType": self.call_type.value, "context": "call",
+            "mode": "p2p", "clientId": self.session.address, "remoteId": self.remote,
+        }  # fmt: skip
+
+    def _ice_disconnected(self, fx: list[Effect], now: float, **_: Any) -> None:
+        self._cancel(fx, "connect")
+        self._warnings = 0
+        desc = self._ice_descriptor("disconnected")
+        self._emit(fx, "error", _error(ErrorCode.ICE_CONNECTION_STATE_DISCONNECTED, desc))
+        fx.append(Send(self.remote, wire.MediaState(self.call_id, "disconnected")))
+        s = self.settings
+        fx.append(StartTimer(self._tid("ice_warning"), now + s.ice_warning_first))
+        fx.append(StartTimer(self._tid("ice_timeout"), now + s.ice_disconnection_timeout))
+        if self.outgoing and self.settings.ice_restart_attempts > 0:
+            fx.append(StartTimer(self._tid("ice_restart"), now + s.ice_restart_delay))
+
+    def _can_restart(self, fx: list[Effect], now: float, **_: Any) -> bool:
+        # the callee waits for the caller's restart (bounded by ice_timeout)
+        return self._restarts < self.settings.ice_restart_attempts
+
+    def _ice_failed_restart(self, fx: list[Effect], now: float, **kw: Any) -> None:
+        was_reconnecting = self.state is CallState.RECONNECTING
+        trigger = kw.get("cause", "ice_failed")
+        if trigger == "ice_failed":
+            desc = self._ice_descriptor("failed")
+            self._emit(fx, "error", _error(ErrorCode.ICE_CONNECTION_STATE_FAILED, desc))
+            fx.append(Send(self.remote, wire.MediaState(self.call_id, "failed")))
+        self._cancel(fx, "connect")
+        if not self._has_timer(fx, "ice_timeout") and not was_reconnecting:
+            fx.append(
+                StartTimer(self._tid("ice_timeout"), now + self.settings.ice_disconnection_timeout)
+            )
+        if self.outgoing:
+            self._restart_ice(fx, now)
+        else:
+            self._restarts += 1  # the callee counts the caller's restarts it waits for
+
+    def _has_timer(self, fx: list[Effect], name: str) -> bool:
+        tid = self._tid(name)
+        return self.session.timer_armed(tid) or any(
+            type(e) is StartTimer and e.timer_id == tid for e in fx
+        )
+
+    def _restart_ice(self, fx: list[Effect], now: float, **_: Any) -> None:
+        if not self.outgoing:
+            return
+        self._restarts += 1
+        fx.append(RestartIce(self.call_id))
+        fx.append(CreateOffer(self.call_id, ice_restart=True))
+
+    def _warn(self, fx: list[Effect], now: float, **_: Any) -> None:
+        self._warnings += 1
+        self._emit(fx, "disconnectionWarning", {"tries": self._warnings})
+        fx.append(StartTimer(self._tid("ice_warning"), now + self.settings.ice_warning_interval))
+
+    def _recovered(self, fx: list[Effect], now: float, **_: Any) -> None:
+        self._cancel(fx, "ice_warning", "ice_timeout", "ice_restart", "connect")
+        self._warnings = 0
+        self._restarts = 0
+        fx.append(Send(self.remote, wire.MediaState(self.call_id, "connected")))
+        self._established(fx, now)
+
+    # --- internals: ending --------------------------------------------------------------------
+
+    def _local_reason(self, trigger: str, kw: Mapping[str, Any]) -> tuple[str, ErrorCode | None]:
+        """The bye reason (and local error, if any) of a local end caused by ``trigger``."""
+        given = kw.get("reason")
+        if trigger in ("hangup", "decline"):
+            if given:
+                return str(given), None
+            if trigger == "decline":
+                return HangupReason.USER_REFUSED_CALL.value, None
+            return default_hangup_reason(self.outgoing).value, None
+        code = {
+            "media_failed": ErrorCode.USER_MEDIA_ERROR,
+            "ice_failed": ErrorCode.ICE_CONNECTION_STATE_FAILED,
+            "ice_timeout_timer": ErrorCode.ICE_CONNECTION_STATE_DISCONNECTED,
+            "connect_timer": ErrorCode.CALL_ABORTED,
+            "description_failed": (
+                ErrorCode.SET_LOCAL_DESCRIPTION_FAILURE
+                if kw.get("local", True)
+                else ErrorCode.SET_REMOTE_DESCRIPTION_FAILURE
+            ),
+        }.get(trigger)
+        if code is not None:
+            return LOCAL_ERROR_TO_WIRE_REASON[code].value, code
+        if trigger == "screen_ended":
+            return HangupReason.STOP_SCREEN_SHARING.value, None
+        if trigger in ("no_answer_timer", "lifetime_timer"):
+            return HangupReason.NO_ANSWER.value, None
+        return default_hangup_reason(self.outgoing).value, None  # pragma: no cover
+
+    def _local_error(self, fx: list[Effect], code: ErrorCode, kw: Mapping[str, Any]) -> None:
+        if code is ErrorCode.USER_MEDIA_ERROR:
+            if self.is_screen_sharing:
+                self._emit(fx, "desktopCapture", {"event": DesktopCaptureEvent.USER_MEDIA_ERROR})
+            else:
+                self._user_media_error(fx, str(kw.get("reason", "")), retry=False)
+            self._emit(fx, "error", _error(code, {"error": kw.get("reason", "")}))
+        elif code is ErrorCode.ICE_CONNECTION_STATE_FAILED:
+            desc = self._ice_descriptor("failed")
+            self._emit(fx, "error", _error(code, desc))
+            fx.append(Send(self.remote, wire.MediaState(self.call_id, "failed")))
+        elif code is ErrorCode.ICE_CONNECTION_STATE_DISCONNECTED:
+            pass  # emitted when ICE went disconnected
+        else:
+            self._emit(fx, "error", _error(code, {"error": kw.get("reason", "")}))
+
+    def _teardown(self, fx: list[Effect]) -> None:
+        self._cancel(
+            fx, "no_answer", "lifetime", "connect", "ice_warning", "ice_timeout", "ice_restart"
+        )
+        if self._recording:
+            self._recording = False
+            fx.append(StopRecording(self.call_id))
+        if self._pc:
+            self._pc = False
+            fx.append(ClosePeerConnection(self.call_id))
+        if self.owns_stream and self.stream_id is not None:
+            fx.append(ReleaseMedia(self.stream_id))
+            self.owns_stream = False
+        self._offer = None
+        self._candidates = None
+
+    def _end_local(self, fx: list[Effect], now: float, **kw: Any) -> None:
+        trigger = kw.get("cause", "hangup")
+        reason, code = self._local_reason(trigger, kw)
+        if code is not None:
+            self._local_error(fx, code, kw)
+        if self.invitation is not None:
+            self.invitation.expire(fx, now)
+        self._teardown(fx)
+        self._end = (HangupFrom.LOCAL, reason)
+        self._rtx = None  # nothing else matters now
+        self._cancel(fx, "rtx")
+        self._send_reliably(fx, now, wire.Bye(self.call_id, reason))
+        if self._offline:
+            # the bye waits for the reconnection; the application hears now
+            self._announce(fx, now)
+
+    def _end_silently(self, fx: list[Effect], now: float, **kw: Any) -> None:
+        """A local end before anything reached the far side (PREPARING)."""
+        trigger = kw.get("cause", "hangup")
+        if trigger == "hangup":
+            reason, code = HangupReason.CALL_CANCELLED.value, None
+        else:
+            reason, code = self._local_reason(trigger, kw)
+        if code is not None:
+            self._local_error(fx, code, kw)
+        self._teardown(fx)
+        self._cancel(fx, "rtx", "server_loss")
+        self._end = (HangupFrom.LOCAL, reason)
+        self._announce(fx, now)
+
+    def _end_remote(self, fx: list[Effect], now: float, reason: str = "", **kw: Any) -> None:
+        sender = kw.get("sender")
+        if sender:
+            fx.append(Send(sender, wire.Ack(self.call_id, "bye")))
+        distant = WIRE_REASON_TO_DISTANT_ERROR.get(HangupReason(reason)) if _is_reason(
+            reason
+        ) else None
+        if distant is not None:
+            kind = "disconnected" if "DISCONNECTED" in distant.name else "failed"
+            self._emit(fx, "error", _error(distant, self._ice_descriptor(kind)))
+        waiting = self.outgoing and not self.established and self.state in (
+            CallState.PREPARING, CallState.INVITING, CallState.CONNECTING
+        )  # fmt: skip
+        if self.invitation is not None:
+            self.invitation.expire(fx, now)
+        self._teardown(fx)
+        self._rtx = None
+        self._cancel(fx, "rtx", "server_loss")
+        self._end = (HangupFrom.REMOTE, reason)
+        self._announce(fx, now)
+        if waiting:
+            self._emit(fx, "declined", {"reason": reason})
+            self._emit(fx, "response", "declined")
+
+    def _is_caller(self, fx: list[Effect], now: float, **_: Any) -> bool:
+        return self.outgoing
+
+    def _crossed_and_won(self, fx: list[Effect], now: float, **kw: Any) -> None:
+        """Both ends sent a bye: the caller's reason wins; tell the callee which one it was."""
+        sender = kw.get("sender")
+        own = self._end[1] if self._end is not None else ""
+        if sender:
+            fx.append(Send(sender, wire.Ack(self.call_id, "bye", reason=own)))
+
+    def _announce(self, fx: list[Effect], now: float, **kw: Any) -> None:
+        """Fire streamRemoved per remote stream then hangup (once)."""
+        crossed = kw.get("reason") if kw.get("cause") == "bye_acked" else None
+        if crossed:
+            self._end = (HangupFrom.REMOTE, crossed)
+        if self.state is CallState.ENDED:
+            self._cancel(fx, "rtx", "server_loss")
+            self._rtx = None
+        if self._announced or self._end is None:
+            return
+        self._announced = True
+        for sid, kinds in sorted((self._streams or {}).items()):
+            self._emit(fx, "streamRemoved", self._stream_info(sid, kinds))
+        self._streams = None
+        self._tracks = None
+        frm, reason = self._end
+        self._emit(fx, "hangup", {"from": frm.value, "reason": reason})
+
+    def _aborted(self, fx: list[Effect], now: float, **_: Any) -> None:
+        self._emit(fx, "error", _error(ErrorCode.CALL_ABORTED, {"attempts": self._rtx_tries}))
+        reason = LOCAL_ERROR_TO_WIRE_REASON[ErrorCode.CALL_ABORTED].value
+        if self.invitation is not None:
+            self.invitation.expire(fx, now)
+        self._teardown(fx)
+        self._cancel(fx, "server_loss")
+        fx.append(Send(self.remote, wire.Bye(self.call_id, reason)))  # best effort
+        self._end = (HangupFrom.LOCAL, reason)
+        self._announce(fx, now)
+
+    def _closed(self, fx: list[Effect], now: float, **_: Any) -> None:
+        if self._end is None:
+            reason = default_hangup_reason(self.outgoing).value
+            if self.invitation is not None:
+                self.invitation.expire(fx, now)
+            if self._pc or self.state is not CallState.PREPARING:
+                fx.append(Send(self.remote, wire.Bye(self.call_id, reason)))
+            self._end = (HangupFrom.LOCAL, reason)
+        self._teardown(fx)
+        self._cancel(fx, "rtx", "server_loss")
+        self._rtx = None
+        self._announce(fx, now)
+
+    def _server_gone(self, fx: list[Effect], now: float, **_: Any) -> None:
+        if self.invitation is not None:
+            self.invitation.expire(fx, now)
+        self._teardown(fx)
+        self._cancel(fx, "rtx")
+        self._rtx = None
+        self._end = (HangupFrom.LOCAL, HangupReason.DISCONNECTED.value)
+        self._announce(fx, now)
+
+    # --- internals: streams --------------------------------------------------------------------
+
+    def _stream_info(self, sid: str, kinds: set[str]) -> dict[str, Any]:
+        return {
+            "streamId": sid, "callId": self.call_id, "isRemote": True,
+            "hasAudio": "audio" in kinds, "hasVideo": "video" in kinds,
+            "contact": self.contact, "isScreensharing": self.is_screen_sharing,
+        }  # fmt: skip
+
+    def _stream_state(self) -> Send:
+        audio = self.call_type not in (CallType.VIDEO_ONLY, CallType.SCREEN_SHARING)
+        video = self.call_type is not CallType.AUDIO and not self.audio_only
+        return Send(
+            self.remote,
+            wire.StreamState(
+                call_id=self.call_id,
+                stream_id=self.stream_id or "",
+                audio=audio,
+                audio_muted=self._muted[0],
+                video=video,
+                video_muted=self._muted[1],
+            ),
+        )
+
+    def _set_muted(self, now: float, kind: str, muted: bool) -> list[Effect]:
+        if kind not in ("audio", "video"):
+            raise RtcError(ErrorNumber.ERROR_BAD_PARAMETER, f"kind must be audio or video: {kind}")
+        if self.status is CallStatus.CALL_STATUS_ENDED:
+            raise RtcError(ErrorNumber.ERROR_WRONG_STATE, "the call has ended")
+        audio, video = self._muted
+        self._muted = (muted, video) if kind == "audio" else (audio, muted)
+        fx: list[Effect] = [SetTrackEnabled(self.call_id, kind, not muted)]
+        if self.state in (CallState.CONNECTING, CallState.CONNECTED, CallState.RECONNECTING):
+            fx.append(self._stream_state())
+        return self.session.child_output(self, fx)
+
+    # --- message handlers (no state change unless through _report) ----------------------------
+
+    def _on_invite(self, env: wire.Envelope, now: float) -> list[Effect]:
+        if self.outgoing:
+            return [Drop("unexpected-message", "invite for our own outgoing call")]
+        # a retransmission: acknowledge again
+        return [Send(env.sender or self.remote, wire.Ack(self.call_id, "invite"))]
+
+    def _on_answer_msg(self, env: wire.Envelope, now: float) -> list[Effect]:
+        msg = env.message
+        if not self.outgoing:
+            return [Drop("unexpected-message", "answer on the callee side")]
+        if self.state is CallState.INVITING:
+            return self._report("answered", now, msg=msg, sender=env.sender)
+        if self.state in (CallState.CONNECTING, CallState.CONNECTED, CallState.RECONNECTING) and (
+            env.sender is None or env.sender == self.remote
+        ):
+            return [Send(self.remote, wire.Ack(self.call_id, "answer"))]
+        return [Drop("late-answer", f"answer in state {self.state.name}")]
+
+    def _on_bye(self, env: wire.Envelope, now: float) -> list[Effect]:
+        msg = env.message
+        assert isinstance(msg, wire.Bye)
+        if self.state is CallState.ENDED:
+            return [Send(env.sender or self.remote, wire.Ack(self.call_id, "bye"))]
+        if (
+            self.outgoing
+            and env.sender is not None
+            and self.remote != env.sender
+            and self.remote != self.contact
+        ):
+            # a device that lost a forked call (or a stranger): not the one we talk to
+            return [
+                Send(env.sender, wire.Ack(self.call_id, "bye")),
+                Drop("other-device", f"bye from {env.sender}"),
+            ]
+        return self._report("remote_bye", now, reason=msg.reason, sender=env.sender)
+
+    def _on_ack(self, env: wire.Envelope, now: float) -> list[Effect]:
+        msg = env.message
+        assert isinstance(msg, wire.Ack)
+        kind = _RELIABLE_ACKS.get(msg.what)
+        if kind is None:
+            return [Drop("unexpected-message", f"ack of {msg.what!r}")]
+        fx: list[Effect] = []
+        if not self._acked(fx, kind):
+            return [Drop("duplicate-ack", msg.what)]
+        if kind is wire.Bye:
+            return self._report("bye_acked", now, reason=msg.reason)
+        return fx
+
+    def _on_candidate(self, env: wire.Envelope, now: float) -> list[Effect]:
+        msg = env.message
+        assert isinstance(msg, wire.Candidate)
+        if self.state is CallState.ENDING or self.state is CallState.ENDED:
+            return [Drop("late-candidate", self.call_id)]
+        if self._has_remote and self._pc:
+            return [AddIceCandidate(self.call_id, msg.candidate, msg.sdp_mid, msg.sdp_mline_index)]
+        if self._candidates is None:
+            self._candidates = []
+        if len(self._candidates) >= _MAX_BUFFERED_CANDIDATES:
+            return [Drop("too-many-candidates", self.call_id)]
+        if msg not in self._candidates:
+            self._candidates.append(msg)
+        return []
+
+    def _on_media_state(self, env: wire.Envelope, now: float) -> list[Effect]:
+        msg = env.message
+        assert isinstance(msg, wire.MediaState)
+        code = {
+            "disconnected": ErrorCode.DISTANT_ICE_CONNECTION_STATE_DISCONNECTED,
+            "failed": ErrorCode.DISTANT_ICE_CONNECTION_STATE_FAILED,
+        }.get(msg.ice_state)
+        if code is None or self.status is CallStatus.CALL_STATUS_ENDED:
+            return [Drop("media-state", msg.ice_state)]
+        return [Emit(self.target, "error", _error(code, self._ice_descriptor(msg.ice_state)))]
+
+    def _on_stream_state(self, env: wire.Envelope, now: float) -> list[Effect]:
+        msg = env.message
+        assert isinstance(msg, wire.StreamState)
+        if self.status is CallStatus.CALL_STATUS_ENDED:
+            return [Drop("late-stream-state", self.call_id)]
+        fx: list[Effect] = []
+        old = self.remote_stream_id
+        if old != msg.stream_id:
+            self.remote_stream_id = msg.stream_id
+            if old is not None:
+                self._emit(fx, "remoteStreamIdUpdated", {
+                    "callId": self.call_id, "newStreamId": msg.stream_id, "oldStreamId": old,
+                })  # fmt: skip
+        self._emit(fx, "remoteStreamUpdated", {
+            "callId": self.call_id, "audio": msg.audio, "audioMuted": msg.audio_muted,
+            "video": msg.video, "videoMuted": msg.video_muted,
+        })  # fmt: skip
+        return fx
+
+    def _on_update(self, env: wire.Envelope, now: float) -> list[Effect]:
+        msg = env.message
+        assert isinstance(msg, wire.Update)
+        if self.state not in (CallState.CONNECTING, CallState.CONNECTED, CallState.RECONNECTING):
+            return [Drop("unexpected-update", f"update in state {self.state.name}")]
+        if msg.seq <= self._remote_seq:
+            if self._last_ok is not None and msg.seq == self._last_ok.seq:
+                return [Send(self.remote, self._last_ok)]
+            return [Drop("stale-update", str(msg.seq))]
+        fx: list[Effect] = []
+        if self._offering:
+            if self.outgoing:  # impolite: our offer wins, theirs is ignored
+                return [Drop("glare", f"impolite side ignores update {msg.seq}")]
+            # polite: give up our offer (the stack rolls it back) and answer theirs
+            self._drop_update(fx, self._offering)
+            self._offering = 0
+            self._pending_reoffer = True
+        self._remote_seq = msg.seq
+        self._last_ok = None
+        if msg.call_type is not None:
+            self.call_type = msg.call_type
+        fx.append(SetRemoteDescription(self.call_id, "offer", msg.sdp))
+        fx.append(CreateAnswer(self.call_id))
+        return fx
+
+    def _on_update_ok(self, env: wire.Envelope, now: float) -> list[Effect]:
+        msg = env.message
+        assert isinstance(msg, wire.UpdateOk)
+        if not self._offering or msg.seq != self._offering:
+            return [Drop("stale-update-ok", str(msg.seq))]
+        fx: list[Effect] = []
+        self._drop_update(fx, msg.seq)
+        self._offering = 0
+        fx.append(SetRemoteDescription(self.call_id, "answer", msg.sdp))
+        return fx
+
+    def _on_not_found(self, env: wire.Envelope, now: float) -> list[Effect]:
+        if self.state in (CallState.INVITING, CallState.ENDING):
+            return self._report("not_found", now, reason=HangupReason.USER_NOT_FOUND.value)
+        return [Drop("user-not-found", f"{self.contact} unreachable in state {self.state.name}")]
+
+    # --- media handlers ------------------------------------------------------------------------
+
+    def _on_media_acquired(self, event: MediaEvent, now: float) -> list[Effect]:
+        return self._report("media_ready", now, msg=event)
+
+    def _on_media_failed(self, event: MediaEvent, now: float) -> list[Effect]:
+        assert isinstance(event, MediaFailed)
+        return self._report("media_failed", now, reason=event.error)
+
+    def _on_local_description(self, event: MediaEvent, now: float) -> list[Effect]:
+        assert isinstance(event, LocalDescriptionReady)
+        if event.sdp_type == "offer":
+            if self.state is CallState.PREPARING:
+                return self._report("local_offer", now, msg=event)
+            if self.state in (CallState.CONNECTING, CallState.CONNECTED, CallState.RECONNECTING):
+                fx: list[Effect] = []
+                self._update_seq += 1
+                self._offering = self._update_seq
+                upd = wire.Update(self.call_id, event.sdp, self.call_type, seq=self._update_seq)
+                self._send_reliably(fx, now, upd)
+                return fx
+        elif event.sdp_type == "answer":
+            if self.state is CallState.ANSWERING:
+                return self._report("local_answer", now, msg=event)
+            if self._remote_seq and self._last_ok is None and self.state in (
+                CallState.CONNECTING, CallState.CONNECTED, CallState.RECONNECTING
+            ):  # fmt: skip
+                self._last_ok = wire.UpdateOk(self.call_id, event.sdp, seq=self._remote_seq)
+                fx = [Send(self.remote, self._last_ok)]
+                if self._pending_reoffer:
+                    self._pending_reoffer = False
+                    fx.append(CreateOffer(self.call_id, ice_restart=False))
+                return fx
+        return [Drop("unexpected-report", f"{event.sdp_type} description in {self.state.name}")]
+
+    def _on_description_failed(self, event: MediaEvent, now: float) -> list[Effect]:
+        assert isinstance(event, DescriptionFailed)
+        return self._report("description_failed", now, local=event.local, reason=event.error)
+
+    def _on_candidate_found(self, event: MediaEvent, now: float) -> list[Effect]:
+        assert isinstance(event, IceCandidateFound)
+        if self.status is CallStatus.CALL_STATUS_ENDED or self.state is CallState.RINGING:
+            return [Drop("late-candidate", self.call_id)]
+        cand = wire.Candidate(self.call_id, event.candidate, event.sdp_mid, event.sdp_mline_index)
+        return [Send(self.remote, cand)]
+
+    def _on_ice_state(self, event: MediaEvent, now: float) -> list[Effect]:
+        assert isinstance(event, IceStateChanged)
+        trigger = {
+            "connected": "ice_connected",
+            "completed": "ice_connected",
+            "disconnected": "ice_disconnected",
+            "failed": "ice_failed",
+        }.get(event.state)
+        if trigger is None:
+            return [Drop("ice-state", event.state)]
+        return self._report(trigger, now)
+
+    def _on_track_added(self, event: MediaEvent, now: float) -> list[Effect]:
+        assert isinstance(event, TrackAdded)
+        if self.status is CallStatus.CALL_STATUS_ENDED:
+            return [Drop("late-track", event.track_id)]
+        if self._streams is None:
+            self._streams = {}
+            self._tracks = {}
+        assert self._tracks is not None
+        kinds = self._streams.get(event.stream_id)
+        self._tracks[event.track_id] = event.stream_id
+        if kinds is None:
+            kinds = self._streams[event.stream_id] = {event.kind}
+            return [Emit(self.target, "streamAdded", self._stream_info(event.stream_id, kinds))]
+        kinds.add(event.kind)
+        return []
+
+    def _on_track_ended(self, event: MediaEvent, now: float) -> list[Effect]:
+        assert isinstance(event, TrackEnded)
+        if not event.remote:
+            if self.is_screen_sharing and self.outgoing:
+                return self._report("screen_ended", now)
+            return [Drop("local-track-ended", event.track_id)]
+        sid = (self._tracks or {}).pop(event.track_id, None)
+        if sid is None or self._streams is None:
+            return [Drop("unknown-track", event.track_id)]
+        kinds = self._streams.get(sid, set())
+        kinds.discard(event.kind)
+        if kinds:
+            return []
+        del self._streams[sid]
+        return [Emit(self.target, "streamRemoved", self._stream_info(sid, {event.kind}))]
+
+    def _on_stats(self, event: MediaEvent, now: float) -> list[Effect]:
+        assert isinstance(event, StatsReport)
+        if self.status is CallStatus.CALL_STATUS_ENDED:
+            return [Drop("late-stats", self.call_id)]
+        return [Emit(self.target, "statsUpdate", {"stats": dict(event.stats)})]
+
+    def _on_recording(self, event: MediaEvent, now: float) -> list[Effect]:
+        assert isinstance(event, RecordingReport)
+        info = {"callId": self.call_id, **event.info}
+        if event.status == "started":
+            return [Emit(self.target, "recordingStarted", info)]
+        if event.status == "stopped":
+            self._recording = False
+            return [Emit(self.target, "recordingStopped", info)]
+        if event.status == "available":
+            return [
+                Emit(self.target, "recordingAvailable", info),
+                Emit(self.target, "recordAvailable", {"mediaURL": info.get("mediaURL")}),
+            ]
+        if event.status == "failed":
+            self._recording = False
+            return [Emit(self.target, "error", _error(ErrorCode.RECORDING_FAILED, info))]
+        return [Drop("unexpected-report", f"recording {event.status}")]
+
+
+def _is_reason(value: str) -> bool:
+    try:
+        HangupReason(value)
+    except ValueError:
+        return False
+    return True
+
+
+_HANDLERS = {
+    wire.Invite: Call._on_invite,
+    wire.Answer: Call._on_answer_msg,
+    wire.Bye: Call._on_bye,
+    wire.Ack: Call._on_ack,
+    wire.Candidate: Call._on_candidate,
+    wire.MediaState: Call._on_media_state,
+    wire.StreamState: Call._on_stream_state,
+    wire.Update: Call._on_update,
+    wire.UpdateOk: Call._on_update_ok,
+    wire.UserNotFound: Call._on_not_found,
+}
+_MEDIA_HANDLERS = {
+    MediaAcquired: Call._on_media_acquired,
+    MediaFailed: Call._on_media_failed,
+    LocalDescriptionReady: Call._on_local_description,
+    DescriptionFailed: Call._on_description_failed,
+    IceCandidateFound: Call._on_candidate_found,
+    IceStateChanged: Call._on_ice_state,
+    TrackAdded: Call._on_track_added,
+    TrackEnded: Call._on_track_ended,
+    StatsReport: Call._on_stats,
+    RecordingReport: Call._on_recording,
+}

@@ -1,0 +1,260 @@
+"""Invitations: the received side of a call (ReceivedCallInvitation) and SentInvitation.
+
+Theory of operation
+-------------------
+Every invitation starts in ``INVITATION_STATUS_STANDBY`` and fires ``statusChange {status, id}``
+on every change (apiRTC's ``StatusChangeInfo``), plus the deprecated events where the seed has
+them (``expired`` on a received call invitation, ``response`` on a sent one).
+
+:class:`ReceivedCallInvitation` is created by the session next to the callee's
+:class:`~rtcstate.call.Call` when an ``invite`` arrives, and is the payload of the session's
+``incomingCall`` / ``incomingScreenSharingCallInvitation`` events. ``accept(now)`` makes it
+ACCEPTED and the call ONGOING (the call then acquires media and answers); ``decline(now,
+reason)`` makes it DECLINED and ends the call with a ``bye`` carrying ``reason``
+(``User_Refused_Call`` by default). Accepting when not STANDBY raises
+``ERROR_INVITATION_STATE_INVALID`` (10) and changes nothing; declining when not STANDBY is
+silently ignored, as in apiRTC. The caller hanging up (or the invitation's lifetime running
+out) while STANDBY makes it EXPIRED. It owns no timer and no wire message of its own: its call
+does.
+
+:class:`SentInvitation` is the sender's view of an invitation its owner (a file transfer, a
+conversation invite) has sent: STANDBY → ACCEPTED / DECLINED when the ``invite_answer``
+arrives, EXPIRED when its optional ``expiration_time`` runs out first (timer
+``invitation:<id>:expire``, cancelled by the answer), ENDED when its owner ends (a file
+transfer's data call hung up), CANCELLED on ``cancel()``. Answers arriving after a decision are
+dropped.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from rtcstate import wire
+from rtcstate.codes import ErrorNumber, HangupReason, InvitationStatus, InvitationType
+from rtcstate.effects import CancelTimer, Drop, Effect, Emit, StartTimer, target
+from rtcstate.machine import machine, spec_of
+from rtcstate.media import MediaEvent
+
+if TYPE_CHECKING:  # pragma: no cover
+    from rtcstate.call import Call
+
+__all__ = [
+    "InvitationState",
+    "ReceivedCallInvitation",
+    "ReceivedCallInvitationState",
+    "SentInvitation",
+]
+
+
+class InvitationState(enum.Enum):
+    STANDBY = "INVITATION_STATUS_STANDBY"
+    ACCEPTED = "INVITATION_STATUS_ACCEPTED"
+    DECLINED = "INVITATION_STATUS_DECLINED"
+    EXPIRED = "INVITATION_STATUS_EXPIRED"
+    CANCELLED = "INVITATION_STATUS_CANCELLED"
+    ENDED = "INVITATION_STATUS_ENDED"
+
+
+class ReceivedCallInvitationState(enum.Enum):
+    STANDBY = "INVITATION_STATUS_STANDBY"
+    ACCEPTED = "INVITATION_STATUS_ACCEPTED"
+    DECLINED = "INVITATION_STATUS_DECLINED"
+    EXPIRED = "INVITATION_STATUS_EXPIRED"
+
+
+def _status_change(inv_id: str, state: enum.Enum) -> Emit:
+    return Emit(target("invitation", inv_id), "statusChange", {"status": state.value, "id": inv_id})
+
+
+RECEIVED_TRANSITIONS: list[dict[str, Any]] = [
+    {"trigger": "accept", "source": "STANDBY", "dest": "ACCEPTED", "after": "_changed"},
+    {"trigger": "decline", "source": "STANDBY", "dest": "DECLINED", "after": "_changed"},
+    {"trigger": "expire", "source": "STANDBY", "dest": "EXPIRED", "after": ["_changed", "_expired"]},
+]  # fmt: skip
+
+
+@machine(
+    ReceivedCallInvitationState,
+    RECEIVED_TRANSITIONS,
+    initial=ReceivedCallInvitationState.STANDBY,
+    final=[ReceivedCallInvitationState.DECLINED, ReceivedCallInvitationState.EXPIRED],
+    errors={"accept": ErrorNumber.ERROR_INVITATION_STATE_INVALID},
+)
+@attrs.define(slots=True, eq=False)
+class ReceivedCallInvitation:
+    """apiRTC's ReceivedCallInvitation: the callee's decision about one incoming call."""
+
+    call: Call = attrs.field(repr=lambda c: f"<Call {c.call_id} {c.state.name}>")
+    state: ReceivedCallInvitationState = ReceivedCallInvitationState.STANDBY
+
+    @property
+    def id(self) -> str:
+        """The invitation id (the call id, as in apiRTC)."""
+        return self.call.call_id
+
+    @property
+    def status(self) -> InvitationStatus:
+        """``getStatus()``."""
+        return InvitationStatus(self.state.value)
+
+    @property
+    def sender(self) -> str:
+        """The caller's user id."""
+        return self.call.contact
+
+    @property
+    def call_type(self) -> str:
+        """``getCallType()``."""
+        return self.call.call_type.value
+
+    def accept(self, now: float, *, audio_only: bool = False) -> list[Effect]:
+        """Accept the call: ACCEPTED, the call goes ONGOING and answers (raises 10 if not
+        STANDBY, changing nothing)."""
+        spec = spec_of(self)
+        if not spec.allowed(self.state, "accept"):
+            raise spec.invalid(self, "accept")
+        self.call.check_command("accept")
+        fx: list[Effect] = []
+        spec.fire(self, "accept", fx, now)
+        return self.call.accepted_by_invitation(fx, now, audio_only=audio_only)
+
+    def decline(
+        self, now: float, reason: str | HangupReason = HangupReason.USER_REFUSED_CALL
+    ) -> list[Effect]:
+        """Refuse the call with ``reason``; silently ignored when not STANDBY (as apiRTC)."""
+        if self.state is not ReceivedCallInvitationState.STANDBY:
+            return [Drop("ignored", f"decline of a {self.state.name} invitation")]
+        fx: list[Effect] = []
+        spec_of(self).fire(self, "decline", fx, now)
+        return self.call.declined_by_invitation(fx, now, str(reason))
+
+    # --- used by the call ----------------------------------------------------------------------
+
+    def expire(self, fx: list[Effect], now: float) -> None:
+        """The caller hung up (or the lifetime ran out) while STANDBY."""
+        if self.state is ReceivedCallInvitationState.STANDBY:
+            spec_of(self).fire(self, "expire", fx, now)
+
+    def _changed(self, fx: list[Effect], now: float, **_: Any) -> None:
+        fx.append(_status_change(self.id, self.state))
+
+    def _expired(self, fx: list[Effect], now: float, **_: Any) -> None:
+        fx.append(Emit(target("invitation", self.id), "expired", None))
+
+
+SENT_TRANSITIONS: list[dict[str, Any]] = [
+    {"trigger": "answer_accept", "source": "STANDBY", "dest": "ACCEPTED", "after": "_decided"},
+    {"trigger": "answer_decline", "source": "STANDBY", "dest": "DECLINED", "after": "_decided"},
+    {"trigger": "expire", "source": "STANDBY", "dest": "EXPIRED", "after": "_decided"},
+    {"trigger": "cancel", "source": ["STANDBY", "ACCEPTED"], "dest": "CANCELLED",
+     "after": "_decided"},
+    {"trigger": "end", "source": ["STANDBY", "ACCEPTED"], "dest": "ENDED", "after": "_decided"},
+]  # fmt: skip
+
+
+@machine(
+    InvitationState,
+    SENT_TRANSITIONS,
+    initial=InvitationState.STANDBY,
+    final=[
+        InvitationState.DECLINED,
+        InvitationState.EXPIRED,
+        InvitationState.CANCELLED,
+        InvitationState.ENDED,
+    ],
+    errors={"cancel": ErrorNumber.ERROR_INVITATION_STATE_INVALID},
+)
+@attrs.define(slots=True, eq=False)
+class SentInvitation:
+    """apiRTC's SentInvitation: the sender's view of an invitation (sendFile, conversation…).
+
+    Built by its owner, which sends the invitation message itself and attaches this object to
+    the session under ``invitation_id`` (see :meth:`Session.track_invitation`).
+    """
+
+    invitation_id: str
+    contact: str
+    kind: InvitationType = InvitationType.SEND_FILE
+    expiration_time: float | None = None
+    state: InvitationState = InvitationState.STANDBY
+    reason: str | None = None
+
+    @property
+    def id(self) -> str:
+        return self.invitation_id
+
+    @property
+    def status(self) -> InvitationStatus:
+        """``getStatus()``."""
+        return InvitationStatus(self.state.value)
+
+    @property
+    def ended(self) -> bool:
+        return self.state is not InvitationState.STANDBY and self.state is not (
+            InvitationState.ACCEPTED
+        )
+
+    def start(self, now: float) -> list[Effect]:
+        """Arm the expiration timer (if any): call once, right after sending the invitation."""
+        if self.expiration_time is None or self.state is not InvitationState.STANDBY:
+            return []
+        return [StartTimer(self._timer(), now + self.expiration_time)]
+
+    def cancel(self, now: float) -> list[Effect]:
+        """Withdraw the invitation (raises ERROR_INVITATION_STATE_INVALID once decided)."""
+        fx: list[Effect] = []
+        spec_of(self).fire(self, "cancel", fx, now)
+        return fx
+
+    def end(self, now: float) -> list[Effect]:
+        """Its owner ended (a file transfer's data call was hung up)."""
+        fx: list[Effect] = []
+        spec = spec_of(self)
+        if spec.allowed(self.state, "end"):
+            spec.fire(self, "end", fx, now)
+        return fx
+
+    # --- Child protocol ----------------------------------------------------------------------
+
+    def receive(self, env: wire.Envelope, now: float) -> list[Effect]:
+        msg = env.message
+        if not isinstance(msg, wire.InviteAnswer):
+            return [Drop("unexpected-message", f"{msg.TYPE} for invitation {self.id}")]
+        trigger = "answer_accept" if msg.answer is wire.AnswerChoice.ACCEPT else "answer_decline"
+        if not spec_of(self).allowed(self.state, trigger):
+            return [Drop("late-answer", f"{msg.answer.value} for a {self.state.name} invitation")]
+        fx: list[Effect] = []
+        spec_of(self).fire(self, trigger, fx, now, reason=msg.reason)
+        return fx
+
+    def media_event(self, event: MediaEvent, now: float) -> list[Effect]:
+        return [Drop("unexpected-report", type(event).__name__)]
+
+    def timer_fired(self, name: str, now: float) -> list[Effect]:
+        if name != "expire" or not spec_of(self).allowed(self.state, "expire"):
+            return [Drop("stale-timer", f"invitation:{self.id}:{name}")]
+        fx: list[Effect] = []
+        spec_of(self).fire(self, "expire", fx, now)
+        return fx
+
+    def on_disconnected(self, now: float) -> list[Effect]:
+        return []
+
+    def on_reconnected(self, now: float) -> list[Effect]:
+        return []
+
+    # --- callbacks ---------------------------------------------------------------------------
+
+    def _timer(self) -> str:
+        return f"invitation:{self.id}:expire"
+
+    def _decided(self, fx: list[Effect], now: float, reason: str | None = None, **_: Any) -> None:
+        self.reason = reason
+        if self.expiration_time is not None and self.state is not InvitationState.EXPIRED:
+            fx.append(CancelTimer(self._timer()))
+        fx.append(_status_change(self.id, self.state))
+        fx.append(Emit(target("invitation", self.id), "response", self.state.value))
+
