@@ -350,7 +350,7 @@ class Call:
         return self.session.child_output(self, fx)
 
     def start_recording(self, now: float) -> list[Effect]:
-        """``startRecording()`` (ONGOING only); ``recordingStarted`` follows the adapter's report."""
+        """``startRecording()`` (ONGOING only); ``recordingStarted`` follows the report."""
         self._require_ongoing("start_recording")
         if self._recording:
             raise RtcError(ErrorNumber.ERROR_STREAM_RECORD, "recording is already on")
@@ -830,9 +830,9 @@ class Call:
         sender = kw.get("sender")
         if sender:
             fx.append(Send(sender, wire.Ack(self.call_id, "bye")))
-        distant = WIRE_REASON_TO_DISTANT_ERROR.get(HangupReason(reason)) if _is_reason(
-            reason
-        ) else None
+        distant = (
+            WIRE_REASON_TO_DISTANT_ERROR.get(HangupReason(reason)) if _is_reason(reason) else None
+        )
         if distant is not None:
             kind = "disconnected" if "DISCONNECTED" in distant.name else "failed"
             self._emit(fx, "error", _error(distant, self._ice_descriptor(kind)))

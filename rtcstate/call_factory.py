@@ -143,9 +143,7 @@ def incoming_call(session: Session, env: wire.Envelope, now: float) -> list[Effe
         fx.append(Emit(SESSION, "incomingScreenSharingCall", call))
         fx.append(Emit(contact, "incomingScreenSharingCall", call))
         return fx
-    event = (
-        "incomingScreenSharingCallInvitation" if call.is_screen_sharing else "incomingCall"
-    )
+    event = "incomingScreenSharingCallInvitation" if call.is_screen_sharing else "incomingCall"
     fx.append(Emit(SESSION, event, invitation))
     fx.append(Emit(contact, event, invitation))
     session.child_output(call, fx)

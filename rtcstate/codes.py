@@ -57,9 +57,9 @@ __all__ = [
     "LOCAL_ERROR_TO_WIRE_REASON",
     "ROOM_RESTART_REASONS",
     "RTCSTATE_ERROR_CODES",
+    "RTCSTATE_HANGUP_REASONS",
     "SDK_EVENTS",
     "SDK_ONLY_ERROR_CODES",
-    "RTCSTATE_HANGUP_REASONS",
     "SDK_ONLY_HANGUP_REASONS",
     "SEED_ERROR_CODES",
     "SEED_EVENTS",
@@ -424,9 +424,12 @@ class HangupReason(DocStrEnum):
     )
     DISCONNECTED = (
         "disconnected",
-        "Conversation: a room stream was lost (ICE or server connection); like the SDK it is a "
-        "transient room reason (ROOM_RESTART_REASONS): the stream is restarted and no hangup is "
-        "emitted. A 1-1 Call receiving it ends like any other bye.",
+        "Call: the server connection was lost and not recovered within "
+        "CallSettings.server_loss_window (the call survives shorter losses and is renegotiated "
+        "with an ICE restart); hangup{from: local} fires at once and the bye is sent if the "
+        "session reconnects later. Conversation: a room stream was lost (ICE or server "
+        "connection); like the SDK it is a transient room reason (ROOM_RESTART_REASONS): the "
+        "stream is restarted and no hangup is emitted.",
         _S,
     )
     STOP_SCREEN_SHARING = (
@@ -437,15 +440,16 @@ class HangupReason(DocStrEnum):
     )
     WEBRTC_PLUGIN_INSTALLATION_NEEDED = (
         "WebRTC_Plugin_Installation_needed",
-        "SDK legacy: the browser needs the IE/Safari WebRTC plugin. rtcstate never sends it; a "
-        "received bye carrying it ends the Call like any other reason.",
+        "Session: an incoming call (not a data call) is refused with it when the adapter "
+        "reported Capabilities(webrtc=False) (SDK legacy: the IE/Safari WebRTC plugin is "
+        "missing); the caller sees declined then hangup{from: remote}.",
         _S,
     )
     DATACHANNEL_NOT_SUPPORTED = (
         "DataChannel_Not_Supported",
-        "SDK: an incoming data call is refused because the platform has no data channels "
-        "(legacy Edge). " + _NOT_YET + "the Session machine will send it when its adapter "
-        "declares no data-channel support; a received one ends the DataChannel.",
+        "Session: an incoming data call is refused with it when the adapter reported "
+        "Capabilities(data_channels=False) (SDK: legacy Edge); the caller sees declined then "
+        "hangup{from: remote}.",
         _S,
     )
     CALL_TAKE_ON_OTHER_DEVICE = (
@@ -622,22 +626,24 @@ class ErrorCode(DocStrEnum):
     ICE_CONNECTION_STATE_FAILED = (
         "ICE_CONNECTION_STATE_FAILED",
         "ice connection failed detected",
-        "Call (Conversation for a room stream): the adapter reports ICE 'failed'; the Call then "
-        "ends with bye reason Ice_failed.",
+        "Call (Conversation for a room stream): the adapter reports ICE 'failed'; the far side "
+        "is told (media_state). While ICE restarts remain (CallSettings.ice_restart_attempts) "
+        "the caller restarts ICE with a new offer; then the Call ends with bye reason "
+        "Ice_failed.",
         _S,
     )
     DISTANT_ICE_CONNECTION_STATE_DISCONNECTED = (
         "DISTANT_ICE_CONNECTION_STATE_DISCONNECTED",
         "distant ice disconnection detected",
-        "Call: a bye with reason Ice_disconnected arrived (the far side's ICE stayed "
-        "disconnected); emitted just before hangup{from: remote}.",
+        "Call: the far side reported its ICE disconnected (media_state message), or a bye with "
+        "reason Ice_disconnected arrived (emitted just before hangup{from: remote}).",
         _S,
     )
     DISTANT_ICE_CONNECTION_STATE_FAILED = (
         "DISTANT_ICE_CONNECTION_STATE_FAILED",
         "distant ice connection failed detected",
-        "Call: a bye with reason Ice_failed arrived (the far side's ICE failed); emitted just "
-        "before hangup{from: remote}.",
+        "Call: the far side reported its ICE failed (media_state message), or a bye with reason "
+        "Ice_failed arrived (emitted just before hangup{from: remote}).",
         _S,
     )
     NOT_MATCHING_CALLID_ON_200OK = (
@@ -663,8 +669,10 @@ class ErrorCode(DocStrEnum):
     CALL_ABORTED = (
         "CALL_ABORTED",
         "Call aborted after calls retries (maxCallsRetriesDuration reached)",
-        "Call: establishment / re-establishment retries gave up, the Call ends with bye reason "
-        "Unable_to_establish. Conversation: a room stream's restarts exceeded "
+        "Call: establishment / re-establishment retries gave up (an invite, answer or update "
+        "retransmitted CallSettings.rtx_attempts times without acknowledgement, or ICE not "
+        "connected within connect_timeout after every ICE restart); the Call ends with bye "
+        "reason Unable_to_establish. Conversation: a room stream's restarts exceeded "
         "maxCallsRetriesDuration (SDK: 150 s of exponential backoff from 1 s).",
         _S,
     )
@@ -685,36 +693,41 @@ class ErrorCode(DocStrEnum):
     PARAMETER_ERROR_SETUNIDIRCALL = (
         "PARAMETER_ERROR_SETUNIDIRCALL",
         "parameter error when calling function: setUnidirectionalCall()",
-        "SDK legacy engine setter got a bad parameter. rtcstate does not emit it: a bad "
-        "argument to a command raises an exception carrying ERROR_BAD_PARAMETER (9).",
+        "SDK legacy engine setter got a bad parameter. rtcstate raises it: a bad value given to "
+        "Session.set_option (or CallSettings) raises ParameterError (ERROR_BAD_PARAMETER, 9) "
+        "whose error_code is this code; nothing changes.",
         _S,
     )
     PARAMETER_ERROR_SETNTONCONF = (
         "PARAMETER_ERROR_SETNTONCONF",
         "parameter error when calling function: setNtoNConf()",
-        "SDK legacy engine setter got a bad parameter. rtcstate does not emit it: a bad "
-        "argument to a command raises an exception carrying ERROR_BAD_PARAMETER (9).",
+        "SDK legacy engine setter got a bad parameter. rtcstate raises it: a bad value given to "
+        "Session.set_option (or CallSettings) raises ParameterError (ERROR_BAD_PARAMETER, 9) "
+        "whose error_code is this code; nothing changes.",
         _S,
     )
     PARAMETER_ERROR_SETRTPMEDIA = (
         "PARAMETER_ERROR_SETRTPMEDIA",
         "parameter error when calling function: setRTPMedia()",
-        "SDK legacy engine setter got a bad parameter. rtcstate does not emit it: a bad "
-        "argument to a command raises an exception carrying ERROR_BAD_PARAMETER (9).",
+        "SDK legacy engine setter got a bad parameter. rtcstate raises it: a bad value given to "
+        "Session.set_option (or CallSettings) raises ParameterError (ERROR_BAD_PARAMETER, 9) "
+        "whose error_code is this code; nothing changes.",
         _S,
     )
     PARAMETER_ERROR_SETMEDIAROUTINGMODE = (
         "PARAMETER_ERROR_SETMEDIAROUTINGMODE",
         "parameter error when calling function: setMediaRoutingMode()",
-        "SDK legacy engine setter got a bad media routing mode. rtcstate does not emit it: an "
-        "invalid MediaRoutingMode raises an exception carrying ERROR_BAD_PARAMETER (9).",
+        "SDK legacy engine setter got a bad media routing mode. rtcstate raises it: an invalid "
+        "MediaRoutingMode given to Session.set_option raises ParameterError "
+        "(ERROR_BAD_PARAMETER, 9) whose error_code is this code; nothing changes.",
         _S,
     )
     PARAMETER_ERROR_SETUSERACCEPTONINCOCALL = (
         "PARAMETER_ERROR_SETUSERACCEPTONINCOCALL",
         "parameter error when calling function: setUserAcceptOnIncomingCall()",
-        "SDK legacy engine setter got a bad parameter. rtcstate does not emit it: a bad "
-        "argument to a command raises an exception carrying ERROR_BAD_PARAMETER (9).",
+        "SDK legacy engine setter got a bad parameter. rtcstate raises it: a bad value given to "
+        "Session.set_option (or CallSettings) raises ParameterError (ERROR_BAD_PARAMETER, 9) "
+        "whose error_code is this code; nothing changes.",
         _S,
     )
     UNKNOWN_EVENT_ON_ADDLISTENER = (
@@ -727,8 +740,9 @@ class ErrorCode(DocStrEnum):
     PARAMETER_ERROR_SETALLOWMULTIPLECALLS = (
         "PARAMETER_ERROR_SETALLOWMULTIPLECALLS",
         "parameter error when calling function: setAllowMultipleCalls()",
-        "SDK legacy engine setter got a non-boolean. rtcstate does not emit it: a bad argument "
-        "to a command raises an exception carrying ERROR_BAD_PARAMETER (9).",
+        "SDK legacy engine setter got a non-boolean. rtcstate raises it: a bad value given to "
+        "Session.set_option (or CallSettings) raises ParameterError (ERROR_BAD_PARAMETER, 9) "
+        "whose error_code is this code; nothing changes.",
         _S,
     )
     START_RECORD_ROOM_NOT_FOUND = (
@@ -836,64 +850,73 @@ class ErrorCode(DocStrEnum):
     PARAMETER_ERROR_SETCALLMEDIAROUTINGMODE = (
         "PARAMETER_ERROR_SETCALLMEDIAROUTINGMODE",
         "bad setter parameter (call media routing mode)",
-        "SDK-only engine setter validation. rtcstate does not emit it: an invalid argument "
-        "raises an exception carrying ERROR_BAD_PARAMETER (9).",
+        "SDK-only engine setter validation. rtcstate raises it: a bad value given to "
+        "Session.set_option raises ParameterError (ERROR_BAD_PARAMETER, 9) whose error_code "
+        "is this code (Session.call's media_routing_mode too, for the call routing mode).",
         _K,
     )
     PARAMETER_ERROR_SETPREFERH264CODEC = (
         "PARAMETER_ERROR_SETPREFERH264CODEC",
         "bad setter parameter (prefer H264 codec)",
-        "SDK-only engine setter validation. rtcstate does not emit it: an invalid argument "
-        "raises an exception carrying ERROR_BAD_PARAMETER (9).",
+        "SDK-only engine setter validation. rtcstate raises it: a bad value given to "
+        "Session.set_option raises ParameterError (ERROR_BAD_PARAMETER, 9) whose error_code "
+        "is this code (Session.call's media_routing_mode too, for the call routing mode).",
         _K,
     )
     PARAMETER_ERROR_SETPREFERVP9CODEC = (
         "PARAMETER_ERROR_SETPREFERVP9CODEC",
         "bad setter parameter (prefer VP9 codec)",
-        "SDK-only engine setter validation. rtcstate does not emit it: an invalid argument "
-        "raises an exception carrying ERROR_BAD_PARAMETER (9).",
+        "SDK-only engine setter validation. rtcstate raises it: a bad value given to "
+        "Session.set_option raises ParameterError (ERROR_BAD_PARAMETER, 9) whose error_code "
+        "is this code (Session.call's media_routing_mode too, for the call routing mode).",
         _K,
     )
     PARAMETER_ERROR_SETRECVMEDIADEACTIVATED = (
         "PARAMETER_ERROR_SETRECVMEDIADEACTIVATED",
         "bad setter parameter (receive media deactivated)",
-        "SDK-only engine setter validation. rtcstate does not emit it: an invalid argument "
-        "raises an exception carrying ERROR_BAD_PARAMETER (9).",
+        "SDK-only engine setter validation. rtcstate raises it: a bad value given to "
+        "Session.set_option raises ParameterError (ERROR_BAD_PARAMETER, 9) whose error_code "
+        "is this code (Session.call's media_routing_mode too, for the call routing mode).",
         _K,
     )
     PARAMETER_ERROR_SETRECORDEDCALL = (
         "PARAMETER_ERROR_SETRECORDEDCALL",
         "bad setter parameter (recorded call)",
-        "SDK-only engine setter validation. rtcstate does not emit it: an invalid argument "
-        "raises an exception carrying ERROR_BAD_PARAMETER (9).",
+        "SDK-only engine setter validation. rtcstate raises it: a bad value given to "
+        "Session.set_option raises ParameterError (ERROR_BAD_PARAMETER, 9) whose error_code "
+        "is this code (Session.call's media_routing_mode too, for the call routing mode).",
         _K,
     )
     PARAMETER_ERROR_SETTRICKLEICE = (
         "PARAMETER_ERROR_SETTRICKLEICE",
         "bad setter parameter (trickle ICE)",
-        "SDK-only engine setter validation. rtcstate does not emit it: an invalid argument "
-        "raises an exception carrying ERROR_BAD_PARAMETER (9).",
+        "SDK-only engine setter validation. rtcstate raises it: a bad value given to "
+        "Session.set_option raises ParameterError (ERROR_BAD_PARAMETER, 9) whose error_code "
+        "is this code (Session.call's media_routing_mode too, for the call routing mode).",
         _K,
     )
     PARAMETER_ERROR_SETUSERACCEPTONINCOCALLBEFOREGUM = (
         "PARAMETER_ERROR_SETUSERACCEPTONINCOCALLBEFOREGUM",
         "bad setter parameter (user accept on incoming call before getUserMedia)",
-        "SDK-only engine setter validation. rtcstate does not emit it: an invalid argument "
-        "raises an exception carrying ERROR_BAD_PARAMETER (9).",
+        "SDK-only engine setter validation. rtcstate raises it: a bad value given to "
+        "Session.set_option raises ParameterError (ERROR_BAD_PARAMETER, 9) whose error_code "
+        "is this code (Session.call's media_routing_mode too, for the call routing mode).",
         _K,
     )
     PARAMETER_ERROR_SETUSERACCEPTONINCOSCREENSHARINGCALL = (
         "PARAMETER_ERROR_SETUSERACCEPTONINCOSCREENSHARINGCALL",
         "bad setter parameter (user accept on incoming screen-sharing call)",
-        "SDK-only engine setter validation. rtcstate does not emit it: an invalid argument "
-        "raises an exception carrying ERROR_BAD_PARAMETER (9).",
+        "SDK-only engine setter validation. rtcstate raises it: a bad value given to "
+        "Session.set_option raises ParameterError (ERROR_BAD_PARAMETER, 9) whose error_code "
+        "is this code (Session.call's media_routing_mode too, for the call routing mode).",
         _K,
     )
     RECORDING_FAILED = (
         "RECORDING_FAILED",
         "recording failed (the SDK removes the Call from its catalogue)",
-        "SDK-only: a recording failed. " + _NOT_YET + "the Conversation machine (and Call for "
-        "recorded 1-1 calls) will relay it when the Hub supports recording.",
+        "Call: the adapter reported its recorder failed (RecordingReport 'failed') after "
+        "startRecording(); the call goes on unrecorded. SDK-only (the SDK also removes the "
+        "Call from its catalogue); the Conversation machine will relay room recording failures.",
         _K,
     )
     NO_AUDIO_DEVICE = (

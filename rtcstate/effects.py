@@ -44,16 +44,16 @@ __all__ = [
     "Emit",
     "OpenDataChannel",
     "OpenTransport",
+    "PublishStream",
     "ReleaseMedia",
     "RestartIce",
     "Send",
     "SendData",
-    "PublishStream",
     "SetRemoteDescription",
     "SetTrackEnabled",
     "StartRecording",
-    "StopRecording",
     "StartTimer",
+    "StopRecording",
     "target",
 ]
 

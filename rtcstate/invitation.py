@@ -72,7 +72,8 @@ def _status_change(inv_id: str, state: enum.Enum) -> Emit:
 RECEIVED_TRANSITIONS: list[dict[str, Any]] = [
     {"trigger": "accept", "source": "STANDBY", "dest": "ACCEPTED", "after": "_changed"},
     {"trigger": "decline", "source": "STANDBY", "dest": "DECLINED", "after": "_changed"},
-    {"trigger": "expire", "source": "STANDBY", "dest": "EXPIRED", "after": ["_changed", "_expired"]},
+    {"trigger": "expire", "source": "STANDBY", "dest": "EXPIRED",
+     "after": ["_changed", "_expired"]},
 ]  # fmt: skip
 
 
@@ -257,4 +258,3 @@ class SentInvitation:
             fx.append(CancelTimer(self._timer()))
         fx.append(_status_change(self.id, self.state))
         fx.append(Emit(target("invitation", self.id), "response", self.state.value))
-

@@ -201,7 +201,9 @@ def _error(code: ErrorCode, descriptor: Mapping[str, Any]) -> Emit:
     )
 
 
-def _unknown_reply(env: wire.Envelope, reason: HangupReason | None, ack: str | None) -> list[Effect]:
+def _unknown_reply(
+    env: wire.Envelope, reason: HangupReason | None, ack: str | None
+) -> list[Effect]:
     call_id = getattr(env.message, "call_id", None)
     if env.sender is None or call_id is None:
         return []
