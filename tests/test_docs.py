@@ -176,3 +176,14 @@ def test_the_adapter_sketch_runs(monkeypatch: pytest.MonkeyPatch) -> None:
     assert len(sockets) == 2
     assert isinstance(sockets[1].sent[0].message, wire.Register)
     assert sockets[1].sent[0].message.resume is True
+
+
+def test_the_calls_guide_example_runs() -> None:
+    text = (DOCS / "calls.md").read_text(encoding="utf-8")
+    source = re.search(r"```python\n(.*?)```", text, re.S)
+    assert source is not None
+    namespace: dict[str, Any] = {}
+    exec(compile(source.group(1), "calls.md", "exec"), namespace)
+    call = namespace["call"]
+    assert call.state.name == "INVITING"
+    assert namespace["invite"].message.call_id == call.id
