@@ -397,8 +397,11 @@ class Session:
         return {k: c for k, c in self._routes["call_id"].items() if isinstance(c, Call)}
 
     def get_call(self, call_id: str) -> Call | None:
-        """``getCall(id)``."""
-        return self.calls().get(call_id)
+        """``getCall(id)`` (O(1))."""
+        from rtcstate.call import Call
+
+        child = self._routes["call_id"].get(call_id)
+        return child if isinstance(child, Call) else None
 
     def track_invitation(self, invitation: SentInvitation, now: float) -> list[Effect]:
         """Hold a :class:`~rtcstate.invitation.SentInvitation` its owner has just sent."""
