@@ -23,6 +23,9 @@ call ONGOING at once (ANSWERING, as apiRTC does), acquires media, applies the of
 ``Unable_to_establish``. Retransmission pauses while the session is disconnected from the
 server and resumes (at once) on reconnection.
 
+Messages whose (relay-stamped) sender is not a device of the far side's user are dropped:
+knowing a call id is not enough to answer, renegotiate or end someone else's call.
+
 *Ending.* A remote ``bye`` ends the call at once (ENDED): the ``DISTANT_*`` error its reason
 maps to, ``streamRemoved`` per remote stream, ``hangup {from: "remote", reason}`` (and, while the
 caller was still waiting, ``declined {reason}`` and ``response("declined")``; a ringing
@@ -37,11 +40,19 @@ still ends the call after the retransmissions.)
 ``media_state`` to the far side (its ``error DISTANT_…``), ``disconnectionWarning {tries}`` at
 ``ice_warning_first`` then every ``ice_warning_interval``, an ICE restart by the caller after
 ``ice_restart_delay`` and hang-up ``Ice_disconnected`` at ``ice_disconnection_timeout`` (apiRTC:
-2 s, 9 s, 40 s). ICE ``failed`` → ``error ICE_CONNECTION_STATE_FAILED`` then an ICE restart
-while attempts remain (the caller sends an ``update`` with a fresh offer; the adapter builds a
-new peer connection where the stack cannot restart ICE), else hang-up ``Ice_failed``.
+2 s, 9 s, 40 s). A call whose ICE never connected (``connect_timeout`` ran out, the ICE restart
+that follows did not help either) ends at that same timeout with ``error CALL_ABORTED`` and
+``Unable_to_establish`` instead. ICE ``failed`` → ``error ICE_CONNECTION_STATE_FAILED`` then
+an ICE restart while attempts remain (the caller sends an ``update`` with a fresh offer; the
+adapter builds a new peer connection where the stack cannot restart ICE), else hang-up
+``Ice_failed``.
 Renegotiation follows perfect negotiation: the callee is *polite* (on colliding offers it
-yields and answers), the caller *impolite* (it ignores the callee's colliding offer).
+yields and answers), the caller *impolite* (it ignores the callee's colliding offer). A
+description that fails during setup gives ``error SET_LOCAL_DESCRIPTION_FAILURE`` (or
+``SET_REMOTE_…``) and ends the call; one that fails in a media update (any description once
+the call was established, or once an update or ICE restart began) gives ``error
+MEDIA_UPDATE_ERROR`` and ends the call with ``Media_Error`` (the peer connection is in an
+unknown state; apiRTC hangs up with that reason when switching media fails).
 
 *Server connection.* Losing the server does not end a call (media is peer to peer): the call
 arms ``server_loss`` (``server_loss_window``); the session's reconnection cancels it, resends
@@ -335,9 +346,14 @@ class Call:
         return self._set_muted(now, kind, False)
 
     def replace_published_stream(self, now: float, stream_id: str) -> list[Effect]:
-        """``replacePublishedStreams``: send ``stream_id`` instead (ONGOING only); the far side
-        gets ``remoteStreamIdUpdated``."""
+        """``replacePublishedStreams``: send ``stream_id`` instead (ONGOING only, and not while
+        the callee is still acquiring its media: nothing is published yet, and the acquired
+        stream would silently win); the far side gets ``remoteStreamIdUpdated``."""
         self._require_ongoing("replace_published_stream")
+        if self.state is CallState.ANSWERING:
+            raise RtcError(
+                ErrorNumber.ERROR_WRONG_STATE, "Call.replace_published_stream before media is up"
+            )
         if not stream_id:
             raise RtcError(ErrorNumber.ERROR_BAD_PARAMETER, "stream_id must be non-empty")
         fx: list[Effect] = []
@@ -414,6 +430,11 @@ class Call:
         handler = _HANDLERS.get(type(env.message))
         if handler is None:
             return [Drop("unexpected-message", f"{env.message.TYPE} for call {self.call_id}")]
+        sender = env.sender
+        if sender is not None and sender.partition("/")[0] != self.contact:
+            # the relay stamps senders: only the far side's user may act on this call (ids
+            # are guessable; a third party must not answer, renegotiate or end it)
+            return [Drop("stranger", f"{env.message.TYPE} from {sender} for {self.call_id}")]
         return handler(self, env, now)
 
     def media_event(self, event: MediaEvent, now: float) -> list[Effect]:
@@ -649,6 +670,7 @@ class Call:
         ready: LocalDescriptionReady = msg
         self._send_reliably(fx, now, wire.Answer(self.call_id, ready.sdp))
         fx.append(StartTimer(self._tid("connect"), now + self.settings.connect_timeout))
+        self._tell_muted(fx)
 
     def _on_answer(self, fx: list[Effect], now: float, msg: Any = None, **kw: Any) -> None:
         answer: wire.Answer = msg
@@ -661,9 +683,19 @@ class Call:
         fx.append(SetRemoteDescription(self.call_id, "answer", answer.sdp))
         self._remote_applied(fx)
         fx.append(StartTimer(self._tid("connect"), now + self.settings.connect_timeout))
+        self._tell_muted(fx)
+
+    def _tell_muted(self, fx: list[Effect]) -> None:
+        """Entering CONNECTING: a mute set earlier (nothing was sent then) reaches the far side."""
+        if self._muted != (False, False):
+            fx.append(self._stream_state())
 
     def _established(self, fx: list[Effect], now: float, **_: Any) -> None:
         self._cancel(fx, "connect")
+        if not self.outgoing:
+            # ICE connected: the caller applied our answer, whether or not its ack got here (a
+            # caller gone from the server would otherwise see it retransmitted to exhaustion)
+            self._acked(fx, wire.Answer)
         if not self.established:
             self.established = True
             if self.outgoing:
@@ -748,10 +780,16 @@ class Call:
         code = {
             "media_failed": ErrorCode.USER_MEDIA_ERROR,
             "ice_failed": ErrorCode.ICE_CONNECTION_STATE_FAILED,
-            "ice_timeout_timer": ErrorCode.ICE_CONNECTION_STATE_DISCONNECTED,
+            "ice_timeout_timer": (
+                ErrorCode.ICE_CONNECTION_STATE_DISCONNECTED
+                if self.established
+                else ErrorCode.CALL_ABORTED  # ICE never connected: establishment gave up
+            ),
             "connect_timer": ErrorCode.CALL_ABORTED,
             "description_failed": (
-                ErrorCode.SET_LOCAL_DESCRIPTION_FAILURE
+                ErrorCode.MEDIA_UPDATE_ERROR
+                if self._renegotiated()
+                else ErrorCode.SET_LOCAL_DESCRIPTION_FAILURE
                 if kw.get("local", True)
                 else ErrorCode.SET_REMOTE_DESCRIPTION_FAILURE
             ),
@@ -763,6 +801,10 @@ class Call:
         if trigger in ("no_answer_timer", "lifetime_timer"):
             return HangupReason.NO_ANSWER.value, None
         return default_hangup_reason(self.outgoing).value, None  # pragma: no cover
+
+    def _renegotiated(self) -> bool:
+        """Whether a description now belongs to a media update (not to the call's setup)."""
+        return self.established or bool(self._update_seq or self._remote_seq or self._restarts)
 
     def _local_error(self, fx: list[Effect], code: ErrorCode, kw: Mapping[str, Any]) -> None:
         if code is ErrorCode.USER_MEDIA_ERROR:
@@ -1080,6 +1122,12 @@ class Call:
         return fx
 
     def _on_not_found(self, env: wire.Envelope, now: float) -> list[Effect]:
+        msg = env.message
+        assert isinstance(msg, wire.UserNotFound)
+        if self.state is CallState.ENDING and "/" in msg.user and self._rtx:
+            # the one device we talk to is away (reconnecting to the server, say): keep
+            # retransmitting the bye, so that it still learns how the call ended
+            return [Drop("user-not-found", f"{msg.user} away: the bye is retransmitted")]
         if self.state in (CallState.INVITING, CallState.ENDING):
             return self._report("not_found", now, reason=HangupReason.USER_NOT_FOUND.value)
         return [Drop("user-not-found", f"{self.contact} unreachable in state {self.state.name}")]
