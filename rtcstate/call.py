@@ -219,8 +219,9 @@ TRANSITIONS: list[dict[str, Any]] = [
     {"trigger": "rtx_exhausted", "source": ["INVITING", *_MEDIA_UP, "ANSWERING"],
      "dest": "ENDED", "after": "_aborted"},
     {"trigger": "rtx_exhausted", "source": "ENDING", "dest": "ENDED", "after": "_announce"},
-    {"trigger": "server_loss_timer", "source": ["PREPARING", *_LIVE], "dest": "ENDED",
+    {"trigger": "server_loss_timer", "source": "PREPARING", "dest": "ENDED",
      "after": "_server_gone"},
+    {"trigger": "server_loss_timer", "source": _LIVE, "dest": "ENDING", "after": "_server_gone"},
     {"trigger": "server_loss_timer", "source": "ENDING", "dest": "ENDED", "after": "_announce"},
     # the session is closing (unregister)
     {"trigger": "close", "source": ["IDLE", "PREPARING", *_LIVE, "ENDING"], "dest": "ENDED",
@@ -295,6 +296,7 @@ class Call:
     _last_ok: wire.UpdateOk | None = None
     _pending_reoffer: bool = False
     _muted: tuple[bool, bool] = (False, False)  # audio, video
+    _distant: ErrorCode | None = None  # the far side's ICE trouble we reported (DISTANT_*)
     _recording: bool = False
 
     # --- public ------------------------------------------------------------------------------
@@ -875,7 +877,7 @@ class Call:
         distant = (
             WIRE_REASON_TO_DISTANT_ERROR.get(HangupReason(reason)) if _is_reason(reason) else None
         )
-        if distant is not None:
+        if distant is not None and distant is not self._distant:  # not told already
             kind = "disconnected" if "DISCONNECTED" in distant.name else "failed"
             self._emit(fx, "error", _error(distant, self._ice_descriptor(kind)))
         waiting = self.outgoing and not self.established and self.state in (
@@ -945,13 +947,23 @@ class Call:
         self._announce(fx, now)
 
     def _server_gone(self, fx: list[Effect], now: float, **_: Any) -> None:
+        """The server stayed away for the whole window: hang up now, tell the far side later.
+
+        The application hears ``hangup {local, disconnected}`` at once; a call the far side
+        knows (ENDING) keeps its ``bye`` for the reconnection and lingers one more window.
+        """
         if self.invitation is not None:
             self.invitation.expire(fx, now)
         self._teardown(fx)
         self._cancel(fx, "rtx")
+        reason = HangupReason.DISCONNECTED.value
         self._rtx = None
-        self._end = (HangupFrom.LOCAL, HangupReason.DISCONNECTED.value)
+        self._end = (HangupFrom.LOCAL, reason)
         self._announce(fx, now)
+        if self.state is CallState.ENDING:
+            self._rtx = [wire.Bye(self.call_id, reason)]
+            self._rtx_tries = 1
+            fx.append(StartTimer(self._tid("server_loss"), now + self.settings.server_loss_window))
 
     # --- internals: streams --------------------------------------------------------------------
 
@@ -1062,8 +1074,13 @@ class Call:
             "disconnected": ErrorCode.DISTANT_ICE_CONNECTION_STATE_DISCONNECTED,
             "failed": ErrorCode.DISTANT_ICE_CONNECTION_STATE_FAILED,
         }.get(msg.ice_state)
-        if code is None or self.status is CallStatus.CALL_STATUS_ENDED:
+        if self.status is CallStatus.CALL_STATUS_ENDED:
             return [Drop("media-state", msg.ice_state)]
+        if code is None:
+            if msg.ice_state == "connected":
+                self._distant = None  # the far side recovered
+            return [Drop("media-state", msg.ice_state)]
+        self._distant = code
         return [Emit(self.target, "error", _error(code, self._ice_descriptor(msg.ice_state)))]
 
     def _on_stream_state(self, env: wire.Envelope, now: float) -> list[Effect]:
@@ -1125,9 +1142,16 @@ class Call:
         msg = env.message
         assert isinstance(msg, wire.UserNotFound)
         if self.state is CallState.ENDING and "/" in msg.user and self._rtx:
-            # the one device we talk to is away (reconnecting to the server, say): keep
-            # retransmitting the bye, so that it still learns how the call ended
-            return [Drop("user-not-found", f"{msg.user} away: the bye is retransmitted")]
+            # the one device we talk to is away (reconnecting to the server, say): keep the bye
+            # going, attempts not counted, as long as its call survives a server loss, so that
+            # it still learns how the call ended (the hangup fires at the latest then)
+            self._rtx_tries = 0
+            fx: list[Effect] = []
+            if not self._has_timer(fx, "server_loss"):
+                deadline = now + self.settings.server_loss_window
+                fx.append(StartTimer(self._tid("server_loss"), deadline))
+            fx.append(Drop("user-not-found", f"{msg.user} away: the bye is retransmitted"))
+            return fx
         if self.state in (CallState.INVITING, CallState.ENDING):
             return self._report("not_found", now, reason=HangupReason.USER_NOT_FOUND.value)
         return [Drop("user-not-found", f"{self.contact} unreachable in state {self.state.name}")]
@@ -1135,6 +1159,11 @@ class Call:
     # --- media handlers ------------------------------------------------------------------------
 
     def _on_media_acquired(self, event: MediaEvent, now: float) -> list[Effect]:
+        assert isinstance(event, MediaAcquired)
+        if not spec_of(self).allowed(self.state, "media_ready"):
+            # media that arrived after the call moved on (hung up while acquiring): release it
+            drop = Drop("unexpected-report", f"media_ready in state {self.state.name}")
+            return [ReleaseMedia(event.stream_id), drop]
         return self._report("media_ready", now, msg=event)
 
     def _on_media_failed(self, event: MediaEvent, now: float) -> list[Effect]:

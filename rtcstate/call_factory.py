@@ -8,7 +8,7 @@ with its :class:`~rtcstate.invitation.ReceivedCallInvitation`, then decides, in 
 
 1. a duplicate of a call that ended lately (or whose ``bye`` overtook its invite) is dropped;
 2. the call is refused at once (a ``bye``, not surfaced to the application) with
-   ``WebRTC_Plugin_Installation_needed`` when the adapter reported no WebRTC,
+   ``WebRTC_Plugin_Installation_needed`` when the adapter reported no WebRTC (any call),
    ``DataChannel_Not_Supported`` for a data call without data channels, or ``User_Busy`` when
    multiple calls are disallowed and another media call is live (screen sharing and data calls
    are exempt);
@@ -98,12 +98,10 @@ def _live_media_calls(session: Session, exclude: str) -> list[Call]:
 
 def _refusal(session: Session, call: Call) -> HangupReason | None:
     caps = session.capabilities
-    if call.call_type is CallType.DATA:
-        if not caps.data_channels:
-            return HangupReason.DATACHANNEL_NOT_SUPPORTED
-        return None
-    if not caps.webrtc:
+    if not caps.webrtc:  # no call of any kind, data calls included, without WebRTC
         return HangupReason.WEBRTC_PLUGIN_INSTALLATION_NEEDED
+    if call.call_type is CallType.DATA:
+        return None if caps.data_channels else HangupReason.DATACHANNEL_NOT_SUPPORTED
     if session.settings.allow_multiple_calls or call.call_type in _EXEMPT:
         return None
     for other in _live_media_calls(session, call.call_id):

@@ -440,8 +440,8 @@ class HangupReason(DocStrEnum):
     )
     WEBRTC_PLUGIN_INSTALLATION_NEEDED = (
         "WebRTC_Plugin_Installation_needed",
-        "Session: an incoming call (not a data call) is refused with it when the adapter "
-        "reported Capabilities(webrtc=False) (SDK legacy: the IE/Safari WebRTC plugin is "
+        "Session: every incoming call (data calls included) is refused with it when the "
+        "adapter reported Capabilities(webrtc=False) (SDK legacy: the IE/Safari WebRTC plugin is "
         "missing); the caller sees declined then hangup{from: remote}.",
         _S,
     )

@@ -40,6 +40,7 @@ from rtcstate.media import MediaEvent
 
 if TYPE_CHECKING:  # pragma: no cover
     from rtcstate.call import Call
+    from rtcstate.session import Session
 
 __all__ = [
     "InvitationState",
@@ -182,6 +183,7 @@ class SentInvitation:
     expiration_time: float | None = None
     state: InvitationState = InvitationState.STANDBY
     reason: str | None = None
+    session: Session | None = attrs.field(default=None, repr=False)
 
     @property
     def id(self) -> str:
@@ -208,7 +210,7 @@ class SentInvitation:
         """Withdraw the invitation (raises ERROR_INVITATION_STATE_INVALID once decided)."""
         fx: list[Effect] = []
         spec_of(self).fire(self, "cancel", fx, now)
-        return fx
+        return self._output(fx)
 
     def end(self, now: float) -> list[Effect]:
         """Its owner ended (a file transfer's data call was hung up)."""
@@ -216,7 +218,11 @@ class SentInvitation:
         spec = spec_of(self)
         if spec.allowed(self.state, "end"):
             spec.fire(self, "end", fx, now)
-        return fx
+        return self._output(fx)
+
+    def _output(self, fx: list[Effect]) -> list[Effect]:
+        """A command's effects, booked by the session holding this invitation (if any)."""
+        return fx if self.session is None else self.session.child_output(self, fx)
 
     # --- Child protocol ----------------------------------------------------------------------
 

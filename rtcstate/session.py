@@ -56,6 +56,7 @@ from rtcstate.effects import (
     Effect,
     Emit,
     OpenTransport,
+    ReleaseMedia,
     Send,
     StartTimer,
     target,
@@ -63,7 +64,7 @@ from rtcstate.effects import (
 from rtcstate.errors import RtcError
 from rtcstate.ids import CounterIds, IdSource, RandomSource, SplitMix64
 from rtcstate.machine import machine, spec_of
-from rtcstate.media import Capabilities, MediaEvent
+from rtcstate.media import Capabilities, MediaAcquired, MediaEvent
 from rtcstate.retry import ExponentialBackoff, RetryPolicy
 from rtcstate.settings import CallSettings
 
@@ -405,6 +406,7 @@ class Session:
 
     def track_invitation(self, invitation: SentInvitation, now: float) -> list[Effect]:
         """Hold a :class:`~rtcstate.invitation.SentInvitation` its owner has just sent."""
+        invitation.session = self
         self.attach("invitation_id", invitation.id, invitation)
         return self._track(invitation.start(now))
 
@@ -473,7 +475,8 @@ class Session:
                 return [Drop("unexpected-message", f"{msg.TYPE} is not for a client session")]
             return handler(self, env, now)
         key = getattr(msg, route)
-        child = self._routes.get(route, {}).get(key)
+        routes = self._routes.get(route)
+        child = None if routes is None else routes.get(key)
         if child is None and route == "ref_id":
             child = self._find_any(key)
         if child is not None:
@@ -492,9 +495,13 @@ class Session:
                 return []
             return [Drop("unexpected-report", type(event).__name__)]
         key = getattr(event, route)
-        child = self._routes.get(route, {}).get(key)
+        child = self._routes[route].get(key) if route in self._routes else None
         if child is None:
-            return [Drop("unknown-id", f"{type(event).__name__} for unknown {route} {key}")]
+            drop = Drop("unknown-id", f"{type(event).__name__} for unknown {route} {key}")
+            if isinstance(event, MediaAcquired):
+                # media that arrived after its call ended: release it, or the camera stays on
+                return [ReleaseMedia(event.stream_id), drop]
+            return [drop]
         return self._from_child(route, key, child, child.media_event(event, now))
 
     def timer_fired(self, timer_id: str, now: float) -> list[Effect]:
@@ -590,7 +597,7 @@ class Session:
         fx: list[Effect] = []
         for route, children in self._routes.items():
             if children.get(key) is child:
-                if route == "call_id":
+                if route in ("call_id", "invitation_id"):
                     self.remember_ended(key)
                 fx.extend(self.detach(route, key))
         return fx
@@ -606,6 +613,8 @@ class Session:
         msg = env.message
         if type(msg) is wire.Bye:
             self.remember_ended(msg.call_id)  # a delayed invite for it must not ring
+        elif type(msg) is wire.InviteAnswer and self.recently_ended(msg.invitation_id):
+            return [Drop("late-answer", f"answer to the finished invitation {msg.invitation_id}")]
         answer = UNKNOWN_ID_POLICY.get(type(msg), _DEFAULT_UNKNOWN)
         route = msg.ROUTE or ""
         fx: list[Effect] = []

@@ -121,11 +121,6 @@ def test_replace_published_stream_while_the_callee_acquires_media() -> None:
         assert any(isinstance(e, Send) for e in fx) and other.call.stream_id == "cam-2"
 
 
-@pytest.mark.xfail(
-    reason="a MediaAcquired arriving after its call ended (hung up while acquiring) is dropped "
-    "as unknown-id: the session should answer ReleaseMedia(stream_id) or the camera stays on",
-    strict=True,
-)
 @pytest.mark.parametrize("name", ["caller-PREPARING", "callee-ANSWERING"])
 def test_media_acquired_after_the_call_ended_is_released(name: str) -> None:
     scene = SCENARIOS[name]()

@@ -323,11 +323,6 @@ def test_late_answer_after_acceptance_is_dropped() -> None:
     assert inv.state is InvitationState.ACCEPTED
 
 
-@pytest.mark.xfail(
-    reason="session.UNKNOWN_ID_POLICY has no entry for invite_answer: a late answer to an "
-    "expired (forgotten) invitation gives error MESSAGE_FOR_UNKNOWN_ID instead of a Drop",
-    strict=True,
-)
 def test_late_answer_after_expiry_is_dropped_quietly() -> None:
     s, inv = tracked(5.0)
     s.timer_fired("invitation:sent-1:expire", 5.0)
@@ -372,11 +367,6 @@ def test_end_when_its_owner_ends(first: wire.AnswerChoice | None) -> None:
     assert s.armed_timers() == frozenset()
 
 
-@pytest.mark.xfail(
-    reason="SentInvitation.cancel()/end() do not pass through session.child_output (it holds "
-    "no session): the session keeps the final invitation and its expiry timer booked",
-    strict=True,
-)
 def test_cancel_alone_lets_the_session_forget_the_invitation() -> None:
     s, inv = tracked()
     inv.cancel(3.0)
