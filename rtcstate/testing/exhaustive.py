@@ -43,9 +43,31 @@ def pairs(cls: type) -> list[tuple[enum.Enum, str]]:
 
 
 def snapshot(obj: object) -> Any:
-    """A deep, comparable copy of every attribute of an attrs object."""
-    fields = attrs.fields(type(obj))  # type: ignore[arg-type]
-    return copy.deepcopy({f.name: getattr(obj, f.name) for f in fields})
+    """A comparable value of every attribute of an attrs object, recursively.
+
+    attrs objects (machines are ``eq=False``) become ``(class name, ((field, value), ...))``,
+    containers become tuples, so two snapshots are equal exactly when every reachable field
+    is; a reference back to an object already being described (a call's session, which holds
+    the call) is cut as ``("<cycle>", class name)``.
+    """
+    return _value(obj, frozenset())
+
+
+def _value(obj: object, seen: frozenset[int]) -> Any:
+    kind = type(obj)
+    if attrs.has(kind):
+        if id(obj) in seen:
+            return ("<cycle>", kind.__name__)
+        inner = seen | {id(obj)}
+        fields = attrs.fields(kind)
+        return (kind.__name__, tuple((f.name, _value(getattr(obj, f.name), inner)) for f in fields))
+    if isinstance(obj, dict):
+        return ("dict", tuple((_value(k, seen), _value(v, seen)) for k, v in obj.items()))
+    if isinstance(obj, list | tuple):
+        return (kind.__name__, tuple(_value(x, seen) for x in obj))
+    if isinstance(obj, set | frozenset):
+        return (kind.__name__, frozenset(_value(x, seen) for x in obj))
+    return copy.deepcopy(obj)
 
 
 def _default_args() -> st.SearchStrategy[Args]:
