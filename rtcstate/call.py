@@ -294,6 +294,7 @@ class Call:
     _offering: int = 0  # seq of our update in flight (0: none)
     _remote_seq: int = 0  # last update of the far side we processed
     _last_ok: wire.UpdateOk | None = None
+    _superseded: int = 0  # answers being made to far-side updates a newer one replaced
     _pending_reoffer: bool = False
     _muted: tuple[bool, bool] = (False, False)  # audio, video
     _distant: ErrorCode | None = None  # the far side's ICE trouble we reported (DISTANT_*)
@@ -1119,6 +1120,8 @@ class Call:
             self._drop_update(fx, self._offering)
             self._offering = 0
             self._pending_reoffer = True
+        if self._remote_seq and self._last_ok is None:
+            self._superseded += 1  # the answer to the previous update is not ready: skip it
         self._remote_seq = msg.seq
         self._last_ok = None
         if msg.call_type is not None:
@@ -1177,6 +1180,8 @@ class Call:
                 return self._report("local_offer", now, msg=event)
             if self.state in (CallState.CONNECTING, CallState.CONNECTED, CallState.RECONNECTING):
                 fx: list[Effect] = []
+                if self._offering:  # this offer replaces the one in flight (a second restart)
+                    self._drop_update(fx, self._offering)
                 self._update_seq += 1
                 self._offering = self._update_seq
                 upd = wire.Update(self.call_id, event.sdp, self.call_type, seq=self._update_seq)
@@ -1188,6 +1193,9 @@ class Call:
             if self._remote_seq and self._last_ok is None and self.state in (
                 CallState.CONNECTING, CallState.CONNECTED, CallState.RECONNECTING
             ):  # fmt: skip
+                if self._superseded:
+                    self._superseded -= 1
+                    return [Drop("superseded-answer", f"a newer update than {event.sdp!r}")]
                 self._last_ok = wire.UpdateOk(self.call_id, event.sdp, seq=self._remote_seq)
                 fx = [Send(self.remote, self._last_ok)]
                 if self._pending_reoffer:
