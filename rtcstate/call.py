@@ -969,6 +969,8 @@ class Call:
     # --- internals: streams --------------------------------------------------------------------
 
     def _stream_info(self, sid: str, kinds: set[str]) -> dict[str, Any]:
+        # the tracks seen so far: streamAdded fires on a stream's first track (the call type
+        # cannot tell, a far side may have fallen back to audio only)
         return {
             "streamId": sid, "callId": self.call_id, "isRemote": True,
             "hasAudio": "audio" in kinds, "hasVideo": "video" in kinds,

@@ -38,8 +38,10 @@ that the caller's messages to the bare user reach the winner only, and the loser
 not forwarded: a late ``Answer`` is answered with the same ``Bye``, a ``Bye`` that crossed the
 hub's one with the ``Ack`` the caller would have sent (carrying that reason, as crossing byes
 are acknowledged), anything else is dropped. So the caller hears about the call from exactly one
-device. If the caller cancels (``Bye``) before anyone answers, every ringing device got it and
-the first callee ``Answer``, ``Bye`` or ``Ack`` of that bye wins in the same way (no extra byes).
+device. If the caller cancels (``Bye``) before anyone answers, the first callee ``Answer``,
+``Bye`` or ``Ack`` of that bye wins in the same way, and the other devices get the caller's bye
+again from the hub (the caller stops retransmitting at the first ack, so a lost copy would
+leave a device ringing).
 
 A fork is *closed* when an ``Ack`` of a ``bye`` passes between the caller and the winner; it is
 forgotten once closed and every loser has acknowledged its bye (or left), at the latest
@@ -369,7 +371,10 @@ class Hub:
             fx = self._route(conn, sender, env)
             if not fork.cancelled:
                 fork.reason = _TAKE if kind is wire.Answer else _BYE_OTHER
-                fx.extend(self._bye_from_caller(fork, a) for a in fork.others)
+            # every other ringing device gets a bye from the hub itself, also after a cancel:
+            # the caller stops retransmitting its cancel at the first ack, so a device whose
+            # copy was lost would otherwise ring on
+            fx.extend(self._bye_from_caller(fork, a) for a in fork.others)
             if not settles:  # the ack of the caller's cancelling bye
                 self._close(fork, now)
             return fx

@@ -633,8 +633,12 @@ class Session:
 
     def _each_child(self, method: str, now: float) -> list[Effect]:
         fx: list[Effect] = []
+        told: set[int] = set()  # a call is registered twice (call_id, media request_id)
         for route, children in self._routes.items():
             for key, child in list(children.items()):
+                if id(child) in told:
+                    continue
+                told.add(id(child))
                 fx.extend(self._from_child(route, key, child, getattr(child, method)(now)))
         return fx
 

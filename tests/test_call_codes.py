@@ -678,6 +678,7 @@ def test_established_call_events_with_their_payloads() -> None:
     # remote streams: one streamAdded per stream, streamRemoved when its last track ends
     add_tracks(net, A, a, "bob-cam")
     (added,) = net[A].payloads("streamAdded", on(a))
+    # the first track (audio) announces the stream, with the tracks seen so far
     assert added == {
         "streamId": "bob-cam", "callId": a.call_id, "isRemote": True, "hasAudio": True,
         "hasVideo": False, "contact": "bob", "isScreensharing": False,

@@ -104,6 +104,8 @@ def test_a_short_server_loss_does_not_end_the_call(scenario: Scenario) -> None:
     assert hangup is not None
     assert hangup["reason"] in ("Hangup_From_Caller", "Hangup_From_Callee")
     loss = next(a for a in scenario.actions if isinstance(a, ServerLoss))
+    if any("ServerLoss" in why for why in out.skipped):
+        return  # the call was not established then (hung up first): no loss happened
     lost = out.caller if loss.party == CALLER else out.callee
     assert "reconnection" in lost.events("session")
     if loss.party == CALLER:  # the caller renegotiates with an ICE restart
@@ -467,11 +469,10 @@ def test_an_unbounded_run_is_reported() -> None:
     assert client.session.state.name == "CONNECTED"
 
 
-@pytest.mark.xfail(strict=True, reason="known hub gap: a lost fan-out copy of a cancel")
-def test_lost_fanout_cancel_leaves_a_device_ringing() -> None:
-    """Outside the fault model (``drop_fanout``): the caller cancels a forked call, the hub
-    fans the bye out once, the first device's ack stops the caller's retransmission, and a
-    device whose copy was lost rings on. The hub should send that device a bye itself."""
+def test_a_lost_fanout_copy_of_a_cancel_does_not_leave_a_device_ringing() -> None:
+    """Outside the fault model (``drop_fanout``): the caller cancels a forked call and the
+    first device's ack stops the caller's retransmission; a device whose copy was lost gets
+    the caller's bye again from the hub."""
     faults = Faults(drop=0.5, drop_fanout=True, max_consecutive_drops=3, max_drops_per_message=3)
     for seed in range(40):
         multi_device(3, [Hangup(1.8)], faults=faults, seed=seed, finish_at=None).check()
