@@ -57,7 +57,10 @@ unknown state; apiRTC hangs up with that reason when switching media fails).
 *Server connection.* Losing the server does not end a call (media is peer to peer): the call
 arms ``server_loss`` (``server_loss_window``); the session's reconnection cancels it, resends
 what was unacknowledged and, for an established call, the caller renegotiates with an ICE
-restart. If the window runs out the call ends with reason ``disconnected``.
+restart. If the window runs out the call ends with reason ``disconnected``: the application
+hears ``hangup {local, disconnected}`` at once, and a call the far side knows keeps its ``bye``
+(ENDING) for one more window, sent if the session reconnects. A ``user_not_found`` for a
+device of the far side briefly away from the relay does not end a call.
 
 Timers owned (``call:<id>:<name>``): ``rtx``, ``no_answer`` (caller), ``lifetime`` (callee,
 from the invite's lifetime), ``connect``, ``ice_warning``, ``ice_timeout``, ``ice_restart``,

@@ -25,10 +25,10 @@ Three kinds of traffic cross it:
   :class:`Faults` applies: drop, duplicate, reorder, delay. When the hub *fans out* one message
   to several devices of a user (a forked ``invite``, the caller's cancelling ``bye``), those
   copies are treated like hub-originated messages below unless ``Faults.drop_fanout``: the
-  caller's retransmission stops at the first device's acknowledgement, so a lost copy is
-  repaired by nobody — a ringing device that missed the cancel would ring forever (a known gap
-  of the hub, shown by ``tests/test_call_harness.py``; the hub would have to send that device
-  a ``bye`` itself when the fork settles).
+  caller's retransmission stops at the first device's acknowledgement, so only the hub can
+  repair a lost copy. It does for a cancel (when the fork settles it sends the caller's ``bye``
+  again to every other ringing device, see ``tests/test_call_harness.py``); a device whose copy
+  of the ``invite`` is lost simply never rings.
 * *hub-originated call signaling*: what the hub writes itself about a call — ``UserNotFound``,
   the ``Bye`` a losing device of a forked call gets, the ``Ack`` the hub returns for a loser's
   crossing ``Bye``. These may be duplicated, reordered and delayed, but are **never dropped**.
@@ -162,8 +162,8 @@ class Faults:
     one (link, direction) and ``max_drops_per_message`` the drops of copies of one message over
     the run: together they are the fair-loss assumption under which retransmission always gets
     through. ``drop_fanout`` lets the copies of a message the hub fans out to several devices
-    be dropped too (outside the model: nothing repairs such a loss). ``Faults()`` is a perfect
-    network with a little latency.
+    be dropped too (outside the model: the hub repairs a lost cancel, a lost invite copy means
+    that device never rings). ``Faults()`` is a perfect network with a little latency.
     """
 
     drop: float = attrs.field(default=0.0, validator=_probability)
