@@ -62,6 +62,17 @@ hears ``hangup {local, disconnected}`` at once, and a call the far side knows ke
 (ENDING) for one more window, sent if the session reconnects. A ``user_not_found`` for a
 device of the far side briefly away from the relay does not end a call.
 
+*Owned calls.* A data call may carry something else (a data channel, a file transfer): its
+``owner`` (see :class:`CallOwner`) then hears every event the call would fire, through
+:meth:`CallOwner.call_event`, *instead of* the application. The owner turns the call's life into
+its own events: a :class:`~rtcstate.datachannel.DataChannel` maps ``accepted`` to its own
+``accepted`` / ``response``, ``hangup {from}`` to ``ended {from}`` and ``declined`` to its
+``declined`` / ``response``, and drops the rest. Nothing else changes: an owned call is
+signaled, retransmitted, ICE-monitored and ended exactly like any other, and the session holds
+and detaches it as usual. The owner of a callee's data call is set once the call is paired with
+the message saying what it carries; the call's own ReceivedCallInvitation is then dropped
+(``invitation`` is None): the owner's invitation replaces it.
+
 Timers owned (``call:<id>:<name>``): ``rtx``, ``no_answer`` (caller), ``lifetime`` (callee,
 from the invite's lifetime), ``connect``, ``ice_warning``, ``ice_timeout``, ``ice_restart``,
 ``server_loss``. Every one is cancelled when the call ends (the session cancels what is left
@@ -72,7 +83,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
 
@@ -132,7 +143,17 @@ from rtcstate.settings import CallSettings
 if TYPE_CHECKING:  # pragma: no cover
     from rtcstate.session import Session
 
-__all__ = ["TRANSITIONS", "Call", "CallState"]
+__all__ = ["TRANSITIONS", "Call", "CallOwner", "CallState"]
+
+
+class CallOwner(Protocol):
+    """What owns a data call (a data channel, its invitation, a file transfer): it hears the
+    call's events in place of the application."""
+
+    def call_event(self, fx: list[Effect], event: str, payload: Any) -> None:
+        """The owned call fires ``event`` with ``payload`` (apiRTC's Call event and payload):
+        append the owner's own effects to ``fx`` (or nothing). Called from inside the call's
+        transitions: the owner may change its own state, but must not command the call."""
 
 
 class CallState(enum.Enum):
@@ -279,6 +300,8 @@ class Call:
     nickname: str | None = None
     data: dict[str, Any] | None = None
     established: bool = False
+    #: hears the call's events instead of the application (a data call's data channel)
+    owner: CallOwner | None = attrs.field(default=None, repr=False)
     # the far side's offer, kept from invite to accept (callee)
     _offer: str | None = None
     _pc: bool = False  # a peer connection exists
@@ -509,7 +532,16 @@ class Call:
                 fx.append(CancelTimer(self._tid(name)))
 
     def _emit(self, fx: list[Effect], event: str, payload: Any = None) -> None:
-        fx.append(Emit(self.target, event, payload))
+        """Fire apiRTC event ``event`` on this call, or tell the owner (every event goes here)."""
+        if self.owner is not None:
+            self.owner.call_event(fx, event, payload)
+        else:
+            fx.append(Emit(self.target, event, payload))
+
+    def _event(self, event: str, payload: Any = None) -> list[Effect]:
+        fx: list[Effect] = []
+        self._emit(fx, event, payload)
+        return fx
 
     def _require_ongoing(self, what: str) -> None:
         if self.status is not CallStatus.CALL_STATUS_ONGOING:
@@ -1087,7 +1119,7 @@ class Call:
                 self._distant = None  # the far side recovered
             return [Drop("media-state", msg.ice_state)]
         self._distant = code
-        return [Emit(self.target, "error", _error(code, self._ice_descriptor(msg.ice_state)))]
+        return self._event("error", _error(code, self._ice_descriptor(msg.ice_state)))
 
     def _on_stream_state(self, env: wire.Envelope, now: float) -> list[Effect]:
         msg = env.message
@@ -1244,7 +1276,7 @@ class Call:
         self._tracks[event.track_id] = event.stream_id
         if kinds is None:
             kinds = self._streams[event.stream_id] = {event.kind}
-            return [Emit(self.target, "streamAdded", self._stream_info(event.stream_id, kinds))]
+            return self._event("streamAdded", self._stream_info(event.stream_id, kinds))
         kinds.add(event.kind)
         return []
 
@@ -1262,30 +1294,29 @@ class Call:
         if kinds:
             return []
         del self._streams[sid]
-        return [Emit(self.target, "streamRemoved", self._stream_info(sid, {event.kind}))]
+        return self._event("streamRemoved", self._stream_info(sid, {event.kind}))
 
     def _on_stats(self, event: MediaEvent, now: float) -> list[Effect]:
         assert isinstance(event, StatsReport)
         if self.status is CallStatus.CALL_STATUS_ENDED:
             return [Drop("late-stats", self.call_id)]
-        return [Emit(self.target, "statsUpdate", {"stats": dict(event.stats)})]
+        return self._event("statsUpdate", {"stats": dict(event.stats)})
 
     def _on_recording(self, event: MediaEvent, now: float) -> list[Effect]:
         assert isinstance(event, RecordingReport)
         info = {"callId": self.call_id, **event.info}
         if event.status == "started":
-            return [Emit(self.target, "recordingStarted", info)]
+            return self._event("recordingStarted", info)
         if event.status == "stopped":
             self._recording = False
-            return [Emit(self.target, "recordingStopped", info)]
+            return self._event("recordingStopped", info)
         if event.status == "available":
-            return [
-                Emit(self.target, "recordingAvailable", info),
-                Emit(self.target, "recordAvailable", {"mediaURL": info.get("mediaURL")}),
-            ]
+            fx = self._event("recordingAvailable", info)
+            self._emit(fx, "recordAvailable", {"mediaURL": info.get("mediaURL")})
+            return fx
         if event.status == "failed":
             self._recording = False
-            return [Emit(self.target, "error", _error(ErrorCode.RECORDING_FAILED, info))]
+            return self._event("error", _error(ErrorCode.RECORDING_FAILED, info))
         return [Drop("unexpected-report", f"recording {event.status}")]
 
 

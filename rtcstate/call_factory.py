@@ -16,37 +16,167 @@ with its :class:`~rtcstate.invitation.ReceivedCallInvitation`, then decides, in 
    called each other at once) the call with the smaller id is kept on both sides: ours is
    refused by the far side with ``User_Busy`` and theirs rings here, or the reverse — each side
    decides alone and both reach the same answer;
-4. a screen-sharing call is accepted at once and surfaced as ``incomingScreenSharingCall``
+4. a *data* call is never surfaced as ``incomingCall``: it only carries something another
+   message describes (``data_channel_invite`` for a data channel), and the two may arrive in
+   either order. The first to arrive is *held* (a :class:`DataCallHold`, see below); when its
+   other half comes, the pairing function of that message builds the application's object
+   (a :class:`~rtcstate.datachannel.ReceivedDataChannelInvitation`, surfaced as
+   ``dataChannelInvitation``);
+5. a screen-sharing call is accepted at once and surfaced as ``incomingScreenSharingCall``
    (the Call, ONGOING) unless ``user_accept_on_incoming_screen_sharing_call``, which gives
    ``incomingScreenSharingCallInvitation``; other calls give ``incomingCall`` (the
    invitation) on the session and on the contact, or are accepted at once when
    ``user_accept_on_incoming_call`` is False.
+
+Holding. A :class:`DataCallHold` is a small child of the session under the ``hold_id`` route,
+keyed by the data call's id, holding either the ringing data call or the message that
+describes it (with the function that pairs the two). At most :data:`MAX_HELD` are held at
+once (a data call beyond that is refused with ``User_Busy``; a message beyond that is dropped
+unacknowledged, so its sender retransmits it later), each for at most :data:`HOLD_TIME`
+seconds (timer ``hold:<call id>:expire``): a message left alone is forgotten, a data call still
+ringing unpaired is refused with ``Unable_to_establish``. Both halves must come from the same
+user. A held call rings (its invite is acknowledged) but is not surfaced; the owner its pairing
+gives it then hears its events (:class:`~rtcstate.call.CallOwner`). Other message kinds
+(a file offer) pair with data calls the same way: :func:`held`, :func:`hold_message` and
+:meth:`DataCallHold.release`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
+
+import attrs
 
 from rtcstate import wire
 from rtcstate.call import Call, CallState
 from rtcstate.codes import CallStatus, CallType, ErrorNumber, HangupReason
-from rtcstate.effects import SESSION, Drop, Effect, Emit, target
+from rtcstate.effects import SESSION, Drop, Effect, Emit, StartTimer, target
 from rtcstate.errors import InvalidStateError, RtcError
+from rtcstate.media import MediaEvent
 from rtcstate.session import Session, SessionState
 from rtcstate.settings import validate_option
 
-__all__ = ["incoming_call", "install", "outgoing_call"]
+__all__ = [
+    "HOLD_TIME",
+    "MAX_HELD",
+    "DataCallHold",
+    "Pairing",
+    "held",
+    "hold_message",
+    "incoming_call",
+    "install",
+    "new_outgoing_call",
+    "outgoing_call",
+]
 
 _EXEMPT = frozenset({CallType.SCREEN_SHARING, CallType.SCREEN_SHARING_WITH_AUDIO, CallType.DATA})
 _UNANSWERED = frozenset({CallState.PREPARING, CallState.INVITING})
 
+HOLD_TIME = 30.0
+"""Seconds a data call or its describing message waits for the other (the initiator
+retransmits its message for about 15 s: 0.5 s doubling to 4 s, 7 sends)."""
+MAX_HELD = 64
+"""Data calls and describing messages held at once, per session."""
+HOLD_ROUTE = "hold_id"
+
+Pairing = Callable[[Session, Call, wire.Envelope, float], list[Effect]]
+"""Builds what a data call carries once the call and its describing message (``env``) are both
+here; returns the effects (the application event announcing it)."""
+
 
 def install(session: Session) -> None:
-    """Make ``session`` create calls for incoming invites."""
+    """Make ``session`` create calls for incoming invites (and data channels for theirs)."""
+    from rtcstate.datachannel import install as install_data_channels  # (import cycle)
+
     session.set_factory(wire.Invite, incoming_call)
+    install_data_channels(session)
 
 
-def outgoing_call(
+@attrs.define(slots=True, eq=False)
+class DataCallHold:
+    """A data call, or the message describing one, waiting for the other half.
+
+    A child of the session under ``hold_id`` (key: the call id); its only timer is
+    ``hold:<call id>:expire``. Wire messages and media reports never reach it.
+    """
+
+    session: Session = attrs.field(repr=False)
+    call_id: str
+    user: str  # the far side's user: the other half must come from it too
+    call: Call | None = None
+    env: wire.Envelope | None = None
+    pair: Pairing | None = attrs.field(default=None, repr=False)
+    done: bool = False
+
+    @property
+    def id(self) -> str:
+        return self.call_id
+
+    @property
+    def ended(self) -> bool:
+        return self.done
+
+    def release(self) -> list[Effect]:
+        """The other half came (or the hold is moot): forget it and cancel its timer."""
+        self.done = True
+        if self.session.child(HOLD_ROUTE, self.call_id) is not self:
+            return []
+        return self.session.detach(HOLD_ROUTE, self.call_id)
+
+    # --- Child protocol ----------------------------------------------------------------------
+
+    def receive(self, env: wire.Envelope, now: float) -> list[Effect]:
+        return [Drop("unexpected-message", f"{env.message.TYPE} for a held data call")]
+
+    def media_event(self, event: MediaEvent, now: float) -> list[Effect]:
+        return [Drop("unexpected-report", type(event).__name__)]
+
+    def timer_fired(self, name: str, now: float) -> list[Effect]:
+        if name != "expire" or self.done:
+            return [Drop("stale-timer", f"hold:{self.call_id}:{name}")]
+        self.done = True
+        call = self.call
+        if call is None:
+            return [Drop("hold-expired", f"no data call {self.call_id} came for its message")]
+        if call.state is CallState.RINGING and call.owner is None:
+            reason = HangupReason.UNABLE_TO_ESTABLISH
+            return self.session.child_output(call, call.refuse(now, reason))
+        return [Drop("hold-expired", f"data call {self.call_id} went on unpaired")]
+
+    def on_disconnected(self, now: float) -> list[Effect]:
+        return []
+
+    def on_reconnected(self, now: float) -> list[Effect]:
+        return []
+
+
+def held(session: Session, call_id: str) -> DataCallHold | None:
+    """The hold of data call ``call_id`` (its call or its message), if any."""
+    hold = session.child(HOLD_ROUTE, call_id)
+    return hold if isinstance(hold, DataCallHold) else None
+
+
+def _hold(session: Session, hold: DataCallHold, now: float) -> list[Effect] | None:
+    if session.child_count(HOLD_ROUTE) >= MAX_HELD:
+        return None
+    session.attach(HOLD_ROUTE, hold.call_id, hold)
+    return [StartTimer(f"hold:{hold.call_id}:expire", now + HOLD_TIME)]
+
+
+def hold_message(
+    session: Session, call_id: str, env: wire.Envelope, pair: Pairing, now: float
+) -> list[Effect] | None:
+    """Hold ``env`` (from a peer) until data call ``call_id`` arrives, then ``pair`` them.
+
+    Returns the effects of holding, or None when :data:`MAX_HELD` are held already. The
+    caller checked first that nothing is held for ``call_id`` (:func:`held`).
+    """
+    user = (env.sender or "").partition("/")[0]
+    return _hold(session, DataCallHold(session, call_id, user, env=env, pair=pair), now)
+
+
+def new_outgoing_call(
     session: Session,
     contact: str,
     now: float,
@@ -57,8 +187,10 @@ def outgoing_call(
     nickname: str | None = None,
     data: dict[str, Any] | None = None,
     media_routing_mode: object = None,
-) -> tuple[Call, list[Effect]]:
-    """Build and start an outgoing call (see :meth:`Session.call`)."""
+) -> Call:
+    """Check the arguments, build an outgoing call and attach it (not started: no effects).
+
+    Raises as :meth:`Session.call` does, before anything changes."""
     if session.state is not SessionState.CONNECTED:
         raise InvalidStateError(
             ErrorNumber.ERROR_WRONG_STATE, "Session", "call", session.state.name,
@@ -83,6 +215,26 @@ def outgoing_call(
     )  # fmt: skip
     session.attach("call_id", call_id, call)
     session.attach("request_id", call_id, call)
+    return call
+
+
+def outgoing_call(
+    session: Session,
+    contact: str,
+    now: float,
+    *,
+    call_type: CallType | str = CallType.MEDIA,
+    audio_only: bool = False,
+    stream_id: str | None = None,
+    nickname: str | None = None,
+    data: dict[str, Any] | None = None,
+    media_routing_mode: object = None,
+) -> tuple[Call, list[Effect]]:
+    """Build and start an outgoing call (see :meth:`Session.call`)."""
+    call = new_outgoing_call(
+        session, contact, now, call_type=call_type, audio_only=audio_only, stream_id=stream_id,
+        nickname=nickname, data=data, media_routing_mode=media_routing_mode,
+    )  # fmt: skip
     return call, session.child_output(call, call.start(now))
 
 
@@ -129,7 +281,13 @@ def incoming_call(session: Session, env: wire.Envelope, now: float) -> list[Effe
     fx = call.offered(msg, now)
     refusal = _refusal(session, call)
     if refusal is not None:
+        hold = held(session, call.call_id)
+        if hold is not None:  # its message waits: nothing will come of it
+            fx.extend(hold.release())
         fx.extend(call.refuse(now, refusal))
+        return session.child_output(call, fx)
+    if call.call_type is CallType.DATA:
+        fx.extend(_pair_or_hold(session, call, now))
         return session.child_output(call, fx)
     invitation = call.invitation
     assert invitation is not None
@@ -147,4 +305,25 @@ def incoming_call(session: Session, env: wire.Envelope, now: float) -> list[Effe
     session.child_output(call, fx)
     if not settings.user_accept_on_incoming_call and not call.is_screen_sharing:
         fx.extend(invitation.accept(now))
+    return fx
+
+
+def _pair_or_hold(session: Session, call: Call, now: float) -> list[Effect]:
+    """An incoming data call: pair it with its waiting message, or hold it for the message."""
+    fx: list[Effect] = []
+    hold = held(session, call.call_id)
+    if hold is not None:
+        fx.extend(hold.release())
+        env, pair = hold.env, hold.pair
+        if hold.user == call.contact and env is not None and pair is not None:
+            fx.extend(pair(session, call, env, now))
+            return fx
+        if env is not None:
+            fx.append(Drop("stranger", f"{hold.user} named data call {call.call_id}"))
+    held_fx = _hold(session, DataCallHold(session, call.call_id, call.contact, call=call), now)
+    if held_fx is None:
+        fx.extend(call.refuse(now, HangupReason.USER_BUSY))
+        fx.append(Drop("too-many-held", f"data call {call.call_id} refused"))
+        return fx
+    fx.extend(held_fx)
     return fx

@@ -393,7 +393,9 @@ class HangupReason(DocStrEnum):
         "User_Busy",
         "Session: an incoming media call is refused automatically because another media call "
         "exists and multiple calls are disallowed (screen-sharing and data calls are exempt); "
-        "the caller sees declined{User_Busy}.",
+        "the caller sees declined{User_Busy}. rtcstate also refuses with it an incoming data "
+        "call when too many data calls already wait for their describing message "
+        "(call_factory.MAX_HELD).",
         _S,
     )
     USER_MEDIA_ERROR = (
@@ -518,7 +520,9 @@ class HangupReason(DocStrEnum):
     UNABLE_TO_ESTABLISH = (
         "Unable_to_establish",
         "Call: establishment (or re-establishment) attempts gave up; sent after the local error "
-        "CALL_ABORTED. SDK: room call restart path.",
+        "CALL_ABORTED. Session: an incoming data call whose data_channel_invite never came "
+        "within call_factory.HOLD_TIME is refused with it (the initiator's DataChannel sees "
+        "ended{remote}, declined). SDK: room call restart path.",
         _K,
     )
     NO_ANSWER = (
@@ -1081,9 +1085,9 @@ class InvitationStatus(DocStrEnum):
     )
     INVITATION_STATUS_EXPIRED = (
         "INVITATION_STATUS_EXPIRED",
-        "ReceivedCallInvitation / received data-channel invitation: the caller hung up while "
-        "STANDBY (with the deprecated expired event). SentInvitation: its expirationTime timer "
-        "fired while STANDBY.",
+        "ReceivedCallInvitation / ReceivedDataChannelInvitation: the caller hung up (or its "
+        "data call ended otherwise) while STANDBY (with the deprecated expired event). "
+        "SentInvitation: its expirationTime timer fired while STANDBY.",
     )
     INVITATION_STATUS_CANCELLED = (
         "INVITATION_STATUS_CANCELLED",
@@ -1127,15 +1131,19 @@ class DataChannelStatus(DocStrEnum):
 
     DATACHANNEL_STATUS_WAITING = (
         "DATACHANNEL_STATUS_WAITING",
-        "DataChannel: initial; the data call is being set up (accepted may already be emitted).",
+        "DataChannel: initial; the data call is being set up, or it is established and the "
+        "channel not open yet (the initiator has emitted accepted).",
     )
     DATACHANNEL_STATUS_ONGOING = (
         "DATACHANNEL_STATUS_ONGOING",
-        "DataChannel: the adapter reports the channel open; opened{type} emitted.",
+        "DataChannel: the adapter reports the channel open; opened{type} emitted. It stays "
+        "ONGOING when the adapter reports the channel closed under a live data call (closed "
+        "emitted, send_data refused) until that call ends.",
     )
     DATACHANNEL_STATUS_ENDED = (
         "DATACHANNEL_STATUS_ENDED",
-        "DataChannel: final; after close(), a remote bye or a failure; ended{from} emitted.",
+        "DataChannel: at once on close() (ended{from: local} follows when the far side "
+        "acknowledges), or when its data call ends (remote bye, failure: ended{from}).",
     )
 
 
@@ -1145,12 +1153,12 @@ class DataChannelType(DocStrEnum):
     DATACHANNEL_TYPE_RECEIVE = (
         "DATACHANNEL_TYPE_RECEIVE",
         "DataChannel: the constructor default in the SDK (receiving side), although both "
-        "public creation paths set SEND.",
+        "public creation paths set SEND. rtcstate follows the paths: it never produces it.",
     )
     DATACHANNEL_TYPE_SEND = (
         "DATACHANNEL_TYPE_SEND",
-        "DataChannel: created by startDataChannel() and by accepting a data-channel "
-        "invitation; only a SEND channel may sendData().",
+        "DataChannel: created by Session.start_data_channel() (startDataChannel) and by "
+        "ReceivedDataChannelInvitation.accept(), as in the SDK; both sides may send_data().",
     )
 
 
@@ -1796,11 +1804,13 @@ class DataChannelOpenedType(DocStrEnum):
 
     RECEIVE_DATA_CHANNEL_OPEN = (
         "receiveDataChannelOpen",
-        "DataChannel: the receiving channel opened (adapter report).",
+        "DataChannel of the side that accepted the invitation: the RTCDataChannel the "
+        "initiator created opened here (adapter report DataChannelOpened).",
     )
     SEND_DATA_CHANNEL_OPEN = (
         "sendDataChannelOpen",
-        "DataChannel: the sending channel opened (adapter report).",
+        "DataChannel of the initiator (startDataChannel): the RTCDataChannel it created "
+        "opened (adapter report DataChannelOpened).",
     )
 
 
@@ -1809,11 +1819,15 @@ class DataChannelErrorType(DocStrEnum):
 
     RECEIVE_DATA_CHANNEL_ERROR = (
         "receiveDataChannelError",
-        "DataChannel / FileTransfer (receiving side): the adapter reports a channel error.",
+        "DataChannel of the side that accepted the invitation: a frame received on the "
+        "channel could not be decoded (dropped with its transfer). FileTransfer (receiving "
+        "side): a channel error.",
     )
     SEND_DATA_CHANNEL_ERROR = (
         "sendDataChannelError",
-        "DataChannel / FileTransfer (sending side): the adapter reports a channel error.",
+        "DataChannel of the initiator (whose RTCDataChannel is the SDK's send channel): a "
+        "frame received on the channel could not be decoded. FileTransfer (sending side): a "
+        "channel error.",
     )
 
 

@@ -12,7 +12,12 @@ from rtcstate.machine import MachineSpec, all_machines
 
 __all__ = ["MACHINE_MODULES", "load_all", "render_markdown"]
 
-MACHINE_MODULES: tuple[str, ...] = ("rtcstate.session", "rtcstate.call", "rtcstate.invitation")
+MACHINE_MODULES: tuple[str, ...] = (
+    "rtcstate.session",
+    "rtcstate.call",
+    "rtcstate.invitation",
+    "rtcstate.datachannel",
+)
 """Modules that declare machines; each new machine module is added here."""
 
 

@@ -32,6 +32,8 @@ Routing: a received message whose class has ``ROUTE`` (``call_id``, ``invitation
 ``channel_id``, ``transfer_id``, ``ref_id``) goes to the child registered under that id, in
 an O(1) dict; a session-level message is handled here; a message that creates an object
 (``Invite``, ``DataChannelInvite``, ``FileOffer``) goes to the factory registered for its type.
+Data calls and the messages describing them wait for each other under the ``hold_id`` route
+(see :mod:`rtcstate.call_factory`).
 A message naming an id the session does not hold gets the answer of :data:`UNKNOWN_ID_POLICY`
 (an ``error`` event with the documented code, a reply, or a ``Drop``), never an exception.
 Undecodable input gives ``error`` ``MESSAGE_DECODE_ERROR``.
@@ -70,6 +72,7 @@ from rtcstate.settings import CallSettings
 
 if TYPE_CHECKING:  # pragma: no cover
     from rtcstate.call import Call
+    from rtcstate.datachannel import DataChannel
     from rtcstate.invitation import SentInvitation
 
 __all__ = [
@@ -166,10 +169,13 @@ ROUTE_KINDS: Mapping[str, str] = {
     "channel_id": "dataChannel",
     "transfer_id": "transfer",
     "request_id": "media",
+    "hold_id": "hold",
 }
 """Route field of a message or media report → the kind of child it addresses.
 
-A child's timers are named ``<kind>:<id>:<name>`` so that expiries find their way back."""
+A child's timers are named ``<kind>:<id>:<name>`` so that expiries find their way back.
+``hold_id`` is no message field: under it a data call or its describing message waits for the
+other half (:class:`~rtcstate.call_factory.DataCallHold`, keyed by the call id)."""
 _KIND_ROUTES = {kind: route for route, kind in ROUTE_KINDS.items()}
 
 
@@ -238,6 +244,7 @@ UNKNOWN_ID_POLICY: Mapping[type[wire.Message], UnknownIdAnswer] = {
     wire.MediaState: UnknownIdAnswer(drop="media state for an ended or unknown call"),
     wire.UserNotFound: UnknownIdAnswer(drop="user-not-found for an ended object"),
     wire.FileCancel: UnknownIdAnswer(drop="cancel of an ended or unknown transfer"),
+    wire.DataChannelAck: UnknownIdAnswer(drop="ack for an ended or unknown data channel"),
     wire.Invite: UnknownIdAnswer(
         error=ErrorCode.MESSAGE_FOR_UNKNOWN_ID, reply=HangupReason.CALL_NOT_FOUND
     ),
@@ -337,7 +344,7 @@ class Session:
     def __attrs_post_init__(self) -> None:
         for route in ROUTE_KINDS:
             self._routes.setdefault(route, {})
-        from rtcstate.call_factory import install  # the call machinery (import cycle)
+        from rtcstate.call_factory import install  # calls, data channels (import cycle)
 
         install(self)
 
@@ -390,6 +397,20 @@ class Session:
             stream_id=stream_id, nickname=nickname, data=data,
             media_routing_mode=media_routing_mode,
         )  # fmt: skip
+
+    def start_data_channel(
+        self, contact: str, now: float, *, label: str = "data"
+    ) -> tuple[DataChannel, list[Effect]]:
+        """``contact.startDataChannel()``: open a data channel ``label`` to ``contact``.
+
+        Returns the new :class:`~rtcstate.datachannel.DataChannel` (SEND, WAITING) and the
+        effects of starting it: the ``data_channel_invite`` and the data call carrying it.
+        Raises ERROR_WRONG_STATE unless CONNECTED, ERROR_BAD_PARAMETER for a bad argument,
+        ERROR_OTHER when the adapter reported no data channels.
+        """
+        from rtcstate.datachannel import start_data_channel
+
+        return start_data_channel(self, contact, now, label=label)
 
     def calls(self) -> Mapping[str, Call]:
         """The calls this session holds, by id (``getCalls()``)."""
@@ -546,6 +567,10 @@ class Session:
     def children(self, route: str) -> Mapping[str, Child]:
         """A read-only view of the children registered under ``route``."""
         return dict(self._routes.get(route, {}))
+
+    def child_count(self, route: str) -> int:
+        """How many children are registered under ``route`` (O(1))."""
+        return len(self._routes.get(route, ()))
 
     def set_factory(self, message_type: type[wire.Message], factory: Factory) -> None:
         """Install the creator of children for messages that open a new object."""

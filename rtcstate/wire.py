@@ -90,6 +90,7 @@ __all__ = [
     "Candidate",
     "ContactData",
     "ContactMessage",
+    "DataChannelAck",
     "DataChannelInvite",
     "DecodeError",
     "DecodeReason",
@@ -787,6 +788,19 @@ class DataChannelInvite(Message):
     channel_id: str
     call_id: str
     label: str
+
+
+@register
+@attrs.frozen(slots=True)
+class DataChannelAck(Message):
+    """receiver -> initiator: the ``data_channel_invite`` of ``channel_id`` arrived.
+
+    The invite is retransmitted until acknowledged; every copy received is acknowledged.
+    """
+
+    TYPE: ClassVar[str] = "data_channel_ack"
+    ROUTE: ClassVar[str | None] = "channel_id"
+    channel_id: str
 
 
 # File transfers.

@@ -1,0 +1,883 @@
+"""DataChannel and ReceivedDataChannelInvitation: apiRTC's 1-1 data channels.
+
+Theory of operation
+-------------------
+*Initiator.* ``Session.start_data_channel(contact, now, label=...)`` (apiRTC's
+``contact.startDataChannel()``) builds a :class:`DataChannel` of type SEND in
+``DATACHANNEL_STATUS_WAITING`` and a data :class:`~rtcstate.call.Call` (``CallType.DATA``) whose
+*owner* it is (:class:`~rtcstate.call.CallOwner`): the call's events reach the DataChannel, never
+the application. Starting sends a ``data_channel_invite`` (channel id, call id, label; apiRTC's
+``contact_datachannel_invitation``) and starts the call, as the SDK does. The invite is
+retransmitted (timer ``dataChannel:<id>:rtx``, the calls' schedule: ``rtx_initial`` doubling to
+``rtx_max``, ``rtx_attempts`` sends) until a ``data_channel_ack`` arrives or the call is
+established. When the call is established (ICE connected) the DataChannel fires ``accepted`` and
+``response`` and asks the adapter to open the RTCDataChannel
+(:class:`~rtcstate.effects.OpenDataChannel`); when the adapter reports it open
+(:class:`~rtcstate.media.DataChannelOpened`) the status is ONGOING and ``opened {type:
+"sendDataChannelOpen"}`` fires.
+
+*Receiver.* The session surfaces ``dataChannelInvitation`` (a
+:class:`ReceivedDataChannelInvitation`, on the session and on the contact) only when both the
+``data_channel_invite`` and the data call's ``invite`` have arrived, in either order: the first
+is held by :mod:`rtcstate.call_factory` (bounded in number and time), and the data call is never
+surfaced as ``incomingCall``. Every copy of the ``data_channel_invite`` is acknowledged.
+``accept(now)`` accepts the data call and returns a DataChannel of type SEND (as the SDK resolves
+it) in WAITING; the adapter reports the far side's channel open under the same channel id, and
+``opened {type: "receiveDataChannelOpen"}`` fires. ``decline(now, reason)`` refuses the call
+(``User_Refused_Call``); the initiator then fires ``ended {from: "remote"}``, ``declined`` and
+``response``. The initiator hanging up first makes the invitation EXPIRED.
+
+*Data.* ``send_data(now, data)`` (ONGOING only, else ``RtcError(ERROR_OTHER)`` as the SDK
+rejects) frames ``data`` (str or bytes) in chunks of :data:`CHUNK_SIZE` (the frame format is
+below) and hands them to the adapter (:class:`~rtcstate.effects.SendData`), firing
+``transferProgress`` per chunk and ``transferComplete`` after the last, with apiRTC's
+TransferInformation ``{uuid, fileSize, remainingSize, percentage, sendChunkNb,
+transferDuration, lastPacket}``. While the adapter reports its send buffer full
+(:class:`~rtcstate.media.BufferedAmountHigh`) chunks wait and go out at
+:class:`~rtcstate.media.BufferedAmountLow`. The far side reassembles them and fires
+``dataReceived {uuid, data}`` (str for str, bytes for bytes). A frame it cannot decode fires
+``error`` with the SDK's string for the channel's role (``sendDataChannelError`` on the
+initiator, whose RTCDataChannel was created locally, ``receiveDataChannelError`` on the receiver)
+and is dropped, as is the transfer it belonged to.
+
+*Ending.* ``close(now)`` closes the RTCDataChannel (:class:`~rtcstate.effects.CloseDataChannel`)
+and hangs the data call up; the status is ENDED at once, and ``ended {from: "local"}`` fires when
+the call announces its end (when the far side acknowledges the ``bye``, so that both ends agree
+on who ended it, as for calls). Whatever ends the data call (a remote ``bye``, ICE failure, the
+server lost for good) ends the DataChannel with ``ended {from}``. ``closed`` fires once for a
+channel that was open: when the adapter reports it closed, or with ``ended`` (the call's peer
+connection is closed with it), whichever comes first. A channel the adapter reports closed while
+the call lives (the far side closed it, or the SCTP association died) fires ``closed`` and waits
+:data:`CLOSED_GRACE` seconds (timer ``dataChannel:<id>:grace``) for the far side's ``bye``
+before hanging up itself: a peer that called ``close()`` is then the one that ended it.
+
+Frame format (bytes, one per :class:`~rtcstate.effects.SendData`)::
+
+    0xDC | kind (0x01 text, 0x02 binary) | flags (0x01 last chunk) | uuid length (u16 BE)
+    | uuid (UTF-8) | total size (u64 BE) | chunk index (u32 BE) | payload
+
+The first byte, :data:`FRAME_MAGIC` ``0xDC``, tells these frames apart from those of the file
+transfers; a frame that does not start with it is undecodable here.
+
+The adapter contract for the channel: ``OpenDataChannel(call_id, channel_id, label)`` opens an
+ordered, reliable RTCDataChannel labelled ``label`` on the data call's peer connection, whose
+``protocol`` is ``channel_id``; the far side's adapter reports the channel it receives under that
+same ``channel_id`` (``DataChannelOpened``, ``DataChannelMessage``, ``DataChannelClosed``).
+
+Timers owned: ``dataChannel:<id>:rtx`` and ``dataChannel:<id>:grace``; the session cancels what
+is left when the DataChannel ends.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections import deque
+from typing import Any
+
+import attrs
+
+from rtcstate import wire
+from rtcstate.call import Call, CallState
+from rtcstate.call_factory import held, hold_message, new_outgoing_call
+from rtcstate.codes import (
+    CallStatus,
+    CallType,
+    DataChannelErrorType,
+    DataChannelOpenedType,
+    DataChannelStatus,
+    DataChannelType,
+    ErrorNumber,
+    HangupFrom,
+    HangupReason,
+    InvitationStatus,
+)
+from rtcstate.effects import (
+    SESSION,
+    CancelTimer,
+    CloseDataChannel,
+    Drop,
+    Effect,
+    Emit,
+    OpenDataChannel,
+    Send,
+    SendData,
+    StartTimer,
+    target,
+)
+from rtcstate.errors import InvalidStateError, RtcError
+from rtcstate.machine import machine, spec_of
+from rtcstate.media import (
+    BufferedAmountHigh,
+    BufferedAmountLow,
+    DataChannelClosed,
+    DataChannelMessage,
+    DataChannelOpened,
+    MediaEvent,
+)
+from rtcstate.session import Session, SessionState
+
+__all__ = [
+    "CHUNK_SIZE",
+    "CLOSED_GRACE",
+    "FRAME_MAGIC",
+    "MAX_DATA",
+    "RECEIVED_TRANSITIONS",
+    "TRANSITIONS",
+    "DataChannel",
+    "DataChannelState",
+    "Frame",
+    "ReceivedDataChannelInvitation",
+    "ReceivedDataChannelInvitationState",
+    "decode_frame",
+    "encode_frame",
+    "incoming_data_channel_invite",
+    "install",
+    "start_data_channel",
+]
+
+FRAME_MAGIC = 0xDC
+"""First byte of every data-channel frame (file-transfer frames start otherwise)."""
+CHUNK_SIZE = 16 * 1024
+"""Payload bytes per frame (16 KiB: what every WebRTC stack carries in one message)."""
+MAX_DATA = 16 * 1024 * 1024
+"""Largest ``send_data`` payload, and largest transfer a receiver reassembles (bytes)."""
+MAX_PARTIAL = 4
+"""Transfers a receiver reassembles at once (the sender sends one after the other)."""
+CLOSED_GRACE = 5.0
+"""Seconds a channel closed under a live call waits for the far side's ``bye``."""
+
+_TEXT, _BINARY = 0x01, 0x02
+_LAST = 0x01
+_FIXED = 1 + 1 + 1 + 2  # magic, kind, flags, uuid length
+_TAIL = 8 + 4  # total size, chunk index
+
+
+# --- frames ----------------------------------------------------------------------------------
+
+
+def encode_frame(kind: int, last: bool, uuid: str, total: int, index: int, payload: bytes) -> bytes:
+    """One frame of transfer ``uuid`` (``kind`` 1 = text, 2 = binary)."""
+    ident = uuid.encode("utf-8")
+    return b"".join((
+        bytes((FRAME_MAGIC, kind, _LAST if last else 0)),
+        len(ident).to_bytes(2, "big"), ident,
+        total.to_bytes(8, "big"), index.to_bytes(4, "big"), payload,
+    ))  # fmt: skip
+
+
+@attrs.frozen(slots=True)
+class Frame:
+    """A decoded frame."""
+
+    kind: int
+    last: bool
+    uuid: str
+    total: int
+    index: int
+    payload: bytes
+
+
+def decode_frame(data: bytes | str) -> Frame | str:
+    """The frame in ``data``, or why it is not one (never raises)."""
+    if not isinstance(data, bytes | bytearray | memoryview):
+        return "text message (frames are binary)"
+    raw = bytes(data)
+    if len(raw) < _FIXED + _TAIL:
+        return f"{len(raw)} bytes: too short for a frame"
+    if raw[0] != FRAME_MAGIC:
+        return f"first byte {raw[0]:#04x} is not {FRAME_MAGIC:#04x}"
+    kind, flags = raw[1], raw[2]
+    if kind not in (_TEXT, _BINARY) or flags & ~_LAST:
+        return f"kind {kind:#04x} flags {flags:#04x}"
+    length = int.from_bytes(raw[3:5], "big")
+    start = _FIXED + length
+    if len(raw) < start + _TAIL:
+        return "truncated header"
+    try:
+        uuid = raw[_FIXED:start].decode("utf-8")
+    except UnicodeDecodeError:
+        return "uuid is not UTF-8"
+    total = int.from_bytes(raw[start : start + 8], "big")
+    index = int.from_bytes(raw[start + 8 : start + 12], "big")
+    return Frame(kind, bool(flags & _LAST), uuid, total, index, raw[start + _TAIL :])
+
+
+@attrs.define(slots=True)
+class _Outgoing:
+    """A transfer being handed to the adapter."""
+
+    uuid: str
+    kind: int
+    data: bytes
+    started: float
+    sent: int = 0  # bytes handed over
+    chunks: int = 0  # frames handed over
+
+
+@attrs.define(slots=True)
+class _Incoming:
+    """A transfer being reassembled."""
+
+    kind: int
+    total: int
+    parts: list[bytes] = attrs.field(factory=list)
+    size: int = 0
+
+
+# --- DataChannel -------------------------------------------------------------------------------
+
+
+class DataChannelState(enum.Enum):
+    IDLE = "IDLE"  # built, start() not called yet (initiator)
+    INVITING = "INVITING"  # initiator: invite sent, data call being set up
+    ACCEPTED = "ACCEPTED"  # data call established / invitation accepted; channel not open yet
+    OPEN = "OPEN"  # the adapter reports the channel open (ONGOING)
+    CLOSED = "CLOSED"  # the channel closed under a live call; waiting for the far side's bye
+    ENDING = "ENDING"  # closed locally; waiting for the data call to announce its end
+    ENDED = "ENDED"  # final
+
+
+_LIVE = ["INVITING", "ACCEPTED", "OPEN", "CLOSED"]
+
+TRANSITIONS: list[dict[str, Any]] = [
+    {"trigger": "start", "source": "IDLE", "dest": "INVITING", "after": "_send_invite"},
+    {"trigger": "established", "source": "INVITING", "dest": "ACCEPTED", "after": "_accepted"},
+    {"trigger": "opened", "source": "ACCEPTED", "dest": "OPEN", "after": "_opened"},
+    {"trigger": "channel_closed", "source": ["ACCEPTED", "OPEN"], "dest": "CLOSED",
+     "after": "_channel_closed"},
+    {"trigger": "grace_timer", "source": "CLOSED", "dest": "ENDING", "after": "_close_channel"},
+    {"trigger": "close", "source": "IDLE", "dest": "ENDED", "after": "_ended"},
+    {"trigger": "close", "source": _LIVE, "dest": "ENDING", "after": "_close_channel"},
+    {"trigger": "call_ended", "source": [*_LIVE, "ENDING"], "dest": "ENDED", "after": "_ended"},
+]  # fmt: skip
+
+_STATUS = {
+    DataChannelState.IDLE: DataChannelStatus.DATACHANNEL_STATUS_WAITING,
+    DataChannelState.INVITING: DataChannelStatus.DATACHANNEL_STATUS_WAITING,
+    DataChannelState.ACCEPTED: DataChannelStatus.DATACHANNEL_STATUS_WAITING,
+    DataChannelState.OPEN: DataChannelStatus.DATACHANNEL_STATUS_ONGOING,
+    DataChannelState.CLOSED: DataChannelStatus.DATACHANNEL_STATUS_ONGOING,
+    DataChannelState.ENDING: DataChannelStatus.DATACHANNEL_STATUS_ENDED,
+    DataChannelState.ENDED: DataChannelStatus.DATACHANNEL_STATUS_ENDED,
+}
+
+
+@machine(
+    DataChannelState,
+    TRANSITIONS,
+    initial=DataChannelState.IDLE,
+    final=[DataChannelState.ENDED],
+)
+@attrs.define(slots=True, eq=False)
+class DataChannel:
+    """apiRTC's DataChannel: one data channel inside its own data call, either side."""
+
+    session: Session = attrs.field(repr=False)
+    channel_id: str
+    call: Call = attrs.field(repr=lambda c: f"<Call {c.call_id} {c.state.name}>")
+    contact: str  # the far side's user
+    remote: str  # where our messages go: the contact as given (initiator), its device
+    label: str = "data"
+    outgoing: bool = True  # the initiator (startDataChannel) side
+    kind: DataChannelType = DataChannelType.DATACHANNEL_TYPE_SEND
+    state: DataChannelState = DataChannelState.IDLE
+    _rtx_tries: int = 0  # invite sends so far (0: acknowledged or not sent)
+    _offline: bool = False
+    _requested: bool = False  # OpenDataChannel asked for (or the far side's channel expected)
+    _open: bool = False  # the channel was open: ``closed`` is owed
+    _closed_told: bool = False
+    _paused: bool = False  # the adapter's send buffer is full
+    _queue: deque[_Outgoing] = attrs.field(factory=deque, repr=False)
+    _incoming: dict[str, _Incoming] = attrs.field(factory=dict, repr=False)
+
+    # --- public ------------------------------------------------------------------------------
+
+    @property
+    def id(self) -> str:
+        """``getId()``."""
+        return self.channel_id
+
+    @property
+    def status(self) -> DataChannelStatus:
+        """``getStatus()``: WAITING, ONGOING or ENDED over the finer states."""
+        return _STATUS[self.state]
+
+    @property
+    def type(self) -> DataChannelType:
+        """``getType()``: SEND on both sides (the SDK resolves SEND channels)."""
+        return self.kind
+
+    @property
+    def ended(self) -> bool:
+        return self.state is DataChannelState.ENDED
+
+    @property
+    def target(self) -> str:
+        return target("dataChannel", self.channel_id)
+
+    def close(self, now: float) -> list[Effect]:
+        """``close()``: close the channel and hang the data call up (ERROR_WRONG_STATE once
+        ENDED); ``ended {from: "local"}`` follows when the far side acknowledges."""
+        spec = spec_of(self)
+        if not spec.allowed(self.state, "close"):
+            raise spec.invalid(self, "close")
+        fx: list[Effect] = []
+        spec.fire(self, "close", fx, now)
+        call = self.call
+        if call.state is CallState.IDLE:  # never started: nothing to hang up, just forget it
+            fx.extend(self.session.detach("call_id", call.call_id))
+            fx.extend(self.session.detach("request_id", call.call_id))
+        fx.extend(self._hang_up(now))
+        return self.session.child_output(self, fx)
+
+    def send_data(self, now: float, data: str | bytes) -> tuple[str, list[Effect]]:
+        """``sendData(data)``: send ``data`` (str or bytes) to the far side.
+
+        Returns the transfer's uuid and the effects (SendData per chunk, ``transferProgress``
+        per chunk, ``transferComplete``). Raises ERROR_OTHER unless ONGOING with the channel
+        open (as the SDK rejects), ERROR_BAD_PARAMETER for another type or more than
+        :data:`MAX_DATA` bytes; nothing changes then.
+        """
+        if (
+            self.state is not DataChannelState.OPEN
+            or self.call.status is CallStatus.CALL_STATUS_ENDED
+        ):
+            raise RtcError(
+                ErrorNumber.ERROR_OTHER,
+                f"DataChannel.send_data needs an open channel ({self.state.name})",
+            )
+        if isinstance(data, str):
+            kind, raw = _TEXT, data.encode("utf-8", "surrogatepass")
+        elif isinstance(data, bytes | bytearray | memoryview):
+            kind, raw = _BINARY, bytes(data)
+        else:
+            raise RtcError(
+                ErrorNumber.ERROR_BAD_PARAMETER, f"data must be str or bytes: {type(data)}"
+            )
+        if len(raw) > MAX_DATA:
+            raise RtcError(ErrorNumber.ERROR_BAD_PARAMETER, f"{len(raw)} bytes > {MAX_DATA}")
+        uuid = self.session.ids("data")
+        self._queue.append(_Outgoing(uuid, kind, raw, now))
+        fx: list[Effect] = []
+        self._pump(fx, now)
+        return uuid, self.session.child_output(self, fx)
+
+    # --- Child protocol ----------------------------------------------------------------------
+
+    def receive(self, env: wire.Envelope, now: float) -> list[Effect]:
+        """A message naming this channel; never raises."""
+        msg = env.message
+        sender = env.sender
+        if type(msg) is wire.UserNotFound:
+            if sender is not None:
+                return [Drop("forged", "user_not_found must come from the relay")]
+            fx: list[Effect] = []
+            self._stop_rtx(fx)  # the data call hears it too and ends
+            fx.append(Drop("user-not-found", f"{self.contact} for data channel {self.id}"))
+            return fx
+        if sender is None or sender.partition("/")[0] != self.contact:
+            return [Drop("stranger", f"{msg.TYPE} from {sender} for data channel {self.id}")]
+        if type(msg) is wire.DataChannelAck:
+            if not self.outgoing:
+                return [Drop("unexpected-message", "data_channel_ack on the receiving side")]
+            fx = []
+            if not self._stop_rtx(fx):
+                fx.append(Drop("duplicate-ack", self.id))
+            return fx
+        if type(msg) is wire.DataChannelInvite:
+            if self.outgoing or msg.call_id != self.call.call_id:
+                return [Drop("unexpected-message", f"data_channel_invite for {self.id}")]
+            return [Send(sender, wire.DataChannelAck(self.channel_id))]  # a copy: ack again
+        return [Drop("unexpected-message", f"{msg.TYPE} for data channel {self.id}")]
+
+    def media_event(self, event: MediaEvent, now: float) -> list[Effect]:
+        """A report about this channel; never raises."""
+        kind = type(event)
+        fx: list[Effect] = []
+        if kind is DataChannelOpened:
+            if self.state is not DataChannelState.ACCEPTED:
+                return [Drop("unexpected-report", f"channel open in state {self.state.name}")]
+            self._fire(fx, "opened", now)
+        elif kind is DataChannelClosed:
+            if spec_of(self).allowed(self.state, "channel_closed"):
+                self._fire(fx, "channel_closed", now)
+            elif self._open and not self._closed_told:
+                self._tell_closed(fx)  # closing: the adapter confirms
+            else:
+                fx.append(Drop("unexpected-report", f"channel closed in {self.state.name}"))
+        elif kind is DataChannelMessage:
+            assert isinstance(event, DataChannelMessage)
+            if self.state is not DataChannelState.OPEN:
+                return [Drop("unexpected-report", f"data in state {self.state.name}")]
+            self._received(fx, event.data)
+        elif kind is BufferedAmountHigh:
+            self._paused = True
+        elif kind is BufferedAmountLow:
+            self._paused = False
+            self._pump(fx, now)
+        else:
+            fx.append(Drop("unexpected-report", kind.__name__))
+        return fx
+
+    def timer_fired(self, name: str, now: float) -> list[Effect]:
+        if name == "rtx":
+            return self._retransmit(now)
+        if name == "grace" and self.state is DataChannelState.CLOSED:
+            fx: list[Effect] = []
+            self._fire(fx, "grace_timer", now)
+            fx.extend(self._hang_up(now))
+            return fx
+        return [Drop("stale-timer", f"dataChannel:{self.id}:{name}")]
+
+    def on_disconnected(self, now: float) -> list[Effect]:
+        self._offline = True
+        fx: list[Effect] = []
+        self._cancel(fx, "rtx")
+        return fx
+
+    def on_reconnected(self, now: float) -> list[Effect]:
+        self._offline = False
+        if not self._rtx_tries or self.state is not DataChannelState.INVITING:
+            return []
+        self._rtx_tries = 1
+        return [
+            self._invite(),
+            StartTimer(self._tid("rtx"), now + self.session.settings.rtx_initial),
+        ]
+
+    # --- CallOwner: the data call's events ----------------------------------------------------
+
+    def call_event(self, fx: list[Effect], event: str, payload: Any) -> None:
+        """The data call's event (never shown to the application): ours instead.
+
+        ``accepted`` (established) opens the channel, ``hangup {from}`` ends the DataChannel
+        with ``ended {from}``, ``declined`` gives ``declined`` and ``response``; the rest
+        (ICE errors, warnings, statistics) stays with the call. The transitions fired here
+        read no time, so none is passed (the call's event carries none)."""
+        spec = spec_of(self)
+        if event == "accepted":
+            if spec.allowed(self.state, "established"):
+                spec.fire(self, "established", fx, 0.0)
+        elif event == "hangup":
+            if spec.allowed(self.state, "call_ended"):
+                frm = payload.get("from") if isinstance(payload, dict) else None
+                spec.fire(self, "call_ended", fx, 0.0, frm=frm or HangupFrom.LOCAL.value)
+        elif event == "declined" and self.outgoing:
+            self._emit(fx, "declined")
+            self._emit(fx, "response")
+
+    # --- internals ---------------------------------------------------------------------------
+
+    def _fire(self, fx: list[Effect], trigger: str, now: float, **kw: Any) -> None:
+        spec_of(self).fire(self, trigger, fx, now, **kw)
+
+    def _emit(self, fx: list[Effect], event: str, payload: Any = None) -> None:
+        fx.append(Emit(self.target, event, payload))
+
+    def _tid(self, name: str) -> str:
+        return f"dataChannel:{self.channel_id}:{name}"
+
+    def _cancel(self, fx: list[Effect], name: str) -> None:
+        tid = self._tid(name)
+        if self.session.timer_armed(tid) or any(
+            type(e) is StartTimer and e.timer_id == tid for e in fx
+        ):
+            fx.append(CancelTimer(tid))
+
+    def _invite(self) -> Send:
+        invite = wire.DataChannelInvite(self.channel_id, self.call.call_id, self.label)
+        return Send(self.remote, invite)
+
+    def _stop_rtx(self, fx: list[Effect]) -> bool:
+        if not self._rtx_tries:
+            return False
+        self._rtx_tries = 0
+        self._cancel(fx, "rtx")
+        return True
+
+    def _retransmit(self, now: float) -> list[Effect]:
+        settings = self.session.settings
+        if not self._rtx_tries or self._offline or self.state is not DataChannelState.INVITING:
+            return [Drop("stale-timer", self._tid("rtx"))]
+        if self._rtx_tries >= settings.rtx_attempts:
+            self._rtx_tries = 0  # the receiver's hold gives up too: the data call ends then
+            return [Drop("rtx-exhausted", f"data_channel_invite {self.id} never acknowledged")]
+        delay = min(settings.rtx_initial * 2**self._rtx_tries, settings.rtx_max)
+        self._rtx_tries += 1
+        return [self._invite(), StartTimer(self._tid("rtx"), now + delay)]
+
+    def _hang_up(self, now: float) -> list[Effect]:
+        """Hang the data call up, if it still can be (it may be ending on its own)."""
+        call = self.call
+        if spec_of(call).allowed(call.state, "hangup"):
+            return call.hangup(now)
+        return []
+
+    def _tell_closed(self, fx: list[Effect]) -> None:
+        if self._open and not self._closed_told:
+            self._closed_told = True
+            self._emit(fx, "closed")
+
+    # --- transition callbacks (signature: fx, now, **kw) -------------------------------------
+
+    def _send_invite(self, fx: list[Effect], now: float, **_: Any) -> None:
+        fx.append(self._invite())
+        self._rtx_tries = 1
+        if not self._offline:
+            fx.append(StartTimer(self._tid("rtx"), now + self.session.settings.rtx_initial))
+
+    def _accepted(self, fx: list[Effect], now: float, **_: Any) -> None:
+        self._stop_rtx(fx)  # the receiver accepted: it had the invite
+        self._emit(fx, "accepted")
+        self._emit(fx, "response")
+        self._requested = True
+        fx.append(OpenDataChannel(self.call.call_id, self.channel_id, self.label))
+
+    def _opened(self, fx: list[Effect], now: float, **_: Any) -> None:
+        self._requested = True
+        self._open = True
+        kind = (
+            DataChannelOpenedType.SEND_DATA_CHANNEL_OPEN
+            if self.outgoing
+            else DataChannelOpenedType.RECEIVE_DATA_CHANNEL_OPEN
+        )
+        self._emit(fx, "opened", {"type": kind.value})
+
+    def _channel_closed(self, fx: list[Effect], now: float, **_: Any) -> None:
+        self._open = True  # ``closed`` fires now, whether or not it ever opened
+        self._tell_closed(fx)
+        self._requested = False
+        self._drop_transfers()
+        fx.append(StartTimer(self._tid("grace"), now + CLOSED_GRACE))
+
+    def _close_channel(self, fx: list[Effect], now: float, **_: Any) -> None:
+        self._stop_rtx(fx)
+        self._cancel(fx, "grace")
+        if self._requested or (self._open and not self._closed_told):
+            self._requested = False
+            fx.append(CloseDataChannel(self.channel_id))
+        self._drop_transfers()
+
+    def _ended(self, fx: list[Effect], now: float, frm: str = "local", **_: Any) -> None:
+        self._stop_rtx(fx)
+        self._cancel(fx, "grace")
+        self._emit(fx, "ended", {"from": frm})
+        self._tell_closed(fx)  # the peer connection closed with the call
+        self._requested = False
+        self._drop_transfers()
+        if self.session.child("channel_id", self.channel_id) is self:
+            fx.extend(self.session.detach("channel_id", self.channel_id))
+
+    def _drop_transfers(self) -> None:
+        self._queue.clear()
+        self._incoming.clear()
+        self._paused = False
+
+    # --- internals: data ---------------------------------------------------------------------
+
+    def _pump(self, fx: list[Effect], now: float) -> None:
+        """Hand queued chunks to the adapter until its buffer is full."""
+        queue = self._queue
+        while queue and not self._paused:
+            out = queue[0]
+            total = len(out.data)
+            chunk = out.data[out.sent : out.sent + CHUNK_SIZE]
+            last = out.sent + len(chunk) >= total
+            frame = encode_frame(out.kind, last, out.uuid, total, out.chunks, chunk)
+            out.sent += len(chunk)
+            out.chunks += 1
+            fx.append(SendData(self.channel_id, frame))
+            info = {
+                "uuid": out.uuid,
+                "fileSize": total,
+                "remainingSize": total - out.sent,
+                "percentage": round(100.0 * out.sent / total, 2) if total else 100.0,
+                "sendChunkNb": out.chunks,
+                "transferDuration": now - out.started,
+                "lastPacket": last,
+            }
+            self._emit(fx, "transferProgress", info)
+            if last:
+                self._emit(fx, "transferComplete", dict(info))
+                queue.popleft()
+
+    def _error(self, fx: list[Effect], detail: str) -> None:
+        role = (
+            DataChannelErrorType.SEND_DATA_CHANNEL_ERROR
+            if self.outgoing
+            else DataChannelErrorType.RECEIVE_DATA_CHANNEL_ERROR
+        )
+        self._emit(fx, "error", role.value)
+        fx.append(Drop("undecodable-data", f"data channel {self.id}: {detail}"))
+
+    def _received(self, fx: list[Effect], data: bytes | str) -> None:
+        frame = decode_frame(data)
+        if isinstance(frame, str):
+            self._error(fx, frame)
+            return
+        partial = self._incoming.get(frame.uuid)
+        if frame.index == 0:
+            if partial is not None:
+                del self._incoming[frame.uuid]
+                self._error(fx, f"transfer {frame.uuid!r} restarted")
+                return
+            if frame.total > MAX_DATA:
+                self._error(fx, f"transfer of {frame.total} bytes > {MAX_DATA}")
+                return
+            if len(self._incoming) >= MAX_PARTIAL:
+                self._error(fx, f"more than {MAX_PARTIAL} transfers at once")
+                return
+            partial = _Incoming(frame.kind, frame.total)
+            self._incoming[frame.uuid] = partial
+        elif partial is None or frame.index != len(partial.parts):
+            self._incoming.pop(frame.uuid, None)
+            self._error(fx, f"chunk {frame.index} of transfer {frame.uuid!r} out of sequence")
+            return
+        if frame.kind != partial.kind or frame.total != partial.total:
+            del self._incoming[frame.uuid]
+            self._error(fx, f"transfer {frame.uuid!r} changed kind or size")
+            return
+        partial.parts.append(frame.payload)
+        partial.size += len(frame.payload)
+        if partial.size > partial.total or (frame.last and partial.size != partial.total):
+            del self._incoming[frame.uuid]
+            self._error(fx, f"transfer {frame.uuid!r}: {partial.size} of {partial.total} bytes")
+            return
+        if not frame.last:
+            return
+        del self._incoming[frame.uuid]
+        raw = b"".join(partial.parts)
+        payload: str | bytes = raw
+        if partial.kind == _TEXT:
+            try:
+                payload = raw.decode("utf-8", "surrogatepass")
+            except UnicodeDecodeError:
+                self._error(fx, f"transfer {frame.uuid!r} is not UTF-8 text")
+                return
+        self._emit(fx, "dataReceived", {"uuid": frame.uuid, "data": payload})
+
+
+# --- ReceivedDataChannelInvitation ---------------------------------------------------------------
+
+
+class ReceivedDataChannelInvitationState(enum.Enum):
+    STANDBY = "INVITATION_STATUS_STANDBY"
+    ACCEPTED = "INVITATION_STATUS_ACCEPTED"
+    DECLINED = "INVITATION_STATUS_DECLINED"
+    EXPIRED = "INVITATION_STATUS_EXPIRED"
+
+
+RECEIVED_TRANSITIONS: list[dict[str, Any]] = [
+    {"trigger": "accept", "source": "STANDBY", "dest": "ACCEPTED", "after": "_changed"},
+    {"trigger": "decline", "source": "STANDBY", "dest": "DECLINED", "after": "_changed"},
+    {"trigger": "expire", "source": "STANDBY", "dest": "EXPIRED",
+     "after": ["_changed", "_expired"]},
+]  # fmt: skip
+
+
+@machine(
+    ReceivedDataChannelInvitationState,
+    RECEIVED_TRANSITIONS,
+    initial=ReceivedDataChannelInvitationState.STANDBY,
+    final=[
+        ReceivedDataChannelInvitationState.ACCEPTED,
+        ReceivedDataChannelInvitationState.DECLINED,
+        ReceivedDataChannelInvitationState.EXPIRED,
+    ],
+    errors={"accept": ErrorNumber.ERROR_INVITATION_STATE_INVALID},
+)
+@attrs.define(slots=True, eq=False)
+class ReceivedDataChannelInvitation:
+    """apiRTC's ReceivedDataChannelInvitation: the receiver's decision about a data channel.
+
+    Its id is the data call's id (as for call invitations). It owns no timer and no wire
+    message: it is the data call's owner until accepted (the DataChannel then is)."""
+
+    session: Session = attrs.field(repr=False)
+    call: Call = attrs.field(repr=lambda c: f"<Call {c.call_id} {c.state.name}>")
+    channel_id: str
+    label: str
+    remote: str  # the initiator's device
+    state: ReceivedDataChannelInvitationState = ReceivedDataChannelInvitationState.STANDBY
+    data_channel: DataChannel | None = None
+    reason: str | None = None  # the reason given to decline()
+
+    @property
+    def id(self) -> str:
+        """The invitation id (the data call's id)."""
+        return self.call.call_id
+
+    @property
+    def status(self) -> InvitationStatus:
+        """``getStatus()``."""
+        return InvitationStatus(self.state.value)
+
+    @property
+    def sender(self) -> str:
+        """``getSender()``: the initiator's user id."""
+        return self.call.contact
+
+    @property
+    def target(self) -> str:
+        return target("invitation", self.id)
+
+    def accept(self, now: float) -> tuple[DataChannel, list[Effect]]:
+        """Accept: ACCEPTED, the data call answers; returns the DataChannel (SEND, WAITING).
+
+        Raises ERROR_INVITATION_STATE_INVALID (10) when not STANDBY, changing nothing."""
+        spec = spec_of(self)
+        if not spec.allowed(self.state, "accept"):
+            raise spec.invalid(self, "accept")
+        self.call.check_command("accept")
+        if self.session.child("channel_id", self.channel_id) is not None:
+            raise InvalidStateError(
+                ErrorNumber.ERROR_INVITATION_STATE_INVALID, "ReceivedDataChannelInvitation",
+                "accept", self.state.name, f"channel id {self.channel_id!r} is in use",
+            )  # fmt: skip
+        fx: list[Effect] = []
+        spec.fire(self, "accept", fx, now)
+        channel = DataChannel(
+            self.session, self.channel_id, self.call, self.call.contact, self.remote,
+            self.label, outgoing=False, state=DataChannelState.ACCEPTED,
+        )  # fmt: skip
+        channel._requested = True  # the far side opens it; the adapter reports it here
+        self.data_channel = channel
+        self.session.attach("channel_id", self.channel_id, channel)
+        self.call.owner = channel
+        return channel, self.call.accepted_by_invitation(fx, now)
+
+    def decline(
+        self, now: float, reason: str | HangupReason = HangupReason.USER_REFUSED_CALL
+    ) -> list[Effect]:
+        """Refuse: DECLINED, the data call ends with ``User_Refused_Call`` (the SDK's reason
+        whatever is given: ``reason`` is kept in :attr:`reason`). Ignored when not STANDBY."""
+        if self.state is not ReceivedDataChannelInvitationState.STANDBY:
+            return [Drop("ignored", f"decline of a {self.state.name} invitation")]
+        if not spec_of(self.call).allowed(self.call.state, "decline"):
+            # the data call is ending on its own: the invitation expires when it has ended
+            return [Drop("ignored", f"decline while the data call is {self.call.state.name}")]
+        fx: list[Effect] = []
+        spec_of(self).fire(self, "decline", fx, now)
+        self.reason = str(reason)
+        refused = HangupReason.USER_REFUSED_CALL.value
+        return self.call.declined_by_invitation(fx, now, refused)
+
+    # --- CallOwner -----------------------------------------------------------------------------
+
+    def call_event(self, fx: list[Effect], event: str, payload: Any) -> None:
+        """The data call ended while we wait for the user: EXPIRED."""
+        if event == "hangup" and self.state is ReceivedDataChannelInvitationState.STANDBY:
+            spec_of(self).fire(self, "expire", fx, 0.0)
+
+    # --- callbacks ---------------------------------------------------------------------------
+
+    def _changed(self, fx: list[Effect], now: float, **_: Any) -> None:
+        fx.append(Emit(self.target, "statusChange", {"status": self.state.value, "id": self.id}))
+
+    def _expired(self, fx: list[Effect], now: float, **_: Any) -> None:
+        fx.append(Emit(self.target, "expired", None))
+
+
+# --- the session's side --------------------------------------------------------------------------
+
+
+def install(session: Session) -> None:
+    """Make ``session`` answer ``data_channel_invite`` messages."""
+    session.set_factory(wire.DataChannelInvite, incoming_data_channel_invite)
+
+
+def start_data_channel(
+    session: Session, contact: str, now: float, *, label: str = "data"
+) -> tuple[DataChannel, list[Effect]]:
+    """See :meth:`Session.start_data_channel`."""
+    if session.state is not SessionState.CONNECTED:
+        raise InvalidStateError(
+            ErrorNumber.ERROR_WRONG_STATE, "Session", "start_data_channel", session.state.name,
+            "Session.start_data_channel needs a CONNECTED session",
+        )  # fmt: skip
+    if not isinstance(label, str):
+        raise RtcError(ErrorNumber.ERROR_BAD_PARAMETER, f"label must be a str: {label!r}")
+    caps = session.capabilities
+    if not caps.webrtc or not caps.data_channels:
+        raise RtcError(ErrorNumber.ERROR_OTHER, "the media stack has no data channels")
+    call = new_outgoing_call(session, contact, now, call_type=CallType.DATA)
+    channel = DataChannel(
+        session, session.ids("dataChannel"), call, call.contact, contact, label, outgoing=True
+    )
+    call.owner = channel
+    session.attach("channel_id", channel.channel_id, channel)
+    fx: list[Effect] = []
+    spec_of(channel).fire(channel, "start", fx, now)
+    session.child_output(channel, fx)
+    fx.extend(session.child_output(call, call.start(now)))
+    return channel, fx
+
+
+def _pairable(call: Call, user: str) -> bool:
+    return (
+        not call.outgoing
+        and call.call_type is CallType.DATA
+        and call.state is CallState.RINGING
+        and call.owner is None
+        and call.contact == user
+    )
+
+
+def _pair(session: Session, call: Call, env: wire.Envelope, now: float) -> list[Effect]:
+    """Both halves are here: the invitation, surfaced on the session and the contact."""
+    msg = env.message
+    assert isinstance(msg, wire.DataChannelInvite)
+    if not _pairable(call, (env.sender or "").partition("/")[0]):
+        return [Drop("unpairable", f"data call {call.call_id} in state {call.state.name}")]
+    inv = ReceivedDataChannelInvitation(
+        session, call, msg.channel_id, msg.label, env.sender or call.remote
+    )
+    call.owner = inv
+    call.invitation = None  # the data channel invitation replaces the call's
+    return [
+        Emit(SESSION, "dataChannelInvitation", inv),
+        Emit(target("contact", call.contact), "dataChannelInvitation", inv),
+    ]
+
+
+def incoming_data_channel_invite(session: Session, env: wire.Envelope, now: float) -> list[Effect]:
+    """The session's factory for ``data_channel_invite`` (for a channel it does not hold)."""
+    msg = env.message
+    assert isinstance(msg, wire.DataChannelInvite)
+    sender = env.sender
+    if sender is None:
+        return [Drop("forged", "a data_channel_invite must come from a peer")]
+    user = sender.partition("/")[0]
+    ack = Send(sender, wire.DataChannelAck(msg.channel_id))
+    hold = held(session, msg.call_id)
+    if hold is not None:
+        if hold.user != user:
+            return [Drop("stranger", f"{sender} named the data call {msg.call_id}")]
+        waiting = hold.env.message if hold.env is not None else None
+        if isinstance(waiting, wire.DataChannelInvite):
+            if waiting.channel_id == msg.channel_id:
+                return [ack, Drop("duplicate", f"data_channel_invite {msg.channel_id}")]
+            return [Drop("conflict", f"data call {msg.call_id} already has a message")]
+        call = hold.call
+        fx: list[Effect] = [ack, *hold.release()]
+        if call is None or waiting is not None:
+            fx.append(Drop("conflict", f"data call {msg.call_id} is held for another message"))
+            return fx
+        fx.extend(_pair(session, call, env, now))
+        return fx
+    call = session.get_call(msg.call_id)
+    if call is not None:
+        owner = call.owner
+        if (
+            isinstance(owner, ReceivedDataChannelInvitation)
+            and owner.channel_id == msg.channel_id
+            and call.contact == user
+        ):
+            return [ack, Drop("duplicate", f"data_channel_invite {msg.channel_id}")]
+        return [Drop("unexpected-message", f"data_channel_invite for call {msg.call_id}")]
+    if session.recently_ended(msg.call_id):
+        return [ack, Drop("late-invite", f"data call {msg.call_id} already ended")]
+    holding = hold_message(session, msg.call_id, env, _pair, now)
+    if holding is None:
+        return [Drop("too-many-held", f"data_channel_invite {msg.channel_id} not held")]
+    return [ack, *holding]
