@@ -17,6 +17,7 @@ MACHINE_MODULES: tuple[str, ...] = (
     "rtcstate.call",
     "rtcstate.invitation",
     "rtcstate.datachannel",
+    "rtcstate.transfer",
 )
 """Modules that declare machines; each new machine module is added here."""
 

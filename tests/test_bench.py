@@ -18,6 +18,7 @@ EXPECTED = {
     "transitions_naive_speedup": "us",
     "scale_flatness": "us",
     "memory_per_call": "B",
+    "transfer_core_throughput": "MB/s",
 }
 KEYS = {"name", "value", "unit", "baseline", "ratio", "goal"}
 OPTIONAL = {"note", "top"}
