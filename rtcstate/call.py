@@ -766,9 +766,7 @@ class Call:
         was_reconnecting = self.state is CallState.RECONNECTING
         trigger = kw.get("cause", "ice_failed")
         if trigger == "ice_failed":
-            desc = self._ice_descriptor("failed")
-            self._emit(fx, "error", _error(ErrorCode.ICE_CONNECTION_STATE_FAILED, desc))
-            fx.append(Send(self.remote, wire.MediaState(self.call_id, "failed")))
+            self._ice_failed(fx)
         self._cancel(fx, "connect")
         if not self._has_timer(fx, "ice_timeout") and not was_reconnecting:
             fx.append(
@@ -844,7 +842,17 @@ class Call:
         """Whether a description now belongs to a media update (not to the call's setup)."""
         return self.established or bool(self._update_seq or self._remote_seq or self._restarts)
 
+    def _ice_failed(self, fx: list[Effect]) -> None:
+        """ICE failed here: the local error, and the far side told (its DISTANT_* error)."""
+        desc = self._ice_descriptor("failed")
+        self._emit(fx, "error", _error(ErrorCode.ICE_CONNECTION_STATE_FAILED, desc))
+        fx.append(Send(self.remote, wire.MediaState(self.call_id, "failed")))
+
     def _local_error(self, fx: list[Effect], code: ErrorCode, kw: Mapping[str, Any]) -> None:
+        """The error event of a local end (ICE_CONNECTION_STATE_DISCONNECTED was emitted when
+        ICE went disconnected, so it is not repeated)."""
+        if code is ErrorCode.ICE_CONNECTION_STATE_DISCONNECTED:
+            return
         if code is ErrorCode.USER_MEDIA_ERROR:
             if self.is_screen_sharing:
                 self._emit(fx, "desktopCapture", {"event": DesktopCaptureEvent.USER_MEDIA_ERROR})
@@ -852,11 +860,7 @@ class Call:
                 self._user_media_error(fx, str(kw.get("reason", "")), retry=False)
             self._emit(fx, "error", _error(code, {"error": kw.get("reason", "")}))
         elif code is ErrorCode.ICE_CONNECTION_STATE_FAILED:
-            desc = self._ice_descriptor("failed")
-            self._emit(fx, "error", _error(code, desc))
-            fx.append(Send(self.remote, wire.MediaState(self.call_id, "failed")))
-        elif code is ErrorCode.ICE_CONNECTION_STATE_DISCONNECTED:
-            pass  # emitted when ICE went disconnected
+            self._ice_failed(fx)
         else:
             self._emit(fx, "error", _error(code, {"error": kw.get("reason", "")}))
 

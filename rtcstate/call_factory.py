@@ -219,22 +219,11 @@ def new_outgoing_call(
 
 
 def outgoing_call(
-    session: Session,
-    contact: str,
-    now: float,
-    *,
-    call_type: CallType | str = CallType.MEDIA,
-    audio_only: bool = False,
-    stream_id: str | None = None,
-    nickname: str | None = None,
-    data: dict[str, Any] | None = None,
-    media_routing_mode: object = None,
+    session: Session, contact: str, now: float, **options: Any
 ) -> tuple[Call, list[Effect]]:
-    """Build and start an outgoing call (see :meth:`Session.call`)."""
-    call = new_outgoing_call(
-        session, contact, now, call_type=call_type, audio_only=audio_only, stream_id=stream_id,
-        nickname=nickname, data=data, media_routing_mode=media_routing_mode,
-    )  # fmt: skip
+    """Build and start an outgoing call (:meth:`Session.call`; ``options`` as
+    :func:`new_outgoing_call` takes them)."""
+    call = new_outgoing_call(session, contact, now, **options)
     return call, session.child_output(call, call.start(now))
 
 

@@ -89,7 +89,6 @@ from rtcstate.codes import (
     ErrorNumber,
     HangupFrom,
     HangupReason,
-    InvitationStatus,
 )
 from rtcstate.effects import (
     SESSION,
@@ -105,6 +104,7 @@ from rtcstate.effects import (
     target,
 )
 from rtcstate.errors import InvalidStateError, RtcError
+from rtcstate.invitation import OnCall
 from rtcstate.machine import machine, spec_of
 from rtcstate.media import (
     BufferedAmountHigh,
@@ -687,7 +687,7 @@ RECEIVED_TRANSITIONS: list[dict[str, Any]] = [
     errors={"accept": ErrorNumber.ERROR_INVITATION_STATE_INVALID},
 )
 @attrs.define(slots=True, eq=False)
-class ReceivedDataChannelInvitation:
+class ReceivedDataChannelInvitation(OnCall):
     """apiRTC's ReceivedDataChannelInvitation: the receiver's decision about a data channel.
 
     Its id is the data call's id (as for call invitations). It owns no timer and no wire
@@ -701,21 +701,6 @@ class ReceivedDataChannelInvitation:
     state: ReceivedDataChannelInvitationState = ReceivedDataChannelInvitationState.STANDBY
     data_channel: DataChannel | None = None
     reason: str | None = None  # the reason given to decline()
-
-    @property
-    def id(self) -> str:
-        """The invitation id (the data call's id)."""
-        return self.call.call_id
-
-    @property
-    def status(self) -> InvitationStatus:
-        """``getStatus()``."""
-        return InvitationStatus(self.state.value)
-
-    @property
-    def sender(self) -> str:
-        """``getSender()``: the initiator's user id."""
-        return self.call.contact
 
     @property
     def target(self) -> str:

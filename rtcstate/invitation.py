@@ -70,6 +70,30 @@ def _status_change(inv_id: str, state: enum.Enum) -> Emit:
     return Emit(target("invitation", inv_id), "statusChange", {"status": state.value, "id": inv_id})
 
 
+class OnCall:
+    """Mixin of the received invitations a call carries (a call, a data channel): their id is
+    the call's id (as in apiRTC), their sender the caller's user id."""
+
+    __slots__ = ()
+    call: Call
+    state: enum.Enum
+
+    @property
+    def id(self) -> str:
+        """The invitation id (the call's id, as in apiRTC)."""
+        return self.call.call_id
+
+    @property
+    def status(self) -> InvitationStatus:
+        """``getStatus()``."""
+        return InvitationStatus(self.state.value)
+
+    @property
+    def sender(self) -> str:
+        """``getSender()``: the caller's user id."""
+        return self.call.contact
+
+
 RECEIVED_TRANSITIONS: list[dict[str, Any]] = [
     {"trigger": "accept", "source": "STANDBY", "dest": "ACCEPTED", "after": "_changed"},
     {"trigger": "decline", "source": "STANDBY", "dest": "DECLINED", "after": "_changed"},
@@ -86,26 +110,11 @@ RECEIVED_TRANSITIONS: list[dict[str, Any]] = [
     errors={"accept": ErrorNumber.ERROR_INVITATION_STATE_INVALID},
 )
 @attrs.define(slots=True, eq=False)
-class ReceivedCallInvitation:
+class ReceivedCallInvitation(OnCall):
     """apiRTC's ReceivedCallInvitation: the callee's decision about one incoming call."""
 
     call: Call = attrs.field(repr=lambda c: f"<Call {c.call_id} {c.state.name}>")
     state: ReceivedCallInvitationState = ReceivedCallInvitationState.STANDBY
-
-    @property
-    def id(self) -> str:
-        """The invitation id (the call id, as in apiRTC)."""
-        return self.call.call_id
-
-    @property
-    def status(self) -> InvitationStatus:
-        """``getStatus()``."""
-        return InvitationStatus(self.state.value)
-
-    @property
-    def sender(self) -> str:
-        """The caller's user id."""
-        return self.call.contact
 
     @property
     def call_type(self) -> str:

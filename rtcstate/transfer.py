@@ -124,7 +124,7 @@ import hashlib
 import struct
 from collections import deque
 from collections.abc import Callable, Iterator
-from typing import Any, ClassVar, Final
+from typing import TYPE_CHECKING, Any, ClassVar, Final
 
 import attrs
 
@@ -772,6 +772,86 @@ def _error_payload(
 # --- sender -----------------------------------------------------------------------------------
 
 
+class _Endpoint(_Timers):
+    """Mixin: what the sender and the receiver of a transfer do alike (frames out, events,
+    cancelling and failing); ``_BY_RECEIVER`` and ``_ERROR_KIND`` tell the two apart."""
+
+    __slots__ = ()
+    _BY_RECEIVER: ClassVar[bool]
+    _ERROR_KIND: ClassVar[DataChannelErrorType]
+    transfer_id: str
+    channel_id: str
+    settings: TransferSettings
+    _channel_up: bool
+
+    state: Any
+
+    if TYPE_CHECKING:  # each machine has its own
+
+        def _report(self, trigger: str, now: float, **kw: Any) -> list[Effect]: ...
+
+        def _end(
+            self, fx: list[Effect], code: CancelCode = CancelCode.CANCELLED, reason: str = ""
+        ) -> None: ...
+
+    def _violation(
+        self,
+        now: float,
+        detail: str,
+        code: TransferErrorCode = TransferErrorCode.UNEXPECTED_MESSAGE,
+    ) -> list[Effect]:
+        return self._report("protocol_error", now, code=code, detail=detail)
+
+    def _is_up(self, fx: list[Effect], now: float, **kw: Any) -> bool:
+        return self._channel_up
+
+    def _send(self, fx: list[Effect], frame: Frame) -> None:
+        if self._channel_up:
+            fx.append(SendData(self.channel_id, encode_frame(frame)))
+
+    def _emit(self, fx: list[Effect], event: str, payload: Any) -> None:
+        fx.append(Emit(self.target, event, payload))
+
+    def _await_channel(self, fx: list[Effect], now: float, **kw: Any) -> None:
+        self._arm(fx, "resume", now + self.settings.resume_timeout)
+
+    def _cancel_local(
+        self, fx: list[Effect], now: float, reason: str = "cancelled", **kw: Any
+    ) -> None:
+        self._end(fx, CancelCode.CANCELLED, reason)
+        self._send(fx, Cancel(self.transfer_id, self._BY_RECEIVER, CancelCode.CANCELLED, reason))
+        payload = {"uuid": self.transfer_id, "from": HangupFrom.LOCAL.value, "reason": reason}
+        self._emit(fx, "cancelled", payload)
+
+    def _cancelled_by_peer(self, fx: list[Effect], now: float, reason: str = "", **kw: Any) -> None:
+        self._end(fx, CancelCode.CANCELLED, reason)
+        payload = {"uuid": self.transfer_id, "from": HangupFrom.REMOTE.value, "reason": reason}
+        self._emit(fx, "cancelled", payload)
+
+    def _error(self, fx: list[Effect], code: TransferErrorCode, detail: str) -> None:
+        self._emit(fx, "error", _error_payload(self.transfer_id, code, detail, self._ERROR_KIND))
+
+    def _failed_by_peer(self, fx: list[Effect], now: float, reason: str = "", **kw: Any) -> None:
+        self._end(fx, CancelCode.FAILED, reason)
+        self._error(fx, TransferErrorCode.TRANSFER_REMOTE_ERROR, reason)
+
+    def _fail(
+        self,
+        fx: list[Effect],
+        now: float,
+        code: TransferErrorCode = TransferErrorCode.UNEXPECTED_MESSAGE,
+        detail: str = "",
+        **kw: Any,
+    ) -> None:
+        self._end(fx, CancelCode.FAILED, code.value)
+        self._send(fx, Cancel(self.transfer_id, self._BY_RECEIVER, CancelCode.FAILED, code.value))
+        self._error(fx, code, detail)
+
+    def _timed_out(self, fx: list[Effect], now: float, timer: str = "", **kw: Any) -> None:
+        detail = f"timer {timer} ran out in {self.state.name}" if timer else "timed out"
+        self._fail(fx, now, TransferErrorCode.TRANSFER_TIMED_OUT, detail)
+
+
 class FileSenderState(enum.Enum):
     IDLE = "IDLE"  # built; start() not called
     OFFERING = "OFFERING"  # OFFER sent (first time, or as a hello on a new channel); waiting
@@ -871,7 +951,7 @@ _DONE_STATES: Final = frozenset({_S.FINISHING, _S.OFFERING})  # where COMPLETE m
     final=_SENDER_FINAL,
 )
 @attrs.define(slots=True, eq=False)
-class FileSender(_Timers):
+class FileSender(_Endpoint):
     """The sending side of one file transfer (see the module docstring).
 
     Commands (raise :class:`~rtcstate.errors.RtcError` and change nothing when refused):
@@ -879,6 +959,9 @@ class FileSender(_Timers):
     :meth:`receive_frame`, :meth:`channel_opened`, :meth:`channel_closed`,
     :meth:`buffered_high`, :meth:`buffered_low`, :meth:`timer_fired`.
     """
+
+    _BY_RECEIVER: ClassVar[bool] = False
+    _ERROR_KIND: ClassVar[DataChannelErrorType] = DataChannelErrorType.SEND_DATA_CHANNEL_ERROR
 
     transfer_id: str
     channel_id: str
@@ -1078,14 +1161,6 @@ class FileSender(_Timers):
         ):
             spec_of(self).fire(self, "all_sent", fx, now)
 
-    def _violation(
-        self,
-        now: float,
-        detail: str,
-        code: TransferErrorCode = TransferErrorCode.UNEXPECTED_MESSAGE,
-    ) -> list[Effect]:
-        return self._report("protocol_error", now, code=code, detail=detail)
-
     def _undecodable(self, exc: FrameError, now: float, to_me: bool | None) -> list[Effect]:
         if exc.transfer_id == self.transfer_id and to_me and not self.finished:
             if self.state is _S.IDLE or self.state is _S.INTERRUPTED:
@@ -1132,9 +1207,6 @@ class FileSender(_Timers):
 
     # --- table callbacks: conditions ----------------------------------------------------------
 
-    def _is_up(self, fx: list[Effect], now: float, **kw: Any) -> bool:
-        return self._channel_up
-
     def _is_congested(self, fx: list[Effect], now: float, **kw: Any) -> bool:
         return self._congested
 
@@ -1155,21 +1227,11 @@ class FileSender(_Timers):
 
     # --- table callbacks: actions -------------------------------------------------------------
 
-    def _send(self, fx: list[Effect], frame: Frame) -> None:
-        if self._channel_up:
-            fx.append(SendData(self.channel_id, encode_frame(frame)))
-
-    def _emit(self, fx: list[Effect], event: str, payload: Any) -> None:
-        fx.append(Emit(self.target, event, payload))
-
     def _info(self, now: float, offset: int, chunks: int) -> dict[str, Any]:
         return _transfer_info(self.transfer_id, self.size, offset, chunks, now - self._started)
 
     def _start(self, fx: list[Effect], now: float, **kw: Any) -> None:
         self._started = now
-
-    def _await_channel(self, fx: list[Effect], now: float, **kw: Any) -> None:
-        self._arm(fx, "resume", now + self.settings.resume_timeout)
 
     def _send_offer(self, fx: list[Effect], now: float, **kw: Any) -> None:
         if self._offered_at is None:
@@ -1327,43 +1389,6 @@ class FileSender(_Timers):
         self._end_code = code
         self._end_reason = reason
 
-    def _cancel_local(
-        self, fx: list[Effect], now: float, reason: str = "cancelled", **kw: Any
-    ) -> None:
-        self._end(fx, CancelCode.CANCELLED, reason)
-        self._send(fx, Cancel(self.transfer_id, False, CancelCode.CANCELLED, reason))
-        payload = {"uuid": self.transfer_id, "from": HangupFrom.LOCAL.value, "reason": reason}
-        self._emit(fx, "cancelled", payload)
-
-    def _cancelled_by_peer(self, fx: list[Effect], now: float, reason: str = "", **kw: Any) -> None:
-        self._end(fx, CancelCode.CANCELLED, reason)
-        payload = {"uuid": self.transfer_id, "from": HangupFrom.REMOTE.value, "reason": reason}
-        self._emit(fx, "cancelled", payload)
-
-    def _error(self, fx: list[Effect], code: TransferErrorCode, detail: str) -> None:
-        kind = DataChannelErrorType.SEND_DATA_CHANNEL_ERROR
-        self._emit(fx, "error", _error_payload(self.transfer_id, code, detail, kind))
-
-    def _failed_by_peer(self, fx: list[Effect], now: float, reason: str = "", **kw: Any) -> None:
-        self._end(fx, CancelCode.FAILED, reason)
-        self._error(fx, TransferErrorCode.TRANSFER_REMOTE_ERROR, reason)
-
-    def _fail(
-        self,
-        fx: list[Effect],
-        now: float,
-        code: TransferErrorCode = TransferErrorCode.UNEXPECTED_MESSAGE,
-        detail: str = "",
-        **kw: Any,
-    ) -> None:
-        self._end(fx, CancelCode.FAILED, code.value)
-        self._send(fx, Cancel(self.transfer_id, False, CancelCode.FAILED, code.value))
-        self._error(fx, code, detail)
-
-    def _timed_out(self, fx: list[Effect], now: float, timer: str = "", **kw: Any) -> None:
-        detail = f"timer {timer} ran out in {self.state.name}" if timer else "timed out"
-        self._fail(fx, now, TransferErrorCode.TRANSFER_TIMED_OUT, detail)
-
 
 # --- receiver ---------------------------------------------------------------------------------
 
@@ -1436,13 +1461,16 @@ _RECEIVER_FINAL: Final = frozenset({_R.COMPLETED, _R.DECLINED, _R.CANCELLED, _R.
     },
 )
 @attrs.define(slots=True, eq=False)
-class FileReceiver(_Timers):
+class FileReceiver(_Endpoint):
     """The receiving side of one file transfer (apiRTC's ReceivedFileTransferInvitation).
 
     Built in NEW; its first frame is the OFFER. Commands (raise, change nothing when refused):
     :meth:`accept`, :meth:`decline`, :meth:`cancel`. Reports (never raise): as
     :class:`FileSender`.
     """
+
+    _BY_RECEIVER: ClassVar[bool] = True
+    _ERROR_KIND: ClassVar[DataChannelErrorType] = DataChannelErrorType.RECEIVE_DATA_CHANNEL_ERROR
 
     transfer_id: str
     channel_id: str
@@ -1608,14 +1636,6 @@ class FileReceiver(_Timers):
         spec.fire(self, trigger, fx, now, **kw)
         return fx
 
-    def _violation(
-        self,
-        now: float,
-        detail: str,
-        code: TransferErrorCode = TransferErrorCode.UNEXPECTED_MESSAGE,
-    ) -> list[Effect]:
-        return self._report("protocol_error", now, code=code, detail=detail)
-
     def _on_chunk(self, frame: Chunk, now: float) -> list[Effect]:
         offset, held, n = frame.offset, self._held, len(frame.payload)
         if offset != held:
@@ -1663,9 +1683,6 @@ class FileReceiver(_Timers):
 
     # --- table callbacks: conditions ----------------------------------------------------------
 
-    def _is_up(self, fx: list[Effect], now: float, **kw: Any) -> bool:
-        return self._channel_up
-
     def _too_large(
         self, fx: list[Effect], now: float, frame: Offer | None = None, **kw: Any
     ) -> bool:
@@ -1683,13 +1700,6 @@ class FileReceiver(_Timers):
         return now >= self._last_rx + self.settings.idle_timeout
 
     # --- table callbacks: actions -------------------------------------------------------------
-
-    def _send(self, fx: list[Effect], frame: Frame) -> None:
-        if self._channel_up:
-            fx.append(SendData(self.channel_id, encode_frame(frame)))
-
-    def _emit(self, fx: list[Effect], event: str, payload: Any) -> None:
-        fx.append(Emit(self.target, event, payload))
 
     def _size(self) -> int:
         return self.offer.size if self.offer is not None else 0
@@ -1723,9 +1733,6 @@ class FileReceiver(_Timers):
     def _send_accept(self, fx: list[Effect], now: float, **kw: Any) -> None:
         self._send(fx, Accept(self.transfer_id, self._chunk, 0))
         self._arm(fx, "idle", now + self.settings.idle_timeout)
-
-    def _await_channel(self, fx: list[Effect], now: float, **kw: Any) -> None:
-        self._arm(fx, "resume", now + self.settings.resume_timeout)
 
     def _decline(self, fx: list[Effect], now: float, reason: str = "declined", **kw: Any) -> None:
         self._reject = (RejectCode.DECLINED, reason)
@@ -1807,43 +1814,6 @@ class FileReceiver(_Timers):
         self._disarm_all(fx)
         self._end_code = code
         self._end_reason = reason
-
-    def _cancel_local(
-        self, fx: list[Effect], now: float, reason: str = "cancelled", **kw: Any
-    ) -> None:
-        self._end(fx, CancelCode.CANCELLED, reason)
-        self._send(fx, Cancel(self.transfer_id, True, CancelCode.CANCELLED, reason))
-        payload = {"uuid": self.transfer_id, "from": HangupFrom.LOCAL.value, "reason": reason}
-        self._emit(fx, "cancelled", payload)
-
-    def _cancelled_by_peer(self, fx: list[Effect], now: float, reason: str = "", **kw: Any) -> None:
-        self._end(fx, CancelCode.CANCELLED, reason)
-        payload = {"uuid": self.transfer_id, "from": HangupFrom.REMOTE.value, "reason": reason}
-        self._emit(fx, "cancelled", payload)
-
-    def _error(self, fx: list[Effect], code: TransferErrorCode, detail: str) -> None:
-        kind = DataChannelErrorType.RECEIVE_DATA_CHANNEL_ERROR
-        self._emit(fx, "error", _error_payload(self.transfer_id, code, detail, kind))
-
-    def _failed_by_peer(self, fx: list[Effect], now: float, reason: str = "", **kw: Any) -> None:
-        self._end(fx, CancelCode.FAILED, reason)
-        self._error(fx, TransferErrorCode.TRANSFER_REMOTE_ERROR, reason)
-
-    def _fail(
-        self,
-        fx: list[Effect],
-        now: float,
-        code: TransferErrorCode = TransferErrorCode.UNEXPECTED_MESSAGE,
-        detail: str = "",
-        **kw: Any,
-    ) -> None:
-        self._end(fx, CancelCode.FAILED, code.value)
-        self._send(fx, Cancel(self.transfer_id, True, CancelCode.FAILED, code.value))
-        self._error(fx, code, detail)
-
-    def _timed_out(self, fx: list[Effect], now: float, timer: str = "", **kw: Any) -> None:
-        detail = f"timer {timer} ran out in {self.state.name}" if timer else "timed out"
-        self._fail(fx, now, TransferErrorCode.TRANSFER_TIMED_OUT, detail)
 
 
 # --- several transfers on one channel ---------------------------------------------------------
