@@ -354,6 +354,11 @@ class Call:
         return self.state is CallState.ENDED
 
     @property
+    def hangup_cause(self) -> tuple[HangupFrom, str] | None:
+        """``(from, reason)`` of the hangup, once the call knows how it ends (else None)."""
+        return self._end
+
+    @property
     def is_screen_sharing(self) -> bool:
         return self.call_type in _SCREEN_TYPES
 

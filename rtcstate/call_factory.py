@@ -88,9 +88,11 @@ here; returns the effects (the application event announcing it)."""
 def install(session: Session) -> None:
     """Make ``session`` create calls for incoming invites (and data channels for theirs)."""
     from rtcstate.datachannel import install as install_data_channels  # (import cycle)
+    from rtcstate.filetransfer import install as install_file_transfers
 
     session.set_factory(wire.Invite, incoming_call)
     install_data_channels(session)
+    install_file_transfers(session)
 
 
 @attrs.define(slots=True, eq=False)

@@ -986,6 +986,100 @@ class ErrorCode(DocStrEnum):
         "does not accept (out of order or duplicated); the machine is left unchanged.",
         _R,
     )
+    TRANSFER_CHUNK_GAP = (
+        "TRANSFER_CHUNK_GAP",
+        "chunk beyond the expected offset (missing or reordered)",
+        "rtcstate extension (not apiRTC). File transfer ``error`` (FileTransfer, "
+        "ReceivedFileTransferInvitation, TransferMux): a file-transfer chunk arrived beyond the "
+        "offset the receiver holds (a chunk was lost or reordered). The receiver fails the "
+        "transfer (CANCEL frame), the sender reports TRANSFER_REMOTE_ERROR.",
+        _R,
+    )
+    TRANSFER_CHUNK_DUPLICATE = (
+        "TRANSFER_CHUNK_DUPLICATE",
+        "chunk before the expected offset (duplicated)",
+        "rtcstate extension (not apiRTC). File transfer ``error`` (FileTransfer, "
+        "ReceivedFileTransferInvitation, TransferMux): a file-transfer chunk arrived again (before"
+        " the offset the receiver holds). The receiver fails the transfer.",
+        _R,
+    )
+    TRANSFER_CHUNK_OVERSIZE = (
+        "TRANSFER_CHUNK_OVERSIZE",
+        "chunk larger than agreed or past the file size",
+        "rtcstate extension (not apiRTC). File transfer ``error`` (FileTransfer, "
+        "ReceivedFileTransferInvitation, TransferMux): a file-transfer chunk is larger than the "
+        "agreed chunk size or goes past the announced size. The receiver fails the transfer.",
+        _R,
+    )
+    TRANSFER_SIZE_MISMATCH = (
+        "TRANSFER_SIZE_MISMATCH",
+        "bytes received differ from the announced size",
+        "rtcstate extension (not apiRTC). File transfer ``error`` (FileTransfer, "
+        "ReceivedFileTransferInvitation, TransferMux): the sender's DONE announces a size "
+        "different from the offer's, or the receiver holds fewer or more bytes: nothing is "
+        "reported complete.",
+        _R,
+    )
+    TRANSFER_DIGEST_MISMATCH = (
+        "TRANSFER_DIGEST_MISMATCH",
+        "sha256 of the bytes received does not match",
+        "rtcstate extension (not apiRTC). File transfer ``error`` (FileTransfer, "
+        "ReceivedFileTransferInvitation, TransferMux): the sha256 of the bytes the receiver holds "
+        "differs from the one in the sender's DONE: nothing is reported complete.",
+        _R,
+    )
+    TRANSFER_TOO_LARGE = (
+        "TRANSFER_TOO_LARGE",
+        "offered file larger than the receiver accepts",
+        "rtcstate extension (not apiRTC). File transfer ``error`` (FileTransfer, "
+        "ReceivedFileTransferInvitation, TransferMux): the offered size exceeds the receiver's "
+        "maximum (CallSettings.max_file_size): refused with REJECT before any byte moves.",
+        _R,
+    )
+    TRANSFER_TIMED_OUT = (
+        "TRANSFER_TIMED_OUT",
+        "transfer peer silent for too long",
+        "rtcstate extension (not apiRTC). File transfer ``error`` (FileTransfer, "
+        "ReceivedFileTransferInvitation, TransferMux): a transfer timer ran out: no answer to the "
+        "offer, no acknowledgement, no chunk, no COMPLETE, or the channel stayed down longer than "
+        "resume_timeout.",
+        _R,
+    )
+    TRANSFER_REMOTE_ERROR = (
+        "TRANSFER_REMOTE_ERROR",
+        "the peer ended the transfer with an error",
+        "rtcstate extension (not apiRTC). File transfer ``error`` (FileTransfer, "
+        "ReceivedFileTransferInvitation, TransferMux): the far side failed the transfer (it sent "
+        "CANCEL with the failed code); its own error event names the cause.",
+        _R,
+    )
+    TRANSFER_CANCELLED = (
+        "TRANSFER_CANCELLED",
+        "the peer cancelled the transfer",
+        "rtcstate extension (not apiRTC). File transfer ``error`` (FileTransfer, "
+        "ReceivedFileTransferInvitation, TransferMux): Contact fileTransferError (sending side): "
+        "the receiving application cancelled the transfer (rtcstate's "
+        "ReceivedFileTransferInvitation.cancel).",
+        _R,
+    )
+    TRANSFER_DECLINED = (
+        "TRANSFER_DECLINED",
+        "the receiver refused the file",
+        "rtcstate extension (not apiRTC). File transfer ``error`` (FileTransfer, "
+        "ReceivedFileTransferInvitation, TransferMux): Contact fileTransferError (sending side): "
+        "the receiver's transfer machine refused the offer (too large or too many transfers at "
+        "once) after the data call was accepted.",
+        _R,
+    )
+    TRANSFER_ABORTED = (
+        "TRANSFER_ABORTED",
+        "the transfer's data call ended before the file was complete",
+        "rtcstate extension (not apiRTC). File transfer ``error`` (FileTransfer, "
+        "ReceivedFileTransferInvitation, TransferMux): Contact fileTransferError (sending side): "
+        "the data call carrying the transfer ended (hung up, ICE failure, server lost for good) "
+        "before the receiver confirmed the file.",
+        _R,
+    )
     SERVER_ERROR = (
         "SERVER_ERROR",
         "the relay reported an error",

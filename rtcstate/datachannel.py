@@ -72,13 +72,14 @@ from __future__ import annotations
 
 import enum
 from collections import deque
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Protocol
 
 import attrs
 
 from rtcstate import wire
 from rtcstate.call import Call, CallState
-from rtcstate.call_factory import held, hold_message, new_outgoing_call
+from rtcstate.call_factory import Pairing, held, hold_message, new_outgoing_call
 from rtcstate.codes import (
     CallStatus,
     CallType,
@@ -123,6 +124,7 @@ __all__ = [
     "MAX_DATA",
     "RECEIVED_TRANSITIONS",
     "TRANSITIONS",
+    "ChannelOwner",
     "DataChannel",
     "DataChannelState",
     "Frame",
@@ -131,6 +133,7 @@ __all__ = [
     "decode_frame",
     "encode_frame",
     "incoming_data_channel_invite",
+    "incoming_described",
     "install",
     "start_data_channel",
 ]
@@ -150,6 +153,24 @@ _TEXT, _BINARY = 0x01, 0x02
 _LAST = 0x01
 _FIXED = 1 + 1 + 1 + 2  # magic, kind, flags, uuid length
 _TAIL = 8 + 4  # total size, chunk index
+
+
+class ChannelOwner(Protocol):
+    """Who a DataChannel serves when it is not the application's (a file transfer).
+
+    With an owner the channel's events go to :meth:`channel_event` instead of the application,
+    every message received on it to :meth:`channel_data` (the 0xDC framing is not used), and
+    its invitation message is :meth:`invite_message`. Like :class:`~rtcstate.call.CallOwner`,
+    the owner may change its own state in these hooks; ``now`` is 0.0 when the event comes from
+    the data call (whose events carry no time)."""
+
+    def channel_event(self, fx: list[Effect], event: str, payload: Any, now: float) -> None: ...
+
+    def channel_data(self, fx: list[Effect], data: bytes | str, now: float) -> None: ...
+
+    def channel_buffered(self, fx: list[Effect], high: bool, now: float) -> None: ...
+
+    def invite_message(self) -> wire.Message: ...
 
 
 # --- frames ----------------------------------------------------------------------------------
@@ -289,6 +310,7 @@ class DataChannel:
     _paused: bool = False  # the adapter's send buffer is full
     _queue: deque[_Outgoing] = attrs.field(factory=deque, repr=False)
     _incoming: dict[str, _Incoming] = attrs.field(factory=dict, repr=False)
+    owner: ChannelOwner | None = attrs.field(default=None, repr=False)
 
     # --- public ------------------------------------------------------------------------------
 
@@ -409,11 +431,18 @@ class DataChannel:
             assert isinstance(event, DataChannelMessage)
             if self.state is not DataChannelState.OPEN:
                 return [Drop("unexpected-report", f"data in state {self.state.name}")]
-            self._received(fx, event.data)
+            if self.owner is not None:
+                self.owner.channel_data(fx, event.data, now)
+            else:
+                self._received(fx, event.data)
         elif kind is BufferedAmountHigh:
             self._paused = True
+            if self.owner is not None:
+                self.owner.channel_buffered(fx, True, now)
         elif kind is BufferedAmountLow:
             self._paused = False
+            if self.owner is not None:
+                self.owner.channel_buffered(fx, False, now)
             self._pump(fx, now)
         else:
             fx.append(Drop("unexpected-report", kind.__name__))
@@ -471,8 +500,11 @@ class DataChannel:
     def _fire(self, fx: list[Effect], trigger: str, now: float, **kw: Any) -> None:
         spec_of(self).fire(self, trigger, fx, now, **kw)
 
-    def _emit(self, fx: list[Effect], event: str, payload: Any = None) -> None:
-        fx.append(Emit(self.target, event, payload))
+    def _emit(self, fx: list[Effect], event: str, payload: Any = None, now: float = 0.0) -> None:
+        if self.owner is not None:
+            self.owner.channel_event(fx, event, payload, now)
+        else:
+            fx.append(Emit(self.target, event, payload))
 
     def _tid(self, name: str) -> str:
         return f"dataChannel:{self.channel_id}:{name}"
@@ -485,6 +517,8 @@ class DataChannel:
             fx.append(CancelTimer(tid))
 
     def _invite(self) -> Send:
+        if self.owner is not None:
+            return Send(self.remote, self.owner.invite_message())
         invite = wire.DataChannelInvite(self.channel_id, self.call.call_id, self.label)
         return Send(self.remote, invite)
 
@@ -513,10 +547,10 @@ class DataChannel:
             return call.hangup(now)
         return []
 
-    def _tell_closed(self, fx: list[Effect]) -> None:
+    def _tell_closed(self, fx: list[Effect], now: float = 0.0) -> None:
         if self._open and not self._closed_told:
             self._closed_told = True
-            self._emit(fx, "closed")
+            self._emit(fx, "closed", None, now)
 
     # --- transition callbacks (signature: fx, now, **kw) -------------------------------------
 
@@ -541,11 +575,11 @@ class DataChannel:
             if self.outgoing
             else DataChannelOpenedType.RECEIVE_DATA_CHANNEL_OPEN
         )
-        self._emit(fx, "opened", {"type": kind.value})
+        self._emit(fx, "opened", {"type": kind.value}, now)
 
     def _channel_closed(self, fx: list[Effect], now: float, **_: Any) -> None:
         self._open = True  # ``closed`` fires now, whether or not it ever opened
-        self._tell_closed(fx)
+        self._tell_closed(fx, now)
         self._requested = False
         self._drop_transfers()
         fx.append(StartTimer(self._tid("grace"), now + CLOSED_GRACE))
@@ -561,7 +595,7 @@ class DataChannel:
     def _ended(self, fx: list[Effect], now: float, frm: str = "local", **_: Any) -> None:
         self._stop_rtx(fx)
         self._cancel(fx, "grace")
-        self._emit(fx, "ended", {"from": frm})
+        self._emit(fx, "ended", {"from": frm}, now)
         self._tell_closed(fx)  # the peer connection closed with the call
         self._requested = False
         self._drop_transfers()
@@ -825,44 +859,66 @@ def _pair(session: Session, call: Call, env: wire.Envelope, now: float) -> list[
     ]
 
 
+def _is_copy(call: Call, env: wire.Envelope) -> bool:
+    owner, msg = call.owner, env.message
+    return (
+        isinstance(owner, ReceivedDataChannelInvitation)
+        and isinstance(msg, wire.DataChannelInvite)
+        and owner.channel_id == msg.channel_id
+    )
+
+
 def incoming_data_channel_invite(session: Session, env: wire.Envelope, now: float) -> list[Effect]:
     """The session's factory for ``data_channel_invite`` (for a channel it does not hold)."""
     msg = env.message
     assert isinstance(msg, wire.DataChannelInvite)
+    return incoming_described(session, env, now, msg.channel_id, msg.call_id, _pair, _is_copy)
+
+
+def incoming_described(
+    session: Session,
+    env: wire.Envelope,
+    now: float,
+    channel_id: str,
+    call_id: str,
+    pair: Pairing,
+    is_copy: Callable[[Call, wire.Envelope], bool],
+) -> list[Effect]:
+    """A message describing data call ``call_id`` (a data channel invite, a file offer) for an
+    object the session does not hold yet: acknowledge it (``data_channel_ack`` of
+    ``channel_id``), then pair it with its data call, or hold it until the call comes.
+
+    ``pair`` builds the application's object; ``is_copy(call, env)`` tells whether a call
+    already paired was paired with this very message (a retransmitted copy)."""
+    msg = env.message
     sender = env.sender
     if sender is None:
-        return [Drop("forged", "a data_channel_invite must come from a peer")]
+        return [Drop("forged", f"a {msg.TYPE} must come from a peer")]
     user = sender.partition("/")[0]
-    ack = Send(sender, wire.DataChannelAck(msg.channel_id))
-    hold = held(session, msg.call_id)
+    ack = Send(sender, wire.DataChannelAck(channel_id))
+    hold = held(session, call_id)
     if hold is not None:
         if hold.user != user:
-            return [Drop("stranger", f"{sender} named the data call {msg.call_id}")]
+            return [Drop("stranger", f"{sender} named the data call {call_id}")]
         waiting = hold.env.message if hold.env is not None else None
-        if isinstance(waiting, wire.DataChannelInvite):
-            if waiting.channel_id == msg.channel_id:
-                return [ack, Drop("duplicate", f"data_channel_invite {msg.channel_id}")]
-            return [Drop("conflict", f"data call {msg.call_id} already has a message")]
+        if waiting is not None:
+            if waiting == msg:
+                return [ack, Drop("duplicate", f"{msg.TYPE} for data call {call_id}")]
+            return [Drop("conflict", f"data call {call_id} already has a message")]
         call = hold.call
         fx: list[Effect] = [ack, *hold.release()]
-        if call is None or waiting is not None:
-            fx.append(Drop("conflict", f"data call {msg.call_id} is held for another message"))
+        if call is None:  # pragma: no cover - a hold holds a call or a message
             return fx
-        fx.extend(_pair(session, call, env, now))
+        fx.extend(pair(session, call, env, now))
         return fx
-    call = session.get_call(msg.call_id)
+    call = session.get_call(call_id)
     if call is not None:
-        owner = call.owner
-        if (
-            isinstance(owner, ReceivedDataChannelInvitation)
-            and owner.channel_id == msg.channel_id
-            and call.contact == user
-        ):
-            return [ack, Drop("duplicate", f"data_channel_invite {msg.channel_id}")]
-        return [Drop("unexpected-message", f"data_channel_invite for call {msg.call_id}")]
-    if session.recently_ended(msg.call_id):
-        return [ack, Drop("late-invite", f"data call {msg.call_id} already ended")]
-    holding = hold_message(session, msg.call_id, env, _pair, now)
+        if call.contact == user and is_copy(call, env):
+            return [ack, Drop("duplicate", f"{msg.TYPE} for data call {call_id}")]
+        return [Drop("unexpected-message", f"{msg.TYPE} for call {call_id}")]
+    if session.recently_ended(call_id):
+        return [ack, Drop("late-invite", f"data call {call_id} already ended")]
+    holding = hold_message(session, call_id, env, pair, now)
     if holding is None:
-        return [Drop("too-many-held", f"data_channel_invite {msg.channel_id} not held")]
+        return [Drop("too-many-held", f"{msg.TYPE} for data call {call_id} not held")]
     return [ack, *holding]

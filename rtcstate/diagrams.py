@@ -18,6 +18,7 @@ MACHINE_MODULES: tuple[str, ...] = (
     "rtcstate.invitation",
     "rtcstate.datachannel",
     "rtcstate.transfer",
+    "rtcstate.filetransfer",
 )
 """Modules that declare machines; each new machine module is added here."""
 

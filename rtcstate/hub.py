@@ -8,7 +8,7 @@ received (``receive(conn, data)``); the hub answers with :data:`HubEffect` value
 :class:`Deliver` (send this envelope on that connection), :class:`CloseConnection` and
 :class:`~rtcstate.effects.Drop` (an input discarded on purpose, for logs). The hub never reads a
 clock: ``now`` is the adapter's monotonic time, used only to bound how long a finished fork
-waits for stragglers.
+waits for stragglers and to refill each connection's rate limit (see Limits).
 
 Addresses. A connection becomes the device ``"user/device"`` with ``Register``; the hub answers
 ``Registered`` (``session_id`` is ``"<conn>:<n>"``), then tells the new connection who is online
@@ -28,6 +28,16 @@ relay may originate (``Registered``, ``Presence``, ``ServerError``, ``UserNotFou
 refused from clients (``ServerError(forbidden)``). Without ``to`` only ``Register``,
 ``Unregister``, ``Ping`` (answered with ``Pong``) and ``Pong`` (ignored) are meaningful; anything
 else is ``ServerError(unexpected)``. Messages the hub itself sends carry no ``from``.
+
+Limits. Every frame ``receive`` gets is checked before it is decoded, per connection: a
+token bucket (``rate_limit`` messages per second on average, up to ``rate_burst`` at once,
+refilled from the ``now`` of each input, so it needs no timer) and the size bound
+``max_message_size``. A frame over either limit, or undecodable, is refused and answered with
+a ``ServerError`` whose ``code`` says why: ``rate_limited``, ``oversize`` or ``decode_error``
+(``info`` gives the limit). ``max_strikes`` refused frames in a row (with no accepted frame in
+between) are abuse: the connection is closed (:class:`CloseConnection`) and what it sends until
+its ``disconnect`` is dropped. ``receive_envelope`` (already decoded input, used by simulations)
+is not limited.
 
 Forked calls. An ``Invite`` to a bare user rings every device of that user and opens a *fork*
 for its ``call_id`` (one dict entry: caller, callee user, ringing devices, winner). The first
@@ -123,11 +133,28 @@ class _Fork:
 
 
 @attrs.define(slots=True, eq=False)
+class _Bucket:
+    """One connection's rate limiter (a token bucket) and count of refused frames in a row."""
+
+    tokens: float
+    last: float
+    strikes: int = 0
+    closing: bool = False
+
+
+@attrs.define(slots=True, eq=False)
 class Hub:
     """The relay: connections, addresses, presence, routing and forked calls."""
 
     max_message_size: int = wire.DEFAULT_MAX_SIZE
     fork_linger: float = 30.0
+    #: messages per second a connection may send on average (``None``: no rate limit)
+    rate_limit: float | None = 100.0
+    #: messages a connection may send at once above the average (the bucket's size)
+    rate_burst: float = 200.0
+    #: refused frames in a row (oversize, undecodable, rate-limited) that close the connection
+    max_strikes: int = 20
+    _buckets: dict[str, _Bucket] = attrs.field(factory=dict, init=False)
     #: connection -> its address, or None while not registered
     _conns: dict[str, str | None] = attrs.field(factory=dict, init=False)
     #: address -> connection
@@ -141,6 +168,12 @@ class Hub:
     _involved: dict[str, set[str]] = attrs.field(factory=dict, init=False)
     #: (deadline, fork) of closed forks still waiting for losers, in closing order
     _expiring: deque[tuple[float, _Fork]] = attrs.field(factory=deque, init=False)
+
+    def __attrs_post_init__(self) -> None:
+        if self.rate_limit is not None and self.rate_limit <= 0:
+            raise ValueError("rate_limit must be > 0 (or None)")
+        if self.rate_burst < 1 or self.max_strikes < 1 or self.max_message_size <= 0:
+            raise ValueError("rate_burst, max_strikes and max_message_size must be >= 1")
 
     # --- public: queries ----------------------------------------------------------------------
 
@@ -160,11 +193,13 @@ class Hub:
         if conn in self._conns:
             return [Drop("duplicate-connection", f"connection {conn} is already open")]
         self._conns[conn] = None
+        self._buckets[conn] = _Bucket(self.rate_burst, now)
         return []
 
     def disconnect(self, conn: str, now: float) -> list[HubEffect]:
         """A transport connection closed (for any reason, including a :class:`CloseConnection`)."""
         self._expire(now)
+        self._buckets.pop(conn, None)
         if conn not in self._conns:
             return []
         address = self._conns.pop(conn)
@@ -177,12 +212,21 @@ class Hub:
         if conn not in self._conns:
             self._expire(now)
             return [Drop("unknown-connection", f"frame on unknown connection {conn}")]
+        bucket = self._buckets.setdefault(conn, _Bucket(self.rate_burst, now))
+        if bucket.closing:
+            self._expire(now)
+            return [Drop("closing", f"frame on connection {conn} closed for abuse")]
+        if not self._take_token(bucket, now):
+            self._expire(now)
+            info = f"over {self.rate_limit:g} messages/s (burst {self.rate_burst:g})"
+            return self._refuse(conn, bucket, "rate_limited", info)
         try:
             env = wire.decode(data, max_size=self.max_message_size)
         except wire.DecodeError as exc:
             self._expire(now)
             code = "oversize" if exc.reason is wire.DecodeReason.OVERSIZE else "decode_error"
-            return [_error(conn, code, f"{exc.reason.value}: {exc.detail}")]
+            return self._refuse(conn, bucket, code, f"{exc.reason.value}: {exc.detail}")
+        bucket.strikes = 0
         return self.receive_envelope(conn, env, now)
 
     def receive_envelope(self, conn: str, env: wire.Envelope, now: float) -> list[HubEffect]:
@@ -223,6 +267,29 @@ class Hub:
                 return self._fork_invite(conn, sender, env, call_id)
         return self._route(conn, sender, env)
 
+    # --- internals: limits ---------------------------------------------------------------------
+
+    def _take_token(self, bucket: _Bucket, now: float) -> bool:
+        rate = self.rate_limit
+        if rate is None:
+            return True
+        if now > bucket.last:
+            bucket.tokens = min(self.rate_burst, bucket.tokens + (now - bucket.last) * rate)
+            bucket.last = now
+        if bucket.tokens < 1.0:
+            return False
+        bucket.tokens -= 1.0
+        return True
+
+    def _refuse(self, conn: str, bucket: _Bucket, code: str, info: str) -> list[HubEffect]:
+        """Answer a refused frame; close the connection at ``max_strikes`` in a row."""
+        bucket.strikes += 1
+        fx: list[HubEffect] = [_error(conn, code, info)]
+        if bucket.strikes >= self.max_strikes:
+            bucket.closing = True
+            fx.append(CloseConnection(conn, f"{code}: {bucket.strikes} refused messages in a row"))
+        return fx
+
     # --- internals: registration and presence -------------------------------------------------
 
     def _register(self, conn: str, msg: wire.Register) -> list[HubEffect]:
@@ -242,6 +309,7 @@ class Hub:
             # the old one is forgotten now, so its later disconnect() changes nothing
             fx.append(CloseConnection(old, f"{address} registered on another connection"))
             del self._conns[old]
+            self._buckets.pop(old, None)
         self._conns[conn] = address
         self._by_address[address] = conn
         devices = self._users.get(user, {})

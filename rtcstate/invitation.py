@@ -28,7 +28,7 @@ dropped.
 from __future__ import annotations
 
 import enum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
 
@@ -43,6 +43,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from rtcstate.session import Session
 
 __all__ = [
+    "InvitationOwner",
     "InvitationState",
     "ReceivedCallInvitation",
     "ReceivedCallInvitationState",
@@ -68,6 +69,12 @@ class ReceivedCallInvitationState(enum.Enum):
 
 def _status_change(inv_id: str, state: enum.Enum) -> Emit:
     return Emit(target("invitation", inv_id), "statusChange", {"status": state.value, "id": inv_id})
+
+
+class InvitationOwner(Protocol):
+    """What owns a :class:`SentInvitation` that cannot cancel by itself (a file transfer)."""
+
+    def cancel(self, now: float) -> list[Effect]: ...
 
 
 class OnCall:
@@ -193,6 +200,7 @@ class SentInvitation:
     state: InvitationState = InvitationState.STANDBY
     reason: str | None = None
     session: Session | None = attrs.field(default=None, repr=False)
+    owner: InvitationOwner | None = attrs.field(default=None, repr=False)
 
     @property
     def id(self) -> str:
@@ -216,7 +224,12 @@ class SentInvitation:
         return [StartTimer(self._timer(), now + self.expiration_time)]
 
     def cancel(self, now: float) -> list[Effect]:
-        """Withdraw the invitation (raises ERROR_INVITATION_STATE_INVALID once decided)."""
+        """Withdraw the invitation (raises ERROR_INVITATION_STATE_INVALID once decided).
+
+        With an owner (a file transfer) the owner withdraws what it sent and makes this
+        CANCELLED."""
+        if self.owner is not None:
+            return self.owner.cancel(now)
         fx: list[Effect] = []
         spec_of(self).fire(self, "cancel", fx, now)
         return self._output(fx)

@@ -73,7 +73,9 @@ from rtcstate.settings import CallSettings
 if TYPE_CHECKING:  # pragma: no cover
     from rtcstate.call import Call
     from rtcstate.datachannel import DataChannel
+    from rtcstate.filetransfer import FileTransfer
     from rtcstate.invitation import SentInvitation
+    from rtcstate.transfer import TransferSettings
 
 __all__ = [
     "ROUTE_KINDS",
@@ -411,6 +413,34 @@ class Session:
         from rtcstate.datachannel import start_data_channel
 
         return start_data_channel(self, contact, now, label=label)
+
+    def send_file(
+        self,
+        contact: str,
+        now: float,
+        file_info: Mapping[str, Any],
+        *,
+        chunk_size: int | None = None,
+        window: int | None = None,
+        settings: TransferSettings | None = None,
+    ) -> tuple[FileTransfer, list[Effect]]:
+        """``contact.sendFile(fileInfo, data)``: offer a file ``{name, type, size}`` to ``contact``.
+
+        Returns the :class:`~rtcstate.filetransfer.FileTransfer` (its ``invitation`` is apiRTC's
+        SentInvitation of type sendFile, whose id is the transfer's) and the effects: the
+        ``file_offer`` and the data call carrying the file. The bytes are asked for later with
+        ``NeedData`` effects and given with ``FileTransfer.feed``. Raises ERROR_WRONG_STATE
+        unless CONNECTED, ERROR_BAD_PARAMETER for a bad argument, ERROR_OTHER when the adapter
+        reported no data channels; nothing changes then.
+        """
+        from rtcstate.filetransfer import send_file
+        from rtcstate.transfer import DEFAULT_CHUNK_SIZE, DEFAULT_WINDOW
+
+        return send_file(
+            self, contact, now, file_info,
+            chunk_size=DEFAULT_CHUNK_SIZE if chunk_size is None else chunk_size,
+            window=DEFAULT_WINDOW if window is None else window, settings=settings,
+        )  # fmt: skip
 
     def calls(self) -> Mapping[str, Call]:
         """The calls this session holds, by id (``getCalls()``)."""

@@ -128,7 +128,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Final
 
 import attrs
 
-from rtcstate.codes import DataChannelErrorType, ErrorNumber, HangupFrom
+from rtcstate.codes import DataChannelErrorType, ErrorCode, ErrorNumber, HangupFrom
 from rtcstate.effects import CancelTimer, Drop, Effect, Emit, SendData, StartTimer, target
 from rtcstate.errors import InvalidStateError, RtcError
 from rtcstate.machine import machine, spec_of
@@ -226,8 +226,7 @@ class ReceivedData(Effect):
 class TransferErrorCode(enum.StrEnum):
     """``errorCode`` of a transfer ``error`` event (``info`` is its ``errorInfo``).
 
-    The first three share their value with :class:`rtcstate.codes.ErrorCode` members.
-    """
+    Every value is a :class:`rtcstate.codes.ErrorCode` member, where each is documented."""
 
     MESSAGE_DECODE_ERROR = "MESSAGE_DECODE_ERROR"
     MESSAGE_FOR_UNKNOWN_ID = "MESSAGE_FOR_UNKNOWN_ID"
@@ -240,25 +239,13 @@ class TransferErrorCode(enum.StrEnum):
     TRANSFER_TOO_LARGE = "TRANSFER_TOO_LARGE"
     TRANSFER_TIMED_OUT = "TRANSFER_TIMED_OUT"
     TRANSFER_REMOTE_ERROR = "TRANSFER_REMOTE_ERROR"
+    TRANSFER_CANCELLED = "TRANSFER_CANCELLED"
+    TRANSFER_DECLINED = "TRANSFER_DECLINED"
+    TRANSFER_ABORTED = "TRANSFER_ABORTED"
 
     @property
     def info(self) -> str:
-        return _ERROR_INFO[self]
-
-
-_ERROR_INFO: Final[dict[TransferErrorCode, str]] = {
-    TransferErrorCode.MESSAGE_DECODE_ERROR: "transfer frame could not be decoded",
-    TransferErrorCode.MESSAGE_FOR_UNKNOWN_ID: "transfer frame for an unknown transfer",
-    TransferErrorCode.UNEXPECTED_MESSAGE: "transfer frame not valid in the current state",
-    TransferErrorCode.TRANSFER_CHUNK_GAP: "chunk beyond the expected offset (missing or reordered)",
-    TransferErrorCode.TRANSFER_CHUNK_DUPLICATE: "chunk before the expected offset (duplicated)",
-    TransferErrorCode.TRANSFER_CHUNK_OVERSIZE: "chunk larger than agreed or past the file size",
-    TransferErrorCode.TRANSFER_SIZE_MISMATCH: "bytes received differ from the announced size",
-    TransferErrorCode.TRANSFER_DIGEST_MISMATCH: "sha256 of the bytes received does not match",
-    TransferErrorCode.TRANSFER_TOO_LARGE: "offered file larger than the receiver accepts",
-    TransferErrorCode.TRANSFER_TIMED_OUT: "transfer peer silent for too long",
-    TransferErrorCode.TRANSFER_REMOTE_ERROR: "the peer ended the transfer with an error",
-}
+        return ErrorCode(self.value).info
 
 
 class CancelCode(enum.IntEnum):

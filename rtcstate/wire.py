@@ -809,17 +809,20 @@ class DataChannelAck(Message):
 @register
 @attrs.frozen(slots=True)
 class FileOffer(Message):
-    """sender -> receiver: offer a file, sent over call ``call_id`` in ``chunk_size`` pieces."""
+    """sender -> receiver: offer a file (apiRTC's ``contact_file_info``), carried by data channel
+    ``channel_id`` of data call ``call_id``.
+
+    Retransmitted until a ``data_channel_ack`` for ``channel_id`` arrives; the chunk size and
+    the sha256 digest travel in-band (see :mod:`rtcstate.transfer`)."""
 
     TYPE: ClassVar[str] = "file_offer"
     ROUTE: ClassVar[str | None] = "transfer_id"
     transfer_id: str
     call_id: str
+    channel_id: str
     name: str
     mime: str
     size: int
-    sha256: str
-    chunk_size: int
 
 
 @register

@@ -48,6 +48,7 @@ from rtcstate.codes import (
     default_hangup_reason,
     is_known_event,
 )
+from rtcstate.transfer import TransferErrorCode
 
 REPO = Path(__file__).resolve().parents[1]
 REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
@@ -572,7 +573,7 @@ def test_error_codes_have_info_and_are_partitioned() -> None:
         assert code.info.strip(), code
         assert code.value == code.name
     assert len(SEED_ERROR_CODES) == 31
-    assert len(RTCSTATE_ERROR_CODES) == 5
+    assert len(RTCSTATE_ERROR_CODES) == 16
     assert set(ErrorCode) == SEED_ERROR_CODES | SDK_ONLY_ERROR_CODES | RTCSTATE_ERROR_CODES
     assert not SEED_ERROR_CODES & SDK_ONLY_ERROR_CODES
     assert not RTCSTATE_ERROR_CODES & (SEED_ERROR_CODES | SDK_ONLY_ERROR_CODES)
@@ -582,7 +583,10 @@ def test_error_codes_have_info_and_are_partitioned() -> None:
         "UNEXPECTED_MESSAGE",
         "SERVER_ERROR",
         "SERVER_CONNECTION_FAILED",
+        *(c.value for c in TransferErrorCode if c.name.startswith("TRANSFER_")),
     }
+    # every errorCode a transfer fires is catalogued, with the same errorInfo
+    assert {c.value for c in TransferErrorCode} <= {c.value for c in ErrorCode}
     for code in RTCSTATE_ERROR_CODES:
         assert "not apiRTC" in code.doc
 

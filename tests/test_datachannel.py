@@ -550,7 +550,7 @@ def test_what_is_held_is_bounded() -> None:
     fx = s.receive_envelope(
         wire.Envelope(wire.DataChannelInvite("ch-x", "c-x", "l"), "bob", peer), 0.0
     )
-    assert fx == [Drop("too-many-held", "data_channel_invite ch-x not held")]
+    assert fx == [Drop("too-many-held", "data_channel_invite for data call c-x not held")]
     # one more data call: refused as busy
     fx = s.receive_envelope(wire.Envelope(wire.Invite("c-y", CallType.DATA, "o"), "bob", peer), 0.0)
     assert Send(peer, wire.Bye("c-y", HangupReason.USER_BUSY.value)) in fx

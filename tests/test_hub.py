@@ -617,3 +617,76 @@ def test_random_sessions_keep_the_hub_consistent(steps: list[tuple[Any, ...]]) -
                 )
                 wire.encode_envelope(effect.envelope)  # always sendable
         check_invariants(hub)
+
+
+# --- limits: rate and size per connection -------------------------------------------------------
+
+
+def ping_frame(seq: int = 1) -> bytes:
+    return wire.encode(wire.Ping(seq=seq))
+
+
+def server_error_codes(fx: list[HubEffect]) -> list[str]:
+    return [
+        e.envelope.message.code
+        for e in fx
+        if isinstance(e, Deliver) and isinstance(e.envelope.message, wire.ServerError)
+    ]
+
+
+def test_rate_limit_refuses_over_the_burst_and_refills_with_time() -> None:
+    hub, c = online("alice/d1", hub=Hub(rate_limit=10.0, rate_burst=3.0))
+    conn = c["alice/d1"]
+    for seq in range(3):  # the burst passes
+        assert server_error_codes(hub.receive(conn, ping_frame(seq), 0.0)) == []
+    fx = hub.receive(conn, ping_frame(9), 0.0)
+    assert server_error_codes(fx) == ["rate_limited"]
+    err = fx[0].envelope.message  # type: ignore[union-attr]
+    assert isinstance(err, wire.ServerError) and "10 messages/s" in err.info
+    # 0.1 s later one token is back: the next ping is answered with a pong
+    fx = hub.receive(conn, ping_frame(10), 0.1)
+    assert fx == [server(conn, wire.Pong(seq=10))]
+
+
+def test_repeated_abuse_closes_the_connection_and_later_frames_are_dropped() -> None:
+    hub, c = online("alice/d1", "bob/d1", hub=Hub(rate_limit=1.0, rate_burst=1.0, max_strikes=3))
+    conn = c["alice/d1"]
+    hub.receive(conn, ping_frame(), 0.0)
+    assert server_error_codes(hub.receive(conn, ping_frame(), 0.0)) == ["rate_limited"]
+    assert server_error_codes(hub.receive(conn, ping_frame(), 0.0)) == ["rate_limited"]
+    fx = hub.receive(conn, ping_frame(), 0.0)
+    assert server_error_codes(fx) == ["rate_limited"]
+    assert isinstance(fx[-1], CloseConnection) and fx[-1].conn == conn
+    assert "rate_limited" in fx[-1].reason
+    later = hub.receive(conn, ping_frame(), 100.0)
+    assert len(later) == 1 and isinstance(later[0], Drop) and later[0].reason == "closing"
+    # the adapter reports the close: the address is freed and bob hears it
+    fx = hub.disconnect(conn, 100.0)
+    assert deliveries(fx, c["bob/d1"]) == [Envelope(wire.Presence("alice", False, []))]
+
+
+def test_an_accepted_frame_resets_the_strikes() -> None:
+    hub, c = online("alice/d1", hub=Hub(max_message_size=64, max_strikes=2))
+    conn = c["alice/d1"]
+    big = wire.encode(wire.ContactMessage(1, "x" * 100), to="bob")
+    assert server_error_codes(hub.receive(conn, big, 0.0)) == ["oversize"]
+    assert hub.receive(conn, ping_frame(), 0.0) == [server(conn, wire.Pong(seq=1))]
+    fx = hub.receive(conn, big, 0.0)
+    assert server_error_codes(fx) == ["oversize"]
+    assert not any(isinstance(e, CloseConnection) for e in fx)
+    fx = hub.receive(conn, b"nope", 0.0)  # two refused in a row: closed
+    assert server_error_codes(fx) == ["decode_error"]
+    assert isinstance(fx[-1], CloseConnection)
+
+
+def test_rate_limit_can_be_disabled_and_bad_limits_are_refused() -> None:
+    hub, c = online("alice/d1", hub=Hub(rate_limit=None, rate_burst=1.0))
+    conn = c["alice/d1"]
+    for seq in range(500):
+        assert hub.receive(conn, ping_frame(seq), 0.0) == [server(conn, wire.Pong(seq=seq))]
+    for bad in ({"rate_limit": 0.0}, {"rate_burst": 0.5}, {"max_strikes": 0}):
+        try:
+            Hub(**bad)  # type: ignore[arg-type]
+        except ValueError:
+            continue
+        raise AssertionError(f"{bad} accepted")

@@ -2,8 +2,8 @@
 
 Sub-commands: ``codes`` (the apiRTC vocabulary catalogue), ``diagram NAME`` / ``diagram --all``
 (Mermaid state diagrams), ``machines`` (list the machines), ``docs`` (regenerate the generated
-pages in ``docs/``, or check them with ``--check``). The demo and relay server arrive with the
-adapters.
+pages in ``docs/``, or check them with ``--check``), ``serve --host H --port P`` (the websocket
+relay server of ``rtcstate_asyncio``). The demo arrives with the adapters.
 """
 
 from __future__ import annotations
@@ -37,6 +37,19 @@ def _docs(directory: Path, check: bool) -> int:
     return 0
 
 
+def _serve(host: str, port: int) -> int:
+    import asyncio
+    import contextlib
+    import logging
+
+    from rtcstate_asyncio.relay import run_relay  # only this command needs websockets
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run_relay(host, port))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="rtcstate", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -49,6 +62,9 @@ def main(argv: list[str] | None = None) -> int:
     p_docs = sub.add_parser("docs", help="regenerate docs/codes.md and docs/diagrams.md")
     p_docs.add_argument("--dir", type=Path, default=Path("docs"))
     p_docs.add_argument("--check", action="store_true", help="fail if a page is stale")
+    p_serve = sub.add_parser("serve", help="run the websocket relay server (Ctrl-C to stop)")
+    p_serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    p_serve.add_argument("--port", type=int, default=8765, help="TCP port to listen on")
     args = parser.parse_args(argv)
 
     if args.command == "codes":
@@ -71,6 +87,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "docs":
         return _docs(args.dir, args.check)
+    if args.command == "serve":
+        return _serve(args.host, args.port)
     return 2  # pragma: no cover - argparse enforces the choices
 
 

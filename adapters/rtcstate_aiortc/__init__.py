@@ -1,0 +1,1 @@
+"""aiortc media backend for rtcstate: carries media effects out on RTCPeerConnection."""

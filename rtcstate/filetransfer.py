@@ -1,0 +1,741 @@
+"""File transfer between contacts: apiRTC's ``Contact.sendFile`` and ReceivedFileTransferInvitation.
+
+Theory of operation
+-------------------
+One file travels on its own data channel inside its own data call, as in apiRTC: the transfer
+id, the data call id and the invitation id are one id. The pieces are machines that exist
+already, composed:
+
+* the data call (:class:`~rtcstate.call.Call`, type DATA) and the channel it carries
+  (:class:`~rtcstate.datachannel.DataChannel`), whose *owner* here is the transfer
+  (:class:`~rtcstate.datachannel.ChannelOwner`): the channel's events and every message
+  received on it come to the transfer, never to the application;
+* the transfer protocol (:class:`~rtcstate.transfer.FileSender` /
+  :class:`~rtcstate.transfer.FileReceiver`, frames ``0xF7``): negotiated chunk size, flow
+  control, sha256 verified before completion, resume when the channel comes back;
+* the application's objects: the sender's :class:`~rtcstate.invitation.SentInvitation` (type
+  ``sendFile``) and the receiver's :class:`ReceivedFileTransferInvitation`.
+
+*Sender.* ``Session.send_file(contact, now, {name, type, size})`` (apiRTC's
+``contact.sendFile(fileInfo, data)``) builds a :class:`FileTransfer`: it sends a ``file_offer``
+(apiRTC's ``contact_file_info``; retransmitted until a ``data_channel_ack``) and starts the
+data call. The data call established makes the SentInvitation ACCEPTED (``statusChange``,
+``response``); the data call declined makes it DECLINED. When the channel opens the
+FileSender starts: it offers the file in-band and asks the application for bytes with
+:class:`~rtcstate.transfer.NeedData` (``transfer_id`` = this id); the application answers with
+:meth:`FileTransfer.feed`. The contact fires ``fileTransferProgress {fileInfo,
+transferInformation}`` at each acknowledged step and ``fileSentSuccessfully`` once the receiver
+has verified the file; the sender then hangs the data call up and the SentInvitation becomes
+ENDED (as in the SDK). Any failure (the receiver's transfer machine refusing the offer, an
+integrity error on either side, a timeout, the receiver cancelling, the data call ending before
+the file was confirmed) fires the contact's ``fileTransferError {error, invitationId}`` once,
+``error`` carrying ``errorCode`` / ``errorInfo`` (``TRANSFER_*`` codes in
+:class:`~rtcstate.codes.ErrorCode`), and hangs up. ``cancel`` (``SentInvitation.cancel()``, the
+one invitation type the SDK lets cancel) sends CANCEL in-band if the transfer started, hangs
+up, and makes the invitation CANCELLED; it is refused once the digest is out (the receiver may
+hold a verified file).
+
+*Receiver.* The ``file_offer`` and the data call's ``invite`` may arrive in either order; the
+first waits in a :class:`~rtcstate.call_factory.DataCallHold`. With both, the session and the
+contact fire ``fileTransferInvitation`` (a :class:`ReceivedFileTransferInvitation`, id = the
+data call id, ``file_info`` = apiRTC's FileInfo ``{name, type}`` plus ``size``). ``accept(now)``
+(ACCEPTED) answers the data call; when the sender's in-band offer arrives on the channel it is
+checked against the ``file_offer`` (same size, name and type, else the transfer is declined
+in-band with an ``error``) and accepted. Bytes reach the application as
+:class:`~rtcstate.transfer.ReceivedData` effects (``transfer_id`` = the invitation id);
+``progress`` (TransferInformation) fires as they are stored; once the size and sha256 are
+verified the invitation becomes ENDED and fires ``transferComplete {fileInfo, sha256,
+transferInformation}`` (the sans-I/O form of apiRTC's ``accept()`` promise resolving with
+``{file, name, type}``: the adapter assembles ``file`` from the ReceivedData it was given).
+A transfer error fires ``error`` (the transfer's payload, ``type: "receiveDataChannelError"``).
+``decline(now)`` refuses the data call (DECLINED). The data call ending before the file was
+verified (the sender cancelled, hung up, or the call failed) makes it CANCELLED, as in the SDK.
+``cancel(now)`` (an rtcstate extension: the SDK's receiver cannot cancel) cancels in-band and
+makes it CANCELLED.
+
+*Resume.* A channel that closes under a live data call interrupts the transfer (both machines
+keep their place); if the channel reopens the transfer resumes from the receiver's offset (see
+:mod:`rtcstate.transfer`). A server loss does not touch the channel (it is peer-to-peer).
+
+Timers owned: the transfer machine's, named ``transfer:<id>:<name>`` (the session routes them
+back here); the data call and the channel own theirs. Every one is cancelled when the transfer
+ends (the session detaches it).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+from rtcstate import wire
+from rtcstate.call import Call
+from rtcstate.call_factory import new_outgoing_call
+from rtcstate.codes import (
+    CallType,
+    ErrorCode,
+    ErrorNumber,
+    HangupFrom,
+    HangupReason,
+    InvitationType,
+    default_hangup_reason,
+)
+from rtcstate.datachannel import DataChannel, DataChannelState, incoming_described
+from rtcstate.effects import SESSION, Drop, Effect, Emit, Send, target
+from rtcstate.errors import InvalidStateError, RtcError
+from rtcstate.invitation import InvitationState, OnCall, SentInvitation
+from rtcstate.machine import machine, spec_of
+from rtcstate.media import MediaEvent
+from rtcstate.session import Session, SessionState
+from rtcstate.transfer import (
+    DEFAULT_CHUNK_SIZE,
+    DEFAULT_MAX_CHUNK_SIZE,
+    DEFAULT_MAX_SIZE,
+    DEFAULT_WINDOW,
+    FileReceiver,
+    FileReceiverState,
+    FileSender,
+    TransferSettings,
+)
+
+__all__ = [
+    "RECEIVED_TRANSITIONS",
+    "FileTransfer",
+    "ReceivedFileTransferInvitation",
+    "ReceivedFileTransferInvitationState",
+    "incoming_file_offer",
+    "install",
+    "send_file",
+]
+
+LABEL = "sendFile"
+"""Label of a file transfer's RTCDataChannel."""
+
+
+def _code_payload(error_code: ErrorCode, detail: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "errorCode": error_code.value, "errorInfo": error_code.info, "detail": detail, **extra
+    }  # fmt: skip
+
+
+# --- sender ----------------------------------------------------------------------------------
+
+
+@attrs.define(slots=True, eq=False)
+class FileTransfer:
+    """The sending side of one file (``contact.sendFile``): its SentInvitation, data channel and
+    transfer machine. A child of the session under ``transfer_id`` (its id, the data call's)."""
+
+    session: Session = attrs.field(repr=False)
+    transfer_id: str
+    contact: str  # the receiver's user
+    name: str
+    mime: str
+    size: int
+    channel: DataChannel = attrs.field(repr=False)
+    invitation: SentInvitation = attrs.field(repr=False)
+    chunk_size: int = DEFAULT_CHUNK_SIZE
+    window: int = DEFAULT_WINDOW
+    settings: TransferSettings = attrs.field(factory=TransferSettings, repr=False)
+    sender: FileSender | None = attrs.field(default=None, repr=False)
+    _done: bool = False  # the data call ended: nothing more will happen
+    _reported: bool = False  # fileSentSuccessfully or fileTransferError fired
+    _progress: float | None = None  # percentage of the last fileTransferProgress
+
+    @property
+    def id(self) -> str:
+        return self.transfer_id
+
+    @property
+    def ended(self) -> bool:
+        return self._done
+
+    @property
+    def target(self) -> str:
+        """Where the transfer machine's own events go (``accepted``, ``interrupted``, …)."""
+        return target("transfer", self.transfer_id)
+
+    @property
+    def file_info(self) -> dict[str, Any]:
+        """apiRTC's FileInfo ``{name, type}`` plus ``size``."""
+        return {"name": self.name, "type": self.mime, "size": self.size}
+
+    # --- application commands ------------------------------------------------------------------
+
+    def feed(self, now: float, offset: int, data: bytes | bytearray | memoryview) -> list[Effect]:
+        """Give the bytes a :class:`~rtcstate.transfer.NeedData` asked for (see
+        :meth:`FileSender.feed`; ERROR_WRONG_STATE before the channel opened)."""
+        sender = self.sender
+        if sender is None:
+            raise InvalidStateError(
+                ErrorNumber.ERROR_WRONG_STATE, "FileTransfer", "feed", "WAITING",
+                "no data was requested: the channel is not open yet",
+            )  # fmt: skip
+        fx = self._translate(sender.feed(now, offset, data), now)
+        return self.session.child_output(self, fx)
+
+    def cancel(self, now: float, reason: str = "cancelled") -> list[Effect]:
+        """Withdraw the file: CANCEL in-band if started, hang up; the invitation is CANCELLED.
+
+        Raises ERROR_INVITATION_STATE_INVALID once the invitation is decided otherwise, and
+        ERROR_WRONG_STATE once every byte and the digest were sent; nothing changes then."""
+        inv = self.invitation
+        spec = spec_of(inv)
+        if not spec.allowed(inv.state, "cancel"):
+            raise spec.invalid(inv, "cancel")
+        sender = self.sender
+        fx: list[Effect] = []
+        if sender is not None and not sender.finished:
+            fx.extend(sender.cancel(now, reason))  # raises (unchanged) once DONE is out
+        self._reported = True  # the application asked: no error event for it
+        spec.fire(inv, "cancel", fx, now)
+        fx = self._translate(fx, now)
+        fx.extend(self.session.child_output(inv, []))
+        fx.extend(self._hang_up(now))
+        return self.session.child_output(self, fx)
+
+    # --- Child protocol ------------------------------------------------------------------------
+
+    def receive(self, env: wire.Envelope, now: float) -> list[Effect]:
+        return [Drop("unexpected-message", f"{env.message.TYPE} for transfer {self.id}")]
+
+    def media_event(self, event: MediaEvent, now: float) -> list[Effect]:
+        return [Drop("unexpected-report", type(event).__name__)]
+
+    def timer_fired(self, name: str, now: float) -> list[Effect]:
+        sender = self.sender
+        if sender is None or self._done:
+            return [Drop("stale-timer", f"{self.target}:{name}")]
+        return self._translate(sender.timer_fired(f"{self.target}:{name}", now), now)
+
+    def on_disconnected(self, now: float) -> list[Effect]:
+        return []
+
+    def on_reconnected(self, now: float) -> list[Effect]:
+        return []
+
+    # --- ChannelOwner --------------------------------------------------------------------------
+
+    def invite_message(self) -> wire.Message:
+        channel = self.channel
+        return wire.FileOffer(
+            self.transfer_id, channel.call.call_id, channel.channel_id, self.name, self.mime,
+            self.size,
+        )  # fmt: skip
+
+    def channel_event(self, fx: list[Effect], event: str, payload: Any, now: float) -> None:
+        if self._done:
+            return  # the data call is over: the transfer machine was dropped with its timers
+        inv = self.invitation
+        spec = spec_of(inv)
+        if event == "accepted":
+            if spec.allowed(inv.state, "answer_accept"):
+                spec.fire(inv, "answer_accept", fx, now)
+        elif event == "declined":
+            if spec.allowed(inv.state, "answer_decline"):
+                reason = HangupReason.USER_REFUSED_CALL.value
+                spec.fire(inv, "answer_decline", fx, now, reason=reason)
+        elif event == "opened":
+            if self.sender is None:
+                self.sender = FileSender(
+                    self.transfer_id, self.channel.channel_id, self.size, self.name, self.mime,
+                    self.chunk_size, self.window, self.settings, self.target,
+                )  # fmt: skip
+                fx.extend(self._translate(self.sender.start(now), now))
+            else:  # the channel came back: resume
+                fx.extend(self._translate(self.sender.channel_opened(now), now))
+        elif event == "closed":
+            sender = self.sender
+            if sender is not None and not sender.finished:
+                fx.extend(self._translate(sender.channel_closed(now), now))
+        elif event == "ended":
+            self._ended(fx, now)
+
+    def channel_data(self, fx: list[Effect], data: bytes | str, now: float) -> None:
+        sender = self.sender
+        if sender is None or self._done:
+            fx.append(Drop("not-started", f"data outside transfer {self.id}"))
+            return
+        fx.extend(self._translate(sender.on_frame(data, now), now))
+
+    def channel_buffered(self, fx: list[Effect], high: bool, now: float) -> None:
+        sender = self.sender
+        if sender is not None and not sender.finished and not self._done:
+            out = sender.buffered_high(now) if high else sender.buffered_low(now)
+            fx.extend(self._translate(out, now))
+
+    # --- internals -----------------------------------------------------------------------------
+
+    def _contact_event(self, event: str, payload: dict[str, Any]) -> Emit:
+        return Emit(target("contact", self.contact), event, payload)
+
+    def _translate(self, fx: list[Effect], now: float) -> list[Effect]:
+        """The transfer machine's events, as apiRTC's Contact events."""
+        out: list[Effect] = []
+        mine = self.target
+        hang_up = False
+        for e in fx:
+            if type(e) is not Emit or e.target != mine:
+                out.append(e)
+                continue
+            event, payload = e.event, e.payload
+            if event == "transferProgress":
+                self._progress = payload.get("percentage")
+                info = {"fileInfo": self.file_info, "transferInformation": payload}
+                out.append(self._contact_event("fileTransferProgress", info))
+            elif event == "transferComplete":
+                self._reported = True
+                info = {"fileInfo": self.file_info, "transferInformation": payload}
+                if self._progress != payload.get("percentage"):  # the last step, as apiRTC
+                    out.append(self._contact_event("fileTransferProgress", dict(info)))
+                out.append(self._contact_event("fileSentSuccessfully", info))
+                hang_up = True
+            elif event in ("error", "declined", "cancelled"):
+                hang_up = True
+                if event == "cancelled" and payload.get("from") == "local":
+                    continue  # the application cancelled: no error event for it
+                if event == "declined":
+                    error = _code_payload(
+                        ErrorCode.TRANSFER_DECLINED, str(payload.get("reason", "")),
+                        code=payload.get("code"),
+                    )  # fmt: skip
+                elif event == "cancelled":
+                    reason = str(payload.get("reason", ""))
+                    error = _code_payload(ErrorCode.TRANSFER_CANCELLED, reason)
+                else:
+                    error = dict(payload)
+                out.extend(self._error(error))
+            else:  # accepted, interrupted, resumed: rtcstate's own, on the transfer's target
+                out.append(e)
+        if hang_up:
+            out.extend(self._hang_up(now))
+        return out
+
+    def _error(self, error: dict[str, Any]) -> list[Effect]:
+        if self._reported:
+            return []
+        self._reported = True
+        payload = {"error": error, "invitationId": self.transfer_id}
+        return [self._contact_event("fileTransferError", payload)]
+
+    def _hang_up(self, now: float) -> list[Effect]:
+        channel = self.channel
+        if spec_of(channel).allowed(channel.state, "close"):
+            return channel.close(now)
+        return []
+
+    def _ended(self, fx: list[Effect], now: float) -> None:
+        """The data call is over: report a transfer it cut short, end the invitation."""
+        sender = self.sender
+        call = self.channel.call
+        cause = call.hangup_cause
+        if (sender is None or not sender.finished) and (
+            self.invitation.state is InvitationState.ACCEPTED
+        ):
+            if cause == (HangupFrom.REMOTE, default_hangup_reason(False).value):
+                # the receiver hung up (its cancel, racing its CANCEL frame)
+                detail = "the receiver ended the transfer"
+                fx.extend(self._error(_code_payload(ErrorCode.TRANSFER_CANCELLED, detail)))
+            else:
+                detail = "the data call ended before the receiver confirmed the file"
+                fx.extend(self._error(_code_payload(ErrorCode.TRANSFER_ABORTED, detail)))
+        inv = self.invitation
+        trigger = "end"
+        if (
+            inv.state is InvitationState.STANDBY
+            and not call.established
+            and cause is not None
+            and cause[0] is HangupFrom.REMOTE
+        ):
+            trigger = "answer_decline"  # refused (the channel's ``declined`` follows)
+        if spec_of(inv).allowed(inv.state, trigger):
+            reason = cause[1] if cause is not None else None
+            spec_of(inv).fire(inv, trigger, fx, now, reason=reason)
+            fx.extend(self.session.child_output(inv, []))
+        self._done = True
+        if self.session.child("transfer_id", self.transfer_id) is self:
+            fx.extend(self.session.detach("transfer_id", self.transfer_id))
+
+
+def send_file(
+    session: Session,
+    contact: str,
+    now: float,
+    file_info: Mapping[str, Any],
+    *,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    window: int = DEFAULT_WINDOW,
+    settings: TransferSettings | None = None,
+) -> tuple[FileTransfer, list[Effect]]:
+    """See :meth:`Session.send_file`."""
+    if session.state is not SessionState.CONNECTED:
+        raise InvalidStateError(
+            ErrorNumber.ERROR_WRONG_STATE, "Session", "send_file", session.state.name,
+            "Session.send_file needs a CONNECTED session",
+        )  # fmt: skip
+    if not isinstance(file_info, Mapping):
+        raise RtcError(ErrorNumber.ERROR_BAD_PARAMETER, "file_info must be a mapping")
+    name, mime, size = file_info.get("name", ""), file_info.get("type", ""), file_info.get("size")
+    if not isinstance(name, str) or not isinstance(mime, str):
+        raise RtcError(ErrorNumber.ERROR_BAD_PARAMETER, "file_info name and type must be str")
+    if type(size) is not int or size < 0:
+        raise RtcError(
+            ErrorNumber.ERROR_BAD_PARAMETER, f"file_info size must be an int >= 0: {size!r}"
+        )
+    caps = session.capabilities
+    if not caps.webrtc or not caps.data_channels:
+        raise RtcError(ErrorNumber.ERROR_OTHER, "the media stack has no data channels")
+    # the transfer machine checks name, type, sizes and chunking: build one before any change
+    FileSender("probe", "probe", size, name, mime, chunk_size, window)
+    call = new_outgoing_call(session, contact, now, call_type=CallType.DATA)
+    tid = call.call_id
+    channel = DataChannel(
+        session, session.ids("dataChannel"), call, call.contact, contact, LABEL, outgoing=True
+    )
+    inv = SentInvitation(tid, call.contact, InvitationType.SEND_FILE)
+    transfer = FileTransfer(
+        session, tid, call.contact, name, mime, size, channel, inv, chunk_size, window,
+        settings if settings is not None else TransferSettings(),
+    )  # fmt: skip
+    inv.owner = transfer
+    channel.owner = transfer
+    call.owner = channel
+    session.attach("channel_id", channel.channel_id, channel)
+    session.attach("transfer_id", tid, transfer)
+    fx = session.track_invitation(inv, now)
+    start: list[Effect] = []
+    spec_of(channel).fire(channel, "start", start, now)
+    fx.extend(session.child_output(channel, start))
+    fx.extend(session.child_output(call, call.start(now)))
+    return transfer, fx
+
+
+# --- receiver --------------------------------------------------------------------------------
+
+
+class ReceivedFileTransferInvitationState(enum.Enum):
+    STANDBY = "INVITATION_STATUS_STANDBY"
+    ACCEPTED = "INVITATION_STATUS_ACCEPTED"
+    DECLINED = "INVITATION_STATUS_DECLINED"
+    CANCELLED = "INVITATION_STATUS_CANCELLED"
+    ENDED = "INVITATION_STATUS_ENDED"
+
+
+RECEIVED_TRANSITIONS: list[dict[str, Any]] = [
+    {"trigger": "accept", "source": "STANDBY", "dest": "ACCEPTED", "after": "_changed"},
+    {"trigger": "decline", "source": "STANDBY", "dest": "DECLINED", "after": "_changed"},
+    {"trigger": "cancel", "source": "ACCEPTED", "dest": "CANCELLED", "after": "_changed"},
+    {"trigger": "call_ended", "source": ["STANDBY", "ACCEPTED"], "dest": "CANCELLED",
+     "after": "_changed"},
+    {"trigger": "verified", "source": "ACCEPTED", "dest": "ENDED", "after": "_changed"},
+]  # fmt: skip
+
+_Inv = ReceivedFileTransferInvitationState
+_RECEIVED_FINAL = (_Inv.DECLINED, _Inv.CANCELLED, _Inv.ENDED)
+
+
+@machine(
+    ReceivedFileTransferInvitationState,
+    RECEIVED_TRANSITIONS,
+    initial=ReceivedFileTransferInvitationState.STANDBY,
+    final=list(_RECEIVED_FINAL),
+    errors={
+        "accept": ErrorNumber.ERROR_INVITATION_STATE_INVALID,
+        "cancel": ErrorNumber.ERROR_INVITATION_STATE_INVALID,
+    },
+)
+@attrs.define(slots=True, eq=False)
+class ReceivedFileTransferInvitation(OnCall):
+    """apiRTC's ReceivedFileTransferInvitation: a file offered by a contact.
+
+    A child of the session under ``transfer_id`` (its id, the data call's) and the owner of the
+    data call, then of the data channel once accepted."""
+
+    session: Session = attrs.field(repr=False)
+    call: Call = attrs.field(repr=lambda c: f"<Call {c.call_id} {c.state.name}>")
+    channel_id: str
+    name: str
+    mime: str
+    size: int
+    remote: str  # the sender's device
+    state: ReceivedFileTransferInvitationState = ReceivedFileTransferInvitationState.STANDBY
+    data_channel: DataChannel | None = attrs.field(default=None, repr=False)
+    receiver: FileReceiver | None = attrs.field(default=None, repr=False)
+    max_size: int = DEFAULT_MAX_SIZE
+    max_chunk_size: int = DEFAULT_MAX_CHUNK_SIZE
+    settings: TransferSettings = attrs.field(factory=TransferSettings, repr=False)
+    reason: str | None = None  # the reason given to decline()
+    _done: bool = False
+
+    @property
+    def target(self) -> str:
+        return target("invitation", self.id)
+
+    @property
+    def transfer_id(self) -> str:
+        return self.id
+
+    @property
+    def ended(self) -> bool:
+        return self._done
+
+    @property
+    def file_info(self) -> dict[str, Any]:
+        """``getFileInfo()``: apiRTC's FileInfo ``{name, type}`` plus the announced ``size``."""
+        return {"name": self.name, "type": self.mime, "size": self.size}
+
+    # --- application commands ------------------------------------------------------------------
+
+    def accept(
+        self,
+        now: float,
+        *,
+        max_size: int | None = None,
+        max_chunk_size: int | None = None,
+        settings: TransferSettings | None = None,
+    ) -> list[Effect]:
+        """Accept the file: ACCEPTED, the data call answers (raises 10 when not STANDBY).
+
+        ``max_size`` (default :data:`~rtcstate.transfer.DEFAULT_MAX_SIZE`) is the largest file
+        taken: a larger in-band offer is refused (``error TRANSFER_TOO_LARGE``)."""
+        spec = spec_of(self)
+        if not spec.allowed(self.state, "accept"):
+            raise spec.invalid(self, "accept")
+        self.call.check_command("accept")
+        if self.session.child("channel_id", self.channel_id) is not None:
+            raise InvalidStateError(
+                ErrorNumber.ERROR_INVITATION_STATE_INVALID, "ReceivedFileTransferInvitation",
+                "accept", self.state.name, f"channel id {self.channel_id!r} is in use",
+            )  # fmt: skip
+        for label, value in (("max_size", max_size), ("max_chunk_size", max_chunk_size)):
+            if value is not None and (type(value) is not int or value < 1):
+                raise RtcError(ErrorNumber.ERROR_BAD_PARAMETER, f"{label} must be an int >= 1")
+        if max_size is not None:
+            self.max_size = max_size
+        if max_chunk_size is not None:
+            self.max_chunk_size = max_chunk_size
+        if settings is not None:
+            self.settings = settings
+        fx: list[Effect] = []
+        spec.fire(self, "accept", fx, now)
+        channel = DataChannel(
+            self.session, self.channel_id, self.call, self.call.contact, self.remote, LABEL,
+            outgoing=False, state=DataChannelState.ACCEPTED, owner=self,
+        )  # fmt: skip
+        channel._requested = True  # the far side opens it; the adapter reports it here
+        self.data_channel = channel
+        self.session.attach("channel_id", self.channel_id, channel)
+        self.call.owner = channel
+        return self.session.child_output(self, self.call.accepted_by_invitation(fx, now))
+
+    def decline(
+        self, now: float, reason: str | HangupReason = HangupReason.USER_REFUSED_CALL
+    ) -> list[Effect]:
+        """Refuse the file: DECLINED, the data call ends (``User_Refused_Call``). Ignored when
+        not STANDBY, as apiRTC."""
+        if self.state is not _Inv.STANDBY:
+            return [Drop("ignored", f"decline of a {self.state.name} invitation")]
+        if not spec_of(self.call).allowed(self.call.state, "decline"):
+            return [Drop("ignored", f"decline while the data call is {self.call.state.name}")]
+        fx: list[Effect] = []
+        spec_of(self).fire(self, "decline", fx, now)
+        self.reason = str(reason)
+        self._done = True
+        refused = HangupReason.USER_REFUSED_CALL.value
+        return self.session.child_output(self, self.call.declined_by_invitation(fx, now, refused))
+
+    def cancel(self, now: float, reason: str = "cancelled") -> list[Effect]:
+        """rtcstate extension: abandon an accepted transfer (CANCEL in-band, CANCELLED). Raises
+        ERROR_INVITATION_STATE_INVALID unless ACCEPTED."""
+        spec = spec_of(self)
+        if not spec.allowed(self.state, "cancel"):
+            raise spec.invalid(self, "cancel")
+        fx: list[Effect] = []
+        receiver = self.receiver
+        if receiver is not None and spec_of(receiver).allowed(receiver.state, "cancel"):
+            fx.extend(receiver.cancel(now, reason))
+        spec.fire(self, "cancel", fx, now)
+        fx = self._translate(fx, now)
+        channel = self.data_channel
+        if channel is not None and spec_of(channel).allowed(channel.state, "close"):
+            fx.extend(channel.close(now))
+        return self.session.child_output(self, fx)
+
+    # --- Child protocol ------------------------------------------------------------------------
+
+    def receive(self, env: wire.Envelope, now: float) -> list[Effect]:
+        """A copy of the ``file_offer``: acknowledged again."""
+        msg, sender = env.message, env.sender
+        if (
+            type(msg) is wire.FileOffer
+            and sender is not None
+            and sender.partition("/")[0] == self.call.contact
+            and msg.channel_id == self.channel_id
+        ):
+            return [Send(sender, wire.DataChannelAck(self.channel_id))]
+        return [Drop("unexpected-message", f"{msg.TYPE} for file transfer {self.id}")]
+
+    def media_event(self, event: MediaEvent, now: float) -> list[Effect]:
+        return [Drop("unexpected-report", type(event).__name__)]
+
+    def timer_fired(self, name: str, now: float) -> list[Effect]:
+        receiver = self.receiver
+        if receiver is None or self._done:
+            return [Drop("stale-timer", f"{self._timer_target}:{name}")]
+        return self._translate(receiver.timer_fired(f"{self._timer_target}:{name}", now), now)
+
+    def on_disconnected(self, now: float) -> list[Effect]:
+        return []
+
+    def on_reconnected(self, now: float) -> list[Effect]:
+        return []
+
+    # --- CallOwner (before acceptance) and ChannelOwner (after) -------------------------------
+
+    def call_event(self, fx: list[Effect], event: str, payload: Any) -> None:
+        """The data call ended while the user decides: CANCELLED (as the SDK)."""
+        if event == "hangup":
+            self._call_over(fx, 0.0)
+
+    def invite_message(self) -> wire.Message:  # pragma: no cover - the receiver never invites
+        raise AssertionError("the receiving side sends no invitation")
+
+    def channel_event(self, fx: list[Effect], event: str, payload: Any, now: float) -> None:
+        if self._done:
+            return  # the data call is over: the transfer machine was dropped with its timers
+        receiver = self.receiver
+        if event == "opened":
+            if receiver is None:
+                self.receiver = FileReceiver(
+                    self.id, self.channel_id, self.max_size, self.max_chunk_size, self.settings,
+                    self._timer_target,
+                )  # fmt: skip
+            else:
+                fx.extend(self._translate(receiver.channel_opened(now), now))
+        elif event == "closed":
+            if receiver is not None and not receiver.finished:
+                fx.extend(self._translate(receiver.channel_closed(now), now))
+        elif event == "ended":
+            self._call_over(fx, now)
+
+    def channel_data(self, fx: list[Effect], data: bytes | str, now: float) -> None:
+        receiver = self.receiver
+        if receiver is None or self._done:
+            fx.append(Drop("not-open", f"data outside the transfer {self.id}"))
+            return
+        out = receiver.on_frame(data, now)
+        if receiver.state is FileReceiverState.OFFERED:
+            out.extend(self._take_offer(receiver, now))
+        fx.extend(self._translate(out, now))
+
+    def channel_buffered(self, fx: list[Effect], high: bool, now: float) -> None:
+        return None  # the receiver sends little: no flow control on its side
+
+    # --- internals -----------------------------------------------------------------------------
+
+    @property
+    def _timer_target(self) -> str:
+        return target("transfer", self.id)
+
+    def _take_offer(self, receiver: FileReceiver, now: float) -> list[Effect]:
+        """The in-band offer: accept it if it is the file the user accepted."""
+        offer = receiver.offer
+        assert offer is not None
+        if (offer.size, offer.name, offer.mime) == (self.size, self.name, self.mime):
+            return receiver.accept(now)
+        fx = receiver.decline(now, "not the file announced")
+        detail = f"in-band offer {offer.name!r} ({offer.size} bytes) is not the file announced"
+        payload = _code_payload(ErrorCode.UNEXPECTED_MESSAGE, detail, uuid=self.id)
+        fx.append(Emit(self.target, "error", payload))
+        return fx
+
+    def _translate(self, fx: list[Effect], now: float) -> list[Effect]:
+        """The transfer machine's events, as the invitation's."""
+        out: list[Effect] = []
+        mine = self._timer_target
+        for e in fx:
+            if type(e) is not Emit or e.target != mine:
+                out.append(e)
+                continue
+            event, payload = e.event, e.payload
+            if event == "progress":
+                out.append(Emit(self.target, "progress", payload))
+            elif event == "transferComplete":
+                spec = spec_of(self)
+                if spec.allowed(self.state, "verified"):
+                    spec.fire(self, "verified", out, now)
+                receiver = self.receiver
+                info = {
+                    "fileInfo": self.file_info,
+                    "sha256": receiver.digest if receiver is not None else None,
+                    "transferInformation": payload,
+                }
+                out.append(Emit(self.target, "transferComplete", info))
+            elif event == "error":
+                out.append(Emit(self.target, "error", payload))
+            elif event == "cancelled":
+                spec = spec_of(self)
+                if spec.allowed(self.state, "call_ended"):
+                    spec.fire(self, "call_ended", out, now)
+            else:  # interrupted, resumed: rtcstate's own, on the transfer's target
+                out.append(e)
+        return out
+
+    def _call_over(self, fx: list[Effect], now: float) -> None:
+        """The data call ended: CANCELLED unless the file was verified (or declined), as the
+        SDK; the transfer machine is dropped with its timers."""
+        spec = spec_of(self)
+        if spec.allowed(self.state, "call_ended"):
+            spec.fire(self, "call_ended", fx, now)
+        self._done = True
+        if self.session.child("transfer_id", self.id) is self:
+            fx.extend(self.session.detach("transfer_id", self.id))
+
+    def _changed(self, fx: list[Effect], now: float, **_: Any) -> None:
+        fx.append(Emit(self.target, "statusChange", {"status": self.state.value, "id": self.id}))
+
+
+# --- the session's side --------------------------------------------------------------------------
+
+
+def install(session: Session) -> None:
+    """Make ``session`` answer ``file_offer`` messages."""
+    session.set_factory(wire.FileOffer, incoming_file_offer)
+
+
+def _pair(session: Session, call: Call, env: wire.Envelope, now: float) -> list[Effect]:
+    """Both halves are here: the invitation, surfaced on the session and the contact."""
+    msg = env.message
+    assert isinstance(msg, wire.FileOffer)
+    inv = ReceivedFileTransferInvitation(
+        session, call, msg.channel_id, msg.name, msg.mime, msg.size, env.sender or call.remote
+    )
+    call.owner = inv
+    call.invitation = None  # the file transfer invitation replaces the call's
+    session.attach("transfer_id", inv.id, inv)
+    return [
+        Emit(SESSION, "fileTransferInvitation", inv),
+        Emit(target("contact", call.contact), "fileTransferInvitation", inv),
+    ]
+
+
+def _is_copy(call: Call, env: wire.Envelope) -> bool:
+    owner, msg = call.owner, env.message
+    return (
+        isinstance(owner, ReceivedFileTransferInvitation)
+        and isinstance(msg, wire.FileOffer)
+        and owner.channel_id == msg.channel_id
+    )
+
+
+def incoming_file_offer(session: Session, env: wire.Envelope, now: float) -> list[Effect]:
+    """The session's factory for ``file_offer`` (for a transfer it does not hold)."""
+    msg = env.message
+    assert isinstance(msg, wire.FileOffer)
+    if msg.transfer_id != msg.call_id:
+        return [Drop("malformed", f"file_offer {msg.transfer_id} names data call {msg.call_id}")]
+    if msg.size < 0:
+        return [Drop("malformed", f"file_offer {msg.transfer_id} of {msg.size} bytes")]
+    return incoming_described(session, env, now, msg.channel_id, msg.call_id, _pair, _is_copy)
