@@ -17,10 +17,9 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 install: $(STAMP)
 
-## The main job: print the apiRTC codes reference and every machine's state diagram.
+## The main job: alice calls bob over real WebRTC on loopback (media, data channel, a file).
 run: $(STAMP)
-	$(BIN)/rtcstate codes
-	$(BIN)/rtcstate diagram --all
+	$(BIN)/rtcstate demo
 
 ## The whole test suite: lint, types, the sans-I/O import contract, generated docs, pytest.
 test: $(STAMP) lint typecheck imports pytest

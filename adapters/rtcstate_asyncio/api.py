@@ -25,20 +25,36 @@ Each wrapper keeps its last events in :attr:`Emitter.history`.
 
 Wrappers of ended calls, data channels and invitations are forgotten soon after the event loop
 turn in which they ended (the application may still hold them).
+
+Files. ``contact.send_file(data, name=...)`` returns a :class:`SentInvitation` (type
+``sendFile``) whose ``await done()`` is apiRTC's ``sendFile`` promise: it resolves with the
+contact's ``fileSentSuccessfully`` payload, or raises :class:`FileTransferError` on the
+contact's ``fileTransferError`` for it or when the invitation ends otherwise (DECLINED,
+CANCELLED, EXPIRED). The bytes come from a :data:`~rtcstate_asyncio.runtime.DataSource` the
+runtime reads on each ``NeedData`` (a buffer is sliced, a file object read piece by piece).
+``fileTransferInvitation`` delivers a :class:`ReceivedFileTransferInvitation`; its
+``accept()`` returns a future that is apiRTC's ``accept()`` promise: it resolves on the core's
+``transferComplete`` (the bytes were verified) with ``{file, name, type, size, sha256}`` and
+fails with :class:`FileTransferError` when the invitation ends CANCELLED (after an ``error`` or
+not) or the data could not be stored. ``transferComplete`` (rtcstate's) may also be listened to
+on the received invitation: :attr:`Emitter.EXTRA_EVENTS` lists the names a class accepts
+besides apiRTC's whitelist.
 """
 
 from __future__ import annotations
 
 import asyncio
 import inspect
+import io
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Protocol, Self
 
 from rtcstate import call as core_call
 from rtcstate import datachannel as core_dc
 from rtcstate import effects as fx
+from rtcstate import filetransfer as core_ft
 from rtcstate import invitation as core_inv
 from rtcstate import session as core_session
 from rtcstate.codes import (
@@ -61,11 +77,16 @@ __all__ = [
     "Contact",
     "DataChannel",
     "Emitter",
+    "FileTransferError",
+    "ReadableFile",
     "ReceivedCallInvitation",
     "ReceivedDataChannelInvitation",
+    "ReceivedFileTransferInvitation",
     "RegistrationError",
+    "SentInvitation",
     "Session",
     "UserAgent",
+    "WritableFile",
 ]
 
 log = logging.getLogger(__name__)
@@ -75,6 +96,34 @@ Tap = Callable[[str, str, Any], object]
 MediaSource = MediaBackend | Callable[[], MediaBackend]
 
 _HISTORY = 256
+
+#: the contact events about a file this session sends (routed to its SentInvitation too)
+_SENDER_FILE_EVENTS = frozenset(
+    {"fileTransferProgress", "fileSentSuccessfully", "fileTransferError"}
+)
+#: final statuses of an invitation
+_FINAL = frozenset(
+    {
+        InvitationStatus.INVITATION_STATUS_DECLINED,
+        InvitationStatus.INVITATION_STATUS_EXPIRED,
+        InvitationStatus.INVITATION_STATUS_CANCELLED,
+        InvitationStatus.INVITATION_STATUS_ENDED,
+    }
+)
+
+
+class ReadableFile(Protocol):
+    """A binary file-like object ``send_file`` reads (``seek`` only if asked to go back)."""
+
+    def read(self, size: int, /) -> bytes: ...
+
+    def seek(self, offset: int, whence: int = ..., /) -> int: ...
+
+
+class WritableFile(Protocol):
+    """A binary file-like object a received file is written to."""
+
+    def write(self, data: bytes | memoryview, /) -> object: ...
 
 
 class RegistrationError(RtcError):
@@ -87,10 +136,40 @@ class RegistrationError(RtcError):
         self.descriptor = dict(descriptor)
 
 
+class FileTransferError(RtcError):
+    """A file transfer did not complete: apiRTC's rejected ``sendFile`` / ``accept()`` promise.
+
+    ``invitation_id`` is the transfer's id, ``status`` the invitation's status when it failed
+    (DECLINED, CANCELLED, ...), ``error`` the error descriptor of the ``fileTransferError``
+    (sender) or ``error`` (receiver) event (``errorCode``, ``errorInfo``, ``detail``) or None,
+    ``error_code`` its ``errorCode`` as an :class:`~rtcstate.codes.ErrorCode`. ``code`` is
+    ``ERROR_OTHER``. A local cause (the file could not be read or written) is ``__cause__``.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        invitation_id: str,
+        status: InvitationStatus,
+        error: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__(ErrorNumber.ERROR_OTHER, message)
+        self.invitation_id = invitation_id
+        self.status = status
+        self.error = dict(error) if error is not None else None
+        code = self.error.get("errorCode") if self.error is not None else None
+        self.error_code: ErrorCode | None = None
+        if isinstance(code, str) and code in ErrorCode.__members__:
+            self.error_code = ErrorCode[code]
+
+
 class Emitter:
     """apiRTC's Observable: ``on`` / ``off`` with the class's event whitelist, plus waits."""
 
     API_CLASS: ClassVar[str] = ""
+    EXTRA_EVENTS: ClassVar[frozenset[str]] = frozenset()
+    """Event names this class fires besides apiRTC's whitelist (rtcstate extensions)."""
 
     def __init__(self) -> None:
         self._listeners: dict[str, list[Handler]] = {}
@@ -156,7 +235,7 @@ class Emitter:
         return [p for e, p in self.history if e == name]
 
     def _check(self, event: str) -> None:
-        if not is_known_event(self.API_CLASS, event):
+        if not is_known_event(self.API_CLASS, event) and event not in self.EXTRA_EVENTS:
             raise ParameterError(ErrorCode.UNKNOWN_EVENT_ON_ADDLISTENER, "event", event)
 
     def _fire(self, event: str, payload: Any, spawn: Callable[[Awaitable[Any]], None]) -> None:
@@ -355,6 +434,9 @@ class Session(Emitter):
         for handle in self._prune:
             handle.cancel()
         self._prune.clear()
+        for obj in list(self._objects.values()):
+            if isinstance(obj, SentInvitation | ReceivedFileTransferInvitation):
+                obj._abandon("the session closed")
         await self.runtime.aclose()
         await self.ua._drain_tasks()
 
@@ -368,6 +450,8 @@ class Session(Emitter):
         else:
             obj._fire(emit.event, payload, self.ua._spawn)
             self._maybe_prune(emit.target, obj)
+            if emit.event in _SENDER_FILE_EVENTS and isinstance(obj, Contact):
+                self._sent_file_event(emit.event, payload)
         for tap in list(self._taps):
             try:
                 result = tap(emit.target, emit.event, payload)
@@ -396,6 +480,11 @@ class Session(Emitter):
             child = core.child("channel_id", ident)
             return self._wrap_channel(child) if isinstance(child, core_dc.DataChannel) else None
         if kind == "invitation":
+            child = core.child("transfer_id", ident)
+            if isinstance(child, core_ft.ReceivedFileTransferInvitation):
+                return self._wrap_file_invitation(child)
+            if isinstance(child, core_ft.FileTransfer):
+                return self._wrap_sent(child.invitation)
             call = core.get_call(ident)
             if call is None:
                 return None
@@ -410,6 +499,8 @@ class Session(Emitter):
             return self._wrap_invitation(payload)
         if isinstance(payload, core_dc.ReceivedDataChannelInvitation):
             return self._wrap_dc_invitation(payload)
+        if isinstance(payload, core_ft.ReceivedFileTransferInvitation):
+            return self._wrap_file_invitation(payload)
         if isinstance(payload, core_call.Call):
             return self._wrap_call(payload)
         if isinstance(payload, core_dc.DataChannel):
@@ -442,6 +533,39 @@ class Session(Emitter):
         if not isinstance(obj, ReceivedDataChannelInvitation):
             obj = self._objects[inv.target] = ReceivedDataChannelInvitation(self, inv)
         return obj
+
+    def _wrap_file_invitation(
+        self, inv: core_ft.ReceivedFileTransferInvitation
+    ) -> ReceivedFileTransferInvitation:
+        obj = self._objects.get(inv.target)
+        if not isinstance(obj, ReceivedFileTransferInvitation):
+            obj = self._objects[inv.target] = ReceivedFileTransferInvitation(self, inv)
+        return obj
+
+    def _wrap_sent(
+        self, inv: core_inv.SentInvitation, source: _Source | None = None
+    ) -> SentInvitation:
+        key = fx.target("invitation", inv.id)
+        obj = self._objects.get(key)
+        if not isinstance(obj, SentInvitation):
+            obj = self._objects[key] = SentInvitation(self, inv, source)
+        elif source is not None and obj._source is None:
+            obj._source = source
+        return obj
+
+    def _sent_file_event(self, event: str, payload: Any) -> None:
+        """A contact's event about a file we send: tell its SentInvitation."""
+        if not isinstance(payload, dict):
+            return
+        if event == "fileTransferError":
+            ident = payload.get("invitationId")
+        else:
+            info = payload.get("transferInformation")
+            ident = info.get("uuid") if isinstance(info, dict) else None
+        if isinstance(ident, str):
+            obj = self._objects.get(fx.target("invitation", ident))
+            if isinstance(obj, SentInvitation):
+                obj._file_event(event, payload)
 
     def _maybe_prune(self, target: str, obj: Emitter) -> None:
         ended = getattr(obj, "_ended", None)
@@ -498,6 +622,47 @@ class Contact(Emitter):
         core = self.session.core
         channel = runtime.command(lambda now: core.start_data_channel(self.id, now, label=label))
         return self.session._wrap_channel(channel)
+
+    def send_file(
+        self,
+        data: bytes | bytearray | memoryview | ReadableFile,
+        *,
+        name: str,
+        type: str = "application/octet-stream",
+        size: int | None = None,
+        chunk_size: int | None = None,
+        window: int | None = None,
+    ) -> SentInvitation:
+        """``contact.sendFile({name, type}, data)``: offer a file; returns its SentInvitation.
+
+        ``data`` is a buffer (``size`` is its length) or a binary file object with ``read`` (and
+        ``seek``) plus ``size``: it is read from its current position, exactly the pieces the
+        transfer asks for, never whole (reads block the event loop: use a local file). ``await
+        sent.done()`` resolves with ``fileSentSuccessfully`` or raises
+        :class:`FileTransferError`. Raises the core's errors (ERROR_BAD_PARAMETER for a bad
+        argument, ERROR_WRONG_STATE when not connected, ...) and nothing is sent then.
+        """
+        source: _Source
+        if isinstance(data, bytes | bytearray | memoryview):
+            source = _BufferSource(data)
+            if size is not None and size != source.size:
+                raise RtcError(
+                    ErrorNumber.ERROR_BAD_PARAMETER,
+                    f"size={size} but the buffer holds {source.size} bytes",
+                )
+            size = source.size
+        elif callable(getattr(data, "read", None)):
+            if size is None:
+                raise RtcError(ErrorNumber.ERROR_BAD_PARAMETER, "a file object needs size=")
+            source = _FileSource(data)
+        else:
+            raise RtcError(
+                ErrorNumber.ERROR_BAD_PARAMETER, f"cannot send a {data.__class__.__name__}"
+            )
+        info = {"name": name, "type": type, "size": size}
+        runtime = self.session.runtime
+        transfer = runtime.send_file(self.id, info, source, chunk_size=chunk_size, window=window)
+        return self.session._wrap_sent(transfer.invitation, source)
 
     def __repr__(self) -> str:
         return f"<Contact {self.id}>"
@@ -673,3 +838,320 @@ class DataChannel(Emitter):
 
     def __repr__(self) -> str:
         return f"<DataChannel {self.id} {self.status.value}>"
+
+
+# --- files -----------------------------------------------------------------------------------
+
+
+class _Source:
+    """A file's bytes for the runtime (``source(offset, size)``); keeps what made it fail."""
+
+    error: BaseException | None = None
+
+    def __call__(self, offset: int, size: int) -> bytes:
+        try:
+            return self.read(offset, size)
+        except BaseException as exc:
+            self.error = exc
+            raise
+
+    def read(self, offset: int, size: int) -> bytes:
+        raise NotImplementedError
+
+
+class _BufferSource(_Source):
+    def __init__(self, data: bytes | bytearray | memoryview) -> None:
+        try:
+            self.view = memoryview(data).cast("B")
+        except TypeError as exc:  # not contiguous
+            raise RtcError(ErrorNumber.ERROR_BAD_PARAMETER, f"cannot send {data!r}") from exc
+        self.size = self.view.nbytes
+
+    def read(self, offset: int, size: int) -> bytes:
+        return bytes(self.view[offset : offset + size])
+
+
+class _FileSource(_Source):
+    """Reads a file object from its current position (offset 0), piece by piece."""
+
+    def __init__(self, file: ReadableFile) -> None:
+        self.file = file
+        self.position = 0  # bytes read since the start
+
+    def read(self, offset: int, size: int) -> bytes:
+        if offset != self.position:  # the core never asks again for what it had; be safe
+            self.file.seek(offset - self.position, io.SEEK_CUR)
+            self.position = offset
+        pieces: list[bytes] = []
+        got = 0
+        while got < size:
+            piece = self.file.read(size - got)
+            if not piece:
+                break  # the end of the file: too short (the runtime cancels the transfer)
+            pieces.append(piece)
+            got += len(piece)
+        self.position += got
+        return pieces[0] if len(pieces) == 1 else b"".join(pieces)
+
+
+def _settle_quietly(future: asyncio.Future[Any]) -> None:
+    """Mark a failed future's exception as retrieved: nobody has to await it."""
+    if not future.cancelled():
+        future.exception()
+
+
+class SentInvitation(Emitter):
+    """apiRTC's SentInvitation of type ``sendFile`` (``contact.send_file()`` returns it).
+
+    ``response`` and ``statusChange`` fire as in apiRTC; the file's progress is the contact's
+    ``fileTransferProgress`` (the last one is kept in :attr:`transfer_information`).
+    """
+
+    API_CLASS = "SentInvitation"
+
+    def __init__(
+        self, session: Session, invitation: core_inv.SentInvitation, source: _Source | None
+    ) -> None:
+        super().__init__()
+        self.session = session
+        self.core = invitation
+        self._source = source
+        self.transfer_information: dict[str, Any] | None = None
+        self._error: dict[str, Any] | None = None
+        self._future: asyncio.Future[dict[str, Any]] = session.runtime.loop.create_future()
+        self._future.add_done_callback(_settle_quietly)
+
+    @property
+    def id(self) -> str:
+        """The invitation's id (the transfer's and its data call's)."""
+        return self.core.id
+
+    @property
+    def status(self) -> InvitationStatus:
+        """``getStatus()``."""
+        return self.core.status
+
+    @property
+    def type(self) -> str:
+        """``getType()``: ``sendFile``."""
+        return self.core.kind.value
+
+    @property
+    def contact(self) -> Contact:
+        return self.session.get_contact(self.core.contact)
+
+    def cancel(self) -> None:
+        """``cancel()``: withdraw the file (CANCELLED; ``done()`` raises). Raises
+        ``ERROR_INVITATION_STATE_INVALID`` (10) once decided otherwise and ``ERROR_WRONG_STATE``
+        (16) once every byte and the digest were sent."""
+        self.session.runtime.run(self.core.cancel)
+
+    async def done(self, timeout: float | None = None) -> dict[str, Any]:
+        """Wait for the end: the ``fileSentSuccessfully`` payload (``{fileInfo,
+        transferInformation}``), or :class:`FileTransferError` (``fileTransferError``, DECLINED,
+        CANCELLED...); :class:`TimeoutError` after ``timeout`` seconds (the transfer goes on)."""
+        async with asyncio.timeout(timeout):
+            return await asyncio.shield(self._future)
+
+    # --- internals ----------------------------------------------------------------------------
+
+    def _fire(self, event: str, payload: Any, spawn: Callable[[Awaitable[Any]], None]) -> None:
+        if event == "statusChange" and self.status in _FINAL:
+            self.session.runtime.forget_transfer(self.id)
+            self._fail(f"the file transfer ended {self.status.value}")  # unless settled
+        super()._fire(event, payload, spawn)
+
+    def _file_event(self, event: str, payload: dict[str, Any]) -> None:
+        if event == "fileTransferProgress":
+            self.transfer_information = payload.get("transferInformation")
+        elif event == "fileSentSuccessfully":
+            self.transfer_information = payload.get("transferInformation")
+            if not self._future.done():
+                self._future.set_result(payload)
+        elif event == "fileTransferError":
+            error = payload.get("error")
+            self._error = dict(error) if isinstance(error, dict) else {}
+            code = self._error.get("errorCode", "?")
+            self._fail(f"the file transfer failed: {code} {self._error.get('detail', '')}")
+
+    def _fail(self, message: str) -> None:
+        if self._future.done():
+            return
+        exc = FileTransferError(
+            message.strip(), invitation_id=self.id, status=self.status, error=self._error
+        )
+        source = self._source
+        if source is not None and source.error is not None:
+            exc.__cause__ = source.error
+        self._future.set_exception(exc)
+
+    def _abandon(self, reason: str) -> None:
+        self._fail(reason)
+
+    def _ended(self) -> bool:
+        return self.core.ended
+
+    def __repr__(self) -> str:
+        return f"<SentInvitation {self.type} {self.id} {self.status.value}>"
+
+
+class ReceivedFileTransferInvitation(Emitter):
+    """apiRTC's ReceivedFileTransferInvitation (payload of ``fileTransferInvitation``).
+
+    Fires ``statusChange``, ``progress`` (TransferInformation) and ``error`` as apiRTC, and
+    rtcstate's ``transferComplete {fileInfo, sha256, transferInformation}`` once the file is
+    verified (an :attr:`~Emitter.EXTRA_EVENTS` name; ``accept()``'s future resolves then).
+    """
+
+    API_CLASS = "ReceivedFileTransferInvitation"
+    EXTRA_EVENTS = frozenset({"transferComplete"})
+
+    def __init__(
+        self, session: Session, invitation: core_ft.ReceivedFileTransferInvitation
+    ) -> None:
+        super().__init__()
+        self.session = session
+        self.core = invitation
+        self._future: asyncio.Future[dict[str, Any]] | None = None
+        self._sink: WritableFile | None = None
+        self._buffer: bytearray | None = None
+        self._received = 0
+        self._error: dict[str, Any] | None = None
+        self._failure: BaseException | None = None
+
+    @property
+    def id(self) -> str:
+        return self.core.id
+
+    @property
+    def status(self) -> InvitationStatus:
+        return self.core.status
+
+    @property
+    def sender(self) -> Contact:
+        """``getSender()``: who offers the file."""
+        return self.session.get_contact(self.core.sender)
+
+    @property
+    def file_info(self) -> dict[str, Any]:
+        """``getFileInfo()``: ``{name, type}`` plus the announced ``size``."""
+        return self.core.file_info
+
+    @property
+    def received(self) -> int:
+        """How many bytes arrived so far (discard them unless the transfer completes)."""
+        return self._received
+
+    def accept(
+        self, *, sink: WritableFile | None = None, max_size: int | None = None
+    ) -> asyncio.Future[dict[str, Any]]:
+        """``accept()``: take the file; returns a future (apiRTC's promise).
+
+        It resolves once the core verified size and sha256 with ``{"file": bytes, "name",
+        "type", "size", "sha256"}``; with ``sink`` (a binary file object) the bytes are written
+        to it as they arrive and ``file`` is None (on failure the sink holds a partial file:
+        discard it). It fails with :class:`FileTransferError` if the transfer ends otherwise.
+        ``max_size``: the largest file taken (a larger one fails on both sides with
+        ``TRANSFER_TOO_LARGE``). Raises ``ERROR_INVITATION_STATE_INVALID`` (10) unless pending
+        and ``ERROR_BAD_PARAMETER`` for a bad argument; nothing changes then.
+        """
+        if sink is not None and not callable(getattr(sink, "write", None)):
+            raise RtcError(ErrorNumber.ERROR_BAD_PARAMETER, "sink must have a write() method")
+        future: asyncio.Future[dict[str, Any]] = self.session.runtime.loop.create_future()
+        future.add_done_callback(_settle_quietly)
+        previous = self._future, self._sink, self._buffer
+        self._future, self._sink = future, sink
+        self._buffer = bytearray() if sink is None else None
+        try:
+            self.session.runtime.accept_file(self.core, self._store, max_size=max_size)
+        except BaseException:
+            self._future, self._sink, self._buffer = previous
+            raise
+        return future
+
+    def decline(self, reason: str | HangupReason = HangupReason.USER_REFUSED_CALL) -> None:
+        """``decline(reason)``: refuse the file (ignored when not pending, as apiRTC)."""
+        self.session.runtime.run(lambda now: self.core.decline(now, reason))
+
+    def cancel(self, reason: str = "cancelled") -> None:
+        """Abandon an accepted transfer (rtcstate extension; CANCELLED, ``accept()``'s future
+        fails); raises ``ERROR_INVITATION_STATE_INVALID`` (10) unless ACCEPTED."""
+        self.session.runtime.run(lambda now: self.core.cancel(now, reason))
+
+    # --- internals ----------------------------------------------------------------------------
+
+    def _store(self, offset: int, data: bytes | memoryview) -> None:
+        """The runtime's sink: keep (a copy of) the bytes, or write them out."""
+        try:
+            if offset != self._received:
+                raise ValueError(f"bytes at {offset}, {self._received} expected")
+            if self._buffer is not None:
+                self._buffer.extend(data)
+            elif self._sink is not None:
+                view = memoryview(data).cast("B")
+                while view:
+                    written = self._sink.write(view)
+                    if not isinstance(written, int) or written >= len(view):
+                        break
+                    view = view[written:]
+            self._received += len(data)
+        except BaseException as exc:
+            self._failure = exc
+            self._buffer = None
+            raise
+
+    def _fire(self, event: str, payload: Any, spawn: Callable[[Awaitable[Any]], None]) -> None:
+        if event == "error" and isinstance(payload, dict):
+            self._error = dict(payload)
+        elif event == "transferComplete" and isinstance(payload, dict):
+            self._complete(payload)
+        elif event == "statusChange" and self.status in _FINAL:
+            self.session.runtime.forget_transfer(self.id)
+            if self.status is not InvitationStatus.INVITATION_STATUS_ENDED:
+                self._fail(f"the file transfer ended {self.status.value}")
+            else:  # transferComplete follows in the same batch of effects
+                self.session.runtime.loop.call_soon(self._fail, "ended without transferComplete")
+        super()._fire(event, payload, spawn)
+
+    def _complete(self, payload: dict[str, Any]) -> None:
+        future = self._future
+        if future is None or future.done():
+            return
+        if self._failure is not None:
+            self._fail("the file could not be stored")
+            return
+        info = self.file_info
+        data = self._buffer
+        self._buffer = None
+        future.set_result(
+            {
+                "file": bytes(data) if data is not None else None,
+                "name": info["name"],
+                "type": info["type"],
+                "size": self._received,
+                "sha256": payload.get("sha256"),
+            }
+        )
+
+    def _fail(self, message: str) -> None:
+        future = self._future
+        self._buffer = None
+        if future is None or future.done():
+            return
+        if self._error is not None:
+            message = f"{message}: {self._error.get('errorCode')} {self._error.get('detail', '')}"
+        exc = FileTransferError(
+            message.strip(), invitation_id=self.id, status=self.status, error=self._error
+        )
+        if self._failure is not None:
+            exc.__cause__ = self._failure
+        future.set_exception(exc)
+
+    def _abandon(self, reason: str) -> None:
+        self._fail(reason)
+
+    def _ended(self) -> bool:
+        return self.status in _FINAL
+
+    def __repr__(self) -> str:
+        return f"<ReceivedFileTransferInvitation {self.id} {self.status.value}>"

@@ -31,6 +31,19 @@ come back as ``media_event``; with no backend the runtime reports
 ``Capabilities(webrtc=False, data_channels=False)`` so the core refuses what it cannot do.
 ``Drop`` is logged at debug level.
 
+*File transfers.* The core never holds a file: it asks the sending application for bytes with
+``NeedData`` and hands the receiving one what arrived with ``ReceivedData``. The runtime keeps a
+*data source* per transfer it sent (:meth:`Runtime.send_file`: ``source(offset, size)`` returns
+the bytes) and a *data sink* per transfer it accepted (:meth:`Runtime.accept_file`:
+``sink(offset, data)``). A ``NeedData`` is answered like a report from the world: the read and
+``FileTransfer.feed`` are queued as an input, fed once every effect before it is carried out,
+so the chunk frames leave behind everything the core produced earlier. A source that raises,
+returns nothing (the file is shorter than announced) or returns what ``feed`` refuses cancels
+the transfer (logged); a ``NeedData`` for a transfer that ended meanwhile is dropped. A
+``ReceivedData`` goes to the sink at once, in order (``data`` may be a view: the sink copies
+what it keeps); a sink that raises is dropped (so are the next bytes) and the invitation is
+cancelled (logged). Nothing of this raises out of the loop.
+
 :meth:`Runtime.aclose` cancels every timer, closes the link, awaits every task it started and
 closes the backend: nothing is left pending.
 """
@@ -43,7 +56,7 @@ import logging
 import random
 import uuid
 from collections import deque
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from typing import Any, TypeVar
 
 from websockets.asyncio.client import ClientConnection, connect
@@ -52,18 +65,25 @@ from websockets.protocol import State
 
 from rtcstate import effects as fx
 from rtcstate import wire
+from rtcstate.errors import RtcError
+from rtcstate.filetransfer import FileTransfer, ReceivedFileTransferInvitation
 from rtcstate.ids import IdSource, RandomSource
 from rtcstate.media import Capabilities, MediaEvent
 from rtcstate.session import Session, SessionConfig
+from rtcstate.transfer import NeedData, ReceivedData
 from rtcstate_asyncio.backend import MEDIA_EFFECTS, MediaBackend
 
-__all__ = ["EmitHandler", "Runtime", "uuid_ids"]
+__all__ = ["DataSink", "DataSource", "EmitHandler", "Runtime", "uuid_ids"]
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 EmitHandler = Callable[[fx.Emit], None]
 Input = Callable[[float], list[fx.Effect]]
+DataSource = Callable[[int, int], bytes | bytearray | memoryview]
+"""``source(offset, size)``: 1 to ``size`` bytes of the file from ``offset`` (b"" at its end)."""
+DataSink = Callable[[int, bytes | memoryview], object]
+"""``sink(offset, data)``: bytes of a received file, in order (``data`` may be a view)."""
 
 
 def uuid_ids(kind: str) -> str:
@@ -110,6 +130,8 @@ class Runtime:
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._link: _Link | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._sources: dict[str, DataSource] = {}
+        self._sinks: dict[str, DataSink] = {}
         if media is not None:
             media.bind(self._media_report)
         else:
@@ -135,6 +157,40 @@ class Runtime:
         """Run an application command returning only effects; errors propagate."""
         self._execute(fn(self.now()))
 
+    def send_file(
+        self,
+        contact: str,
+        file_info: Mapping[str, Any],
+        source: DataSource,
+        *,
+        chunk_size: int | None = None,
+        window: int | None = None,
+    ) -> FileTransfer:
+        """``Session.send_file`` with ``source`` answering its ``NeedData``; errors propagate."""
+        transfer, effects = self.session.send_file(
+            contact, self.now(), file_info, chunk_size=chunk_size, window=window
+        )
+        self._sources[transfer.id] = source
+        self._execute(effects)
+        return transfer
+
+    def accept_file(
+        self,
+        invitation: ReceivedFileTransferInvitation,
+        sink: DataSink,
+        *,
+        max_size: int | None = None,
+    ) -> None:
+        """Accept a received file, its bytes going to ``sink``; errors propagate."""
+        effects = invitation.accept(self.now(), max_size=max_size)
+        self._sinks[invitation.id] = sink
+        self._execute(effects)
+
+    def forget_transfer(self, transfer_id: str) -> None:
+        """Drop the data source / sink of a transfer that is over."""
+        self._sources.pop(transfer_id, None)
+        self._sinks.pop(transfer_id, None)
+
     def report(self, fn: Input) -> None:
         """Queue a report from the world; it is fed once the effects before it are done."""
         if self._closed:
@@ -153,6 +209,8 @@ class Runtime:
         self._timers.clear()
         self._effects.clear()
         self._inputs.clear()
+        self._sources.clear()
+        self._sinks.clear()
         link, self._link = self._link, None
         if link is not None:
             self._close(link)
@@ -224,6 +282,12 @@ class Runtime:
                 self._close(link)
         elif kind is fx.Drop:
             log.debug("%s: dropped %r", self.session.address, e)
+        elif kind is NeedData:
+            assert isinstance(e, NeedData)
+            self.report(functools.partial(self._feed, e))
+        elif kind is ReceivedData:
+            assert isinstance(e, ReceivedData)
+            self._received(e)
         elif isinstance(e, MEDIA_EFFECTS):
             if self.media is None:
                 log.debug("no media backend for %r", e)
@@ -239,6 +303,70 @@ class Runtime:
             self.on_emit(e)
         except Exception:
             log.exception("an application handler of %s %r raised", e.target, e.event)
+
+    # --- file transfers -----------------------------------------------------------------------
+
+    def _feed(self, need: NeedData, now: float) -> list[fx.Effect]:
+        """Answer a ``NeedData`` from the transfer's source (an input: never raises)."""
+        tid = need.transfer_id
+        transfer = self.session.child("transfer_id", tid)
+        if not isinstance(transfer, FileTransfer) or _over(transfer):
+            self._sources.pop(tid, None)
+            log.debug("%s: NeedData for transfer %s, which is over", self.session.address, tid)
+            return []
+        source = self._sources.get(tid)
+        if source is None:
+            log.error("%s: no data source for transfer %s", self.session.address, tid)
+            return self._cancel_sent(transfer, now, "no data source")
+        try:
+            data = source(need.offset, need.size)
+        except Exception:
+            log.exception("%s: reading the data of transfer %s failed", self.session.address, tid)
+            return self._cancel_sent(transfer, now, "reading the file failed")
+        if not data:
+            log.error(
+                "%s: the source of transfer %s ended at %d of %d bytes",
+                self.session.address, tid, need.offset, transfer.size,
+            )  # fmt: skip
+            return self._cancel_sent(transfer, now, "the file is shorter than announced")
+        try:
+            return transfer.feed(now, need.offset, data)
+        except RtcError:
+            if _over(transfer):
+                return []
+            log.exception("%s: the core refused the data of transfer %s", self.session.address, tid)
+            return self._cancel_sent(transfer, now, "bad data from the source")
+
+    def _cancel_sent(self, transfer: FileTransfer, now: float, reason: str) -> list[fx.Effect]:
+        self._sources.pop(transfer.id, None)
+        try:
+            return transfer.cancel(now, reason)
+        except RtcError:
+            log.exception("%s: cancelling transfer %s failed", self.session.address, transfer.id)
+            return []
+
+    def _received(self, data: ReceivedData) -> None:
+        tid = data.transfer_id
+        sink = self._sinks.get(tid)
+        if sink is None:
+            log.debug("%s: no sink for transfer %s, bytes dropped", self.session.address, tid)
+            return
+        try:
+            sink(data.offset, data.data)
+        except Exception:
+            log.exception("%s: storing the data of transfer %s failed", self.session.address, tid)
+            del self._sinks[tid]
+            self.report(functools.partial(self._cancel_received, tid, "storing the file failed"))
+
+    def _cancel_received(self, tid: str, reason: str, now: float) -> list[fx.Effect]:
+        invitation = self.session.child("transfer_id", tid)
+        if not isinstance(invitation, ReceivedFileTransferInvitation) or invitation.ended:
+            return []
+        try:
+            return invitation.cancel(now, reason)
+        except RtcError:
+            log.debug("%s: transfer %s could not be cancelled", self.session.address, tid)
+            return []
 
     # --- timers -------------------------------------------------------------------------------
 
@@ -343,6 +471,12 @@ class Runtime:
                 await ws.send(data)
             except ConnectionClosed:
                 return
+
+
+def _over(transfer: FileTransfer) -> bool:
+    """Whether a sent transfer takes no more bytes (ended, cancelled or finished)."""
+    sender = transfer.sender
+    return transfer.ended or transfer.invitation.ended or (sender is not None and sender.finished)
 
 
 def _receive(session: Session, data: str | bytes, now: float) -> list[fx.Effect]:

@@ -3,7 +3,8 @@
 Sub-commands: ``codes`` (the apiRTC vocabulary catalogue), ``diagram NAME`` / ``diagram --all``
 (Mermaid state diagrams), ``machines`` (list the machines), ``docs`` (regenerate the generated
 pages in ``docs/``, or check them with ``--check``), ``serve --host H --port P`` (the websocket
-relay server of ``rtcstate_asyncio``). The demo arrives with the adapters.
+relay server of ``rtcstate_asyncio``), ``demo [--scenario S] [--size-mb N]`` (two agents over
+real WebRTC on loopback, see :mod:`rtcstate_cli.demo`).
 """
 
 from __future__ import annotations
@@ -50,6 +51,14 @@ def _serve(host: str, port: int) -> int:
     return 0
 
 
+def _demo(scenario: str, size_mb: float) -> int:
+    import asyncio
+
+    from rtcstate_cli.demo import run
+
+    return asyncio.run(run(scenario, int(size_mb * (1 << 20))))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="rtcstate", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -65,6 +74,12 @@ def main(argv: list[str] | None = None) -> int:
     p_serve = sub.add_parser("serve", help="run the websocket relay server (Ctrl-C to stop)")
     p_serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
     p_serve.add_argument("--port", type=int, default=8765, help="TCP port to listen on")
+    p_demo = sub.add_parser("demo", help="alice calls bob over real WebRTC on loopback")
+    p_demo.add_argument(
+        "--scenario", default="call", choices=["call", "decline", "busy", "notfound"],
+        help="call (default): media, data channel, file, hangup; or a refusal",
+    )  # fmt: skip
+    p_demo.add_argument("--size-mb", type=float, default=4.0, help="size of the file sent")
     args = parser.parse_args(argv)
 
     if args.command == "codes":
@@ -87,6 +102,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "docs":
         return _docs(args.dir, args.check)
+    if args.command == "demo":
+        return _demo(args.scenario, args.size_mb)
     if args.command == "serve":
         return _serve(args.host, args.port)
     return 2  # pragma: no cover - argparse enforces the choices

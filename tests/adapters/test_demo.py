@@ -1,0 +1,57 @@
+"""``rtcstate demo``: every scenario runs over real aiortc on loopback and exits 0, printing
+apiRTC event names as they happen and a summary; a failed step exits non-zero."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+
+import pytest
+from rtcstate_cli import demo, main
+
+
+def run_demo(scenario: str, size: int = 256 << 10) -> tuple[int, str]:
+    out = io.StringIO()
+
+    async def main_task() -> int:
+        code = await asyncio.wait_for(demo.run(scenario, size, out), 90)
+        await asyncio.sleep(0)
+        left = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        assert left == [], left  # the relay, both agents and their media left nothing behind
+        return code
+
+    return asyncio.run(main_task()), out.getvalue()
+
+
+def test_the_main_scenario() -> None:
+    code, text = run_demo("call")
+    assert code == 0, text
+    for event in ("incomingCall", "accepted", "streamAdded", "opened", "dataReceived",
+                  "fileTransferInvitation", "fileSentSuccessfully", "hangup"):  # fmt: skip
+        assert f" {event}" in text, event
+    assert "identical on both ends" in text and text.rstrip().endswith("demo OK")
+    assert "'from': 'local', 'reason': 'Hangup_From_Caller'" in text
+
+
+@pytest.mark.parametrize(
+    ("scenario", "reason"),
+    [("decline", "User_Refused_Call"), ("busy", "User_Busy"), ("notfound", "User_Not_Found")],
+)
+def test_refusals(scenario: str, reason: str) -> None:
+    code, text = run_demo(scenario)
+    assert code == 0, text
+    assert f"'reason': '{reason}'" in text and text.rstrip().endswith("demo OK")
+
+
+def test_a_failed_step_exits_non_zero(monkeypatch: pytest.MonkeyPatch) -> None:
+    async def never(*args: object, **kwargs: object) -> None:
+        raise demo.DemoFailed("forced failure")
+
+    monkeypatch.setattr(demo, "_scenario", never)
+    code, text = run_demo("call")
+    assert code == 1 and "DEMO FAILED: forced failure" in text
+
+
+def test_the_cli_knows_the_demo() -> None:
+    with pytest.raises(SystemExit):
+        main(["demo", "--scenario", "nope"])
