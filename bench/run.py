@@ -24,6 +24,8 @@ call counts (100,000 for memory and scale) with fewer repetitions and smaller na
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import gc
 import hashlib
 import json
@@ -546,6 +548,305 @@ def bench_transfer(sizes: Sizes) -> dict[str, Any]:
     )
 
 
+# --- call_setup_overhead, file_transfer_vs_raw: real aiortc on loopback -----------------------
+
+SETUP_RUNS = {"full": 21, "quick": 11, "smoke": 2}  # timed runs of each leg (after a warm-up)
+FILE_BYTES = {"full": 16 << 20, "quick": 4 << 20, "smoke": 64 << 10}
+FILE_REPEATS = {"full": 5, "quick": 3, "smoke": 1}
+RAW_CHUNK = 63 * 1024  # rtcstate.transfer.DEFAULT_CHUNK_SIZE: the same message size both legs
+RAW_HIGH, RAW_LOW = 1 << 20, 256 << 10  # AiortcMedia's buffered_high / buffered_low defaults
+E2E_WAIT = 30.0  # the bound of every wait in these benches, seconds
+
+
+async def _until(predicate: Callable[[], bool], limit: float = E2E_WAIT) -> None:
+    async with asyncio.timeout(limit):
+        while not predicate():
+            await asyncio.sleep(0.002)
+
+
+def _timed_media() -> Any:
+    """An ``AiortcMedia`` (loopback only) that stamps, with ``perf_counter``, when it reports
+    ICE connected per call (``connected[call_id]``) and each data channel open (``opened``)."""
+    from rtcstate_aiortc import AiortcMedia
+
+    from rtcstate.media import DataChannelOpened, MediaEvent
+
+    class TimedMedia(AiortcMedia):
+        def __init__(self) -> None:
+            super().__init__(loopback_only=True)
+            self.connected: dict[str, float] = {}
+            self.opened: list[float] = []
+
+        def bind(self, report: Callable[[MediaEvent], None]) -> None:
+            def spy(event: MediaEvent) -> None:
+                if type(event) is IceStateChanged and event.state == "connected":
+                    self.connected.setdefault(event.call_id, time.perf_counter())
+                elif type(event) is DataChannelOpened:
+                    self.opened.append(time.perf_counter())
+                report(event)
+
+            super().bind(spy)
+
+    return TimedMedia()
+
+
+class _Pair:
+    """A relay on 127.0.0.1 and two registered user agents with timed aiortc media."""
+
+    async def start(self) -> None:
+        from rtcstate_asyncio import UserAgent, serve
+
+        self.relay = await serve("127.0.0.1", 0)
+        self.media_a, self.media_b = _timed_media(), _timed_media()
+        self.ua_a = UserAgent("alice", media=self.media_a, options={"keepalive_interval": None})
+        self.ua_b = UserAgent("bob", media=self.media_b, options={"keepalive_interval": None})
+        self.alice = await self.ua_a.register(self.relay.url, timeout=E2E_WAIT)
+        self.bob = await self.ua_b.register(self.relay.url, timeout=E2E_WAIT)
+
+    async def idle(self) -> None:
+        """Wait until both backends released every call."""
+        await _until(lambda: not self.media_a.calls() and not self.media_b.calls())
+
+    async def close(self) -> None:
+        await self.ua_a.unregister()
+        await self.ua_b.unregister()
+        await self.relay.close()
+
+
+def _raw_pcs() -> tuple[Any, Any]:
+    """Two aiortc connections as ``AiortcMedia`` builds them: no STUN/TURN server; call from a
+    task whose context restricts ICE gathering to 127.0.0.1 (``_loopback_task``)."""
+    from aiortc import RTCConfiguration, RTCPeerConnection
+
+    return (
+        RTCPeerConnection(RTCConfiguration(iceServers=[])),
+        RTCPeerConnection(RTCConfiguration(iceServers=[])),
+    )
+
+
+async def _loopback_task(coro: Any) -> Any:
+    """Run ``coro`` in its own task with ``rtcstate_aiortc.loopback`` on (127.0.0.1 only)."""
+    from rtcstate_aiortc.loopback import LOOPBACK_ONLY, install
+
+    install()
+
+    async def scoped() -> Any:
+        LOOPBACK_ONLY.set(True)  # this task's context only (aiortc gathers from it)
+        return await coro
+
+    return await asyncio.get_running_loop().create_task(scoped())
+
+
+async def _negotiate(pc1: Any, pc2: Any) -> None:
+    from rtcstate_aiortc.loopback import non_loopback_candidates
+
+    await pc1.setLocalDescription(await pc1.createOffer())
+    await pc2.setRemoteDescription(pc1.localDescription)
+    await pc2.setLocalDescription(await pc2.createAnswer())
+    await pc1.setRemoteDescription(pc2.localDescription)
+    for pc in (pc1, pc2):
+        assert not non_loopback_candidates(pc.localDescription.sdp), "off loopback"
+
+
+async def _raw_call_setup() -> float:
+    """Seconds from building two connections (audio + video synthetic tracks each, remote
+    tracks drained) to both reporting ``connectionState`` connected, offer/answer in process."""
+    from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+    from rtcstate_aiortc import SyntheticStream
+    from rtcstate_aiortc.sources import SourceControl
+
+    drains: list[asyncio.Task[None]] = []
+
+    async def drain(track: MediaStreamTrack) -> None:
+        with contextlib.suppress(MediaStreamError):
+            while True:
+                await track.recv()
+
+    start = time.perf_counter()
+    pcs = _raw_pcs()
+    connected: dict[int, float] = {}
+    for n, pc in enumerate(pcs):
+
+        def on_state(n: int = n, pc: Any = pc) -> None:
+            if pc.connectionState == "connected":
+                connected.setdefault(n, time.perf_counter())
+
+        pc.on("connectionstatechange", on_state)
+        pc.on("track", lambda track: drains.append(asyncio.ensure_future(drain(track))))
+        control = SourceControl(SyntheticStream(f"raw-{n}", audio=True, video=True))
+        for track in control.tracks(["audio", "video"]):
+            pc.addTrack(track)
+    try:
+        await _negotiate(*pcs)
+        await _until(lambda: len(connected) == 2)
+        return max(connected.values()) - start
+    finally:
+        for pc in pcs:
+            await pc.close()
+        for task in drains:
+            task.cancel()
+        await asyncio.gather(*drains, return_exceptions=True)
+
+
+async def _rtcstate_call_setup(pair: _Pair) -> float:
+    """Seconds from ``contact.call()`` to ICE connected on both sides (the callee accepts in its
+    ``incomingCall`` handler), through the relay's websocket; then a hang-up, untimed."""
+    start = time.perf_counter()
+    call = pair.alice.get_contact("bob").call()
+    await call.wait_for("accepted", E2E_WAIT)
+    await _until(lambda: call.id in pair.media_b.connected)
+    elapsed = max(pair.media_a.connected[call.id], pair.media_b.connected[call.id]) - start
+    ended = call.wait_for("hangup", E2E_WAIT)
+    call.hangup()
+    await ended
+    await pair.idle()
+    return elapsed
+
+
+def bench_call_setup(sizes: Sizes) -> dict[str, Any]:
+    runs = SETUP_RUNS[sizes.mode]
+
+    async def main() -> tuple[list[float], list[float]]:
+        pair = _Pair()
+        await pair.start()
+        pair.bob.on("incomingCall", lambda invitation: invitation.accept())
+        ours: list[float] = []
+        raw: list[float] = []
+        try:
+            await _rtcstate_call_setup(pair)  # warm-up (codecs, first DTLS context)
+            await _loopback_task(_raw_call_setup())
+            for n in range(runs):
+                legs = [True, False] if n % 2 == 0 else [False, True]  # ABBA
+                for rtcstate in legs:
+                    if rtcstate:
+                        ours.append(await _rtcstate_call_setup(pair))
+                    else:
+                        raw.append(await _loopback_task(_raw_call_setup()))
+        finally:
+            await pair.close()
+        return ours, raw
+
+    ours, raw = asyncio.run(main())
+    value, base = statistics.median(ours) * 1e3, statistics.median(raw) * 1e3
+    note = (
+        f"median of {runs} ms from contact.call() to ICE+DTLS connected on both sides "
+        "(AiortcMedia reports), callee accepting in its incomingCall handler, invite and "
+        "answer through the websocket relay on 127.0.0.1, one process, audio+video synthetic "
+        "tracks; baseline: two raw aiortc RTCPeerConnections with the "
+        "same tracks, offer/answer handed over in process, from construction to both "
+        "connectionState connected; both 127.0.0.1 only, iceServers=[]; runs alternate ABBA; "
+        f"min {min(ours) * 1e3:.1f} / {min(raw) * 1e3:.1f} ms"
+    )
+    return line("call_setup_overhead", value, "ms", base, "ratio <= 1.5", note=note)
+
+
+async def _raw_transfer(data: bytes) -> float:
+    """Seconds from the channel open to the last byte received, over a raw aiortc data channel:
+    ``RAW_CHUNK`` messages, paused above ``RAW_HIGH`` buffered until ``bufferedamountlow``."""
+    pcs = _raw_pcs()
+    size = len(data)
+    received = bytearray()
+    done: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+
+    def on_channel(channel: Any) -> None:
+        def on_message(message: bytes) -> None:
+            received.extend(message)
+            if len(received) >= size and not done.done():
+                done.set_result(time.perf_counter())
+
+        channel.on("message", on_message)
+
+    pcs[1].on("datachannel", on_channel)
+    dc = pcs[0].createDataChannel("bulk", ordered=True)
+    dc.bufferedAmountLowThreshold = RAW_LOW
+    low = asyncio.Event()
+    dc.on("bufferedamountlow", low.set)
+    opened = asyncio.Event()
+    dc.on("open", opened.set)
+    try:
+        await _negotiate(*pcs)
+        async with asyncio.timeout(E2E_WAIT):
+            await opened.wait()
+        start = time.perf_counter()
+        view = memoryview(data)
+        async with asyncio.timeout(E2E_WAIT * 4):
+            for offset in range(0, size, RAW_CHUNK):
+                if dc.bufferedAmount > RAW_HIGH:
+                    low.clear()
+                    if dc.bufferedAmount > RAW_HIGH:
+                        await low.wait()
+                dc.send(bytes(view[offset : offset + RAW_CHUNK]))
+            end = await done
+        assert bytes(received) == data
+        return end - start
+    finally:
+        for pc in pcs:
+            await pc.close()
+
+
+async def _rtcstate_transfer(pair: _Pair, data: bytes, digest: str) -> tuple[float, float]:
+    """``contact.send_file`` to a receiver that accepts: (seconds from the sender's data channel
+    open to the receiver's verified file, seconds from send_file to it)."""
+    pair.media_a.opened.clear()
+    invited = pair.bob.wait_for("fileTransferInvitation", E2E_WAIT)
+    start = time.perf_counter()
+    sent = pair.alice.get_contact("bob").send_file(data, name="bench.bin")
+    invitation = await invited
+    async with asyncio.timeout(E2E_WAIT * 4):
+        result = await invitation.accept()
+        end = time.perf_counter()
+        await sent.done()
+    assert result["sha256"] == digest and result["file"] == data
+    assert pair.media_a.opened, "no data channel opened"
+    await pair.idle()
+    return end - pair.media_a.opened[-1], end - start
+
+
+def bench_file_transfer(sizes: Sizes) -> dict[str, Any]:
+    size, repeats = FILE_BYTES[sizes.mode], FILE_REPEATS[sizes.mode]
+    data = random.Random(20261129).randbytes(size)
+    digest = hashlib.sha256(data).hexdigest()
+
+    async def main() -> tuple[list[float], list[float], list[float]]:
+        pair = _Pair()
+        await pair.start()
+        ours: list[float] = []
+        totals: list[float] = []
+        raw: list[float] = []
+        try:
+            warm = data[: 64 << 10]  # warm-up: one small file each way
+            await _rtcstate_transfer(pair, warm, hashlib.sha256(warm).hexdigest())
+            await _loopback_task(_raw_transfer(warm))
+            for n in range(repeats):
+                legs = [True, False] if n % 2 == 0 else [False, True]
+                for rtcstate in legs:
+                    if rtcstate:
+                        transfer, total = await _rtcstate_transfer(pair, data, digest)
+                        ours.append(transfer)
+                        totals.append(total)
+                    else:
+                        raw.append(await _loopback_task(_raw_transfer(data)))
+        finally:
+            await pair.close()
+        return ours, totals, raw
+
+    ours, totals, raw = asyncio.run(main())
+    mb = size / 1e6
+    value, base = mb / min(ours), mb / min(raw)
+    note = (
+        f"MB/s of a {size / (1 << 20):g} MiB file, best of {repeats} (medians "
+        f"{mb / statistics.median(ours):.1f} / {mb / statistics.median(raw):.1f}): "
+        "contact.send_file to a receiver accepting it (asyncio API, AiortcMedia, relay on "
+        "127.0.0.1, both in one process), from the sender's data channel open to the "
+        "receiver's sha256-verified file (from send_file, data call setup included: "
+        f"{mb / min(totals):.1f} MB/s); baseline: a raw aiortc data channel between two "
+        f"in-process connections, {RAW_CHUNK // 1024} KiB messages, paused above 1 MiB "
+        "buffered until bufferedamountlow (256 KiB), from open to the last byte received "
+        "(no hashing)"
+    )
+    return line("file_transfer_vs_raw", value, "MB/s", base, "ratio >= 0.9", note=note)
+
+
 BENCHMARKS: dict[str, Callable[[Sizes], dict[str, Any]]] = {
     "receive": bench_receive,
     "receive_stdlib": bench_receive_stdlib,
@@ -555,6 +856,8 @@ BENCHMARKS: dict[str, Callable[[Sizes], dict[str, Any]]] = {
     "scale": bench_scale,
     "memory": bench_memory,
     "transfer_core_throughput": bench_transfer,
+    "call_setup_overhead": bench_call_setup,
+    "file_transfer_vs_raw": bench_file_transfer,
 }
 
 

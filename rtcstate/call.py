@@ -603,9 +603,10 @@ class Call:
 
     def _start(self, fx: list[Effect], now: float, **_: Any) -> None:
         if self.call_type is CallType.DATA or self.stream_id is not None:
-            if self.stream_id is not None:
-                self._local_stream_available(fx)
             self._open_pc(fx)
+            if self.stream_id is not None:  # the application's stream: send it
+                self._local_stream_available(fx)
+                fx.append(PublishStream(self.call_id, self.stream_id))
             fx.append(CreateOffer(self.call_id))
         else:
             self._acquire(fx)
@@ -647,6 +648,9 @@ class Call:
         self.audio_only = self.audio_only or audio_only
         self._cancel(fx, "lifetime")
         if self.call_type is CallType.DATA or self.stream_id is not None:
+            if self.stream_id is not None:  # the application's stream: send it
+                self._open_pc(fx)
+                fx.append(PublishStream(self.call_id, self.stream_id))
             self._answer_offer(fx)
         else:
             self._acquire(fx)

@@ -57,6 +57,7 @@ __all__ = [
     "LOCAL_ERROR_TO_WIRE_REASON",
     "ROOM_RESTART_REASONS",
     "RTCSTATE_ERROR_CODES",
+    "RTCSTATE_EVENTS",
     "RTCSTATE_HANGUP_REASONS",
     "SDK_EVENTS",
     "SDK_ONLY_ERROR_CODES",
@@ -2194,9 +2195,20 @@ AVAILABLE_EVENTS: Mapping[str, tuple[str, ...]] = MappingProxyType(
 """Each class's event whitelist in rtcstate: the SDK's list followed by the seed-only names."""
 
 
+RTCSTATE_EVENTS: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {
+        # the sans-I/O form of accept()'s promise resolving: {fileInfo, sha256,
+        # transferInformation}, fired (before statusChange ENDED) once the file is verified
+        "ReceivedFileTransferInvitation": ("transferComplete",),
+    }
+)
+"""Events rtcstate fires beyond apiRTC's, per class (documented in ``docs/codes.md``)."""
+
+
 def is_known_event(cls_name: str, event: str) -> bool:
-    """Whether ``event`` may be listened to on class ``cls_name`` (False for unknown classes)."""
-    return event in AVAILABLE_EVENTS.get(cls_name, ())
+    """Whether ``event`` may be listened to on class ``cls_name`` (False for unknown classes):
+    apiRTC's whitelist (:data:`AVAILABLE_EVENTS`) plus rtcstate's (:data:`RTCSTATE_EVENTS`)."""
+    return event in AVAILABLE_EVENTS.get(cls_name, ()) or event in RTCSTATE_EVENTS.get(cls_name, ())
 
 
 # ------------------------------------------------------------------------------------------------
@@ -2475,6 +2487,15 @@ def _events_section() -> list[str]:
             for o in (Origin.SEED, Origin.SDK_ONLY, Origin.SEED_ONLY)
         ]
         out.append(f"| {cls_name} | " + " | ".join(cells) + " |")
+    out.append("")
+    out.append(
+        "rtcstate extensions (RTCSTATE_EVENTS), also accepted by `on()` in the adapters: "
+        + "; ".join(
+            f"{cls_name}: " + ", ".join(_code(e) for e in events)
+            for cls_name, events in RTCSTATE_EVENTS.items()
+        )
+        + "."
+    )
     out.append("")
     return out
 

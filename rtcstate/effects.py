@@ -158,7 +158,12 @@ class ClosePeerConnection(Effect):
 
 @attrs.frozen(slots=True)
 class CreateOffer(Effect):
-    """Create and apply a local offer; reported as a local description ready/failed."""
+    """Create and apply a local offer; reported as a local description ready/failed.
+
+    The offer of a *data* call (no media) must already carry a data section (``m=application``,
+    SCTP): the core opens the call's RTCDataChannel only once ICE is connected, and an offer
+    with nothing in it gives ICE nothing to connect (a stack that adds the section only with
+    its first channel can pre-negotiate one unused channel, as ``rtcstate_aiortc`` does)."""
 
     call_id: str
     ice_restart: bool = False
@@ -223,7 +228,12 @@ class SendData(Effect):
 
 @attrs.frozen(slots=True)
 class AcquireMedia(Effect):
-    """Acquire local media for ``request_id`` (``call_type`` as in apiRTC's CallType)."""
+    """Acquire local media for ``request_id`` (``call_type`` as in apiRTC's CallType).
+
+    A call asks with ``request_id`` = its ``call_id``: the stream reported back
+    (``MediaAcquired(request_id, stream_id)``) is the one that call's peer connection sends. A
+    stream the application gives (``Session.call(stream_id=...)``) comes with
+    :class:`PublishStream` instead."""
 
     request_id: str
     call_type: str

@@ -44,9 +44,10 @@ checked against the ``file_offer`` (same size, name and type, else the transfer 
 in-band with an ``error``) and accepted. Bytes reach the application as
 :class:`~rtcstate.transfer.ReceivedData` effects (``transfer_id`` = the invitation id);
 ``progress`` (TransferInformation) fires as they are stored; once the size and sha256 are
-verified the invitation becomes ENDED and fires ``transferComplete {fileInfo, sha256,
-transferInformation}`` (the sans-I/O form of apiRTC's ``accept()`` promise resolving with
-``{file, name, type}``: the adapter assembles ``file`` from the ReceivedData it was given).
+verified the invitation fires ``transferComplete {fileInfo, sha256, transferInformation}``,
+then becomes ENDED (``transferComplete`` is the sans-I/O form of apiRTC's ``accept()`` promise
+resolving with ``{file, name, type}``: the adapter assembles ``file`` from the ReceivedData it
+was given).
 A transfer error fires ``error`` (the transfer's payload, ``type: "receiveDataChannelError"``).
 ``decline(now)`` refuses the data call (DECLINED). The data call ending before the file was
 verified (the sender cancelled, hung up, or the call failed) makes it CANCELLED, as in the SDK.
@@ -151,6 +152,13 @@ class FileTransfer:
     @property
     def ended(self) -> bool:
         return self._done
+
+    @property
+    def finished(self) -> bool:
+        """Whether the transfer takes no more bytes (completed, failed, cancelled or cut short;
+        :attr:`ended` waits for the data call to be over as well)."""
+        sender = self.sender
+        return self._done or self.invitation.ended or (sender is not None and sender.finished)
 
     @property
     def target(self) -> str:
@@ -662,10 +670,7 @@ class ReceivedFileTransferInvitation(OnCall):
             event, payload = e.event, e.payload
             if event == "progress":
                 out.append(Emit(self.target, "progress", payload))
-            elif event == "transferComplete":
-                spec = spec_of(self)
-                if spec.allowed(self.state, "verified"):
-                    spec.fire(self, "verified", out, now)
+            elif event == "transferComplete":  # then statusChange ENDED
                 receiver = self.receiver
                 info = {
                     "fileInfo": self.file_info,
@@ -673,6 +678,9 @@ class ReceivedFileTransferInvitation(OnCall):
                     "transferInformation": payload,
                 }
                 out.append(Emit(self.target, "transferComplete", info))
+                spec = spec_of(self)
+                if spec.allowed(self.state, "verified"):
+                    spec.fire(self, "verified", out, now)
             elif event == "error":
                 out.append(Emit(self.target, "error", payload))
             elif event == "cancelled":

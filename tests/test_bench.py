@@ -19,6 +19,8 @@ EXPECTED = {
     "scale_flatness": "us",
     "memory_per_call": "B",
     "transfer_core_throughput": "MB/s",
+    "call_setup_overhead": "ms",
+    "file_transfer_vs_raw": "MB/s",
 }
 KEYS = {"name", "value", "unit", "baseline", "ratio", "goal"}
 OPTIONAL = {"note", "top"}

@@ -865,3 +865,27 @@ def test_every_required_reason_code_and_event_is_produced() -> None:
     # every effect ever produced is an Effect and no scenario is skipped
     assert all(isinstance(e, Effect) for net in nets for d in net.devices.values() for e in d.log)
     assert len(nets) >= len(SCENARIOS)
+
+
+def test_a_call_with_the_applications_stream_publishes_it() -> None:
+    """``call(stream_id=...)``: no media is acquired; the stream is published on the peer
+    connection before the offer, and the call never releases a stream it does not own."""
+    net = Net("alice/d1", "bob/d1")
+    call, fx = net["alice/d1"].session.call("bob", net.now, stream_id="my-camera")
+    kinds = [type(e).__name__ for e in fx]
+    assert "AcquireMedia" not in kinds
+    assert (
+        kinds.index("CreatePeerConnection")
+        < kinds.index("PublishStream")
+        < kinds.index("CreateOffer")
+    )
+    assert [e.stream_id for e in fx if type(e).__name__ == "PublishStream"] == ["my-camera"]
+    net.run("alice/d1", fx)
+    inv = net["bob/d1"].payloads("incomingCall", "session")[0]
+    net.run("bob/d1", inv.accept(net.now))
+    assert call.state is CallState.CONNECTED
+    net.run("alice/d1", call.hangup(net.now))
+    assert not any(
+        type(e).__name__ == "ReleaseMedia" and e.stream_id == "my-camera"
+        for e in net["alice/d1"].log
+    )

@@ -16,6 +16,7 @@ from rtcstate.codes import (
     DECLINE_REASONS,
     LOCAL_ERROR_TO_WIRE_REASON,
     RTCSTATE_ERROR_CODES,
+    RTCSTATE_EVENTS,
     SDK_EVENTS,
     SDK_ONLY_ERROR_CODES,
     SDK_ONLY_HANGUP_REASONS,
@@ -527,6 +528,11 @@ def test_available_events_is_sdk_union_seed() -> None:
     assert SEED_ONLY_EVENTS["Conversation"] == {"closed"}
     assert SEED_ONLY_EVENTS["ReceivedRemoteAccessInvitation"] == {"statusChange"}
     assert AVAILABLE_EVENTS["ConversationCall"] == ()
+    # rtcstate's own events are outside apiRTC's whitelist, and accepted beside it
+    for cls_name, extra in RTCSTATE_EVENTS.items():
+        assert not set(extra) & set(AVAILABLE_EVENTS[cls_name]), cls_name
+        assert all(is_known_event(cls_name, e) for e in extra)
+    assert not is_known_event("ReceivedCallInvitation", "transferComplete")
     # the reference's own summary of seed-only names (§5)
     summary = re.search(r"^- In \[S\] but not whitelisted: (.+)$", api(), re.M)
     assert summary

@@ -142,9 +142,13 @@ def test_a_file_goes_through_verified() -> None:
         InvitationStatus.INVITATION_STATUS_STANDBY,
     )
     assert inv.file_info == {"name": "f.bin", "type": "application/octet-stream", "size": len(data)}
+    assert not ft.finished
     net.run(B, inv.accept(net.now))
-    assert bytes(net.got[ft.id]) == data
-    # the receiver: ACCEPTED, progress..., ENDED, transferComplete with the verified digest
+    assert bytes(net.got[ft.id]) == data and ft.finished
+    # the receiver: ACCEPTED, progress..., transferComplete with the verified digest, ENDED
+    emitted = [e.event for e in net[B].emitted(on=f"invitation:{inv.id}")]
+    assert emitted.index("transferComplete") < len(emitted) - 1
+    assert emitted[-1] == "statusChange"
     assert statuses(net, B, inv.id) == ["INVITATION_STATUS_ACCEPTED", "INVITATION_STATUS_ENDED"]
     progress = net[B].payloads("progress", f"invitation:{inv.id}")
     assert progress and progress[-1]["remainingSize"] == 0 and progress[-1]["percentage"] == 100
@@ -211,7 +215,9 @@ def test_sender_cancels_midway() -> None:
     address, need = net.asked.pop(0)
     net.feed(address, need)  # one chunk, then the application stops
     assert len(net.got[ft.id]) > 0
+    assert not ft.finished
     net.run(A, ft.cancel(net.now, "changed my mind"))
+    assert ft.finished
     assert ft.invitation.state is InvitationState.CANCELLED and inv.state is RS.CANCELLED
     assert "fileTransferError" not in contact_events(net)
     assert net[B].payloads("transferComplete", f"invitation:{inv.id}") == []

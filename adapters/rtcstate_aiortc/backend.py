@@ -148,6 +148,7 @@ class _Call:
     channels: dict[str, _Channel] = attrs.field(factory=dict)
     closing: bool = False
     gone: asyncio.TimerHandle | None = None
+    heard: float = 0.0  # loop time of the last remote frame (or of the last `connected`)
 
 
 def _describe(exc: BaseException) -> str:
@@ -202,6 +203,12 @@ class AiortcMedia:
     ``peer_gone_delay`` (default 2.0 s)
         how long after aiortc closed a connection by itself (the far side closed its own) the
         call hears ``IceStateChanged("failed")``, unless it closed or replaced it meanwhile.
+    ``media_timeout`` (default 3.0 s; None: off)
+        aiortc has no ``disconnected`` state and notices a dead far side (a killed process)
+        only when ICE consent expires, about 30 s later. A connected call that drains remote
+        tracks but got no frame from them for ``media_timeout`` seconds hears
+        ``IceStateChanged("disconnected")`` (so the core's ICE-disconnection timers run), and
+        ``connected`` again at the next frame. Calls without remote tracks are not watched.
     """
 
     def __init__(
@@ -213,6 +220,7 @@ class AiortcMedia:
         video_size: tuple[int, int] = (160, 120),
         video_fps: float = 15.0,
         peer_gone_delay: float = 2.0,
+        media_timeout: float | None = 3.0,
     ) -> None:
         if not 0 <= buffered_low < buffered_high:
             raise ValueError("need 0 <= buffered_low < buffered_high")
@@ -223,12 +231,15 @@ class AiortcMedia:
             raise ValueError("video_fps must be in (0, 60]")
         if peer_gone_delay < 0:
             raise ValueError("peer_gone_delay must be >= 0")
+        if media_timeout is not None and not media_timeout > 0:
+            raise ValueError("media_timeout must be > 0 or None")
         self.loopback_only = loopback_only
         self.buffered_high = buffered_high
         self.buffered_low = buffered_low
         self.video_size = (width, height)
         self.video_fps = video_fps
         self.peer_gone_delay = peer_gone_delay
+        self.media_timeout = media_timeout
         if loopback_only:
             loopback.install()
         self._reporter: Reporter | None = None
@@ -698,6 +709,26 @@ class AiortcMedia:
             return
         call.ice = mapped
         self._emit(m.IceStateChanged(call.call_id, mapped))
+        if mapped == "connected" and self.media_timeout is not None:
+            call.heard = asyncio.get_running_loop().time()
+            self._later(self.media_timeout, lambda: self._watch(call, pc))
+
+    def _watch(self, call: _Call, pc: RTCPeerConnection) -> None:
+        """No remote frame for ``media_timeout`` on a connection draining tracks: the far
+        side is silent (killed, unplugged), which aiortc would notice only ~30 s later."""
+        timeout = self.media_timeout
+        if (
+            timeout is None
+            or not self._live(call, pc)
+            or call.ice not in ("connected", "disconnected")
+        ):
+            return
+        now = asyncio.get_running_loop().time()
+        draining = any(owner is pc for owner in call.consumers.values())
+        if draining and call.ice == "connected" and now - call.heard >= timeout:
+            call.ice = "disconnected"
+            self._emit(m.IceStateChanged(call.call_id, "disconnected"))
+        self._later(max(call.heard + timeout - now, timeout / 4), lambda: self._watch(call, pc))
 
     def _cancel_gone(self, call: _Call) -> None:
         if call.gone is not None:
@@ -724,10 +755,15 @@ class AiortcMedia:
     async def _drain(self, call: _Call, pc: RTCPeerConnection, track: MediaStreamTrack) -> None:
         kind = track.kind
         counts = call.received
+        clock = asyncio.get_running_loop().time
         try:
             while True:
                 await track.recv()
                 counts[kind] = counts.get(kind, 0) + 1
+                call.heard = clock()
+                if call.ice == "disconnected" and call.pc is pc:  # frames again: back
+                    call.ice = "connected"
+                    self._emit(m.IceStateChanged(call.call_id, "connected"))
         except MediaStreamError:
             pass
         except Exception as exc:  # a decoder error ends the drain like an ended track

@@ -37,7 +37,7 @@ runtime reads on each ``NeedData`` (a buffer is sliced, a file object read piece
 ``transferComplete`` (the bytes were verified) with ``{file, name, type, size, sha256}`` and
 fails with :class:`FileTransferError` when the invitation ends CANCELLED (after an ``error`` or
 not) or the data could not be stored. ``transferComplete`` (rtcstate's) may also be listened to
-on the received invitation: :attr:`Emitter.EXTRA_EVENTS` lists the names a class accepts
+on the received invitation: ``rtcstate.codes.RTCSTATE_EVENTS`` lists the names a class accepts
 besides apiRTC's whitelist.
 """
 
@@ -168,8 +168,6 @@ class Emitter:
     """apiRTC's Observable: ``on`` / ``off`` with the class's event whitelist, plus waits."""
 
     API_CLASS: ClassVar[str] = ""
-    EXTRA_EVENTS: ClassVar[frozenset[str]] = frozenset()
-    """Event names this class fires besides apiRTC's whitelist (rtcstate extensions)."""
 
     def __init__(self) -> None:
         self._listeners: dict[str, list[Handler]] = {}
@@ -235,7 +233,7 @@ class Emitter:
         return [p for e, p in self.history if e == name]
 
     def _check(self, event: str) -> None:
-        if not is_known_event(self.API_CLASS, event) and event not in self.EXTRA_EVENTS:
+        if not is_known_event(self.API_CLASS, event):  # apiRTC's names and rtcstate's
             raise ParameterError(ErrorCode.UNKNOWN_EVENT_ON_ADDLISTENER, "event", event)
 
     def _fire(self, event: str, payload: Any, spawn: Callable[[Awaitable[Any]], None]) -> None:
@@ -1000,11 +998,10 @@ class ReceivedFileTransferInvitation(Emitter):
 
     Fires ``statusChange``, ``progress`` (TransferInformation) and ``error`` as apiRTC, and
     rtcstate's ``transferComplete {fileInfo, sha256, transferInformation}`` once the file is
-    verified (an :attr:`~Emitter.EXTRA_EVENTS` name; ``accept()``'s future resolves then).
+    verified (in ``rtcstate.codes.RTCSTATE_EVENTS``; ``accept()``'s future resolves then).
     """
 
     API_CLASS = "ReceivedFileTransferInvitation"
-    EXTRA_EVENTS = frozenset({"transferComplete"})
 
     def __init__(
         self, session: Session, invitation: core_ft.ReceivedFileTransferInvitation
@@ -1109,8 +1106,8 @@ class ReceivedFileTransferInvitation(Emitter):
             self.session.runtime.forget_transfer(self.id)
             if self.status is not InvitationStatus.INVITATION_STATUS_ENDED:
                 self._fail(f"the file transfer ended {self.status.value}")
-            else:  # transferComplete follows in the same batch of effects
-                self.session.runtime.loop.call_soon(self._fail, "ended without transferComplete")
+            else:  # the core fires transferComplete first: the future is settled already
+                self._fail("ended without transferComplete")
         super()._fire(event, payload, spawn)
 
     def _complete(self, payload: dict[str, Any]) -> None:

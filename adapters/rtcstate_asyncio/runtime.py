@@ -310,7 +310,7 @@ class Runtime:
         """Answer a ``NeedData`` from the transfer's source (an input: never raises)."""
         tid = need.transfer_id
         transfer = self.session.child("transfer_id", tid)
-        if not isinstance(transfer, FileTransfer) or _over(transfer):
+        if not isinstance(transfer, FileTransfer) or transfer.finished:
             self._sources.pop(tid, None)
             log.debug("%s: NeedData for transfer %s, which is over", self.session.address, tid)
             return []
@@ -332,7 +332,7 @@ class Runtime:
         try:
             return transfer.feed(now, need.offset, data)
         except RtcError:
-            if _over(transfer):
+            if transfer.finished:
                 return []
             log.exception("%s: the core refused the data of transfer %s", self.session.address, tid)
             return self._cancel_sent(transfer, now, "bad data from the source")
@@ -471,12 +471,6 @@ class Runtime:
                 await ws.send(data)
             except ConnectionClosed:
                 return
-
-
-def _over(transfer: FileTransfer) -> bool:
-    """Whether a sent transfer takes no more bytes (ended, cancelled or finished)."""
-    sender = transfer.sender
-    return transfer.ended or transfer.invitation.ended or (sender is not None and sender.finished)
 
 
 def _receive(session: Session, data: str | bytes, now: float) -> list[fx.Effect]:
