@@ -273,6 +273,7 @@ class UserAgent(Emitter):
         self.options: dict[str, Any] = dict(options or {})
         self._session: Session | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._media_closed = False  # the backend given as an instance was closed
 
     @property
     def session(self) -> Session | None:
@@ -290,11 +291,23 @@ class UserAgent(Emitter):
         """
         if self._session is not None:
             raise RtcError(ErrorNumber.ERROR_APIRTC_SESSION_ALREADY_ON, "already registered")
+        if self._media_closed:
+            raise RtcError(
+                ErrorNumber.ERROR_WRONG_STATE,
+                "the media backend given to this UserAgent was closed by unregister(): give a "
+                "factory (media=AiortcMedia) to register again",
+            )
         config = core_session.SessionConfig(
             self.user, server_url=server_url, device=self.device, **self.options
         )
         session = Session(self)
-        runtime = Runtime(config, media=_backend(self._media), on_emit=session._dispatch)
+        backend = _backend(self._media)
+        # a backend the application gave serves every attempt until unregister() closes it;
+        # one made by a factory belongs to this registration
+        runtime = Runtime(
+            config, media=backend, on_emit=session._dispatch,
+            close_media=backend is not self._media,
+        )  # fmt: skip
         session._attach(runtime)
         done: asyncio.Future[None] = runtime.loop.create_future()
 
@@ -339,6 +352,10 @@ class UserAgent(Emitter):
             session.runtime.run(session.core.unregister)
         finally:
             await session._close()
+            media = session.runtime.media
+            if media is not None and not session.runtime.close_media:
+                self._media_closed = True
+                await media.close()
 
     def _spawn(self, awaitable: Awaitable[Any]) -> None:
         async def run() -> None:

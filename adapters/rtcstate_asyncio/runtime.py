@@ -116,11 +116,15 @@ class Runtime:
         rand: RandomSource | None = None,
         open_timeout: float = 10.0,
         close_timeout: float = 2.0,
+        close_media: bool = True,
     ) -> None:
+        """``close_media``: whether :meth:`aclose` closes ``media`` too (False when its owner
+        closes it, e.g. a backend the application gave a UserAgent)."""
         self.loop = asyncio.get_running_loop()
         self.session = Session(config, ids=ids or uuid_ids, rand=rand or random.random)
         self.on_emit = on_emit
         self.media = media
+        self.close_media = close_media
         self.open_timeout = open_timeout
         self.close_timeout = close_timeout
         self._effects: deque[fx.Effect] = deque()
@@ -220,7 +224,7 @@ class Runtime:
                 task.cancel()
             if pending:
                 await asyncio.wait(pending)
-        if self.media is not None:
+        if self.media is not None and self.close_media:
             await self.media.close()
 
     async def wait_link_closed(self) -> None:

@@ -151,6 +151,35 @@ def test_registration_failure_raises_the_typed_error() -> None:
     run(test)
 
 
+def test_a_backend_given_as_an_instance_survives_a_failed_registration() -> None:
+    """The application's backend serves the retry (a failed attempt does not close it);
+    unregister() closes it, and registering again with it then says so."""
+
+    async def test() -> None:
+        relay = await serve("127.0.0.1", 0)
+        port = relay.port
+        await relay.close()
+        net = FakeMediaNetwork()
+        alice = UserAgent("alice", media=net.backend("alice"), options=FAST)
+        with pytest.raises(RegistrationError):
+            await alice.register(f"ws://127.0.0.1:{port}", timeout=WAIT)
+        relay = await serve("127.0.0.1", port)
+        bob = UserAgent("bob", media=net.backend("bob"), options=FAST)
+        a = await alice.register(relay.url, timeout=WAIT)
+        b = await bob.register(relay.url, timeout=WAIT)
+        b.on("incomingCall", lambda invitation: invitation.accept())
+        call = a.get_contact("bob").call()
+        await call.wait_for("accepted", timeout=WAIT)
+        await alice.unregister()
+        with pytest.raises(RtcError) as info:
+            await alice.register(relay.url, timeout=WAIT)
+        assert info.value.code is ErrorNumber.ERROR_WRONG_STATE
+        await bob.unregister()
+        await relay.close()
+
+    run(test)
+
+
 def test_second_register_raises_session_already_on() -> None:
     async def test() -> None:
         async with world() as w:
