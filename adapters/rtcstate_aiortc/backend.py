@@ -68,12 +68,28 @@ bytes queued, ``BufferedAmountLow`` when the queue drains to ``buffered_low`` (a
 candidates elsewhere are ignored; see :mod:`rtcstate_aiortc.loopback`. No STUN/TURN
 (``iceServers=[]``), no mDNS.
 
-*Closing.* ``ClosePeerConnection`` closes the call's connection and cancels its consumers;
-:meth:`AiortcMedia.close` does so for every call (pending effects are discarded), waits for
-every task the backend started and reports nothing more.
+*Statistics.* With ``stats_interval`` set, a task owned by the call polls its connection's
+``getStats()`` every ``stats_interval`` seconds while the connection is connected and reports
+``StatsReport(call_id, stats)`` with apiRTC's CallStats keys ``audioSent`` / ``videoSent``
+(kinds this side sends) and ``audioReceived`` / ``videoReceived`` (kinds received so far). Sent:
+aiortc's outbound ``bytesSent`` / ``packetsSent``, ``timestamp`` (ms since the epoch), once the
+far side's receiver reports arrived ``packetLossRatio`` (its fraction lost) and ``delay`` (RTT
+in ms, when aiortc could estimate it), ``framesEncoded`` (video: frames handed to the encoder).
+Received: ``bytesReceived`` / ``packetsReceived`` (RTP payload bytes and packets, counted by the
+backend: aiortc's inbound statistics have no byte count), aiortc's ``packetsLost``,
+``framesDecoded`` / ``width`` / ``height`` (video, from the drained frames). From the second
+report on, the per-second rates (``packetsSentPerSecond``, ``bitsSentPerSecond``,
+``packetsReceivedPerSecond``, ``packetsLostPerSecond``, ``bitsReceivedPerSecond``,
+``framesDecodedPerSecond``) and the received ``packetLossRatio`` are computed from the previous
+sample. Counters are the call's: they go on across an ICE restart's new connection. ``quality``
+(MOS) is not computed. A ``getStats`` failure is logged and that sample skipped.
 
-Not supported: recording (``StartRecording`` reports ``RecordingReport("failed")``), statistics
-(no ``StatsReport``), renegotiation rollback (a colliding remote offer on a connection with a
+*Closing.* ``ClosePeerConnection`` closes the call's connection and cancels its consumers (and
+its statistics task); :meth:`AiortcMedia.close` does so for every call (pending effects are
+discarded), waits for every task the backend started and reports nothing more.
+
+Not supported: recording (``StartRecording`` reports ``RecordingReport("failed")``), call quality
+(MOS) in the statistics, renegotiation rollback (a colliding remote offer on a connection with a
 local offer pending fails with ``DescriptionFailed``).
 """
 
@@ -95,6 +111,12 @@ from aiortc import (
 )
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from aiortc.sdp import candidate_from_sdp
+from aiortc.stats import (
+    RTCInboundRtpStreamStats,
+    RTCOutboundRtpStreamStats,
+    RTCRemoteInboundRtpStreamStats,
+    RTCStatsReport,
+)
 
 from rtcstate import effects as fx
 from rtcstate import media as m
@@ -131,6 +153,22 @@ class _Channel:
     ended: bool = False  # DataChannelClosed reported (or closed by us)
 
 
+Counters = dict[str, dict[str, float]]  # CallStats section -> counter name -> value
+
+
+@attrs.define(slots=True, eq=False)
+class _Stats:
+    """A call's statistics state (``stats_interval``)."""
+
+    task: asyncio.Task[None] | None = None  # the poller of the current connection
+    base: Counters = attrs.field(factory=dict)  # aiortc counters of the former connections
+    current: Counters = attrs.field(factory=dict)  # those of the current one, last sample
+    previous: tuple[float, Counters] | None = None  # (loop time, totals) of the last report
+    rtp_in: dict[str, list[int]] = attrs.field(factory=dict)  # kind -> [packets, bytes]
+    video_in: tuple[int, int] | None = None  # size of the last remote video frame
+    warned: bool = False
+
+
 @attrs.define(slots=True, eq=False)
 class _Call:
     call_id: str
@@ -149,6 +187,7 @@ class _Call:
     closing: bool = False
     gone: asyncio.TimerHandle | None = None
     heard: float = 0.0  # loop time of the last remote frame (or of the last `connected`)
+    stats: _Stats = attrs.field(factory=_Stats)
 
 
 def _describe(exc: BaseException) -> str:
@@ -184,6 +223,46 @@ def _size(data: bytes | str) -> int:
     return len(data.encode("utf-8")) if isinstance(data, str) else len(data)
 
 
+_RATES = {
+    "Sent": (
+        ("packetsSent", "packetsSentPerSecond", 1.0),
+        ("bytesSent", "bitsSentPerSecond", 8.0),
+    ),
+    "Received": (
+        ("packetsReceived", "packetsReceivedPerSecond", 1.0),
+        ("packetsLost", "packetsLostPerSecond", 1.0),
+        ("bytesReceived", "bitsReceivedPerSecond", 8.0),
+        ("framesDecoded", "framesDecodedPerSecond", 1.0),
+    ),
+}
+
+
+def _call_stats(
+    totals: Counters,
+    previous: tuple[float, Counters] | None,
+    now: float,
+    extra: dict[str, dict[str, Any]],
+) -> dict[str, Any]:
+    """apiRTC's CallStats from cumulative ``totals`` (and the previous report's, for rates)."""
+    before, dt = (None, 0.0) if previous is None else (previous[1], now - previous[0])
+    out: dict[str, Any] = {}
+    for section, counters in totals.items():
+        entry: dict[str, Any] = {key: int(value) for key, value in counters.items()}
+        last = {} if before is None or dt <= 0 else before.get(section, {})
+        direction = "Sent" if section.endswith("Sent") else "Received"
+        for key, name, scale in _RATES[direction]:
+            if key in counters and key in last:
+                entry[name] = round(max(0.0, counters[key] - last[key]) * scale / dt, 1)
+        if direction == "Received" and last:
+            got = counters.get("packetsReceived", 0.0) - last.get("packetsReceived", 0.0)
+            lost = counters.get("packetsLost", 0.0) - last.get("packetsLost", 0.0)
+            got, lost = max(0.0, got), max(0.0, lost)
+            entry["packetLossRatio"] = round(lost / (got + lost), 4) if got + lost else 0.0
+        entry.update(extra.get(section, {}))
+        out[section] = entry
+    return out
+
+
 class AiortcMedia:
     """A :class:`~rtcstate_asyncio.backend.MediaBackend` on aiortc (see the module docstring).
 
@@ -209,6 +288,10 @@ class AiortcMedia:
         tracks but got no frame from them for ``media_timeout`` seconds hears
         ``IceStateChanged("disconnected")`` (so the core's ICE-disconnection timers run), and
         ``connected`` again at the next frame. Calls without remote tracks are not watched.
+    ``stats_interval`` (default None: off)
+        seconds between two ``StatsReport`` of a connected call (apiRTC's CallStats shape, see
+        the module docstring), as apiRTC's ``enableCallStatsMonitoring`` interval (whose
+        minimum is 1 s; any value > 0 is accepted here, tests use less).
     """
 
     def __init__(
@@ -221,6 +304,7 @@ class AiortcMedia:
         video_fps: float = 15.0,
         peer_gone_delay: float = 2.0,
         media_timeout: float | None = 3.0,
+        stats_interval: float | None = None,
     ) -> None:
         if not 0 <= buffered_low < buffered_high:
             raise ValueError("need 0 <= buffered_low < buffered_high")
@@ -233,6 +317,8 @@ class AiortcMedia:
             raise ValueError("peer_gone_delay must be >= 0")
         if media_timeout is not None and not media_timeout > 0:
             raise ValueError("media_timeout must be > 0 or None")
+        if stats_interval is not None and not stats_interval > 0:
+            raise ValueError("stats_interval must be > 0 or None")
         self.loopback_only = loopback_only
         self.buffered_high = buffered_high
         self.buffered_low = buffered_low
@@ -240,6 +326,7 @@ class AiortcMedia:
         self.video_fps = video_fps
         self.peer_gone_delay = peer_gone_delay
         self.media_timeout = media_timeout
+        self.stats_interval = stats_interval
         if loopback_only:
             loopback.install()
         self._reporter: Reporter | None = None
@@ -596,6 +683,7 @@ class AiortcMedia:
         call.pc = self._new_pc(call)
 
     async def _dispose(self, call: _Call, pc: RTCPeerConnection) -> None:
+        await self._stop_stats(call)
         consumers = [task for task, owner in call.consumers.items() if owner is pc]
         for task in consumers:
             task.cancel()
@@ -662,6 +750,7 @@ class AiortcMedia:
             pc = self._pc(call)
         call.remote_msid.update(_msids(sdp))
         await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type=sdp_type))
+        self._count_rtp(call, pc)
 
     async def _add_candidate(self, call: _Call, effect: fx.AddIceCandidate) -> None:
         pc = self._pc(call)
@@ -712,6 +801,8 @@ class AiortcMedia:
         if mapped == "connected" and self.media_timeout is not None:
             call.heard = asyncio.get_running_loop().time()
             self._later(self.media_timeout, lambda: self._watch(call, pc))
+        if mapped == "connected" and self.stats_interval is not None:
+            self._start_stats(call, pc, self.stats_interval)
 
     def _watch(self, call: _Call, pc: RTCPeerConnection) -> None:
         """No remote frame for ``media_timeout`` on a connection draining tracks: the far
@@ -758,8 +849,12 @@ class AiortcMedia:
         clock = asyncio.get_running_loop().time
         try:
             while True:
-                await track.recv()
+                frame = await track.recv()
                 counts[kind] = counts.get(kind, 0) + 1
+                if kind == "video" and self.stats_interval is not None:
+                    width, height = getattr(frame, "width", None), getattr(frame, "height", None)
+                    if isinstance(width, int) and isinstance(height, int):
+                        call.stats.video_in = (width, height)
                 call.heard = clock()
                 if call.ice == "disconnected" and call.pc is pc:  # frames again: back
                     call.ice = "connected"
@@ -789,6 +884,128 @@ class AiortcMedia:
         if self._live(call, pc) and track_id in call.remote_tracks:
             del call.remote_tracks[track_id]
             self._emit(m.TrackEnded(call.call_id, track_id, kind, remote=True))
+
+    # --- statistics ---------------------------------------------------------------------------
+
+    def _start_stats(self, call: _Call, pc: RTCPeerConnection, interval: float) -> None:
+        if call.stats.task is not None and not call.stats.task.done():
+            return
+        self._count_rtp(call, pc)
+        name = f"rtcstate-aiortc:stats:{call.call_id}"
+        call.stats.task = self._spawn(self._poll_stats(call, pc, interval), name)
+
+    async def _stop_stats(self, call: _Call) -> None:
+        """Cancel and await the call's poller; its connection's counters go to the base."""
+        stats = call.stats
+        task, stats.task = stats.task, None
+        if task is not None and task is not asyncio.current_task():
+            task.cancel()
+            await asyncio.wait([task])
+        for section, counters in stats.current.items():
+            kept = stats.base.setdefault(section, {})
+            for key, value in counters.items():
+                kept[key] = kept.get(key, 0.0) + value
+        stats.current = {}
+
+    def _count_rtp(self, call: _Call, pc: RTCPeerConnection) -> None:
+        """Count the RTP packets and payload bytes each receiver of ``pc`` gets (aiortc's
+        inbound statistics have no byte count): its packet handler is wrapped, once."""
+        if self.stats_interval is None:
+            return
+        for transceiver in pc.getTransceivers():
+            receiver = transceiver.receiver
+            handle = getattr(receiver, "_handle_rtp_packet", None)
+            if handle is None or getattr(receiver, "_rtcstate_counted", False):
+                continue
+            counts = call.stats.rtp_in.setdefault(transceiver.kind, [0, 0])
+
+            async def counting(
+                packet: Any, arrival_time_ms: int, handle: Any = handle, counts: list[int] = counts
+            ) -> None:
+                counts[0] += 1
+                counts[1] += len(packet.payload)
+                await handle(packet, arrival_time_ms=arrival_time_ms)
+
+            setattr(receiver, "_handle_rtp_packet", counting)  # noqa: B010
+            setattr(receiver, "_rtcstate_counted", True)  # noqa: B010
+
+    async def _poll_stats(self, call: _Call, pc: RTCPeerConnection, interval: float) -> None:
+        clock = asyncio.get_running_loop().time
+        try:
+            while True:
+                await asyncio.sleep(interval)
+                if not self._live(call, pc) or pc.connectionState != "connected":
+                    return
+                try:
+                    report = await pc.getStats()
+                    if not self._live(call, pc):
+                        return
+                    stats = self._sample(call, pc, report, clock())
+                except Exception as exc:  # a sample lost, never an exception
+                    level = logging.DEBUG if call.stats.warned else logging.WARNING
+                    call.stats.warned = True
+                    log.log(level, "rtcstate_aiortc: getStats on %s: %s", call.call_id, exc)
+                    continue
+                if stats:
+                    self._emit(m.StatsReport(call.call_id, stats))
+        finally:
+            if call.stats.task is asyncio.current_task():
+                call.stats.task = None
+
+    def _sample(
+        self, call: _Call, pc: RTCPeerConnection, report: RTCStatsReport, now: float
+    ) -> dict[str, Any]:
+        state = call.stats
+        sending = {t.sender.track.kind for t in pc.getTransceivers() if t.sender.track is not None}
+        current: Counters = {}
+        extra: dict[str, dict[str, Any]] = {}
+        for item in report.values():
+            kind = getattr(item, "kind", None)
+            if kind not in ("audio", "video"):
+                continue
+            if isinstance(item, RTCOutboundRtpStreamStats) and kind in sending:
+                counters = current.setdefault(f"{kind}Sent", {})
+                counters["bytesSent"] = counters.get("bytesSent", 0.0) + item.bytesSent
+                counters["packetsSent"] = counters.get("packetsSent", 0.0) + item.packetsSent
+                stamp = int(item.timestamp.timestamp() * 1000)
+                extra.setdefault(f"{kind}Sent", {})["timestamp"] = stamp
+            elif isinstance(item, RTCRemoteInboundRtpStreamStats) and kind in sending:
+                far = extra.setdefault(f"{kind}Sent", {})
+                if item.roundTripTime is not None:
+                    far["delay"] = round(item.roundTripTime * 1000, 1)
+                far["packetLossRatio"] = round(item.fractionLost / 256, 4)
+            elif isinstance(item, RTCInboundRtpStreamStats):
+                counters = current.setdefault(f"{kind}Received", {})
+                lost = max(0, item.packetsLost)
+                counters["packetsLost"] = counters.get("packetsLost", 0.0) + lost
+        state.current = current
+        totals: Counters = {}
+        for source in (state.base, current):
+            for section, counters in source.items():
+                if section.endswith("Sent") and section[:5] not in sending:
+                    continue  # a kind no longer sent
+                kept = totals.setdefault(section, {})
+                for key, value in counters.items():
+                    kept[key] = kept.get(key, 0.0) + value
+        for kind, (packets, size) in state.rtp_in.items():
+            section = f"{kind}Received"
+            if packets or section in totals:
+                counters = totals.setdefault(section, {})
+                counters.update(packetsReceived=packets, bytesReceived=size)
+                counters.setdefault("packetsLost", 0.0)
+        if "videoSent" in totals:
+            totals["videoSent"]["framesEncoded"] = call.control.sent.get("video", 0)
+        if "videoReceived" in totals:
+            totals["videoReceived"]["framesDecoded"] = call.received.get("video", 0)
+            if state.video_in is not None:
+                width, height = state.video_in
+                extra.setdefault("videoReceived", {}).update(width=width, height=height)
+        for section in list(extra):
+            if section not in totals:
+                del extra[section]
+        stats = _call_stats(totals, state.previous, now, extra)
+        state.previous = (now, totals)
+        return stats
 
     # --- data channels ------------------------------------------------------------------------
 

@@ -472,3 +472,71 @@ def test_mute_is_signalled_and_media_keeps_flowing() -> None:
         await until(lambda: callee.ended)
 
     run(scenario)
+
+
+def stats_updates(peer: Peer, call: Call) -> list[dict[str, Any]]:
+    return [e.payload["stats"] for e in peer.events(call.target, "statsUpdate")]
+
+
+def test_stats_are_reported_as_call_stats_updates() -> None:
+    async def scenario(net: Net) -> None:
+        alice, bob, call, callee = await connect_call(net, stats_interval=0.2)
+        for peer, c in ((alice, call), (bob, callee)):
+            await until(lambda peer=peer, c=c: len(stats_updates(peer, c)) >= 3, timeout=3.0)  # type: ignore[misc]
+            reports = stats_updates(peer, c)
+            first, last = reports[0], reports[-1]
+            assert set(last) <= {"audioSent", "videoSent", "audioReceived", "videoReceived"}
+            assert last["audioSent"]["bytesSent"] > 0 and last["videoSent"]["bytesSent"] > 0
+            assert last["videoReceived"]["bytesReceived"] > 0
+            assert last["audioReceived"]["bytesReceived"] > 0
+            for section, key in (("audioSent", "bytesSent"), ("videoReceived", "bytesReceived")):
+                assert first.get(section, {}).get(key, 0) < last[section][key]
+            assert last["videoSent"]["framesEncoded"] > 0
+            assert last["videoReceived"]["framesDecoded"] > 0
+            assert (last["videoReceived"]["width"], last["videoReceived"]["height"]) == (160, 120)
+            assert last["audioSent"]["bitsSentPerSecond"] > 0
+            assert last["videoReceived"]["bitsReceivedPerSecond"] > 0
+            assert 0 <= last["videoReceived"]["packetLossRatio"] <= 1
+        net.carry(alice, call.hangup(net.now()))
+        await until(lambda: call.ended and callee.ended)
+        await until(lambda: alice.media.calls() == [] and bob.media.calls() == [])
+
+    run(scenario)
+
+
+def test_stats_are_off_by_default() -> None:
+    async def scenario(net: Net) -> None:
+        alice, bob, call, callee = await connect_call(net)
+        await until(flowing(bob, call.call_id))
+        await asyncio.sleep(0.3)
+        assert not stats_updates(alice, call) and not stats_updates(bob, callee)
+
+    run(scenario)
+
+
+def test_stats_interval_is_checked() -> None:
+    for bad in (0, -1.0):
+        with pytest.raises(ValueError):
+            AiortcMedia(stats_interval=bad)
+
+
+def test_a_failing_get_stats_is_skipped_not_raised() -> None:
+    async def scenario(net: Net) -> None:
+        alice, _bob, call, _callee = await connect_call(net, stats_interval=0.1)
+        pc = alice.media.peer_connection(call.call_id)
+        assert pc is not None
+        real, failures = pc.getStats, []
+
+        async def failing() -> Any:
+            failures.append(1)
+            if len(failures) <= 2:
+                raise RuntimeError("getStats broke")
+            return await real()
+
+        pc.getStats = failing  # type: ignore[method-assign]
+        await until(lambda: len(failures) > 2, timeout=2.0)
+        count = len(stats_updates(alice, call))
+        await until(lambda: len(stats_updates(alice, call)) > count, timeout=2.0)
+        assert call.state is CallState.CONNECTED
+
+    run(scenario)
