@@ -384,6 +384,66 @@ def test_every_event_name_is_apirtcs() -> None:
     assert sent <= SEED_EVENTS["SentInvitation"]
 
 
+FLOWS = [
+    test_a_file_goes_through_verified, test_an_empty_file, test_decline,
+    test_sender_cancels_before_the_answer, test_sender_cancels_midway,
+    test_receiver_cancels_midway, test_too_large_for_the_receiver,
+    test_a_corrupted_chunk_is_never_a_complete_file,
+    test_the_data_call_dying_midway_aborts_on_both_sides, test_several_files_at_once,
+]  # fmt: skip
+
+REQUIRED = {
+    ("Session", "fileTransferInvitation"),
+    *{("Contact", e) for e in ("fileTransferInvitation", "fileTransferProgress",
+                               "fileSentSuccessfully", "fileTransferError")},
+    *{("ReceivedFileTransferInvitation", e) for e in SEED_EVENTS["ReceivedFileTransferInvitation"]},
+    ("ReceivedFileTransferInvitation", "transferComplete"),
+    *{("SentInvitation", e) for e in ("statusChange", "response")},
+}  # fmt: skip
+# every code a file transfer between contacts reports at this level (the protocol's own
+# codes are each produced in tests/test_transfer.py)
+REQUIRED_CODES = {
+    ErrorCode.TRANSFER_DECLINED, ErrorCode.TRANSFER_CANCELLED, ErrorCode.TRANSFER_ABORTED,
+    ErrorCode.TRANSFER_TOO_LARGE, ErrorCode.TRANSFER_DIGEST_MISMATCH,
+    ErrorCode.TRANSFER_REMOTE_ERROR,
+}  # fmt: skip
+REQUIRED_STATUSES = {s.value for s in RS if s is not RS.STANDBY} | {  # (the initial one)
+    InvitationState.ACCEPTED.value, InvitationState.DECLINED.value,
+    InvitationState.CANCELLED.value, InvitationState.ENDED.value,
+}  # fmt: skip
+
+
+def test_every_file_event_code_and_status_is_produced() -> None:
+    from calltools import Net
+
+    nets: list[Net] = []
+    Net.ALL = nets
+    try:
+        for flow in FLOWS:
+            flow()
+    finally:
+        Net.ALL = None
+    # (address, event): the sender is alice in every flow, the receiver bob
+    found = [
+        (d.address, e) for net in nets for d in net.devices.values() for e in d.log
+        if isinstance(e, Emit)
+    ]  # fmt: skip
+    emits = [e for _, e in found]
+
+    def kind(address: str, e: Emit) -> str:
+        k = e.target.partition(":")[0]
+        if k == "invitation":
+            return "SentInvitation" if address == A else "ReceivedFileTransferInvitation"
+        return {"session": "Session", "contact": "Contact"}.get(k, k)
+
+    assert REQUIRED - {(kind(a, e), e.event) for a, e in found} == set()
+    codes = {e.payload.get("errorCode") for e in emits if e.event == "error"}
+    codes |= {e.payload["error"].get("errorCode") for e in emits if e.event == "fileTransferError"}
+    assert {c.value for c in REQUIRED_CODES} - codes == set()
+    statuses = {e.payload["status"] for e in emits if e.event == "statusChange"}
+    assert REQUIRED_STATUSES - statuses == set()
+
+
 # --- every (state, trigger) pair of the invitation's table --------------------------------------
 
 

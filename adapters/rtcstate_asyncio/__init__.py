@@ -1,25 +1,25 @@
 """asyncio runtime for rtcstate: session runner, websocket relay server, apiRTC-shaped API.
 
 ``Runtime`` (runtime.py) carries out one core session's effects on asyncio and a websocket;
-``UserAgent`` and friends (api.py) are the apiRTC-shaped application API over it; ``Relay``
-(relay.py) serves the hub core over websockets; ``FakeMedia`` (fakemedia.py) is an in-process
-media backend for tests; backend.py is the contract a media backend implements. See
-docs/asyncio.md.
+``UserAgent`` and friends are the apiRTC-shaped application API over it (emitter.py, agent.py,
+calls.py, channels.py, files.py; api.py re-exports them); ``Relay`` (relay.py) serves the hub
+core over websockets; ``FakeMedia`` (fakemedia.py) is an in-process media backend for tests;
+backend.py is the contract a media backend implements. See docs/asyncio.md.
 """
 
-from rtcstate_asyncio.api import (
-    Call,
-    Contact,
-    DataChannel,
-    Emitter,
-    ReceivedCallInvitation,
-    ReceivedDataChannelInvitation,
-    RegistrationError,
-    Session,
-    UserAgent,
-)
+from rtcstate_asyncio.agent import Contact, RegistrationError, Session, UserAgent
 from rtcstate_asyncio.backend import MEDIA_EFFECTS, MediaBackend
+from rtcstate_asyncio.calls import Call, ReceivedCallInvitation
+from rtcstate_asyncio.channels import DataChannel, ReceivedDataChannelInvitation
+from rtcstate_asyncio.emitter import Emitter
 from rtcstate_asyncio.fakemedia import FakeMedia, FakeMediaNetwork
+from rtcstate_asyncio.files import (
+    FileTransferError,
+    ReadableFile,
+    ReceivedFileTransferInvitation,
+    SentInvitation,
+    WritableFile,
+)
 from rtcstate_asyncio.relay import Relay, run_relay, serve
 from rtcstate_asyncio.runtime import Runtime
 
@@ -31,14 +31,19 @@ __all__ = [
     "Emitter",
     "FakeMedia",
     "FakeMediaNetwork",
+    "FileTransferError",
     "MediaBackend",
+    "ReadableFile",
     "ReceivedCallInvitation",
     "ReceivedDataChannelInvitation",
+    "ReceivedFileTransferInvitation",
     "RegistrationError",
     "Relay",
     "Runtime",
+    "SentInvitation",
     "Session",
     "UserAgent",
+    "WritableFile",
     "run_relay",
     "serve",
 ]

@@ -1,0 +1,508 @@
+"""The entry points: apiRTC's UserAgent, Session and Contact, and the routing of the core's events.
+
+Theory of operation
+-------------------
+These are thin wrappers over the core objects of one :class:`~rtcstate_asyncio.runtime.Runtime`.
+A command (``contact.call()``, ``contact.send_file()``, ``session.get_calls()``...) calls the
+core at once through the runtime, so a misuse raises the core's
+:class:`~rtcstate.errors.RtcError` unchanged and nothing changes; the effects it returns are
+carried out in order by the runtime. The only coroutines are the waits: ``await
+ua.register(url)`` (resolved by ``ccsConnectionStatus connected``, or raising
+:class:`RegistrationError` with the apiRTC number of the session's ``error``) and ``await
+ua.unregister()``.
+
+Routing. The core's ``Emit(target, event, payload)`` reaches :meth:`Session._dispatch`, which
+hands it to the wrapper its target names (``userAgent``, ``session``, ``contact:<user>``,
+``call:<id>``, ``invitation:<id>``, ``dataChannel:<id>``); payloads that are core objects (an
+invitation, a call, a data channel) are replaced by their wrappers (calls.py, channels.py,
+files.py), one wrapper per core object. A contact's events about a file this session sends are
+passed to its :class:`~rtcstate_asyncio.files.SentInvitation` too. An ``Emit`` for another kind
+of target or with another payload is delivered raw to the taps added with
+:meth:`Session.on_any`, and never breaks anything. Wrappers of ended calls, data channels and
+invitations are forgotten soon after the event loop turn in which they ended (the application
+may still hold them).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from rtcstate import call as core_call
+from rtcstate import datachannel as core_dc
+from rtcstate import effects as fx
+from rtcstate import filetransfer as core_ft
+from rtcstate import invitation as core_inv
+from rtcstate import session as core_session
+from rtcstate.codes import CallType, ErrorCode, ErrorNumber
+from rtcstate.errors import RtcError
+from rtcstate_asyncio.backend import MediaBackend
+from rtcstate_asyncio.calls import Call, ReceivedCallInvitation
+from rtcstate_asyncio.channels import DataChannel, ReceivedDataChannelInvitation
+from rtcstate_asyncio.emitter import Emitter
+from rtcstate_asyncio.files import (
+    ReadableFile,
+    ReceivedFileTransferInvitation,
+    SentInvitation,
+    _BufferSource,
+    _FileSource,
+    _Source,
+)
+from rtcstate_asyncio.runtime import Runtime
+
+__all__ = ["Contact", "MediaSource", "RegistrationError", "Session", "Tap", "UserAgent"]
+
+log = logging.getLogger("rtcstate_asyncio.api")  # the logger name docs/asyncio.md documents
+
+Tap = Callable[[str, str, Any], object]
+MediaSource = MediaBackend | Callable[[], MediaBackend]
+
+#: the contact events about a file this session sends (routed to its SentInvitation too)
+_SENDER_FILE_EVENTS = frozenset(
+    {"fileTransferProgress", "fileSentSuccessfully", "fileTransferError"}
+)
+
+
+class RegistrationError(RtcError):
+    """``ua.register()`` failed: ``code`` is the apiRTC number the session reported
+    (``ERROR_APIRTC_INITIALISATION_FAILED`` when the first connection fails), ``descriptor``
+    the session ``error`` event's descriptor."""
+
+    def __init__(self, code: ErrorNumber, message: str, descriptor: Mapping[str, Any]) -> None:
+        super().__init__(code, message)
+        self.descriptor = dict(descriptor)
+
+
+class UserAgent(Emitter):
+    """apiRTC's UserAgent: who we are, and the entry point (``register``)."""
+
+    API_CLASS = "UserAgent"
+
+    def __init__(
+        self,
+        user: str,
+        *,
+        device: str = "default",
+        media: MediaSource | None = None,
+        options: Mapping[str, Any] | None = None,
+    ) -> None:
+        """``media``: a backend or a factory of backends (one per registration); ``options``:
+        more :class:`~rtcstate.session.SessionConfig` fields (timers, retry policy, calls)."""
+        super().__init__()
+        self.user = user
+        self.device = device
+        self._media = media
+        self.options: dict[str, Any] = dict(options or {})
+        self._session: Session | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._media_closed = False  # the backend given as an instance was closed
+
+    @property
+    def session(self) -> Session | None:
+        """The registered session (``getCurrentSession()``), None when not registered."""
+        return self._session
+
+    async def register(
+        self, server_url: str = "ws://127.0.0.1:8765", *, timeout: float | None = None
+    ) -> Session:
+        """Connect to the relay at ``server_url`` and register; returns the :class:`Session`.
+
+        Resolves on ``ccsConnectionStatus connected``. Raises :class:`RegistrationError` when the
+        session reports it could not connect, :class:`TimeoutError` after ``timeout`` seconds,
+        and the core's ``ERROR_APIRTC_SESSION_ALREADY_ON`` (6) when already registered.
+        """
+        if self._session is not None:
+            raise RtcError(ErrorNumber.ERROR_APIRTC_SESSION_ALREADY_ON, "already registered")
+        if self._media_closed:
+            raise RtcError(
+                ErrorNumber.ERROR_WRONG_STATE,
+                "the media backend given to this UserAgent was closed by unregister(): give a "
+                "factory (media=AiortcMedia) to register again",
+            )
+        config = core_session.SessionConfig(
+            self.user, server_url=server_url, device=self.device, **self.options
+        )
+        session = Session(self)
+        backend = _backend(self._media)
+        # a backend the application gave serves every attempt until unregister() closes it;
+        # one made by a factory belongs to this registration
+        runtime = Runtime(
+            config, media=backend, on_emit=session._dispatch,
+            close_media=backend is not self._media,
+        )  # fmt: skip
+        session._attach(runtime)
+        done: asyncio.Future[None] = runtime.loop.create_future()
+
+        def watch(target: str, event: str, payload: Any) -> None:
+            if done.done() or not isinstance(payload, dict):
+                return
+            if target == fx.USER_AGENT and payload.get("status") == "connected":
+                done.set_result(None)
+            elif (
+                target == fx.SESSION
+                and event == "error"
+                and payload.get("errorCode") == ErrorCode.SERVER_CONNECTION_FAILED.value
+            ):
+                descriptor = payload.get("descriptor") or {}
+                number = ErrorNumber(descriptor.get("errorNumber", 0))
+                text = f"could not register on {server_url}: {payload.get('errorInfo')}"
+                done.set_exception(RegistrationError(number, text, descriptor))
+
+        session._hooks.append(watch)
+        try:
+            runtime.run(runtime.session.register)
+            async with asyncio.timeout(timeout):
+                await done
+        except BaseException:
+            await session._close()
+            raise
+        finally:
+            session._hooks.remove(watch)
+        self._session = session
+        return session
+
+    async def unregister(self) -> None:
+        """Leave the relay: calls end, the connection closes, every task is awaited.
+
+        Raises ``ERROR_OTHER`` (0) when not registered, as apiRTC rejects.
+        """
+        session = self._session
+        if session is None:
+            raise RtcError(ErrorNumber.ERROR_OTHER, "UserAgent.unregister: no session")
+        self._session = None
+        try:
+            session.runtime.run(session.core.unregister)
+        finally:
+            await session._close()
+            media = session.runtime.media
+            if media is not None and not session.runtime.close_media:
+                self._media_closed = True
+                await media.close()
+
+    def _spawn(self, awaitable: Awaitable[Any]) -> None:
+        async def run() -> None:
+            try:
+                await awaitable
+            except Exception:
+                log.exception("an asynchronous event handler raised")
+
+        task = asyncio.get_running_loop().create_task(run())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _drain_tasks(self, timeout: float = 2.0) -> None:
+        current = asyncio.current_task()
+        tasks = {t for t in self._tasks if t is not current}
+        if not tasks:
+            return
+        _, pending = await asyncio.wait(tasks, timeout=timeout)
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.wait(pending)
+
+
+def _backend(media: MediaSource | None) -> MediaBackend | None:
+    """A backend given as such, or made by a factory (a fresh one per registration)."""
+    if media is None or hasattr(media, "apply"):
+        return media  # type: ignore[return-value]
+    return media()
+
+
+class Session(Emitter):
+    """apiRTC's Session: contacts, incoming calls and data channels, connection events."""
+
+    API_CLASS = "Session"
+
+    def __init__(self, ua: UserAgent) -> None:
+        super().__init__()
+        self.ua = ua
+        self._runtime: Runtime | None = None
+        self._objects: dict[str, Emitter] = {}
+        self._contacts: dict[str, Contact] = {}
+        self._taps: list[Tap] = []
+        self._hooks: list[Tap] = []
+        self._prune: set[asyncio.Handle] = set()
+
+    @property
+    def runtime(self) -> Runtime:
+        assert self._runtime is not None
+        return self._runtime
+
+    @property
+    def core(self) -> core_session.Session:
+        """The core :class:`rtcstate.session.Session`."""
+        return self.runtime.session
+
+    @property
+    def id(self) -> str | None:
+        """The relay's session id (``getId()``)."""
+        return self.core.session_id
+
+    @property
+    def user_id(self) -> str:
+        return self.core.config.user
+
+    def get_contact(self, user: str) -> Contact:
+        """``getContact(id)``: the :class:`Contact` for user ``user`` (one object per user)."""
+        contact = self._contacts.get(user)
+        if contact is None:
+            contact = self._contacts[user] = Contact(self, user)
+        return contact
+
+    def get_online_contacts(self) -> list[Contact]:
+        """The contacts the relay says are online (sorted by id)."""
+        return [self.get_contact(c) for c in sorted(self.core.contacts)]
+
+    def get_calls(self) -> list[Call]:
+        """``getCalls()``."""
+        return [self._wrap_call(c) for c in self.core.calls().values()]
+
+    def on_any(self, tap: Tap) -> None:
+        """Call ``tap(target, event, payload)`` for every event (raw targets included)."""
+        self._taps.append(tap)
+
+    # --- internals ----------------------------------------------------------------------------
+
+    def _attach(self, runtime: Runtime) -> None:
+        self._runtime = runtime
+
+    async def _close(self) -> None:
+        for handle in self._prune:
+            handle.cancel()
+        self._prune.clear()
+        for obj in list(self._objects.values()):
+            if isinstance(obj, SentInvitation | ReceivedFileTransferInvitation):
+                obj._abandon("the session closed")
+        await self.runtime.aclose()
+        await self.ua._drain_tasks()
+
+    def _dispatch(self, emit: fx.Emit) -> None:
+        payload = self._wrap(emit.payload)
+        for hook in list(self._hooks):
+            hook(emit.target, emit.event, payload)
+        obj = self._target(emit.target)
+        if obj is None:
+            log.debug("%s %r for %s delivered raw", emit.event, payload, emit.target)
+        else:
+            obj._fire(emit.event, payload, self.ua._spawn)
+            self._maybe_prune(emit.target, obj)
+            if emit.event in _SENDER_FILE_EVENTS and isinstance(obj, Contact):
+                self._sent_file_event(emit.event, payload)
+        for tap in list(self._taps):
+            try:
+                result = tap(emit.target, emit.event, payload)
+            except Exception:
+                log.exception("a tap raised on %s %r", emit.target, emit.event)
+                continue
+            if inspect.isawaitable(result):
+                self.ua._spawn(result)
+
+    def _target(self, target: str) -> Emitter | None:
+        if target == fx.USER_AGENT:
+            return self.ua
+        if target == fx.SESSION:
+            return self
+        kind, _, ident = target.partition(":")
+        if kind == "contact":
+            return self.get_contact(ident)
+        obj = self._objects.get(target)
+        if obj is not None:
+            return obj
+        core = self.core
+        if kind == "call":
+            call = core.get_call(ident)
+            return None if call is None else self._wrap_call(call)
+        if kind == "dataChannel":
+            child = core.child("channel_id", ident)
+            return self._wrap_channel(child) if isinstance(child, core_dc.DataChannel) else None
+        if kind == "invitation":
+            child = core.child("transfer_id", ident)
+            if isinstance(child, core_ft.ReceivedFileTransferInvitation):
+                return self._wrap_file_invitation(child)
+            if isinstance(child, core_ft.FileTransfer):
+                return self._wrap_sent(child.invitation)
+            call = core.get_call(ident)
+            if call is None:
+                return None
+            if call.invitation is not None:
+                return self._wrap_invitation(call.invitation)
+            if isinstance(call.owner, core_dc.ReceivedDataChannelInvitation):
+                return self._wrap_dc_invitation(call.owner)
+        return None
+
+    def _wrap(self, payload: Any) -> Any:
+        if isinstance(payload, core_inv.ReceivedCallInvitation):
+            return self._wrap_invitation(payload)
+        if isinstance(payload, core_dc.ReceivedDataChannelInvitation):
+            return self._wrap_dc_invitation(payload)
+        if isinstance(payload, core_ft.ReceivedFileTransferInvitation):
+            return self._wrap_file_invitation(payload)
+        if isinstance(payload, core_call.Call):
+            return self._wrap_call(payload)
+        if isinstance(payload, core_dc.DataChannel):
+            return self._wrap_channel(payload)
+        return payload
+
+    def _wrap_call(self, call: core_call.Call) -> Call:
+        obj = self._objects.get(call.target)
+        if not isinstance(obj, Call):
+            obj = self._objects[call.target] = Call(self, call)
+        return obj
+
+    def _wrap_channel(self, channel: core_dc.DataChannel) -> DataChannel:
+        obj = self._objects.get(channel.target)
+        if not isinstance(obj, DataChannel):
+            obj = self._objects[channel.target] = DataChannel(self, channel)
+        return obj
+
+    def _wrap_invitation(self, inv: core_inv.ReceivedCallInvitation) -> ReceivedCallInvitation:
+        key = fx.target("invitation", inv.id)
+        obj = self._objects.get(key)
+        if not isinstance(obj, ReceivedCallInvitation):
+            obj = self._objects[key] = ReceivedCallInvitation(self, inv)
+        return obj
+
+    def _wrap_dc_invitation(
+        self, inv: core_dc.ReceivedDataChannelInvitation
+    ) -> ReceivedDataChannelInvitation:
+        obj = self._objects.get(inv.target)
+        if not isinstance(obj, ReceivedDataChannelInvitation):
+            obj = self._objects[inv.target] = ReceivedDataChannelInvitation(self, inv)
+        return obj
+
+    def _wrap_file_invitation(
+        self, inv: core_ft.ReceivedFileTransferInvitation
+    ) -> ReceivedFileTransferInvitation:
+        obj = self._objects.get(inv.target)
+        if not isinstance(obj, ReceivedFileTransferInvitation):
+            obj = self._objects[inv.target] = ReceivedFileTransferInvitation(self, inv)
+        return obj
+
+    def _wrap_sent(
+        self, inv: core_inv.SentInvitation, source: _Source | None = None
+    ) -> SentInvitation:
+        key = fx.target("invitation", inv.id)
+        obj = self._objects.get(key)
+        if not isinstance(obj, SentInvitation):
+            obj = self._objects[key] = SentInvitation(self, inv, source)
+        elif source is not None and obj._source is None:
+            obj._source = source
+        return obj
+
+    def _sent_file_event(self, event: str, payload: Any) -> None:
+        """A contact's event about a file we send: tell its SentInvitation."""
+        if not isinstance(payload, dict):
+            return
+        if event == "fileTransferError":
+            ident = payload.get("invitationId")
+        else:
+            info = payload.get("transferInformation")
+            ident = info.get("uuid") if isinstance(info, dict) else None
+        if isinstance(ident, str):
+            obj = self._objects.get(fx.target("invitation", ident))
+            if isinstance(obj, SentInvitation):
+                obj._file_event(event, payload)
+
+    def _maybe_prune(self, target: str, obj: Emitter) -> None:
+        ended = getattr(obj, "_ended", None)
+        if ended is None or not ended():
+            return
+
+        def prune() -> None:
+            self._prune.discard(handle)
+            if self._objects.get(target) is obj:
+                del self._objects[target]
+
+        handle = asyncio.get_running_loop().call_soon(prune)
+        self._prune.add(handle)
+
+
+class Contact(Emitter):
+    """apiRTC's Contact: a user we can call or open a data channel to."""
+
+    API_CLASS = "Contact"
+
+    def __init__(self, session: Session, user: str) -> None:
+        super().__init__()
+        self.session = session
+        self.id = user
+
+    @property
+    def is_online(self) -> bool:
+        """Whether the relay says this user is online (``isOnline()``)."""
+        return self.id in self.session.core.contacts
+
+    def call(
+        self,
+        *,
+        call_type: CallType | str = CallType.MEDIA,
+        audio_only: bool = False,
+        stream_id: str | None = None,
+        nickname: str | None = None,
+        data: dict[str, Any] | None = None,
+    ) -> Call:
+        """``contact.call()``: start a call (the core's errors are raised unchanged)."""
+        runtime = self.session.runtime
+        core = self.session.core
+        call = runtime.command(
+            lambda now: core.call(
+                self.id, now, call_type=call_type, audio_only=audio_only,
+                stream_id=stream_id, nickname=nickname, data=data,
+            )
+        )  # fmt: skip
+        return self.session._wrap_call(call)
+
+    def start_data_channel(self, label: str = "data") -> DataChannel:
+        """``contact.startDataChannel()``: open a data channel; ``opened`` fires when usable."""
+        runtime = self.session.runtime
+        core = self.session.core
+        channel = runtime.command(lambda now: core.start_data_channel(self.id, now, label=label))
+        return self.session._wrap_channel(channel)
+
+    def send_file(
+        self,
+        data: bytes | bytearray | memoryview | ReadableFile,
+        *,
+        name: str,
+        type: str = "application/octet-stream",
+        size: int | None = None,
+        chunk_size: int | None = None,
+        window: int | None = None,
+    ) -> SentInvitation:
+        """``contact.sendFile({name, type}, data)``: offer a file; returns its SentInvitation.
+
+        ``data`` is a buffer (``size`` is its length) or a binary file object with ``read`` (and
+        ``seek``) plus ``size``: it is read from its current position, exactly the pieces the
+        transfer asks for, never whole (reads block the event loop: use a local file). ``await
+        sent.done()`` resolves with ``fileSentSuccessfully`` or raises
+        :class:`FileTransferError`. Raises the core's errors (ERROR_BAD_PARAMETER for a bad
+        argument, ERROR_WRONG_STATE when not connected, ...) and nothing is sent then.
+        """
+        source: _Source
+        if isinstance(data, bytes | bytearray | memoryview):
+            source = _BufferSource(data)
+            if size is not None and size != source.size:
+                raise RtcError(
+                    ErrorNumber.ERROR_BAD_PARAMETER,
+                    f"size={size} but the buffer holds {source.size} bytes",
+                )
+            size = source.size
+        elif callable(getattr(data, "read", None)):
+            if size is None:
+                raise RtcError(ErrorNumber.ERROR_BAD_PARAMETER, "a file object needs size=")
+            source = _FileSource(data)
+        else:
+            raise RtcError(
+                ErrorNumber.ERROR_BAD_PARAMETER, f"cannot send a {data.__class__.__name__}"
+            )
+        info = {"name": name, "type": type, "size": size}
+        runtime = self.session.runtime
+        transfer = runtime.send_file(self.id, info, source, chunk_size=chunk_size, window=window)
+        return self.session._wrap_sent(transfer.invitation, source)
+
+    def __repr__(self) -> str:
+        return f"<Contact {self.id}>"
