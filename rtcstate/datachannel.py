@@ -48,8 +48,12 @@ server lost for good) ends the DataChannel with ``ended {from}``. ``closed`` fir
 channel that was open: when the adapter reports it closed, or with ``ended`` (the call's peer
 connection is closed with it), whichever comes first. A channel the adapter reports closed while
 the call lives (the far side closed it, or the SCTP association died) fires ``closed`` and waits
-:data:`CLOSED_GRACE` seconds (timer ``dataChannel:<id>:grace``) for the far side's ``bye``
-before hanging up itself: a peer that called ``close()`` is then the one that ended it.
+:attr:`DataChannel.grace` seconds (:data:`CLOSED_GRACE` by default; timer
+``dataChannel:<id>:grace``) for the far side's ``bye`` before hanging up itself: a peer that
+called ``close()`` is then the one that ended it. If the adapter reports the channel open again
+meanwhile (same id), it is OPEN again and ``opened`` fires again. The channel of a file transfer
+(one with an owner) is asked open again at once by its initiator, so an interrupted transfer can
+resume (see :mod:`rtcstate.filetransfer`).
 
 Frame format (bytes, one per :class:`~rtcstate.effects.SendData`)::
 
@@ -267,6 +271,7 @@ TRANSITIONS: list[dict[str, Any]] = [
     {"trigger": "channel_closed", "source": ["ACCEPTED", "OPEN"], "dest": "CLOSED",
      "after": "_channel_closed"},
     {"trigger": "grace_timer", "source": "CLOSED", "dest": "ENDING", "after": "_close_channel"},
+    {"trigger": "opened", "source": "CLOSED", "dest": "OPEN", "after": "_reopened"},
     {"trigger": "close", "source": "IDLE", "dest": "ENDED", "after": "_ended"},
     {"trigger": "close", "source": _LIVE, "dest": "ENDING", "after": "_close_channel"},
     {"trigger": "call_ended", "source": [*_LIVE, "ENDING"], "dest": "ENDED", "after": "_ended"},
@@ -311,6 +316,7 @@ class DataChannel:
     _queue: deque[_Outgoing] = attrs.field(factory=deque, repr=False)
     _incoming: dict[str, _Incoming] = attrs.field(factory=dict, repr=False)
     owner: ChannelOwner | None = attrs.field(default=None, repr=False)
+    grace: float = CLOSED_GRACE  # seconds a channel closed under a live call waits
 
     # --- public ------------------------------------------------------------------------------
 
@@ -417,7 +423,7 @@ class DataChannel:
         kind = type(event)
         fx: list[Effect] = []
         if kind is DataChannelOpened:
-            if self.state is not DataChannelState.ACCEPTED:
+            if not spec_of(self).allowed(self.state, "opened"):
                 return [Drop("unexpected-report", f"channel open in state {self.state.name}")]
             self._fire(fx, "opened", now)
         elif kind is DataChannelClosed:
@@ -582,7 +588,18 @@ class DataChannel:
         self._tell_closed(fx, now)
         self._requested = False
         self._drop_transfers()
-        fx.append(StartTimer(self._tid("grace"), now + CLOSED_GRACE))
+        fx.append(StartTimer(self._tid("grace"), now + self.grace))
+        if self.owner is not None and self.outgoing:
+            # a transfer's channel died under a live call: open it again (the far side's
+            # adapter reports it under the same id), so the transfer can resume
+            self._requested = True
+            fx.append(OpenDataChannel(self.call.call_id, self.channel_id, self.label))
+
+    def _reopened(self, fx: list[Effect], now: float, **_: Any) -> None:
+        """The channel is open again under the same call: ``opened`` fires again."""
+        self._cancel(fx, "grace")
+        self._closed_told = False
+        self._opened(fx, now)
 
     def _close_channel(self, fx: list[Effect], now: float, **_: Any) -> None:
         self._stop_rtx(fx)

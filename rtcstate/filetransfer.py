@@ -55,7 +55,9 @@ verified (the sender cancelled, hung up, or the call failed) makes it CANCELLED,
 makes it CANCELLED.
 
 *Resume.* A channel that closes under a live data call interrupts the transfer (both machines
-keep their place); if the channel reopens the transfer resumes from the receiver's offset (see
+keep their place, ``interrupted`` on ``transfer:<id>``); the sender asks the adapter to open it
+again at once (same channel id) and both sides wait up to ``resume_timeout`` for it. When it is
+open again the transfer resumes from the receiver's offset (``resumed``; see
 :mod:`rtcstate.transfer`). A server loss does not touch the channel (it is peer-to-peer).
 
 Timers owned: the transfer machine's, named ``transfer:<id>:<name>`` (the session routes them
@@ -402,10 +404,12 @@ def send_file(
     channel = DataChannel(
         session, session.ids("dataChannel"), call, call.contact, contact, LABEL, outgoing=True
     )
+    transfer_settings = settings if settings is not None else TransferSettings()
+    channel.grace = transfer_settings.resume_timeout  # a dead channel is opened again
     inv = SentInvitation(tid, call.contact, InvitationType.SEND_FILE)
     transfer = FileTransfer(
         session, tid, call.contact, name, mime, size, channel, inv, chunk_size, window,
-        settings if settings is not None else TransferSettings(),
+        transfer_settings,
     )  # fmt: skip
     inv.owner = transfer
     channel.owner = transfer
@@ -531,6 +535,7 @@ class ReceivedFileTransferInvitation(OnCall):
         channel = DataChannel(
             self.session, self.channel_id, self.call, self.call.contact, self.remote, LABEL,
             outgoing=False, state=DataChannelState.ACCEPTED, owner=self,
+            grace=self.settings.resume_timeout,
         )  # fmt: skip
         channel._requested = True  # the far side opens it; the adapter reports it here
         self.data_channel = channel

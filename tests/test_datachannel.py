@@ -84,6 +84,7 @@ class ChannelNet(Net):
         super()._carry(dev, fx)
         for e in fx:
             if isinstance(e, OpenDataChannel):
+                self.shut.discard(e.channel_id)  # (opened again after a close)
                 peers = [
                     a
                     for a, d in sorted(self.devices.items())

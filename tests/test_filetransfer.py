@@ -30,7 +30,7 @@ from rtcstate.codes import (
     InvitationStatus,
     InvitationType,
 )
-from rtcstate.effects import SESSION, Drop, Effect, Emit, Send, SendData
+from rtcstate.effects import SESSION, Drop, Effect, Emit, OpenDataChannel, Send, SendData
 from rtcstate.errors import RtcError
 from rtcstate.filetransfer import (
     FileTransfer,
@@ -273,6 +273,49 @@ def test_the_data_call_dying_midway_aborts_on_both_sides() -> None:
     assert err["error"]["errorCode"] == ErrorCode.TRANSFER_ABORTED.value
     assert inv.state is RS.CANCELLED  # the SDK's answer to the data call ending
     assert net[B].payloads("error", f"invitation:{inv.id}") == []
+    settled(net)
+
+
+def test_a_channel_that_dies_midway_is_opened_again_and_the_transfer_resumes() -> None:
+    net, ft, inv = transferred(manual=True)
+    data = net.files[ft.id]
+    net.run(B, inv.accept(net.now))
+    net.feed(*net.asked.pop(0))
+    held = len(net.got[ft.id])
+    assert 0 < held < len(data)
+    channel_id = ft.channel.channel_id
+    opens = sum(1 for e in net[A].log if isinstance(e, OpenDataChannel))
+    net.close_channel(channel_id)  # the SCTP association died; the data call lives on
+    net.pump()
+    # the sender asked for the channel again; both ends were told "interrupted" then "resumed"
+    assert sum(1 for e in net[A].log if isinstance(e, OpenDataChannel)) == opens + 1
+    for dev in (net[A], net[B]):
+        names = [e.event for e in dev.emitted(on=f"transfer:{ft.id}")]
+        assert names.index("interrupted") < names.index("resumed"), (dev.address, names)
+    while net.asked:
+        net.feed(*net.asked.pop(0))
+    assert bytes(net.got[ft.id]) == data  # resumed from the receiver's offset, nothing twice
+    assert inv.state is RS.ENDED and "fileSentSuccessfully" in contact_events(net)
+    assert "fileTransferError" not in contact_events(net)
+    settled(net)
+
+
+def test_a_channel_that_never_comes_back_fails_the_transfer_in_time() -> None:
+    net, ft, inv = transferred(manual=True)
+    net.run(B, inv.accept(net.now))
+    net.feed(*net.asked.pop(0))
+    net.auto_open = False  # the channel cannot be opened again
+    net.close_channel(ft.channel.channel_id)
+    net.pump()
+    net.advance(net.now + 200)
+    (err,) = net[A].payloads("fileTransferError", "contact:bob")
+    assert err["error"]["errorCode"] in (
+        TransferErrorCode.TRANSFER_TIMED_OUT.value, ErrorCode.TRANSFER_ABORTED.value,
+    )  # fmt: skip
+    assert (
+        inv.state is RS.CANCELLED
+        and net[B].payloads("transferComplete", f"invitation:{inv.id}") == []
+    )
     settled(net)
 
 
@@ -541,6 +584,7 @@ ACTIONS = st.lists(
         st.tuples(st.just("cancel_receiver"), st.none()),
         st.tuples(st.just("corrupt"), st.none()),
         st.tuples(st.just("ice_failed"), st.none()),
+        st.tuples(st.just("drop_channel"), st.none()),
         st.tuples(st.just("high"), st.none()),
         st.tuples(st.just("low"), st.none()),
         st.tuples(st.just("feed"), st.integers(1, 4)),
@@ -607,6 +651,9 @@ def test_fuzz_file_transfers(
             net.corrupt.add(ft.id)
         elif kind == "ice_failed":
             net.media(A, media.IceStateChanged(ft.id, "failed"))
+        elif kind == "drop_channel":  # the channel dies under the live call (resume)
+            net.close_channel(ft.channel.channel_id)
+            net.pump()
         elif kind in ("high", "low"):
             event = media.BufferedAmountHigh if kind == "high" else media.BufferedAmountLow
             net.media(A, event(ft.channel.channel_id))
