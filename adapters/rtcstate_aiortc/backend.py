@@ -372,7 +372,7 @@ class AiortcMedia(_PeerConnections):
             self._publish(call, effect.stream_id)
         elif isinstance(effect, fx.RestartIce):
             if call.pc is not None and call.pc.localDescription is not None:
-                await self._replace_pc(call)
+                await self._replace_pc(call, drain=True)
         elif isinstance(effect, fx.CreateOffer):
             await self._offer(call, effect.ice_restart)
         elif isinstance(effect, fx.CreateAnswer):

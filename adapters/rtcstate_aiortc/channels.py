@@ -10,17 +10,25 @@ bytes queued, ``BufferedAmountLow`` when the queue drains to ``buffered_low`` (a
 
 A channel is the call's, not the connection's: an ICE restart re-creates the channels this side
 opened on the new connection (same label and protocol) and data sent meanwhile waits in the
-channel's ``pending`` queue until it is open again. A channel that closes because its SCTP
-association went down is not reported closed: the connection's failure is, and a restart brings
-the channel back.
+channel's ``pending`` queue until it is open again; before this side swaps a connection whose
+association is still up, what its channels sent is first acknowledged (``_flush_channels``,
+bounded by :data:`DRAIN_TIMEOUT`). A channel that closes because its SCTP association went
+down is not reported closed: the connection's failure is, and a restart brings the channel
+back. A channel closed under a live connection is reported closed and may be opened again
+under the same id (a file transfer's is): the far side reports the new one it receives.
 """
 
 from __future__ import annotations
+
+import asyncio
 
 from aiortc import RTCDataChannel, RTCPeerConnection
 
 from rtcstate import media as m
 from rtcstate_aiortc._base import _Base, _Call, _Channel, log
+
+#: longest a swap this side starts (ICE restart) waits for its channels' data to be acknowledged
+DRAIN_TIMEOUT = 2.0
 
 
 def _size(data: bytes | str) -> int:
@@ -97,6 +105,23 @@ class _DataChannels(_Base):
             return False
         sctp = dc.transport
         return bool(sctp.state == "connected" and sctp.transport.state == "connected")
+
+    async def _flush_channels(self, call: _Call) -> None:
+        """Before this side swaps a live connection: wait (at most :data:`DRAIN_TIMEOUT`) until
+        the far side acknowledged every message sent on the call's channels, so that none is
+        lost with the old SCTP association. Later sends wait in the call's queue meanwhile."""
+        dcs = [c.dc for c in call.channels.values() if c.dc is not None]
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + DRAIN_TIMEOUT
+        while dcs and loop.time() < deadline and not self._closed:
+            if not self._association_up(call, dcs[0]):
+                return  # nothing can be acknowledged any more
+            sctp = dcs[0].transport
+            # aiortc keeps the chunks not yet acknowledged in these queues (no public API)
+            unsent = any(dc.bufferedAmount > 0 for dc in dcs if dc.readyState == "open")
+            if not (unsent or sctp._outbound_queue or sctp._sent_queue):
+                return
+            await asyncio.sleep(0.01)
 
     def _channel_open(self, channel: _Channel, dc: RTCDataChannel) -> None:
         while channel.pending and dc.readyState == "open":

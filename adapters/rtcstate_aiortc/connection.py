@@ -25,8 +25,11 @@ description does the same before applying it (a far side that restarted this way
 the caller renegotiates after an ICE failure, a disconnection or a server reconnection). The
 swap is invisible to the core: no ``TrackEnded``/``TrackAdded`` for the same remote track ids,
 no ``DataChannelClosed``/``DataChannelOpened`` for the channels that come back; data sent
-meanwhile waits in the backend and goes out when the channel is open again. The new
-connection's ``connected`` is reported as usual (the core moves RECONNECTING → CONNECTED).
+meanwhile waits in the backend and goes out when the channel is open again. When this side
+restarts while the old SCTP association is still up (after a server reconnection), it first
+waits (at most ``DRAIN_TIMEOUT``) until the far side acknowledged what the call's channels sent
+on it, so that none of it is lost with the old association. The new connection's
+``connected`` is reported as usual (the core moves RECONNECTING → CONNECTED).
 """
 
 from __future__ import annotations
@@ -123,9 +126,14 @@ class _PeerConnections(_RemoteTracks, _StatsPolling, _DataChannels):
     def _add_bootstrap(self, pc: RTCPeerConnection) -> None:
         pc.createDataChannel("rtcstate-sctp", negotiated=True, id=BOOTSTRAP_CHANNEL_ID)
 
-    async def _replace_pc(self, call: _Call) -> None:
-        """ICE restart: close the call's connection and build a new one (same tracks/channels)."""
+    async def _replace_pc(self, call: _Call, *, drain: bool = False) -> None:
+        """ICE restart: close the call's connection and build a new one (same tracks/channels).
+
+        ``drain`` (this side restarts): first let the far side acknowledge what the call's
+        channels sent on the old connection, if it is still up (``_flush_channels``)."""
         old = call.pc
+        if drain and old is not None:
+            await self._flush_channels(call)
         for channel in call.channels.values():
             channel.dc = None  # the old channels' events are ignored from now on
         call.pc = None
@@ -160,7 +168,7 @@ class _PeerConnections(_RemoteTracks, _StatsPolling, _DataChannels):
     async def _offer(self, call: _Call, ice_restart: bool) -> None:
         pc = self._pc(call)
         if ice_restart and pc.localDescription is not None:
-            await self._replace_pc(call)  # no RestartIce came first: restart here
+            await self._replace_pc(call, drain=True)  # no RestartIce came first: restart here
             pc = self._pc(call)
         if not pc.getTransceivers() and not call.bootstrap and not call.channels:
             call.bootstrap = True  # a data call: give ICE an SCTP section to connect
