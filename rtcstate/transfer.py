@@ -61,8 +61,11 @@ complete. Harmless repeats (ACK, OFFER, ACCEPT, RESUME, DONE) are dropped
 (:class:`~rtcstate.effects.Drop`) or answered again. For a frame with an unknown id the mux fires
 ``error MESSAGE_FOR_UNKNOWN_ID`` and answers ``CANCEL`` (not to CANCEL, COMPLETE, REJECT).
 Timers bound every wait: sender ``offer``, ``ack`` (no ACK progress for ``ack_timeout`` while
-bytes are in flight), ``done``, ``resume``; receiver ``idle`` (no chunk for ``idle_timeout``),
-``ack`` (delayed ACK), ``resume``. Timers are lazy: re-armed when they fire, not per chunk.
+bytes are in flight), ``done``, ``resume``; receiver ``idle`` (no chunk for ``idle_timeout``;
+it also fires every ``reack_interval`` without a chunk and repeats the receiver's ACK, so an
+ACK lost when an adapter replaced the peer connection under the channel cannot stall a sender
+whose window is full), ``ack`` (delayed ACK), ``resume``. Timers are lazy: re-armed when they
+fire, not per chunk.
 
 *Ending.* ``cancel`` on either side sends ``CANCEL``; both fire ``cancelled {uuid, from,
 reason}``. The sender refuses ``cancel`` once DONE is out (the receiver may already hold a
@@ -277,6 +280,7 @@ class TransferSettings:
     done_interval: float = 5.0  # DONE repeated while COMPLETE has not come
     done_attempts: int = 6
     idle_timeout: float = 60.0  # receiver: no chunk while receiving
+    reack_interval: float = 10.0  # receiver: with no chunk for this long, repeat its ACK
     ack_delay: float = 1.0  # receiver: longest an ACK waits for a quarter window to fill
     resume_timeout: float = 60.0  # both: channel down (or, sender, no answer after it)
 
@@ -1719,7 +1723,7 @@ class FileReceiver(_Endpoint):
 
     def _send_accept(self, fx: list[Effect], now: float, **kw: Any) -> None:
         self._send(fx, Accept(self.transfer_id, self._chunk, 0))
-        self._arm(fx, "idle", now + self.settings.idle_timeout)
+        self._arm(fx, "idle", now + self._idle_step())
 
     def _decline(self, fx: list[Effect], now: float, reason: str = "declined", **kw: Any) -> None:
         self._reject = (RejectCode.DECLINED, reason)
@@ -1746,7 +1750,7 @@ class FileReceiver(_Endpoint):
         self._send(fx, self._resume_frame())
         self._last_rx = now
         self._last_ack = self._held
-        self._arm(fx, "idle", now + self.settings.idle_timeout)
+        self._arm(fx, "idle", now + self._idle_step())
         self._emit(fx, "resumed", {"uuid": self.transfer_id, "offset": self._held})
 
     def _store(
@@ -1775,7 +1779,17 @@ class FileReceiver(_Endpoint):
             self._send(fx, Ack(self.transfer_id, self._held))
 
     def _rearm_idle(self, fx: list[Effect], now: float, **kw: Any) -> None:
-        self._arm(fx, "idle", max(now, self._last_rx + self.settings.idle_timeout))
+        step = self._idle_step()
+        if now - self._last_rx >= step:
+            # nothing came for a while: say again what we hold (a duplicate ACK is harmless),
+            # so an ACK lost with a peer connection the adapter replaced cannot stall a sender
+            # whose window is full until its ack timeout
+            self._send(fx, Ack(self.transfer_id, self._held))
+        deadline = min(self._last_rx + self.settings.idle_timeout, now + step)
+        self._arm(fx, "idle", max(now, deadline))
+
+    def _idle_step(self) -> float:
+        return min(self.settings.idle_timeout, self.settings.reack_interval)
 
     def _complete(self, fx: list[Effect], now: float, **kw: Any) -> None:
         self._digest = self._hash.digest()

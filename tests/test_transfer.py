@@ -416,7 +416,8 @@ def test_happy_path_exact_effects() -> None:
     assert s.start(0.0) == [sent(offer), StartTimer("outgoingTransfer:t1:offer", 5.0)]
     assert r.on_frame(encode_frame(offer), 1.0) == [] and r.state is RS.OFFERED
     assert r.file_info == {"name": "a.txt", "type": "text/plain", "size": 10}
-    assert r.accept(1.0) == [sent(Accept("t1", 3, 0)), StartTimer("incomingTransfer:t1:idle", 61.0)]
+    # (the idle timer fires every reack_interval, 10 s, to repeat the ACK if nothing came)
+    assert r.accept(1.0) == [sent(Accept("t1", 3, 0)), StartTimer("incomingTransfer:t1:idle", 11.0)]
     assert s.on_frame(encode_frame(Accept("t1", 3, 0)), 2.0) == [
         CancelTimer("outgoingTransfer:t1:offer"),
         Emit("outgoingTransfer:t1", "accepted", {"uuid": "t1", "chunkSize": 3}),
@@ -1521,3 +1522,23 @@ def test_every_public_input_in_every_state(scenario: str, kind: str) -> None:
             assert not machine._armed  # no timer outlives a transfer
 
     run()
+
+
+def test_a_lost_ack_is_repeated_before_the_sender_gives_up() -> None:
+    """An ACK lost when an adapter replaced the peer connection under the channel (the core
+    never sees it): the receiver, hearing nothing for ``reack_interval``, says again what it
+    holds, and the sender whose window was full goes on instead of failing at ``ack_timeout``."""
+    settings = TransferSettings(ack_timeout=30.0, reack_interval=10.0, idle_timeout=60.0)
+    p = _midway(settings=settings)  # window 16, chunks of 4: the ACKs of 12 bytes are queued
+    p.to_sender.clear()  # ... and lost
+    while p.needs:
+        p.feed_next()
+    p.deliver_to_receiver()
+    p.to_sender.clear()  # the ACK of the full window is lost too: the sender waits
+    assert p.sender.acknowledged < 16 and p.sender.requested is None
+    p.advance(p.now + 10.5)  # the receiver repeats its ACK
+    assert [type(decode_frame(f)).__name__ for f in p.to_sender] == ["Ack"]
+    p.deliver_to_sender()
+    assert p.sender.state is SS.SENDING and p.sender.acknowledged == 16
+    p.run()
+    assert p.states == (SS.COMPLETED, RS.COMPLETED)
