@@ -531,8 +531,8 @@ def bench_transfer(sizes: Sizes) -> dict[str, Any]:
     value, base = mb / core, mb / floor
     note = (
         f"MB/s of a {megabytes} MiB file through FileSender + FileReceiver in one process "
-        f"(64 KiB chunks, 1 MiB window, frames passed directly, the application feeding "
-        f"memoryview slices), best of {repeats}; baseline: 64 KiB slices sha256-hashed on "
+        f"(64 KiB chunks, the default 256 KiB window, frames passed directly, the application "
+        f"feeding memoryview slices), best of {repeats}; baseline: 64 KiB slices sha256-hashed on "
         f"each side (the sender's digest and the receiver's check, the minimum of an "
         f"end-to-end verified transfer); one sha256 pass over bytes slices: "
         f"{mb / single:.0f} MB/s (ratio {value * single / mb:.2f}: the core hashes twice, "

@@ -207,7 +207,7 @@ class UserAgent(Emitter):
 
 def _backend(media: MediaSource | None) -> MediaBackend | None:
     """A backend given as such, or made by a factory (a fresh one per registration)."""
-    if media is None or hasattr(media, "apply"):
+    if media is None or (not isinstance(media, type) and hasattr(media, "apply")):
         return media  # type: ignore[return-value]
     return media()
 

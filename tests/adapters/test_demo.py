@@ -55,3 +55,26 @@ def test_a_failed_step_exits_non_zero(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_the_cli_knows_the_demo() -> None:
     with pytest.raises(SystemExit):
         main(["demo", "--scenario", "nope"])
+
+
+def test_the_readme_example_over_real_webrtc_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    """README's asyncio example (a backend class as the factory, a call, a file)."""
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text("utf-8")
+    blocks = [b for b in re.findall(r"```python\n(.*?)```", readme, re.S) if "AiortcMedia" in b]
+    assert len(blocks) == 1
+    code = blocks[0].replace("asyncio.run(main())", "")
+    namespace: dict[str, object] = {}
+    exec(compile(code, "README.md", "exec"), namespace)
+    main_coro = namespace["main"]
+    assert callable(main_coro)
+
+    async def bounded() -> None:
+        await asyncio.wait_for(main_coro(), 60)
+        await asyncio.sleep(0)
+        assert [t for t in asyncio.all_tasks() if t is not asyncio.current_task()] == []
+
+    asyncio.run(bounded())
+    assert "'percentage': 100.0" in capsys.readouterr().out
