@@ -62,6 +62,20 @@ hears ``hangup {local, disconnected}`` at once, and a call the far side knows ke
 (ENDING) for one more window, sent if the session reconnects. A ``user_not_found`` for a
 device of the far side briefly away from the relay does not end a call.
 
+*The caller gone from the relay.* A ringing callee call has nothing of its own to notice a
+caller whose process died, or whose ``bye`` was lost before it stayed away longer than
+``server_loss_window`` (``no_answer_timeout`` is None by default, as in apiRTC). The relay
+tells: the session hands every ``Presence`` of the caller's user to that user's ringing callee
+calls (:meth:`Call.peer_presence`, at once, whatever ``contact_disconnection_delay``). The
+caller's device (``remote``) missing from the list arms ``peer_gone`` (``server_loss_window``,
+the time the caller's own call would survive its server loss); listed again, it is cancelled;
+after a reconnection of our own session it is armed until the relay's presence lists the
+device again. When it fires while still RINGING the call ends as if the caller had hung up:
+the invitation EXPIRED, ``hangup {from: "remote", reason: "disconnected"}`` (a data call's
+owner hears it and expires), one best-effort ``bye``. Answering cancels it; a call past
+RINGING ignores presence (media is peer to peer and survives a relay restart; ICE watches a
+dead peer).
+
 *Owned calls.* A data call may carry something else (a data channel, a file transfer): its
 ``owner`` (see :class:`CallOwner`) then hears every event the call would fire, through
 :meth:`CallOwner.call_event`, *instead of* the application. The owner turns the call's life into
@@ -75,8 +89,8 @@ the message saying what it carries; the call's own ReceivedCallInvitation is the
 
 Timers owned (``call:<id>:<name>``): ``rtx``, ``no_answer`` (caller), ``lifetime`` (callee,
 from the invite's lifetime), ``connect``, ``ice_warning``, ``ice_timeout``, ``ice_restart``,
-``server_loss``. Every one is cancelled when the call ends (the session cancels what is left
-when it detaches the call), so none outlives it.
+``server_loss``, ``peer_gone`` (callee, ringing). Every one is cancelled when the call ends
+(the session cancels what is left when it detaches the call), so none outlives it.
 """
 
 from __future__ import annotations
@@ -247,6 +261,8 @@ TRANSITIONS: list[dict[str, Any]] = [
      "after": "_server_gone"},
     {"trigger": "server_loss_timer", "source": _LIVE, "dest": "ENDING", "after": "_server_gone"},
     {"trigger": "server_loss_timer", "source": "ENDING", "dest": "ENDED", "after": "_announce"},
+    # presence: the caller's device left the relay and did not come back (callee, ringing)
+    {"trigger": "peer_gone_timer", "source": "RINGING", "dest": "ENDED", "after": "_peer_gone"},
     # the session is closing (unregister)
     {"trigger": "close", "source": ["IDLE", "PREPARING", *_LIVE, "ENDING"], "dest": "ENDED",
      "before": "_closed"},
@@ -260,6 +276,7 @@ _TIMER_TRIGGERS = {
     "ice_restart": "ice_restart_timer",
     "ice_timeout": "ice_timeout_timer",
     "server_loss": "server_loss_timer",
+    "peer_gone": "peer_gone_timer",
 }
 _RELIABLE_ACKS = {"invite": wire.Invite, "answer": wire.Answer, "bye": wire.Bye}
 _MAX_BUFFERED_CANDIDATES = 64
@@ -325,6 +342,9 @@ class Call:
     _muted: tuple[bool, bool] = (False, False)  # audio, video
     _distant: ErrorCode | None = None  # the far side's ICE trouble we reported (DISTANT_*)
     _recording: bool = False
+    # the session's index of ringing callee calls by contact (an intrusive list: 16 bytes)
+    peer_prev: Call | None = attrs.field(default=None, repr=False)
+    peer_next: Call | None = attrs.field(default=None, repr=False)
 
     # --- public ------------------------------------------------------------------------------
 
@@ -508,13 +528,44 @@ class Call:
             # renegotiate with an ICE restart, as apiRTC does after a server reconnection
             fx.append(RestartIce(self.call_id))
             fx.append(CreateOffer(self.call_id, ice_restart=True))
+        if self.state is CallState.RINGING and not self.outgoing:
+            # while we were away the caller may have left the relay for good: unknown until the
+            # presence the relay sends after Registered lists its device again (cancelling this)
+            self._arm_peer_gone(fx, now)
         return fx
+
+    def peer_presence(self, devices: tuple[str, ...], now: float) -> list[Effect]:
+        """The relay's device list of the far side's user changed (``()``: offline).
+
+        Only a ringing callee call listens (the session indexes those by contact): its caller's
+        device missing arms ``peer_gone`` (``server_loss_window``), listed again cancels it.
+        An established call ignores presence (media is peer to peer, ICE watches the peer).
+        """
+        fx: list[Effect] = []
+        if self.state is not CallState.RINGING or self.outgoing:
+            return fx
+        if self.remote in devices or self.remote.partition("/")[2] in devices:
+            self._cancel(fx, "peer_gone")
+        else:
+            self._arm_peer_gone(fx, now)
+        return fx
+
+    def _arm_peer_gone(self, fx: list[Effect], now: float) -> None:
+        if not self._has_timer(fx, "peer_gone"):
+            deadline = now + self.settings.server_loss_window
+            fx.append(StartTimer(self._tid("peer_gone"), deadline))
 
     # --- internals: dispatch -------------------------------------------------------------------
 
     def _fire(self, fx: list[Effect], trigger: str, now: float, **kw: Any) -> bool:
         """Fire ``trigger``; callbacks learn which one through the ``cause`` keyword."""
-        return spec_of(self).fire(self, trigger, fx, now, cause=trigger, **kw)
+        ringing = self.state is CallState.RINGING
+        fired = spec_of(self).fire(self, trigger, fx, now, cause=trigger, **kw)
+        if ringing and self.state is not CallState.RINGING:
+            # answered or ended: presence no longer concerns it
+            self.session.unwatch_peer(self)
+            self._cancel(fx, "peer_gone")
+        return fired
 
     def _command(self, trigger: str, now: float, **kw: Any) -> list[Effect]:
         fx: list[Effect] = []
@@ -640,6 +691,8 @@ class Call:
         self.nickname = invite.nickname
         self.data = invite.data
         self.invitation = ReceivedCallInvitation(self)
+        if not self.outgoing:
+            self.session.watch_peer(self)
         fx.append(Send(self.remote, wire.Ack(self.call_id, "invite")))
         if invite.lifetime is not None and invite.lifetime > 0:
             fx.append(StartTimer(self._tid("lifetime"), now + invite.lifetime))
@@ -1013,6 +1066,16 @@ class Call:
             self._rtx = [wire.Bye(self.call_id, reason)]
             self._rtx_tries = 1
             fx.append(StartTimer(self._tid("server_loss"), now + self.settings.server_loss_window))
+
+    def _peer_gone(self, fx: list[Effect], now: float, **_: Any) -> None:
+        """The caller's device left the relay and stayed away ``server_loss_window``: end as if
+        it had hung up without reaching us (``hangup {remote, disconnected}``, the invitation
+        EXPIRED). Its bye will never come; ours is sent once, best effort (a device back under
+        the same address learns it; a vanished one gets ``user_not_found``, which is dropped).
+        """
+        reason = HangupReason.DISCONNECTED.value
+        self._end_remote(fx, now, reason=reason)
+        fx.append(Send(self.remote, wire.Bye(self.call_id, reason)))
 
     # --- internals: streams --------------------------------------------------------------------
 

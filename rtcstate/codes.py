@@ -430,7 +430,9 @@ class HangupReason(DocStrEnum):
         "Call: the server connection was lost and not recovered within "
         "CallSettings.server_loss_window (the call survives shorter losses and is renegotiated "
         "with an ICE restart); hangup{from: local} fires at once and the bye is sent if the "
-        "session reconnects later. Conversation: a room stream was lost (ICE or server "
+        "session reconnects later. A ringing callee whose caller's device left the relay and "
+        "did not come back within server_loss_window ends with hangup{from: remote} and this "
+        "reason (its invitation EXPIRED). Conversation: a room stream was lost (ICE or server "
         "connection); like the SDK it is a transient room reason (ROOM_RESTART_REASONS): the "
         "stream is restarted and no hangup is emitted.",
         _S,

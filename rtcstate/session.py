@@ -48,7 +48,14 @@ from typing import TYPE_CHECKING, Any, Protocol
 import attrs
 
 from rtcstate import wire
-from rtcstate.codes import CallType, CcsConnectionStatus, ErrorCode, ErrorNumber, HangupReason
+from rtcstate.codes import (
+    CallType,
+    CcsConnectionStatus,
+    ErrorCode,
+    ErrorNumber,
+    HangupFrom,
+    HangupReason,
+)
 from rtcstate.effects import (
     SESSION,
     USER_AGENT,
@@ -341,7 +348,10 @@ class Session:
     settings: CallSettings = attrs.field(
         default=attrs.Factory(lambda self: self.config.calls, takes_self=True)
     )
-    _ended_calls: dict[str, None] = attrs.field(factory=dict)
+    #: call id -> the reason a crossing bye must be acknowledged with (see ``remember_ended``)
+    _ended_calls: dict[str, str | None] = attrs.field(factory=dict)
+    #: contact -> its newest ringing callee call; the others follow through ``peer_next``
+    _ringing: dict[str, Call] = attrs.field(factory=dict)
 
     def __attrs_post_init__(self) -> None:
         for route in ROUTE_KINDS:
@@ -473,13 +483,58 @@ class Session:
         armed = self._timers.get(timer_id.rpartition(":")[0])
         return armed is not None and timer_id in armed
 
+    def watch_peer(self, call: Call) -> None:
+        """Index a ringing callee ``call`` under its contact: the contact's presence reaches it.
+
+        An intrusive doubly linked list per contact (two slots on the call, one dict entry per
+        contact), so that a presence message costs O(ringing calls of that contact)."""
+        head = self._ringing.get(call.contact)
+        if head is call or call.peer_prev is not None:
+            return  # already indexed
+        call.peer_next = head
+        if head is not None:
+            head.peer_prev = call
+        self._ringing[call.contact] = call
+
+    def unwatch_peer(self, call: Call) -> None:
+        """Drop ``call`` from the index of ringing callee calls (O(1); no-op if absent)."""
+        prev, nxt = call.peer_prev, call.peer_next
+        if prev is not None:
+            prev.peer_next = nxt
+        elif self._ringing.get(call.contact) is call:
+            if nxt is None:
+                del self._ringing[call.contact]
+            else:
+                self._ringing[call.contact] = nxt
+        else:
+            return
+        if nxt is not None:
+            nxt.peer_prev = prev
+        call.peer_prev = call.peer_next = None
+
+    def ringing_from(self, contact: str) -> list[Call]:
+        """The ringing callee calls of ``contact``, newest first (O(their number))."""
+        calls: list[Call] = []
+        call = self._ringing.get(contact)
+        while call is not None:
+            calls.append(call)
+            call = call.peer_next
+        return calls
+
     def recently_ended(self, call_id: str) -> bool:
         """Whether ``call_id`` ended (or was refused) lately: late duplicates are ignored."""
         return call_id in self._ended_calls
 
-    def remember_ended(self, call_id: str) -> None:
-        """Keep ``call_id`` among the recently ended calls (bounded, oldest forgotten first)."""
-        self._ended_calls[call_id] = None
+    def remember_ended(self, call_id: str, reason: str | None = None) -> None:
+        """Keep ``call_id`` among the recently ended calls (bounded, oldest forgotten first).
+
+        ``reason``: the caller's own reason of a call it ended locally. A callee ``bye`` that
+        crossed the caller's and comes again (the ``Ack`` carrying the winning reason was lost,
+        and the caller's call ended meanwhile) is acknowledged with it, so both ends still agree.
+        """
+        if reason is None and call_id in self._ended_calls:
+            return
+        self._ended_calls[call_id] = reason
         if len(self._ended_calls) > _ENDED_CALLS_KEPT:
             del self._ended_calls[next(iter(self._ended_calls))]
 
@@ -653,7 +708,7 @@ class Session:
         for route, children in self._routes.items():
             if children.get(key) is child:
                 if route in ("call_id", "invitation_id"):
-                    self.remember_ended(key)
+                    self.remember_ended(key, _winning_reason(child))
                 fx.extend(self.detach(route, key))
         return fx
 
@@ -680,7 +735,10 @@ class Session:
                     {"type": msg.TYPE, "id": getattr(msg, route, None), "from": env.sender},
                 )
             )
-        if answer.reply is not None or answer.ack is not None:
+        if type(msg) is wire.Bye and env.sender is not None and self._ended_calls.get(msg.call_id):
+            won = self._ended_calls[msg.call_id]  # our reason wins the crossing (we called)
+            fx.append(Send(env.sender, wire.Ack(call_id=msg.call_id, what="bye", reason=won)))
+        elif answer.reply is not None or answer.ack is not None:
             fx.extend(_unknown_reply(env, answer.reply, answer.ack))
         if answer.drop is not None:
             fx.append(Drop("unknown-id", answer.drop))
@@ -728,11 +786,22 @@ class Session:
 
         A contact that goes offline stays online for ``contact_disconnection_delay`` seconds
         (timer ``presence:<contact>:offline``); coming back within it changes nothing visible.
+        The contact's ringing callee calls hear the device list at once (a caller gone from the
+        relay: :meth:`~rtcstate.call.Call.peer_presence`).
         """
         msg = env.message
         assert isinstance(msg, wire.Presence)
         if env.sender is not None:
             return [Drop("forged", "presence must come from the server")]
+        fx = self._presence_event(msg, now)
+        if msg.contact in self._ringing:
+            devices = tuple(msg.devices) if msg.online else ()
+            for call in self.ringing_from(msg.contact):
+                fx.extend(self._from_child("call_id", call.call_id, call,
+                                           call.peer_presence(devices, now)))  # fmt: skip
+        return fx
+
+    def _presence_event(self, msg: wire.Presence, now: float) -> list[Effect]:
         contact = msg.contact
         timer = f"presence:{contact}:offline"
         pending = timer in self._timers.get(f"presence:{contact}", ())
@@ -909,6 +978,16 @@ class Session:
 
 
 _ENDED_CALLS_KEPT = 4096
+
+
+def _winning_reason(child: object) -> str | None:
+    """The reason a crossing bye must be acknowledged with once ``child`` is gone: its own,
+    if it is a call this side placed and ended locally (the caller's reason wins)."""
+    cause = getattr(child, "hangup_cause", None)
+    if not getattr(child, "outgoing", False) or cause is None or cause[0] is not HangupFrom.LOCAL:
+        return None
+    reason: str = cause[1]
+    return reason
 
 
 def child_key(child: object) -> str:

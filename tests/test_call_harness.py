@@ -47,7 +47,14 @@ from rtcstate.testing.harness import (
     scenarios,
     two_party,
 )
-from rtcstate.testing.network import Client, Faults, LivelockError, SimNetwork, TimerRecord
+from rtcstate.testing.network import (
+    Client,
+    Faults,
+    LivelockError,
+    MediaModel,
+    SimNetwork,
+    TimerRecord,
+)
 
 
 def examples(n: int) -> settings:
@@ -322,9 +329,61 @@ def test_server_loss_beyond_the_window_ends_with_disconnected(party: str) -> Non
     lost, other = (CALLER, CALLEE) if party == CALLER else (CALLEE, CALLER)
     assert out.hangup(lost) == {"from": "local", "reason": HangupReason.DISCONNECTED.value}
     far = out.hangup(other)
-    assert far is not None and far["reason"] != HangupReason.DISCONNECTED.value
+    if party == CALLER:
+        # the callee's ICE-driven bye reaches the caller after it forgot the call: the two
+        # ends crossed, so the caller's Ack still carries its reason and both agree
+        assert far == {"from": "remote", "reason": HangupReason.DISCONNECTED.value}
+        out.check()
+    else:
+        assert far is not None and far["reason"] != HangupReason.DISCONNECTED.value
     lost_client = out.caller if party == CALLER else out.callee
     assert "reconnection" in lost_client.events("session")  # the session itself came back
+
+
+@examples(40)
+@given(
+    faults=fault_settings(),
+    devices=st.integers(1, 3),
+    at=st.floats(3.0, 10.0),
+    extra=st.floats(1.0, 40.0),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_a_caller_gone_from_the_relay_ends_every_ringing_device(
+    faults: Faults, devices: int, at: float, extra: float, seed: int
+) -> None:
+    """Nobody answers and the caller loses the server beyond ``server_loss_window``: each
+    ringing device learns it from the relay's presence (``peer_gone``), and both ends agree
+    on ``disconnected`` (before, the devices rang for ever: no_answer_timeout is None)."""
+    window = CallSettings().server_loss_window
+    loss = ServerLoss(at, window + extra, CALLER, established_only=False)
+    out = multi_device(devices, [loss], faults=faults, seed=seed)
+    out.check()
+    gone = HangupReason.DISCONNECTED.value
+    assert out.hangup(CALLER) == {"from": "local", "reason": gone}
+    # (a device the invite had not reached yet, through the lossy link, never rang)
+    rang = [d for d in range(devices) if out.hangup(CALLEE, d) is not None]
+    for d in rang:
+        assert out.hangup(CALLEE, d) == {"from": "remote", "reason": gone}
+
+
+def test_a_crossing_bye_repeated_after_the_caller_forgot_the_call_still_agrees() -> None:
+    """Found by Hypothesis: the caller's cancel is lost, device 0 declines (its bye crosses),
+    the caller's Ack carrying the winning reason is lost and the caller's call ends (device 1
+    acknowledged the relay's ``bye on other device``). Device 0's bye, sent again, meets a
+    call the caller forgot: its Ack must still carry the caller's reason."""
+    out = multi_device(
+        2,
+        [Decline(2.75, device=0), Accept(2.781, device=1), Hangup(2.5, CALLER)],
+        faults=Faults(drop=0.1, duplicate=0.1, reorder=0.0, min_delay=0.001, max_delay=0.05,
+                      max_consecutive_drops=1, max_drops_per_message=1),
+        media=MediaModel(acquire_delay=0.02, ice_connect_delay=0.1, ice_check_timeout=0.5,
+                         peer_gone_delay=5.0, candidates=1),
+        seed=0,
+    )  # fmt: skip
+    out.check()
+    caller = {"from": "local", "reason": HangupReason.HANGUP_FROM_CALLER.value}
+    assert out.hangup(CALLER) == caller
+    assert out.hangup(CALLEE, 0) == {**caller, "from": "remote"}
 
 
 def test_busy_callee_refuses_a_second_call() -> None:

@@ -237,7 +237,7 @@ TIMER_TRIGGERS = {
     "lifetime": ("lifetime_timer",), "connect": ("connect_timer",),
     "ice_warning": ("ice_warning_timer",), "ice_restart": ("ice_restart_timer",),
     "ice_timeout": ("ice_timeout_timer",), "server_loss": ("server_loss_timer",),
-    "bogus": (),
+    "peer_gone": ("peer_gone_timer",), "bogus": (),
 }  # fmt: skip
 WIRE_KINDS: dict[str, tuple[str, ...]] = {
     "invite": (), "answer": ("answered",), "candidate": (), "update": (), "update_ok": (),
@@ -262,6 +262,7 @@ KINDS: dict[str, tuple[str, ...]] = {
     **{f"timer:{name}": trig for name, trig in TIMER_TRIGGERS.items()},
     "server_lost": (),
     "server_back": (),
+    "presence": (),  # the far side's devices as the relay lists them: arms or cancels only
     **COMMAND_KINDS,
 }
 
@@ -434,6 +435,11 @@ def _apply(scene: Scene, kind: str, drawn: Any, dt: float) -> list[Effect]:
         fx = s.connection_lost(now)
         if not held:
             direct = call.on_disconnected(now)
+    elif kind == "presence":
+        online, devices = drawn
+        fx = s.receive_envelope(wire.Envelope(wire.Presence("peer", online, devices)), now)
+        if not held:
+            direct = call.peer_presence(tuple(devices) if online else (), now)
     else:
         assert kind == "server_back"
         fx = _reconnect(s, now)
@@ -455,6 +461,9 @@ def _drawn(kind: str, cid: str) -> st.SearchStrategy[Any]:
         return _media(kind, cid)
     if kind in COMMAND_KINDS:
         return _command_arg(kind)
+    if kind == "presence":
+        devices = st.lists(st.sampled_from([PEER, "peer/p2", "p1", "stranger/x"]), max_size=3)
+        return st.tuples(st.booleans(), devices)
     return st.none()
 
 
