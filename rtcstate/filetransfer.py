@@ -190,14 +190,20 @@ class FileTransfer:
         """Withdraw the file: CANCEL in-band if started, hang up; the invitation is CANCELLED.
 
         Raises ERROR_INVITATION_STATE_INVALID once the invitation is decided otherwise, and
-        ERROR_WRONG_STATE once every byte and the digest were sent; nothing changes then."""
+        ERROR_WRONG_STATE once every byte and the digest were sent (or the transfer is over
+        while its data call is still being hung up); nothing changes then."""
         inv = self.invitation
         spec = spec_of(inv)
         if not spec.allowed(inv.state, "cancel"):
             raise spec.invalid(inv, "cancel")
         sender = self.sender
+        if sender is not None and sender.finished:  # delivered, or failed and reported
+            raise InvalidStateError(
+                ErrorNumber.ERROR_WRONG_STATE, "FileTransfer", "cancel", sender.state.name,
+                "the transfer is over (its data call is being hung up)",
+            )  # fmt: skip
         fx: list[Effect] = []
-        if sender is not None and not sender.finished:
+        if sender is not None:
             fx.extend(sender.cancel(now, reason))  # raises (unchanged) once DONE is out
         self._reported = True  # the application asked: no error event for it
         spec.fire(inv, "cancel", fx, now)

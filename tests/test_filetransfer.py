@@ -384,6 +384,32 @@ def test_flow_control_pauses_the_sender() -> None:
     assert net.asked
 
 
+def test_cancel_after_delivery_is_refused_while_the_call_is_hung_up() -> None:
+    """COMPLETE heard, the sender's bye not acknowledged yet: the invitation is still
+    ACCEPTED, but the file was delivered, so cancel() is refused and changes nothing."""
+    net, ft, inv = transferred(50_000)
+    byes: list[wire.Envelope] = []
+
+    def hold_byes(address: str, env: wire.Envelope) -> bool:
+        if isinstance(env.message, wire.Bye):
+            byes.append(env)
+            return True
+        return False
+
+    net.lose = hold_byes
+    net.run(B, inv.accept(net.now))
+    assert inv.state is RS.ENDED and ft.sender is not None and ft.sender.finished
+    assert ft.invitation.state is InvitationState.ACCEPTED  # its data call is ending
+    with pytest.raises(RtcError) as err:
+        ft.cancel(net.now)
+    assert err.value.code is ErrorNumber.ERROR_WRONG_STATE
+    assert ft.invitation.state is InvitationState.ACCEPTED
+    net.lose = None
+    net.advance(net.now + 5)  # the bye is retransmitted and acknowledged
+    assert ft.invitation.state is InvitationState.ENDED
+    settled(net)
+
+
 def test_misuse_raises_and_changes_nothing() -> None:
     net = FileNet(A, B)
     s = net[A].session
