@@ -532,6 +532,10 @@ class Call:
             # while we were away the caller may have left the relay for good: unknown until the
             # presence the relay sends after Registered lists its device again (cancelling this)
             self._arm_peer_gone(fx, now)
+            # ... or given the call up: a copy of its invite got user_not_found while we were
+            # away. Acknowledged again, the invite is a harmless duplicate for a caller that
+            # still holds the call, and answered with a bye by one that gave it up that way
+            fx.append(Send(self.remote, wire.Ack(self.call_id, "invite")))
         return fx
 
     def peer_presence(self, devices: tuple[str, ...], now: float) -> list[Effect]:

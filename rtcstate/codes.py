@@ -409,7 +409,11 @@ class HangupReason(DocStrEnum):
         "User_Not_Found",
         "Hub (the relay): the destination of an invite is unknown or offline; the relay answers "
         "with a user_not_found message and the caller's Call ends with this reason (declined "
-        "while WAITING_FOR_CALLEE). In the SDK it is server-sent only.",
+        "while WAITING_FOR_CALLEE). If an earlier copy of the invite had reached the callee (its "
+        "only device was briefly away when a copy was resent), the callee acknowledges the "
+        "invite again once back and the caller answers with a bye carrying this reason: the "
+        "ringing call ends with hangup{from: remote} and it too. In the SDK it is server-sent "
+        "only.",
         _S,
     )
     ICE_DISCONNECTED = (

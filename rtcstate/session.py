@@ -247,6 +247,7 @@ UNKNOWN_ID_POLICY: Mapping[type[wire.Message], UnknownIdAnswer] = {
     ),
     wire.UpdateOk: UnknownIdAnswer(error=ErrorCode.CALL_NOT_FOUND_ON_200UPDATE),
     wire.Bye: UnknownIdAnswer(drop="late or duplicated bye", ack="bye"),
+    # (an invite ack for a call that ended User_Not_Found is answered with a bye: _unknown_id)
     wire.Ack: UnknownIdAnswer(drop="ack for an ended or unknown call"),
     wire.StreamState: UnknownIdAnswer(drop="stream state for an ended or unknown call"),
     wire.Candidate: UnknownIdAnswer(drop="candidate for an ended or unknown call"),
@@ -350,6 +351,9 @@ class Session:
     )
     #: call id -> the reason a crossing bye must be acknowledged with (see ``remember_ended``)
     _ended_calls: dict[str, str | None] = attrs.field(factory=dict)
+    #: our calls that ended because the relay found no device of the callee (bounded, oldest
+    #: forgotten first): a callee that still rings for one of them is answered with a bye
+    _undelivered: dict[str, None] = attrs.field(factory=dict)
     #: contact -> its newest ringing callee call; the others follow through ``peer_next``
     _ringing: dict[str, Call] = attrs.field(factory=dict)
 
@@ -709,6 +713,10 @@ class Session:
             if children.get(key) is child:
                 if route in ("call_id", "invitation_id"):
                     self.remember_ended(key, _winning_reason(child))
+                    if route == "call_id" and _undelivered(child):
+                        self._undelivered[key] = None
+                        if len(self._undelivered) > _ENDED_CALLS_KEPT:
+                            del self._undelivered[next(iter(self._undelivered))]
                 fx.extend(self.detach(route, key))
         return fx
 
@@ -735,7 +743,19 @@ class Session:
                     {"type": msg.TYPE, "id": getattr(msg, route, None), "from": env.sender},
                 )
             )
-        if type(msg) is wire.Bye and env.sender is not None and self._ended_calls.get(msg.call_id):
+        if (
+            type(msg) is wire.Ack
+            and msg.what == "invite"
+            and env.sender is not None
+            and msg.call_id in self._undelivered
+        ):
+            # a callee rings for a call we gave up when the relay found none of its devices (a
+            # copy of the invite had reached it; it acknowledges again after reconnecting)
+            reason = HangupReason.USER_NOT_FOUND.value
+            fx.append(Send(env.sender, wire.Bye(call_id=msg.call_id, reason=reason)))
+        elif (
+            type(msg) is wire.Bye and env.sender is not None and self._ended_calls.get(msg.call_id)
+        ):
             won = self._ended_calls[msg.call_id]  # our reason wins the crossing (we called)
             fx.append(Send(env.sender, wire.Ack(call_id=msg.call_id, what="bye", reason=won)))
         elif answer.reply is not None or answer.ack is not None:
@@ -978,6 +998,15 @@ class Session:
 
 
 _ENDED_CALLS_KEPT = 4096
+
+
+def _undelivered(child: object) -> bool:
+    """Whether ``child`` is a call we placed that ended because the relay found no device of
+    the callee (``User_Not_Found``): a copy of its invite may still have reached one."""
+    cause = getattr(child, "hangup_cause", None)
+    return bool(getattr(child, "outgoing", False)) and cause == (
+        HangupFrom.REMOTE, HangupReason.USER_NOT_FOUND.value,
+    )  # fmt: skip
 
 
 def _winning_reason(child: object) -> str | None:

@@ -240,3 +240,48 @@ def test_a_ringing_file_transfer_invitation_is_cancelled() -> None:
     statuses = [p["status"] for p in net[B].payloads("statusChange", f"invitation:{inv.id}")]
     assert statuses == [InvitationStatus.INVITATION_STATUS_CANCELLED.value]
     settled(net[B])
+
+
+def test_a_caller_that_gave_up_while_the_callee_was_away_is_told_by_the_callee() -> None:
+    """Bob's acknowledgement of the invite is lost; alice resends the invite while bob's only
+    device is briefly away from the relay, gets ``user_not_found`` and ends (User_Not_Found).
+    Bob, back, acknowledges the invite again; alice no longer holds the call and answers with a
+    bye, so bob stops ringing: both report User_Not_Found (before: bob rang for ever)."""
+    net = Net(A, B)
+    acks: list[wire.Envelope] = []
+
+    def lose_invite_acks(address: str, env: wire.Envelope) -> bool:
+        if isinstance(env.message, wire.Ack) and env.message.what == "invite" and not acks:
+            acks.append(env)
+            return True
+        return False
+
+    net.lose = lose_invite_acks
+    a = net.call(A, "bob")
+    b = net[B].session.get_call(a.call_id)
+    assert acks and b is not None and b.state is CallState.RINGING
+    net.lose_server(B)  # bob's only device is away
+    net.advance(net.now + 1.0)  # alice's invite is resent to the bare user: nobody is there
+    not_found = {"from": "remote", "reason": HangupReason.USER_NOT_FOUND.value}
+    assert a.state is CallState.ENDED and hangups(net[A], a) == [not_found]
+    assert b.state is CallState.RINGING
+    net[B].reachable = True
+    net.advance(net.now + 20.0)  # bob reconnects and acknowledges the invite again
+    assert net[B].session.state.name == "CONNECTED"
+    assert b.state is CallState.ENDED and hangups(net[B], b) == [not_found]
+    assert wire.Bye(a.call_id, HangupReason.USER_NOT_FOUND.value) in net[A].sent(wire.Bye)
+    assert b.invitation is not None
+    assert b.invitation.status is InvitationStatus.INVITATION_STATUS_EXPIRED
+    settled(net[B])
+
+
+def test_an_invite_ack_for_a_call_that_ended_otherwise_is_only_dropped() -> None:
+    """A late duplicate of the callee's invite acknowledgement, for a call that ended in any
+    other way, gets no bye (it would override how the callee's call is ending)."""
+    net = Net(A, B)
+    a, b = ring(net)
+    net.run(B, b.invitation.decline(net.now) if b.invitation else [])
+    assert a.state is CallState.ENDED
+    late = wire.Envelope(wire.Ack(a.call_id, "invite"), A, B)
+    fx = net[A].session.receive_envelope(late, net.now)
+    assert not [e for e in fx if isinstance(e, Send)]
