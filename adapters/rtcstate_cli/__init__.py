@@ -3,8 +3,8 @@
 Sub-commands: ``codes`` (the apiRTC vocabulary catalogue), ``diagram NAME`` / ``diagram --all``
 (Mermaid state diagrams), ``machines`` (list the machines), ``docs`` (regenerate the generated
 pages in ``docs/``, or check them with ``--check``), ``serve --host H --port P`` (the websocket
-relay server of ``rtcstate_asyncio``), ``demo [--scenario S] [--size-mb N]`` (two agents over
-real WebRTC on loopback, see :mod:`rtcstate_cli.demo`).
+relay server of ``rtcstate_asyncio``), ``demo [--scenario S] [--size-mb N] [--relay URL]``
+(two agents over real WebRTC on loopback, see :mod:`rtcstate_cli.demo`).
 """
 
 from __future__ import annotations
@@ -51,12 +51,12 @@ def _serve(host: str, port: int) -> int:
     return 0
 
 
-def _demo(scenario: str, size_mb: float) -> int:
+def _demo(scenario: str, size_mb: float, relay: str | None) -> int:
     import asyncio
 
     from rtcstate_cli.demo import run
 
-    return asyncio.run(run(scenario, int(size_mb * (1 << 20))))
+    return asyncio.run(run(scenario, int(size_mb * (1 << 20)), relay_url=relay))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -80,6 +80,10 @@ def main(argv: list[str] | None = None) -> int:
         help="call (default): media, data channel, file, hangup; or a refusal",
     )  # fmt: skip
     p_demo.add_argument("--size-mb", type=float, default=4.0, help="size of the file sent")
+    p_demo.add_argument(
+        "--relay", metavar="URL", help="use the relay running at URL (rtcstate serve) instead of "
+        "starting one in this process, e.g. ws://127.0.0.1:8765",
+    )  # fmt: skip
     args = parser.parse_args(argv)
 
     if args.command == "codes":
@@ -103,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "docs":
         return _docs(args.dir, args.check)
     if args.command == "demo":
-        return _demo(args.scenario, args.size_mb)
+        return _demo(args.scenario, args.size_mb, args.relay)
     if args.command == "serve":
         return _serve(args.host, args.port)
     return 2  # pragma: no cover - argparse enforces the choices

@@ -99,15 +99,24 @@ async def _within(awaitable: Any, seconds: float, what: str) -> Any:
         raise DemoFailed(f"{what}: nothing after {seconds:.0f} s") from None
 
 
-async def run(scenario: str = "call", size: int = 4 << 20, out: TextIO = sys.stdout) -> int:
-    """Run one scenario; return the process exit code (0: every step happened)."""
+async def run(
+    scenario: str = "call",
+    size: int = 4 << 20,
+    out: TextIO = sys.stdout,
+    relay_url: str | None = None,
+) -> int:
+    """Run one scenario; return the process exit code (0: every step happened).
+
+    ``relay_url``: use a relay already running there (``rtcstate serve``) instead of starting
+    one in this process."""
     from rtcstate_aiortc import AiortcMedia
     from rtcstate_asyncio import UserAgent, serve
 
     start = time.monotonic()
     printer = Printer(out, start)
-    relay = await serve("127.0.0.1", 0)
-    printer.line(f"relay listening on {relay.url}")
+    relay = await serve("127.0.0.1", 0) if relay_url is None else None
+    url = relay.url if relay is not None else str(relay_url)
+    printer.line(f"relay {'listening on' if relay is not None else 'at'} {url}")
     # short timers: a dead peer is noticed in seconds, not aiortc's 30-60 s
     timers = CallSettings(ice_disconnection_timeout=5.0, no_answer_timeout=20.0)
     users = ("alice", "bob", "carol") if scenario == "busy" else ("alice", "bob")
@@ -122,7 +131,7 @@ async def run(scenario: str = "call", size: int = 4 << 20, out: TextIO = sys.std
     try:
         sessions = {}
         for user, ua in agents.items():
-            sessions[user] = await _within(ua.register(relay.url, timeout=10), 15, "register")
+            sessions[user] = await _within(ua.register(url, timeout=10), 15, "register")
             sessions[user].on_any(printer.tap(user))
         await _scenario(scenario, sessions, media, printer, summary, size)
     except DemoFailed as exc:
@@ -132,7 +141,8 @@ async def run(scenario: str = "call", size: int = 4 << 20, out: TextIO = sys.std
         for ua in agents.values():
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(ua.unregister(), 10)
-        await relay.close()
+        if relay is not None:
+            await relay.close()
         for backend in media.values():
             with contextlib.suppress(Exception):
                 await backend.close()

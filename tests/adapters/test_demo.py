@@ -78,3 +78,20 @@ def test_the_readme_example_over_real_webrtc_runs(capsys: pytest.CaptureFixture[
 
     asyncio.run(bounded())
     assert "'percentage': 100.0" in capsys.readouterr().out
+
+
+def test_the_demo_can_use_a_relay_that_runs_elsewhere() -> None:
+    from rtcstate_asyncio import serve
+
+    out = io.StringIO()
+
+    async def main_task() -> int:
+        relay = await serve("127.0.0.1", 0)
+        try:
+            return await asyncio.wait_for(demo.run("notfound", 0, out, relay_url=relay.url), 60)
+        finally:
+            await relay.close()
+
+    assert asyncio.run(main_task()) == 0, out.getvalue()
+    text = out.getvalue()
+    assert "relay at ws://127.0.0.1:" in text and text.rstrip().endswith("demo OK")
