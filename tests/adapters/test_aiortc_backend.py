@@ -15,6 +15,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 import pytest
+from adaptertools import until
 from rtcstate_aiortc import AiortcMedia
 from rtcstate_aiortc.loopback import LOOPBACK_ONLY, install, non_loopback_candidates
 from rtcstate_asyncio.backend import MEDIA_EFFECTS
@@ -151,12 +152,6 @@ class Net:
         for h in self.handles:
             h.cancel()
         self.handles.clear()
-
-
-async def until(condition: Callable[[], bool], timeout: float = WAIT) -> None:
-    async with asyncio.timeout(timeout):
-        while not condition():
-            await asyncio.sleep(0.01)
 
 
 def run(test: Callable[[Net], Coroutine[Any, Any, None]]) -> None:
@@ -482,7 +477,7 @@ def test_stats_are_reported_as_call_stats_updates() -> None:
     async def scenario(net: Net) -> None:
         alice, bob, call, callee = await connect_call(net, stats_interval=0.2)
         for peer, c in ((alice, call), (bob, callee)):
-            await until(lambda peer=peer, c=c: len(stats_updates(peer, c)) >= 3, timeout=3.0)  # type: ignore[misc]
+            await until(lambda peer=peer, c=c: len(stats_updates(peer, c)) >= 3, limit=3.0)  # type: ignore[misc]
             reports = stats_updates(peer, c)
             first, last = reports[0], reports[-1]
             assert set(last) <= {"audioSent", "videoSent", "audioReceived", "videoReceived"}
@@ -534,9 +529,9 @@ def test_a_failing_get_stats_is_skipped_not_raised() -> None:
             return await real()
 
         pc.getStats = failing  # type: ignore[method-assign]
-        await until(lambda: len(failures) > 2, timeout=2.0)
+        await until(lambda: len(failures) > 2, limit=2.0)
         count = len(stats_updates(alice, call))
-        await until(lambda: len(stats_updates(alice, call)) > count, timeout=2.0)
+        await until(lambda: len(stats_updates(alice, call)) > count, limit=2.0)
         assert call.state is CallState.CONNECTED
 
     run(scenario)

@@ -13,12 +13,13 @@ import hashlib
 import io
 import logging
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import adaptertools
 import pytest
-from rtcstate_asyncio import FakeMediaNetwork, Relay, Session, UserAgent, serve
+from adaptertools import World, run, until
+from rtcstate_asyncio import FakeMediaNetwork, Session
 from rtcstate_asyncio.api import (
     FileTransferError,
     ReceivedFileTransferInvitation,
@@ -33,52 +34,9 @@ WAIT = 5.0  # every single wait, seconds
 STATUS = InvitationStatus
 
 
-def run(test: Callable[[], Awaitable[None]], limit: float = 15.0) -> None:
-    """Run ``test`` in a fresh loop, bounded, and check that it leaves no task behind."""
-
-    async def main() -> None:
-        async with asyncio.timeout(limit):
-            await test()
-        await asyncio.sleep(0)
-        left = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-        assert not left, f"tasks left pending: {left}"
-
-    asyncio.run(main())
-
-
-async def until(predicate: Callable[[], bool], limit: float = WAIT) -> None:
-    async with asyncio.timeout(limit):
-        while not predicate():
-            await asyncio.sleep(0.01)
-
-
-class World:
-    def __init__(self, relay: Relay) -> None:
-        self.relay = relay
-        self.net = FakeMediaNetwork()
-        self.uas: list[UserAgent] = []
-
-    async def join(self, user: str) -> Session:
-        ua = UserAgent(user, media=self.net.backend(user), options={"keepalive_interval": None})
-        self.uas.append(ua)
-        return await ua.register(self.relay.url, timeout=WAIT)
-
-    async def pair(self) -> tuple[Session, Session]:
-        alice, bob = await self.join("alice"), await self.join("bob")
-        await until(lambda: alice.get_contact("bob").is_online)
-        return alice, bob
-
-
-@contextlib.asynccontextmanager
-async def world() -> AsyncIterator[World]:
-    w = World(await serve("127.0.0.1", 0))
-    try:
-        yield w
-    finally:
-        for ua in w.uas:
-            if ua.session is not None:
-                await ua.unregister()
-        await w.relay.close()
+def world() -> contextlib.AbstractAsyncContextManager[World]:
+    """A relay and user agents on one fake media network, without keep-alive."""
+    return adaptertools.world(FakeMediaNetwork().backend, {"keepalive_interval": None})
 
 
 def blob(size: int, seed: int = 1) -> bytes:
@@ -364,7 +322,7 @@ def test_unregister_settles_what_is_pending() -> None:
             invited = offered(bob)
             sent = alice.get_contact("bob").send_file(b"later", name="later.txt")
             await invited  # bob never answers
-            await w.uas[0].unregister()
+            await w.uas["alice"].unregister()
             with pytest.raises(FileTransferError):
                 await sent.done(WAIT)
 

@@ -10,11 +10,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import adaptertools
 import pytest
+from adaptertools import FAST, World, run, until
 from rtcstate_asyncio import (
     Call,
     FakeMedia,
@@ -22,7 +23,6 @@ from rtcstate_asyncio import (
     ReceivedCallInvitation,
     ReceivedDataChannelInvitation,
     RegistrationError,
-    Relay,
     Session,
     UserAgent,
     serve,
@@ -31,67 +31,15 @@ from rtcstate_asyncio import (
 from rtcstate import effects as fx
 from rtcstate.codes import CallStatus, DataChannelStatus, ErrorCode, ErrorNumber, HangupReason
 from rtcstate.errors import RtcError
-from rtcstate.retry import FixedDelay
 from rtcstate.session import SessionState
 from rtcstate.settings import CallSettings, ParameterError
 
 WAIT = 5.0  # every single wait, seconds
 
-#: small timers so that loss and reconnection happen within a test
-FAST: dict[str, Any] = {
-    "retry_policy": FixedDelay(0.1),
-    "contact_disconnection_delay": 0.1,
-    "register_timeout": 2.0,
-}
 
-
-async def until(predicate: Callable[[], bool], limit: float = WAIT) -> None:
-    """Wait (bounded) until ``predicate()`` holds."""
-    async with asyncio.timeout(limit):
-        while not predicate():
-            await asyncio.sleep(0.01)
-
-
-def run(test: Callable[[], Awaitable[None]], limit: float = 20.0) -> None:
-    """Run ``test`` in a fresh loop, bounded, and check that it leaves no task behind."""
-
-    async def main() -> None:
-        async with asyncio.timeout(limit):
-            await test()
-        await asyncio.sleep(0)
-        left = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-        assert not left, f"tasks left pending: {left}"
-
-    asyncio.run(main())
-
-
-class World:
-    """A relay, a fake media network and registered user agents."""
-
-    def __init__(self, relay: Relay) -> None:
-        self.relay = relay
-        self.net = FakeMediaNetwork()
-        self.uas: dict[str, UserAgent] = {}
-
-    async def join(self, user: str, **options: Any) -> Session:
-        ua = UserAgent(user, media=self.net.backend(user), options={**FAST, **options})
-        self.uas[user] = ua
-        return await ua.register(self.relay.url, timeout=WAIT)
-
-    async def close(self) -> None:
-        for ua in self.uas.values():
-            if ua.session is not None:
-                await ua.unregister()
-        await self.relay.close()
-
-
-@contextlib.asynccontextmanager
-async def world() -> AsyncIterator[World]:
-    w = World(await serve("127.0.0.1", 0))
-    try:
-        yield w
-    finally:
-        await w.close()
+def world() -> contextlib.AbstractAsyncContextManager[World]:
+    """A relay and user agents on one fake media network."""
+    return adaptertools.world(FakeMediaNetwork().backend)
 
 
 async def call_and_accept(caller: Session, callee: Session) -> tuple[Call, Call]:
@@ -112,7 +60,7 @@ def test_register_and_presence() -> None:
     async def test() -> None:
         async with world() as w:
             statuses: list[str] = []
-            ua = UserAgent("alice", media=w.net.backend("alice"), options=FAST)
+            ua = UserAgent("alice", media=w.media_for("alice"), options=FAST)
             ua.on("ccsConnectionStatus", lambda p: statuses.append(p["status"]))
             w.uas["alice"] = ua
             alice = await ua.register(w.relay.url, timeout=WAIT)

@@ -22,77 +22,35 @@ import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Any
 
+import adaptertools
+from adaptertools import World
 from rtcstate_aiortc import AiortcMedia
-from rtcstate_asyncio import Call, ReceivedCallInvitation, Relay, Session, UserAgent, serve
+from rtcstate_asyncio import Call, ReceivedCallInvitation, Relay, Session, serve
 
 from rtcstate.codes import CallStatus, ErrorCode, HangupReason
-from rtcstate.retry import FixedDelay
 from rtcstate.settings import CallSettings
 
 WAIT = 10.0  # the bound of every single wait, seconds
 AGENT = Path(__file__).with_name("e2e_agent.py")
 CANDIDATE = re.compile(r"^a=candidate:\S+ \d+ \S+ \d+ (\S+) \d+ typ (\S+)", re.M)
 
-#: quick reconnection and presence, so that loss and reconnection happen within a test
-FAST: dict[str, Any] = {
-    "retry_policy": FixedDelay(0.1),
-    "contact_disconnection_delay": 0.1,
-    "register_timeout": 2.0,
-}
-
 
 async def until(predicate: Callable[[], bool], limit: float = WAIT) -> None:
-    """Wait (bounded) until ``predicate()`` holds."""
-    async with asyncio.timeout(limit):
-        while not predicate():
-            await asyncio.sleep(0.02)
+    """Wait (bounded, :data:`WAIT` by default: real media is slower) until ``predicate()``."""
+    await adaptertools.until(predicate, limit)
 
 
 def run(test: Callable[[], Awaitable[None]], limit: float = 40.0) -> None:
-    """Run ``test`` in a fresh loop, bounded, and check that it leaves no task behind."""
-
-    async def main() -> None:
-        before = asyncio.all_tasks()
-        async with asyncio.timeout(limit):
-            await test()
-        await asyncio.sleep(0)
-        left = asyncio.all_tasks() - before - {asyncio.current_task()}
-        assert not left, f"tasks left pending: {left}"
-
-    asyncio.run(main())
-
-
-class World:
-    """A relay on 127.0.0.1 and user agents with real aiortc media."""
-
-    def __init__(self, relay: Relay) -> None:
-        self.relay = relay
-        self.uas: dict[str, UserAgent] = {}
-        self.media: dict[str, AiortcMedia] = {}
-
-    async def join(self, user: str, **options: Any) -> Session:
-        media = AiortcMedia(loopback_only=True)
-        ua = UserAgent(user, media=media, options={**FAST, **options})
-        self.uas[user], self.media[user] = ua, media
-        return await ua.register(self.relay.url, timeout=WAIT)
-
-    async def close(self) -> None:
-        for ua in self.uas.values():
-            if ua.session is not None:
-                await ua.unregister()
-        await self.relay.close()
+    adaptertools.run(test, limit)
 
 
 @contextlib.asynccontextmanager
 async def world() -> AsyncIterator[World]:
-    w = World(await serve("127.0.0.1", 0))
-    assert_relay_on_loopback(w.relay)
-    try:
+    """A relay on 127.0.0.1 and user agents with real aiortc media (loopback only)."""
+    async with adaptertools.world(lambda user: AiortcMedia(loopback_only=True), wait=WAIT) as w:
+        assert_relay_on_loopback(w.relay)
         yield w
-    finally:
-        await w.close()
 
 
 def assert_relay_on_loopback(relay: Relay) -> None:

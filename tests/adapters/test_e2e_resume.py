@@ -22,12 +22,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from adaptertools import FAST, World
 from rtcstate_aiortc import AiortcMedia
 from rtcstate_asyncio import Session, UserAgent, serve
 from test_e2e_aiortc import (
-    FAST,
     WAIT,
-    World,
     assert_loopback_sdp,
     assert_relay_on_loopback,
     run,

@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 
 import pytest
+from adaptertools import run
 from rtcstate_asyncio import Relay, UserAgent, run_relay, serve
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
@@ -17,17 +18,6 @@ from rtcstate.codes import ErrorCode
 from rtcstate.hub import Deliver, Hub
 
 WAIT = 5.0
-
-
-def run(test: Callable[[], Awaitable[None]], limit: float = 15.0) -> None:
-    async def main() -> None:
-        async with asyncio.timeout(limit):
-            await test()
-        await asyncio.sleep(0)
-        left = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-        assert not left, f"tasks left pending: {left}"
-
-    asyncio.run(main())
 
 
 @contextlib.asynccontextmanager
