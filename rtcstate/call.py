@@ -342,6 +342,8 @@ class Call:
     _muted: tuple[bool, bool] = (False, False)  # audio, video
     _distant: ErrorCode | None = None  # the far side's ICE trouble we reported (DISTANT_*)
     _recording: bool = False
+    #: ended because the relay found no device of the far side (its invite or bye undelivered)
+    unreached: bool = False
     # the session's index of ringing callee calls by contact (an intrusive list: 16 bytes)
     peer_prev: Call | None = attrs.field(default=None, repr=False)
     peer_next: Call | None = attrs.field(default=None, repr=False)
@@ -1273,6 +1275,8 @@ class Call:
             fx.append(Drop("user-not-found", f"{msg.user} away: the bye is retransmitted"))
             return fx
         if self.state in (CallState.INVITING, CallState.ENDING):
+            # the far side may hold a copy of our invite and never hear how the call ended
+            self.unreached = True
             return self._report("not_found", now, reason=HangupReason.USER_NOT_FOUND.value)
         return [Drop("user-not-found", f"{self.contact} unreachable in state {self.state.name}")]
 

@@ -412,8 +412,9 @@ class HangupReason(DocStrEnum):
         "while WAITING_FOR_CALLEE). If an earlier copy of the invite had reached the callee (its "
         "only device was briefly away when a copy was resent), the callee acknowledges the "
         "invite again once back and the caller answers with a bye carrying this reason: the "
-        "ringing call ends with hangup{from: remote} and it too. In the SDK it is server-sent "
-        "only.",
+        "ringing call ends with hangup{from: remote} and it too (a bye the relay could not "
+        "deliver reaches it the same way, with the caller's reason). In the SDK it is "
+        "server-sent only.",
         _S,
     )
     ICE_DISCONNECTED = (

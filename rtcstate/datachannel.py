@@ -82,7 +82,7 @@ from typing import Any, Protocol
 import attrs
 
 from rtcstate import wire
-from rtcstate.call import Call, CallState
+from rtcstate.call import Call, CallOwner, CallState
 from rtcstate.call_factory import Pairing, held, hold_message, new_outgoing_call
 from rtcstate.codes import (
     CallStatus,
@@ -109,6 +109,7 @@ from rtcstate.effects import (
     target,
 )
 from rtcstate.errors import InvalidStateError, RtcError
+from rtcstate.invitation import RECEIVED_TRANSITIONS as CALL_INVITATION_TRANSITIONS
 from rtcstate.invitation import OnCall
 from rtcstate.machine import machine, spec_of
 from rtcstate.media import (
@@ -139,6 +140,7 @@ __all__ = [
     "incoming_data_channel_invite",
     "incoming_described",
     "install",
+    "pair_described",
     "start_data_channel",
 ]
 
@@ -163,8 +165,9 @@ class ChannelOwner(Protocol):
     """Who a DataChannel serves when it is not the application's (a file transfer).
 
     With an owner the channel's events go to :meth:`channel_event` instead of the application,
-    every message received on it to :meth:`channel_data` (the 0xDC framing is not used), and
-    its invitation message is :meth:`invite_message`. Like :class:`~rtcstate.call.CallOwner`,
+    every message received on it to :meth:`channel_data` (the 0xDC framing is not used); the
+    initiator's invitation message is its :attr:`DataChannel.invite`. Like
+    :class:`~rtcstate.call.CallOwner`,
     the owner may change its own state in these hooks; ``now`` is 0.0 when the event comes from
     the data call (whose events carry no time)."""
 
@@ -173,8 +176,6 @@ class ChannelOwner(Protocol):
     def channel_data(self, fx: list[Effect], data: bytes | str, now: float) -> None: ...
 
     def channel_buffered(self, fx: list[Effect], high: bool, now: float) -> None: ...
-
-    def invite_message(self) -> wire.Message: ...
 
 
 # --- frames ----------------------------------------------------------------------------------
@@ -317,6 +318,7 @@ class DataChannel:
     _incoming: dict[str, _Incoming] = attrs.field(factory=dict, repr=False)
     owner: ChannelOwner | None = attrs.field(default=None, repr=False)
     grace: float = CLOSED_GRACE  # seconds a channel closed under a live call waits
+    invite: wire.Message | None = None  # sent instead of a data_channel_invite (a file offer)
 
     # --- public ------------------------------------------------------------------------------
 
@@ -523,9 +525,9 @@ class DataChannel:
             fx.append(CancelTimer(tid))
 
     def _invite(self) -> Send:
-        if self.owner is not None:
-            return Send(self.remote, self.owner.invite_message())
-        invite = wire.DataChannelInvite(self.channel_id, self.call.call_id, self.label)
+        invite = self.invite
+        if invite is None:
+            invite = wire.DataChannelInvite(self.channel_id, self.call.call_id, self.label)
         return Send(self.remote, invite)
 
     def _stop_rtx(self, fx: list[Effect]) -> bool:
@@ -718,12 +720,8 @@ class ReceivedDataChannelInvitationState(enum.Enum):
     EXPIRED = "INVITATION_STATUS_EXPIRED"
 
 
-RECEIVED_TRANSITIONS: list[dict[str, Any]] = [
-    {"trigger": "accept", "source": "STANDBY", "dest": "ACCEPTED", "after": "_changed"},
-    {"trigger": "decline", "source": "STANDBY", "dest": "DECLINED", "after": "_changed"},
-    {"trigger": "expire", "source": "STANDBY", "dest": "EXPIRED",
-     "after": ["_changed", "_expired"]},
-]  # fmt: skip
+RECEIVED_TRANSITIONS: list[dict[str, Any]] = CALL_INVITATION_TRANSITIONS
+"""The table of a call invitation (accept, decline, expire), with ACCEPTED final here."""
 
 
 @machine(
@@ -752,10 +750,6 @@ class ReceivedDataChannelInvitation(OnCall):
     state: ReceivedDataChannelInvitationState = ReceivedDataChannelInvitationState.STANDBY
     data_channel: DataChannel | None = None
     reason: str | None = None  # the reason given to decline()
-
-    @property
-    def target(self) -> str:
-        return target("invitation", self.id)
 
     def accept(self, now: float) -> tuple[DataChannel, list[Effect]]:
         """Accept: ACCEPTED, the data call answers; returns the DataChannel (SEND, WAITING).
@@ -807,12 +801,6 @@ class ReceivedDataChannelInvitation(OnCall):
 
     # --- callbacks ---------------------------------------------------------------------------
 
-    def _changed(self, fx: list[Effect], now: float, **_: Any) -> None:
-        fx.append(Emit(self.target, "statusChange", {"status": self.state.value, "id": self.id}))
-
-    def _expired(self, fx: list[Effect], now: float, **_: Any) -> None:
-        fx.append(Emit(self.target, "expired", None))
-
 
 # --- the session's side --------------------------------------------------------------------------
 
@@ -859,37 +847,39 @@ def _pairable(call: Call, user: str) -> bool:
     )
 
 
-def _pair(session: Session, call: Call, env: wire.Envelope, now: float) -> list[Effect]:
-    """Both halves are here: the invitation, surfaced on the session and the contact."""
-    msg = env.message
-    assert isinstance(msg, wire.DataChannelInvite)
+def pair_described(
+    session: Session, call: Call, env: wire.Envelope, event: str, build: Callable[[], CallOwner]
+) -> list[Effect]:
+    """Both halves of a described data call are here: ``build()`` makes the application's
+    invitation, which owns the call from now on; ``event`` fires on the session and the
+    contact. A call that can no longer be paired (not a ringing, unowned data call of the
+    message's sender) is dropped."""
     if not _pairable(call, (env.sender or "").partition("/")[0]):
         return [Drop("unpairable", f"data call {call.call_id} in state {call.state.name}")]
-    inv = ReceivedDataChannelInvitation(
-        session, call, msg.channel_id, msg.label, env.sender or call.remote
-    )
+    inv = build()
     call.owner = inv
-    call.invitation = None  # the data channel invitation replaces the call's
-    return [
-        Emit(SESSION, "dataChannelInvitation", inv),
-        Emit(target("contact", call.contact), "dataChannelInvitation", inv),
-    ]
+    call.invitation = None  # the owner's invitation replaces the call's
+    return [Emit(SESSION, event, inv), Emit(target("contact", call.contact), event, inv)]
 
 
-def _is_copy(call: Call, env: wire.Envelope) -> bool:
-    owner, msg = call.owner, env.message
-    return (
-        isinstance(owner, ReceivedDataChannelInvitation)
-        and isinstance(msg, wire.DataChannelInvite)
-        and owner.channel_id == msg.channel_id
-    )
+def _pair(session: Session, call: Call, env: wire.Envelope, now: float) -> list[Effect]:
+    msg = env.message
+    assert isinstance(msg, wire.DataChannelInvite)
+    return pair_described(
+        session, call, env, "dataChannelInvitation",
+        lambda: ReceivedDataChannelInvitation(
+            session, call, msg.channel_id, msg.label, env.sender or call.remote
+        ),
+    )  # fmt: skip
 
 
 def incoming_data_channel_invite(session: Session, env: wire.Envelope, now: float) -> list[Effect]:
     """The session's factory for ``data_channel_invite`` (for a channel it does not hold)."""
     msg = env.message
     assert isinstance(msg, wire.DataChannelInvite)
-    return incoming_described(session, env, now, msg.channel_id, msg.call_id, _pair, _is_copy)
+    return incoming_described(
+        session, env, now, msg.channel_id, msg.call_id, _pair, ReceivedDataChannelInvitation
+    )
 
 
 def incoming_described(
@@ -899,14 +889,14 @@ def incoming_described(
     channel_id: str,
     call_id: str,
     pair: Pairing,
-    is_copy: Callable[[Call, wire.Envelope], bool],
+    owner_type: type,
 ) -> list[Effect]:
     """A message describing data call ``call_id`` (a data channel invite, a file offer) for an
     object the session does not hold yet: acknowledge it (``data_channel_ack`` of
     ``channel_id``), then pair it with its data call, or hold it until the call comes.
 
-    ``pair`` builds the application's object; ``is_copy(call, env)`` tells whether a call
-    already paired was paired with this very message (a retransmitted copy)."""
+    ``pair`` builds the application's object (see :func:`pair_described`); a call already
+    owned by an ``owner_type`` for ``channel_id`` was paired with a copy of this message."""
     msg = env.message
     sender = env.sender
     if sender is None:
@@ -930,7 +920,12 @@ def incoming_described(
         return fx
     call = session.get_call(call_id)
     if call is not None:
-        if call.contact == user and is_copy(call, env):
+        owner = call.owner
+        if (
+            call.contact == user
+            and isinstance(owner, owner_type)
+            and (getattr(owner, "channel_id", None) == channel_id)
+        ):
             return [ack, Drop("duplicate", f"{msg.TYPE} for data call {call_id}")]
         return [Drop("unexpected-message", f"{msg.TYPE} for call {call_id}")]
     if session.recently_ended(call_id):

@@ -85,8 +85,13 @@ from rtcstate.codes import (
     InvitationType,
     default_hangup_reason,
 )
-from rtcstate.datachannel import DataChannel, DataChannelState, incoming_described
-from rtcstate.effects import SESSION, Drop, Effect, Emit, Send, target
+from rtcstate.datachannel import (
+    DataChannel,
+    DataChannelState,
+    incoming_described,
+    pair_described,
+)
+from rtcstate.effects import Drop, Effect, Emit, Send, target
 from rtcstate.errors import InvalidStateError, RtcError
 from rtcstate.invitation import InvitationState, OnCall, SentInvitation
 from rtcstate.machine import machine, spec_of
@@ -233,13 +238,6 @@ class FileTransfer:
         return []
 
     # --- ChannelOwner --------------------------------------------------------------------------
-
-    def invite_message(self) -> wire.Message:
-        channel = self.channel
-        return wire.FileOffer(
-            self.transfer_id, channel.call.call_id, channel.channel_id, self.name, self.mime,
-            self.size,
-        )  # fmt: skip
 
     def channel_event(self, fx: list[Effect], event: str, payload: Any, now: float) -> None:
         if self._done:
@@ -419,6 +417,7 @@ def send_file(
     )  # fmt: skip
     inv.owner = transfer
     channel.owner = transfer
+    channel.invite = wire.FileOffer(tid, tid, channel.channel_id, name, mime, size)
     call.owner = channel
     session.attach("channel_id", channel.channel_id, channel)
     session.attach("transfer_id", tid, transfer)
@@ -486,10 +485,6 @@ class ReceivedFileTransferInvitation(OnCall):
     settings: TransferSettings = attrs.field(factory=TransferSettings, repr=False)
     reason: str | None = None  # the reason given to decline()
     _done: bool = False
-
-    @property
-    def target(self) -> str:
-        return target("invitation", self.id)
 
     @property
     def transfer_id(self) -> str:
@@ -618,9 +613,6 @@ class ReceivedFileTransferInvitation(OnCall):
         if event == "hangup":
             self._call_over(fx, 0.0)
 
-    def invite_message(self) -> wire.Message:  # pragma: no cover - the receiver never invites
-        raise AssertionError("the receiving side sends no invitation")
-
     def channel_event(self, fx: list[Effect], event: str, payload: Any, now: float) -> None:
         if self._done:
             return  # the data call is over: the transfer machine was dropped with its timers
@@ -712,9 +704,6 @@ class ReceivedFileTransferInvitation(OnCall):
         if self.session.child("transfer_id", self.id) is self:
             fx.extend(self.session.detach("transfer_id", self.id))
 
-    def _changed(self, fx: list[Effect], now: float, **_: Any) -> None:
-        fx.append(Emit(self.target, "statusChange", {"status": self.state.value, "id": self.id}))
-
 
 # --- the session's side --------------------------------------------------------------------------
 
@@ -725,28 +714,18 @@ def install(session: Session) -> None:
 
 
 def _pair(session: Session, call: Call, env: wire.Envelope, now: float) -> list[Effect]:
-    """Both halves are here: the invitation, surfaced on the session and the contact."""
     msg = env.message
     assert isinstance(msg, wire.FileOffer)
-    inv = ReceivedFileTransferInvitation(
-        session, call, msg.channel_id, msg.name, msg.mime, msg.size, env.sender or call.remote
-    )
-    call.owner = inv
-    call.invitation = None  # the file transfer invitation replaces the call's
-    session.attach("transfer_id", inv.id, inv)
-    return [
-        Emit(SESSION, "fileTransferInvitation", inv),
-        Emit(target("contact", call.contact), "fileTransferInvitation", inv),
-    ]
 
+    def build() -> ReceivedFileTransferInvitation:
+        inv = ReceivedFileTransferInvitation(
+            session, call, msg.channel_id, msg.name, msg.mime, msg.size,
+            env.sender or call.remote,
+        )  # fmt: skip
+        session.attach("transfer_id", inv.id, inv)
+        return inv
 
-def _is_copy(call: Call, env: wire.Envelope) -> bool:
-    owner, msg = call.owner, env.message
-    return (
-        isinstance(owner, ReceivedFileTransferInvitation)
-        and isinstance(msg, wire.FileOffer)
-        and owner.channel_id == msg.channel_id
-    )
+    return pair_described(session, call, env, "fileTransferInvitation", build)
 
 
 def incoming_file_offer(session: Session, env: wire.Envelope, now: float) -> list[Effect]:
@@ -757,4 +736,6 @@ def incoming_file_offer(session: Session, env: wire.Envelope, now: float) -> lis
         return [Drop("malformed", f"file_offer {msg.transfer_id} names data call {msg.call_id}")]
     if msg.size < 0:
         return [Drop("malformed", f"file_offer {msg.transfer_id} of {msg.size} bytes")]
-    return incoming_described(session, env, now, msg.channel_id, msg.call_id, _pair, _is_copy)
+    return incoming_described(
+        session, env, now, msg.channel_id, msg.call_id, _pair, ReceivedFileTransferInvitation
+    )

@@ -100,6 +100,18 @@ class OnCall:
         """``getSender()``: the caller's user id."""
         return self.call.contact
 
+    @property
+    def target(self) -> str:
+        return target("invitation", self.id)
+
+    # transition callbacks shared by the received invitations (signature: fx, now, **kw)
+
+    def _changed(self, fx: list[Effect], now: float, **_: Any) -> None:
+        fx.append(_status_change(self.id, self.state))
+
+    def _expired(self, fx: list[Effect], now: float, **_: Any) -> None:
+        fx.append(Emit(self.target, "expired", None))
+
 
 RECEIVED_TRANSITIONS: list[dict[str, Any]] = [
     {"trigger": "accept", "source": "STANDBY", "dest": "ACCEPTED", "after": "_changed"},
@@ -155,12 +167,6 @@ class ReceivedCallInvitation(OnCall):
         """The caller hung up (or the lifetime ran out) while STANDBY."""
         if self.state is ReceivedCallInvitationState.STANDBY:
             spec_of(self).fire(self, "expire", fx, now)
-
-    def _changed(self, fx: list[Effect], now: float, **_: Any) -> None:
-        fx.append(_status_change(self.id, self.state))
-
-    def _expired(self, fx: list[Effect], now: float, **_: Any) -> None:
-        fx.append(Emit(target("invitation", self.id), "expired", None))
 
 
 SENT_TRANSITIONS: list[dict[str, Any]] = [

@@ -351,9 +351,10 @@ class Session:
     )
     #: call id -> the reason a crossing bye must be acknowledged with (see ``remember_ended``)
     _ended_calls: dict[str, str | None] = attrs.field(factory=dict)
-    #: our calls that ended because the relay found no device of the callee (bounded, oldest
-    #: forgotten first): a callee that still rings for one of them is answered with a bye
-    _undelivered: dict[str, None] = attrs.field(factory=dict)
+    #: our calls that ended because the relay found no device of the callee (its invite or bye
+    #: undelivered), with their reason (bounded, oldest forgotten first): a callee that still
+    #: rings for one of them is answered with a bye carrying that reason
+    _unreached: dict[str, str] = attrs.field(factory=dict)
     #: contact -> its newest ringing callee call; the others follow through ``peer_next``
     _ringing: dict[str, Call] = attrs.field(factory=dict)
 
@@ -713,10 +714,11 @@ class Session:
             if children.get(key) is child:
                 if route in ("call_id", "invitation_id"):
                     self.remember_ended(key, _winning_reason(child))
-                    if route == "call_id" and _undelivered(child):
-                        self._undelivered[key] = None
-                        if len(self._undelivered) > _ENDED_CALLS_KEPT:
-                            del self._undelivered[next(iter(self._undelivered))]
+                    reason = _unreached_reason(child) if route == "call_id" else None
+                    if reason is not None:
+                        self._unreached[key] = reason
+                        if len(self._unreached) > _ENDED_CALLS_KEPT:
+                            del self._unreached[next(iter(self._unreached))]
                 fx.extend(self.detach(route, key))
         return fx
 
@@ -747,11 +749,11 @@ class Session:
             type(msg) is wire.Ack
             and msg.what == "invite"
             and env.sender is not None
-            and msg.call_id in self._undelivered
+            and msg.call_id in self._unreached
         ):
-            # a callee rings for a call we gave up when the relay found none of its devices (a
+            # a callee rings for a call we ended when the relay found none of its devices (a
             # copy of the invite had reached it; it acknowledges again after reconnecting)
-            reason = HangupReason.USER_NOT_FOUND.value
+            reason = self._unreached[msg.call_id]
             fx.append(Send(env.sender, wire.Bye(call_id=msg.call_id, reason=reason)))
         elif (
             type(msg) is wire.Bye and env.sender is not None and self._ended_calls.get(msg.call_id)
@@ -1000,13 +1002,13 @@ class Session:
 _ENDED_CALLS_KEPT = 4096
 
 
-def _undelivered(child: object) -> bool:
-    """Whether ``child`` is a call we placed that ended because the relay found no device of
-    the callee (``User_Not_Found``): a copy of its invite may still have reached one."""
+def _unreached_reason(child: object) -> str | None:
+    """The reason of a call we placed that ended because the relay found no device of the
+    callee (its invite or its bye undelivered: a copy of the invite may ring somewhere)."""
     cause = getattr(child, "hangup_cause", None)
-    return bool(getattr(child, "outgoing", False)) and cause == (
-        HangupFrom.REMOTE, HangupReason.USER_NOT_FOUND.value,
-    )  # fmt: skip
+    if not getattr(child, "outgoing", False) or not getattr(child, "unreached", False):
+        return None
+    return None if cause is None else str(cause[1])
 
 
 def _winning_reason(child: object) -> str | None:

@@ -122,6 +122,7 @@ canonical. A CHUNK frame is at most 267 bytes of header plus the payload; the de
 
 from __future__ import annotations
 
+import abc
 import enum
 import hashlib
 import struct
@@ -356,7 +357,7 @@ def _header(kind: int, transfer_id: str) -> bytes:
 
 
 @attrs.frozen(slots=True)
-class Frame:
+class Frame(abc.ABC):
     """Base of every frame; ``to_sender``: it goes from the receiver to the sender."""
 
     transfer_id: str
@@ -367,11 +368,13 @@ class Frame:
         return self.TO_SENDER
 
     @property
+    @abc.abstractmethod
     def kind(self) -> FrameType:
-        raise NotImplementedError  # pragma: no cover
+        """The frame's type byte."""
 
+    @abc.abstractmethod
     def body(self) -> bytes:
-        raise NotImplementedError  # pragma: no cover
+        """The fields after the header."""
 
 
 @attrs.frozen(slots=True)

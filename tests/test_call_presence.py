@@ -285,3 +285,32 @@ def test_an_invite_ack_for_a_call_that_ended_otherwise_is_only_dropped() -> None
     late = wire.Envelope(wire.Ack(a.call_id, "invite"), A, B)
     fx = net[A].session.receive_envelope(late, net.now)
     assert not [e for e in fx if isinstance(e, Send)]
+
+
+def test_a_bye_the_relay_could_not_deliver_reaches_the_callee_when_it_is_back() -> None:
+    """Alice hangs up while bob rings; her bye to the bare user is lost, its retransmission
+    finds none of bob's devices (he is briefly away) and alice's call ends. Bob, back,
+    acknowledges the invite again and hears alice's own reason: both ends agree."""
+    net = Net(A, B)
+    byes: list[wire.Envelope] = []
+
+    def lose_first_bye(address: str, env: wire.Envelope) -> bool:
+        if isinstance(env.message, wire.Bye) and not byes:
+            byes.append(env)
+            return True
+        return False
+
+    a, b = ring(net)
+    net.lose = lose_first_bye
+    net.run(A, a.hangup(net.now))
+    assert byes
+    net.lose_server(B)
+    net.advance(net.now + 1.0)  # the bye is resent: the relay finds none of bob's devices
+    assert a.state is CallState.ENDED
+    assert b.state is CallState.RINGING
+    net[B].reachable = True
+    net.advance(net.now + 20.0)
+    assert b.state is CallState.ENDED
+    assert hangups(net[A], a) == [{"from": "local", "reason": "Hangup_From_Caller"}]
+    assert hangups(net[B], b) == [{"from": "remote", "reason": "Hangup_From_Caller"}]
+    settled(net[B])

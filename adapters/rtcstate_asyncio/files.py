@@ -20,6 +20,7 @@ besides apiRTC's whitelist. When the session closes, every pending transfer's fu
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import io
 from collections.abc import Awaitable, Callable, Mapping
@@ -95,7 +96,7 @@ class FileTransferError(RtcError):
             self.error_code = ErrorCode[code]
 
 
-class _Source:
+class _Source(abc.ABC):
     """A file's bytes for the runtime (``source(offset, size)``); keeps what made it fail."""
 
     error: BaseException | None = None
@@ -107,8 +108,9 @@ class _Source:
             self.error = exc
             raise
 
+    @abc.abstractmethod
     def read(self, offset: int, size: int) -> bytes:
-        raise NotImplementedError
+        """``size`` bytes (fewer at the end) from ``offset``."""
 
 
 class _BufferSource(_Source):

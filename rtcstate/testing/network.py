@@ -95,7 +95,6 @@ import attrs
 from rtcstate import wire
 from rtcstate.effects import (
     AcquireMedia,
-    AddIceCandidate,
     CancelTimer,
     ClosePeerConnection,
     CloseTransport,
@@ -817,9 +816,8 @@ class SimNetwork:
             if pc is not None:
                 pc.ice = "checking"
                 pc.epoch += 1
-        elif isinstance(e, AddIceCandidate):
-            pass  # candidates are not needed to pair connections in this model
-        # other media effects (tracks enabled, publish, recording, data channels): recorded only
+        # other media effects (candidates: this model pairs connections without them; tracks
+        # enabled, publish, recording, data channels): recorded only
 
     def _create(self, client: Client, call_id: str, sdp_type: str) -> None:
         pc = self._pc(client, call_id)
