@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from rtcstate import codes, diagrams
+from rtcstate.extras import require
 
 GENERATED = {
     "codes.md": codes.render_markdown,
@@ -43,6 +44,7 @@ def _serve(host: str, port: int) -> int:
     import contextlib
     import logging
 
+    require("asyncio", "rtcstate serve")
     from rtcstate_asyncio.relay import run_relay  # only this command needs websockets
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
@@ -54,6 +56,7 @@ def _serve(host: str, port: int) -> int:
 def _demo(scenario: str, size_mb: float, relay: str | None) -> int:
     import asyncio
 
+    require("aiortc", "rtcstate demo")
     from rtcstate_cli.demo import run
 
     return asyncio.run(run(scenario, int(size_mb * (1 << 20)), relay_url=relay))
