@@ -17,7 +17,8 @@ MACHINE_MODULES: tuple[str, ...] = (
     "rtcstate.call",
     "rtcstate.invitation",
     "rtcstate.datachannel",
-    "rtcstate.transfer",
+    "rtcstate.transfer.receiver",
+    "rtcstate.transfer.sender",
     "rtcstate.filetransfer",
 )
 """Modules that declare machines; each new machine module is added here."""

@@ -61,20 +61,19 @@ Each client's timers live in a wheel (id -> deadline, generation): ``StartTimer`
 schedules an expiry event, ``CancelTimer`` disarms, and an expiry whose generation is stale is
 ignored. Every start, cancel and expiry is logged per client (:class:`TimerRecord`).
 
-Each client also has a simulated media stack that carries out the media effects:
+Each client also has a simulated media stack that carries out the media effects: the kit's one
+fake media stack (:mod:`rtcstate.testing.fakemedia`, shared with the call tests and the asyncio
+adapter's fake backend), with this network as its host (its delays are events on the queue,
+its reports are media inputs of the client's session) and :class:`MediaModel` as its timing.
 ``AcquireMedia`` reports ``MediaAcquired`` (or ``MediaFailed`` while failures are injected with
 :meth:`SimNetwork.fail_media`), ``CreateOffer``/``CreateAnswer`` report ``LocalDescriptionReady``
-(with unique SDP strings) followed by trickled ``IceCandidateFound``, ``SetRemoteDescription``
-applies at once (a description that makes no sense in the connection's signaling state reports
-``DescriptionFailed``), ``CreatePeerConnection``/``ClosePeerConnection``/``RestartIce`` change
-the connection. Two connections of one call on two clients are *paired* when each applied the
-other's latest description; ``ice_connect_delay`` after pairing both report
-``IceStateChanged("connected")`` and, the first time, one ``TrackAdded`` per kind of the far
-side's stream. :meth:`SimNetwork.ice_trouble` injects ``disconnected``/``failed`` on one or both
-sides and breaks the path until it heals (while broken, a renegotiated pair reports ``failed``
-after ``ice_check_timeout``); when one side closes its connection the other reports
-``disconnected`` (or ``failed`` if it never connected) after ``peer_gone_delay``. Media a
-session no longer wants (acquired for a call that is gone) is released by the stack itself and
+followed by trickled ``IceCandidateFound``; two connections of one call on two clients are
+*paired* when each applied the other's latest description, and ``ice_connect_delay`` after
+pairing both report ``IceStateChanged("connected")`` and, the first time, one ``TrackAdded`` per
+kind of the far side's stream. :meth:`SimNetwork.ice_trouble` injects ``disconnected``/
+``failed`` on one or both sides and breaks the path until it heals; when one side closes its
+connection the other reports ``disconnected`` (or ``failed``) after ``peer_gone_delay``. Media
+a session no longer wants (acquired for a call that is gone) is released by the stack itself and
 counted in :attr:`NetStats.orphan_media`.
 
 Everything observable is recorded per client: every ``Emit`` (:class:`EmitRecord`), every effect,
@@ -94,36 +93,22 @@ import attrs
 
 from rtcstate import wire
 from rtcstate.effects import (
-    AcquireMedia,
     CancelTimer,
-    ClosePeerConnection,
     CloseTransport,
-    CreateAnswer,
-    CreateOffer,
-    CreatePeerConnection,
     Drop,
     Effect,
     Emit,
     OpenTransport,
-    ReleaseMedia,
-    RestartIce,
     Send,
-    SetRemoteDescription,
     StartTimer,
 )
 from rtcstate.hub import CloseConnection, Deliver, Hub, HubEffect
 from rtcstate.ids import IdSource, SplitMix64
 from rtcstate.media import (
-    DescriptionFailed,
-    IceCandidateFound,
-    IceStateChanged,
-    LocalDescriptionReady,
-    MediaAcquired,
     MediaEvent,
-    MediaFailed,
-    TrackAdded,
 )
 from rtcstate.session import Session, SessionConfig
+from rtcstate.testing.fakemedia import FakeMediaNetwork, FakeMediaStack, MediaModel
 
 if TYPE_CHECKING:  # pragma: no cover
     from rtcstate.call import Call
@@ -179,24 +164,6 @@ class Faults:
             raise ValueError("need 0 <= min_delay <= max_delay")
         if self.max_consecutive_drops < 0 or self.max_drops_per_message < 0:
             raise ValueError("drop bounds must be >= 0")
-
-
-@attrs.frozen(slots=True)
-class MediaModel:
-    """Timing of the simulated media stack (seconds).
-
-    ``candidates`` local ICE candidates are trickled after each local description (plus the
-    empty end-of-candidates marker). ``peer_gone_delay`` None disables the far side's ICE
-    noticing a closed connection.
-    """
-
-    acquire_delay: float = 0.02
-    description_delay: float = 0.005
-    ice_connect_delay: float = 0.1
-    ice_check_timeout: float = 2.0
-    peer_gone_delay: float | None = 5.0
-    candidates: int = 1
-    transport_delay: float = 0.01
 
 
 @attrs.frozen(slots=True)
@@ -259,22 +226,6 @@ class LivelockError(AssertionError):
 
 
 @attrs.define(slots=True, eq=False)
-class _Pc:
-    """A simulated peer connection of one call on one client."""
-
-    owner: Client
-    call_id: str
-    open: bool = True
-    local: str | None = None
-    local_type: str | None = None
-    remote: str | None = None
-    remote_type: str | None = None
-    ice: str = "new"
-    epoch: int = 0
-    tracks_reported: bool = False
-
-
-@attrs.define(slots=True, eq=False)
 class Client:
     """One simulated device: its session and everything observed about it."""
 
@@ -296,12 +247,34 @@ class Client:
     call_states: dict[str, list[str]] = attrs.field(factory=dict)
     #: timers armed: id -> (deadline, generation)
     armed: dict[str, tuple[float, int]] = attrs.field(factory=dict)
-    media_failures: int = 0
-    streams: dict[str, tuple[bool, bool]] = attrs.field(factory=dict)
-    released: set[str] = attrs.field(factory=set)
-    #: call id -> (stream id, audio, video) of the media acquired for it
-    call_streams: dict[str, tuple[str, bool, bool]] = attrs.field(factory=dict)
+    #: its simulated media stack (set by :meth:`SimNetwork.add_client`)
+    stack: FakeMediaStack | None = None
     _serial: int = 0
+
+    @property
+    def media(self) -> FakeMediaStack:
+        assert self.stack is not None, "a client gets its media stack from SimNetwork"
+        return self.stack
+
+    @property
+    def media_failures(self) -> int:
+        """How many of the next media acquisitions fail."""
+        return self.media.failures
+
+    @property
+    def streams(self) -> dict[str, tuple[bool, bool]]:
+        """Every stream acquired: stream id -> (audio, video)."""
+        return self.media.streams
+
+    @property
+    def released(self) -> set[str]:
+        """Stream ids released (by the session, or by the stack for orphan media)."""
+        return self.media.released
+
+    @property
+    def call_streams(self) -> dict[str, tuple[str, bool, bool]]:
+        """Call id -> (stream id, audio, video) of the media acquired for it."""
+        return self.media.requests
 
     @property
     def user(self) -> str:
@@ -357,7 +330,7 @@ class SimNetwork:
         self.wire_codec = wire_codec
         self.now = 0.0
         self.clients: dict[str, Client] = {}
-        self.stats = NetStats()
+        self._stats = NetStats()
         self.hub_errors: list[ErrorRecord] = []
         self._rand = SplitMix64(seed)
         self._queue: list[tuple[float, int, Callable[[], None]]] = []
@@ -369,8 +342,8 @@ class SimNetwork:
         self._barrier: dict[tuple[str, str], float] = {}
         self._consecutive: dict[tuple[str, str], int] = {}
         self._message_drops: dict[_Key, int] = {}
-        self._pcs: dict[str, dict[str, _Pc]] = {}
-        self._broken: dict[str, float] = {}
+        #: the media stacks' network (one :class:`FakeMediaStack` per client)
+        self.media_net = FakeMediaNetwork(self, self.media)
         self._scripted: list[list[Any]] = []
 
     # --- public: building a scenario ----------------------------------------------------------
@@ -389,6 +362,12 @@ class SimNetwork:
         client = Client(session=session, address=session.address)
         if client.address in self.clients:
             raise ValueError(f"duplicate client {client.address}")
+        client.stack = self.media_net.stack(
+            client.address,
+            serial=client._next,
+            stream_id="{name}:stream-{n}",
+            wanted=lambda request_id: session.child("request_id", request_id) is not None,
+        )
         self.clients[client.address] = client
         if register_at is not None:
             self.command(client, register_at, session.register, "register")
@@ -423,7 +402,7 @@ class SimNetwork:
 
     def fail_media(self, client: Client, count: int = 1) -> None:
         """Make the next ``count`` media acquisitions of ``client`` fail."""
-        client.media_failures += count
+        client.media.failures += count
 
     def lose_messages(self, predicate: Callable[[wire.Envelope], bool], count: int = 1) -> None:
         """Drop the next ``count`` messages for which ``predicate(envelope)`` holds, on any leg
@@ -457,17 +436,8 @@ class SimNetwork:
         not restarted reports ``connected`` again when it heals, a renegotiated pair connects
         then, and one renegotiated while broken reports ``failed``.
         """
-        if kind not in ("disconnected", "failed"):
-            raise ValueError(f"kind must be disconnected or failed, got {kind!r}")
-        heal = _INF if heal_after is None else self.now + heal_after
-        self._broken[call_id] = max(self._broken.get(call_id, -_INF), heal)
-        pcs = self._pcs.get(call_id, {})
-        chosen = pcs.values() if parties is None else [pcs.get(p.address) for p in parties]
-        for pc in list(chosen):
-            if pc is not None and pc.open and pc.ice != kind:
-                self._set_ice(pc, kind)
-        if heal_after is not None:
-            self._schedule(heal, lambda: self._heal(call_id, heal))
+        stacks = None if parties is None else [p.media for p in parties]
+        self.media_net.ice_trouble(call_id, kind, stacks, heal_after)
 
     # --- public: running --------------------------------------------------------------------
 
@@ -485,8 +455,8 @@ class SimNetwork:
         while queue and queue[0][0] <= until:
             time, _, action = heapq.heappop(queue)
             self.now = max(self.now, time)
-            self.stats.events += 1
-            if self.stats.events > self.max_events:
+            self._stats.events += 1
+            if self._stats.events > self.max_events:
                 raise LivelockError(
                     f"more than {self.max_events} events by t={self.now:.3f}: no convergence"
                 )
@@ -530,11 +500,15 @@ class SimNetwork:
 
     def peer_connections(self, client: Client) -> dict[str, str]:
         """Open simulated peer connections of ``client``: call id -> ICE state."""
-        return {
-            call_id: pcs[client.address].ice
-            for call_id, pcs in self._pcs.items()
-            if client.address in pcs and pcs[client.address].open
-        }
+        return client.media.open_connections()
+
+    @property
+    def stats(self) -> NetStats:
+        """The run's counters (the media counters summed over the clients' stacks)."""
+        stacks = [c.media for c in self.clients.values()]
+        self._stats.orphan_media = sum(s.orphans for s in stacks)
+        self._stats.description_failures = sum(s.description_failures for s in stacks)
+        return self._stats
 
     # --- internals: the queue -----------------------------------------------------------------
 
@@ -678,7 +652,7 @@ class SimNetwork:
     def _client_send(self, client: Client, e: Send) -> None:
         conn = client.conn
         if conn is None:
-            self.stats.lost_offline += 1
+            self._stats.lost_offline += 1
             return
         env = wire.Envelope(e.message, e.to, client.address)
         tier = "control" if e.to is None else "peer"
@@ -686,9 +660,9 @@ class SimNetwork:
 
     def _to_hub(self, conn: str, env: wire.Envelope) -> None:
         if conn not in self._hub_conns:
-            self.stats.lost_offline += 1
+            self._stats.lost_offline += 1
             return
-        self.stats.delivered += 1
+        self._stats.delivered += 1
         out = wire.Envelope(env.message, env.to)  # the hub stamps the sender itself
         if self.wire_codec:
             try:
@@ -709,9 +683,9 @@ class SimNetwork:
 
     def _to_client(self, client: Client, conn: str, env: wire.Envelope) -> None:
         if client.conn != conn:
-            self.stats.lost_offline += 1
+            self._stats.lost_offline += 1
             return
-        self.stats.delivered += 1
+        self._stats.delivered += 1
         client.received.append((self.now, env))
         if self.wire_codec:
             data = wire.encode_envelope(env)
@@ -734,11 +708,11 @@ class SimNetwork:
     ) -> None:
         """Send one message on one link direction, under the fault model."""
         f = self.faults
-        self.stats.sent += 1
+        self._stats.sent += 1
         for rule in self._scripted:
             if rule[1] > 0 and rule[0](env):
                 rule[1] -= 1
-                self.stats.dropped += 1
+                self._stats.dropped += 1
                 return
         if tier == "peer" and f.drop > 0.0:
             key: _Key = (env.sender or "", env.to, repr(env.message))
@@ -751,13 +725,13 @@ class SimNetwork:
             ):
                 self._consecutive[link] = in_a_row + 1
                 self._message_drops[key] = budget + 1
-                self.stats.dropped += 1
+                self._stats.dropped += 1
                 return
             self._consecutive[link] = 0
         copies = 1
         if tier != "control" and f.duplicate > 0.0 and self._draw() < f.duplicate:
             copies = 2
-            self.stats.duplicated += 1
+            self._stats.duplicated += 1
         for copy in range(copies):
             delay = f.min_delay + (f.max_delay - f.min_delay) * self._draw()
             when = self.now + delay
@@ -768,7 +742,7 @@ class SimNetwork:
             if reordered:
                 when = max(when, barrier)
                 if copy == 0:
-                    self.stats.reordered += 1
+                    self._stats.reordered += 1
             else:
                 when = max(when, self._fifo.get(link, -_INF))
                 self._fifo[link] = when
@@ -776,7 +750,15 @@ class SimNetwork:
                     self._barrier[link] = when
             self._schedule(when, lambda: arrive(env))
 
-    # --- internals: the media stack -----------------------------------------------------------
+    # --- internals: the media stack (rtcstate.testing.fakemedia; this network is its host) ----
+
+    def later(self, delay: float, action: Callable[[], None]) -> None:
+        """Run ``action`` ``delay`` seconds of fake time from now (the media stack's timer)."""
+        self._schedule(self.now + delay, action)
+
+    def report(self, stack: FakeMediaStack, event: MediaEvent) -> None:
+        """A media report for the session behind ``stack``."""
+        self._report(self.clients[stack.name], event)
 
     def _report(self, client: Client, event: MediaEvent) -> None:
         client.reports.append((self.now, event))
@@ -786,206 +768,10 @@ class SimNetwork:
             lambda now: client.session.media_event(event, now),
         )
 
-    def _later(self, delay: float, action: Callable[[], None]) -> None:
-        self._schedule(self.now + delay, action)
-
     def _media_effect(self, client: Client, e: Effect) -> None:
-        m = self.media
-        if isinstance(e, AcquireMedia):
-            self._later(m.acquire_delay, lambda: self._acquired(client, e))
-        elif isinstance(e, ReleaseMedia):
-            client.released.add(e.stream_id)
-        elif isinstance(e, CreatePeerConnection):
-            pcs = self._pcs.setdefault(e.call_id, {})
-            old = pcs.get(client.address)
-            if old is not None and old.open:
-                self._close_pc(old)
-            pcs[client.address] = _Pc(client, e.call_id)
-        elif isinstance(e, ClosePeerConnection):
-            pc = self._pcs.get(e.call_id, {}).get(client.address)
-            if pc is not None and pc.open:
-                self._close_pc(pc)
-        elif isinstance(e, CreateOffer):
-            self._create(client, e.call_id, "offer")
-        elif isinstance(e, CreateAnswer):
-            self._create(client, e.call_id, "answer")
-        elif isinstance(e, SetRemoteDescription):
-            self._set_remote(client, e)
-        elif isinstance(e, RestartIce):
-            pc = self._pc(client, e.call_id)
-            if pc is not None:
-                pc.ice = "checking"
-                pc.epoch += 1
-        # other media effects (candidates: this model pairs connections without them; tracks
-        # enabled, publish, recording, data channels): recorded only
-
-    def _create(self, client: Client, call_id: str, sdp_type: str) -> None:
-        pc = self._pc(client, call_id)
-        if pc is None:
-            self._failed(client, call_id, local=True, error="no peer connection")
-        else:
-            self._later(
-                self.media.description_delay, functools.partial(self._described, pc, sdp_type)
-            )
-
-    def _pc(self, client: Client, call_id: str) -> _Pc | None:
-        pc = self._pcs.get(call_id, {}).get(client.address)
-        return pc if pc is not None and pc.open else None
-
-    def _acquired(self, client: Client, e: AcquireMedia) -> None:
-        if client.media_failures > 0:
-            client.media_failures -= 1
-            self._report(client, MediaFailed(e.request_id, "NotAllowedError"))
-            return
-        stream_id = f"{client.address}:stream-{client._next()}"
-        client.streams[stream_id] = (e.audio, e.video)
-        if client.session.child("request_id", e.request_id) is None:
-            # nobody wants it any more: a careful adapter releases it at once
-            client.released.add(stream_id)
-            self.stats.orphan_media += 1
-            return
-        client.call_streams[e.request_id] = (stream_id, e.audio, e.video)
-        self._report(client, MediaAcquired(e.request_id, stream_id, e.audio, e.video))
-
-    def _failed(self, client: Client, call_id: str, *, local: bool, error: str) -> None:
-        self.stats.description_failures += 1
-        self._later(
-            self.media.description_delay,
-            lambda: self._report(client, DescriptionFailed(call_id, local, error)),
-        )
-
-    def _described(self, pc: _Pc, sdp_type: str) -> None:
-        if not pc.open:
-            return
-        client = pc.owner
-        if sdp_type == "answer" and pc.remote_type != "offer":
-            self._failed(client, pc.call_id, local=True, error="no remote offer to answer")
-            return
-        sdp = f"v=0 {client.address} {pc.call_id} {sdp_type} {client._next()}"
-        if sdp_type == "offer":
-            pc.local, pc.local_type = sdp, "offer"
-        else:
-            pc.local, pc.local_type = sdp, "answer"
-        pc.epoch += 1
-        self._report(client, LocalDescriptionReady(pc.call_id, sdp_type, sdp))
-        for n in range(self.media.candidates + 1):
-            cand = (
-                "" if n == self.media.candidates else f"candidate:{n} 1 udp 1 127.0.0.1 9 typ host"
-            )
-            self._later(
-                self.media.description_delay * (n + 1), functools.partial(self._candidate, pc, cand)
-            )
-        self._evaluate(pc.call_id)
-
-    def _candidate(self, pc: _Pc, candidate: str) -> None:
-        if pc.open:
-            self._report(pc.owner, IceCandidateFound(pc.call_id, candidate, "0", 0))
-
-    def _set_remote(self, client: Client, e: SetRemoteDescription) -> None:
-        pc = self._pc(client, e.call_id)
-        if pc is None:
-            self._failed(client, e.call_id, local=False, error="no peer connection")
-            return
-        if e.sdp_type == "answer" and pc.local_type != "offer":
-            self._failed(client, e.call_id, local=False, error="answer in stable state")
-            return
-        if e.sdp_type == "offer" and pc.local_type == "offer":
-            pc.local, pc.local_type = None, None  # rollback of our own offer (glare)
-        pc.remote, pc.remote_type = e.sdp, e.sdp_type
-        pc.epoch += 1
-        self._evaluate(e.call_id)
-
-    def _partner(self, pc: _Pc) -> _Pc | None:
-        if not pc.open or pc.local is None or pc.remote is None:
-            return None
-        for other in self._pcs.get(pc.call_id, {}).values():
-            if (
-                other is not pc
-                and other.open
-                and other.local == pc.remote
-                and other.remote == pc.local
-            ):
-                return other
-        return None
-
-    def _evaluate(self, call_id: str) -> None:
-        """Schedule what ICE does next for every paired connection of ``call_id``."""
-        done: set[int] = set()
-        for pc in list(self._pcs.get(call_id, {}).values()):
-            if id(pc) in done:
-                continue
-            other = self._partner(pc)
-            if other is None:
-                continue
-            done.update((id(pc), id(other)))
-            token = (pc.epoch, other.epoch)
-            if self._broken.get(call_id, -_INF) > self.now:
-                if pc.ice in ("new", "checking") or other.ice in ("new", "checking"):
-                    fail = functools.partial(self._ice_fail, pc, other, token)
-                    self._later(self.media.ice_check_timeout, fail)
-            elif (
-                pc.ice != "connected"
-                or other.ice != "connected"
-                or not (pc.tracks_reported and other.tracks_reported)
-            ):
-                connect = functools.partial(self._ice_connect, pc, other, token)
-                self._later(self.media.ice_connect_delay, connect)
-
-    def _still_paired(self, a: _Pc, b: _Pc, token: tuple[int, int]) -> bool:
-        return (a.epoch, b.epoch) == token and self._partner(a) is b
-
-    def _ice_connect(self, a: _Pc, b: _Pc, token: tuple[int, int]) -> None:
-        if not self._still_paired(a, b, token) or self._broken.get(a.call_id, -_INF) > self.now:
-            return
-        for pc in (a, b):
-            if pc.ice != "connected" and pc.open:
-                self._set_ice(pc, "connected")
-        for pc, far in ((a, b), (b, a)):
-            if pc.open and not pc.tracks_reported:
-                pc.tracks_reported = True
-                stream = far.owner.call_streams.get(far.call_id)
-                if stream is None:
-                    continue
-                stream_id, audio, video = stream
-                for kind, on in (("audio", audio), ("video", video)):
-                    if on and pc.open:
-                        track = TrackAdded(pc.call_id, f"{stream_id}/{kind}", kind, stream_id)
-                        self._report(pc.owner, track)
-
-    def _ice_fail(self, a: _Pc, b: _Pc, token: tuple[int, int]) -> None:
-        if not self._still_paired(a, b, token) or self._broken.get(a.call_id, -_INF) <= self.now:
-            return
-        for pc in (a, b):
-            if pc.ice != "failed" and pc.open:
-                self._set_ice(pc, "failed")
-
-    def _set_ice(self, pc: _Pc, state: str) -> None:
-        pc.ice = state
-        pc.epoch += 1
-        self._report(pc.owner, IceStateChanged(pc.call_id, state))
-
-    def _heal(self, call_id: str, heal: float) -> None:
-        if self._broken.get(call_id) == heal:
-            del self._broken[call_id]
-            self._evaluate(call_id)
-
-    def _close_pc(self, pc: _Pc) -> None:
-        far = self._partner(pc)
-        pc.open = False
-        pc.ice = "closed"
-        pc.epoch += 1
-        delay = self.media.peer_gone_delay
-        if far is not None and delay is not None:
-            token = far.epoch
-            self._later(delay, lambda: self._peer_gone(far, token))
-
-    def _peer_gone(self, pc: _Pc, token: int) -> None:
-        if not pc.open or pc.epoch != token or self._partner(pc) is not None:
-            return
-        if pc.ice == "connected":
-            self._set_ice(pc, "disconnected")
-        elif pc.ice in ("new", "checking"):
-            self._set_ice(pc, "failed")
+        # media effects the stack does not model (candidates: it pairs connections without
+        # them; tracks enabled, publish, recording) are recorded only
+        client.media.apply(e)
 
 
 def _error_record(now: float, where: str, what: str, exc: BaseException) -> ErrorRecord:

@@ -1,0 +1,290 @@
+"""What the sender and the receiver share: their effects, error codes and endpoint mixins.
+
+:class:`NeedData` and :class:`ReceivedData` are the two effects only file transfers produce;
+:class:`TransferErrorCode` is the ``errorCode`` of a transfer's ``error`` event. The private
+mixins (:class:`Timers`, :class:`Endpoint`) hold what both machines do alike: named timers under
+the machine's target, frames out, events, cancelling and failing; each machine module declares
+its own table and inputs (see :mod:`rtcstate.transfer.sender` and
+:mod:`rtcstate.transfer.receiver`).
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import attrs
+
+from rtcstate.codes import DataChannelErrorType, ErrorCode, ErrorNumber, HangupFrom
+from rtcstate.effects import CancelTimer, Effect, Emit, SendData, StartTimer
+from rtcstate.errors import RtcError
+from rtcstate.transfer.codec import (
+    MAX_TEXT_BYTES,
+    Cancel,
+    CancelCode,
+    Frame,
+    encode_frame,
+    id_bytes,
+)
+from rtcstate.transfer.settings import TransferSettings
+
+__all__ = [
+    "Digest",
+    "Endpoint",
+    "NeedData",
+    "Piece",
+    "ReceivedData",
+    "Timers",
+    "TransferErrorCode",
+    "check_id",
+    "check_text",
+    "error_payload",
+    "transfer_info",
+]
+
+
+@attrs.frozen(slots=True)
+class NeedData(Effect):
+    """Give the sender ``size`` bytes of the file from ``offset``: call ``feed(now, offset,
+    data)`` with 1 to ``size`` bytes (fewer: the rest is asked for next)."""
+
+    transfer_id: str
+    offset: int
+    size: int
+
+
+@attrs.frozen(slots=True)
+class ReceivedData(Effect):
+    """Bytes ``[offset, offset + len(data))`` of the file arrived in order and were hashed.
+
+    ``data`` may be a read-only view into the received frame: copy it to keep it. Discard
+    everything received unless the receiver fires ``transferComplete``.
+    """
+
+    transfer_id: str
+    offset: int
+    data: bytes | memoryview
+
+
+class TransferErrorCode(enum.StrEnum):
+    """``errorCode`` of a transfer ``error`` event (``info`` is its ``errorInfo``).
+
+    Every value is a :class:`rtcstate.codes.ErrorCode` member, where each is documented."""
+
+    MESSAGE_DECODE_ERROR = "MESSAGE_DECODE_ERROR"
+    MESSAGE_FOR_UNKNOWN_ID = "MESSAGE_FOR_UNKNOWN_ID"
+    UNEXPECTED_MESSAGE = "UNEXPECTED_MESSAGE"
+    TRANSFER_CHUNK_GAP = "TRANSFER_CHUNK_GAP"
+    TRANSFER_CHUNK_DUPLICATE = "TRANSFER_CHUNK_DUPLICATE"
+    TRANSFER_CHUNK_OVERSIZE = "TRANSFER_CHUNK_OVERSIZE"
+    TRANSFER_SIZE_MISMATCH = "TRANSFER_SIZE_MISMATCH"
+    TRANSFER_DIGEST_MISMATCH = "TRANSFER_DIGEST_MISMATCH"
+    TRANSFER_TOO_LARGE = "TRANSFER_TOO_LARGE"
+    TRANSFER_TIMED_OUT = "TRANSFER_TIMED_OUT"
+    TRANSFER_REMOTE_ERROR = "TRANSFER_REMOTE_ERROR"
+    TRANSFER_CANCELLED = "TRANSFER_CANCELLED"
+    TRANSFER_DECLINED = "TRANSFER_DECLINED"
+    TRANSFER_ABORTED = "TRANSFER_ABORTED"
+
+    @property
+    def info(self) -> str:
+        return ErrorCode(self.value).info
+
+
+class Digest:
+    """A running sha256 that compares by value and deep copies (for state snapshots)."""
+
+    __slots__ = ("h",)
+
+    def __init__(self, h: Any = None) -> None:
+        self.h: Any = h if h is not None else hashlib.sha256()
+
+    def digest(self) -> bytes:
+        result: bytes = self.h.digest()
+        return result
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Digest) and self.digest() == other.digest()
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Digest:
+        return Digest(self.h.copy())
+
+    def __repr__(self) -> str:
+        return f"<sha256 {self.h.hexdigest()[:12]}>"
+
+
+class Piece:
+    """Fed bytes ``[offset, end)`` kept until acknowledged (immutable; compares by value)."""
+
+    __slots__ = ("data", "offset")
+
+    def __init__(self, offset: int, data: bytes | memoryview) -> None:
+        self.offset = offset
+        self.data = data
+
+    @property
+    def end(self) -> int:
+        return self.offset + len(self.data)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Piece) and self.offset == other.offset and self.data == other.data
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Piece:
+        return self
+
+    def __repr__(self) -> str:
+        return f"<piece {self.offset}+{len(self.data)}>"
+
+
+def transfer_info(
+    uuid: str, size: int, offset: int, chunks: int, duration: float
+) -> dict[str, Any]:
+    """apiRTC's TransferInformation."""
+    return {
+        "uuid": uuid,
+        "fileSize": size,
+        "remainingSize": size - offset,
+        "percentage": 100.0 if size <= 0 else round(100.0 * offset / size, 2),
+        "sendChunkNb": chunks,
+        "transferDuration": duration,
+        "lastPacket": offset >= size,
+    }
+
+
+def check_id(transfer_id: str) -> None:
+    try:
+        id_bytes(transfer_id)
+    except ValueError as exc:
+        raise RtcError(ErrorNumber.ERROR_BAD_PARAMETER, str(exc)) from None
+
+
+def check_text(what: str, value: str) -> None:
+    if len(value.encode("utf-8")) > MAX_TEXT_BYTES:
+        raise RtcError(ErrorNumber.ERROR_BAD_PARAMETER, f"{what} longer than {MAX_TEXT_BYTES} B")
+
+
+class Timers:
+    """Mixin: named timers ``<target>:<name>``, armed / disarmed through effects."""
+
+    __slots__ = ()
+    target: str
+    _armed: dict[str, float]
+
+    def _tid(self, name: str) -> str:
+        return f"{self.target}:{name}"
+
+    def _arm(self, fx: list[Effect], name: str, deadline: float) -> None:
+        self._armed[name] = deadline
+        fx.append(StartTimer(self._tid(name), deadline))
+
+    def _disarm(self, fx: list[Effect], *names: str) -> None:
+        for name in names:
+            if self._armed.pop(name, None) is not None:
+                fx.append(CancelTimer(self._tid(name)))
+
+    def _disarm_all(self, fx: list[Effect]) -> None:
+        self._disarm(fx, *list(self._armed))
+
+    def _timer_name(self, timer_id: str) -> str | None:
+        prefix = f"{self.target}:"
+        if not timer_id.startswith(prefix):
+            return None
+        name = timer_id[len(prefix) :]
+        return name if name in self._armed else None
+
+
+def error_payload(
+    uuid: str, code: TransferErrorCode, detail: str, kind: DataChannelErrorType
+) -> dict[str, Any]:
+    return {
+        "uuid": uuid,
+        "errorCode": code.value,
+        "errorInfo": code.info,
+        "detail": detail,
+        "type": kind.value,
+    }
+
+
+class Endpoint(Timers):
+    """Mixin: what the sender and the receiver of a transfer do alike (frames out, events,
+    cancelling and failing); ``_BY_RECEIVER`` and ``_ERROR_KIND`` tell the two apart."""
+
+    __slots__ = ()
+    _BY_RECEIVER: ClassVar[bool]
+    _ERROR_KIND: ClassVar[DataChannelErrorType]
+    transfer_id: str
+    channel_id: str
+    settings: TransferSettings
+    _channel_up: bool
+
+    state: Any
+
+    if TYPE_CHECKING:  # each machine has its own
+
+        def _report(self, trigger: str, now: float, **kw: Any) -> list[Effect]: ...
+
+        def _end(
+            self, fx: list[Effect], code: CancelCode = CancelCode.CANCELLED, reason: str = ""
+        ) -> None: ...
+
+    def _violation(
+        self,
+        now: float,
+        detail: str,
+        code: TransferErrorCode = TransferErrorCode.UNEXPECTED_MESSAGE,
+    ) -> list[Effect]:
+        return self._report("protocol_error", now, code=code, detail=detail)
+
+    def _is_up(self, fx: list[Effect], now: float, **kw: Any) -> bool:
+        return self._channel_up
+
+    def _send(self, fx: list[Effect], frame: Frame) -> None:
+        if self._channel_up:
+            fx.append(SendData(self.channel_id, encode_frame(frame)))
+
+    def _emit(self, fx: list[Effect], event: str, payload: Any) -> None:
+        fx.append(Emit(self.target, event, payload))
+
+    def _await_channel(self, fx: list[Effect], now: float, **kw: Any) -> None:
+        self._arm(fx, "resume", now + self.settings.resume_timeout)
+
+    def _cancel_local(
+        self, fx: list[Effect], now: float, reason: str = "cancelled", **kw: Any
+    ) -> None:
+        self._end(fx, CancelCode.CANCELLED, reason)
+        self._send(fx, Cancel(self.transfer_id, self._BY_RECEIVER, CancelCode.CANCELLED, reason))
+        payload = {"uuid": self.transfer_id, "from": HangupFrom.LOCAL.value, "reason": reason}
+        self._emit(fx, "cancelled", payload)
+
+    def _cancelled_by_peer(self, fx: list[Effect], now: float, reason: str = "", **kw: Any) -> None:
+        self._end(fx, CancelCode.CANCELLED, reason)
+        payload = {"uuid": self.transfer_id, "from": HangupFrom.REMOTE.value, "reason": reason}
+        self._emit(fx, "cancelled", payload)
+
+    def _error(self, fx: list[Effect], code: TransferErrorCode, detail: str) -> None:
+        self._emit(fx, "error", error_payload(self.transfer_id, code, detail, self._ERROR_KIND))
+
+    def _failed_by_peer(self, fx: list[Effect], now: float, reason: str = "", **kw: Any) -> None:
+        self._end(fx, CancelCode.FAILED, reason)
+        self._error(fx, TransferErrorCode.TRANSFER_REMOTE_ERROR, reason)
+
+    def _fail(
+        self,
+        fx: list[Effect],
+        now: float,
+        code: TransferErrorCode = TransferErrorCode.UNEXPECTED_MESSAGE,
+        detail: str = "",
+        **kw: Any,
+    ) -> None:
+        self._end(fx, CancelCode.FAILED, code.value)
+        self._send(fx, Cancel(self.transfer_id, self._BY_RECEIVER, CancelCode.FAILED, code.value))
+        self._error(fx, code, detail)
+
+    def _timed_out(self, fx: list[Effect], now: float, timer: str = "", **kw: Any) -> None:
+        detail = f"timer {timer} ran out in {self.state.name}" if timer else "timed out"
+        self._fail(fx, now, TransferErrorCode.TRANSFER_TIMED_OUT, detail)
