@@ -5,7 +5,16 @@
 calls.py, channels.py, files.py; api.py re-exports them); ``Relay`` (relay.py) serves the hub
 core over websockets; ``FakeMedia`` (fakemedia.py) is an in-process media backend for tests;
 backend.py is the contract a media backend implements. See docs/asyncio.md.
+
+It needs ``websockets``: ``pip install 'rtcstate[asyncio]'`` (importing it without gives
+:class:`rtcstate.extras.MissingExtraError`, one line naming that extra).
 """
+
+from rtcstate.extras import require
+
+require("asyncio", "rtcstate_asyncio")
+
+# ruff: noqa: E402 - the extra is checked before anything imports websockets
 
 from rtcstate_asyncio.agent import Contact, RegistrationError, Session, UserAgent
 from rtcstate_asyncio.backend import MEDIA_EFFECTS, MediaBackend

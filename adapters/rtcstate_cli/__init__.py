@@ -14,6 +14,8 @@ import sys
 from pathlib import Path
 
 from rtcstate import codes, diagrams
+from rtcstate.extras import require
+from rtcstate_cli.errors import guarded
 
 GENERATED = {
     "codes.md": codes.render_markdown,
@@ -43,6 +45,7 @@ def _serve(host: str, port: int) -> int:
     import contextlib
     import logging
 
+    require("asyncio", "rtcstate serve")
     from rtcstate_asyncio.relay import run_relay  # only this command needs websockets
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
@@ -54,6 +57,7 @@ def _serve(host: str, port: int) -> int:
 def _demo(scenario: str, size_mb: float, relay: str | None) -> int:
     import asyncio
 
+    require("aiortc", "rtcstate demo")
     from rtcstate_cli.demo import run
 
     return asyncio.run(run(scenario, int(size_mb * (1 << 20)), relay_url=relay))
@@ -85,7 +89,10 @@ def main(argv: list[str] | None = None) -> int:
         "starting one in this process, e.g. ws://127.0.0.1:8765",
     )  # fmt: skip
     args = parser.parse_args(argv)
+    return guarded(lambda: _dispatch(args))
 
+
+def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "codes":
         sys.stdout.write(codes.render_markdown() if args.markdown else codes.render_text())
         return 0
