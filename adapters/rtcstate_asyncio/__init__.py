@@ -20,7 +20,7 @@ from rtcstate_asyncio.agent import Contact, RegistrationError, Session, UserAgen
 from rtcstate_asyncio.backend import MEDIA_EFFECTS, MediaBackend
 from rtcstate_asyncio.calls import Call, ReceivedCallInvitation
 from rtcstate_asyncio.channels import DataChannel, ReceivedDataChannelInvitation
-from rtcstate_asyncio.emitter import Emitter
+from rtcstate_asyncio.emitter import Emitter, Event, EventStream, StreamEnded
 from rtcstate_asyncio.fakemedia import FakeMedia, FakeMediaNetwork
 from rtcstate_asyncio.files import (
     FileTransferError,
@@ -29,6 +29,7 @@ from rtcstate_asyncio.files import (
     SentInvitation,
     WritableFile,
 )
+from rtcstate_asyncio.lifecycle import catch_signals, run_until_signal
 from rtcstate_asyncio.relay import Relay, run_relay, serve
 from rtcstate_asyncio.runtime import Runtime
 
@@ -38,6 +39,8 @@ __all__ = [
     "Contact",
     "DataChannel",
     "Emitter",
+    "Event",
+    "EventStream",
     "FakeMedia",
     "FakeMediaNetwork",
     "FileTransferError",
@@ -51,8 +54,11 @@ __all__ = [
     "Runtime",
     "SentInvitation",
     "Session",
+    "StreamEnded",
     "UserAgent",
     "WritableFile",
+    "catch_signals",
     "run_relay",
+    "run_until_signal",
     "serve",
 ]
