@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from enum import Enum
 from functools import cache
@@ -52,7 +53,10 @@ from rtcstate.codes import (
 from rtcstate.transfer import TransferErrorCode
 
 REPO = Path(__file__).resolve().parents[1]
-REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
+#: the reference facts, kept in the repository (copies of ``../shared/reference/``)
+REFERENCE = REPO / "tests" / "reference"
+#: the shared folder they were copied from, beside the clone (or named by RTCSTATE_REFERENCE)
+SHARED_REFERENCE = Path(os.environ.get("RTCSTATE_REFERENCE", REPO.parent / "shared" / "reference"))
 SEED_PATH = REFERENCE / "apirtc-events.txt"
 API_PATH = REFERENCE / "apirtc-api.md"
 
@@ -159,6 +163,18 @@ def seed_event_groups() -> list[set[str]]:
 def test_reference_folder_is_present() -> None:
     assert REFERENCE.is_dir(), f"missing reference folder {REFERENCE}"
     assert seed() and api()
+
+
+def test_in_repo_reference_matches_the_shared_one() -> None:
+    """The copies in tests/reference/ are the shared reference, byte for byte, when the shared
+    folder is beside the clone; without it only the copies themselves are checked."""
+    names = sorted(p.name for p in REFERENCE.iterdir() if p.suffix in {".md", ".txt"})
+    assert names == ["apirtc-api.md", "apirtc-events.txt"]
+    assert "ERROR_INVITATION_STATE_INVALID" in api() and "call take on other device" in seed()
+    if SHARED_REFERENCE.is_dir():
+        for name in names:
+            shared = (SHARED_REFERENCE / name).read_bytes()
+            assert (REFERENCE / name).read_bytes() == shared, f"tests/reference/{name} is stale"
 
 
 def test_seed_reason_lists_are_the_seed_hangup_reasons() -> None:

@@ -29,20 +29,27 @@ Why this is safe and complete:
   (:func:`non_loopback_candidates`) and reports a ``DescriptionFailed`` rather than signal a
   candidate that is not 127.0.0.1 (should a future aioice stop calling the function).
 
-aioice is pinned (``rtcstate[aiortc]``: aioice==0.13.0); :func:`install` raises if the function
-it wraps is missing, and the tests assert the SDPs only ever carry 127.0.0.1.
+``rtcstate[aiortc]`` requires aioice in :data:`AIOICE_RANGE`, the versions the tests ran on;
+:func:`install` checks the installed version (:func:`check_aioice`) and raises
+:class:`UnsupportedAioiceError` outside that range or if the function it wraps is missing, and
+the tests assert the SDPs only ever carry 127.0.0.1.
 """
 
 from __future__ import annotations
 
 import contextvars
+import importlib.metadata
+import re
 from collections.abc import Callable
 
 import aioice.ice
 
 __all__ = [
+    "AIOICE_RANGE",
     "LOOPBACK_ADDRESS",
     "LOOPBACK_ONLY",
+    "UnsupportedAioiceError",
+    "check_aioice",
     "filter_remote_sdp",
     "install",
     "is_loopback_candidate",
@@ -56,16 +63,53 @@ LOOPBACK_ONLY: contextvars.ContextVar[bool] = contextvars.ContextVar(
     "rtcstate_aiortc_loopback_only", default=False
 )
 
+#: the aioice versions whose ``get_host_addresses`` this patch was tested on: [low, high)
+AIOICE_RANGE: tuple[tuple[int, ...], tuple[int, ...]] = ((0, 10, 1), (0, 14))
+
 _installed: list[Callable[[bool, bool], list[str]]] = []
 
 
+class UnsupportedAioiceError(RuntimeError):
+    """The installed aioice is outside :data:`AIOICE_RANGE`: the loopback patch may not hold."""
+
+
+def _version_tuple(version: str) -> tuple[int, ...]:
+    """``"0.13.0"`` -> ``(0, 13, 0)``; a pre-release or local suffix is ignored."""
+    match = re.match(r"\d+(?:\.\d+)*", version)
+    if match is None:
+        raise UnsupportedAioiceError(f"cannot read the aioice version {version!r}")
+    return tuple(int(part) for part in match.group(0).split("."))
+
+
+def check_aioice(version: str | None = None) -> tuple[int, ...]:
+    """The aioice version (installed, or ``version``), if in :data:`AIOICE_RANGE`; else raise
+    :class:`UnsupportedAioiceError` naming the range."""
+    text = importlib.metadata.version("aioice") if version is None else version
+    found = _version_tuple(text)
+    low, high = AIOICE_RANGE
+    if not low <= found < high:
+        span = f">={'.'.join(map(str, low))},<{'.'.join(map(str, high))}"
+        raise UnsupportedAioiceError(
+            f"aioice {text} is not supported by the loopback-only mode (tested: aioice{span}; "
+            f"pip install 'rtcstate[aiortc]')"
+        )
+    return found
+
+
 def install() -> None:
-    """Wrap ``aioice.ice.get_host_addresses`` (once per process; idempotent)."""
+    """Wrap ``aioice.ice.get_host_addresses`` (once per process; idempotent).
+
+    Raises :class:`UnsupportedAioiceError` when aioice is outside :data:`AIOICE_RANGE` or no
+    longer has the function.
+    """
     if _installed:
         return
+    check_aioice()
     original = getattr(aioice.ice, "get_host_addresses", None)
-    if original is None:  # pragma: no cover - only with an unpinned aioice
-        raise RuntimeError("aioice.ice.get_host_addresses is missing: loopback mode impossible")
+    if original is None:
+        raise UnsupportedAioiceError(
+            "aioice.ice.get_host_addresses is missing: loopback mode impossible"
+        )
 
     def host_addresses(use_ipv4: bool, use_ipv6: bool) -> list[str]:
         if LOOPBACK_ONLY.get():

@@ -5,13 +5,22 @@
 calls.py, channels.py, files.py; api.py re-exports them); ``Relay`` (relay.py) serves the hub
 core over websockets; ``FakeMedia`` (fakemedia.py) is an in-process media backend for tests;
 backend.py is the contract a media backend implements. See docs/asyncio.md.
+
+It needs ``websockets``: ``pip install 'rtcstate[asyncio]'`` (importing it without gives
+:class:`rtcstate.extras.MissingExtraError`, one line naming that extra).
 """
+
+from rtcstate.extras import require
+
+require("asyncio", "rtcstate_asyncio")
+
+# ruff: noqa: E402 - the extra is checked before anything imports websockets
 
 from rtcstate_asyncio.agent import Contact, RegistrationError, Session, UserAgent
 from rtcstate_asyncio.backend import MEDIA_EFFECTS, MediaBackend
 from rtcstate_asyncio.calls import Call, ReceivedCallInvitation
 from rtcstate_asyncio.channels import DataChannel, ReceivedDataChannelInvitation
-from rtcstate_asyncio.emitter import Emitter
+from rtcstate_asyncio.emitter import Emitter, Event, EventStream, StreamEnded
 from rtcstate_asyncio.fakemedia import FakeMedia, FakeMediaNetwork
 from rtcstate_asyncio.files import (
     FileTransferError,
@@ -20,6 +29,7 @@ from rtcstate_asyncio.files import (
     SentInvitation,
     WritableFile,
 )
+from rtcstate_asyncio.lifecycle import catch_signals, run_until_signal
 from rtcstate_asyncio.relay import Relay, run_relay, serve
 from rtcstate_asyncio.runtime import Runtime
 
@@ -29,6 +39,8 @@ __all__ = [
     "Contact",
     "DataChannel",
     "Emitter",
+    "Event",
+    "EventStream",
     "FakeMedia",
     "FakeMediaNetwork",
     "FileTransferError",
@@ -42,8 +54,11 @@ __all__ = [
     "Runtime",
     "SentInvitation",
     "Session",
+    "StreamEnded",
     "UserAgent",
     "WritableFile",
+    "catch_signals",
     "run_relay",
+    "run_until_signal",
     "serve",
 ]

@@ -29,7 +29,8 @@ import asyncio
 import inspect
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from types import TracebackType
+from typing import Any, Self
 
 from rtcstate import call as core_call
 from rtcstate import datachannel as core_dc
@@ -52,6 +53,7 @@ from rtcstate_asyncio.files import (
     _Source,
 )
 from rtcstate_asyncio.runtime import Runtime
+from rtcstate_asyncio.typed import ContactEvents, SessionEvents, UserAgentEvents
 
 __all__ = ["Contact", "MediaSource", "RegistrationError", "Session", "Tap", "UserAgent"]
 
@@ -76,7 +78,7 @@ class RegistrationError(RtcError):
         self.descriptor = dict(descriptor)
 
 
-class UserAgent(Emitter):
+class UserAgent(UserAgentEvents):
     """apiRTC's UserAgent: who we are, and the entry point (``register``)."""
 
     API_CLASS = "UserAgent"
@@ -164,6 +166,19 @@ class UserAgent(Emitter):
         self._session = session
         return session
 
+    async def __aenter__(self) -> Self:
+        """``async with UserAgent(...) as ua:``; leaving the block unregisters (if registered)."""
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._session is not None:
+            await self.unregister()
+
     async def unregister(self) -> None:
         """Leave the relay: calls end, the connection closes, every task is awaited.
 
@@ -176,7 +191,7 @@ class UserAgent(Emitter):
         try:
             session.runtime.run(session.core.unregister)
         finally:
-            await session._close()
+            await session._close(unregistering=True)
             media = session.runtime.media
             if media is not None and not session.runtime.close_media:
                 self._media_closed = True
@@ -212,7 +227,7 @@ def _backend(media: MediaSource | None) -> MediaBackend | None:
     return media()
 
 
-class Session(Emitter):
+class Session(SessionEvents):
     """apiRTC's Session: contacts, incoming calls and data channels, connection events."""
 
     API_CLASS = "Session"
@@ -270,7 +285,7 @@ class Session(Emitter):
     def _attach(self, runtime: Runtime) -> None:
         self._runtime = runtime
 
-    async def _close(self) -> None:
+    async def _close(self, *, unregistering: bool = False) -> None:
         for handle in self._prune:
             handle.cancel()
         self._prune.clear()
@@ -278,6 +293,10 @@ class Session(Emitter):
             if isinstance(obj, SentInvitation | ReceivedFileTransferInvitation):
                 obj._abandon("the session closed")
         await self.runtime.aclose()
+        # the last events are queued: streams end (a task reading one finishes), then tasks
+        ended: list[Emitter] = [*self._objects.values(), *self._contacts.values(), self]
+        for emitter in [*ended, self.ua] if unregistering else ended:
+            emitter._end_streams()
         await self.ua._drain_tasks()
 
     def _dispatch(self, emit: fx.Emit) -> None:
@@ -414,6 +433,7 @@ class Session(Emitter):
 
         def prune() -> None:
             self._prune.discard(handle)
+            obj._end_streams()  # after every event of the turn in which it ended
             if self._objects.get(target) is obj:
                 del self._objects[target]
 
@@ -421,7 +441,7 @@ class Session(Emitter):
         self._prune.add(handle)
 
 
-class Contact(Emitter):
+class Contact(ContactEvents):
     """apiRTC's Contact: a user we can call or open a data channel to."""
 
     API_CLASS = "Contact"

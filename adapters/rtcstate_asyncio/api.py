@@ -14,7 +14,7 @@ wrappers), calls.py (``Call``, ``ReceivedCallInvitation``), channels.py (``DataC
 from rtcstate_asyncio.agent import Contact, RegistrationError, Session, UserAgent
 from rtcstate_asyncio.calls import Call, ReceivedCallInvitation
 from rtcstate_asyncio.channels import DataChannel, ReceivedDataChannelInvitation
-from rtcstate_asyncio.emitter import Emitter
+from rtcstate_asyncio.emitter import Emitter, Event, EventStream, StreamEnded
 from rtcstate_asyncio.files import (
     FileTransferError,
     ReadableFile,
@@ -28,6 +28,8 @@ __all__ = [
     "Contact",
     "DataChannel",
     "Emitter",
+    "Event",
+    "EventStream",
     "FileTransferError",
     "ReadableFile",
     "ReceivedCallInvitation",
@@ -36,6 +38,7 @@ __all__ = [
     "RegistrationError",
     "SentInvitation",
     "Session",
+    "StreamEnded",
     "UserAgent",
     "WritableFile",
 ]

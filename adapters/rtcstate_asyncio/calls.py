@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from rtcstate import call as core_call
 from rtcstate import invitation as core_inv
 from rtcstate.codes import CallStatus, HangupReason, InvitationStatus
+from rtcstate_asyncio.typed import CallEvents, ReceivedCallInvitationEvents
 from rtcstate_asyncio.wrapper import ReceivedInvitation, Wrapper
 
 if TYPE_CHECKING:
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
 __all__ = ["Call", "ReceivedCallInvitation"]
 
 
-class Call(Wrapper[core_call.Call]):
+class Call(Wrapper[core_call.Call], CallEvents):
     """apiRTC's Call."""
 
     API_CLASS = "Call"
@@ -55,7 +56,9 @@ class Call(Wrapper[core_call.Call]):
         self.session.runtime.run(lambda now: self.core.unmute(now, kind))
 
 
-class ReceivedCallInvitation(ReceivedInvitation[core_inv.ReceivedCallInvitation]):
+class ReceivedCallInvitation(
+    ReceivedInvitation[core_inv.ReceivedCallInvitation], ReceivedCallInvitationEvents
+):
     """apiRTC's ReceivedCallInvitation (payload of ``incomingCall``)."""
 
     API_CLASS = "ReceivedCallInvitation"

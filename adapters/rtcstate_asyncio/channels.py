@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from rtcstate import datachannel as core_dc
 from rtcstate.codes import DataChannelStatus, InvitationStatus
+from rtcstate_asyncio.typed import DataChannelEvents, ReceivedDataChannelInvitationEvents
 from rtcstate_asyncio.wrapper import ReceivedInvitation, Wrapper
 
 if TYPE_CHECKING:
@@ -25,7 +26,9 @@ if TYPE_CHECKING:
 __all__ = ["DataChannel", "ReceivedDataChannelInvitation"]
 
 
-class ReceivedDataChannelInvitation(ReceivedInvitation[core_dc.ReceivedDataChannelInvitation]):
+class ReceivedDataChannelInvitation(
+    ReceivedInvitation[core_dc.ReceivedDataChannelInvitation], ReceivedDataChannelInvitationEvents
+):
     """apiRTC's ReceivedDataChannelInvitation (payload of ``dataChannelInvitation``)."""
 
     API_CLASS = "ReceivedDataChannelInvitation"
@@ -44,7 +47,7 @@ class ReceivedDataChannelInvitation(ReceivedInvitation[core_dc.ReceivedDataChann
         return self.session._wrap_channel(channel)
 
 
-class DataChannel(Wrapper[core_dc.DataChannel]):
+class DataChannel(Wrapper[core_dc.DataChannel], DataChannelEvents):
     """apiRTC's DataChannel."""
 
     API_CLASS = "DataChannel"

@@ -30,6 +30,7 @@ from rtcstate import filetransfer as core_ft
 from rtcstate import invitation as core_inv
 from rtcstate.codes import ErrorCode, ErrorNumber, InvitationStatus
 from rtcstate.errors import RtcError
+from rtcstate_asyncio.typed import ReceivedFileTransferInvitationEvents, SentInvitationEvents
 from rtcstate_asyncio.wrapper import ReceivedInvitation, Wrapper
 
 if TYPE_CHECKING:
@@ -154,7 +155,7 @@ def _settle_quietly(future: asyncio.Future[Any]) -> None:
         future.exception()
 
 
-class SentInvitation(Wrapper[core_inv.SentInvitation]):
+class SentInvitation(Wrapper[core_inv.SentInvitation], SentInvitationEvents):
     """apiRTC's SentInvitation of type ``sendFile`` (``contact.send_file()`` returns it).
 
     ``response`` and ``statusChange`` fire as in apiRTC; the file's progress is the contact's
@@ -239,7 +240,9 @@ class SentInvitation(Wrapper[core_inv.SentInvitation]):
         return f"<SentInvitation {self.type} {self.id} {self.status.value}>"
 
 
-class ReceivedFileTransferInvitation(ReceivedInvitation[core_ft.ReceivedFileTransferInvitation]):
+class ReceivedFileTransferInvitation(
+    ReceivedInvitation[core_ft.ReceivedFileTransferInvitation], ReceivedFileTransferInvitationEvents
+):
     """apiRTC's ReceivedFileTransferInvitation (payload of ``fileTransferInvitation``).
 
     Fires ``statusChange``, ``progress`` (TransferInformation) and ``error`` as apiRTC, and

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from rtcstate import codes, diagrams
 from rtcstate.extras import require
+from rtcstate_cli.errors import guarded
 
 GENERATED = {
     "codes.md": codes.render_markdown,
@@ -88,7 +89,10 @@ def main(argv: list[str] | None = None) -> int:
         "starting one in this process, e.g. ws://127.0.0.1:8765",
     )  # fmt: skip
     args = parser.parse_args(argv)
+    return guarded(lambda: _dispatch(args))
 
+
+def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "codes":
         sys.stdout.write(codes.render_markdown() if args.markdown else codes.render_text())
         return 0

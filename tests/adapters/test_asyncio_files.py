@@ -84,7 +84,7 @@ def test_a_2mb_buffer_arrives_byte_identical_with_progress_on_both_sides() -> No
             assert invitation.file_info == {
                 "name": "photo.jpg", "type": "image/jpeg", "size": len(data)
             }  # fmt: skip
-            assert bob.get_contact("alice").events("fileTransferInvitation") == [invitation]
+            assert bob.get_contact("alice").fired("fileTransferInvitation") == [invitation]
             completes: list[Any] = []
             invitation.on("transferComplete", completes.append)  # rtcstate's extension
             result = await asyncio.wait_for(invitation.accept(), WAIT)
@@ -98,15 +98,15 @@ def test_a_2mb_buffer_arrives_byte_identical_with_progress_on_both_sides() -> No
             assert success["fileInfo"]["name"] == "photo.jpg"
             assert success["transferInformation"]["percentage"] == 100
             # progress on both sides, the last at 100 %
-            theirs = invitation.events("progress")
-            mine = contact.events("fileTransferProgress")
+            theirs = invitation.fired("progress")
+            mine = contact.fired("fileTransferProgress")
             assert len(theirs) > 1 and theirs[-1]["percentage"] == 100
             assert len(mine) > 1 and mine[-1]["transferInformation"]["percentage"] == 100
             assert sent.transfer_information == success["transferInformation"]
             assert invitation.status is STATUS.INVITATION_STATUS_ENDED
             await until(lambda: sent.status is STATUS.INVITATION_STATUS_ENDED)
-            assert sent.events("statusChange")[-1]["status"] == "INVITATION_STATUS_ENDED"
-            assert not contact.events("fileTransferError")
+            assert sent.fired("statusChange")[-1]["status"] == "INVITATION_STATUS_ENDED"
+            assert not contact.fired("fileTransferError")
             assert not alice.runtime._sources and not bob.runtime._sinks  # forgotten
 
     run(test)
@@ -180,7 +180,7 @@ def test_two_files_at_once() -> None:
             await until(lambda: len(accepted) == 2)
             results = await asyncio.wait_for(asyncio.gather(*accepted.values()), WAIT)
             assert {r["name"]: r["file"] for r in results} == {"one": one, "two": two}
-            assert len(contact.events("fileSentSuccessfully")) == 2
+            assert len(contact.fired("fileSentSuccessfully")) == 2
 
     run(test)
 
@@ -198,8 +198,8 @@ def test_decline_makes_the_senders_done_raise_declined() -> None:
                 await sent.done(WAIT)
             assert info.value.status is STATUS.INVITATION_STATUS_DECLINED
             assert info.value.invitation_id == sent.id and info.value.error is None
-            assert sent.events("response") == ["INVITATION_STATUS_DECLINED"]
-            invitation = bob.events("fileTransferInvitation")[0]
+            assert sent.fired("response") == ["INVITATION_STATUS_DECLINED"]
+            invitation = bob.fired("fileTransferInvitation")[0]
             assert invitation.status is STATUS.INVITATION_STATUS_DECLINED
 
     run(test)
@@ -229,8 +229,8 @@ def test_the_sender_cancels_midway_and_the_receivers_accept_fails() -> None:
                 await asyncio.wait_for(future, WAIT)
             assert theirs.value.status is STATUS.INVITATION_STATUS_CANCELLED
             assert 0 < invitation.received < len(data)
-            assert not contact.events("fileTransferError")  # we asked for it
-            assert not contact.events("fileSentSuccessfully")
+            assert not contact.fired("fileTransferError")  # we asked for it
+            assert not contact.fired("fileSentSuccessfully")
 
     run(test)
 
@@ -247,11 +247,11 @@ def test_max_size_too_small_fails_both_sides() -> None:
                 await asyncio.wait_for(future, WAIT)
             assert theirs.value.error_code is ErrorCode.TRANSFER_TOO_LARGE
             assert theirs.value.status is STATUS.INVITATION_STATUS_CANCELLED
-            assert invitation.events("error")[0]["errorCode"] == "TRANSFER_TOO_LARGE"
+            assert invitation.fired("error")[0]["errorCode"] == "TRANSFER_TOO_LARGE"
             with pytest.raises(FileTransferError) as mine:
                 await sent.done(WAIT)
             assert mine.value.error_code is ErrorCode.TRANSFER_DECLINED
-            error = alice.get_contact("bob").events("fileTransferError")[0]
+            error = alice.get_contact("bob").fired("fileTransferError")[0]
             assert error["invitationId"] == sent.id and mine.value.error == error["error"]
 
     run(test)

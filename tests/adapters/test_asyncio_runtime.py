@@ -150,10 +150,10 @@ def test_call_accepted_then_hangup_both_sides_agree() -> None:
             assert call.id == their.id
             assert call.status is CallStatus.CALL_STATUS_ONGOING
             assert their.status is CallStatus.CALL_STATUS_ONGOING
-            assert call.events("response") == ["accepted"]
+            assert call.fired("response") == ["accepted"]
             assert their.contact.id == "alice" and call.contact.id == "bob"
             # fake media: each side saw the far side's stream
-            if not their.events("streamAdded"):
+            if not their.fired("streamAdded"):
                 await their.wait_for("streamAdded", WAIT)
             ended = call.wait_for("hangup", WAIT), their.wait_for("hangup", WAIT)
             their.hangup()
@@ -182,7 +182,7 @@ def test_both_hang_up_at_once_and_still_agree() -> None:
             assert mine["from"] == "local" and theirs["from"] == "remote"
             assert mine["reason"] == theirs["reason"] == HangupReason.HANGUP_FROM_CALLER.value
             await asyncio.sleep(0.05)
-            assert call.events("hangup") == [mine] and their.events("hangup") == [theirs]
+            assert call.fired("hangup") == [mine] and their.fired("hangup") == [theirs]
 
     run(test)
 
@@ -200,7 +200,7 @@ def test_call_declined() -> None:
             invitation.decline()
             assert (await declined)["reason"] == HangupReason.USER_REFUSED_CALL.value
             assert statuses == ["INVITATION_STATUS_DECLINED"]
-            assert call.events("response") == ["declined"]
+            assert call.fired("response") == ["declined"]
             with pytest.raises(RtcError) as info:
                 invitation.accept()
             assert info.value.code is ErrorNumber.ERROR_INVITATION_STATE_INVALID
@@ -218,7 +218,7 @@ def test_busy_callee_refuses_a_second_call() -> None:
             declined = await second.wait_for("declined", WAIT)
             assert declined["reason"] == HangupReason.USER_BUSY.value
             assert second.status is CallStatus.CALL_STATUS_ENDED
-            assert not bob.events("incomingCall")[1:]
+            assert not bob.fired("incomingCall")[1:]
 
     run(test)
 
@@ -259,7 +259,7 @@ def test_data_channel_messages_both_ways_then_close() -> None:
             back = mine.wait_for("dataReceived", WAIT)
             theirs.send_data(b"\x00hello alice")
             assert (await back)["data"] == b"\x00hello alice"
-            assert mine.events("transferComplete")
+            assert mine.fired("transferComplete")
             ended = mine.wait_for("ended", WAIT), theirs.wait_for("ended", WAIT)
             mine.close()
             a, b = await asyncio.gather(*ended)
@@ -293,10 +293,10 @@ def test_relay_restarted_mid_call_the_call_survives() -> None:
             assert call.status is CallStatus.CALL_STATUS_ONGOING
             assert their.status is CallStatus.CALL_STATUS_ONGOING
             for session in (alice, bob):
-                names = session.events()
+                names = session.fired()
                 assert names.index("disconnect") < names.index("reconnecting")
                 assert names.index("reconnecting") < names.index("reconnection")
-            statuses = w.uas["alice"].events("ccsConnectionStatus")
+            statuses = w.uas["alice"].fired("ccsConnectionStatus")
             assert [s["status"] for s in statuses][-1] == "connected"
             # the caller renegotiated with an ICE restart over the new relay
             media = w.uas["alice"]._media
@@ -311,7 +311,7 @@ def test_relay_restarted_mid_call_the_call_survives() -> None:
                 )
 
             await until(lambda: restart in media.applied and answers() == 2)
-            assert not call.events("error") and not their.events("error")
+            assert not call.fired("error") and not their.fired("error")
             # the call goes on over the new relay: hang up, both agree
             ended = call.wait_for("hangup", WAIT), their.wait_for("hangup", WAIT)
             call.hangup()
@@ -401,10 +401,10 @@ def test_commands_from_inside_a_handler_keep_the_effects_in_order() -> None:
             # command runs at once, its effects after those of the input being carried out
             call.on("accepted", lambda _: call.hangup())
             mine = await call.wait_for("hangup", WAIT)
-            await until(lambda: bool(accepted[0].events("hangup")))
-            theirs = accepted[0].events("hangup")[0]
+            await until(lambda: bool(accepted[0].fired("hangup")))
+            theirs = accepted[0].fired("hangup")[0]
             assert (mine["from"], theirs["from"]) == ("local", "remote")
-            assert call.events().index("accepted") < call.events().index("hangup")
+            assert call.fired().index("accepted") < call.fired().index("hangup")
 
     run(test)
 
@@ -422,7 +422,7 @@ def test_unknown_targets_are_delivered_raw() -> None:
                 ("transfer:t1", "progress", marker),
                 ("session", "contactData", {"x": 1}),
             ]
-            assert alice.events("contactData") == [{"x": 1}]
+            assert alice.fired("contactData") == [{"x": 1}]
 
     run(test)
 

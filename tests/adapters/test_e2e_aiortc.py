@@ -116,11 +116,11 @@ def test_call_accepted_media_flows_both_ways_then_hangup_agrees() -> None:
             call, their = await call_and_accept(alice, bob)
             assert call.id == their.id
             assert call.status is their.status is CallStatus.CALL_STATUS_ONGOING
-            assert call.events("response") == ["accepted"]
+            assert call.fired("response") == ["accepted"]
             for c in (call, their):
-                if not c.events("streamAdded"):
+                if not c.fired("streamAdded"):
                     await c.wait_for("streamAdded", WAIT)
-            (added,) = their.events("streamAdded")
+            (added,) = their.fired("streamAdded")
             assert added["isRemote"] and added["contact"] == "alice"
             await until(flowing(w.media["alice"], call.id))
             await until(flowing(w.media["bob"], call.id))
@@ -150,7 +150,7 @@ def test_declined_call_ends_with_the_decline_reason_and_no_media() -> None:
                 "from": "remote",
                 "reason": HangupReason.USER_REFUSED_CALL.value,
             }
-            assert call.events("response") == ["declined"]
+            assert call.fired("response") == ["declined"]
             assert call.status is CallStatus.CALL_STATUS_ENDED
             await asyncio.sleep(0.3)  # had anything connected, frames would flow by now
             await until(lambda: w.media["alice"].calls() == w.media["bob"].calls() == [])
@@ -172,7 +172,7 @@ def test_busy_callee_refuses_a_second_call_and_keeps_the_first() -> None:
             declined = await second.wait_for("declined", WAIT)
             assert declined["reason"] == HangupReason.USER_BUSY.value
             assert second.status is CallStatus.CALL_STATUS_ENDED
-            assert [c.id for c in bob.events("incomingCall")] == [call.id]  # never rang
+            assert [c.id for c in bob.fired("incomingCall")] == [call.id]  # never rang
             # the first call is untouched and still carries media
             assert call.status is their.status is CallStatus.CALL_STATUS_ONGOING
             await until(flowing(w.media["alice"], call.id))
@@ -287,9 +287,9 @@ def test_peer_process_killed_mid_call_ends_the_call_within_rtcstate_timers() -> 
                 await agent.close()
             assert agent.proc.returncode == -signal.SIGKILL
             assert info == {"from": "local", "reason": HangupReason.ICE_DISCONNECTED.value}
-            codes = [e["errorCode"] for e in call.events("error")]
+            codes = [e["errorCode"] for e in call.fired("error")]
             assert codes[0] == ErrorCode.ICE_CONNECTION_STATE_DISCONNECTED.value, codes
-            assert call.events("disconnectionWarning")
+            assert call.fired("disconnectionWarning")
             assert call.status is CallStatus.CALL_STATUS_ENDED
             # media_timeout 3 + ice_disconnection_timeout 3 + server_loss_window 2 (+ slack),
             # well under aiortc's own consent expiry (about 30 s)
@@ -320,7 +320,7 @@ def test_relay_restarted_mid_call_media_goes_on_then_hangup_agrees() -> None:
             assert_relay_on_loopback(w.relay)
             await asyncio.gather(*back)
             for session in (alice, bob):
-                names = session.events()
+                names = session.fired()
                 assert names.index("reconnecting") < names.index("reconnection")
             # the caller renegotiated with an ICE restart: a new connection on each side
             await until(
@@ -336,7 +336,7 @@ def test_relay_restarted_mid_call_media_goes_on_then_hangup_agrees() -> None:
             for user in ("alice", "bob"):
                 assert_loopback_sdp(w.media[user].local_description(call.id))
             assert call.status is their.status is CallStatus.CALL_STATUS_ONGOING
-            assert not call.events("error") and not their.events("error")
+            assert not call.fired("error") and not their.fired("error")
             await hangup_agrees(call, their, HangupReason.HANGUP_FROM_CALLER)
 
     run(test)

@@ -147,8 +147,8 @@ def test_channel_closed_mid_transfer_resumes_and_the_file_arrives_intact() -> No
             assert got["size"] == len(data) and got["sha256"] == _sha256(data)
             assert got["file"] == data
             assert done["transferInformation"]["remainingSize"] == 0
-            assert not contact.events("fileTransferError")
-            assert not invitation.events("error")
+            assert not contact.fired("fileTransferError")
+            assert not invitation.fired("error")
             assert invitation.status is InvitationStatus.INVITATION_STATUS_ENDED
 
             # both sides were interrupted, then resumed from where the receiver was
@@ -227,10 +227,10 @@ def test_relay_restarted_mid_transfer_the_file_goes_on_and_arrives_intact() -> N
 
             assert got["file"] == data and got["sha256"] == _sha256(data)
             assert done["transferInformation"]["remainingSize"] == 0
-            assert not contact.events("fileTransferError")
-            assert not invitation.events("error")
+            assert not contact.fired("fileTransferError")
+            assert not invitation.fired("error")
             for session in (alice, bob):
-                names = session.events()
+                names = session.fired()
                 assert names.index("disconnect") < names.index("reconnecting")
                 assert names.index("reconnecting") < names.index("reconnection")
             # the data call was renegotiated on new connections while bytes were flowing
