@@ -4,8 +4,14 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# The browser client (docs/browser.md): Pyodide from the npm registry, fetched once into build/
+# (never into git); playwright drives the distribution's Chromium in the browser tests.
+PYODIDE_VERSION := 314.0.8
+PYODIDE := build/pyodide
+BROWSER_STAMP := $(VENV)/.browser-installed
 
-.PHONY: run test install lint typecheck imports pytest docs bench bench-full clean
+.PHONY: run test install lint typecheck imports pytest docs bench bench-full clean web \
+	web-assets browser-deps
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,8 +27,30 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/rtcstate demo
 
+## The browser client: the page on http://127.0.0.1:8765/ and a Python agent "bot" to call.
+web: $(STAMP) web-assets
+	$(BIN)/rtcstate serve --web & relay=$$!; trap 'kill $$relay' EXIT INT TERM; sleep 1; \
+	$(BIN)/rtcstate agent --name bot
+
+web-assets: $(PYODIDE)/pyodide.mjs
+
+$(PYODIDE)/pyodide.mjs:
+	mkdir -p $(PYODIDE)
+	cd build && npm pack --silent pyodide@$(PYODIDE_VERSION) >/dev/null
+	tar xzf build/pyodide-$(PYODIDE_VERSION).tgz -C $(PYODIDE) --strip-components=1
+	rm -f build/pyodide-$(PYODIDE_VERSION).tgz
+
+$(BROWSER_STAMP): pyproject.toml | $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[browser]'
+	touch $(BROWSER_STAMP)
+
+# What the browser tests need besides Chromium (.ci/run installs that); without them the
+# browser tests are skipped with the install command (a failure under CI=true).
+browser-deps: $(STAMP)
+	$(MAKE) $(BROWSER_STAMP) web-assets || echo "warning: browser test dependencies not installed" >&2
+
 ## The whole test suite: lint, types, the sans-I/O import contract, generated docs, pytest.
-test: $(STAMP) lint typecheck imports pytest
+test: $(STAMP) browser-deps lint typecheck imports pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

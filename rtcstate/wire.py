@@ -24,9 +24,9 @@ failed check, in this order:
 2. size against ``max_size``: bytes by length, a str by its UTF-8 length (OVERSIZE);
 3. encoding: strict UTF-8, no lone surrogate in a str, no byte-order mark (INVALID_ENCODING);
 4. JSON (MALFORMED_JSON), defined as what orjson accepts, plus a nesting limit judged on the text
-   (:data:`MAX_DEPTH`, counting values a duplicate key overrides): no NaN/Infinity, no number that
-   overflows a double, no escaped lone surrogate; the last of duplicate keys wins; an integer
-   outside [-2**63, 2**64-1] is read as a float;
+   before any parsing (:data:`MAX_DEPTH`, counting values a duplicate key overrides): no
+   NaN/Infinity, no number that overflows a double, no escaped lone surrogate; the last of
+   duplicate keys wins; an integer outside [-2**63, 2**64-1] is read as a float;
 5. the top level is an object (NOT_AN_OBJECT);
 6. ``v``: present (MISSING_FIELD), an int -- not a bool -- (WRONG_TYPE), equal to 1
    (UNKNOWN_VERSION); then ``type``: present, a str, registered (UNKNOWN_TYPE);
@@ -961,6 +961,13 @@ def _parse_stdlib(data: bytes | str, max_size: int) -> Any:
         text = data
     else:
         return _parse_stdlib(_as_bytes(data), max_size)
+    # Depth before the parse: the stdlib scanner recurses once per level, and under Pyodide that
+    # overflows the browser's stack (a JavaScript RangeError, not a RecursionError) on a frame a
+    # few thousand levels deep.  Rejecting a too-deep text first never changes the reason: a
+    # malformed text is MALFORMED_JSON either way, except a leading BOM (INVALID_ENCODING),
+    # which the scanner rejects at offset 0 without recursing.
+    if ("[" in text or text.find("{", 1) >= 0) and not text.startswith(_BOM) and _too_deep(text):
+        raise DecodeError(DecodeReason.MALFORMED_JSON, _TOO_DEEP)
     try:
         # The C scanner directly: no encoding sniffing, no whitespace regexes on the hot path.
         try:
@@ -976,8 +983,6 @@ def _parse_stdlib(data: bytes | str, max_size: int) -> Any:
     # walked by their checker, and anything else fails validation and is walked on that path.
     if "\\" in text and type(obj) is dict and _has_lone_surrogate(obj):
         raise DecodeError(DecodeReason.MALFORMED_JSON, "lone surrogate in string")
-    if ("[" in text or text.find("{", 1) >= 0) and _too_deep(text):
-        raise DecodeError(DecodeReason.MALFORMED_JSON, _TOO_DEEP)
     return obj
 
 
@@ -1041,9 +1046,12 @@ _WITHIN_MAX_DEPTH: Final = _nested_brackets(MAX_DEPTH)
 
 
 def _too_deep(data: bytes | str) -> bool:
-    """Whether a successfully parsed document nests deeper than MAX_DEPTH.
+    """Whether a document's text nests deeper than MAX_DEPTH (strings excluded).
 
-    Callers skip the call when the text has no "[" and no "{" after the first character.
+    Exact for valid JSON; for a malformed text (unbalanced brackets, an unterminated string) it
+    may say True, which is harmless: such a text is MALFORMED_JSON anyway.  Linear time, no
+    recursion, so it is safe to run before a parser.  Callers skip the call when the text has no
+    "[" and no "{" after the first character.
     """
     raw = data.encode("utf-8") if isinstance(data, str) else data
     if raw.count(b"[") + raw.count(b"{") <= MAX_DEPTH:

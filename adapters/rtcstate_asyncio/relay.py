@@ -29,10 +29,12 @@ import contextlib
 import itertools
 import logging
 import signal
+from collections.abc import Callable
 
 from websockets.asyncio.server import Server, ServerConnection
 from websockets.asyncio.server import serve as ws_serve
 from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
 
 from rtcstate import wire
 from rtcstate.effects import Drop
@@ -41,6 +43,10 @@ from rtcstate.hub import CloseConnection, Deliver, Hub, HubEffect
 __all__ = ["Relay", "run_relay", "serve"]
 
 log = logging.getLogger(__name__)
+
+#: ``process_request(connection, request)``: a ``Response`` to answer plain HTTP, ``None`` to
+#: go on with the websocket handshake (websockets' hook).
+ProcessRequest = Callable[[ServerConnection, Request], Response | None]
 
 GOING_AWAY = 1001
 POLICY_VIOLATION = 1008
@@ -65,9 +71,17 @@ class Relay:
     """A websocket relay around one :class:`~rtcstate.hub.Hub` (see the module docstring)."""
 
     def __init__(
-        self, hub: Hub | None = None, *, close_timeout: float = 2.0, max_queue: int = 4096
+        self,
+        hub: Hub | None = None,
+        *,
+        close_timeout: float = 2.0,
+        max_queue: int = 4096,
+        process_request: ProcessRequest | None = None,
     ) -> None:
+        """``process_request``: answers a plain HTTP request on the relay's port (a ``Response``)
+        or lets it through as a websocket (``None``), e.g. ``rtcstate_browser.web.WebApp``."""
         self.hub = hub if hub is not None else Hub()
+        self.process_request = process_request
         self.close_timeout = close_timeout
         self.max_queue = max_queue
         self._server: Server | None = None
@@ -103,6 +117,7 @@ class Relay:
             max_size=4 * self.hub.max_message_size,
             close_timeout=self.close_timeout,
             compression=None,
+            process_request=self.process_request,
         )
         log.info("relay listening on %s", self.url)
 
@@ -175,17 +190,28 @@ class Relay:
 
 
 async def serve(
-    host: str = "127.0.0.1", port: int = 8765, *, hub: Hub | None = None, max_queue: int = 4096
+    host: str = "127.0.0.1",
+    port: int = 8765,
+    *,
+    hub: Hub | None = None,
+    max_queue: int = 4096,
+    process_request: ProcessRequest | None = None,
 ) -> Relay:
     """Start a relay on ``host``:``port`` (0: a free port); stop it with ``await relay.close()``."""
-    relay = Relay(hub, max_queue=max_queue)
+    relay = Relay(hub, max_queue=max_queue, process_request=process_request)
     await relay.start(host, port)
     return relay
 
 
-async def run_relay(host: str = "127.0.0.1", port: int = 8765, *, hub: Hub | None = None) -> None:
+async def run_relay(
+    host: str = "127.0.0.1",
+    port: int = 8765,
+    *,
+    hub: Hub | None = None,
+    process_request: ProcessRequest | None = None,
+) -> None:
     """Run a relay until cancelled (Ctrl-C) or SIGTERM, then shut it down gracefully."""
-    relay = await serve(host, port, hub=hub)
+    relay = await serve(host, port, hub=hub, process_request=process_request)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 from rtcstate import codes, diagrams
 from rtcstate.extras import require
@@ -40,7 +41,7 @@ def _docs(directory: Path, check: bool) -> int:
     return 0
 
 
-def _serve(host: str, port: int) -> int:
+def _serve(host: str, port: int, web: bool = False) -> int:
     import asyncio
     import contextlib
     import logging
@@ -50,7 +51,24 @@ def _serve(host: str, port: int) -> int:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(run_relay(host, port))
+        asyncio.run(run_relay(host, port, process_request=_web_app() if web else None))
+    return 0
+
+
+def _web_app() -> Any:
+    from rtcstate_browser.web import WebApp  # the browser client, served from the same port
+
+    return WebApp()
+
+
+def _agent(name: str, relay: str) -> int:
+    import asyncio
+    import contextlib
+
+    from rtcstate_cli.agent import run
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run(name, relay))
     return 0
 
 
@@ -78,6 +96,10 @@ def main(argv: list[str] | None = None) -> int:
     p_serve = sub.add_parser("serve", help="run the websocket relay server (Ctrl-C to stop)")
     p_serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
     p_serve.add_argument("--port", type=int, default=8765, help="TCP port to listen on")
+    p_serve.add_argument("--web", action="store_true", help="also serve the web page (make web)")
+    p_agent = sub.add_parser("agent", help="a Python agent that answers calls (Ctrl-C to stop)")
+    p_agent.add_argument("--name", default="bot", help="user name to register")
+    p_agent.add_argument("--relay", default="ws://127.0.0.1:8765", metavar="URL")
     p_demo = sub.add_parser("demo", help="alice calls bob over real WebRTC on loopback")
     p_demo.add_argument(
         "--scenario", default="call", choices=["call", "decline", "busy", "notfound"],
@@ -116,7 +138,9 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "demo":
         return _demo(args.scenario, args.size_mb, args.relay)
     if args.command == "serve":
-        return _serve(args.host, args.port)
+        return _serve(args.host, args.port, args.web)
+    if args.command == "agent":
+        return _agent(args.name, args.relay)
     return 2  # pragma: no cover - argparse enforces the choices
 
 

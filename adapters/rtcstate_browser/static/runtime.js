@@ -1,0 +1,161 @@
+// The browser runtime: carries out one core session's effects (the Python Bridge, under Pyodide)
+// on the page's WebSocket, setTimeout and the media backend, and feeds every report back.
+//
+// Theory of operation: like rtcstate_asyncio's Runtime. Reports from the world (a frame, the
+// socket opening or closing, a timer expiring, a media report) are queued as inputs; commands
+// go to the core at once (a misuse throws the core's error, nothing changes). One drain loop
+// carries out effects strictly in order and feeds the next input only when every effect before
+// it is done. No protocol decision is taken here: every `if` about a call is the core's.
+
+export class RtcError extends Error {
+  constructor(error) {
+    super(error.message);
+    this.name = error.name;
+    this.number = error.number;
+  }
+}
+
+const now = () => performance.now() / 1000;
+
+export class Runtime {
+  constructor(bridge, { onEmit, media, log = () => {} }) {
+    this.bridge = bridge;
+    this.onEmit = onEmit;
+    this.media = media;
+    this.log = log;
+    this.effects = [];
+    this.inputs = [];
+    this.draining = false;
+    this.timers = new Map();
+    this.ws = null;
+    this.sources = new Map(); // transfer id -> Uint8Array of the file we send
+    this.sinks = new Map(); // transfer id -> (offset, Uint8Array) => void
+    this.closed = false;
+  }
+
+  // --- the core's JSON, with bytes as blobs -------------------------------------------------
+  parse(text) {
+    const proxy = this.bridge.blobs;
+    const blobs = proxy.length ? proxy.toJs() : [];
+    proxy.destroy?.();
+    return JSON.parse(text, (_k, v) =>
+      v && typeof v === "object" && "$blob" in v ? blobs[v.$blob] : v);
+  }
+
+  // --- commands: at once, errors thrown -----------------------------------------------------
+  command(name, args = {}) {
+    const answer = this.parse(this.bridge.command(name, JSON.stringify(args), now()));
+    if (answer.error) throw new RtcError(answer.error);
+    this.execute(answer.effects);
+    return answer.result;
+  }
+
+  // --- reports: queued, fed in order --------------------------------------------------------
+  report(fn) {
+    if (this.closed) return;
+    this.inputs.push(fn);
+    if (!this.draining) this.drain();
+  }
+
+  mediaReport(kind, fields) {
+    this.report((t) => this.bridge.media_event(kind, JSON.stringify(fields), t));
+  }
+
+  execute(effects) {
+    this.effects.push(...effects);
+    if (!this.draining) this.drain();
+  }
+
+  drain() {
+    this.draining = true;
+    try {
+      while (!this.closed) {
+        if (this.effects.length) {
+          const e = this.effects.shift();
+          try { this.apply(e); } catch (err) { this.log("carrying out " + e.k + " failed: " + err); }
+        } else if (this.inputs.length) {
+          const fn = this.inputs.shift();
+          try { this.effects.push(...this.parse(fn(now()))); }
+          catch (err) { this.log("the core raised on an input (a core bug): " + err); }
+        } else break;
+      }
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  apply(e) {
+    switch (e.k) {
+      case "Send":
+        if (this.ws && this.ws.readyState === WebSocket.OPEN && !this.ws.closing) this.ws.send(e.data);
+        return;
+      case "Emit":
+        try { this.onEmit(e.target, e.event, e.payload); }
+        catch (err) { this.log(`a handler of ${e.target} ${e.event} raised: ${err}`); }
+        return;
+      case "StartTimer": {
+        this.cancelTimer(e.timer_id);
+        const delay = Math.max(0, e.deadline * 1000 - performance.now());
+        this.timers.set(e.timer_id, setTimeout(() => {
+          this.timers.delete(e.timer_id);
+          this.report((t) => this.bridge.timer_fired(e.timer_id, t));
+        }, delay));
+        return;
+      }
+      case "CancelTimer": this.cancelTimer(e.timer_id); return;
+      case "OpenTransport": this.open(e.url); return;
+      case "CloseTransport": this.closeTransport(); return;
+      case "NeedData": this.report((t) => this.feed(e, t)); return;
+      case "ReceivedData": this.sinks.get(e.transfer)?.(e.offset, e.data); return;
+      default: this.media.apply(e);
+    }
+  }
+
+  feed(need, t) {
+    const file = this.sources.get(need.transfer);
+    if (!file) return this.bridge.feed(need.transfer, need.offset, new Uint8Array(0), t);
+    const piece = file.subarray(need.offset, need.offset + need.size);
+    return this.bridge.feed(need.transfer, need.offset, piece, t);
+  }
+
+  cancelTimer(id) {
+    const handle = this.timers.get(id);
+    if (handle !== undefined) { clearTimeout(handle); this.timers.delete(id); }
+  }
+
+  // --- the transport --------------------------------------------------------------------------
+  open(url) {
+    this.closeTransport();
+    const ws = new WebSocket(url);
+    this.ws = ws;
+    let opened = false;
+    ws.onopen = () => {
+      opened = true;
+      if (this.ws === ws) this.report((t) => this.bridge.connection_made(t));
+    };
+    ws.onmessage = (ev) => {
+      if (this.ws === ws) this.report((t) => this.bridge.receive(ev.data, t));
+    };
+    ws.onclose = (ev) => {
+      if (this.ws !== ws || ws.closing) return;
+      this.ws = null;
+      const reason = `closed ${ev.code} ${ev.reason}`.trim();
+      if (opened) this.report((t) => this.bridge.connection_lost(t, reason));
+      else this.report((t) => this.bridge.connection_failed(t, reason));
+    };
+  }
+
+  closeTransport() {
+    const ws = this.ws;
+    this.ws = null;
+    if (ws) { ws.closing = true; ws.close(1000); }
+  }
+
+  close() {
+    this.closed = true;
+    for (const handle of this.timers.values()) clearTimeout(handle);
+    this.timers.clear();
+    this.closeTransport();
+    this.media.close();
+  }
+}
