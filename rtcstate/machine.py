@@ -34,6 +34,26 @@ attrs ``slots`` classes, so a call costs a few hundred bytes, not a ``transition
 (DESIGN.md §3 measured 33–69 KB and 9–15 µs per event for that). A differential test drives
 random trigger sequences through both engines and requires identical states, results and
 callback sequences (:meth:`MachineSpec.transitions_twin`).
+
+Inputs as data
+--------------
+A machine may also declare, next to its table, how its *inputs* become triggers
+(:class:`Inputs`): each wire message type, media report type and timer id maps to a trigger,
+or to a :class:`Classify` that picks the trigger by one field of the input
+(``IceStateChanged.state``). ``verdicts`` says what the pairs without a row mean: an
+:class:`Ignore` carrying a :class:`~rtcstate.drops.DropReason` member (ignored on purpose) or
+:data:`ILLEGAL` (a command raises :class:`~rtcstate.errors.InvalidStateError` with its apiRTC
+number; an input becomes ``Drop(inputs.unexpected)``, never an exception). A verdict is keyed by
+trigger (the default for every state without a row) or by ``(trigger, state name)``. The
+compiler then requires that every declared input names a known trigger, that every
+(state, trigger) pair is a row, an ignore or an illegal verdict, and that a pair with a row has
+no verdict; final states accept nothing (their pairs are ILLEGAL unless declared ignored).
+
+At run time :meth:`MachineSpec.deliver` makes one dict lookup, ``{state: {input key:
+outcome}}`` compiled at import, and either runs the rows (as :meth:`MachineSpec.fire` does) or
+appends the declared ``Drop``. A machine's generic ``receive`` / ``media_event`` /
+``timer_fired`` is that one call. :meth:`MachineSpec.outcome` answers "what does this input do
+in this state" for the pair tests and the docs.
 """
 
 from __future__ import annotations
@@ -47,22 +67,39 @@ from typing import Any, Protocol, TypeVar
 import attrs
 
 from rtcstate.codes import ErrorNumber
+from rtcstate.drops import DropReason
+from rtcstate.effects import Drop
 from rtcstate.errors import InvalidStateError
 
 __all__ = [
+    "ILLEGAL",
+    "Classify",
+    "Ignore",
+    "Illegal",
+    "Inputs",
     "MachineDefinitionError",
+    "MachineDrop",
     "MachineSpec",
     "StateMachine",
     "Transition",
+    "Verdict",
     "all_machines",
     "machine",
     "spec_of",
+    "stay",
 ]
 
 Callback = Callable[..., Any]
 
 _ALLOWED_KEYS = frozenset({"trigger", "source", "dest", "conditions", "unless", "before", "after"})
 _CALLBACK_KEYS = ("conditions", "unless", "before", "after")
+
+
+class MachineDrop(DropReason):
+    """Drop reasons of the compiler itself."""
+
+    UNDECLARED = "undeclared-input"
+    """An input reached a machine that declares no inputs at all."""
 
 
 class MachineDefinitionError(Exception):
@@ -98,6 +135,90 @@ class _Compiled:
     after: tuple[Callback, ...]
 
 
+@attrs.frozen(slots=True)
+class Ignore:
+    """Verdict: the pair is ignored on purpose; an input gives ``Drop(reason, detail)``.
+
+    ``detail`` defaults to ``"<trigger> in state <STATE>"``. A command fired on an ignored pair
+    changes nothing and returns ``False`` (it does not raise).
+    """
+
+    reason: DropReason
+    detail: str | None = None
+
+
+@attrs.frozen(slots=True)
+class Illegal:
+    """Verdict: the pair is not allowed. A command raises ``InvalidStateError`` with the
+    trigger's apiRTC number; an input (wire, media, timer) gives ``Drop(inputs.unexpected)``."""
+
+
+ILLEGAL = Illegal()
+"""The one :class:`Illegal` verdict."""
+
+Verdict = Ignore | Illegal
+
+
+@attrs.frozen(slots=True)
+class Classify:
+    """One input type mapped to several triggers by the value of one of its fields.
+
+    ``triggers`` maps a value of ``field`` to a trigger; a value not listed takes ``otherwise``:
+    a trigger, an :class:`Ignore` (declared drop) or ``None`` (``Drop(inputs.unexpected)``).
+    """
+
+    field: str
+    triggers: Mapping[object, str]
+    otherwise: str | Ignore | None = None
+
+
+Route = str | Classify
+
+
+@attrs.frozen(slots=True)
+class Inputs:
+    """How a machine's inputs become triggers (see "Inputs as data" above).
+
+    ``wire`` and ``media`` are keyed by message / report class, ``timers`` by timer id (an enum
+    member of the machine's own timer enum); ``unexpected`` is the drop reason of an input that
+    is illegal in the current state or not declared at all.
+    """
+
+    unexpected: DropReason
+    wire: Mapping[type, Route] = attrs.field(factory=dict)
+    media: Mapping[type, Route] = attrs.field(factory=dict)
+    timers: Mapping[enum.Enum, str] = attrs.field(factory=dict)
+
+    def routes(self) -> dict[object, Route]:
+        """Every declared input key with its route (wire, then media, then timers)."""
+        out: dict[object, Route] = {}
+        for group in (self.wire, self.media, self.timers):
+            for key, route in group.items():
+                if key in out:
+                    raise MachineDefinitionError(f"input {key!r} declared twice")
+                out[key] = route
+        return out
+
+
+def stay(trigger: str, sources: str | Sequence[str], **callbacks: Any) -> list[dict[str, Any]]:
+    """Rows for an input that keeps the state it arrives in (one explicit row per state).
+
+    ``transitions``' internal transitions (``dest: None``) and reflexive shorthand (``"="``)
+    are refused by the compiler; this writes the equivalent rows out, ``dest`` = ``source``.
+    """
+    names = [sources] if isinstance(sources, str) else list(sources)
+    return [{"trigger": trigger, "source": n, "dest": n, **callbacks} for n in names]
+
+
+@attrs.frozen(slots=True)
+class _Pick:
+    """A compiled :class:`Classify` for one state: field value -> outcome."""
+
+    field: str
+    outcomes: Mapping[object, Any]
+    otherwise: Any
+
+
 def _names(value: object, key: str, where: str) -> tuple[str, ...]:
     if value is None:
         return ()
@@ -123,6 +244,8 @@ class MachineSpec:
         final: Iterable[enum.Enum],
         errors: Mapping[str | tuple[str, str], ErrorNumber],
         default_error: ErrorNumber,
+        inputs: Inputs | None = None,
+        verdicts: Mapping[str | tuple[str, str], Verdict] | None = None,
     ) -> None:
         self.cls = cls
         self.name = cls.__name__
@@ -134,9 +257,15 @@ class MachineSpec:
         self.declaration = [dict(row) for row in declaration]
         self.transitions = self._normalise(self.declaration)
         self.triggers = tuple(dict.fromkeys(t.trigger for t in self.transitions))
+        self.inputs = inputs
         self._validate()
         self._check_with_transitions()
         self.table = self._compile()
+        self.verdicts = self._compile_verdicts(verdicts, strict=inputs is not None)
+        self.unexpected: DropReason = (
+            MachineDrop.UNDECLARED if inputs is None else inputs.unexpected
+        )
+        self.routes = self._compile_routes()
 
     # --- construction -------------------------------------------------------------------------
 
@@ -251,6 +380,117 @@ class MachineSpec:
             )
         return {s: {k: tuple(v) for k, v in row.items()} for s, row in table.items()}
 
+    def _verdict_key(self, key: object) -> tuple[str, str | None]:
+        if isinstance(key, str):
+            trigger, state = key, None
+        elif isinstance(key, tuple) and len(key) == 2:
+            trigger, raw = key
+            state = raw.name if isinstance(raw, enum.Enum) else raw
+        else:
+            raise MachineDefinitionError(f"{self.name}: verdict key {key!r}")
+        if trigger not in self.triggers:
+            raise MachineDefinitionError(f"{self.name}: verdict for unknown trigger {trigger!r}")
+        if state is not None and state not in self.states.__members__:
+            raise MachineDefinitionError(f"{self.name}: verdict for unknown state {state!r}")
+        return trigger, state
+
+    def _compile_verdicts(
+        self, declared: Mapping[str | tuple[str, str], Verdict] | None, *, strict: bool
+    ) -> dict[enum.Enum, dict[str, Verdict]]:
+        """``{state: {trigger: verdict}}`` for every pair without a row (see the docstring)."""
+        defaults: dict[str, Verdict] = {}
+        pairs: dict[tuple[str, str], Verdict] = {}
+        for key, verdict in (declared or {}).items():
+            if not isinstance(verdict, Ignore | Illegal):
+                raise MachineDefinitionError(f"{self.name}: verdict {verdict!r} for {key!r}")
+            if isinstance(verdict, Ignore) and not isinstance(verdict.reason, DropReason):
+                raise MachineDefinitionError(
+                    f"{self.name}: ignore verdict for {key!r} needs a DropReason member, "
+                    f"got {verdict.reason!r}"
+                )
+            trigger, where = self._verdict_key(key)
+            if where is None:
+                defaults[trigger] = verdict
+            else:
+                if trigger in self.table[self.states[where]]:
+                    raise MachineDefinitionError(
+                        f"{self.name}: ({trigger}, {where}) has a row and a verdict"
+                    )
+                pairs[(trigger, where)] = verdict
+        out: dict[enum.Enum, dict[str, Verdict]] = {s: {} for s in self.states}
+        missing: list[str] = []
+        for state in self.states:
+            rows = self.table[state]
+            for trigger in self.triggers:
+                if trigger in rows:
+                    continue
+                found = pairs.get((trigger, state.name), defaults.get(trigger))
+                if found is None:
+                    if strict and state not in self.final:
+                        missing.append(f"({trigger}, {state.name})")
+                    found = ILLEGAL
+                out[state][trigger] = found
+        if missing:
+            raise MachineDefinitionError(
+                f"{self.name}: pair(s) with neither a row nor a verdict: {', '.join(missing)}"
+            )
+        return out
+
+    def _refusal(self, state: enum.Enum, trigger: str) -> Drop:
+        verdict = self.verdicts[state][trigger]
+        detail = f"{trigger} in state {state.name}"
+        if isinstance(verdict, Ignore):
+            return Drop(verdict.reason, detail if verdict.detail is None else verdict.detail)
+        return Drop(self.unexpected, detail)
+
+    def _outcome_of(self, state: enum.Enum, trigger: str) -> Any:
+        rows = self.table[state].get(trigger)
+        return rows if rows is not None else self._refusal(state, trigger)
+
+    def _compile_routes(self) -> dict[enum.Enum, dict[object, Any]]:
+        """``{state: {input key: rows | Drop | _Pick}}`` from the inputs declaration."""
+        if self.inputs is None:
+            return {s: {} for s in self.states}
+        declared = self.inputs.routes()
+
+        def check(trigger: object, key: object) -> None:
+            if not isinstance(trigger, str) or trigger not in self.triggers:
+                raise MachineDefinitionError(
+                    f"{self.name}: input {key!r} maps to unknown trigger {trigger!r}"
+                )
+
+        for key, route in declared.items():
+            if isinstance(route, Classify):
+                for trigger in route.triggers.values():
+                    check(trigger, key)
+                if isinstance(route.otherwise, str):
+                    check(route.otherwise, key)
+                elif route.otherwise is not None and not isinstance(route.otherwise, Ignore):
+                    raise MachineDefinitionError(f"{self.name}: {key!r}: bad otherwise")
+            else:
+                check(route, key)
+        out: dict[enum.Enum, dict[object, Any]] = {}
+        for state in self.states:
+            compiled: dict[object, Any] = {}
+            for key, route in declared.items():
+                if isinstance(route, Classify):
+                    other = route.otherwise
+                    if isinstance(other, str):
+                        fallback: Any = self._outcome_of(state, other)
+                    elif isinstance(other, Ignore):
+                        fallback = Drop(other.reason, other.detail or _describe(key, state))
+                    else:
+                        fallback = None
+                    compiled[key] = _Pick(
+                        route.field,
+                        {v: self._outcome_of(state, t) for v, t in route.triggers.items()},
+                        fallback,
+                    )
+                else:
+                    compiled[key] = self._outcome_of(state, route)
+            out[state] = compiled
+        return out
+
     def rebound(self, cls: type) -> MachineSpec:
         """This compiled table with its callbacks looked up on ``cls`` (a subclass).
 
@@ -263,6 +503,7 @@ class MachineSpec:
             s: {k: tuple(self._bind(cls, c.row, c.dest) for c in v) for k, v in row.items()}
             for s, row in self.table.items()
         }
+        clone.routes = clone._compile_routes()
         return clone
 
     # --- run time -----------------------------------------------------------------------------
@@ -295,7 +536,71 @@ class MachineSpec:
         if candidates is None:
             if trigger not in self.triggers:
                 raise ValueError(f"{self.name} has no trigger {trigger!r}")
+            if type(self.verdicts[obj.state][trigger]) is Ignore:
+                return False
             raise self.invalid(obj, trigger)
+        return self._run(candidates, obj, args, kwargs)
+
+    def ignored(self, state: enum.Enum, trigger: str) -> bool:
+        """Whether the pair has an :class:`Ignore` verdict (a command there is a no-op)."""
+        return type(self.verdicts[state].get(trigger)) is Ignore
+
+    def deliver(
+        self,
+        obj: StateMachine,
+        key: object,
+        value: object,
+        fx: list[Any],
+        *args: Any,
+        **kwargs: Any,
+    ) -> bool:
+        """Dispatch one input (``key``: its class or timer id; ``value``: the input itself).
+
+        One lookup in the compiled routes; rows run as in :meth:`fire` with ``(fx, *args,
+        **kwargs)``; a verdict appends its ``Drop`` to ``fx``. Never raises for an input that
+        is illegal here or not declared at all (``Drop(inputs.unexpected)``).
+        """
+        outcome = self.routes[obj.state].get(key)
+        if outcome is None:
+            fx.append(Drop(self.unexpected, _describe(key, obj.state)))
+            return False
+        if type(outcome) is _Pick:
+            picked = outcome.outcomes.get(getattr(value, outcome.field), outcome.otherwise)
+            if picked is None:
+                fx.append(Drop(self.unexpected, _describe(key, obj.state)))
+                return False
+            outcome = picked
+        if type(outcome) is tuple:
+            return self._run(outcome, obj, (fx, *args), kwargs)
+        fx.append(outcome)
+        return False
+
+    def outcome(self, state: enum.Enum, key: object, value: object = None) -> str | Drop:
+        """What input ``key`` (with ``value`` for a classified one) does in ``state``: the
+        trigger whose rows run, or the ``Drop`` it gives."""
+        outcome = self.routes[state].get(key)
+        if outcome is None:
+            return Drop(self.unexpected, _describe(key, state))
+        if type(outcome) is _Pick:
+            outcome = outcome.outcomes.get(getattr(value, outcome.field), outcome.otherwise)
+            if outcome is None:
+                return Drop(self.unexpected, _describe(key, state))
+        if type(outcome) is tuple:
+            return str(outcome[0].row.trigger)
+        assert isinstance(outcome, Drop)
+        return outcome
+
+    def input_keys(self) -> tuple[object, ...]:
+        """Every declared input key (message classes, report classes, timer ids)."""
+        return () if self.inputs is None else tuple(self.inputs.routes())
+
+    def _run(
+        self,
+        candidates: tuple[_Compiled, ...],
+        obj: StateMachine,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> bool:
         for c in candidates:
             if (c.conditions or c.unless) and not self._passes(c, obj, args, kwargs):
                 continue
@@ -356,6 +661,11 @@ class MachineSpec:
         return "\n".join(lines) + "\n"
 
 
+def _describe(key: object, state: enum.Enum) -> str:
+    name = key.__name__ if isinstance(key, type) else str(key)
+    return f"{name} in state {state.name}"
+
+
 _T = TypeVar("_T", bound=type)
 _REGISTRY: dict[str, MachineSpec] = {}
 
@@ -368,13 +678,17 @@ def machine(
     final: Iterable[enum.Enum] = (),
     errors: Mapping[str | tuple[str, str], ErrorNumber] | None = None,
     default_error: ErrorNumber = ErrorNumber.ERROR_WRONG_STATE,
+    inputs: Inputs | None = None,
+    verdicts: Mapping[str | tuple[str, str], Verdict] | None = None,
 ) -> Callable[[_T], _T]:
     """Class decorator: validate and compile ``transitions`` for the decorated class.
 
     Put it *above* ``@attrs.define(slots=True)`` so it sees the final class. The class must
     have a ``state`` attribute. ``errors`` maps a trigger, or a ``(trigger, state name)`` pair, to
     the apiRTC error number raised when the trigger is not allowed in the current state (the
-    pair wins over the bare trigger; otherwise ``default_error``).
+    pair wins over the bare trigger; otherwise ``default_error``). ``inputs`` and ``verdicts``
+    declare the inputs and the pairs without a row (module docstring, "Inputs as data"); with
+    ``inputs`` every (state, trigger) pair must be covered.
     """
 
     def decorate(cls: _T) -> _T:
@@ -385,7 +699,17 @@ def machine(
             has_state = has_state or "state" in attrs.fields_dict(cls)
         if not has_state:
             raise MachineDefinitionError(f"{cls.__name__} needs a 'state' attribute")
-        spec = MachineSpec(cls, states, transitions, initial, final, errors or {}, default_error)
+        spec = MachineSpec(
+            cls,
+            states,
+            transitions,
+            initial,
+            final,
+            errors or {},
+            default_error,
+            inputs,
+            verdicts,
+        )
         cls.__rtc_spec__ = spec  # type: ignore[attr-defined]
         _REGISTRY[spec.name] = spec
         return cls

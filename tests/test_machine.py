@@ -11,10 +11,27 @@ import pytest
 from hypothesis import strategies as st
 
 from rtcstate.codes import ErrorNumber
+from rtcstate.drops import DropReason
 from rtcstate.effects import Drop
 from rtcstate.errors import InvalidStateError, RtcError
-from rtcstate.machine import MachineDefinitionError, machine, spec_of
-from rtcstate.testing.exhaustive import check_differential, check_pair, pairs
+from rtcstate.machine import (
+    ILLEGAL,
+    Classify,
+    Ignore,
+    Inputs,
+    MachineDefinitionError,
+    Verdict,
+    machine,
+    spec_of,
+    stay,
+)
+from rtcstate.testing.exhaustive import (
+    check_differential,
+    check_input_pair,
+    check_pair,
+    input_pairs,
+    pairs,
+)
 
 
 class Door(enum.Enum):
@@ -270,3 +287,211 @@ def test_transitions_cannot_drive_slots_objects_so_the_twin_uses_a_proxy() -> No
     fx: list[Any] = []
     assert twin.events["close"].trigger(proxy, fx, 1.0) is True
     assert twin_target.state is Door.CLOSED and fx == [Drop("note", "CLOSED")]
+
+
+# --- inputs as data ---------------------------------------------------------------------------
+
+
+class Lamp(enum.Enum):
+    OFF = "OFF"
+    ON = "ON"
+    BROKEN = "BROKEN"
+
+
+class LampDrop(DropReason):
+    UNEXPECTED = "lamp-unexpected"
+    """An input that is illegal in the lamp's state, or not one it declares."""
+    ALREADY_ON = "lamp-already-on"
+    """A switch-on report for a lamp that is on."""
+    FLICKER = "lamp-flicker"
+    """A power report whose level is neither up nor down."""
+
+
+class LampTimer(enum.Enum):
+    BURN_OUT = "burn_out"
+
+
+@attrs.frozen
+class SwitchOn:
+    pass
+
+
+@attrs.frozen
+class Power:
+    level: str
+
+
+LAMP = [
+    {"trigger": "switch_on", "source": "OFF", "dest": "ON", "after": "_note"},
+    {"trigger": "switch_off", "source": "ON", "dest": "OFF", "after": "_note"},
+    *stay("power_up", ["ON"], after="_note"),
+    {"trigger": "power_down", "source": "ON", "dest": "OFF"},
+    {"trigger": "burn_out", "source": "ON", "dest": "BROKEN"},
+    {"trigger": "repair", "source": "BROKEN", "dest": "OFF"},
+]
+LAMP_INPUTS = Inputs(
+    unexpected=LampDrop.UNEXPECTED,
+    wire={SwitchOn: "switch_on"},
+    media={
+        Power: Classify(
+            "level", {"up": "power_up", "down": "power_down"}, otherwise=Ignore(LampDrop.FLICKER)
+        )
+    },
+    timers={LampTimer.BURN_OUT: "burn_out"},
+)
+LAMP_VERDICTS: dict[str | tuple[str, str], Verdict] = {
+    ("switch_on", "ON"): Ignore(LampDrop.ALREADY_ON),
+    "switch_on": ILLEGAL,
+    "switch_off": ILLEGAL,
+    "power_up": Ignore(LampDrop.UNEXPECTED),
+    "power_down": Ignore(LampDrop.UNEXPECTED),
+    "burn_out": ILLEGAL,
+    "repair": ILLEGAL,
+}
+
+
+@machine(Lamp, LAMP, initial=Lamp.OFF, final=[], inputs=LAMP_INPUTS, verdicts=LAMP_VERDICTS)
+@attrs.define(slots=True, eq=False)
+class LampMachine:
+    state: Lamp = Lamp.OFF
+    notes: list[str] = attrs.field(factory=list)
+
+    def _note(self, fx: list[Any], now: float, **kw: Any) -> None:
+        self.notes.append(f"{self.state.name}@{now}")
+
+
+LAMP_SPEC = spec_of(LampMachine)
+
+
+def test_inputs_dispatch_by_type_field_and_timer_id() -> None:
+    lamp = LampMachine()
+    fx: list[Any] = []
+    assert LAMP_SPEC.deliver(lamp, SwitchOn, SwitchOn(), fx, 1.0) is True
+    assert lamp.state is Lamp.ON and lamp.notes == ["ON@1.0"] and fx == []
+    assert LAMP_SPEC.deliver(lamp, Power, Power("up"), fx, 2.0) is True
+    assert lamp.state is Lamp.ON and lamp.notes == ["ON@1.0", "ON@2.0"]
+    assert LAMP_SPEC.deliver(lamp, LampTimer.BURN_OUT, LampTimer.BURN_OUT, fx, 3.0) is True
+    assert lamp.state is Lamp.BROKEN and fx == []
+
+
+def test_ignore_and_illegal_inputs_become_declared_drops_never_exceptions() -> None:
+    lamp = LampMachine(state=Lamp.ON)
+    fx: list[Any] = []
+    assert LAMP_SPEC.deliver(lamp, SwitchOn, SwitchOn(), fx, 1.0) is False
+    assert fx == [Drop(LampDrop.ALREADY_ON, "switch_on in state ON")]
+    fx.clear()
+    assert LAMP_SPEC.deliver(lamp, Power, Power("flicker"), fx, 1.0) is False
+    assert fx == [Drop(LampDrop.FLICKER, "Power in state ON")]
+    lamp.state = Lamp.BROKEN
+    fx.clear()
+    LAMP_SPEC.deliver(lamp, SwitchOn, SwitchOn(), fx, 1.0)  # ILLEGAL verdict: a drop
+    assert fx == [Drop(LampDrop.UNEXPECTED, "switch_on in state BROKEN")]
+    fx.clear()
+    LAMP_SPEC.deliver(lamp, Door, Door.OPEN, fx, 1.0)  # not declared at all
+    assert fx == [Drop(LampDrop.UNEXPECTED, "Door in state BROKEN")]
+    assert lamp.state is Lamp.BROKEN and lamp.notes == []
+
+
+def test_commands_raise_on_illegal_pairs_and_do_nothing_on_ignored_ones() -> None:
+    lamp = LampMachine(state=Lamp.ON)
+    assert LAMP_SPEC.fire(lamp, "switch_on", [], 1.0) is False  # declared ignore
+    assert lamp.state is Lamp.ON and LAMP_SPEC.ignored(Lamp.ON, "switch_on")
+    with pytest.raises(InvalidStateError) as err:
+        LAMP_SPEC.fire(lamp, "repair", [], 1.0)
+    assert err.value.code == ErrorNumber.ERROR_WRONG_STATE and lamp.state is Lamp.ON
+
+
+def test_outcome_answers_what_an_input_does_in_a_state() -> None:
+    assert LAMP_SPEC.outcome(Lamp.OFF, SwitchOn) == "switch_on"
+    assert LAMP_SPEC.outcome(Lamp.ON, Power, Power("down")) == "power_down"
+    assert LAMP_SPEC.outcome(Lamp.OFF, Power, Power("up")) == Drop(
+        LampDrop.UNEXPECTED, "power_up in state OFF"
+    )
+    assert set(LAMP_SPEC.input_keys()) == {SwitchOn, Power, LampTimer.BURN_OUT}
+
+
+def _lamp(**changes: Any) -> None:
+    kwargs: dict[str, Any] = {"initial": Lamp.OFF, "inputs": LAMP_INPUTS}
+    kwargs["verdicts"] = changes.pop("verdicts", LAMP_VERDICTS)
+    kwargs.update(changes)
+    table = kwargs.pop("table", LAMP)
+
+    @machine(Lamp, table, **kwargs)
+    @attrs.define(slots=True, eq=False)
+    class Broken:
+        state: Lamp = Lamp.OFF
+
+        def _note(self, fx: list[Any], now: float, **kw: Any) -> None:
+            pass
+
+
+def test_an_input_naming_an_unknown_trigger_is_refused() -> None:
+    bad = attrs.evolve(LAMP_INPUTS, wire={SwitchOn: "switch_onn"})
+    with pytest.raises(MachineDefinitionError, match="unknown trigger 'switch_onn'"):
+        _lamp(inputs=bad)
+    bad = attrs.evolve(LAMP_INPUTS, media={Power: Classify("level", {"up": "nope"})})
+    with pytest.raises(MachineDefinitionError, match="unknown trigger 'nope'"):
+        _lamp(inputs=bad)
+
+
+def test_an_uncovered_pair_is_refused() -> None:
+    verdicts = dict(LAMP_VERDICTS)
+    del verdicts["repair"]
+    with pytest.raises(MachineDefinitionError, match=r"\(repair, OFF\), \(repair, ON\)"):
+        _lamp(verdicts=verdicts)
+
+
+def test_a_verdict_on_a_pair_with_a_row_is_refused() -> None:
+    verdicts = {**LAMP_VERDICTS, ("switch_on", "OFF"): ILLEGAL}
+    with pytest.raises(MachineDefinitionError, match="has a row and a verdict"):
+        _lamp(verdicts=verdicts)
+
+
+def test_an_ignore_needs_a_catalogued_drop_reason() -> None:
+    verdicts: Any = {**LAMP_VERDICTS, "repair": Ignore("free text")}
+    with pytest.raises(MachineDefinitionError, match="DropReason member"):
+        _lamp(verdicts=verdicts)
+    verdicts = {**LAMP_VERDICTS, ("repair", "NOWHERE"): ILLEGAL}
+    with pytest.raises(MachineDefinitionError, match="unknown state 'NOWHERE'"):
+        _lamp(verdicts=verdicts)
+
+
+def test_final_states_accept_nothing_and_need_no_verdict() -> None:
+    verdicts = {k: v for k, v in LAMP_VERDICTS.items() if k != "repair"}
+
+    @machine(Lamp, LAMP[:-1], initial=Lamp.OFF, final=[Lamp.BROKEN], inputs=LAMP_INPUTS,
+             verdicts=verdicts)  # fmt: skip
+    @attrs.define(slots=True, eq=False)
+    class Fragile:
+        state: Lamp = Lamp.OFF
+
+        def _note(self, fx: list[Any], now: float, **kw: Any) -> None:
+            pass
+
+    spec = spec_of(Fragile)
+    for trigger in spec.triggers:
+        assert not spec.allowed(Lamp.BROKEN, trigger)
+    fx: list[Any] = []
+    spec.deliver(Fragile(state=Lamp.BROKEN), SwitchOn, SwitchOn(), fx, 0.0)
+    assert fx == [Drop(LampDrop.UNEXPECTED, "switch_on in state BROKEN")]
+
+
+@pytest.mark.parametrize(("state", "key"), input_pairs(LampMachine))
+def test_every_lamp_state_input_pair(state: Lamp, key: object) -> None:
+    values = {
+        SwitchOn: st.just(SwitchOn()),
+        Power: st.builds(Power, st.sampled_from(["up", "down", "flicker", ""])),
+        LampTimer.BURN_OUT: st.just(LampTimer.BURN_OUT),
+    }
+
+    def deliver(lamp: LampMachine, value: Any, now: float) -> list[Any]:
+        fx: list[Any] = []
+        key_of = value if isinstance(value, enum.Enum) else type(value)
+        LAMP_SPEC.deliver(lamp, key_of, value, fx, now)
+        return fx
+
+    check_input_pair(LampMachine, state, key, LampMachine, values[key], deliver)
+
+
+def test_lamp_table_agrees_with_transitions_ignores_included() -> None:
+    check_differential(LampMachine, lambda cls: cls(), max_examples=50)
