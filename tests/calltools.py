@@ -31,15 +31,14 @@ from rtcstate.effects import (
     Effect,
     Emit,
     OpenTransport,
-    RestartIce,
     Send,
-    SetRemoteDescription,
     StartTimer,
 )
 from rtcstate.hub import CloseConnection, Deliver, Hub
 from rtcstate.invitation import ReceivedCallInvitation
 from rtcstate.session import Session, SessionConfig, SessionState
 from rtcstate.settings import CallSettings
+from rtcstate.testing.fakemedia import FakeMediaNetwork, FakeMediaStack, MediaModel
 
 __all__ = [
     "ICE_STATES",
@@ -134,6 +133,8 @@ class Device:
     ice: dict[str, str] = attrs.field(factory=dict)
     local: set[str] = attrs.field(factory=set)
     acquired: int = 0
+    #: its media stack (the kit's fake stack, each side's ICE on its own: see ``Net``)
+    stack: FakeMediaStack | None = None
 
     @property
     def user(self) -> str:
@@ -173,7 +174,15 @@ class Net:
     ``Net("alice/d1", "bob/d1")`` registers both; ``net["alice/d1"]`` is the device. Commands
     are run with ``net.run(address, effects)`` (which also delivers what follows), media
     reports with ``net.media(address, event)``, time with ``net.advance(until)``.
+
+    Media effects go to each device's :class:`~rtcstate.testing.fakemedia.FakeMediaStack`
+    (instant, no trickled candidates, and no pairing: a side's ICE connects once it has a local
+    and a remote description, so a test may stop one side's ICE with ``auto_ice``); a device's
+    ``on_acquire`` / ``on_describe`` replace the stack's answer when set.
     """
+
+    #: the media model of every device's stack
+    MEDIA = MediaModel.instant(trickle=False, pairing=False)
 
     ALL: list[Net] | None = None  # set by a collector to see every net built
 
@@ -184,6 +193,7 @@ class Net:
         self.queue: deque[tuple[str, Any]] = deque()
         #: (sender address, envelope) -> True to lose the message on the way to the relay
         self.lose: Callable[[str, wire.Envelope], bool] | None = None
+        self.media_net = FakeMediaNetwork(self, self.MEDIA)
         for address in addresses:
             self.add(address, calls=per.get(address.replace("/", "_"), calls))
         if Net.ALL is not None:
@@ -200,6 +210,10 @@ class Net:
             )
         )
         dev = Device(address, session, f"conn-{address}")
+        dev.stack = self.media_net.stack(
+            address, serial=lambda: dev.acquired, stream_id=f"{dev.user}-stream-{{n}}",
+            sdp=f"{{type}}-of-{dev.user}",
+        )  # fmt: skip
         self.devices[address] = dev
         self.run(address, session.register(self.now))
         assert session.state is SessionState.CONNECTED, session.state
@@ -217,6 +231,7 @@ class Net:
         dev = self.devices[address]
         if isinstance(event, media.IceStateChanged):
             dev.ice[event.call_id] = event.state
+            self._stack(dev).note_ice(event.call_id, event.state)
         return self.run(address, dev.session.media_event(event, self.now))
 
     def deliver(self, address: str, env: wire.Envelope) -> list[Effect]:
@@ -268,6 +283,7 @@ class Net:
             elif isinstance(item, media.MediaEvent):
                 if isinstance(item, media.IceStateChanged):
                     dev.ice[item.call_id] = item.state
+                    self._stack(dev).note_ice(item.call_id, item.state)
                 self._carry(dev, dev.session.media_event(item, self.now))
             elif item == "open":
                 if dev.reachable:
@@ -306,42 +322,41 @@ class Net:
                 self.queue.append((dev.address, "open"))
             elif isinstance(e, AcquireMedia):
                 dev.acquired += 1
-                report: media.MediaEvent | None
-                if dev.on_acquire is not None:
-                    report = dev.on_acquire(e)
+                if dev.on_acquire is None:
+                    self._stack(dev).apply(e)
                 else:
-                    report = media.MediaAcquired(e.request_id, f"{dev.user}-stream-{dev.acquired}")
+                    report = dev.on_acquire(e)
+                    if report is not None:
+                        self.queue.append((dev.address, report))
+            elif isinstance(e, CreateOffer | CreateAnswer) and dev.on_describe is not None:
+                report = dev.on_describe(e)
                 if report is not None:
                     self.queue.append((dev.address, report))
-            elif isinstance(e, CreateOffer | CreateAnswer):
-                if dev.on_describe is not None:
-                    report = dev.on_describe(e)
-                else:
-                    kind = "offer" if isinstance(e, CreateOffer) else "answer"
-                    report = media.LocalDescriptionReady(e.call_id, kind, f"{kind}-of-{dev.user}")
                 if isinstance(report, media.LocalDescriptionReady):
                     dev.local.add(report.call_id)
-                if report is not None:
-                    self.queue.append((dev.address, report))
-                    if (
-                        isinstance(report, media.LocalDescriptionReady)
-                        and report.sdp_type == "answer"
-                    ):
-                        self._maybe_connect(dev, report.call_id)
-            elif isinstance(e, SetRemoteDescription):
-                self._maybe_connect(dev, e.call_id)
-            elif isinstance(e, RestartIce):
-                dev.ice[e.call_id] = "checking"
+                    self._stack(dev).note_local(report.call_id, report.sdp_type, report.sdp)
+            elif isinstance(e, CreateOffer | CreateAnswer):
+                dev.local.add(e.call_id)
+                self._stack(dev).apply(e)
             elif isinstance(e, ClosePeerConnection):
                 dev.local.discard(e.call_id)
                 dev.ice.pop(e.call_id, None)
+                self._stack(dev).apply(e)
+            else:
+                self._stack(dev).apply(e)
 
-    def _maybe_connect(self, dev: Device, call_id: str) -> None:
-        """ICE connects once a peer connection has both descriptions (if ``auto_ice``)."""
-        if not dev.auto_ice or dev.ice.get(call_id) == "connected" or call_id not in dev.local:
-            return
-        dev.ice[call_id] = "connected"
-        self.queue.append((dev.address, media.IceStateChanged(call_id, "connected")))
+    # --- the media stack's host (rtcstate.testing.fakemedia.MediaHost) ----------------------
+
+    def later(self, delay: float, action: Callable[[], None]) -> None:
+        action()  # the instant model: nothing waits
+
+    def report(self, stack: FakeMediaStack, event: media.MediaEvent) -> None:
+        self.queue.append((stack.name, event))
+
+    def _stack(self, dev: Device) -> FakeMediaStack:
+        assert dev.stack is not None
+        dev.stack.auto_ice = dev.auto_ice
+        return dev.stack
 
 
 # --- a call in every state (one session; the peer is played by hand) ------------------------

@@ -27,9 +27,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rtcstate.codes import ErrorCode, ErrorNumber
+from rtcstate.drops import catalogue
 from rtcstate.effects import CancelTimer, Drop, Effect, Emit, SendData, StartTimer
 from rtcstate.errors import InvalidStateError, RtcError
-from rtcstate.machine import MachineSpec, spec_of
+from rtcstate.machine import MachineDefinitionError, MachineSpec, spec_of
 from rtcstate.media import (
     BufferedAmountHigh,
     BufferedAmountLow,
@@ -54,12 +55,15 @@ from rtcstate.transfer import (
     FileSenderState,
     Frame,
     FrameError,
+    MuxDrop,
     NeedData,
     Offer,
     ReceivedData,
+    ReceiverDrop,
     Reject,
     RejectCode,
     Resume,
+    SenderDrop,
     TransferErrorCode,
     TransferMux,
     TransferSettings,
@@ -69,6 +73,7 @@ from rtcstate.transfer import (
     encode_frame,
     is_transfer_frame,
 )
+from rtcstate.transfer.inputs import ILLEGAL, Ignore, InputTable, input_table
 
 SS = FileSenderState
 RS = FileReceiverState
@@ -1179,6 +1184,15 @@ SENDER_ARGS = {
     "protocol_error": _args(code=ERROR_CODES, detail=TEXT),
     "channel_opened": _args(channel_id=st.none() | st.just("ch9")),
     **{t: _args(timer=TIMER) for t in ("offer_timer", "ack_timer", "done_timer", "resume_timer")},
+    # frame inputs: the decoded frame, as the generic dispatch passes it
+    "answer": _args(
+        frame=st.builds(Accept, st.just("t1"), st.integers(1, 10), st.integers(0, 2))
+        | st.builds(Resume, st.just("t1"), st.integers(1, 10), st.integers(0, 80))
+    ),
+    "ack": _args(frame=st.builds(Ack, st.just("t1"), st.integers(0, 80))),
+    "complete": _args(frame=st.builds(Complete, st.just("t1"), st.sampled_from([64, 63, 0]))),
+    "reject": _args(frame=st.builds(Reject, st.just("t1"), st.sampled_from(RejectCode), TEXT)),
+    "garbled": _args(detail=TEXT),
 }
 
 
@@ -1264,6 +1278,7 @@ RECEIVER_ARGS = {
     "protocol_error": _args(code=ERROR_CODES, detail=TEXT),
     "channel_opened": _args(channel_id=st.none() | st.just("ch9")),
     **{t: _args(timer=TIMER) for t in ("idle_timer", "resume_timer", "ack_timer")},
+    "garbled": _args(detail=TEXT),
 }
 
 
@@ -1328,6 +1343,149 @@ def test_compiled_receiver_table_agrees_with_transitions() -> None:
         FileReceiver, _receiver, RECEIVER_ARGS, prepare=_shape_receiver,
         prepare_values=RECEIVER_SHAPES, max_steps=25, max_examples=200,
     )  # fmt: skip
+
+
+def _cancel_frames(to_sender: bool) -> dict[str, st.SearchStrategy[Any]]:
+    return {
+        f"remote_{name}": _args(
+            frame=st.builds(Cancel, st.just("t1"), st.just(to_sender), st.just(code), TEXT)
+        )
+        for name, code in (("cancel", CancelCode.CANCELLED), ("failure", CancelCode.FAILED))
+    }
+
+
+SENDER_INPUT_ARGS = {**SENDER_ARGS, **_cancel_frames(True)}
+RECEIVER_INPUT_ARGS = {
+    **RECEIVER_ARGS,
+    "offered": _args(
+        frame=st.builds(Offer, st.just("t1"), st.integers(0, 200), st.integers(1, 16), U32)
+        | st.just(Offer("t1", 40, 8, 32))
+    ),
+    "chunk": _args(
+        frame=st.builds(Chunk, st.just("t1"), st.integers(0, 64), st.binary(min_size=1, max_size=9))
+    ),
+    "done": _args(
+        frame=st.builds(
+            Done,
+            st.just("t1"),
+            st.integers(0, 80),
+            st.binary(min_size=32, max_size=32) | st.just(hashlib.sha256(bytes(16)).digest()),
+        )
+    ),
+    **_cancel_frames(False),
+}
+
+
+def check_input_pair(
+    machine: Any, state: Any, trigger: str, args: Any, shape: Any, drawn: Any
+) -> None:
+    """One (state, input) pair through the machine's generic dispatch: never raises; a row is
+    a legal transition, an ignore verdict is its Drop (or its reply, state kept) and an illegal
+    pair a Drop of the machine's illegal reason, the object unchanged but for a reply."""
+    table = input_table(machine)
+    spec = spec_of(machine)
+    machine.state = state
+    shape(machine, drawn[0])
+    (now,), kw = drawn[1]
+    before = snapshot(machine)
+    fx = machine._input(trigger, now, "why", **kw)
+    assert all(isinstance(e, Effect) for e in fx), fx
+    if spec.allowed(state, trigger):
+        reached = spec.destinations(state, trigger) | {state}
+        reached |= {d for r in reached for d in spec.destinations(r, "all_sent")}
+        assert machine.state in reached, (state, trigger, machine.state)
+        return
+    verdict = table.verdict(state, trigger)
+    assert machine.state is state
+    if verdict is None:  # illegal: a report never raises
+        assert fx == [Drop(table.illegal, "why")]
+        assert snapshot(machine) == before
+    elif verdict.reply is None:
+        assert fx == [Drop(verdict.reason, "why")]
+        assert snapshot(machine) == before
+    else:
+        assert not any(isinstance(e, Emit | StartTimer) for e in fx), fx
+
+
+@pytest.mark.parametrize(("state", "trigger"), input_table(FileSender).pairs(spec_of(FileSender)))
+def test_sender_every_state_input_pair(state: FileSenderState, trigger: str) -> None:
+    @settings(max_examples=12, deadline=None, database=None,
+              suppress_health_check=[HealthCheck.too_slow])  # fmt: skip
+    @given(shape=SENDER_SHAPES, args=SENDER_INPUT_ARGS.get(trigger, _args()))
+    def run(shape: SenderShape, args: Any) -> None:
+        check_input_pair(_sender(), state, trigger, args, _shape_sender, (shape, args))
+
+    run()
+
+
+@pytest.mark.parametrize(
+    ("state", "trigger"), input_table(FileReceiver).pairs(spec_of(FileReceiver))
+)
+def test_receiver_every_state_input_pair(state: FileReceiverState, trigger: str) -> None:
+    @settings(max_examples=12, deadline=None, database=None,
+              suppress_health_check=[HealthCheck.too_slow])  # fmt: skip
+    @given(shape=RECEIVER_SHAPES, args=RECEIVER_INPUT_ARGS.get(trigger, _args()))
+    def run(shape: ReceiverShape, args: Any) -> None:
+        check_input_pair(_receiver(), state, trigger, args, _shape_receiver, (shape, args))
+
+    run()
+
+
+def test_every_input_is_declared_and_every_pair_has_one_verdict() -> None:
+    for cls in (FileSender, FileReceiver):
+        table, spec = input_table(cls), spec_of(cls)
+        frames = {name for name in table.triggers if name[0].isupper()}
+        kinds = {k.split(":")[0] for k in frames}
+        to_me = {t.__name__ for t in (Accept, Resume, Ack, Complete, Reject, Cancel)}
+        if cls is FileReceiver:
+            to_me = {"Offer", "Chunk", "Done", "Cancel"}
+        assert kinds == to_me, (cls, kinds)
+        for state, trigger in table.pairs(spec):
+            row = spec.allowed(state, trigger)
+            assert row != (
+                table.verdict(state, trigger) is not None or _illegal(table, state, trigger)
+            )
+
+
+def _illegal(table: Any, state: Any, trigger: str) -> bool:
+    return table.verdicts.get(trigger, {}).get(state.name) == ILLEGAL
+
+
+def test_an_incomplete_input_declaration_is_refused() -> None:
+    spec = spec_of(FileSender)
+    partial = InputTable(
+        {"Ack": "ack"}, {"ack": {"IDLE": Ignore(SenderDrop.NOT_STARTED)}}, SenderDrop.FINISHED
+    )
+    with pytest.raises(MachineDefinitionError, match="no row and no verdict"):
+        partial.check(spec)
+    double = InputTable(
+        {"Ack": "ack"},
+        {"ack": {"SENDING": ILLEGAL, ("IDLE", "INTERRUPTED", "OFFERING", "PAUSED",
+                                      "FINISHING", "COMPLETED", "REJECTED", "CANCELLED",
+                                      "FAILED"): ILLEGAL}},
+        SenderDrop.FINISHED,
+    )  # fmt: skip
+    with pytest.raises(MachineDefinitionError, match="both a row and a verdict"):
+        double.check(spec)
+    with pytest.raises(MachineDefinitionError, match="two verdicts"):
+        InputTable({}, {"ack": {"IDLE": ILLEGAL, ("IDLE",): ILLEGAL}}, SenderDrop.FINISHED)
+    bad_reply = InputTable({}, {"buffered_high": {("INTERRUPTED", "COMPLETED", "REJECTED",
+                                                   "CANCELLED", "FAILED"):
+                                                  Ignore(SenderDrop.FINISHED, "_nope")}},
+                           SenderDrop.FINISHED)  # fmt: skip
+    with pytest.raises(MachineDefinitionError, match="not a method"):
+        bad_reply.check(spec)
+
+
+def test_every_drop_reason_of_the_transfer_machines_is_catalogued() -> None:
+    reasons = catalogue()
+    for enum_cls in (SenderDrop, ReceiverDrop, MuxDrop):
+        assert reasons.get(enum_cls)
+    for cls in (FileSender, FileReceiver):
+        table = input_table(cls)
+        used = {v.reason for by in table.verdicts.values() for v in by.values()
+                if isinstance(v, Ignore)}  # fmt: skip
+        assert used <= set(SenderDrop if cls is FileSender else ReceiverDrop)
 
 
 # --- input level ------------------------------------------------------------------------------

@@ -148,6 +148,7 @@ class FakePeerConnection:
     ice: str = "new"
     epoch: int = 0
     tracks_reported: bool = False
+    described: bool = False  # it produced a local description (kept through a rollback)
     channels: set[str] = attrs.field(factory=set)  # channel ids this side asked to open
 
 
@@ -426,6 +427,7 @@ class FakeMediaStack:
         pc = self.pc(call_id)
         if pc is not None:
             pc.local, pc.local_type = sdp, sdp_type
+            pc.described = True
             pc.epoch += 1
             if not self.network.model.pairing and sdp_type == "answer":
                 self._connect_alone(pc)
@@ -516,6 +518,7 @@ class FakeMediaStack:
         n = self.serial()
         sdp = self.sdp_format.format(name=self.name, call_id=pc.call_id, type=sdp_type, n=n)
         pc.local, pc.local_type = sdp, sdp_type
+        pc.described = True
         pc.epoch += 1
         self._report(LocalDescriptionReady(pc.call_id, sdp_type, sdp))
         model = self.network.model
@@ -552,8 +555,8 @@ class FakeMediaStack:
             self._connect_alone(pc)
 
     def _connect_alone(self, pc: FakePeerConnection) -> None:
-        """Without pairing: this side connects once it holds a local description."""
-        if self.auto_ice and pc.ice != "connected" and pc.local is not None:
+        """Without pairing: this side connects once it produced a local description."""
+        if self.auto_ice and pc.ice != "connected" and pc.described:
             self.network.set_ice(pc, "connected")
 
     def _restart_ice(self, e: fx.Effect) -> None:

@@ -226,19 +226,9 @@ class Endpoint(Timers):
 
     if TYPE_CHECKING:  # each machine has its own
 
-        def _report(self, trigger: str, now: float, **kw: Any) -> list[Effect]: ...
-
         def _end(
             self, fx: list[Effect], code: CancelCode = CancelCode.CANCELLED, reason: str = ""
         ) -> None: ...
-
-    def _violation(
-        self,
-        now: float,
-        detail: str,
-        code: TransferErrorCode = TransferErrorCode.UNEXPECTED_MESSAGE,
-    ) -> list[Effect]:
-        return self._report("protocol_error", now, code=code, detail=detail)
 
     def _is_up(self, fx: list[Effect], now: float, **kw: Any) -> bool:
         return self._channel_up
@@ -261,7 +251,11 @@ class Endpoint(Timers):
         payload = {"uuid": self.transfer_id, "from": HangupFrom.LOCAL.value, "reason": reason}
         self._emit(fx, "cancelled", payload)
 
-    def _cancelled_by_peer(self, fx: list[Effect], now: float, reason: str = "", **kw: Any) -> None:
+    def _cancelled_by_peer(
+        self, fx: list[Effect], now: float, reason: str = "", frame: Frame | None = None, **kw: Any
+    ) -> None:
+        if isinstance(frame, Cancel):
+            reason = frame.reason
         self._end(fx, CancelCode.CANCELLED, reason)
         payload = {"uuid": self.transfer_id, "from": HangupFrom.REMOTE.value, "reason": reason}
         self._emit(fx, "cancelled", payload)
@@ -269,7 +263,11 @@ class Endpoint(Timers):
     def _error(self, fx: list[Effect], code: TransferErrorCode, detail: str) -> None:
         self._emit(fx, "error", error_payload(self.transfer_id, code, detail, self._ERROR_KIND))
 
-    def _failed_by_peer(self, fx: list[Effect], now: float, reason: str = "", **kw: Any) -> None:
+    def _failed_by_peer(
+        self, fx: list[Effect], now: float, reason: str = "", frame: Frame | None = None, **kw: Any
+    ) -> None:
+        if isinstance(frame, Cancel):
+            reason = frame.reason
         self._end(fx, CancelCode.FAILED, reason)
         self._error(fx, TransferErrorCode.TRANSFER_REMOTE_ERROR, reason)
 

@@ -55,9 +55,16 @@ from rtcstate.transfer.common import (
     error_payload,
     transfer_info,
 )
+from rtcstate.transfer.inputs import ILLEGAL, Ignore, InputTable, inputs
 from rtcstate.transfer.settings import DEFAULT_MAX_CHUNK_SIZE, DEFAULT_MAX_SIZE, TransferSettings
 
-__all__ = ["RECEIVER_TRANSITIONS", "FileReceiver", "FileReceiverState", "ReceiverDrop"]
+__all__ = [
+    "RECEIVER_INPUTS",
+    "RECEIVER_TRANSITIONS",
+    "FileReceiver",
+    "FileReceiverState",
+    "ReceiverDrop",
+]
 
 
 class ReceiverDrop(DropReason):
@@ -99,11 +106,17 @@ class FileReceiverState(enum.Enum):
 
 
 _R_LIVE = ["OFFERED", "RECEIVING", "INTERRUPTED"]
+_R_FINAL = ("COMPLETED", "DECLINED", "CANCELLED", "FAILED")
 
 RECEIVER_TRANSITIONS: list[dict[str, Any]] = [
+    # frames from the sender: OFFER
     {"trigger": "offered", "source": "NEW", "dest": "DECLINED", "conditions": "_too_large",
      "after": ["_store_offer", "_refuse_too_large"]},
     {"trigger": "offered", "source": "NEW", "dest": "OFFERED", "after": "_store_offer"},
+    {"trigger": "offered", "source": ["OFFERED", "RECEIVING"], "dest": "FAILED",
+     "conditions": "_another_offer", "after": "_offer_violation"},
+    {"trigger": "offered", "source": "OFFERED", "dest": "OFFERED", "after": "_undecided"},
+    {"trigger": "offered", "source": "RECEIVING", "dest": "RECEIVING", "after": "_say_where"},
     # application commands
     {"trigger": "accept", "source": "OFFERED", "dest": "INTERRUPTED", "unless": "_is_up",
      "after": ["_accept", "_await_channel"]},
@@ -112,16 +125,29 @@ RECEIVER_TRANSITIONS: list[dict[str, Any]] = [
     {"trigger": "decline", "source": "OFFERED", "dest": "DECLINED", "after": "_decline"},
     {"trigger": "cancel", "source": ["RECEIVING", "INTERRUPTED"], "dest": "CANCELLED",
      "after": "_cancel_local"},
-    # frames from the sender
+    # CHUNK: exactly at the offset held, at most a chunk, inside the file
+    {"trigger": "chunk", "source": "RECEIVING", "dest": "FAILED", "conditions": "_chunk_repeats",
+     "after": "_duplicate_chunk"},
+    {"trigger": "chunk", "source": "RECEIVING", "dest": "FAILED", "conditions": "_chunk_skips",
+     "after": "_chunk_gap"},
+    {"trigger": "chunk", "source": "RECEIVING", "dest": "FAILED", "conditions": "_chunk_too_big",
+     "after": "_oversize_chunk"},
     {"trigger": "chunk", "source": "RECEIVING", "dest": "RECEIVING", "after": "_store"},
+    # DONE: complete only with the size and sha256 verified
     {"trigger": "done", "source": "RECEIVING", "dest": "COMPLETED", "conditions": "_verified",
      "after": "_complete"},
-    {"trigger": "done", "source": "RECEIVING", "dest": "FAILED", "after": "_unverified"},
+    {"trigger": "done", "source": "RECEIVING", "dest": "FAILED", "conditions": "_size_differs",
+     "after": "_size_mismatch"},
+    {"trigger": "done", "source": "RECEIVING", "dest": "FAILED", "after": "_digest_mismatch"},
+    {"trigger": "chunk", "source": "OFFERED", "dest": "FAILED", "after": "_before_acceptance"},
+    {"trigger": "done", "source": "OFFERED", "dest": "FAILED", "after": "_before_acceptance"},
+    # CANCEL, undecodable bytes
     {"trigger": "remote_cancel", "source": _R_LIVE, "dest": "CANCELLED",
      "after": "_cancelled_by_peer"},
     {"trigger": "remote_failure", "source": _R_LIVE, "dest": "FAILED",
      "after": "_failed_by_peer"},
-    {"trigger": "protocol_error", "source": _R_LIVE, "dest": "FAILED", "after": "_fail"},
+    {"trigger": "garbled", "source": ["OFFERED", "RECEIVING"], "dest": "FAILED",
+     "after": "_garbled"},
     # the channel
     {"trigger": "channel_closed", "source": "OFFERED", "dest": "OFFERED",
      "after": "_channel_down"},
@@ -139,11 +165,61 @@ RECEIVER_TRANSITIONS: list[dict[str, Any]] = [
     {"trigger": "resume_timer", "source": "INTERRUPTED", "dest": "FAILED", "after": "_timed_out"},
 ]  # fmt: skip
 
-_RECEIVER_TIMERS: Final = {"idle": "idle_timer", "resume": "resume_timer", "ack": "ack_timer"}
+_D = ReceiverDrop
+_ANNOUNCE = Ignore(_D.FINISHED, reply="_linger")  # a finished receiver repeats its last word
+_FINISHED = Ignore(_D.FINISHED)
+_NO_OFFER = Ignore(_D.NO_OFFER)
+_CHANNEL_DOWN = Ignore(_D.INTERRUPTED)
+_NOT_PACED = Ignore(_D.UNEXPECTED_REPORT)  # a receiver does not pace its sends
+
+RECEIVER_INPUTS = InputTable(
+    triggers={
+        # frames (to the receiver), by type; CANCEL by its code
+        "Offer": "offered",
+        "Chunk": "chunk",
+        "Done": "done",
+        "Cancel:cancelled": "remote_cancel",
+        "Cancel:failed": "remote_failure",
+        "undecodable": "garbled",
+        # the channel
+        "opened": "channel_opened",
+        "closed": "channel_closed",
+        "high": "buffered_high",
+        "low": "buffered_low",
+        # timers, by name
+        "idle": "idle_timer",
+        "resume": "resume_timer",
+        "ack": "ack_timer",
+    },
+    verdicts={
+        "offered": {"INTERRUPTED": _CHANNEL_DOWN, _R_FINAL: _ANNOUNCE},
+        "chunk": {"NEW": _NO_OFFER, "INTERRUPTED": _CHANNEL_DOWN, "DECLINED": _FINISHED,
+                  ("COMPLETED", "CANCELLED", "FAILED"): _ANNOUNCE},
+        "done": {"NEW": _NO_OFFER, "INTERRUPTED": _CHANNEL_DOWN, "DECLINED": _FINISHED,
+                 "COMPLETED": Ignore(_D.FINISHED, reply="_linger_done"),
+                 ("CANCELLED", "FAILED"): _ANNOUNCE},
+        "remote_cancel": {"NEW": _NO_OFFER, _R_FINAL: _FINISHED},
+        "remote_failure": {"NEW": _NO_OFFER, _R_FINAL: _FINISHED},
+        "garbled": {("NEW", "INTERRUPTED", *_R_FINAL): Ignore(_D.UNDECODABLE)},
+        "channel_opened": {("NEW", "RECEIVING"): ILLEGAL,
+                           _R_FINAL: Ignore(_D.FINISHED, "_reopened")},
+        "channel_closed": {("NEW", "INTERRUPTED"): ILLEGAL, _R_FINAL: Ignore(_D.FINISHED, "_gone")},
+        "buffered_high": {("NEW", *_R_LIVE, *_R_FINAL): _NOT_PACED},
+        "buffered_low": {("NEW", *_R_LIVE, *_R_FINAL): _NOT_PACED},
+        "idle_timer": {("NEW", "OFFERED", "INTERRUPTED", *_R_FINAL): ILLEGAL},
+        "ack_timer": {("NEW", "OFFERED", "INTERRUPTED", *_R_FINAL): ILLEGAL},
+        "resume_timer": {("NEW", "OFFERED", "RECEIVING", *_R_FINAL): ILLEGAL},
+    },
+    illegal=_D.UNEXPECTED_REPORT,
+)  # fmt: skip
+"""How each input of a :class:`FileReceiver` maps to a trigger, and the verdict of every
+(state, input) pair the table has no row for."""
+
 _R = FileReceiverState
 _RECEIVER_FINAL: Final = frozenset({_R.COMPLETED, _R.DECLINED, _R.CANCELLED, _R.FAILED})
 
 
+@inputs(RECEIVER_INPUTS)
 @machine(
     FileReceiverState,
     RECEIVER_TRANSITIONS,
@@ -242,128 +318,79 @@ class FileReceiver(Endpoint):
         check_text("reason", reason)
         return self._command("cancel", now, reason=reason)
 
-    # --- public: reports (never raise) --------------------------------------------------------
+    # --- public: reports (never raise): one generic dispatch, RECEIVER_INPUTS -------------
 
     def on_frame(self, data: bytes | bytearray | memoryview | str, now: float) -> list[Effect]:
         try:
             frame = decode_frame(data)
         except FrameError as exc:
-            if (
-                exc.transfer_id == self.transfer_id
-                and exc.to_sender is False
-                and self.state in (_R.OFFERED, _R.RECEIVING)
-            ):
-                return self._violation(now, exc.reason, TransferErrorCode.MESSAGE_DECODE_ERROR)
+            if exc.transfer_id == self.transfer_id and exc.to_sender is False:
+                return self._input("garbled", now, exc.reason, detail=exc.reason)
             return [Drop(ReceiverDrop.UNDECODABLE, exc.reason)]
         return self.receive_frame(frame, now)
 
     def receive_frame(self, frame: Frame, now: float) -> list[Effect]:
         if frame.transfer_id != self.transfer_id:
-            return [
-                Drop(
-                    ReceiverDrop.OTHER_TRANSFER,
-                    f"{frame.transfer_id!r} is not {self.transfer_id!r}",
-                )
-            ]
+            detail = f"{frame.transfer_id!r} is not {self.transfer_id!r}"
+            return [Drop(ReceiverDrop.OTHER_TRANSFER, detail)]
         if frame.to_sender:
             return [Drop(ReceiverDrop.WRONG_DIRECTION, f"{type(frame).__name__} is for a sender")]
-        state = self.state
-        if state is _R.RECEIVING and type(frame) is Chunk:  # the hot path
-            return self._on_chunk(frame, now)
-        if state in _RECEIVER_FINAL:
-            return self._linger(frame)
-        if state is _R.NEW:
-            if isinstance(frame, Offer):
-                return self._report("offered", now, frame=frame)
-            return [Drop(ReceiverDrop.NO_OFFER, type(frame).__name__)]
+        name = type(frame).__name__
         if isinstance(frame, Cancel):
-            trigger = "remote_cancel" if frame.code is CancelCode.CANCELLED else "remote_failure"
-            return self._report(trigger, now, reason=frame.reason)
-        if state is _R.INTERRUPTED:
-            return [
-                Drop(ReceiverDrop.INTERRUPTED, f"{type(frame).__name__} while the channel is down")
-            ]
-        if isinstance(frame, Offer):
-            if frame != self.offer:
-                return self._violation(now, "a different OFFER for this transfer")
-            if state is _R.OFFERED:
-                return [Drop(ReceiverDrop.DUPLICATE_OFFER, "the application has not decided yet")]
-            return [SendData(self.channel_id, encode_frame(self._resume_frame()))]
-        if state is _R.OFFERED:
-            return self._violation(now, f"{type(frame).__name__} before acceptance")
-        if isinstance(frame, Done):
-            return self._report("done", now, size=frame.size, digest=frame.digest)
-        return [Drop(ReceiverDrop.UNEXPECTED_FRAME, type(frame).__name__)]  # pragma: no cover
+            name = f"Cancel:{frame.code.name.lower()}"
+        why = f"{type(frame).__name__} in {self.state.name}"
+        return self._input(RECEIVER_INPUTS.triggers[name], now, why, frame=frame)
 
     def channel_opened(self, now: float, channel_id: str | None = None) -> list[Effect]:
-        if self.state in _RECEIVER_FINAL:
-            self._channel_up = True
-            if channel_id:
-                self.channel_id = channel_id
-            return self._announce()
-        return self._report("channel_opened", now, channel_id=channel_id)
+        return self._input("channel_opened", now, "", channel_id=channel_id)
 
     def channel_closed(self, now: float) -> list[Effect]:
-        if self.state in _RECEIVER_FINAL:
-            self._channel_up = False
-            return []
-        return self._report("channel_closed", now)
+        return self._input("channel_closed", now, "")
 
     def buffered_high(self, now: float) -> list[Effect]:
-        return [Drop(ReceiverDrop.UNEXPECTED_REPORT, "a receiver does not pace its sends")]
+        return self._input("buffered_high", now, "a receiver does not pace its sends")
 
     def buffered_low(self, now: float) -> list[Effect]:
-        return [Drop(ReceiverDrop.UNEXPECTED_REPORT, "a receiver does not pace its sends")]
+        return self._input("buffered_low", now, "a receiver does not pace its sends")
 
     def timer_fired(self, timer_id: str, now: float) -> list[Effect]:
         name = self._timer_name(timer_id)
         if name is None:
             return [Drop(ReceiverDrop.STALE_TIMER, timer_id)]
         del self._armed[name]
-        return self._report(_RECEIVER_TIMERS[name], now, timer=name)
+        return self._input(RECEIVER_INPUTS.triggers[name], now, "", timer=name)
 
     # --- dispatch -----------------------------------------------------------------------------
+
+    def _input(self, trigger: str, now: float, why: str, **kw: Any) -> list[Effect]:
+        return RECEIVER_INPUTS.dispatch(spec_of(self), self, trigger, now, why, **kw)
 
     def _command(self, trigger: str, now: float, **kw: Any) -> list[Effect]:
         fx: list[Effect] = []
         spec_of(self).fire(self, trigger, fx, now, **kw)
         return fx
 
-    def _report(self, trigger: str, now: float, **kw: Any) -> list[Effect]:
-        spec = spec_of(self)
-        if not spec.allowed(self.state, trigger):
-            return [Drop(ReceiverDrop.UNEXPECTED_REPORT, f"{trigger} in state {self.state.name}")]
-        fx: list[Effect] = []
-        spec.fire(self, trigger, fx, now, **kw)
-        return fx
+    # --- verdict replies: a finished receiver -------------------------------------------------
 
-    def _on_chunk(self, frame: Chunk, now: float) -> list[Effect]:
-        offset, held, n = frame.offset, self._held, len(frame.payload)
-        if offset != held:
-            if offset < held:
-                code = TransferErrorCode.TRANSFER_CHUNK_DUPLICATE
-            else:
-                code = TransferErrorCode.TRANSFER_CHUNK_GAP
-            return self._violation(now, f"chunk at {offset}, expected {held}", code)
-        size = self.offer.size if self.offer is not None else 0
-        if n > self._chunk or held + n > size:
-            detail = f"{n}-byte chunk at {offset} (chunk size {self._chunk}, file {size})"
-            return self._violation(now, detail, TransferErrorCode.TRANSFER_CHUNK_OVERSIZE)
-        fx: list[Effect] = []
-        spec_of(self).fire(self, "chunk", fx, now, offset=offset, data=frame.payload)
-        return fx
-
-    def _linger(self, frame: Frame) -> list[Effect]:
-        state = self.state
-        if isinstance(frame, Cancel):
-            return [Drop(ReceiverDrop.FINISHED, f"CANCEL in {state.name}")]
-        if state is _R.COMPLETED and isinstance(frame, Done):
-            size = self.offer.size if self.offer is not None else 0
-            if frame.size != size or frame.digest != self._digest:
-                return [Drop(ReceiverDrop.FINISHED, "a DONE that does not match the verified file")]
-        if state is _R.DECLINED and not isinstance(frame, Offer):
-            return [Drop(ReceiverDrop.FINISHED, f"{type(frame).__name__} in DECLINED")]
+    def _linger(self, now: float, **kw: Any) -> list[Effect]:
+        """A late frame: say the last word again (a sender may have missed it)."""
         return self._announce()
+
+    def _linger_done(self, now: float, frame: Frame | None = None, **kw: Any) -> list[Effect]:
+        """A DONE once COMPLETED: COMPLETE again if it is the file verified, else nothing."""
+        if isinstance(frame, Done) and (frame.size != self._size() or frame.digest != self._digest):
+            return [Drop(ReceiverDrop.FINISHED, "a DONE that does not match the verified file")]
+        return self._announce()
+
+    def _reopened(self, now: float, channel_id: str | None = None, **kw: Any) -> list[Effect]:
+        self._channel_up = True
+        if channel_id:
+            self.channel_id = channel_id
+        return self._announce()
+
+    def _gone(self, now: float, **kw: Any) -> list[Effect]:
+        self._channel_up = False
+        return []
 
     def _announce(self) -> list[Effect]:
         """A finished receiver's last word to a sender that may have missed it."""
@@ -372,7 +399,7 @@ class FileReceiver(Endpoint):
         state, tid = self.state, self.transfer_id
         frame: Frame
         if state is _R.COMPLETED:
-            frame = Complete(tid, self.offer.size if self.offer is not None else 0)
+            frame = Complete(tid, self._size())
         elif state is _R.DECLINED:
             frame = Reject(tid, *self._reject)
         else:
@@ -389,13 +416,76 @@ class FileReceiver(Endpoint):
     ) -> bool:
         return frame is not None and frame.size > self.max_size
 
+    @staticmethod
+    def _done_of(frame: Frame | None, size: int, digest: bytes) -> tuple[int, bytes]:
+        return (frame.size, frame.digest) if isinstance(frame, Done) else (size, digest)
+
     def _verified(
-        self, fx: list[Effect], now: float, size: int = -1, digest: bytes = b"", **kw: Any
+        self,
+        fx: list[Effect],
+        now: float,
+        size: int = -1,
+        digest: bytes = b"",
+        frame: Frame | None = None,
+        **kw: Any,
     ) -> bool:
+        size, digest = self._done_of(frame, size, digest)
         offer = self.offer
         return (
             offer is not None and size == offer.size == self._held and digest == self._hash.digest()
         )
+
+    def _size_differs(
+        self, fx: list[Effect], now: float, size: int = -1, frame: Frame | None = None, **kw: Any
+    ) -> bool:
+        size, _ = self._done_of(frame, size, b"")
+        announced = self._size()
+        return size != announced or self._held != announced
+
+    @staticmethod
+    def _chunk_of(frame: Frame | None, offset: int, data: bytes | memoryview) -> tuple[int, int]:
+        if isinstance(frame, Chunk):
+            return frame.offset, len(frame.payload)
+        return offset, len(data)
+
+    def _chunk_repeats(
+        self,
+        fx: list[Effect],
+        now: float,
+        offset: int = 0,
+        data: bytes | memoryview = b"",
+        frame: Frame | None = None,
+        **kw: Any,
+    ) -> bool:
+        return self._chunk_of(frame, offset, data)[0] < self._held
+
+    def _chunk_skips(
+        self,
+        fx: list[Effect],
+        now: float,
+        offset: int = 0,
+        data: bytes | memoryview = b"",
+        frame: Frame | None = None,
+        **kw: Any,
+    ) -> bool:
+        return self._chunk_of(frame, offset, data)[0] > self._held
+
+    def _chunk_too_big(
+        self,
+        fx: list[Effect],
+        now: float,
+        offset: int = 0,
+        data: bytes | memoryview = b"",
+        frame: Frame | None = None,
+        **kw: Any,
+    ) -> bool:
+        n = self._chunk_of(frame, offset, data)[1]
+        return n > self._chunk or self._held + n > self._size()
+
+    def _another_offer(
+        self, fx: list[Effect], now: float, frame: Frame | None = None, **kw: Any
+    ) -> bool:
+        return frame != self.offer
 
     def _idle_overdue(self, fx: list[Effect], now: float, **kw: Any) -> bool:
         return now >= self._last_rx + self.settings.idle_timeout
@@ -469,8 +559,11 @@ class FileReceiver(Endpoint):
         now: float,
         offset: int = 0,
         data: bytes | memoryview = b"",
+        frame: Frame | None = None,
         **kw: Any,
     ) -> None:
+        if isinstance(frame, Chunk):
+            offset, data = frame.offset, frame.payload
         self._hash.h.update(data)
         self._held += len(data)
         self._chunks += 1
@@ -507,17 +600,85 @@ class FileReceiver(Endpoint):
         self._send(fx, Complete(self.transfer_id, self._size()))
         self._emit(fx, "transferComplete", self._info(now))
 
-    def _unverified(
-        self, fx: list[Effect], now: float, size: int = -1, digest: bytes = b"", **kw: Any
+    def _size_mismatch(
+        self, fx: list[Effect], now: float, size: int = -1, frame: Frame | None = None, **kw: Any
     ) -> None:
-        announced = self._size()
-        if size != announced or self._held != announced:
-            code = TransferErrorCode.TRANSFER_SIZE_MISMATCH
-            detail = f"DONE says {size} bytes, offer {announced}, received {self._held}"
-        else:
-            code = TransferErrorCode.TRANSFER_DIGEST_MISMATCH
-            detail = f"sha256 {self._hash.digest().hex()} != announced {digest.hex()}"
-        self._fail(fx, now, code, detail)
+        size, _ = self._done_of(frame, size, b"")
+        detail = f"DONE says {size} bytes, offer {self._size()}, received {self._held}"
+        self._fail(fx, now, TransferErrorCode.TRANSFER_SIZE_MISMATCH, detail)
+
+    def _digest_mismatch(
+        self,
+        fx: list[Effect],
+        now: float,
+        digest: bytes = b"",
+        frame: Frame | None = None,
+        **kw: Any,
+    ) -> None:
+        _, digest = self._done_of(frame, 0, digest)
+        detail = f"sha256 {self._hash.digest().hex()} != announced {digest.hex()}"
+        self._fail(fx, now, TransferErrorCode.TRANSFER_DIGEST_MISMATCH, detail)
+
+    # --- table callbacks: what the sender got wrong, and harmless repeats -------------------
+
+    def _duplicate_chunk(
+        self,
+        fx: list[Effect],
+        now: float,
+        offset: int = 0,
+        data: bytes | memoryview = b"",
+        frame: Frame | None = None,
+        **kw: Any,
+    ) -> None:
+        at, _ = self._chunk_of(frame, offset, data)
+        detail = f"chunk at {at}, expected {self._held}"
+        self._fail(fx, now, TransferErrorCode.TRANSFER_CHUNK_DUPLICATE, detail)
+
+    def _chunk_gap(
+        self,
+        fx: list[Effect],
+        now: float,
+        offset: int = 0,
+        data: bytes | memoryview = b"",
+        frame: Frame | None = None,
+        **kw: Any,
+    ) -> None:
+        at, _ = self._chunk_of(frame, offset, data)
+        detail = f"chunk at {at}, expected {self._held}"
+        self._fail(fx, now, TransferErrorCode.TRANSFER_CHUNK_GAP, detail)
+
+    def _oversize_chunk(
+        self,
+        fx: list[Effect],
+        now: float,
+        offset: int = 0,
+        data: bytes | memoryview = b"",
+        frame: Frame | None = None,
+        **kw: Any,
+    ) -> None:
+        at, n = self._chunk_of(frame, offset, data)
+        detail = f"{n}-byte chunk at {at} (chunk size {self._chunk}, file {self._size()})"
+        self._fail(fx, now, TransferErrorCode.TRANSFER_CHUNK_OVERSIZE, detail)
+
+    def _before_acceptance(
+        self, fx: list[Effect], now: float, frame: Frame | None = None, **kw: Any
+    ) -> None:
+        what = type(frame).__name__ if frame is not None else "a frame"
+        self._fail(fx, now, TransferErrorCode.UNEXPECTED_MESSAGE, f"{what} before acceptance")
+
+    def _offer_violation(self, fx: list[Effect], now: float, **kw: Any) -> None:
+        detail = "a different OFFER for this transfer"
+        self._fail(fx, now, TransferErrorCode.UNEXPECTED_MESSAGE, detail)
+
+    def _undecided(self, fx: list[Effect], now: float, **kw: Any) -> None:
+        fx.append(Drop(ReceiverDrop.DUPLICATE_OFFER, "the application has not decided yet"))
+
+    def _say_where(self, fx: list[Effect], now: float, **kw: Any) -> None:
+        """The sender's OFFER again (its hello on a new channel): where this receiver stands."""
+        fx.append(SendData(self.channel_id, encode_frame(self._resume_frame())))
+
+    def _garbled(self, fx: list[Effect], now: float, detail: str = "", **kw: Any) -> None:
+        self._fail(fx, now, TransferErrorCode.MESSAGE_DECODE_ERROR, detail)
 
     def _end(
         self, fx: list[Effect], code: CancelCode = CancelCode.CANCELLED, reason: str = ""

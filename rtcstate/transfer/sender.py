@@ -58,9 +58,10 @@ from rtcstate.transfer.common import (
     check_text,
     transfer_info,
 )
+from rtcstate.transfer.inputs import ILLEGAL, Ignore, InputTable, inputs
 from rtcstate.transfer.settings import DEFAULT_CHUNK_SIZE, DEFAULT_WINDOW, TransferSettings
 
-__all__ = ["SENDER_TRANSITIONS", "FileSender", "FileSenderState", "SenderDrop"]
+__all__ = ["SENDER_INPUTS", "SENDER_TRANSITIONS", "FileSender", "FileSenderState", "SenderDrop"]
 
 
 class SenderDrop(DropReason):
@@ -105,6 +106,8 @@ class FileSenderState(enum.Enum):
 
 _S_LIVE = ["OFFERING", "SENDING", "PAUSED", "INTERRUPTED", "FINISHING"]
 _S_UP = ["OFFERING", "SENDING", "PAUSED", "FINISHING"]
+_S_FLOWING = ["SENDING", "PAUSED", "FINISHING"]
+_S_FINAL = ["COMPLETED", "REJECTED", "CANCELLED", "FAILED"]
 
 SENDER_TRANSITIONS: list[dict[str, Any]] = [
     # application commands
@@ -117,27 +120,44 @@ SENDER_TRANSITIONS: list[dict[str, Any]] = [
     {"trigger": "feed", "source": "OFFERING", "dest": "OFFERING", "after": "_take"},
     {"trigger": "cancel", "source": ["OFFERING", "SENDING", "PAUSED", "INTERRUPTED"],
      "dest": "CANCELLED", "after": "_cancel_local"},
-    # frames from the receiver
-    {"trigger": "accepted", "source": "OFFERING", "dest": "PAUSED", "conditions": "_is_congested",
-     "after": "_accepted"},
-    {"trigger": "accepted", "source": "OFFERING", "dest": "SENDING",
+    # frames from the receiver: ACCEPT or RESUME (an answer to the OFFER, or to its hello)
+    {"trigger": "answer", "source": "OFFERING", "dest": "FAILED", "conditions": "_bad_answer",
+     "after": "_answer_violation"},
+    {"trigger": "answer", "source": "OFFERING", "dest": "PAUSED",
+     "conditions": ["_first_answer", "_is_congested"], "after": "_accepted"},
+    {"trigger": "answer", "source": "OFFERING", "dest": "SENDING", "conditions": "_first_answer",
      "after": ["_accepted", "_pump"]},
-    {"trigger": "rejected", "source": "OFFERING", "dest": "REJECTED", "after": "_rejected"},
-    {"trigger": "resumed", "source": "OFFERING", "dest": "PAUSED", "conditions": "_is_congested",
+    {"trigger": "answer", "source": "OFFERING", "dest": "PAUSED", "conditions": "_is_congested",
      "after": "_rewind"},
-    {"trigger": "resumed", "source": "OFFERING", "dest": "SENDING", "after": ["_rewind", "_pump"]},
-    {"trigger": "acked", "source": "SENDING", "dest": "SENDING", "after": ["_ack", "_pump"]},
-    {"trigger": "acked", "source": "PAUSED", "dest": "PAUSED", "after": "_ack"},
-    {"trigger": "acked", "source": "FINISHING", "dest": "FINISHING", "after": "_ack"},
-    {"trigger": "all_sent", "source": ["SENDING", "PAUSED"], "dest": "FINISHING",
-     "after": "_send_done"},
-    {"trigger": "completed", "source": ["FINISHING", "OFFERING"], "dest": "COMPLETED",
-     "after": "_completed"},
+    {"trigger": "answer", "source": "OFFERING", "dest": "SENDING", "after": ["_rewind", "_pump"]},
+    *({"trigger": "answer", "source": s, "dest": s, "after": "_stale_answer"}
+      for s in _S_FLOWING),
+    # ACK
+    {"trigger": "ack", "source": ["OFFERING", *_S_FLOWING], "dest": "FAILED",
+     "conditions": "_not_accepted", "after": "_early_ack"},
+    {"trigger": "ack", "source": "OFFERING", "dest": "OFFERING", "after": "_stale_ack"},
+    *({"trigger": "ack", "source": s, "dest": s, "conditions": "_ack_is_old",
+       "after": "_stale_ack"} for s in _S_FLOWING),
+    {"trigger": "ack", "source": _S_FLOWING, "dest": "FAILED", "conditions": "_ack_is_ahead",
+     "after": "_ack_violation"},
+    {"trigger": "ack", "source": "SENDING", "dest": "SENDING", "after": ["_ack", "_pump"]},
+    {"trigger": "ack", "source": "PAUSED", "dest": "PAUSED", "after": "_ack"},
+    {"trigger": "ack", "source": "FINISHING", "dest": "FINISHING", "after": "_ack"},
+    # COMPLETE, REJECT, CANCEL, undecodable bytes
+    {"trigger": "complete", "source": ["FINISHING", "OFFERING"], "dest": "COMPLETED",
+     "conditions": "_completes", "after": "_completed"},
+    {"trigger": "complete", "source": _S_UP, "dest": "FAILED", "after": "_complete_violation"},
+    {"trigger": "reject", "source": "OFFERING", "dest": "REJECTED", "conditions": "_not_accepted",
+     "after": "_rejected"},
+    {"trigger": "reject", "source": ["OFFERING", "SENDING", "PAUSED", "FINISHING"],
+     "dest": "FAILED", "after": "_reject_violation"},
     {"trigger": "remote_cancel", "source": _S_LIVE, "dest": "CANCELLED",
      "after": "_cancelled_by_peer"},
     {"trigger": "remote_failure", "source": _S_LIVE, "dest": "FAILED",
      "after": "_failed_by_peer"},
-    {"trigger": "protocol_error", "source": _S_LIVE, "dest": "FAILED", "after": "_fail"},
+    {"trigger": "garbled", "source": _S_UP, "dest": "FAILED", "after": "_garbled"},
+    {"trigger": "all_sent", "source": ["SENDING", "PAUSED"], "dest": "FINISHING",
+     "after": "_send_done"},
     # the channel
     {"trigger": "channel_closed", "source": "IDLE", "dest": "IDLE", "after": "_channel_down"},
     {"trigger": "channel_closed", "source": _S_UP, "dest": "INTERRUPTED",
@@ -171,17 +191,68 @@ SENDER_TRANSITIONS: list[dict[str, Any]] = [
      "after": "_timed_out"},
 ]  # fmt: skip
 
-_SENDER_TIMERS: Final = {
-    "offer": "offer_timer",
-    "ack": "ack_timer",
-    "done": "done_timer",
-    "resume": "resume_timer",
-}
+_D = SenderDrop
+_ANNOUNCE = Ignore(_D.FINISHED, reply="_linger")  # a finished sender repeats its last word
+_FINISHED = Ignore(_D.FINISHED)
+_BEFORE_START = Ignore(_D.NOT_STARTED)
+_CHANNEL_DOWN = Ignore(_D.INTERRUPTED)
+
+SENDER_INPUTS = InputTable(
+    triggers={
+        # frames (to the sender), by type; CANCEL by its code
+        "Accept": "answer",
+        "Resume": "answer",
+        "Ack": "ack",
+        "Complete": "complete",
+        "Reject": "reject",
+        "Cancel:cancelled": "remote_cancel",
+        "Cancel:failed": "remote_failure",
+        "undecodable": "garbled",
+        # the channel
+        "opened": "channel_opened",
+        "closed": "channel_closed",
+        "high": "buffered_high",
+        "low": "buffered_low",
+        # timers, by name
+        "offer": "offer_timer",
+        "ack": "ack_timer",
+        "done": "done_timer",
+        "resume": "resume_timer",
+    },
+    verdicts={
+        "answer": {"IDLE": _BEFORE_START, "INTERRUPTED": _CHANNEL_DOWN,
+                   ("COMPLETED", "REJECTED"): _FINISHED, ("CANCELLED", "FAILED"): _ANNOUNCE},
+        "ack": {"IDLE": _BEFORE_START, "INTERRUPTED": _CHANNEL_DOWN,
+                ("COMPLETED", "REJECTED"): _FINISHED, ("CANCELLED", "FAILED"): _ANNOUNCE},
+        "complete": {"IDLE": _BEFORE_START, "INTERRUPTED": _CHANNEL_DOWN,
+                     tuple(_S_FINAL): _FINISHED},
+        "reject": {"IDLE": _BEFORE_START, "INTERRUPTED": _CHANNEL_DOWN,
+                   tuple(_S_FINAL): _FINISHED},
+        "remote_cancel": {"IDLE": _BEFORE_START, tuple(_S_FINAL): _FINISHED},
+        "remote_failure": {"IDLE": _BEFORE_START, tuple(_S_FINAL): _FINISHED},
+        "garbled": {("IDLE", "INTERRUPTED", *_S_FINAL): Ignore(_D.UNDECODABLE)},
+        "channel_opened": {tuple(_S_UP): ILLEGAL,
+                           tuple(_S_FINAL): Ignore(_D.FINISHED, "_reopened")},
+        "channel_closed": {"INTERRUPTED": ILLEGAL, tuple(_S_FINAL): Ignore(_D.FINISHED, "_gone")},
+        "buffered_high": {("INTERRUPTED", *_S_FINAL): ILLEGAL},
+        "buffered_low": {("INTERRUPTED", *_S_FINAL): ILLEGAL},
+        "offer_timer": {("IDLE", *_S_FLOWING, "INTERRUPTED", *_S_FINAL): ILLEGAL},
+        "ack_timer": {("IDLE", "OFFERING", "INTERRUPTED", "FINISHING", *_S_FINAL): ILLEGAL},
+        "done_timer": {("IDLE", "OFFERING", "SENDING", "PAUSED", "INTERRUPTED", *_S_FINAL):
+                       ILLEGAL},
+        "resume_timer": {("IDLE", *_S_FLOWING, *_S_FINAL): ILLEGAL},
+    },
+    illegal=_D.UNEXPECTED_REPORT,
+)  # fmt: skip
+"""How each input of a :class:`FileSender` maps to a trigger, and the verdict of every (state,
+input) pair the table has no row for (an :class:`~rtcstate.transfer.inputs.Ignore`, or
+``ILLEGAL``: a ``Drop(unexpected-report)``)."""
+
 _S = FileSenderState
 _SENDER_FINAL: Final = frozenset({_S.COMPLETED, _S.REJECTED, _S.CANCELLED, _S.FAILED})
-_DONE_STATES: Final = frozenset({_S.FINISHING, _S.OFFERING})  # where COMPLETE may arrive
 
 
+@inputs(SENDER_INPUTS)
 @machine(
     FileSenderState,
     SENDER_TRANSITIONS,
@@ -304,94 +375,61 @@ class FileSender(Endpoint):
         check_text("reason", reason)
         return self._command("cancel", now, reason=reason)
 
-    # --- public: reports (never raise) --------------------------------------------------------
+    # --- public: reports (never raise): one generic dispatch, SENDER_INPUTS ----------------
 
     def on_frame(self, data: bytes | bytearray | memoryview | str, now: float) -> list[Effect]:
         """A data-channel message for this transfer."""
         try:
             frame = decode_frame(data)
         except FrameError as exc:
-            return self._undecodable(exc, now, to_me=exc.to_sender)
+            if exc.transfer_id == self.transfer_id and exc.to_sender:
+                return self._input("garbled", now, exc.reason, detail=exc.reason)
+            return [Drop(SenderDrop.UNDECODABLE, exc.reason)]
         return self.receive_frame(frame, now)
 
     def receive_frame(self, frame: Frame, now: float) -> list[Effect]:
         """A decoded frame (the mux decodes once and routes)."""
         if frame.transfer_id != self.transfer_id:
-            return [
-                Drop(
-                    SenderDrop.OTHER_TRANSFER, f"{frame.transfer_id!r} is not {self.transfer_id!r}"
-                )
-            ]
+            detail = f"{frame.transfer_id!r} is not {self.transfer_id!r}"
+            return [Drop(SenderDrop.OTHER_TRANSFER, detail)]
         if not frame.to_sender:
             return [Drop(SenderDrop.WRONG_DIRECTION, f"{type(frame).__name__} is for a receiver")]
-        state = self.state
-        if state in _SENDER_FINAL:
-            return self._linger(frame)
-        if state is _S.IDLE:
-            return [Drop(SenderDrop.NOT_STARTED, type(frame).__name__)]
+        name = type(frame).__name__
         if isinstance(frame, Cancel):
-            trigger = "remote_cancel" if frame.code is CancelCode.CANCELLED else "remote_failure"
-            return self._report(trigger, now, reason=frame.reason)
-        if state is _S.INTERRUPTED:
-            return [
-                Drop(SenderDrop.INTERRUPTED, f"{type(frame).__name__} while the channel is down")
-            ]
-        if isinstance(frame, Accept | Resume):
-            return self._on_answer(frame.chunk_size, frame.offset, now)
-        if isinstance(frame, Ack):
-            return self._on_ack(frame.offset, now)
-        if isinstance(frame, Complete):
-            if frame.size == self.size and self._done_sent and state in _DONE_STATES:
-                return self._report("completed", now)
-            return self._violation(now, "COMPLETE before DONE or for another size")
-        if isinstance(frame, Reject):
-            if state is _S.OFFERING and not self._chunk:
-                return self._report("rejected", now, code=frame.code, reason=frame.reason)
-            return self._violation(now, "REJECT after acceptance")
-        return [Drop(SenderDrop.UNEXPECTED_FRAME, type(frame).__name__)]  # pragma: no cover
+            name = f"Cancel:{frame.code.name.lower()}"
+        trigger = SENDER_INPUTS.triggers[name]
+        return self._input(
+            trigger, now, f"{type(frame).__name__} in {self.state.name}", frame=frame
+        )
 
     def channel_opened(self, now: float, channel_id: str | None = None) -> list[Effect]:
         """A (new) channel is open; ``channel_id`` if its id changed."""
-        if self.state in _SENDER_FINAL:
-            self._channel_up = True
-            if channel_id:
-                self.channel_id = channel_id
-            return self._announce()
-        return self._report("channel_opened", now, channel_id=channel_id)
+        return self._input("channel_opened", now, "", channel_id=channel_id)
 
     def channel_closed(self, now: float) -> list[Effect]:
-        if self.state in _SENDER_FINAL:
-            self._channel_up = False
-            return []
-        return self._report("channel_closed", now)
+        return self._input("channel_closed", now, "")
 
     def buffered_high(self, now: float) -> list[Effect]:
-        return self._report("buffered_high", now)
+        return self._input("buffered_high", now, "")
 
     def buffered_low(self, now: float) -> list[Effect]:
-        return self._report("buffered_low", now)
+        return self._input("buffered_low", now, "")
 
     def timer_fired(self, timer_id: str, now: float) -> list[Effect]:
         name = self._timer_name(timer_id)
         if name is None:
             return [Drop(SenderDrop.STALE_TIMER, timer_id)]
         del self._armed[name]
-        return self._report(_SENDER_TIMERS[name], now, timer=name)
+        return self._input(SENDER_INPUTS.triggers[name], now, "", timer=name)
 
     # --- dispatch -----------------------------------------------------------------------------
+
+    def _input(self, trigger: str, now: float, why: str, **kw: Any) -> list[Effect]:
+        return SENDER_INPUTS.dispatch(spec_of(self), self, trigger, now, why, self._settle, **kw)
 
     def _command(self, trigger: str, now: float, **kw: Any) -> list[Effect]:
         fx: list[Effect] = []
         spec_of(self).fire(self, trigger, fx, now, **kw)  # raises before any mutation
-        self._settle(fx, now)
-        return fx
-
-    def _report(self, trigger: str, now: float, **kw: Any) -> list[Effect]:
-        spec = spec_of(self)
-        if not spec.allowed(self.state, trigger):
-            return [Drop(SenderDrop.UNEXPECTED_REPORT, f"{trigger} in state {self.state.name}")]
-        fx: list[Effect] = []
-        spec.fire(self, trigger, fx, now, **kw)
         self._settle(fx, now)
         return fx
 
@@ -405,42 +443,21 @@ class FileSender(Endpoint):
         ):
             spec_of(self).fire(self, "all_sent", fx, now)
 
-    def _undecodable(self, exc: FrameError, now: float, to_me: bool | None) -> list[Effect]:
-        if exc.transfer_id == self.transfer_id and to_me and not self.finished:
-            if self.state is _S.IDLE or self.state is _S.INTERRUPTED:
-                return [Drop(SenderDrop.UNDECODABLE, exc.reason)]
-            return self._violation(now, exc.reason, TransferErrorCode.MESSAGE_DECODE_ERROR)
-        return [Drop(SenderDrop.UNDECODABLE, exc.reason)]
+    # --- verdict replies: a finished sender -----------------------------------------------------
 
-    def _on_answer(self, chunk: int, offset: int, now: float) -> list[Effect]:
-        if self.state is not _S.OFFERING:
-            return [Drop(SenderDrop.STALE_FRAME, "acceptance or resume while already sending")]
-        if not self._chunk:
-            if offset != 0 or not 1 <= chunk <= self.chunk_size:
-                return self._violation(now, f"bad acceptance: chunk {chunk}, offset {offset}")
-            return self._report("accepted", now, chunk=chunk)
-        if chunk != self._chunk or not self._acked <= offset <= self._high:
-            return self._violation(
-                now, f"bad resume: chunk {chunk}, offset {offset} (acked {self._acked}, "
-                f"sent {self._high})",
-            )  # fmt: skip
-        return self._report("resumed", now, offset=offset)
+    def _linger(self, now: float, **kw: Any) -> list[Effect]:
+        """A late frame: say the last word again (a receiver may have missed it)."""
+        return self._announce()
 
-    def _on_ack(self, offset: int, now: float) -> list[Effect]:
-        if not self._chunk:
-            return self._violation(now, "ACK before acceptance")
-        if self.state is _S.OFFERING or offset <= self._acked:
-            return [Drop(SenderDrop.STALE_FRAME, f"ACK {offset} (acked {self._acked})")]
-        if offset > self._high:
-            return self._violation(now, f"ACK {offset} beyond the {self._high} bytes sent")
-        return self._report("acked", now, offset=offset)
+    def _reopened(self, now: float, channel_id: str | None = None, **kw: Any) -> list[Effect]:
+        self._channel_up = True
+        if channel_id:
+            self.channel_id = channel_id
+        return self._announce()
 
-    def _linger(self, frame: Frame) -> list[Effect]:
-        if self.state in (_S.CANCELLED, _S.FAILED) and not isinstance(
-            frame, Cancel | Complete | Reject
-        ):
-            return self._announce()
-        return [Drop(SenderDrop.FINISHED, f"{type(frame).__name__} in {self.state.name}")]
+    def _gone(self, now: float, **kw: Any) -> list[Effect]:
+        self._channel_up = False
+        return []
 
     def _announce(self) -> list[Effect]:
         """A finished sender's last word to a receiver that may have missed it."""
@@ -450,6 +467,46 @@ class FileSender(Endpoint):
         return []
 
     # --- table callbacks: conditions ----------------------------------------------------------
+
+    @staticmethod
+    def _answer_of(frame: Frame | None) -> tuple[int, int]:
+        if isinstance(frame, Accept | Resume):
+            return frame.chunk_size, frame.offset
+        return 0, -1
+
+    def _first_answer(self, fx: list[Effect], now: float, **kw: Any) -> bool:
+        return not self._chunk
+
+    def _not_accepted(self, fx: list[Effect], now: float, **kw: Any) -> bool:
+        return not self._chunk
+
+    def _bad_answer(
+        self, fx: list[Effect], now: float, frame: Frame | None = None, **kw: Any
+    ) -> bool:
+        chunk, offset = self._answer_of(frame)
+        if not self._chunk:  # an acceptance: from offset 0, with a chunk size we can do
+            return offset != 0 or not 1 <= chunk <= self.chunk_size
+        # a resume: the chunk size agreed, from an offset between acknowledged and sent
+        return chunk != self._chunk or not self._acked <= offset <= self._high
+
+    @staticmethod
+    def _offset_of(frame: Frame | None, offset: int = 0) -> int:
+        return frame.offset if isinstance(frame, Ack) else offset
+
+    def _ack_is_old(
+        self, fx: list[Effect], now: float, frame: Frame | None = None, offset: int = 0, **kw: Any
+    ) -> bool:
+        return self._offset_of(frame, offset) <= self._acked
+
+    def _ack_is_ahead(
+        self, fx: list[Effect], now: float, frame: Frame | None = None, offset: int = 0, **kw: Any
+    ) -> bool:
+        return self._offset_of(frame, offset) > self._high
+
+    def _completes(
+        self, fx: list[Effect], now: float, frame: Frame | None = None, **kw: Any
+    ) -> bool:
+        return isinstance(frame, Complete) and frame.size == self.size and self._done_sent
 
     def _is_congested(self, fx: list[Effect], now: float, **kw: Any) -> bool:
         return self._congested
@@ -512,7 +569,11 @@ class FileSender(Endpoint):
     def _relief(self, fx: list[Effect], now: float, **kw: Any) -> None:
         self._congested = False
 
-    def _accepted(self, fx: list[Effect], now: float, chunk: int = 0, **kw: Any) -> None:
+    def _accepted(
+        self, fx: list[Effect], now: float, chunk: int = 0, frame: Frame | None = None, **kw: Any
+    ) -> None:
+        if isinstance(frame, Accept | Resume):
+            chunk = frame.chunk_size
         self._chunk = max(1, min(chunk or self.chunk_size, self.chunk_size))
         self._disarm(fx, "offer", "resume")
         self._emit(fx, "accepted", {"uuid": self.transfer_id, "chunkSize": self._chunk})
@@ -523,8 +584,11 @@ class FileSender(Endpoint):
         now: float,
         code: RejectCode = RejectCode.DECLINED,
         reason: str = "",
+        frame: Frame | None = None,
         **kw: Any,
     ) -> None:
+        if isinstance(frame, Reject):
+            code, reason = frame.code, frame.reason
         self._end(fx)
         payload = {"uuid": self.transfer_id, "code": code.label, "reason": reason}
         self._emit(fx, "declined", payload)
@@ -578,8 +642,10 @@ class FileSender(Endpoint):
             first = pieces[0]
             pieces[0] = Piece(offset, first.data[offset - first.offset :])
 
-    def _ack(self, fx: list[Effect], now: float, offset: int = 0, **kw: Any) -> None:
-        offset = min(offset, self._fed)
+    def _ack(
+        self, fx: list[Effect], now: float, offset: int = 0, frame: Frame | None = None, **kw: Any
+    ) -> None:
+        offset = min(self._offset_of(frame, offset), self._fed)
         if offset <= self._acked:
             return
         self._drop_acked(offset)
@@ -587,7 +653,11 @@ class FileSender(Endpoint):
         self._ack_since = now
         self._emit(fx, "transferProgress", self._info(now, offset, self._acked_chunks))
 
-    def _rewind(self, fx: list[Effect], now: float, offset: int = 0, **kw: Any) -> None:
+    def _rewind(
+        self, fx: list[Effect], now: float, offset: int = 0, frame: Frame | None = None, **kw: Any
+    ) -> None:
+        if isinstance(frame, Accept | Resume):
+            offset = frame.offset
         offset = min(max(offset, self._acked), self._fed)
         advanced = offset > self._acked
         self._drop_acked(offset)
@@ -623,6 +693,47 @@ class FileSender(Endpoint):
         self._acked = self._next = self.size
         self._end(fx)
         self._emit(fx, "transferComplete", self._info(now, self.size, chunks))
+
+    # --- table callbacks: what the receiver got wrong, and what is stale --------------------
+
+    def _answer_violation(
+        self, fx: list[Effect], now: float, frame: Frame | None = None, **kw: Any
+    ) -> None:
+        chunk, offset = self._answer_of(frame)
+        what = "resume" if self._chunk else "acceptance"
+        detail = (
+            f"bad {what}: chunk {chunk}, offset {offset} (acked {self._acked}, sent {self._high})"
+        )
+        self._fail(fx, now, TransferErrorCode.UNEXPECTED_MESSAGE, detail)
+
+    def _stale_answer(self, fx: list[Effect], now: float, **kw: Any) -> None:
+        fx.append(Drop(SenderDrop.STALE_FRAME, "acceptance or resume while already sending"))
+
+    def _early_ack(self, fx: list[Effect], now: float, **kw: Any) -> None:
+        self._fail(fx, now, TransferErrorCode.UNEXPECTED_MESSAGE, "ACK before acceptance")
+
+    def _stale_ack(
+        self, fx: list[Effect], now: float, frame: Frame | None = None, offset: int = 0, **kw: Any
+    ) -> None:
+        offset = self._offset_of(frame, offset)
+        fx.append(Drop(SenderDrop.STALE_FRAME, f"ACK {offset} (acked {self._acked})"))
+
+    def _ack_violation(
+        self, fx: list[Effect], now: float, frame: Frame | None = None, offset: int = 0, **kw: Any
+    ) -> None:
+        offset = self._offset_of(frame, offset)
+        detail = f"ACK {offset} beyond the {self._high} bytes sent"
+        self._fail(fx, now, TransferErrorCode.UNEXPECTED_MESSAGE, detail)
+
+    def _complete_violation(self, fx: list[Effect], now: float, **kw: Any) -> None:
+        detail = "COMPLETE before DONE or for another size"
+        self._fail(fx, now, TransferErrorCode.UNEXPECTED_MESSAGE, detail)
+
+    def _reject_violation(self, fx: list[Effect], now: float, **kw: Any) -> None:
+        self._fail(fx, now, TransferErrorCode.UNEXPECTED_MESSAGE, "REJECT after acceptance")
+
+    def _garbled(self, fx: list[Effect], now: float, detail: str = "", **kw: Any) -> None:
+        self._fail(fx, now, TransferErrorCode.MESSAGE_DECODE_ERROR, detail)
 
     def _end(
         self, fx: list[Effect], code: CancelCode = CancelCode.CANCELLED, reason: str = ""
