@@ -68,8 +68,10 @@ pytest: $(STAMP)
 	if [ $$code -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; \
 	exit $$code
 
+## Regenerate the generated pages, then build the documentation site into site/ (strict).
 docs: $(STAMP)
 	$(BIN)/rtcstate docs
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py --quick
@@ -78,4 +80,4 @@ bench-full: $(STAMP)
 	$(BIN)/python bench/run.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) build site *.egg-info .mypy_cache .ruff_cache .hypothesis

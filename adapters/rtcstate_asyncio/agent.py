@@ -30,7 +30,7 @@ import inspect
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, overload
 
 from rtcstate import call as core_call
 from rtcstate import datachannel as core_dc
@@ -61,6 +61,8 @@ log = logging.getLogger("rtcstate_asyncio.api")  # the logger name docs/asyncio.
 
 Tap = Callable[[str, str, Any], object]
 MediaSource = MediaBackend | Callable[[], MediaBackend]
+#: what ``send_file`` sends: a buffer, or a binary file object read piece by piece
+FileData = bytes | bytearray | memoryview | ReadableFile
 
 #: the contact events about a file this session sends (routed to its SentInvitation too)
 _SENDER_FILE_EVENTS = frozenset(
@@ -106,6 +108,11 @@ class UserAgent(UserAgentEvents):
     def session(self) -> Session | None:
         """The registered session (``getCurrentSession()``), None when not registered."""
         return self._session
+
+    @property
+    def is_registered(self) -> bool:
+        """``isRegistered()``."""
+        return self._session is not None
 
     async def register(
         self, server_url: str = "ws://127.0.0.1:8765", *, timeout: float | None = None
@@ -483,25 +490,69 @@ class Contact(ContactEvents):
         channel = runtime.command(lambda now: core.start_data_channel(self.id, now, label=label))
         return self.session._wrap_channel(channel)
 
+    @overload
     def send_file(
         self,
-        data: bytes | bytearray | memoryview | ReadableFile,
+        file_info: Mapping[str, Any],
+        data: FileData,
+        /,
+        *,
+        chunk_size: int | None = None,
+        window: int | None = None,
+    ) -> SentInvitation: ...
+
+    @overload
+    def send_file(
+        self,
+        data: FileData,
+        /,
         *,
         name: str,
         type: str = "application/octet-stream",
         size: int | None = None,
         chunk_size: int | None = None,
         window: int | None = None,
-    ) -> SentInvitation:
-        """``contact.sendFile({name, type}, data)``: offer a file; returns its SentInvitation.
+    ) -> SentInvitation: ...
 
-        ``data`` is a buffer (``size`` is its length) or a binary file object with ``read`` (and
-        ``seek``) plus ``size``: it is read from its current position, exactly the pieces the
-        transfer asks for, never whole (reads block the event loop: use a local file). ``await
-        sent.done()`` resolves with ``fileSentSuccessfully`` or raises
-        :class:`FileTransferError`. Raises the core's errors (ERROR_BAD_PARAMETER for a bad
-        argument, ERROR_WRONG_STATE when not connected, ...) and nothing is sent then.
+    def send_file(
+        self,
+        first: Mapping[str, Any] | FileData,
+        second: FileData | None = None,
+        /,
+        *,
+        name: str | None = None,
+        type: str = "application/octet-stream",
+        size: int | None = None,
+        chunk_size: int | None = None,
+        window: int | None = None,
+    ) -> SentInvitation:
+        """``contact.sendFile(fileInfo, data)``: offer a file; returns its SentInvitation.
+
+        Two spellings: apiRTC's order, ``send_file({"name": ..., "type": ..., "size": ...},
+        data)``, or ``send_file(data, name=..., type=..., size=...)``. ``data`` is a buffer
+        (``size`` is its length) or a binary file object with ``read`` (and ``seek``) plus
+        ``size``: it is read from its current position, exactly the pieces the transfer asks
+        for, never whole (reads block the event loop: use a local file). ``await sent.done()``
+        resolves with ``fileSentSuccessfully`` or raises :class:`FileTransferError`. Raises the
+        core's errors (ERROR_BAD_PARAMETER for a bad argument, ERROR_WRONG_STATE when not
+        connected, ...) and nothing is sent then.
         """
+        if isinstance(first, Mapping):
+            if second is None or name is not None:
+                raise RtcError(
+                    ErrorNumber.ERROR_BAD_PARAMETER,
+                    "send_file(file_info, data): the data is the second argument, the name in "
+                    "file_info",
+                )
+            name, type = first.get("name"), first.get("type", type)
+            size = first.get("size", size)
+            data: FileData = second
+        elif second is not None:
+            raise RtcError(ErrorNumber.ERROR_BAD_PARAMETER, "send_file(data, name=...): one data")
+        else:
+            data = first
+        if not isinstance(name, str):
+            raise RtcError(ErrorNumber.ERROR_BAD_PARAMETER, "a file needs a name (a string)")
         source: _Source
         if isinstance(data, bytes | bytearray | memoryview):
             source = _BufferSource(data)

@@ -45,9 +45,14 @@ class Call(Wrapper[core_call.Call], CallEvents):
     def is_outgoing(self) -> bool:
         return self.core.outgoing
 
-    def hangup(self, reason: str | HangupReason | None = None) -> None:
-        """``hangUp()``; ``hangup {from: "local"}`` fires when the far side acknowledges."""
+    def hang_up(self, reason: str | HangupReason | None = None) -> None:
+        """``hangUp()``; ``hangup {from: "local"}`` fires when the far side acknowledges.
+        ``reason``: rtcstate's extension (apiRTC sends its default). Raises
+        ``ERROR_WRONG_STATE`` (16) once ended (apiRTC logs and does nothing)."""
         self.session.runtime.run(lambda now: self.core.hangup(now, reason))
+
+    #: the name rtcstate used first (the event's spelling); same method
+    hangup = hang_up
 
     def mute(self, kind: str = "audio") -> None:
         self.session.runtime.run(lambda now: self.core.mute(now, kind))

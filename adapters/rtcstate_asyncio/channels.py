@@ -64,6 +64,11 @@ class DataChannel(Wrapper[core_dc.DataChannel], DataChannelEvents):
     def contact(self) -> Contact:
         return self.session.get_contact(self.core.contact)
 
+    @property
+    def is_outgoing(self) -> bool:
+        """``getType()``: True for apiRTC's SEND channel (we opened it), False for RECEIVE."""
+        return self.core.outgoing
+
     def send_data(self, data: str | bytes) -> str:
         """``sendData(data)``: send ``data``; returns the transfer's uuid (raises
         ``ERROR_OTHER`` unless the channel is open)."""

@@ -221,6 +221,10 @@ class Emitter:
         self._streams.add(stream)
         return stream
 
+    def remove_listener(self, event: str, handler: Handler) -> Self:
+        """apiRTC's ``removeListener(eventType, listener)``: :meth:`off` with a handler."""
+        return self.off(event, handler)
+
     def fired(self, name: str | None = None) -> list[Any]:
         """What :attr:`history` remembers: the payloads of the events named ``name``, or every
         event's name in order when ``name`` is None."""

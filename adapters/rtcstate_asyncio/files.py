@@ -304,6 +304,19 @@ class ReceivedFileTransferInvitation(
             raise
         return future
 
+    async def done(self, timeout: float | None = None) -> dict[str, Any]:
+        """Wait for the end of an accepted transfer, as the sent side's ``done()``: what
+        ``accept()``'s future resolves with, or its :class:`FileTransferError`;
+        :class:`TimeoutError` after ``timeout`` seconds (the transfer goes on). Raises
+        ``ERROR_INVITATION_STATE_INVALID`` (10) before ``accept()``."""
+        if self._future is None:
+            raise RtcError(
+                ErrorNumber.ERROR_INVITATION_STATE_INVALID,
+                "done() before accept(): nothing to wait",
+            )
+        async with asyncio.timeout(timeout):
+            return await asyncio.shield(self._future)
+
     def cancel(self, reason: str = "cancelled") -> None:
         """Abandon an accepted transfer (rtcstate extension; CANCELLED, ``accept()``'s future
         fails); raises ``ERROR_INVITATION_STATE_INVALID`` (10) unless ACCEPTED."""

@@ -1,10 +1,12 @@
 """``rtcstate``: the command-line entry point.
 
-Sub-commands: ``codes`` (the apiRTC vocabulary catalogue), ``diagram NAME`` / ``diagram --all``
-(Mermaid state diagrams), ``machines`` (list the machines), ``docs`` (regenerate the generated
-pages in ``docs/``, or check them with ``--check``), ``serve --host H --port P`` (the websocket
-relay server of ``rtcstate_asyncio``), ``demo [--scenario S] [--size-mb N] [--relay URL]``
-(two agents over real WebRTC on loopback, see :mod:`rtcstate_cli.demo`).
+Sub-commands: ``codes [NAME]`` (the apiRTC vocabulary catalogue, or one code's meaning),
+``diagram NAME`` / ``diagram --all`` (Mermaid state diagrams), ``machines`` (list the
+machines), ``docs`` (regenerate the generated pages in ``docs/``, or check them with
+``--check``), ``serve --host H --port P`` (the websocket relay server of ``rtcstate_asyncio``),
+``demo [--scenario S] [--size-mb N] [--relay URL]`` (two agents over real WebRTC on loopback,
+see :mod:`rtcstate_cli.demo`). A user's mistake gives one line and an exit code, never a
+traceback (:mod:`rtcstate_cli.errors`).
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ from typing import Any
 
 from rtcstate import codes, diagrams
 from rtcstate.extras import require
+from rtcstate_cli import errors
 from rtcstate_cli.errors import guarded
+from rtcstate_cli.lookup import describe
 
 GENERATED = {
     "codes.md": codes.render_markdown,
@@ -81,34 +85,65 @@ def _demo(scenario: str, size_mb: float, relay: str | None) -> int:
     return asyncio.run(run(scenario, int(size_mb * (1 << 20)), relay_url=relay))
 
 
+DESCRIPTION = (
+    "rtcstate: the apiRTC call model as sans-I/O state machines. Look codes up, draw the "
+    "machines, run the relay or the WebRTC demo."
+)
+
+
+class _Help(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows an option's default, unless there is none to show (None, a flag's False)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default in (None, False):
+            return action.help
+        return super()._get_help_string(action)
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="rtcstate", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="rtcstate", description=DESCRIPTION)
     sub = parser.add_subparsers(dest="command", required=True)
-    p_codes = sub.add_parser("codes", help="print the apiRTC codes catalogue")
+
+    def command(name: str, text: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=text, description=text, formatter_class=_Help)
+
+    p_codes = command("codes", "print the apiRTC codes catalogue, or look one code up")
+    p_codes.add_argument(
+        "name", nargs="?", help="a code to look up with its full meaning: a hangup reason, "
+        "error code, numbered error (0-17) or status, e.g. User_Busy or 16",
+    )  # fmt: skip
     p_codes.add_argument("--markdown", action="store_true", help="print docs/codes.md")
-    p_diag = sub.add_parser("diagram", help="print a machine's Mermaid state diagram")
-    p_diag.add_argument("name", nargs="?", help="machine class name (see `rtcstate machines`)")
+    p_diag = command("diagram", "print a machine's Mermaid state diagram")
+    p_diag.add_argument("name", nargs="?", help="machine class name (list: rtcstate machines)")
     p_diag.add_argument("--all", action="store_true", help="every machine, as Markdown")
-    sub.add_parser("machines", help="list the machines with their states and triggers")
-    p_docs = sub.add_parser("docs", help="regenerate docs/codes.md and docs/diagrams.md")
-    p_docs.add_argument("--dir", type=Path, default=Path("docs"))
+    command("machines", "list the machines with their states and triggers")
+    p_docs = command("docs", "regenerate docs/codes.md and docs/diagrams.md")
+    p_docs.add_argument(
+        "--dir", type=Path, default=Path("docs"), help="the docs folder of the repository"
+    )
     p_docs.add_argument("--check", action="store_true", help="fail if a page is stale")
-    p_serve = sub.add_parser("serve", help="run the websocket relay server (Ctrl-C to stop)")
+    p_serve = command("serve", "run the websocket relay server (Ctrl-C or SIGTERM to stop)")
     p_serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
-    p_serve.add_argument("--port", type=int, default=8765, help="TCP port to listen on")
+    p_serve.add_argument(
+        "--port", type=errors.port, default=8765, help="TCP port to listen on (0: any free port)"
+    )
     p_serve.add_argument("--web", action="store_true", help="also serve the web page (make web)")
-    p_agent = sub.add_parser("agent", help="a Python agent that answers calls (Ctrl-C to stop)")
+    p_agent = command("agent", "a Python agent that answers calls (Ctrl-C to stop)")
     p_agent.add_argument("--name", default="bot", help="user name to register")
-    p_agent.add_argument("--relay", default="ws://127.0.0.1:8765", metavar="URL")
-    p_demo = sub.add_parser("demo", help="alice calls bob over real WebRTC on loopback")
+    p_agent.add_argument(
+        "--relay", default="ws://127.0.0.1:8765", metavar="URL", type=errors.relay_url
+    )
+    p_demo = command("demo", "alice calls bob over real WebRTC on loopback")
     p_demo.add_argument(
         "--scenario", default="call", choices=["call", "decline", "busy", "notfound"],
-        help="call (default): media, data channel, file, hangup; or a refusal",
+        help="call: media, data channel, file, hangup; or a refusal",
     )  # fmt: skip
-    p_demo.add_argument("--size-mb", type=float, default=4.0, help="size of the file sent")
     p_demo.add_argument(
-        "--relay", metavar="URL", help="use the relay running at URL (rtcstate serve) instead of "
-        "starting one in this process, e.g. ws://127.0.0.1:8765",
+        "--size-mb", type=errors.positive, default=4.0, help="size of the file sent, in MiB"
+    )
+    p_demo.add_argument(
+        "--relay", metavar="URL", type=errors.relay_url, help="use the relay running at URL "
+        "(rtcstate serve) instead of starting one in this process, e.g. ws://127.0.0.1:8765",
     )  # fmt: skip
     args = parser.parse_args(argv)
     return guarded(lambda: _dispatch(args))
@@ -116,6 +151,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "codes":
+        if args.name is not None:
+            sys.stdout.write(describe(args.name))
+            return 0
         sys.stdout.write(codes.render_markdown() if args.markdown else codes.render_text())
         return 0
     if args.command == "diagram":
@@ -124,8 +162,8 @@ def _dispatch(args: argparse.Namespace) -> int:
             sys.stdout.write(diagrams.render_markdown())
             return 0
         if args.name not in specs:
-            print(f"unknown machine {args.name!r}; known: {', '.join(specs)}", file=sys.stderr)
-            return 2
+            given = "no machine named" if args.name is None else f"unknown machine {args.name!r}"
+            raise errors.UsageError(f"{given}; known: {', '.join(specs)} (or --all)")
         sys.stdout.write(specs[args.name].mermaid())
         return 0
     if args.command == "machines":
@@ -134,6 +172,11 @@ def _dispatch(args: argparse.Namespace) -> int:
             print(f"  triggers {', '.join(spec.triggers)}")
         return 0
     if args.command == "docs":
+        if not args.dir.is_dir():
+            raise errors.UsageError(
+                f"no {args.dir} folder here: run rtcstate docs from the repository's root, or "
+                "give --dir DIR"
+            )
         return _docs(args.dir, args.check)
     if args.command == "demo":
         return _demo(args.scenario, args.size_mb, args.relay)

@@ -7,7 +7,8 @@ stderr (``rtcstate: error: ...``) and an exit code: a :class:`UsageError` raised
 (exit 2, like argparse), a missing extra (:class:`rtcstate.extras.MissingExtraError`, exit 1,
 naming the extra to install), a relay that cannot be reached, an address that cannot be bound
 or resolved (exit 1), Ctrl-C (exit 130). Anything else is a bug and keeps its traceback. The
-argparse ``type=`` checks (:func:`port`, :func:`non_negative`, :func:`relay_url`) refuse bad
+argparse ``type=`` checks (:func:`port`, :func:`non_negative`, :func:`positive`,
+:func:`relay_url`) refuse bad
 values before anything starts, with argparse's own one-line message.
 """
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import socket
 import sys
 from collections.abc import Callable
 from urllib.parse import urlsplit
@@ -22,7 +24,7 @@ from urllib.parse import urlsplit
 from rtcstate.errors import RtcError
 from rtcstate.extras import MissingExtraError
 
-__all__ = ["UsageError", "guarded", "non_negative", "port", "relay_url"]
+__all__ = ["UsageError", "guarded", "non_negative", "port", "positive", "relay_url"]
 
 
 class UsageError(Exception):
@@ -51,6 +53,14 @@ def non_negative(text: str) -> float:
     return value
 
 
+def positive(text: str) -> float:
+    """argparse type: a finite number > 0."""
+    value = non_negative(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError(f"{text} is not a size (a number > 0)")
+    return value
+
+
 def relay_url(text: str) -> str:
     """argparse type: a ``ws://`` or ``wss://`` URL with a host."""
     parts = urlsplit(text)
@@ -66,6 +76,8 @@ def relay_url(text: str) -> str:
 
 
 def _os_error(exc: OSError) -> str:
+    if isinstance(exc, socket.gaierror):
+        return f"unknown host or address ({exc.strerror}): check --host"
     if exc.errno == errno.EADDRINUSE:
         return f"address already in use ({exc.strerror}): choose another --port"
     if exc.errno in {errno.EADDRNOTAVAIL, errno.EACCES}:
