@@ -159,7 +159,7 @@ $("file-send").onclick = async () => {
   if (file && page.peer) sendFile(file.name, file.type, new Uint8Array(await file.arrayBuffer()));
 };
 
-Object.assign(page, { register, startCall, openChat, sendFile, say });
+Object.assign(page, { register, startCall, setCall, openChat, sendFile, say });
 boot({ log }).then((rtc) => {
   page.rtc = rtc;
   page.bootMs = rtc.bootMs;
