@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from rtcstate_cli.agent import Bot
 
-from tests.browser.conftest import ServerThread, open_page, screenshot, until
+from tests.browser.conftest import ServerThread, open_pages, register, screenshot, until
 
 FILE_SIZE = 3 << 20  # "multi-megabyte", both ways
 WAIT = 30.0
@@ -90,6 +90,48 @@ async def wait_future(future: Any) -> Any:
     return await future
 
 
+@pytest.fixture(scope="module")
+def requests(chromium: Any) -> list[str]:
+    """Every URL the browser asked for, from the start of the module."""
+    seen: list[str] = []
+    chromium.on("request", lambda r: seen.append(r.url))
+    return seen
+
+
+@pytest.fixture(scope="module")
+def pages(chromium: Any, base: str, requests: list[str]) -> Iterator[list[Any]]:
+    """Two tabs on the page, booted once for the module, re-registered by each test."""
+    booted = open_pages(chromium, base, 2)
+    yield booted
+    for page in booted:
+        page.close()
+
+
+def test_the_page_runs_the_core_offline(
+    server: ServerThread, base: str, pages: list[Any], requests: list[str]
+) -> None:
+    page = register(pages[0], "zoe")
+    boot_ms = page.evaluate("() => window.rtcstatePage.bootMs")
+    assert 0 < boot_ms < 120_000
+    assert "ccsConnectionStatus" in [e["event"] for e in events(page)]
+    # nothing was fetched from anywhere but the relay's port
+    assert requests and all(u.startswith(base) or u.startswith("ws://127.0.0.1") for u in requests)
+    assert f"{base}pyodide/pyodide.asm.wasm" in requests and f"{base}packages.zip" in requests
+    # the core in the page takes a 60,000-deep frame as bad input (before the depth check ran
+    # first, Pyodide's parser overflowed the browser stack: a RangeError out of receive)
+    outcome = page.evaluate(
+        """() => window.rtcstatePage.rtc.py.runPython(`
+from rtcstate_browser.bridge import Bridge
+b = Bridge("probe", "ws://127.0.0.1:9")
+b.command("register", "{}", 0.0)
+b.connection_made(0.0)
+b.receive('{"v":1,"type":"ping","seq":' + "[" * 60000, 1.0)
+`)"""
+    )
+    assert isinstance(outcome, str) and outcome.startswith("[")
+    screenshot(page, "registered")
+
+
 def bot_frames(server: ServerThread, bot: Bot, call_id: str) -> dict[str, dict[str, int]]:
     return server.call(
         lambda: {
@@ -113,10 +155,10 @@ def check_media(server: ServerThread, page: Any, bot: Bot, call_id: str) -> None
 
 
 def test_browser_calls_the_python_agent(
-    server: ServerThread, chromium: Any, base: str, bots: dict[str, Bot]
+    server: ServerThread, pages: list[Any], bots: dict[str, Bot]
 ) -> None:
     bot = bots["bot"]
-    page = open_page(chromium, base, "alice")
+    page = register(pages[0], "alice")
     until(
         lambda: page.evaluate(
             "() => window.rtcstatePage.session.getOnlineContacts().some(c => c.id === 'bot')"
@@ -170,14 +212,13 @@ def test_browser_calls_the_python_agent(
     assert mine.get("reason") == theirs.get("reason")
     rates = f"up {FILE_SIZE / up_s / 1e6:.2f} MB/s, down {FILE_SIZE / down_s / 1e6:.2f} MB/s"
     print(f"\nbrowser->agent: media both ways after {media_s:.2f} s; {FILE_SIZE} B {rates}")
-    page.close()
 
 
 def test_python_agent_calls_the_browser(
-    server: ServerThread, chromium: Any, base: str, bots: dict[str, Bot]
+    server: ServerThread, pages: list[Any], bots: dict[str, Bot]
 ) -> None:
     bot = bots["bot"]
-    page = open_page(chromium, base, "dave")
+    page = register(pages[1], "dave")
     page.evaluate("""() => { const p = window.rtcstatePage;
         p.autoAnswer = (inv) => p.setCall(inv.accept(), inv.info.sender); }""")
     until(lambda: server.call(lambda: bot.session.get_contact("dave").is_online))
@@ -214,14 +255,11 @@ def test_python_agent_calls_the_browser(
     assert theirs["from"] == "local" and mine["from"] == "remote"
     assert mine.get("reason") == theirs.get("reason")
     screenshot(page, "agent-calls-browser")
-    page.close()
 
 
-def test_declined_and_busy(
-    server: ServerThread, chromium: Any, base: str, bots: dict[str, Bot]
-) -> None:
-    erin = open_page(chromium, base, "erin")
-    frank = open_page(chromium, base, "frank")
+def test_declined_and_busy(pages: list[Any], bots: dict[str, Bot]) -> None:
+    erin = register(pages[0], "erin")
+    frank = register(pages[1], "frank")
     # declined: the refuser agent declines
     call_id = erin.evaluate("() => window.rtcstatePage.startCall('refuser').id")
     info = wait_event(erin, f"call:{call_id}", "hangup")["payload"]
@@ -235,13 +273,11 @@ def test_declined_and_busy(
     assert not events(erin, f"call:{first}", "hangup")  # erin's call goes on
     erin.evaluate("() => window.rtcstatePage.call.hangUp()")
     wait_event(erin, f"call:{first}", "hangup")
-    erin.close()
-    frank.close()
 
 
-def test_browser_calls_browser(server: ServerThread, chromium: Any, base: str) -> None:
-    gina = open_page(chromium, base, "gina")
-    hugo = open_page(chromium, base, "hugo")
+def test_browser_calls_browser(pages: list[Any]) -> None:
+    gina = register(pages[0], "gina")
+    hugo = register(pages[1], "hugo")
     hugo.evaluate("""() => { const p = window.rtcstatePage;
         p.autoAnswer = (inv) => p.setCall(inv.accept(), inv.info.sender); }""")
     until(
@@ -275,5 +311,3 @@ def test_browser_calls_browser(server: ServerThread, chromium: Any, base: str) -
     theirs = wait_event(gina, f"call:{call_id}", "hangup")["payload"]
     assert mine["from"] == "local" and theirs["from"] == "remote"
     assert mine.get("reason") == theirs.get("reason")
-    gina.close()
-    hugo.close()
