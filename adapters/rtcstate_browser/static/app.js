@@ -163,6 +163,7 @@ Object.assign(page, { register, startCall, setCall, openChat, sendFile, say });
 boot({ log }).then((rtc) => {
   page.rtc = rtc;
   page.bootMs = rtc.bootMs;
+  page.pyodideMs = rtc.pyodideMs;
   $("status").textContent = `core ready in ${(rtc.bootMs / 1000).toFixed(2)} s (Pyodide ${rtc.py.version})`;
   $("register-btn").disabled = false;
   page.ready = true;
