@@ -21,6 +21,7 @@ else unknown is a 404. Every answer is ``GET``-only (websockets refuses other me
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import io
 import logging
@@ -83,7 +84,8 @@ def find_pyodide(candidates: Iterable[Path] | None = None) -> Path | None:
     return None
 
 
-def packages_zip(names: Iterable[str] = PAGE_PACKAGES) -> bytes:
+@functools.cache
+def packages_zip(names: tuple[str, ...] = PAGE_PACKAGES) -> bytes:
     """The ``.py`` sources of packages ``names`` as one zip, paths relative to site-packages."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
@@ -92,7 +94,8 @@ def packages_zip(names: Iterable[str] = PAGE_PACKAGES) -> bytes:
             if spec is None or spec.origin is None:
                 raise LookupError(f"package {name!r} is not importable")
             origin = Path(spec.origin)
-            if spec.submodule_search_locations is None:  # a single module (six)
+            # a single module (six: it sets __path__ = [] once imported, so look at the file)
+            if origin.name != "__init__.py":
                 archive.write(origin, origin.name)
                 continue
             root = origin.parent
@@ -146,15 +149,20 @@ class WebApp:
                 self._cache[path] = body
         name = "index.html" if path == "/" else path.rsplit("/", 1)[-1]
         kind = _TYPES.get(Path(name).suffix, "application/octet-stream")
-        return _response(200, "OK", body, kind)
+        # Pyodide's files never change for a version: cached, the browser also keeps the
+        # compiled wasm, which halves a warm start; the rest may change with the code.
+        cache = "max-age=86400" if path.startswith("/pyodide/") else "no-cache"
+        return _response(200, "OK", body, kind, cache)
 
 
-def _response(status: int, phrase: str, body: bytes, kind: str) -> Response:
+def _response(
+    status: int, phrase: str, body: bytes, kind: str, cache: str = "no-cache"
+) -> Response:
     headers = Headers(
         [
             ("Content-Type", kind),
             ("Content-Length", str(len(body))),
-            ("Cache-Control", "no-cache"),
+            ("Cache-Control", cache),
             ("X-Content-Type-Options", "nosniff"),
             ("Connection", "close"),
         ]

@@ -24,6 +24,7 @@ from typing import Any, TextIO
 
 import attrs
 
+from rtcstate.codes import DataChannelStatus
 from rtcstate.settings import CallSettings
 
 __all__ = ["Bot", "run"]
@@ -129,7 +130,7 @@ class Bot:
         self.files.append({**file, "digest": digest})
         self.line(f"file {file['name']}: {file['size']} bytes, sha256 {digest}")
         for channel in self.channels:
-            if channel.status.value == "open":
+            if channel.status is DataChannelStatus.DATACHANNEL_STATUS_ONGOING:
                 with contextlib.suppress(Exception):
                     channel.send_data(f"sha256 {file['name']} {digest}")
 

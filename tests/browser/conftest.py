@@ -143,18 +143,32 @@ def chromium(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
             context.close()
 
 
-def open_page(context: Any, base: str, name: str | None = None, limit: float = 60.0) -> Any:
-    """A new tab on the page, Pyodide and the core booted, registered as ``name`` if given."""
-    page = context.new_page()
-    page.goto(base)
-    page.wait_for_function(
-        "() => window.rtcstatePage && (window.rtcstatePage.ready || window.rtcstatePage.error)",
-        timeout=limit * 1000,
+def open_pages(context: Any, base: str, count: int, limit: float = 120.0) -> list[Any]:
+    """``count`` new tabs on the page, Pyodide and the core booted (one after the other: on a
+    loaded 2-core machine booting them together takes longer than in turn)."""
+    pages = [context.new_page() for _ in range(count)]
+    for page in pages:
+        page.goto(base)
+        page.wait_for_function(
+            "() => window.rtcstatePage && (window.rtcstatePage.ready || window.rtcstatePage.error)",
+            timeout=limit * 1000,
+        )
+        error = page.evaluate("() => window.rtcstatePage.error || null")
+        assert error is None, error
+    return pages
+
+
+def register(page: Any, name: str) -> Any:
+    """Register the page's client as ``name`` (a booted page is reused: earlier events and
+    files are forgotten, an earlier registration is left)."""
+    page.evaluate(
+        """(name) => { const p = window.rtcstatePage;
+            if (p.ua) p.ua.unregister();
+            p.events.length = 0; p.received.length = 0;
+            p.call = null; p.chat = null; p.autoAnswer = null;
+            return p.register(name).then(() => true); }""",
+        name,
     )
-    error = page.evaluate("() => window.rtcstatePage.error || null")
-    assert error is None, error
-    if name is not None:
-        page.evaluate("(name) => window.rtcstatePage.register(name).then(() => true)", name)
     return page
 
 

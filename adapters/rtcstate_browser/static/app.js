@@ -159,10 +159,11 @@ $("file-send").onclick = async () => {
   if (file && page.peer) sendFile(file.name, file.type, new Uint8Array(await file.arrayBuffer()));
 };
 
-Object.assign(page, { register, startCall, openChat, sendFile, say });
+Object.assign(page, { register, startCall, setCall, openChat, sendFile, say });
 boot({ log }).then((rtc) => {
   page.rtc = rtc;
   page.bootMs = rtc.bootMs;
+  page.pyodideMs = rtc.pyodideMs;
   $("status").textContent = `core ready in ${(rtc.bootMs / 1000).toFixed(2)} s (Pyodide ${rtc.py.version})`;
   $("register-btn").disabled = false;
   page.ready = true;

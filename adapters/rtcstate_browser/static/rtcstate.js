@@ -39,23 +39,25 @@ export class Emitter {
   }
 }
 
-/** Load Pyodide and the core from the relay (or `base`); returns {UserAgent, py, bootMs}. */
+/** Load Pyodide and the core from the relay (or `base`); returns {UserAgent, py, bootMs,
+ *  pyodideMs} (bootMs: until the core is imported, pyodideMs: of which loadPyodide). */
 export async function boot({ base = new URL("/", location.href).href, log = () => {} } = {}) {
   const started = performance.now();
   const packages = fetch(new URL("packages.zip", base)).then((r) => r.arrayBuffer());
   const { loadPyodide } = await import(new URL("pyodide/pyodide.mjs", base).href);
   const py = await loadPyodide({ indexURL: new URL("pyodide/", base).href });
+  const pyodideMs = performance.now() - started;
   const purelib = py.runPython("import sysconfig; sysconfig.get_paths()['purelib']");
   py.unpackArchive(await packages, "zip", { extractDir: purelib });
   py.runPython("import importlib; importlib.invalidate_caches(); import rtcstate_browser.bridge");
   const Bridge = py.pyimport("rtcstate_browser.bridge").Bridge;
   const bootMs = performance.now() - started;
-  log(`core ready in ${bootMs.toFixed(0)} ms`);
+  log(`core ready in ${bootMs.toFixed(0)} ms (Pyodide ${pyodideMs.toFixed(0)} ms)`);
   const wsUrl = new URL("/", base.replace(/^http/, "ws")).href;
   class BoundUserAgent extends UserAgent {
     constructor(id, options = {}) { super(id, { Bridge, wsUrl, log, ...options }); }
   }
-  return { UserAgent: BoundUserAgent, py, bootMs };
+  return { UserAgent: BoundUserAgent, py, bootMs, pyodideMs };
 }
 
 export class UserAgent extends Emitter {
