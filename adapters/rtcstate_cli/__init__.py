@@ -3,7 +3,8 @@
 Sub-commands: ``codes`` (the apiRTC vocabulary catalogue), ``diagram NAME`` / ``diagram --all``
 (Mermaid state diagrams), ``machines`` (list the machines), ``docs`` (regenerate the generated
 pages in ``docs/``, or check them with ``--check``), ``serve --host H --port P`` (the websocket
-relay server of ``rtcstate_asyncio``), ``demo [--scenario S] [--size-mb N] [--relay URL]``
+relay server of ``rtcstate_asyncio``, with its authentication, TLS and limits: see
+:mod:`rtcstate_cli.serve`), ``demo [--scenario S] [--size-mb N] [--relay URL]``
 (two agents over real WebRTC on loopback, see :mod:`rtcstate_cli.demo`).
 """
 
@@ -14,6 +15,7 @@ import sys
 from pathlib import Path
 
 from rtcstate import codes, diagrams
+from rtcstate_cli import serve
 
 GENERATED = {
     "codes.md": codes.render_markdown,
@@ -38,19 +40,6 @@ def _docs(directory: Path, check: bool) -> int:
     return 0
 
 
-def _serve(host: str, port: int) -> int:
-    import asyncio
-    import contextlib
-    import logging
-
-    from rtcstate_asyncio.relay import run_relay  # only this command needs websockets
-
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(run_relay(host, port))
-    return 0
-
-
 def _demo(scenario: str, size_mb: float, relay: str | None) -> int:
     import asyncio
 
@@ -71,9 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     p_docs = sub.add_parser("docs", help="regenerate docs/codes.md and docs/diagrams.md")
     p_docs.add_argument("--dir", type=Path, default=Path("docs"))
     p_docs.add_argument("--check", action="store_true", help="fail if a page is stale")
-    p_serve = sub.add_parser("serve", help="run the websocket relay server (Ctrl-C to stop)")
-    p_serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
-    p_serve.add_argument("--port", type=int, default=8765, help="TCP port to listen on")
+    serve.add_arguments(sub.add_parser("serve", help="run the websocket relay (Ctrl-C to stop)"))
     p_demo = sub.add_parser("demo", help="alice calls bob over real WebRTC on loopback")
     p_demo.add_argument(
         "--scenario", default="call", choices=["call", "decline", "busy", "notfound"],
@@ -109,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "demo":
         return _demo(args.scenario, args.size_mb, args.relay)
     if args.command == "serve":
-        return _serve(args.host, args.port)
+        return serve.main(args)
     return 2  # pragma: no cover - argparse enforces the choices
 
 
