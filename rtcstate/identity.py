@@ -5,14 +5,24 @@ audience) and hands the sans-I/O hub an :class:`Identity`; the hub never parses 
 believes what a client says about itself. Every rule of the hub that depends on *who* (owning an
 address, allowed device names, tenant isolation, a conversation moderator's role) reads this
 value. Without authentication the hub builds an unverified identity from the ``Register``
-message (``verified=False``), so the embedded default keeps working on loopback.
+message (``verified=False``, :func:`claimed`), so the embedded default keeps working on
+loopback.
+
+A :data:`Verifier` is the callable the hub is given: ``verifier(register, now)`` returns the
+:class:`Identity` of the connection, or a :class:`Refusal` (a
+:class:`~rtcstate.wire.ServerErrorCode` and the reason in words) that the hub sends back
+before closing the connection.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import attrs
 
-__all__ = ["DEFAULT_TENANT", "Identity"]
+from rtcstate import wire
+
+__all__ = ["DEFAULT_TENANT", "Identity", "Refusal", "Verifier", "claimed"]
 
 DEFAULT_TENANT = "default"
 
@@ -40,3 +50,29 @@ class Identity:
 
     def has_role(self, role: str) -> bool:
         return role in self.roles
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """``(tenant, user)``: what limits per identity count by."""
+        return (self.tenant, self.user)
+
+    def same_owner(self, other: Identity) -> bool:
+        """Whether ``other`` is the same identity (it may take this one's address over)."""
+        return (self.tenant, self.user, self.verified) == (other.tenant, other.user, other.verified)
+
+
+@attrs.frozen(slots=True)
+class Refusal:
+    """A verifier's refusal: the ``ServerError`` code and the reason in words."""
+
+    code: wire.ServerErrorCode
+    reason: str
+
+
+Verifier = Callable[[wire.Register, float], Identity | Refusal]
+"""``verifier(register, now)``: the identity of a registering connection, or a refusal."""
+
+
+def claimed(register: wire.Register, now: float) -> Identity:
+    """The verifier without authentication: whoever the ``Register`` says (unverified)."""
+    return Identity(user=register.user)

@@ -156,6 +156,11 @@ TRANSITIONS: list[dict[str, Any]] = [
      "conditions": "_will_retry", "after": ["_close_transport", "_on_lost", "_schedule_retry"]},
     {"trigger": "pong_timeout", "source": "CONNECTED", "dest": "FAILED",
      "after": ["_close_transport", "_on_lost", "_give_up"]},
+    # the relay refused us for good (a refused token, a conflict: wire.FINAL_ERROR_CODES)
+    {"trigger": "refused", "source": ["REGISTERING", "REREGISTERING"], "dest": "FAILED",
+     "after": ["_close_transport", "_refused"]},
+    {"trigger": "refused", "source": "CONNECTED", "dest": "FAILED",
+     "after": ["_close_transport", "_on_lost", "_refused"]},
 ]  # fmt: skip
 
 REGISTER_TIMER = "session:register"
@@ -575,7 +580,11 @@ class Session:
     def receive_envelope(self, env: wire.Envelope, now: float) -> list[Effect]:
         """Handle an already decoded message (the relay and tests use this); never raises."""
         msg = env.message
-        if self.state is not SessionState.CONNECTED and type(msg) is not wire.Registered:
+        if (
+            self.state is not SessionState.CONNECTED
+            and type(msg) is not wire.Registered
+            and not _refusal_while_registering(self, msg)
+        ):
             # only the server's Registered is meaningful before registration completes (and
             # nothing is after the transport closed): the relay routes nothing else to us then
             return [Drop("not-connected", f"{msg.TYPE} received in state {self.state.name}")]
@@ -848,6 +857,12 @@ class Session:
     def _msg_server_error(self, env: wire.Envelope, now: float) -> list[Effect]:
         msg = env.message
         assert isinstance(msg, wire.ServerError)
+        if msg.code in wire.FINAL_ERROR_CODES and env.sender is None:
+            fx: list[Effect] = []
+            spec_of(self).fire(self, "refused", fx, now, reason=msg.info, code=msg.code)
+            return self._track(fx)
+        if self.state is not SessionState.CONNECTED:
+            return [Drop("not-connected", f"{msg.TYPE} {msg.code} in state {self.state.name}")]
         return [_error(ErrorCode.SERVER_ERROR, {"code": msg.code, "info": msg.info})]
 
     def _msg_contact_message(self, env: wire.Envelope, now: float) -> list[Effect]:
@@ -953,21 +968,35 @@ class Session:
     def _close_transport(self, fx: list[Effect], now: float, **_: Any) -> None:
         fx.append(CloseTransport())
 
-    def _fail_initial(self, fx: list[Effect], now: float, **_: Any) -> None:
-        self._fail(fx, ErrorNumber.ERROR_APIRTC_INITIALISATION_FAILED, 1)
+    def _fail_initial(self, fx: list[Effect], now: float, reason: str = "", **_: Any) -> None:
+        self._fail(fx, ErrorNumber.ERROR_APIRTC_INITIALISATION_FAILED, 1, {"cause": reason})
 
-    def _give_up(self, fx: list[Effect], now: float, **_: Any) -> None:
-        self._fail(fx, ErrorNumber.ERROR_NETWORK_UNAVAILABLE, self.attempt)
+    def _give_up(self, fx: list[Effect], now: float, reason: str = "", **_: Any) -> None:
+        self._fail(fx, ErrorNumber.ERROR_NETWORK_UNAVAILABLE, self.attempt, {"cause": reason})
 
-    def _fail(self, fx: list[Effect], number: ErrorNumber, attempts: int) -> None:
+    def _refused(
+        self, fx: list[Effect], now: float, reason: str = "", code: str = "", **_: Any
+    ) -> None:
+        # the relay's refusal, final: its code and its reason in words, no reconnection
+        number = (
+            ErrorNumber.ERROR_APIRTC_INITIALISATION_FAILED
+            if self.session_id is None
+            else ErrorNumber.ERROR_NETWORK_UNAVAILABLE
+        )
+        self._fail(fx, number, max(self.attempt, 1), {"code": code, "reason": reason})
+
+    def _fail(
+        self,
+        fx: list[Effect],
+        number: ErrorNumber,
+        attempts: int,
+        more: Mapping[str, str] | None = None,
+    ) -> None:
         self._cancel_own(fx)
         fx.append(_ccs(CcsConnectionStatus.ERROR))
-        fx.append(
-            _error(
-                ErrorCode.SERVER_CONNECTION_FAILED,
-                {"errorNumber": int(number), "attempts": attempts},
-            )
-        )
+        descriptor: dict[str, Any] = {"errorNumber": int(number), "attempts": attempts}
+        descriptor.update((k, v) for k, v in (more or {}).items() if v)
+        fx.append(_error(ErrorCode.SERVER_CONNECTION_FAILED, descriptor))
 
     def _cancel_own(self, fx: list[Effect]) -> None:
         fx.extend(CancelTimer(t) for t in sorted(self._timers.get("session", ())))
@@ -1027,6 +1056,30 @@ def child_key(child: object) -> str:
     return key
 
 
+def _refusal_while_registering(session: Session, msg: wire.Message) -> bool:
+    """A ``ServerError`` the relay answers a ``Register`` with (a refused token...)."""
+    return type(msg) is wire.ServerError and session.state in (
+        SessionState.REGISTERING,
+        SessionState.REREGISTERING,
+    )
+
+
+def _presence_batch(session: Session, env: wire.Envelope, now: float) -> list[Effect]:
+    """The relay's initial presence, several contacts at once: one ``Presence`` each."""
+    msg = env.message
+    assert isinstance(msg, wire.PresenceBatch)
+    if env.sender is not None:
+        return [Drop("forged", "presence must come from the server")]
+    by_user: dict[str, list[str]] = {}
+    for address in msg.devices:
+        by_user.setdefault(address.partition("/")[0], []).append(address)
+    fx: list[Effect] = []
+    for user, devices in by_user.items():
+        presence = wire.Envelope(wire.Presence(user, True, devices))
+        fx.extend(session._msg_presence(presence, now))
+    return fx
+
+
 _SESSION_HANDLERS: dict[type[wire.Message], Callable[[Session, wire.Envelope, float], list[Effect]]]
 _SESSION_HANDLERS = {
     wire.Registered: Session._msg_registered,
@@ -1036,4 +1089,5 @@ _SESSION_HANDLERS = {
     wire.ServerError: Session._msg_server_error,
     wire.ContactMessage: Session._msg_contact_message,
     wire.ContactData: Session._msg_contact_data,
+    wire.PresenceBatch: _presence_batch,
 }

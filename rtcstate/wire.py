@@ -1289,3 +1289,133 @@ def encode(message: Message, *, to: str | None = None, sender: str | None = None
 def encode_envelope(env: Envelope) -> bytes:
     """Serialize an :class:`Envelope`: ``encode(env.message, to=env.to, sender=env.sender)``."""
     return encode(env.message, to=env.to, sender=env.sender)
+
+
+# --------------------------------------------------------------------------------------------
+# Relay security and scoped presence (issue 11). One block, appended: the server error codes
+# the relay answers with (and which of them end a session for good) and the presence messages.
+
+
+class ServerErrorCode(enum.StrEnum):
+    """Every ``ServerError.code`` the relay sends (docs/wire.md, docs/security.md)."""
+
+    NOT_REGISTERED = "not_registered"
+    """A message other than ``register`` before registration."""
+    INVALID_REGISTER = "invalid_register"
+    """A ``register`` with an empty or malformed user or device."""
+    UNEXPECTED = "unexpected"
+    """A message without ``to`` that the relay does not handle itself."""
+    FORBIDDEN = "forbidden"
+    """A client tried to route a message only the relay may send."""
+    USER_NOT_FOUND = "user_not_found"
+    """Nobody at the destination (messages without a route id)."""
+    OVERSIZE = "oversize"
+    """A frame over the relay's message size."""
+    DECODE_ERROR = "decode_error"
+    """A frame that is not a valid message."""
+    RATE_LIMITED = "rate_limited"
+    """Over the message rate of the connection, its identity or its source address."""
+    NAME_TOO_LONG = "name_too_long"
+    """A user, device, tenant or group name over the relay's length limit."""
+    TOO_MANY_DEVICES = "too_many_devices"
+    """The user already has the most devices the relay allows online."""
+    TOO_MANY_CONNECTIONS = "too_many_connections"
+    """The source address already holds the most connections the relay allows."""
+    RECONNECTING_TOO_FAST = "reconnecting_too_fast"
+    """Over the registration rate of the identity, or the connection rate of the source."""
+    TOO_MANY_SUBSCRIPTIONS = "too_many_subscriptions"
+    """Over the presence subscriptions or groups a connection may hold."""
+    AUTH_REQUIRED = "auth_required"
+    """The relay requires a token and the ``register`` carried none."""
+    TOKEN_INVALID = "token_invalid"
+    """The token is malformed, has a bad signature or a refused algorithm."""
+    TOKEN_EXPIRED = "token_expired"
+    """The token's ``exp`` is past (also sent when it expires on an open connection)."""
+    TOKEN_WRONG_USER = "token_wrong_user"
+    """The token's ``sub`` is not the user of the ``register``."""
+    DEVICE_NOT_ALLOWED = "device_not_allowed"
+    """The device is not in the token's ``devices`` list."""
+    ADDRESS_TAKEN = "address_taken"
+    """The address is held by a live connection of another identity."""
+    CONFLICT = "conflict"
+    """Sent to the older connection when the same identity registered its address again."""
+    REGISTER_TIMEOUT = "register_timeout"
+    """The connection did not register in time."""
+    IDLE_TIMEOUT = "idle_timeout"
+    """The connection sent nothing for too long."""
+    SLOW_CONSUMER = "slow_consumer"
+    """The connection did not read what it was sent (its outgoing queue was full)."""
+
+
+FINAL_ERROR_CODES: Final = frozenset(
+    {
+        ServerErrorCode.AUTH_REQUIRED,
+        ServerErrorCode.TOKEN_INVALID,
+        ServerErrorCode.TOKEN_EXPIRED,
+        ServerErrorCode.TOKEN_WRONG_USER,
+        ServerErrorCode.DEVICE_NOT_ALLOWED,
+        ServerErrorCode.ADDRESS_TAKEN,
+        ServerErrorCode.CONFLICT,
+        ServerErrorCode.TOO_MANY_DEVICES,
+        ServerErrorCode.NAME_TOO_LONG,
+        ServerErrorCode.INVALID_REGISTER,
+    }
+)
+"""Codes after which a client must not reconnect on its own: trying again cannot succeed
+(the session fails with the reason instead of entering its reconnection loop)."""
+
+
+@register
+@attrs.frozen(slots=True)
+class PresenceBatch(Message):
+    """relay -> client: the online devices (``"user/device"``) of several contacts at once
+    (the initial presence of a registration or a subscription, split in bounded messages)."""
+
+    TYPE: ClassVar[str] = "presence_batch"
+    ROUTE: ClassVar[str | None] = None
+    devices: list[str]
+
+
+@register
+@attrs.frozen(slots=True)
+class PresenceSubscribe(Message):
+    """client -> relay: hear the presence of these users and of these presence groups."""
+
+    TYPE: ClassVar[str] = "presence_subscribe"
+    ROUTE: ClassVar[str | None] = None
+    contacts: list[str]
+    groups: list[str]
+
+
+@register
+@attrs.frozen(slots=True)
+class PresenceUnsubscribe(Message):
+    """client -> relay: stop hearing these users and presence groups."""
+
+    TYPE: ClassVar[str] = "presence_unsubscribe"
+    ROUTE: ClassVar[str | None] = None
+    contacts: list[str]
+    groups: list[str]
+
+
+@register
+@attrs.frozen(slots=True)
+class PresenceGroups(Message):
+    """client -> relay: publish this device's presence in ``join`` groups, stop in ``leave``
+    (apiRTC's ``joinGroup`` / ``leaveGroup``)."""
+
+    TYPE: ClassVar[str] = "presence_groups"
+    ROUTE: ClassVar[str | None] = None
+    join: list[str]
+    leave: list[str]
+
+
+__all__ += [
+    "FINAL_ERROR_CODES",
+    "PresenceBatch",
+    "PresenceGroups",
+    "PresenceSubscribe",
+    "PresenceUnsubscribe",
+    "ServerErrorCode",
+]
+# ---- end of the relay security block --------------------------------------------------------

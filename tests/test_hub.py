@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from rtcstate import wire
 from rtcstate.codes import CallType, HangupReason
 from rtcstate.effects import Drop, Send
-from rtcstate.hub import CloseConnection, Deliver, Hub, HubEffect
+from rtcstate.hub import CloseCode, CloseConnection, Deliver, Hub, HubEffect, Log
 from rtcstate.session import Session, SessionConfig, SessionState
 from rtcstate.testing.strategies import addresses, envelopes
 from rtcstate.wire import Envelope
@@ -18,6 +18,20 @@ from rtcstate.wire import Envelope
 TAKE = HangupReason.CALL_TAKE_ON_OTHER_DEVICE.value
 BYE_OTHER = HangupReason.BYE_ON_OTHER_DEVICE.value
 CALL = "alice/c-call-1"
+
+
+def nolog(fx: list[HubEffect]) -> list[HubEffect]:
+    """The effects without the log lines (tested in tests/test_hub_security.py)."""
+    return [e for e in fx if not isinstance(e, Log)]
+
+
+def forks(hub: Hub) -> dict[str, Any]:
+    """Every tenant's forks, by call id."""
+    return {k: f for space in hub._spaces.values() for k, f in space.forks.items()}
+
+
+def involved(hub: Hub) -> dict[str, set[str]]:
+    return {k: v for space in hub._spaces.values() for k, v in space.involved.items()}
 
 
 def online(*addresses: str, hub: Hub | None = None) -> tuple[Hub, dict[str, str]]:
@@ -36,7 +50,7 @@ def online(*addresses: str, hub: Hub | None = None) -> tuple[Hub, dict[str, str]
 def send(
     hub: Hub, conn: str, msg: wire.Message, to: str | None = None, now: float = 0.0
 ) -> list[HubEffect]:
-    return hub.receive_envelope(conn, Envelope(msg, to), now)
+    return nolog(hub.receive_envelope(conn, Envelope(msg, to), now))
 
 
 def server(conn: str, msg: wire.Message) -> Deliver:
@@ -64,7 +78,7 @@ def test_register_replies_and_announces_presence() -> None:
     fx = send(hub, "c2", wire.Register("bob", "p"))
     assert fx == [
         server("c2", wire.Registered("bob", "p", "c2:2")),
-        server("c2", wire.Presence("alice", True, ["alice/d1"])),
+        server("c2", wire.PresenceBatch(["alice/d1"])),
         server("c1", wire.Presence("bob", True, ["bob/p"])),
     ]
 
@@ -73,8 +87,7 @@ def test_register_replies_and_announces_presence() -> None:
     both = ["alice/d1", "alice/d2"]
     assert fx == [
         server("c3", wire.Registered("alice", "d2", "c3:3")),
-        server("c3", wire.Presence("alice", True, both)),
-        server("c3", wire.Presence("bob", True, ["bob/p"])),
+        server("c3", wire.PresenceBatch([*both, "bob/p"])),
         server("c1", wire.Presence("alice", True, both)),
         server("c2", wire.Presence("alice", True, both)),
     ]
@@ -87,12 +100,12 @@ def test_register_replies_and_announces_presence() -> None:
 
 def test_disconnect_announces_remaining_devices_then_offline() -> None:
     hub, c = online("alice/d1", "alice/d2", "bob/p")
-    fx = hub.disconnect(c["alice/d1"], 1.0)
+    fx = nolog(hub.disconnect(c["alice/d1"], 1.0))
     assert fx == [
         server(c["alice/d2"], wire.Presence("alice", True, ["alice/d2"])),
         server(c["bob/p"], wire.Presence("alice", True, ["alice/d2"])),
     ]
-    fx = hub.disconnect(c["alice/d2"], 2.0)
+    fx = nolog(hub.disconnect(c["alice/d2"], 2.0))
     assert fx == [server(c["bob/p"], wire.Presence("alice", False, []))]
     assert hub.devices("alice") == ()
     assert hub.disconnect(c["alice/d2"], 3.0) == []  # twice: nothing
@@ -143,13 +156,15 @@ def test_duplicate_address_closes_the_older_connection() -> None:
     hub, c = online("alice/d1", "bob/p")
     hub.connect("new", 1.0)
     fx = send(hub, "new", wire.Register("alice", "d1", resume=True))
-    assert fx[0] == CloseConnection(c["alice/d1"], "alice/d1 registered on another connection")
-    assert fx[1] == server("new", wire.Registered("alice", "d1", "new:3"))
+    taken = "alice/d1 registered on another connection"
+    assert fx[0] == server(c["alice/d1"], wire.ServerError("conflict", taken))
+    assert fx[1] == CloseConnection(c["alice/d1"], taken, CloseCode.CONFLICT)
+    assert fx[2] == server("new", wire.Registered("alice", "d1", "new:3"))
     assert hub.address("new") == "alice/d1"
     assert hub.address(c["alice/d1"]) is None
     assert hub.devices("alice") == ("alice/d1",)
     # the old connection's close changes nothing; messages now reach the new one
-    assert hub.disconnect(c["alice/d1"], 2.0) == []
+    assert nolog(hub.disconnect(c["alice/d1"], 2.0)) == []
     fx = send(hub, c["bob/p"], wire.ContactMessage(1, "hi"), to="alice/d1")
     assert fx == [Deliver("new", Envelope(wire.ContactMessage(1, "hi"), "alice/d1", "bob/p"))]
 
@@ -170,7 +185,7 @@ def test_session_registers_through_the_hub() -> None:
     hub.connect("a", 0.0)
     sent = [e for e in session.connection_made(0.0) if isinstance(e, Send)]
     data = wire.encode(sent[0].message, to=sent[0].to, sender="forged")
-    for effect in hub.receive("a", data, 0.0):
+    for effect in nolog(hub.receive("a", data, 0.0)):
         assert isinstance(effect, Deliver)
         if effect.conn == "a":
             session.receive(wire.encode_envelope(effect.envelope), 0.0)
@@ -291,7 +306,7 @@ def test_invite_to_one_device_is_not_forked() -> None:
     assert fx == [Deliver(c["bob/d0"], Envelope(invite(), "bob/d0", "alice/c"))]
     fx = send(hub, c["bob/d0"], wire.Answer(CALL, "sdp"), to="alice/c")
     assert fx == [Deliver(c["alice/c"], Envelope(wire.Answer(CALL, "sdp"), "alice/c", "bob/d0"))]
-    assert hub._forks == {}
+    assert forks(hub) == {}
 
 
 # --- forked calls -----------------------------------------------------------------------------
@@ -394,10 +409,10 @@ def test_fork_is_forgotten_after_the_final_bye_ack_and_the_losers_acks() -> None
         Deliver(c["bob/d1"], Envelope(bye, "bob", "alice/c"))
     ]
     send(hub, c["bob/d1"], wire.Ack(CALL, "bye"), to="alice/c")
-    assert CALL in hub._forks  # closed, but d2 still owes the ack of its bye
+    assert CALL in forks(hub)  # closed, but d2 still owes the ack of its bye
     fx = send(hub, c["bob/d2"], wire.Ack(CALL, "bye"), to="alice/c")
     assert isinstance(fx[0], Drop)  # not forwarded to the caller
-    assert hub._forks == {} and hub._involved == {}
+    assert forks(hub) == {} and involved(hub) == {}
     # from now on the id routes as any other
     fx = send(hub, c["bob/d2"], wire.Candidate(CALL, "x"), to="alice/c")
     assert fx == [to_caller(c, "bob/d2", wire.Candidate(CALL, "x"))]
@@ -409,22 +424,22 @@ def test_closed_fork_waits_for_stragglers_at_most_fork_linger() -> None:
     send(hub, c["bob/d0"], wire.Answer(CALL, "a"), to="alice/c")
     send(hub, c["alice/c"], wire.Bye(CALL, "Hangup_From_Caller"), to="bob/d0", now=10.0)
     send(hub, c["bob/d0"], wire.Ack(CALL, "bye"), to="alice/c", now=10.0)
-    assert CALL in hub._forks
+    assert CALL in forks(hub)
     hub.receive_envelope(c["alice/c"], Envelope(wire.Ping(1)), 14.9)
-    assert CALL in hub._forks
+    assert CALL in forks(hub)
     hub.receive_envelope(c["alice/c"], Envelope(wire.Ping(2)), 15.0)
-    assert hub._forks == {} and hub._involved == {}
+    assert forks(hub) == {} and involved(hub) == {}
 
 
 def test_fork_forgotten_when_caller_or_winner_disconnects() -> None:
     hub, c = forked()
     send(hub, c["bob/d1"], wire.Answer(CALL, "a"), to="alice/c")
     hub.disconnect(c["bob/d1"], 1.0)
-    assert hub._forks == {} and hub._involved == {}
+    assert forks(hub) == {} and involved(hub) == {}
 
     hub, c = forked()
     hub.disconnect(c["alice/c"], 1.0)
-    assert hub._forks == {} and hub._involved == {}
+    assert forks(hub) == {} and involved(hub) == {}
 
 
 def test_fork_ringing_device_leaving_is_no_longer_rung() -> None:
@@ -438,7 +453,7 @@ def test_fork_ringing_device_leaving_is_no_longer_rung() -> None:
     hub, c = forked(2)
     hub.disconnect(c["bob/d0"], 1.0)
     hub.disconnect(c["bob/d1"], 1.0)
-    assert hub._forks == {} and hub._involved == {}
+    assert forks(hub) == {} and involved(hub) == {}
 
 
 def test_fork_cancelled_by_the_caller_forwards_one_ack() -> None:
@@ -459,7 +474,7 @@ def test_fork_cancelled_by_the_caller_forwards_one_ack() -> None:
     fx = send(hub, c["bob/d1"], wire.Answer(CALL, "a"), to="alice/c")
     assert fx == [from_caller(c, "bob/d1", cancel)]
     send(hub, c["bob/d1"], ack, to="alice/c")
-    assert hub._forks == {} and hub._involved == {}
+    assert forks(hub) == {} and involved(hub) == {}
 
 
 def test_fork_is_scoped_to_its_caller_and_callee() -> None:
@@ -469,7 +484,7 @@ def test_fork_is_scoped_to_its_caller_and_callee() -> None:
     # carol reusing the id is routed as usual and changes nothing
     fx = send(hub, hub2_conn, wire.Answer(CALL, "sdp"), to="alice/c")
     assert fx == [to_caller(c, "carol/x", wire.Answer(CALL, "sdp"))]
-    assert hub._forks[CALL].winner is None
+    assert forks(hub)[CALL].winner is None
 
 
 # --- properties -------------------------------------------------------------------------------
@@ -534,26 +549,33 @@ def test_caller_hears_from_exactly_one_device_after_settlement(
     if winner is None:
         assert heard_after == set()
         assert byes_from_hub == {}
-        assert hub._forks[CALL].winner is None
+        assert forks(hub)[CALL].winner is None
     else:
         assert heard_after == {winner}
-        assert hub._forks[CALL].winner == winner
+        assert forks(hub)[CALL].winner == winner
         # every loser got at least its settlement bye, the winner none
         losers = {f"bob/d{i}" for i in range(n)} - {winner}
         assert set(byes_from_hub) == losers
 
 
 def check_invariants(hub: Hub) -> None:
-    for address, conn in hub._by_address.items():
-        assert hub._conns[conn] == address
-        assert hub._users[address.partition("/")[0]][address] == conn
-    for call_id, fork in hub._forks.items():
-        for address in (fork.caller, fork.winner, *fork.others):
-            if address is not None:
-                assert call_id in hub._involved[address]
-                assert address in hub._by_address
-    for address, ids in hub._involved.items():
-        assert ids and all(i in hub._forks for i in ids), address
+    for space in hub._spaces.values():
+        for address, conn in space.by_address.items():
+            assert hub.address(conn) == address
+            assert space.users[address.partition("/")[0]][address] == conn
+        for call_id, fork in space.forks.items():
+            for address in (fork.caller, fork.winner, *fork.others):
+                if address is not None:
+                    assert call_id in space.involved[address]
+                    assert address in space.by_address
+        for address, ids in space.involved.items():
+            assert ids and all(i in space.forks for i in ids), address
+        # presence: every member and subscriber is a live registered connection of the space
+        for group, members in space.presence.members.items():
+            for user, count in members.items():
+                assert 0 < count <= len(space.users.get(user, ())), (group, user)
+        for subs in (*space.presence.group_subs.values(), *space.presence.contact_subs.values()):
+            assert all(hub.address(conn) in space.by_address for conn in subs)
 
 
 @settings(max_examples=300, deadline=None)
@@ -565,7 +587,7 @@ def test_receive_never_raises_on_arbitrary_input(frames: list[Any]) -> None:
         for conn in (c["alice/d1"], "raw"):
             fx = hub.receive(conn, frame, float(i))
             assert isinstance(fx, list)
-            assert all(isinstance(e, Deliver | CloseConnection | Drop) for e in fx)
+            assert all(isinstance(e, Deliver | CloseConnection | Drop | Log) for e in fx)
     check_invariants(hub)
 
 
@@ -660,9 +682,10 @@ def test_repeated_abuse_closes_the_connection_and_later_frames_are_dropped() -> 
     assert "rate_limited" in fx[-1].reason
     later = hub.receive(conn, ping_frame(), 100.0)
     assert len(later) == 1 and isinstance(later[0], Drop) and later[0].reason == "closing"
-    # the adapter reports the close: the address is freed and bob hears it
-    fx = hub.disconnect(conn, 100.0)
+    # closing frees the address at once: bob hears it; the adapter's report changes nothing
     assert deliveries(fx, c["bob/d1"]) == [Envelope(wire.Presence("alice", False, []))]
+    assert hub.address(conn) is None
+    assert deliveries(hub.disconnect(conn, 100.0), c["bob/d1"]) == []
 
 
 def test_an_accepted_frame_resets_the_strikes() -> None:
@@ -680,7 +703,8 @@ def test_an_accepted_frame_resets_the_strikes() -> None:
 
 
 def test_rate_limit_can_be_disabled_and_bad_limits_are_refused() -> None:
-    hub, c = online("alice/d1", hub=Hub(rate_limit=None, rate_burst=1.0))
+    unlimited = Hub(rate_limit=None, rate_burst=1.0, identity_rate_limit=None)
+    hub, c = online("alice/d1", hub=unlimited)
     conn = c["alice/d1"]
     for seq in range(500):
         assert hub.receive(conn, ping_frame(seq), 0.0) == [server(conn, wire.Pong(seq=seq))]

@@ -29,6 +29,7 @@ import asyncio
 import inspect
 import logging
 from collections.abc import Awaitable, Callable, Mapping
+from ssl import SSLContext
 from types import TracebackType
 from typing import Any, Self, overload
 
@@ -115,7 +116,12 @@ class UserAgent(UserAgentEvents):
         return self._session is not None
 
     async def register(
-        self, server_url: str = "ws://127.0.0.1:8765", *, timeout: float | None = None
+        self,
+        server_url: str = "ws://127.0.0.1:8765",
+        *,
+        timeout: float | None = None,
+        token: str | None = None,
+        ssl: SSLContext | None = None,
     ) -> Session:
         """Connect to the relay at ``server_url`` and register; returns the :class:`Session`.
 
@@ -131,8 +137,11 @@ class UserAgent(UserAgentEvents):
                 "the media backend given to this UserAgent was closed by unregister(): give a "
                 "factory (media=AiortcMedia) to register again",
             )
+        options = dict(self.options)
+        if token is not None:
+            options["token"] = token
         config = core_session.SessionConfig(
-            self.user, server_url=server_url, device=self.device, **self.options
+            self.user, server_url=server_url, device=self.device, **options
         )
         session = Session(self)
         backend = _backend(self._media)
@@ -140,7 +149,7 @@ class UserAgent(UserAgentEvents):
         # one made by a factory belongs to this registration
         runtime = Runtime(
             config, media=backend, on_emit=session._dispatch,
-            close_media=backend is not self._media,
+            close_media=backend is not self._media, ssl=ssl,
         )  # fmt: skip
         session._attach(runtime)
         done: asyncio.Future[None] = runtime.loop.create_future()
@@ -157,7 +166,10 @@ class UserAgent(UserAgentEvents):
             ):
                 descriptor = payload.get("descriptor") or {}
                 number = ErrorNumber(descriptor.get("errorNumber", 0))
-                text = f"could not register on {server_url}: {payload.get('errorInfo')}"
+                why = (
+                    descriptor.get("reason") or descriptor.get("cause") or payload.get("errorInfo")
+                )
+                text = f"could not register on {server_url}: {why}"
                 done.set_exception(RegistrationError(number, text, descriptor))
 
         session._hooks.append(watch)

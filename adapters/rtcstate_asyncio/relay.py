@@ -2,24 +2,27 @@
 
 Theory of operation
 -------------------
-:class:`Relay` listens with ``websockets.asyncio.server`` (loopback by default) and gives each
-websocket one hub connection id (``ws1``, ``ws2``...). It reports ``connect`` when the socket
-opens, every frame it reads (``receive``) and ``disconnect`` when it closes, each with
-``loop.time()``, and carries out the hub's answers in order: :class:`~rtcstate.hub.Deliver`
-encodes the envelope and queues it on that connection's single writer task (so what one
-connection is sent stays in order), :class:`~rtcstate.hub.CloseConnection` queues a close
-(code 1008, the hub's reason) behind what is already queued, and ``Drop`` is logged. A
-connection that does not read what it is sent is closed (1008, ``slow consumer``) once
-``max_queue`` frames wait for it, rather than buffered without bound. Every
-decision (registration, presence, routing, forks, the size and rate limits) is the hub's; the
-websocket's own frame limit is set to four times the hub's ``max_message_size`` so an oversized
-frame reaches the hub, which answers it with ``ServerError(oversize)`` (a frame beyond that is
+:class:`Relay` listens with ``websockets.asyncio.server`` (loopback by default; TLS when given
+an ``ssl`` context) and gives each websocket one hub connection id (``ws1``, ``ws2``...). It
+reports ``connect`` when the socket opens (with the peer's IP address, which the hub's
+per-source limits count), every frame it reads (``receive``), ``disconnect`` when it closes,
+and the passing of time (``tick``, every ``tick_interval`` seconds: registration and idle
+timeouts, token expiry), each with ``loop.time()``. It carries out the hub's answers in order:
+:class:`~rtcstate.hub.Deliver` encodes the envelope and queues it on that connection's single
+writer task (so what one connection is sent stays in order) and reports the bytes waiting
+(``queued``: past the hub's ``max_queue_bytes`` the hub closes a client that does not read,
+so the relay never holds more than that for it); :class:`~rtcstate.hub.CloseConnection`
+queues a close (the hub's code and reason) behind what is already queued; :class:`~rtcstate.
+hub.Log` is one structured log line (``INFO``); ``Drop`` is logged at debug level. Every
+decision (who may register, presence, routing, forks, every limit) is the hub's; the
+websocket's own frame limit is four times the hub's ``max_message_size`` so an oversized frame
+reaches the hub, which answers it with ``ServerError(oversize)`` (a frame beyond that is
 refused by websockets itself with close code 1009).
 
 :meth:`Relay.close` is the graceful shutdown: the server stops accepting, every connection is
-closed with 1001 (going away), and every handler and writer task is awaited. :func:`serve`
-starts a relay and returns it; :func:`run_relay` runs one until cancelled (or SIGTERM), for
-the ``rtcstate serve`` command.
+closed with 1001 (going away), and every handler, writer and the ticker are awaited.
+:func:`serve` starts a relay and returns it; :func:`run_relay` runs one until cancelled (or
+SIGTERM), for the ``rtcstate serve`` command.
 """
 
 from __future__ import annotations
@@ -29,7 +32,8 @@ import contextlib
 import itertools
 import logging
 import signal
-from collections.abc import Callable
+import ssl as ssl_module
+from collections.abc import Callable, Sequence
 
 from websockets.asyncio.server import Server, ServerConnection
 from websockets.asyncio.server import serve as ws_serve
@@ -38,7 +42,7 @@ from websockets.http11 import Request, Response
 
 from rtcstate import wire
 from rtcstate.effects import Drop
-from rtcstate.hub import CloseConnection, Deliver, Hub, HubEffect
+from rtcstate.hub import CloseCode, CloseConnection, Deliver, Hub, HubEffect, Log
 
 __all__ = ["Relay", "run_relay", "serve"]
 
@@ -48,8 +52,8 @@ log = logging.getLogger(__name__)
 #: go on with the websocket handshake (websockets' hook).
 ProcessRequest = Callable[[ServerConnection, Request], Response | None]
 
-GOING_AWAY = 1001
-POLICY_VIOLATION = 1008
+GOING_AWAY = int(CloseCode.GOING_AWAY)
+POLICY_VIOLATION = int(CloseCode.POLICY)
 
 
 class _Close:
@@ -64,7 +68,9 @@ class _Peer:
     def __init__(self, ws: ServerConnection) -> None:
         self.ws = ws
         self.queue: asyncio.Queue[str | _Close] = asyncio.Queue()
+        self.queued = 0  # bytes waiting in ``queue``
         self.closing = False
+        self.watchdog: asyncio.TimerHandle | None = None
 
 
 class Relay:
@@ -75,18 +81,23 @@ class Relay:
         hub: Hub | None = None,
         *,
         close_timeout: float = 2.0,
-        max_queue: int = 4096,
         process_request: ProcessRequest | None = None,
+        ssl: ssl_module.SSLContext | None = None,
+        tick_interval: float = 0.5,
     ) -> None:
         """``process_request``: answers a plain HTTP request on the relay's port (a ``Response``)
         or lets it through as a websocket (``None``), e.g. ``rtcstate_browser.web.WebApp``."""
         self.hub = hub if hub is not None else Hub()
         self.process_request = process_request
         self.close_timeout = close_timeout
-        self.max_queue = max_queue
+        self.ssl = ssl
+        self.tick_interval = tick_interval
         self._server: Server | None = None
+        self._ticker: asyncio.Task[None] | None = None
         self._peers: dict[str, _Peer] = {}
         self._serial = itertools.count(1)
+        #: the most bytes ever queued for one connection (a measure for tests and docs)
+        self.peak_queued = 0
 
     @property
     def port(self) -> int:
@@ -99,26 +110,30 @@ class Relay:
     def url(self) -> str:
         assert self._server is not None, "the relay is not started"
         host = next(iter(self._server.sockets)).getsockname()[0]
-        return f"ws://{host}:{self.port}"
+        if ":" in host:
+            host = f"[{host}]"
+        return f"{'wss' if self.ssl is not None else 'ws'}://{host}:{self.port}"
 
     @property
     def connections(self) -> int:
         """How many websockets are open."""
         return len(self._peers)
 
-    async def start(self, host: str = "127.0.0.1", port: int = 8765) -> None:
-        """Listen on ``host``:``port`` (0: a free port)."""
+    async def start(self, host: str | Sequence[str] = "127.0.0.1", port: int = 8765) -> None:
+        """Listen on ``host`` (one address or several) : ``port`` (0: a free port)."""
         if self._server is not None:
             raise RuntimeError("the relay is already started")
         self._server = await ws_serve(
             self._handle,
-            host,
+            host,  # type: ignore[arg-type]  # create_server takes a sequence of hosts too
             port,
             max_size=4 * self.hub.max_message_size,
             close_timeout=self.close_timeout,
             compression=None,
             process_request=self.process_request,
+            ssl=self.ssl,
         )
+        self._ticker = asyncio.get_running_loop().create_task(self._tick())
         log.info("relay listening on %s", self.url)
 
     async def close(self) -> None:
@@ -126,6 +141,10 @@ class Relay:
         server, self._server = self._server, None
         if server is None:
             return
+        ticker, self._ticker = self._ticker, None
+        if ticker is not None:
+            ticker.cancel()
+            await asyncio.gather(ticker, return_exceptions=True)
         server.close(close_connections=True, code=GOING_AWAY, reason="relay shutting down")
         await server.wait_closed()
 
@@ -142,15 +161,21 @@ class Relay:
         conn = f"ws{next(self._serial)}"
         peer = _Peer(ws)
         self._peers[conn] = peer
-        writer = loop.create_task(self._write(peer))
+        writer = loop.create_task(self._write(conn, peer))
+        remote = ws.remote_address
+        source = str(remote[0]) if remote else None
         try:
-            self._apply(self.hub.connect(conn, loop.time()))
+            self._apply(self.hub.connect(conn, loop.time(), source))
             async for data in ws:
+                if peer.closing:
+                    continue  # closed by the hub: read on until the close completes
                 self._apply(self.hub.receive(conn, data, loop.time()))
         except ConnectionClosed:
             pass
         finally:
             del self._peers[conn]
+            if peer.watchdog is not None:
+                peer.watchdog.cancel()
             self._apply(self.hub.disconnect(conn, loop.time()))
             if not writer.done():
                 writer.cancel()
@@ -162,22 +187,33 @@ class Relay:
                 peer = self._peers.get(e.conn)
                 if peer is None or peer.closing:
                     continue
-                if peer.queue.qsize() >= self.max_queue:  # it does not read: do not buffer
-                    peer.closing = True
-                    log.warning("%s: %d frames unsent, closing", e.conn, self.max_queue)
-                    peer.queue.put_nowait(_Close(POLICY_VIOLATION, "slow consumer"))
-                    continue
-                peer.queue.put_nowait(wire.encode_envelope(e.envelope).decode())
+                data = wire.encode_envelope(e.envelope).decode()
+                peer.queue.put_nowait(data)
+                peer.queued += len(data)
+                if peer.queued > self.peak_queued:
+                    self.peak_queued = peer.queued
+                now = asyncio.get_running_loop().time()
+                self._apply(self.hub.queued(e.conn, peer.queued, now))
             elif type(e) is CloseConnection:
                 peer = self._peers.get(e.conn)
                 if peer is not None and not peer.closing:
                     peer.closing = True
-                    peer.queue.put_nowait(_Close(POLICY_VIOLATION, e.reason))
+                    if peer.queued > self.hub.max_queue_bytes:  # it does not read: drop it all
+                        _discard(peer)
+                    peer.queue.put_nowait(_Close(e.code, e.reason))
+                    # a writer stuck on a client that does not read never reaches the close:
+                    # the connection is aborted if it is still open a little later
+                    loop = asyncio.get_running_loop()
+                    peer.watchdog = loop.call_later(
+                        self.close_timeout + 1.0, peer.ws.transport.abort
+                    )
+            elif type(e) is Log:
+                log.info("%s", e.line())
             elif type(e) is Drop:
                 log.debug("hub dropped: %s %s", e.reason, e.detail)
 
     @staticmethod
-    async def _write(peer: _Peer) -> None:
+    async def _write(conn: str, peer: _Peer) -> None:
         while True:
             item = await peer.queue.get()
             try:
@@ -185,33 +221,48 @@ class Relay:
                     await peer.ws.close(item.code, item.reason)
                     return
                 await peer.ws.send(item)
+                peer.queued -= len(item)
             except ConnectionClosed:
                 return
 
+    async def _tick(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(self.tick_interval)
+            self._apply(self.hub.tick(loop.time()))
+
+
+def _discard(peer: _Peer) -> None:
+    """Forget the frames a slow consumer has not read (the close goes out alone)."""
+    while not peer.queue.empty():
+        peer.queue.get_nowait()
+    peer.queued = 0
+
 
 async def serve(
-    host: str = "127.0.0.1",
+    host: str | Sequence[str] = "127.0.0.1",
     port: int = 8765,
     *,
     hub: Hub | None = None,
-    max_queue: int = 4096,
+    ssl: ssl_module.SSLContext | None = None,
     process_request: ProcessRequest | None = None,
 ) -> Relay:
     """Start a relay on ``host``:``port`` (0: a free port); stop it with ``await relay.close()``."""
-    relay = Relay(hub, max_queue=max_queue, process_request=process_request)
+    relay = Relay(hub, ssl=ssl, process_request=process_request)
     await relay.start(host, port)
     return relay
 
 
 async def run_relay(
-    host: str = "127.0.0.1",
+    host: str | Sequence[str] = "127.0.0.1",
     port: int = 8765,
     *,
     hub: Hub | None = None,
+    ssl: ssl_module.SSLContext | None = None,
     process_request: ProcessRequest | None = None,
 ) -> None:
     """Run a relay until cancelled (Ctrl-C) or SIGTERM, then shut it down gracefully."""
-    relay = await serve(host, port, hub=hub, process_request=process_request)
+    relay = await serve(host, port, hub=hub, ssl=ssl, process_request=process_request)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):

@@ -57,6 +57,7 @@ import random
 import uuid
 from collections import deque
 from collections.abc import Callable, Coroutine, Mapping
+from ssl import SSLContext
 from typing import Any, TypeVar
 
 from websockets.asyncio.client import ClientConnection, connect
@@ -117,6 +118,7 @@ class Runtime:
         open_timeout: float = 10.0,
         close_timeout: float = 2.0,
         close_media: bool = True,
+        ssl: SSLContext | None = None,
     ) -> None:
         """``close_media``: whether :meth:`aclose` closes ``media`` too (False when its owner
         closes it, e.g. a backend the application gave a UserAgent)."""
@@ -126,6 +128,7 @@ class Runtime:
         self.media = media
         self.close_media = close_media
         self.open_timeout = open_timeout
+        self.ssl = ssl  # for wss:// URLs (None: the default context)
         self.close_timeout = close_timeout
         self._effects: deque[fx.Effect] = deque()
         self._inputs: deque[Input] = deque()
@@ -423,9 +426,11 @@ class Runtime:
 
     async def _run_link(self, link: _Link) -> None:
         max_size = 4 * self.session.config.max_message_size
+        tls: dict[str, Any] = {} if self.ssl is None else {"ssl": self.ssl}
         try:
             ws = await connect(
                 link.url,
+                **tls,
                 open_timeout=self.open_timeout,
                 close_timeout=self.close_timeout,
                 ping_interval=None,  # keep-alive is the core's (Ping/Pong, SessionConfig)

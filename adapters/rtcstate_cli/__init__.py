@@ -3,7 +3,9 @@
 Sub-commands: ``codes [NAME]`` (the apiRTC vocabulary catalogue, or one code's meaning),
 ``diagram NAME`` / ``diagram --all`` (Mermaid state diagrams), ``machines`` (list the
 machines), ``docs`` (regenerate the generated pages in ``docs/``, or check them with
-``--check``), ``serve --host H --port P`` (the websocket relay server of ``rtcstate_asyncio``),
+``--check``), ``serve --host H --port P`` (the websocket relay server of ``rtcstate_asyncio``,
+with its authentication, TLS and limits: see :mod:`rtcstate_cli.serve`), ``agent --name N``
+(a Python agent to call, see :mod:`rtcstate_cli.agent`),
 ``demo [--scenario S] [--size-mb N] [--relay URL]`` (two agents over real WebRTC on loopback,
 see :mod:`rtcstate_cli.demo`). A user's mistake gives one line and an exit code, never a
 traceback (:mod:`rtcstate_cli.errors`).
@@ -14,11 +16,10 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
 
 from rtcstate import codes, diagrams
 from rtcstate.extras import require
-from rtcstate_cli import errors
+from rtcstate_cli import errors, serve
 from rtcstate_cli.errors import guarded
 from rtcstate_cli.lookup import describe
 
@@ -43,26 +44,6 @@ def _docs(directory: Path, check: bool) -> int:
         return 1
     print(("checked" if check else "wrote") + f" {len(GENERATED)} pages in {directory}")
     return 0
-
-
-def _serve(host: str, port: int, web: bool = False) -> int:
-    import asyncio
-    import contextlib
-    import logging
-
-    require("asyncio", "rtcstate serve")
-    from rtcstate_asyncio.relay import run_relay  # only this command needs websockets
-
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(run_relay(host, port, process_request=_web_app() if web else None))
-    return 0
-
-
-def _web_app() -> Any:
-    from rtcstate_browser.web import WebApp  # the browser client, served from the same port
-
-    return WebApp()
 
 
 def _agent(name: str, relay: str) -> int:
@@ -122,12 +103,9 @@ def main(argv: list[str] | None = None) -> int:
         "--dir", type=Path, default=Path("docs"), help="the docs folder of the repository"
     )
     p_docs.add_argument("--check", action="store_true", help="fail if a page is stale")
-    p_serve = command("serve", "run the websocket relay server (Ctrl-C or SIGTERM to stop)")
-    p_serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
-    p_serve.add_argument(
-        "--port", type=errors.port, default=8765, help="TCP port to listen on (0: any free port)"
+    serve.add_arguments(
+        command("serve", "run the websocket relay server (Ctrl-C or SIGTERM to stop)")
     )
-    p_serve.add_argument("--web", action="store_true", help="also serve the web page (make web)")
     p_agent = command("agent", "a Python agent that answers calls (Ctrl-C to stop)")
     p_agent.add_argument("--name", default="bot", help="user name to register")
     p_agent.add_argument(
@@ -181,7 +159,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "demo":
         return _demo(args.scenario, args.size_mb, args.relay)
     if args.command == "serve":
-        return _serve(args.host, args.port, args.web)
+        return serve.main(args)
     if args.command == "agent":
         return _agent(args.name, args.relay)
     return 2  # pragma: no cover - argparse enforces the choices

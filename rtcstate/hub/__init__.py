@@ -1,0 +1,28 @@
+"""The relay's sans-I/O core: :class:`Hub` and the effects it returns.
+
+Modules: :mod:`~rtcstate.hub.core` (the hub: registration, refusals, limits, dispatch),
+:mod:`~rtcstate.hub.lifecycle` (a connection's states, as a table),
+:mod:`~rtcstate.hub.routing` (one tenant's addresses and forked calls),
+:mod:`~rtcstate.hub.presence` (scoped presence), :mod:`~rtcstate.hub.limits` (token buckets
+and deadlines), :mod:`~rtcstate.hub.effects` (what the hub asks its adapter to do).
+"""
+
+from rtcstate.hub.core import Hub
+from rtcstate.hub.effects import CloseCode, CloseConnection, Deliver, HubDrop, HubEffect, Log
+from rtcstate.hub.lifecycle import ConnState
+from rtcstate.identity import Identity, Refusal, Verifier, claimed
+
+__all__ = [
+    "CloseCode",
+    "CloseConnection",
+    "ConnState",
+    "Deliver",
+    "Hub",
+    "HubDrop",
+    "HubEffect",
+    "Identity",
+    "Log",
+    "Refusal",
+    "Verifier",
+    "claimed",
+]

@@ -1,0 +1,685 @@
+"""Hub: the relay's sans-I/O core (connections, registration, presence, limits, routing).
+
+Theory of operation
+-------------------
+A :class:`Hub` knows transport connections by opaque ids chosen by its adapter (one per
+websocket, say). The adapter reports ``connect(conn, now, source)`` (``source``: the peer's
+address, counted by the per-source limits), ``disconnect(conn, now)``, every frame received
+(``receive(conn, data, now)``), how many bytes wait to be sent on a connection
+(``queued(conn, nbytes, now)``) and the passing of time (``tick(now)``, at the latest at
+``next_deadline()``); the hub answers with :data:`~rtcstate.hub.effects.HubEffect` values, in
+order. It never reads a clock: ``now`` is the adapter's monotonic time.
+
+Life of a connection: the table in :mod:`rtcstate.hub.lifecycle`. ``Register`` makes the
+connection the device ``"user/device"`` of the :class:`~rtcstate.identity.Identity` that the
+``verifier`` returns (without authentication: :func:`~rtcstate.identity.claimed`); the hub
+answers ``Registered`` (``session_id`` is ``"<conn>:<n>"``), then the initial presence in
+bounded ``PresenceBatch`` messages, then tells whoever hears the user (see
+:mod:`rtcstate.hub.presence`) its new device list. Addresses live in one
+:class:`~rtcstate.hub.routing.Space` per tenant: users of different tenants never see or reach
+each other. An address held by a live connection can be taken over by the *same identity* only
+(a reconnection): the older connection is sent ``ServerError(conflict)`` and closed with
+:attr:`~rtcstate.hub.effects.CloseCode.CONFLICT`, which clients treat as final. ``Unregister``
+and ``disconnect`` free the address and tell the audience the user's remaining devices.
+
+Refusals. Every refused request is answered with ``ServerError`` whose code is a
+:class:`~rtcstate.wire.ServerErrorCode`, changes nothing else, and is logged (:class:`Log`).
+A refused token also closes the connection (:attr:`CloseCode.AUTH_FAILED`).
+
+Limits (defaults keep one hostile client from hurting anyone else; see docs/security.md):
+
+* per frame, before decoding: the connection's token bucket (``rate_limit``/``rate_burst``),
+  its identity's (``identity_rate_limit``/``identity_rate_burst``, shared by all its
+  connections and kept after they close) and its source address's
+  (``source_rate_limit``/``source_rate_burst``), and ``max_message_size``; ``max_strikes``
+  refused frames in a row close the connection;
+* per source address: ``max_connections_per_source`` open connections and a connection rate
+  (``connect_rate``/``connect_burst``); per identity: a registration rate
+  (``register_rate``/``register_burst``) and ``max_devices`` online devices;
+* ``max_name_length`` bytes for users, devices, tenants and groups; ``max_subscriptions``
+  contacts and groups subscribed and ``max_groups`` groups joined per connection;
+* ``register_timeout`` (an unregistered connection is closed), ``idle_timeout`` (a connection
+  that sends nothing is closed), the token's expiry (the connection is closed when it passes);
+* ``max_queue_bytes``: a connection whose outgoing backlog exceeds it is closed (slow
+  consumer) before it holds more;
+* ``max_ringing`` calls ringing per device (more invites are answered ``User_Busy``).
+
+``receive_envelope`` (already decoded input, used by simulations) skips the frame and rate
+checks; every other rule applies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import attrs
+
+from rtcstate import wire
+from rtcstate.effects import Drop
+from rtcstate.hub.effects import CloseCode, CloseConnection, Deliver, HubDrop, HubEffect, Log
+from rtcstate.hub.lifecycle import Connection, ConnState
+from rtcstate.hub.limits import Buckets, Deadlines, TokenBucket
+from rtcstate.hub.presence import batches
+from rtcstate.hub.routing import Space, server, server_error
+from rtcstate.identity import DEFAULT_TENANT, Identity, Refusal, Verifier, claimed
+from rtcstate.machine import spec_of
+
+__all__ = ["Hub"]
+
+Code = wire.ServerErrorCode
+
+#: Message types only the relay sends; a client may not route them to another client.
+_RELAY_ONLY: frozenset[type[wire.Message]] = frozenset(
+    {wire.Registered, wire.Presence, wire.PresenceBatch, wire.ServerError, wire.UserNotFound}
+)
+#: characters never accepted in a name (they would need escaping in JSON, or are separators)
+_BAD_CHARS = frozenset('/"\\') | frozenset(map(chr, range(0x20))) | {"\x7f"}
+_SWEEP_EVERY = 10.0
+
+
+@attrs.define(slots=True, eq=False)
+class Hub:
+    """The relay: connections, identities, addresses, presence, limits, routing, forks."""
+
+    max_message_size: int = wire.DEFAULT_MAX_SIZE
+    fork_linger: float = 30.0
+    #: messages per second a connection may send on average (``None``: no rate limit)
+    rate_limit: float | None = 100.0
+    #: messages a connection may send at once above the average (the bucket's size)
+    rate_burst: float = 200.0
+    #: refused frames in a row (oversize, undecodable, rate-limited) that close the connection
+    max_strikes: int = 20
+    #: who a registering connection is (a token verifier; default: whoever it claims)
+    verifier: Verifier = claimed
+    identity_rate_limit: float | None = 100.0
+    identity_rate_burst: float = 200.0
+    source_rate_limit: float | None = 1000.0
+    source_rate_burst: float = 2000.0
+    #: registrations per second per identity (reconnections included)
+    register_rate: float | None = 1.0
+    register_burst: float = 10.0
+    #: new connections per second per source address
+    connect_rate: float | None = 20.0
+    connect_burst: float = 100.0
+    max_connections_per_source: int | None = 200
+    max_devices: int = 8
+    max_name_length: int = 64
+    max_subscriptions: int = 1000
+    max_groups: int = 16
+    register_timeout: float | None = 10.0
+    idle_timeout: float | None = 120.0
+    max_queue_bytes: int = 1 << 20
+    max_ringing: int = 32
+    ring_timeout: float = 120.0
+    #: the frame size clients accept (their ``max_message_size``): no presence is larger
+    client_frame_limit: int = wire.DEFAULT_MAX_SIZE
+    #: the presence group every registration joins and subscribes to (None: none)
+    presence_group: str | None = "default"
+
+    _conns: dict[str, Connection] = attrs.field(factory=dict, init=False)
+    _spaces: dict[str, Space] = attrs.field(factory=dict, init=False)
+    _per_source: dict[str, int] = attrs.field(factory=dict, init=False)
+    _serial: int = attrs.field(default=0, init=False)
+    _deadlines: Deadlines = attrs.field(factory=Deadlines, init=False)
+    _id_msgs: Buckets[tuple[str, str]] = attrs.field(init=False)
+    _src_msgs: Buckets[str] = attrs.field(init=False)
+    _id_regs: Buckets[tuple[str, str]] = attrs.field(init=False)
+    _src_conns: Buckets[str] = attrs.field(init=False)
+    _next_sweep: float = attrs.field(default=0.0, init=False)
+
+    def __attrs_post_init__(self) -> None:
+        for name in ("rate_limit", "identity_rate_limit", "source_rate_limit", "register_rate",
+                     "connect_rate", "register_timeout", "idle_timeout"):  # fmt: skip
+            value = getattr(self, name)
+            if value is not None and value <= 0:
+                raise ValueError(f"{name} must be > 0 (or None)")
+        if self.rate_burst < 1 or self.max_strikes < 1 or self.max_message_size <= 0:
+            raise ValueError("rate_burst, max_strikes and max_message_size must be >= 1")
+        for name in ("identity_rate_burst", "source_rate_burst", "register_burst",
+                     "connect_burst", "max_devices", "max_name_length", "max_ringing",
+                     "max_queue_bytes"):  # fmt: skip
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1")
+        # the largest Presence the hub can send must fit a client's frame
+        worst = 96 + self.max_name_length + self.max_devices * (2 * self.max_name_length + 4)
+        if worst > self.client_frame_limit:
+            raise ValueError(
+                f"max_devices x max_name_length allow a presence of {worst} bytes, over "
+                f"client_frame_limit ({self.client_frame_limit})"
+            )
+        self._id_msgs = Buckets(self.identity_rate_limit, self.identity_rate_burst)
+        self._src_msgs = Buckets(self.source_rate_limit, self.source_rate_burst)
+        self._id_regs = Buckets(self.register_rate, self.register_burst)
+        self._src_conns = Buckets(self.connect_rate, self.connect_burst)
+
+    # --- public: queries ----------------------------------------------------------------------
+
+    def devices(self, user: str, tenant: str = DEFAULT_TENANT) -> tuple[str, ...]:
+        """The connected device addresses (``"user/device"``) of ``user``, sorted."""
+        space = self._spaces.get(tenant)
+        return () if space is None else space.devices(user)
+
+    def address(self, conn: str) -> str | None:
+        """The address registered on ``conn``, or None."""
+        c = self._conns.get(conn)
+        return None if c is None or c.state is not ConnState.REGISTERED else c.address
+
+    def identity(self, conn: str) -> Identity | None:
+        """The identity registered on ``conn``, or None."""
+        c = self._conns.get(conn)
+        return None if c is None or c.state is not ConnState.REGISTERED else c.identity
+
+    def state(self, conn: str) -> ConnState | None:
+        c = self._conns.get(conn)
+        return None if c is None else c.state
+
+    @property
+    def connections(self) -> int:
+        return len(self._conns)
+
+    def held_state(self) -> dict[str, int]:
+        """Sizes of everything the hub holds (for tests and metrics)."""
+        return {
+            "connections": len(self._conns),
+            "sources": len(self._per_source),
+            "identity_buckets": len(self._id_msgs) + len(self._id_regs),
+            "source_buckets": len(self._src_msgs) + len(self._src_conns),
+            "deadlines": len(self._deadlines),
+            "spaces": len(self._spaces),
+            "forks": sum(len(s.forks) for s in self._spaces.values()),
+        }
+
+    def next_deadline(self) -> float | None:
+        """When :meth:`tick` has something to do next (None: nothing armed)."""
+        return self._deadlines.next()
+
+    # --- public: transport reports ------------------------------------------------------------
+
+    def connect(self, conn: str, now: float, source: str | None = None) -> list[HubEffect]:
+        """A transport connection opened from ``source``; it must ``Register`` in time."""
+        if conn in self._conns:
+            return [Drop(HubDrop.DUPLICATE_CONNECTION, f"connection {conn} is already open")]
+        c = Connection(
+            conn,
+            source,
+            TokenBucket.full(self.rate_limit, self.rate_burst, now),
+            since=now,
+            last_seen=now,
+        )
+        self._conns[conn] = c
+        if source is not None:
+            limit = self.max_connections_per_source
+            if limit is not None and self._per_source.get(source, 0) >= limit:
+                return self._close(
+                    c,
+                    Code.TOO_MANY_CONNECTIONS,
+                    CloseCode.TRY_AGAIN_LATER,
+                    f"over {limit} connections from {source}",
+                )
+            bucket = self._src_conns.get(source, now)
+            if not bucket.ready(now):
+                return self._close(
+                    c,
+                    Code.RECONNECTING_TOO_FAST,
+                    CloseCode.TRY_AGAIN_LATER,
+                    f"over {self.connect_rate:g} connections/s from {source}",
+                )
+            bucket.take()
+            self._per_source[source] = self._per_source.get(source, 0) + 1
+            c.counted = True
+        if self.register_timeout is not None:
+            self._deadlines.arm(now + self.register_timeout, conn, "register")
+        if self.idle_timeout is not None:
+            self._deadlines.arm(now + self.idle_timeout, conn, "idle")
+        return []
+
+    def disconnect(self, conn: str, now: float) -> list[HubEffect]:
+        """A transport connection closed (for any reason, including a :class:`CloseConnection`)."""
+        c = self._conns.pop(conn, None)
+        if c is None:
+            return []
+        self._uncount(c)
+        fx: list[HubEffect] = []
+        if c.state is ConnState.REGISTERED and c.address is not None:
+            fx.extend(self._unbind(c))
+        fx.append(Log("disconnected", conn, (("address", c.address),)))
+        return fx
+
+    def receive(self, conn: str, data: bytes | str, now: float) -> list[HubEffect]:
+        """Handle one frame received on ``conn``; never raises."""
+        c = self._conns.get(conn)
+        if c is None:
+            return [Drop(HubDrop.UNKNOWN_CONNECTION, f"frame on unknown connection {conn}")]
+        if c.state is ConnState.CLOSING:
+            return [Drop(HubDrop.CLOSING, f"frame on connection {conn} being closed")]
+        c.last_seen = now
+        if self._expired(c, now):
+            return self._close(c, Code.TOKEN_EXPIRED, CloseCode.AUTH_FAILED, "expired token")
+        limited = self._over_rate(c, now)
+        if limited is not None:
+            return self._strike(c, Code.RATE_LIMITED, limited)
+        try:
+            env = wire.decode(data, max_size=self.max_message_size)
+        except wire.DecodeError as exc:
+            code = Code.OVERSIZE if exc.reason is wire.DecodeReason.OVERSIZE else Code.DECODE_ERROR
+            return self._strike(c, code, f"{exc.reason.value}: {exc.detail}")
+        c.strikes = 0
+        return self._handle(c, env, now, limited=True)
+
+    def receive_envelope(self, conn: str, env: wire.Envelope, now: float) -> list[HubEffect]:
+        """Handle one decoded message received on ``conn`` (``env.sender`` is ignored)."""
+        c = self._conns.get(conn)
+        if c is None:
+            return [Drop(HubDrop.UNKNOWN_CONNECTION, f"message on unknown connection {conn}")]
+        if c.state is ConnState.CLOSING:
+            return [Drop(HubDrop.CLOSING, f"message on connection {conn} being closed")]
+        return self._handle(c, env, now, limited=False)
+
+    def queued(self, conn: str, nbytes: int, now: float) -> list[HubEffect]:
+        """``nbytes`` wait to be sent on ``conn``: over ``max_queue_bytes`` it is closed."""
+        c = self._conns.get(conn)
+        if c is None or c.state is ConnState.CLOSING or nbytes <= self.max_queue_bytes:
+            return []
+        info = f"{nbytes} bytes unsent, over {self.max_queue_bytes}"
+        return self._close(c, Code.SLOW_CONSUMER, CloseCode.POLICY, info, answer=False)
+
+    def tick(self, now: float) -> list[HubEffect]:
+        """Time passed: close what timed out, forget lingering forks and idle counters."""
+        fx: list[HubEffect] = []
+        for _, conn, kind in list(self._deadlines.due(now)):
+            c = self._conns.get(conn)
+            if c is None or c.state is ConnState.CLOSING:
+                continue
+            if kind == "register":
+                if c.state is ConnState.UNREGISTERED and self.register_timeout is not None:
+                    due = c.since + self.register_timeout
+                    if due <= now:
+                        info = f"not registered within {self.register_timeout:g} s"
+                        fx.extend(
+                            self._close(c, Code.REGISTER_TIMEOUT, CloseCode.TRY_AGAIN_LATER, info)
+                        )
+                    else:
+                        self._deadlines.arm(due, conn, kind)
+            elif kind == "idle" and self.idle_timeout is not None:
+                due = c.last_seen + self.idle_timeout
+                if due <= now:
+                    info = f"nothing received for {self.idle_timeout:g} s"
+                    fx.extend(self._close(c, Code.IDLE_TIMEOUT, CloseCode.TRY_AGAIN_LATER, info))
+                else:
+                    self._deadlines.arm(due, conn, kind)
+            elif kind == "expiry" and self._expired(c, now):
+                fx.extend(
+                    self._close(c, Code.TOKEN_EXPIRED, CloseCode.AUTH_FAILED, "expired token")
+                )
+        for space in self._spaces.values():
+            space.expire(now)
+        if now >= self._next_sweep:
+            self._next_sweep = now + _SWEEP_EVERY
+            for buckets in (self._id_msgs, self._src_msgs, self._id_regs):
+                buckets.sweep(now)
+            self._src_conns.sweep(now)
+        return fx
+
+    # --- internals: dispatch ------------------------------------------------------------------
+
+    def _handle(
+        self, c: Connection, env: wire.Envelope, now: float, limited: bool
+    ) -> list[HubEffect]:
+        msg = env.message
+        kind = type(msg)
+        space = c.space
+        if space is not None:
+            space.expire(now)
+        if kind is wire.Register:
+            assert isinstance(msg, wire.Register)
+            return self._register(c, msg, now, limited)
+        sender = c.address
+        if c.state is not ConnState.REGISTERED or sender is None or space is None:
+            return [
+                server_error(c.id, Code.NOT_REGISTERED, f"{msg.TYPE} before register"),
+                Drop(HubDrop.NOT_REGISTERED, f"{msg.TYPE} from unregistered connection {c.id}"),
+            ]
+        if kind is wire.Unregister:
+            fx = self._unbind(c)
+            spec_of(c).fire(c, "unregister")
+            c.since = now
+            if self.register_timeout is not None:
+                self._deadlines.arm(now + self.register_timeout, c.id, "register")
+            fx.append(Log("unregistered", c.id, (("address", sender),)))
+            return fx
+        to = env.to
+        if to is None:
+            if kind is wire.Ping:
+                assert isinstance(msg, wire.Ping)
+                return [server(c.id, wire.Pong(seq=msg.seq))]
+            if kind is wire.Pong:
+                return []
+            if kind is wire.PresenceSubscribe:
+                assert isinstance(msg, wire.PresenceSubscribe)
+                return self._subscribe(c, space, msg.contacts, msg.groups)
+            if kind is wire.PresenceUnsubscribe:
+                assert isinstance(msg, wire.PresenceUnsubscribe)
+                space.presence.unsubscribe(c.id, c.presence, msg.contacts, msg.groups)
+                return []
+            if kind is wire.PresenceGroups:
+                assert isinstance(msg, wire.PresenceGroups)
+                return self._groups(c, space, msg.join, msg.leave)
+            return [server_error(c.id, Code.UNEXPECTED, f"{msg.TYPE} needs a destination ('to')")]
+        if kind in _RELAY_ONLY:
+            return [server_error(c.id, Code.FORBIDDEN, f"{msg.TYPE} is sent by the relay only")]
+        return space.dispatch(c.id, sender, env, now)
+
+    # --- internals: limits ---------------------------------------------------------------------
+
+    def _over_rate(self, c: Connection, now: float) -> str | None:
+        """Which message rate ``c``'s frame is over (None: within all; tokens taken)."""
+        ident = c.identity if c.state is ConnState.REGISTERED else None
+        id_bucket = None if ident is None else self._id_msgs.get(ident.key, now)
+        src_bucket = None if c.source is None else self._src_msgs.get(c.source, now)
+        if not c.bucket.ready(now):
+            return f"over {self.rate_limit:g} messages/s (burst {self.rate_burst:g})"
+        if id_bucket is not None and ident is not None and not id_bucket.ready(now):
+            return (
+                f"over {self.identity_rate_limit:g} messages/s for {ident.user} "
+                f"(burst {self.identity_rate_burst:g})"
+            )
+        if src_bucket is not None and not src_bucket.ready(now):
+            return (
+                f"over {self.source_rate_limit:g} messages/s from {c.source} "
+                f"(burst {self.source_rate_burst:g})"
+            )
+        for bucket in (c.bucket, id_bucket, src_bucket):
+            if bucket is not None:
+                bucket.take()
+        return None
+
+    def _strike(self, c: Connection, code: Code, info: str) -> list[HubEffect]:
+        """Answer a refused frame; close the connection at ``max_strikes`` in a row."""
+        c.strikes += 1
+        fx: list[HubEffect] = [server_error(c.id, code, info)]
+        if c.strikes >= self.max_strikes:
+            reason = f"{code.value}: {c.strikes} refused messages in a row"
+            fx.extend(self._close(c, code, CloseCode.POLICY, reason, answer=False))
+        return fx
+
+    def _expired(self, c: Connection, now: float) -> bool:
+        identity = c.identity
+        return (
+            c.state is ConnState.REGISTERED
+            and identity is not None
+            and identity.expires is not None
+            and identity.expires <= now
+        )
+
+    def _refuse(self, c: Connection, code: Code, info: str) -> list[HubEffect]:
+        """Refuse a request: answered, logged, nothing changed."""
+        return [
+            server_error(c.id, code, info),
+            Log("refused", c.id, (("code", code.value), ("reason", info), ("source", c.source))),
+        ]
+
+    def _close(
+        self, c: Connection, code: Code, close: CloseCode, info: str, answer: bool = True
+    ) -> list[HubEffect]:
+        """Close ``c``: its address is freed now, its record kept until ``disconnect``."""
+        fx: list[HubEffect] = [server_error(c.id, code, info)] if answer else []
+        if c.state is ConnState.REGISTERED:
+            fx.extend(self._unbind(c))
+        spec_of(c).fire(c, "close")
+        fx.append(
+            Log(
+                "closing",
+                c.id,
+                (
+                    ("code", code.value),
+                    ("reason", info),
+                    ("address", c.address),
+                    ("source", c.source),
+                ),
+            )
+        )
+        fx.append(CloseConnection(c.id, f"{code.value}: {info}", close))
+        return fx
+
+    def _uncount(self, c: Connection) -> None:
+        source = c.source
+        if source is None or source not in self._per_source:
+            return
+        if not c.counted:
+            return
+        left = self._per_source[source] - 1
+        if left > 0:
+            self._per_source[source] = left
+        else:
+            del self._per_source[source]
+
+    # --- internals: registration --------------------------------------------------------------
+
+    def _bad_name(self, *names: str) -> tuple[Code, str] | None:
+        for name in names:
+            if not name or _BAD_CHARS.intersection(name):
+                return Code.INVALID_REGISTER, (
+                    "user must be non-empty and without '/', device non-empty"
+                    if not name or "/" in name
+                    else "names may not hold control characters, quotes or backslashes"
+                )
+            if len(name.encode()) > self.max_name_length:
+                return Code.NAME_TOO_LONG, f"names are limited to {self.max_name_length} bytes"
+        return None
+
+    def _register(
+        self, c: Connection, msg: wire.Register, now: float, limited: bool
+    ) -> list[HubEffect]:
+        user, device = msg.user, msg.device
+        bad = self._bad_name(user, device)
+        if bad is not None:
+            return self._refuse(c, *bad)
+        verdict = self.verifier(msg, now)
+        if isinstance(verdict, Refusal):
+            return self._close(c, verdict.code, CloseCode.AUTH_FAILED, verdict.reason)
+        identity = verdict
+        if identity.user != user:
+            return self._close(
+                c,
+                Code.TOKEN_WRONG_USER,
+                CloseCode.AUTH_FAILED,
+                f"token for another user ({identity.user})",
+            )
+        if not identity.allows_device(device):
+            return self._close(
+                c,
+                Code.DEVICE_NOT_ALLOWED,
+                CloseCode.AUTH_FAILED,
+                f"device {device!r} is not allowed by the token",
+            )
+        bad = self._bad_name(identity.tenant)
+        if bad is not None:
+            return self._refuse(c, *bad)
+        if identity.expires is not None and identity.expires <= now:
+            return self._close(c, Code.TOKEN_EXPIRED, CloseCode.AUTH_FAILED, "expired token")
+        address = f"{user}/{device}"
+        space = self._spaces.get(identity.tenant)
+        if space is None:
+            space = Space(identity.tenant, self.fork_linger, self.max_ringing, self.ring_timeout)
+        holder_id = space.by_address.get(address)
+        holder = None if holder_id is None or holder_id == c.id else self._conns.get(holder_id)
+        if (
+            holder is not None
+            and holder.identity is not None
+            and not holder.identity.same_owner(identity)
+        ):
+            return self._refuse(c, Code.ADDRESS_TAKEN, f"{address} is held by another identity")
+        mine = c.address if c.state is ConnState.REGISTERED and c.space is space else None
+        if holder is None and mine != address:
+            online = [a for a in space.users.get(user, ()) if a != mine]
+            if len(online) >= self.max_devices:
+                return self._refuse(
+                    c, Code.TOO_MANY_DEVICES, f"{user} has {len(online)} devices online (the limit)"
+                )
+        if limited:
+            bucket = self._id_regs.get(identity.key, now)
+            if not bucket.ready(now):
+                return self._close(
+                    c,
+                    Code.RECONNECTING_TOO_FAST,
+                    CloseCode.TRY_AGAIN_LATER,
+                    f"over {self.register_rate:g} registrations/s for {user}",
+                )
+            bucket.take()
+        # accepted: from here on, state changes
+        self._spaces[identity.tenant] = space
+        fx: list[HubEffect] = []
+        if c.state is ConnState.REGISTERED and c.address != address:
+            fx.extend(self._unbind(c))
+        if holder is not None:
+            info = f"{address} registered on another connection"
+            fx.append(server_error(holder.id, Code.CONFLICT, info))
+            self._drop_presence(holder)
+            holder.address = None  # the address moves: forks follow it, nothing is unbound
+            spec_of(holder).fire(holder, "close")
+            fx.append(
+                Log(
+                    "closing",
+                    holder.id,
+                    (("code", Code.CONFLICT.value), ("reason", info), ("source", holder.source)),
+                )
+            )
+            fx.append(CloseConnection(holder.id, info, CloseCode.CONFLICT))
+        c.identity, c.address, c.space = identity, address, space
+        spec_of(c).fire(c, "register")
+        space.bind(address, c.id)
+        if identity.expires is not None:
+            self._deadlines.arm(identity.expires, c.id, "expiry")
+        self._serial += 1
+        fx.append(server(c.id, wire.Registered(user, device, f"{c.id}:{self._serial}")))
+        group = self.presence_group
+        joined = group is not None and group not in c.presence.joined
+        if group is not None and joined:
+            c.presence.joined[group] = None
+            space.presence.join(user, group)
+        fx.extend(self._subscribe(c, space, [], [] if group is None else [group], initial=True))
+        audience = space.presence.audience(user)
+        fx.extend(self._tell(space, user, audience, except_conn=c.id))
+        fx.append(
+            Log(
+                "registered",
+                c.id,
+                (
+                    ("address", address),
+                    ("tenant", identity.tenant),
+                    ("verified", identity.verified),
+                    ("source", c.source),
+                ),
+            )
+        )
+        return fx
+
+    def _unbind(self, c: Connection) -> list[HubEffect]:
+        """Free ``c``'s address and presence; tell who heard the user."""
+        space, address = c.space, c.address
+        if space is None or address is None:
+            return []
+        user = address.partition("/")[0]
+        before = space.presence.audience(user)
+        self._drop_presence(c)
+        if not space.unbind(address, c.id):
+            return []
+        after = space.presence.audience(user)
+        devices = list(space.users.get(user, ()))
+        fx: list[HubEffect] = []
+        on = wire.Envelope(wire.Presence(user, bool(devices), devices))
+        off = wire.Envelope(wire.Presence(user, False, []))
+        for conn in before:
+            if conn != c.id:
+                fx.append(Deliver(conn, on if conn in after else off))
+        if space.empty() and not space.expiring:
+            del self._spaces[space.tenant]
+        return fx
+
+    def _drop_presence(self, c: Connection) -> None:
+        space, address = c.space, c.address
+        if space is None or address is None:
+            return
+        user = address.partition("/")[0]
+        mine = c.presence
+        for group in mine.joined:
+            space.presence.leave(user, group)
+        space.presence.unsubscribe(c.id, mine, list(mine.contacts), list(mine.groups))
+        mine.joined.clear()
+
+    # --- internals: presence ------------------------------------------------------------------
+
+    def _tell(
+        self, space: Space, user: str, audience: Iterable[str], except_conn: str
+    ) -> list[HubEffect]:
+        devices = list(space.users.get(user, ()))
+        presence = wire.Envelope(wire.Presence(user, bool(devices), devices))
+        return [Deliver(conn, presence) for conn in audience if conn != except_conn]
+
+    def _subscribe(
+        self,
+        c: Connection,
+        space: Space,
+        contacts: list[str],
+        groups: list[str],
+        initial: bool = False,
+    ) -> list[HubEffect]:
+        bad = self._bad_name(*contacts, *groups)
+        if bad is not None:
+            return self._refuse(c, *bad)
+        mine = c.presence
+        new_contacts = [u for u in dict.fromkeys(contacts) if u not in mine.contacts]
+        new_groups = [g for g in dict.fromkeys(groups) if g not in mine.groups]
+        if mine.count() + len(new_contacts) + len(new_groups) > self.max_subscriptions:
+            return self._refuse(
+                c,
+                Code.TOO_MANY_SUBSCRIPTIONS,
+                f"at most {self.max_subscriptions} contacts and groups",
+            )
+        presence = space.presence
+        seen = set() if initial else set(presence.visible_users(mine))
+        presence.subscribe(c.id, mine, new_contacts, new_groups)
+        address = c.address
+        own = address.partition("/")[0] if address is not None else None
+        devices: list[str] = []
+        for user in presence.visible_users(mine):
+            if user in seen:
+                continue
+            theirs = space.users.get(user)
+            if not theirs or (user == own and len(theirs) == 1):
+                continue
+            devices.extend(theirs)
+        return [
+            server(c.id, wire.PresenceBatch(b)) for b in batches(devices, self.client_frame_limit)
+        ]
+
+    def _groups(
+        self, c: Connection, space: Space, join: list[str], leave: list[str]
+    ) -> list[HubEffect]:
+        bad = self._bad_name(*join, *leave)
+        if bad is not None:
+            return self._refuse(c, *bad)
+        mine = c.presence
+        new = [g for g in dict.fromkeys(join) if g not in mine.joined]
+        gone = [g for g in dict.fromkeys(leave) if g in mine.joined and g not in new]
+        if len(mine.joined) + len(new) - len(gone) > self.max_groups:
+            return self._refuse(
+                c, Code.TOO_MANY_SUBSCRIPTIONS, f"at most {self.max_groups} groups joined"
+            )
+        assert c.address is not None
+        user = c.address.partition("/")[0]
+        presence = space.presence
+        fx: list[HubEffect] = []
+        for group in gone:
+            del mine.joined[group]
+            if presence.leave(user, group):
+                off = wire.Envelope(wire.Presence(user, False, []))
+                for conn in presence.group_subs.get(group, {}):
+                    other = self._conns.get(conn)
+                    if conn != c.id and other and not presence.sees(conn, other.presence, user):
+                        fx.append(Deliver(conn, off))
+        for group in new:
+            mine.joined[group] = None
+            if presence.join(user, group):
+                fx.extend(self._tell(space, user, presence.group_subs.get(group, {}), c.id))
+        return fx

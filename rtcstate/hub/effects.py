@@ -1,0 +1,98 @@
+"""What the hub asks its adapter to do, and the catalogued reasons it drops inputs.
+
+Theory of operation
+-------------------
+Every input of :class:`~rtcstate.hub.Hub` returns a list of effects, in the order the adapter
+carries them out: :class:`Deliver` (send an envelope on a connection), :class:`CloseConnection`
+(close one, with a websocket close code from :class:`CloseCode` and a reason in words),
+:class:`Log` (one structured log line: registrations, refusals and closes with their reason)
+and :class:`~rtcstate.effects.Drop` (an input ignored on purpose, its reason a :class:`HubDrop`).
+Refusals are answered in-band with ``ServerError`` whose code is a
+:class:`~rtcstate.wire.ServerErrorCode`; nothing else changes when a request is refused.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Any
+
+import attrs
+
+from rtcstate import wire
+from rtcstate.drops import DropReason
+from rtcstate.effects import Drop
+
+__all__ = ["CloseCode", "CloseConnection", "Deliver", "HubDrop", "HubEffect", "Log"]
+
+
+class CloseCode(enum.IntEnum):
+    """Websocket close codes the relay uses (4xxx: application codes, final for a client)."""
+
+    GOING_AWAY = 1001
+    """The relay is shutting down."""
+    POLICY = 1008
+    """Abuse: too many refused frames in a row, a client that does not read."""
+    TRY_AGAIN_LATER = 1013
+    """Over a per-source limit (connections, connection rate) or a timeout."""
+    AUTH_FAILED = 4401
+    """The token was refused (reason in the preceding ``ServerError``); do not reconnect."""
+    CONFLICT = 4409
+    """The same identity registered this address on another connection; do not reconnect."""
+
+
+class HubDrop(DropReason):
+    """Why the hub ignored an input (in :class:`~rtcstate.effects.Drop`)."""
+
+    DUPLICATE_CONNECTION = "duplicate-connection"
+    """``connect`` for a connection id already open."""
+    UNKNOWN_CONNECTION = "unknown-connection"
+    """A frame or message on a connection the hub does not know (closed, never opened)."""
+    CLOSING = "closing"
+    """A frame on a connection the hub already asked to close."""
+    NOT_REGISTERED = "not-registered"
+    """A message other than ``register`` before registration (answered ``not_registered``)."""
+    FORK_LOSER = "fork-loser"
+    """A losing device of a forked call said something the caller must not hear."""
+
+
+@attrs.frozen(slots=True)
+class Deliver:
+    """Send ``envelope`` on connection ``conn`` (encode it with ``wire.encode_envelope``)."""
+
+    conn: str
+    envelope: wire.Envelope
+
+
+@attrs.frozen(slots=True)
+class CloseConnection:
+    """Close connection ``conn`` with websocket close ``code`` and ``reason`` (for the close
+    frame and the logs). Deliveries queued before it still leave."""
+
+    conn: str
+    reason: str = ""
+    code: int = CloseCode.POLICY
+
+
+@attrs.frozen(slots=True)
+class Log:
+    """One structured log line: ``event`` (``registered``, ``refused``, ``closed``...), the
+    connection and key/value ``fields`` (identity, address, source, reason)."""
+
+    event: str
+    conn: str
+    fields: tuple[tuple[str, Any], ...] = ()
+
+    def line(self) -> str:
+        """``event=<event> conn=<conn> key=value...`` (values quoted with ``repr`` when they
+        hold spaces or ``=``), one line."""
+        parts = [f"event={self.event}", f"conn={self.conn}"]
+        for key, value in self.fields:
+            text = str(value)
+            if not text or any(c in text for c in " =\"'\n"):
+                text = repr(text)
+            parts.append(f"{key}={text}")
+        return " ".join(parts)
+
+
+HubEffect = Deliver | CloseConnection | Log | Drop
+"""What a :class:`~rtcstate.hub.Hub` asks its adapter to do."""
