@@ -97,7 +97,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 import attrs
 
@@ -137,6 +137,7 @@ from rtcstate.effects import (
     target,
 )
 from rtcstate.errors import RtcError
+from rtcstate.host import Host
 from rtcstate.invitation import ReceivedCallInvitation
 from rtcstate.machine import machine, spec_of
 from rtcstate.media import (
@@ -154,10 +155,18 @@ from rtcstate.media import (
 )
 from rtcstate.settings import CallSettings
 
-if TYPE_CHECKING:  # pragma: no cover
-    from rtcstate.session import Session
+__all__ = ["TRANSITIONS", "Call", "CallHost", "CallOwner", "CallState"]
 
-__all__ = ["TRANSITIONS", "Call", "CallOwner", "CallState"]
+
+class CallHost(Host, Protocol):
+    """What a call needs of its session beyond :class:`~rtcstate.host.Host`: the index of
+    ringing callee calls by contact, which the far side's presence reaches."""
+
+    def watch_peer(self, call: Call) -> None:
+        """Index a ringing callee ``call`` under its contact."""
+
+    def unwatch_peer(self, call: Call) -> None:
+        """Drop ``call`` from that index (no-op if absent)."""
 
 
 class CallOwner(Protocol):
@@ -302,7 +311,7 @@ def _error(code: ErrorCode, descriptor: Mapping[str, Any] | None = None) -> dict
 class Call:
     """One 1-1 call (apiRTC's Call); commands go through the owning session's bookkeeping."""
 
-    session: Session = attrs.field(repr=False)
+    session: CallHost = attrs.field(repr=False)
     call_id: str
     contact: str  # the peer's user id
     remote: str  # address messages go to: the user (caller, before the answer) or a device
