@@ -41,6 +41,7 @@ from rtcstate.media import (
 )
 from rtcstate.testing.exhaustive import (
     check_differential,
+    check_input_pair,
     check_pair,
     input_pairs,
     pairs,
@@ -81,6 +82,7 @@ from rtcstate.transfer import (
     is_transfer_frame,
 )
 from rtcstate.transfer.inputs import check_replies, flatten
+from rtcstate.transfer.mux import ForTransfer, MuxState, UnknownId
 from rtcstate.transfer.receiver import RECEIVER_REPLIES, ReceiverTimer
 from rtcstate.transfer.sender import SENDER_REPLIES, SenderTimer
 
@@ -1447,6 +1449,62 @@ def test_receiver_every_state_input_pair(state: FileReceiverState, key: Any) -> 
         )  # fmt: skip
 
     run()
+
+
+def _mux_with_a_transfer() -> TransferMux:
+    mux = TransferMux("ch", max_incoming=1)
+    mux.send_file(0.0, "t1", 10, chunk_size=4, window=8)
+    mux.on_frame(encode_frame(Offer("r1", 10, 4, 8)), 0.0)  # one live incoming: the next is busy
+    return mux
+
+
+def _mux_values(key: Any) -> st.SearchStrategy[Any]:
+    if key is ForTransfer:
+        return st.builds(Ack, st.just("t1"), st.integers(0, 12)) | st.builds(
+            Chunk, st.just("r1"), st.integers(0, 12), st.binary(min_size=1, max_size=4)
+        )
+    if key is Offer:
+        return st.builds(Offer, st.just("n1"), st.integers(0, 30), st.integers(1, 8), U32)
+    if key is UnknownId:
+        return frames(st.just("zz")).filter(lambda f: not isinstance(f, Offer))
+    if key is FrameError:
+        return st.builds(FrameError, TEXT)
+    return st.builds(key, st.just("ch"))
+
+
+def _mux_deliver(mux: TransferMux, value: Any, now: float) -> list[Effect]:
+    if isinstance(value, FrameError):
+        return mux._deliver(FrameError, value, now, error=value)
+    if isinstance(value, Frame):
+        owner = (mux._senders if value.to_sender else mux._receivers).get(value.transfer_id)
+        if owner is not None:
+            return mux._deliver(ForTransfer, None, now, owner=owner, frame=value)
+        key = Offer if isinstance(value, Offer) else UnknownId
+        return mux._deliver(key, value, now, frame=value)
+    return mux._deliver(type(value), value, now)
+
+
+@pytest.mark.parametrize(("state", "key"), input_pairs(TransferMux))
+def test_mux_every_state_input_pair(state: MuxState, key: Any) -> None:
+    check_input_pair(
+        TransferMux, state, key, _mux_with_a_transfer, _mux_values(key), _mux_deliver,
+        max_examples=10,
+    )  # fmt: skip
+
+
+def test_mux_final_words_for_unknown_ids_are_dropped_by_declaration() -> None:
+    spec = spec_of(TransferMux)
+    for frame in (
+        Cancel("zz", True, CancelCode.FAILED),
+        Complete("zz", 1),
+        Reject("zz", RejectCode.BUSY),
+    ):
+        outcome = spec.outcome(MuxState.UP, UnknownId, frame)
+        assert isinstance(outcome, Drop) and outcome.reason == MuxDrop.UNKNOWN_TRANSFER
+    assert spec.outcome(MuxState.UP, UnknownId, Ack("zz", 1)) == "unknown_id"
+    assert spec.outcome(MuxState.DOWN, DataChannelOpened) == "channel_opened"
+    illegal = spec.outcome(MuxState.UP, DataChannelOpened)
+    assert isinstance(illegal, Drop) and illegal.reason == MuxDrop.UNEXPECTED_REPORT
 
 
 def test_every_frame_type_is_an_input_of_one_side() -> None:
