@@ -97,7 +97,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 import attrs
 
@@ -114,6 +114,7 @@ from rtcstate.codes import (
     HangupReason,
     default_hangup_reason,
 )
+from rtcstate.drops import DropReason
 from rtcstate.effects import (
     AcquireMedia,
     AddIceCandidate,
@@ -137,6 +138,7 @@ from rtcstate.effects import (
     target,
 )
 from rtcstate.errors import RtcError
+from rtcstate.host import Host
 from rtcstate.invitation import ReceivedCallInvitation
 from rtcstate.machine import machine, spec_of
 from rtcstate.media import (
@@ -154,10 +156,29 @@ from rtcstate.media import (
 )
 from rtcstate.settings import CallSettings
 
-if TYPE_CHECKING:  # pragma: no cover
-    from rtcstate.session import Session
+__all__ = [
+    "END_CAUSES",
+    "TRANSITIONS",
+    "Call",
+    "CallDrop",
+    "CallHost",
+    "CallOwner",
+    "CallState",
+    "CallTimer",
+    "EndCause",
+    "EndPhase",
+]
 
-__all__ = ["TRANSITIONS", "Call", "CallOwner", "CallState"]
+
+class CallHost(Host, Protocol):
+    """What a call needs of its session beyond :class:`~rtcstate.host.Host`: the index of
+    ringing callee calls by contact, which the far side's presence reaches."""
+
+    def watch_peer(self, call: Call) -> None:
+        """Index a ringing callee ``call`` under its contact."""
+
+    def unwatch_peer(self, call: Call) -> None:
+        """Drop ``call`` from that index (no-op if absent)."""
 
 
 class CallOwner(Protocol):
@@ -168,6 +189,74 @@ class CallOwner(Protocol):
         """The owned call fires ``event`` with ``payload`` (apiRTC's Call event and payload):
         append the owner's own effects to ``fx`` (or nothing). Called from inside the call's
         transitions: the owner may change its own state, but must not command the call."""
+
+
+class CallDrop(DropReason):
+    """Why a call ignored an input on purpose (``Drop.reason``)."""
+
+    UNEXPECTED_MESSAGE = "unexpected-message"
+    """A message a call never takes (an invite for our own outgoing call, an answer on the
+    callee side, an ack of something that is not acknowledged)."""
+    UNEXPECTED_REPORT = "unexpected-report"
+    """A media report or timer that makes no sense in the call's state (media acquired after
+    the call moved on, a description of the wrong kind)."""
+    STRANGER = "stranger"
+    """A message whose relay-stamped sender is not a device of the far side's user."""
+    OTHER_DEVICE = "other-device"
+    """A bye from a device of the far side other than the one that answered (a forked call)."""
+    DUPLICATE_ACK = "duplicate-ack"
+    """An ack for a message no longer waiting for one."""
+    LATE_ANSWER = "late-answer"
+    """An answer the call can no longer use."""
+    LATE_CANDIDATE = "late-candidate"
+    """A candidate (received or found) once the call ended, or while ringing."""
+    TOO_MANY_CANDIDATES = "too-many-candidates"
+    """A candidate over the bound of those kept before the remote description."""
+    MEDIA_STATE = "media-state"
+    """The far side's ICE report that needs no event (recovered, unknown, or the call ended)."""
+    LATE_STREAM_STATE = "late-stream-state"
+    """The far side's stream state once the call ended."""
+    UNEXPECTED_UPDATE = "unexpected-update"
+    """A renegotiation offer before media is up or once the call ended."""
+    STALE_UPDATE = "stale-update"
+    """A renegotiation offer older than one already processed."""
+    GLARE = "glare"
+    """The far side's offer crossing ours, on the impolite (caller) side: ours wins."""
+    STALE_UPDATE_OK = "stale-update-ok"
+    """An answer to a renegotiation that is not the one in flight."""
+    SUPERSEDED_ANSWER = "superseded-answer"
+    """A local answer to a far-side offer a newer one replaced."""
+    USER_NOT_FOUND = "user-not-found"
+    """The relay found no device of the far side, in a state where that ends nothing."""
+    ICE_STATE = "ice-state"
+    """An ICE state that changes nothing (``new``, ``checking``, ``closed``)."""
+    LATE_TRACK = "late-track"
+    """A remote track once the call ended."""
+    LOCAL_TRACK_ENDED = "local-track-ended"
+    """A local track ended (not a screen share of the caller's)."""
+    UNKNOWN_TRACK = "unknown-track"
+    """A remote track that ended but was never added."""
+    LATE_STATS = "late-stats"
+    """Statistics once the call ended."""
+    STALE_TIMER = "stale-timer"
+    """A timer the call no longer knows or no longer needs."""
+
+
+class CallTimer(enum.Enum):
+    """The timers a call owns; the adapter sees ``call:<call id>:<value>``."""
+
+    RTX = "rtx"  # retransmission of invite / answer / bye / update
+    NO_ANSWER = "no_answer"  # caller: no_answer_timeout
+    LIFETIME = "lifetime"  # callee: the invite's lifetime
+    CONNECT = "connect"  # ICE must connect after the descriptions are exchanged
+    ICE_WARNING = "ice_warning"  # disconnectionWarning ticks
+    ICE_TIMEOUT = "ice_timeout"  # ICE stayed disconnected too long
+    ICE_RESTART = "ice_restart"  # caller: restart ICE after ice_restart_delay
+    SERVER_LOSS = "server_loss"  # the server stayed away server_loss_window
+    PEER_GONE = "peer_gone"  # callee, ringing: the caller's device left the relay
+
+
+_TIMER_BY_NAME: dict[str, CallTimer] = {t.value: t for t in CallTimer}
 
 
 class CallState(enum.Enum):
@@ -268,16 +357,72 @@ TRANSITIONS: list[dict[str, Any]] = [
      "before": "_closed"},
 ]  # fmt: skip
 
-_TIMER_TRIGGERS = {
-    "no_answer": "no_answer_timer",
-    "lifetime": "lifetime_timer",
-    "connect": "connect_timer",
-    "ice_warning": "ice_warning_timer",
-    "ice_restart": "ice_restart_timer",
-    "ice_timeout": "ice_timeout_timer",
-    "server_loss": "server_loss_timer",
-    "peer_gone": "peer_gone_timer",
+_TIMER_TRIGGERS: dict[CallTimer, str] = {
+    CallTimer.NO_ANSWER: "no_answer_timer",
+    CallTimer.LIFETIME: "lifetime_timer",
+    CallTimer.CONNECT: "connect_timer",
+    CallTimer.ICE_WARNING: "ice_warning_timer",
+    CallTimer.ICE_RESTART: "ice_restart_timer",
+    CallTimer.ICE_TIMEOUT: "ice_timeout_timer",
+    CallTimer.SERVER_LOSS: "server_loss_timer",
+    CallTimer.PEER_GONE: "peer_gone_timer",
 }
+"""Timer -> trigger (``rtx`` is the reliable exchange's own: see ``_retransmit``)."""
+
+
+@attrs.frozen(slots=True)
+class EndCause:
+    """How a local end caused by one trigger reads: the bye/hangup reason and the local error.
+
+    ``reason`` None: the wire reason of ``code`` (``LOCAL_ERROR_TO_WIRE_REASON``), or, with no
+    code either, the side's default (``default_hangup_reason``). ``given``: a reason the
+    command was given wins.
+    """
+
+    reason: HangupReason | None = None
+    code: ErrorCode | None = None
+    given: bool = False
+
+
+class EndPhase(enum.Enum):
+    """What a trigger's end cause may depend on (see ``_end_phase``)."""
+
+    ANY = "any"
+    SETUP = "setup"  # the call was never established and no media update began
+    UPDATE = "update"  # established, or a renegotiation / ICE restart began
+    SETUP_LOCAL = "setup-local"  # a description failed during setup, the local one
+    SETUP_REMOTE = "setup-remote"  # ... the remote one
+    SILENT = "silent"  # ended before anything reached the far side (PREPARING)
+
+
+END_CAUSES: Mapping[tuple[str, EndPhase], EndCause] = {
+    ("hangup", EndPhase.ANY): EndCause(given=True),
+    ("decline", EndPhase.ANY): EndCause(HangupReason.USER_REFUSED_CALL, given=True),
+    ("media_failed", EndPhase.ANY): EndCause(code=ErrorCode.USER_MEDIA_ERROR),
+    ("ice_failed", EndPhase.ANY): EndCause(code=ErrorCode.ICE_CONNECTION_STATE_FAILED),
+    ("connect_timer", EndPhase.ANY): EndCause(code=ErrorCode.CALL_ABORTED),
+    # ICE never connected: establishment gave up
+    ("ice_timeout_timer", EndPhase.SETUP): EndCause(code=ErrorCode.CALL_ABORTED),
+    ("ice_timeout_timer", EndPhase.UPDATE): EndCause(
+        code=ErrorCode.ICE_CONNECTION_STATE_DISCONNECTED
+    ),
+    ("description_failed", EndPhase.SETUP_LOCAL): EndCause(
+        code=ErrorCode.SET_LOCAL_DESCRIPTION_FAILURE
+    ),
+    ("description_failed", EndPhase.SETUP_REMOTE): EndCause(
+        code=ErrorCode.SET_REMOTE_DESCRIPTION_FAILURE
+    ),
+    ("description_failed", EndPhase.UPDATE): EndCause(code=ErrorCode.MEDIA_UPDATE_ERROR),
+    ("screen_ended", EndPhase.ANY): EndCause(HangupReason.STOP_SCREEN_SHARING),
+    ("no_answer_timer", EndPhase.ANY): EndCause(HangupReason.NO_ANSWER),
+    ("lifetime_timer", EndPhase.ANY): EndCause(HangupReason.NO_ANSWER),
+    ("hangup", EndPhase.SILENT): EndCause(HangupReason.CALL_CANCELLED),
+}
+"""How a call ends locally, per trigger (and the phase it fired in): reason and error code.
+
+Read by ``_local_reason``; a test checks every trigger whose rows end the call is listed."""
+
+_PHASED_TRIGGERS = frozenset(t for (t, p) in END_CAUSES if p not in (EndPhase.ANY, EndPhase.SILENT))
 _RELIABLE_ACKS = {"invite": wire.Invite, "answer": wire.Answer, "bye": wire.Bye}
 _MAX_BUFFERED_CANDIDATES = 64
 _VIDEO_TYPES = frozenset({CallType.MEDIA, CallType.VIDEO_ONLY})
@@ -302,7 +447,7 @@ def _error(code: ErrorCode, descriptor: Mapping[str, Any] | None = None) -> dict
 class Call:
     """One 1-1 call (apiRTC's Call); commands go through the owning session's bookkeeping."""
 
-    session: Session = attrs.field(repr=False)
+    session: CallHost = attrs.field(repr=False)
     call_id: str
     contact: str  # the peer's user id
     remote: str  # address messages go to: the user (caller, before the answer) or a device
@@ -485,27 +630,30 @@ class Call:
         """A message for this call; never raises."""
         handler = _HANDLERS.get(type(env.message))
         if handler is None:
-            return [Drop("unexpected-message", f"{env.message.TYPE} for call {self.call_id}")]
+            return [
+                Drop(CallDrop.UNEXPECTED_MESSAGE, f"{env.message.TYPE} for call {self.call_id}")
+            ]
         sender = env.sender
         if sender is not None and sender.partition("/")[0] != self.contact:
             # the relay stamps senders: only the far side's user may act on this call (ids
             # are guessable; a third party must not answer, renegotiate or end it)
-            return [Drop("stranger", f"{env.message.TYPE} from {sender} for {self.call_id}")]
+            return [Drop(CallDrop.STRANGER, f"{env.message.TYPE} from {sender} for {self.call_id}")]
         return handler(self, env, now)
 
     def media_event(self, event: MediaEvent, now: float) -> list[Effect]:
         """A media-stack report for this call; never raises."""
         handler = _MEDIA_HANDLERS.get(type(event))
         if handler is None:
-            return [Drop("unexpected-report", type(event).__name__)]
+            return [Drop(CallDrop.UNEXPECTED_REPORT, type(event).__name__)]
         return handler(self, event, now)
 
     def timer_fired(self, name: str, now: float) -> list[Effect]:
-        if name == "rtx":
+        timer = _TIMER_BY_NAME.get(name)
+        if timer is CallTimer.RTX:
             return self._retransmit(now)
-        trigger = _TIMER_TRIGGERS.get(name)
+        trigger = None if timer is None else _TIMER_TRIGGERS.get(timer)
         if trigger is None:
-            return [Drop("stale-timer", f"call:{self.call_id}:{name}")]
+            return [Drop(CallDrop.STALE_TIMER, f"call:{self.call_id}:{name}")]
         return self._report(trigger, now)
 
     def on_disconnected(self, now: float) -> list[Effect]:
@@ -513,19 +661,21 @@ class Call:
             return []
         self._offline = True
         fx: list[Effect] = []
-        self._cancel(fx, "rtx")
-        fx.append(StartTimer(self._tid("server_loss"), now + self.settings.server_loss_window))
+        self._cancel(fx, CallTimer.RTX)
+        fx.append(
+            StartTimer(self._tid(CallTimer.SERVER_LOSS), now + self.settings.server_loss_window)
+        )
         return fx
 
     def on_reconnected(self, now: float) -> list[Effect]:
         if not self._offline or self.state is CallState.ENDED:
             return []
         self._offline = False
-        fx: list[Effect] = [CancelTimer(self._tid("server_loss"))]
+        fx: list[Effect] = [CancelTimer(self._tid(CallTimer.SERVER_LOSS))]
         if self._rtx:
             self._rtx_tries = 0
             fx.extend(Send(self.remote, m) for m in self._rtx)
-            fx.append(StartTimer(self._tid("rtx"), now + self.settings.rtx_initial))
+            fx.append(StartTimer(self._tid(CallTimer.RTX), now + self.settings.rtx_initial))
         if self.outgoing and self.state in (CallState.CONNECTED, CallState.RECONNECTING):
             # renegotiate with an ICE restart, as apiRTC does after a server reconnection
             fx.append(RestartIce(self.call_id))
@@ -551,15 +701,15 @@ class Call:
         if self.state is not CallState.RINGING or self.outgoing:
             return fx
         if self.remote in devices or self.remote.partition("/")[2] in devices:
-            self._cancel(fx, "peer_gone")
+            self._cancel(fx, CallTimer.PEER_GONE)
         else:
             self._arm_peer_gone(fx, now)
         return fx
 
     def _arm_peer_gone(self, fx: list[Effect], now: float) -> None:
-        if not self._has_timer(fx, "peer_gone"):
+        if not self._has_timer(fx, CallTimer.PEER_GONE):
             deadline = now + self.settings.server_loss_window
-            fx.append(StartTimer(self._tid("peer_gone"), deadline))
+            fx.append(StartTimer(self._tid(CallTimer.PEER_GONE), deadline))
 
     # --- internals: dispatch -------------------------------------------------------------------
 
@@ -570,7 +720,7 @@ class Call:
         if ringing and self.state is not CallState.RINGING:
             # answered or ended: presence no longer concerns it
             self.session.unwatch_peer(self)
-            self._cancel(fx, "peer_gone")
+            self._cancel(fx, CallTimer.PEER_GONE)
         return fired
 
     def _command(self, trigger: str, now: float, **kw: Any) -> list[Effect]:
@@ -580,18 +730,18 @@ class Call:
 
     def _report(self, trigger: str, now: float, **kw: Any) -> list[Effect]:
         if not spec_of(self).allowed(self.state, trigger):
-            return [Drop("unexpected-report", f"{trigger} in state {self.state.name}")]
+            return [Drop(CallDrop.UNEXPECTED_REPORT, f"{trigger} in state {self.state.name}")]
         fx: list[Effect] = []
         self._fire(fx, trigger, now, **kw)
         return fx
 
-    def _tid(self, name: str) -> str:
-        return f"call:{self.call_id}:{name}"
+    def _tid(self, timer: CallTimer) -> str:
+        return f"call:{self.call_id}:{timer.value}"
 
-    def _cancel(self, fx: list[Effect], *names: str) -> None:
-        for name in names:
-            if self._has_timer(fx, name):
-                fx.append(CancelTimer(self._tid(name)))
+    def _cancel(self, fx: list[Effect], *timers: CallTimer) -> None:
+        for timer in timers:
+            if self._has_timer(fx, timer):
+                fx.append(CancelTimer(self._tid(timer)))
 
     def _emit(self, fx: list[Effect], event: str, payload: Any = None) -> None:
         """Fire apiRTC event ``event`` on this call, or tell the owner (every event goes here)."""
@@ -620,7 +770,7 @@ class Call:
         fx.append(Send(self.remote, msg))
         if len(self._rtx) == 1 and not self._offline:
             self._rtx_tries = 1
-            fx.append(StartTimer(self._tid("rtx"), now + self.settings.rtx_initial))
+            fx.append(StartTimer(self._tid(CallTimer.RTX), now + self.settings.rtx_initial))
 
     def _acked(self, fx: list[Effect], kind: type[wire.Message]) -> bool:
         if not self._rtx:
@@ -630,7 +780,7 @@ class Call:
             return False
         self._rtx = kept or None
         if not kept:
-            self._cancel(fx, "rtx")
+            self._cancel(fx, CallTimer.RTX)
         return True
 
     def _drop_update(self, fx: list[Effect], seq: int) -> bool:
@@ -641,19 +791,19 @@ class Call:
             return False
         self._rtx = kept or None
         if not kept:
-            self._cancel(fx, "rtx")
+            self._cancel(fx, CallTimer.RTX)
         return True
 
     def _retransmit(self, now: float) -> list[Effect]:
         if not self._rtx or self._offline:
-            return [Drop("stale-timer", self._tid("rtx"))]
+            return [Drop(CallDrop.STALE_TIMER, self._tid(CallTimer.RTX))]
         if self._rtx_tries >= self.settings.rtx_attempts:
             self._rtx = None
             return self._report("rtx_exhausted", now)
         delay = min(self.settings.rtx_initial * 2**self._rtx_tries, self.settings.rtx_max)
         self._rtx_tries += 1
         fx: list[Effect] = [Send(self.remote, m) for m in self._rtx]
-        fx.append(StartTimer(self._tid("rtx"), now + delay))
+        fx.append(StartTimer(self._tid(CallTimer.RTX), now + delay))
         return fx
 
     # --- internals: transition callbacks (signature: fx, now, **kw) ---------------------------
@@ -701,11 +851,11 @@ class Call:
             self.session.watch_peer(self)
         fx.append(Send(self.remote, wire.Ack(self.call_id, "invite")))
         if invite.lifetime is not None and invite.lifetime > 0:
-            fx.append(StartTimer(self._tid("lifetime"), now + invite.lifetime))
+            fx.append(StartTimer(self._tid(CallTimer.LIFETIME), now + invite.lifetime))
 
     def _accept(self, fx: list[Effect], now: float, audio_only: bool = False, **_: Any) -> None:
         self.audio_only = self.audio_only or audio_only
-        self._cancel(fx, "lifetime")
+        self._cancel(fx, CallTimer.LIFETIME)
         if self.call_type is CallType.DATA or self.stream_id is not None:
             if self.stream_id is not None:  # the application's stream: send it
                 self._open_pc(fx)
@@ -770,12 +920,12 @@ class Call:
         )
         self._send_reliably(fx, now, invite)
         if lifetime is not None:
-            fx.append(StartTimer(self._tid("no_answer"), now + lifetime))
+            fx.append(StartTimer(self._tid(CallTimer.NO_ANSWER), now + lifetime))
 
     def _send_answer(self, fx: list[Effect], now: float, msg: Any = None, **_: Any) -> None:
         ready: LocalDescriptionReady = msg
         self._send_reliably(fx, now, wire.Answer(self.call_id, ready.sdp))
-        fx.append(StartTimer(self._tid("connect"), now + self.settings.connect_timeout))
+        fx.append(StartTimer(self._tid(CallTimer.CONNECT), now + self.settings.connect_timeout))
         self._tell_muted(fx)
 
     def _on_answer(self, fx: list[Effect], now: float, msg: Any = None, **kw: Any) -> None:
@@ -785,10 +935,10 @@ class Call:
             self.remote = sender
         fx.append(Send(self.remote, wire.Ack(self.call_id, "answer")))
         self._acked(fx, wire.Invite)
-        self._cancel(fx, "no_answer")
+        self._cancel(fx, CallTimer.NO_ANSWER)
         fx.append(SetRemoteDescription(self.call_id, "answer", answer.sdp))
         self._remote_applied(fx)
-        fx.append(StartTimer(self._tid("connect"), now + self.settings.connect_timeout))
+        fx.append(StartTimer(self._tid(CallTimer.CONNECT), now + self.settings.connect_timeout))
         self._tell_muted(fx)
 
     def _tell_muted(self, fx: list[Effect]) -> None:
@@ -797,7 +947,7 @@ class Call:
             fx.append(self._stream_state())
 
     def _established(self, fx: list[Effect], now: float, **_: Any) -> None:
-        self._cancel(fx, "connect")
+        self._cancel(fx, CallTimer.CONNECT)
         if not self.outgoing:
             # ICE connected: the caller applied our answer, whether or not its ack got here (a
             # caller gone from the server would otherwise see it retransmitted to exhaustion)
@@ -815,16 +965,16 @@ class Call:
         }  # fmt: skip
 
     def _ice_disconnected(self, fx: list[Effect], now: float, **_: Any) -> None:
-        self._cancel(fx, "connect")
+        self._cancel(fx, CallTimer.CONNECT)
         self._warnings = 0
         desc = self._ice_descriptor("disconnected")
         self._emit(fx, "error", _error(ErrorCode.ICE_CONNECTION_STATE_DISCONNECTED, desc))
         fx.append(Send(self.remote, wire.MediaState(self.call_id, "disconnected")))
         s = self.settings
-        fx.append(StartTimer(self._tid("ice_warning"), now + s.ice_warning_first))
-        fx.append(StartTimer(self._tid("ice_timeout"), now + s.ice_disconnection_timeout))
+        fx.append(StartTimer(self._tid(CallTimer.ICE_WARNING), now + s.ice_warning_first))
+        fx.append(StartTimer(self._tid(CallTimer.ICE_TIMEOUT), now + s.ice_disconnection_timeout))
         if self.outgoing and self.settings.ice_restart_attempts > 0:
-            fx.append(StartTimer(self._tid("ice_restart"), now + s.ice_restart_delay))
+            fx.append(StartTimer(self._tid(CallTimer.ICE_RESTART), now + s.ice_restart_delay))
 
     def _can_restart(self, fx: list[Effect], now: float, **_: Any) -> bool:
         # the callee waits for the caller's restart (bounded by ice_timeout)
@@ -835,18 +985,20 @@ class Call:
         trigger = kw.get("cause", "ice_failed")
         if trigger == "ice_failed":
             self._ice_failed(fx)
-        self._cancel(fx, "connect")
-        if not self._has_timer(fx, "ice_timeout") and not was_reconnecting:
+        self._cancel(fx, CallTimer.CONNECT)
+        if not self._has_timer(fx, CallTimer.ICE_TIMEOUT) and not was_reconnecting:
             fx.append(
-                StartTimer(self._tid("ice_timeout"), now + self.settings.ice_disconnection_timeout)
+                StartTimer(
+                    self._tid(CallTimer.ICE_TIMEOUT), now + self.settings.ice_disconnection_timeout
+                )
             )
         if self.outgoing:
             self._restart_ice(fx, now)
         else:
             self._restarts += 1  # the callee counts the caller's restarts it waits for
 
-    def _has_timer(self, fx: list[Effect], name: str) -> bool:
-        tid = self._tid(name)
+    def _has_timer(self, fx: list[Effect], timer: CallTimer) -> bool:
+        tid = self._tid(timer)
         return self.session.timer_armed(tid) or any(
             type(e) is StartTimer and e.timer_id == tid for e in fx
         )
@@ -861,10 +1013,18 @@ class Call:
     def _warn(self, fx: list[Effect], now: float, **_: Any) -> None:
         self._warnings += 1
         self._emit(fx, "disconnectionWarning", {"tries": self._warnings})
-        fx.append(StartTimer(self._tid("ice_warning"), now + self.settings.ice_warning_interval))
+        fx.append(
+            StartTimer(self._tid(CallTimer.ICE_WARNING), now + self.settings.ice_warning_interval)
+        )
 
     def _recovered(self, fx: list[Effect], now: float, **_: Any) -> None:
-        self._cancel(fx, "ice_warning", "ice_timeout", "ice_restart", "connect")
+        self._cancel(
+            fx,
+            CallTimer.ICE_WARNING,
+            CallTimer.ICE_TIMEOUT,
+            CallTimer.ICE_RESTART,
+            CallTimer.CONNECT,
+        )
         self._warnings = 0
         self._restarts = 0
         fx.append(Send(self.remote, wire.MediaState(self.call_id, "connected")))
@@ -872,39 +1032,34 @@ class Call:
 
     # --- internals: ending --------------------------------------------------------------------
 
-    def _local_reason(self, trigger: str, kw: Mapping[str, Any]) -> tuple[str, ErrorCode | None]:
-        """The bye reason (and local error, if any) of a local end caused by ``trigger``."""
+    def _end_phase(self, trigger: str, kw: Mapping[str, Any]) -> EndPhase:
+        """The phase a phased end cause is looked up under (``END_CAUSES``)."""
+        if trigger not in _PHASED_TRIGGERS:
+            return EndPhase.ANY
+        if trigger == "ice_timeout_timer":
+            return EndPhase.UPDATE if self.established else EndPhase.SETUP
+        if self._renegotiated():
+            return EndPhase.UPDATE
+        return EndPhase.SETUP_LOCAL if kw.get("local", True) else EndPhase.SETUP_REMOTE
+
+    def _local_reason(
+        self, trigger: str, kw: Mapping[str, Any], silent: bool = False
+    ) -> tuple[str, ErrorCode | None]:
+        """The bye reason (and local error, if any) of a local end caused by ``trigger``
+        (``silent``: nothing reached the far side yet), as ``END_CAUSES`` declares it."""
+        cause = (
+            (END_CAUSES.get((trigger, EndPhase.SILENT)) if silent else None)
+            or END_CAUSES.get((trigger, self._end_phase(trigger, kw)))
+            or EndCause()
+        )
         given = kw.get("reason")
-        if trigger in ("hangup", "decline"):
-            if given:
-                return str(given), None
-            if trigger == "decline":
-                return HangupReason.USER_REFUSED_CALL.value, None
-            return default_hangup_reason(self.outgoing).value, None
-        code = {
-            "media_failed": ErrorCode.USER_MEDIA_ERROR,
-            "ice_failed": ErrorCode.ICE_CONNECTION_STATE_FAILED,
-            "ice_timeout_timer": (
-                ErrorCode.ICE_CONNECTION_STATE_DISCONNECTED
-                if self.established
-                else ErrorCode.CALL_ABORTED  # ICE never connected: establishment gave up
-            ),
-            "connect_timer": ErrorCode.CALL_ABORTED,
-            "description_failed": (
-                ErrorCode.MEDIA_UPDATE_ERROR
-                if self._renegotiated()
-                else ErrorCode.SET_LOCAL_DESCRIPTION_FAILURE
-                if kw.get("local", True)
-                else ErrorCode.SET_REMOTE_DESCRIPTION_FAILURE
-            ),
-        }.get(trigger)
-        if code is not None:
-            return LOCAL_ERROR_TO_WIRE_REASON[code].value, code
-        if trigger == "screen_ended":
-            return HangupReason.STOP_SCREEN_SHARING.value, None
-        if trigger in ("no_answer_timer", "lifetime_timer"):
-            return HangupReason.NO_ANSWER.value, None
-        return default_hangup_reason(self.outgoing).value, None  # pragma: no cover
+        if cause.given and given:
+            return str(given), None
+        if cause.code is not None:
+            return LOCAL_ERROR_TO_WIRE_REASON[cause.code].value, cause.code
+        if cause.reason is not None:
+            return cause.reason.value, None
+        return default_hangup_reason(self.outgoing).value, None
 
     def _renegotiated(self) -> bool:
         """Whether a description now belongs to a media update (not to the call's setup)."""
@@ -934,7 +1089,13 @@ class Call:
 
     def _teardown(self, fx: list[Effect]) -> None:
         self._cancel(
-            fx, "no_answer", "lifetime", "connect", "ice_warning", "ice_timeout", "ice_restart"
+            fx,
+            CallTimer.NO_ANSWER,
+            CallTimer.LIFETIME,
+            CallTimer.CONNECT,
+            CallTimer.ICE_WARNING,
+            CallTimer.ICE_TIMEOUT,
+            CallTimer.ICE_RESTART,
         )
         if self._recording:
             self._recording = False
@@ -958,7 +1119,7 @@ class Call:
         self._teardown(fx)
         self._end = (HangupFrom.LOCAL, reason)
         self._rtx = None  # nothing else matters now
-        self._cancel(fx, "rtx")
+        self._cancel(fx, CallTimer.RTX)
         self._send_reliably(fx, now, wire.Bye(self.call_id, reason))
         if self._offline:
             # the bye waits for the reconnection; the application hears now
@@ -967,14 +1128,11 @@ class Call:
     def _end_silently(self, fx: list[Effect], now: float, **kw: Any) -> None:
         """A local end before anything reached the far side (PREPARING)."""
         trigger = kw.get("cause", "hangup")
-        if trigger == "hangup":
-            reason, code = HangupReason.CALL_CANCELLED.value, None
-        else:
-            reason, code = self._local_reason(trigger, kw)
+        reason, code = self._local_reason(trigger, kw, silent=True)
         if code is not None:
             self._local_error(fx, code, kw)
         self._teardown(fx)
-        self._cancel(fx, "rtx", "server_loss")
+        self._cancel(fx, CallTimer.RTX, CallTimer.SERVER_LOSS)
         self._end = (HangupFrom.LOCAL, reason)
         self._announce(fx, now)
 
@@ -995,7 +1153,7 @@ class Call:
             self.invitation.expire(fx, now)
         self._teardown(fx)
         self._rtx = None
-        self._cancel(fx, "rtx", "server_loss")
+        self._cancel(fx, CallTimer.RTX, CallTimer.SERVER_LOSS)
         self._end = (HangupFrom.REMOTE, reason)
         self._announce(fx, now)
         if waiting:
@@ -1018,7 +1176,7 @@ class Call:
         if crossed:
             self._end = (HangupFrom.REMOTE, crossed)
         if self.state is CallState.ENDED:
-            self._cancel(fx, "rtx", "server_loss")
+            self._cancel(fx, CallTimer.RTX, CallTimer.SERVER_LOSS)
             self._rtx = None
         if self._announced or self._end is None:
             return
@@ -1036,7 +1194,7 @@ class Call:
         if self.invitation is not None:
             self.invitation.expire(fx, now)
         self._teardown(fx)
-        self._cancel(fx, "server_loss")
+        self._cancel(fx, CallTimer.SERVER_LOSS)
         fx.append(Send(self.remote, wire.Bye(self.call_id, reason)))  # best effort
         self._end = (HangupFrom.LOCAL, reason)
         self._announce(fx, now)
@@ -1050,7 +1208,7 @@ class Call:
                 fx.append(Send(self.remote, wire.Bye(self.call_id, reason)))
             self._end = (HangupFrom.LOCAL, reason)
         self._teardown(fx)
-        self._cancel(fx, "rtx", "server_loss")
+        self._cancel(fx, CallTimer.RTX, CallTimer.SERVER_LOSS)
         self._rtx = None
         self._announce(fx, now)
 
@@ -1063,7 +1221,7 @@ class Call:
         if self.invitation is not None:
             self.invitation.expire(fx, now)
         self._teardown(fx)
-        self._cancel(fx, "rtx")
+        self._cancel(fx, CallTimer.RTX)
         reason = HangupReason.DISCONNECTED.value
         self._rtx = None
         self._end = (HangupFrom.LOCAL, reason)
@@ -1071,7 +1229,9 @@ class Call:
         if self.state is CallState.ENDING:
             self._rtx = [wire.Bye(self.call_id, reason)]
             self._rtx_tries = 1
-            fx.append(StartTimer(self._tid("server_loss"), now + self.settings.server_loss_window))
+            fx.append(
+                StartTimer(self._tid(CallTimer.SERVER_LOSS), now + self.settings.server_loss_window)
+            )
 
     def _peer_gone(self, fx: list[Effect], now: float, **_: Any) -> None:
         """The caller's device left the relay and stayed away ``server_loss_window``: end as if
@@ -1125,21 +1285,21 @@ class Call:
 
     def _on_invite(self, env: wire.Envelope, now: float) -> list[Effect]:
         if self.outgoing:
-            return [Drop("unexpected-message", "invite for our own outgoing call")]
+            return [Drop(CallDrop.UNEXPECTED_MESSAGE, "invite for our own outgoing call")]
         # a retransmission: acknowledge again
         return [Send(env.sender or self.remote, wire.Ack(self.call_id, "invite"))]
 
     def _on_answer_msg(self, env: wire.Envelope, now: float) -> list[Effect]:
         msg = env.message
         if not self.outgoing:
-            return [Drop("unexpected-message", "answer on the callee side")]
+            return [Drop(CallDrop.UNEXPECTED_MESSAGE, "answer on the callee side")]
         if self.state is CallState.INVITING:
             return self._report("answered", now, msg=msg, sender=env.sender)
         if self.state in (CallState.CONNECTING, CallState.CONNECTED, CallState.RECONNECTING) and (
             env.sender is None or env.sender == self.remote
         ):
             return [Send(self.remote, wire.Ack(self.call_id, "answer"))]
-        return [Drop("late-answer", f"answer in state {self.state.name}")]
+        return [Drop(CallDrop.LATE_ANSWER, f"answer in state {self.state.name}")]
 
     def _on_bye(self, env: wire.Envelope, now: float) -> list[Effect]:
         msg = env.message
@@ -1155,7 +1315,7 @@ class Call:
             # a device that lost a forked call (or a stranger): not the one we talk to
             return [
                 Send(env.sender, wire.Ack(self.call_id, "bye")),
-                Drop("other-device", f"bye from {env.sender}"),
+                Drop(CallDrop.OTHER_DEVICE, f"bye from {env.sender}"),
             ]
         return self._report("remote_bye", now, reason=msg.reason, sender=env.sender)
 
@@ -1164,10 +1324,10 @@ class Call:
         assert isinstance(msg, wire.Ack)
         kind = _RELIABLE_ACKS.get(msg.what)
         if kind is None:
-            return [Drop("unexpected-message", f"ack of {msg.what!r}")]
+            return [Drop(CallDrop.UNEXPECTED_MESSAGE, f"ack of {msg.what!r}")]
         fx: list[Effect] = []
         if not self._acked(fx, kind):
-            return [Drop("duplicate-ack", msg.what)]
+            return [Drop(CallDrop.DUPLICATE_ACK, msg.what)]
         if kind is wire.Bye:
             return self._report("bye_acked", now, reason=msg.reason)
         return fx
@@ -1176,13 +1336,13 @@ class Call:
         msg = env.message
         assert isinstance(msg, wire.Candidate)
         if self.state is CallState.ENDING or self.state is CallState.ENDED:
-            return [Drop("late-candidate", self.call_id)]
+            return [Drop(CallDrop.LATE_CANDIDATE, self.call_id)]
         if self._has_remote and self._pc:
             return [AddIceCandidate(self.call_id, msg.candidate, msg.sdp_mid, msg.sdp_mline_index)]
         if self._candidates is None:
             self._candidates = []
         if len(self._candidates) >= _MAX_BUFFERED_CANDIDATES:
-            return [Drop("too-many-candidates", self.call_id)]
+            return [Drop(CallDrop.TOO_MANY_CANDIDATES, self.call_id)]
         if msg not in self._candidates:
             self._candidates.append(msg)
         return []
@@ -1195,11 +1355,11 @@ class Call:
             "failed": ErrorCode.DISTANT_ICE_CONNECTION_STATE_FAILED,
         }.get(msg.ice_state)
         if self.status is CallStatus.CALL_STATUS_ENDED:
-            return [Drop("media-state", msg.ice_state)]
+            return [Drop(CallDrop.MEDIA_STATE, msg.ice_state)]
         if code is None:
             if msg.ice_state == "connected":
                 self._distant = None  # the far side recovered
-            return [Drop("media-state", msg.ice_state)]
+            return [Drop(CallDrop.MEDIA_STATE, msg.ice_state)]
         self._distant = code
         return self._event("error", _error(code, self._ice_descriptor(msg.ice_state)))
 
@@ -1207,7 +1367,7 @@ class Call:
         msg = env.message
         assert isinstance(msg, wire.StreamState)
         if self.status is CallStatus.CALL_STATUS_ENDED:
-            return [Drop("late-stream-state", self.call_id)]
+            return [Drop(CallDrop.LATE_STREAM_STATE, self.call_id)]
         fx: list[Effect] = []
         old = self.remote_stream_id
         if old != msg.stream_id:
@@ -1226,15 +1386,15 @@ class Call:
         msg = env.message
         assert isinstance(msg, wire.Update)
         if self.state not in (CallState.CONNECTING, CallState.CONNECTED, CallState.RECONNECTING):
-            return [Drop("unexpected-update", f"update in state {self.state.name}")]
+            return [Drop(CallDrop.UNEXPECTED_UPDATE, f"update in state {self.state.name}")]
         if msg.seq <= self._remote_seq:
             if self._last_ok is not None and msg.seq == self._last_ok.seq:
                 return [Send(self.remote, self._last_ok)]
-            return [Drop("stale-update", str(msg.seq))]
+            return [Drop(CallDrop.STALE_UPDATE, str(msg.seq))]
         fx: list[Effect] = []
         if self._offering:
             if self.outgoing:  # impolite: our offer wins, theirs is ignored
-                return [Drop("glare", f"impolite side ignores update {msg.seq}")]
+                return [Drop(CallDrop.GLARE, f"impolite side ignores update {msg.seq}")]
             # polite: give up our offer (the stack rolls it back) and answer theirs
             self._drop_update(fx, self._offering)
             self._offering = 0
@@ -1253,7 +1413,7 @@ class Call:
         msg = env.message
         assert isinstance(msg, wire.UpdateOk)
         if not self._offering or msg.seq != self._offering:
-            return [Drop("stale-update-ok", str(msg.seq))]
+            return [Drop(CallDrop.STALE_UPDATE_OK, str(msg.seq))]
         fx: list[Effect] = []
         self._drop_update(fx, msg.seq)
         self._offering = 0
@@ -1269,16 +1429,18 @@ class Call:
             # it still learns how the call ended (the hangup fires at the latest then)
             self._rtx_tries = 0
             fx: list[Effect] = []
-            if not self._has_timer(fx, "server_loss"):
+            if not self._has_timer(fx, CallTimer.SERVER_LOSS):
                 deadline = now + self.settings.server_loss_window
-                fx.append(StartTimer(self._tid("server_loss"), deadline))
-            fx.append(Drop("user-not-found", f"{msg.user} away: the bye is retransmitted"))
+                fx.append(StartTimer(self._tid(CallTimer.SERVER_LOSS), deadline))
+            fx.append(Drop(CallDrop.USER_NOT_FOUND, f"{msg.user} away: the bye is retransmitted"))
             return fx
         if self.state in (CallState.INVITING, CallState.ENDING):
             # the far side may hold a copy of our invite and never hear how the call ended
             self.unreached = True
             return self._report("not_found", now, reason=HangupReason.USER_NOT_FOUND.value)
-        return [Drop("user-not-found", f"{self.contact} unreachable in state {self.state.name}")]
+        return [
+            Drop(CallDrop.USER_NOT_FOUND, f"{self.contact} unreachable in state {self.state.name}")
+        ]
 
     # --- media handlers ------------------------------------------------------------------------
 
@@ -1286,7 +1448,7 @@ class Call:
         assert isinstance(event, MediaAcquired)
         if not spec_of(self).allowed(self.state, "media_ready"):
             # media that arrived after the call moved on (hung up while acquiring): release it
-            drop = Drop("unexpected-report", f"media_ready in state {self.state.name}")
+            drop = Drop(CallDrop.UNEXPECTED_REPORT, f"media_ready in state {self.state.name}")
             return [ReleaseMedia(event.stream_id), drop]
         return self._report("media_ready", now, msg=event)
 
@@ -1316,14 +1478,16 @@ class Call:
             ):  # fmt: skip
                 if self._superseded:
                     self._superseded -= 1
-                    return [Drop("superseded-answer", f"a newer update than {event.sdp!r}")]
+                    return [Drop(CallDrop.SUPERSEDED_ANSWER, f"a newer update than {event.sdp!r}")]
                 self._last_ok = wire.UpdateOk(self.call_id, event.sdp, seq=self._remote_seq)
                 fx = [Send(self.remote, self._last_ok)]
                 if self._pending_reoffer:
                     self._pending_reoffer = False
                     fx.append(CreateOffer(self.call_id, ice_restart=False))
                 return fx
-        return [Drop("unexpected-report", f"{event.sdp_type} description in {self.state.name}")]
+        return [
+            Drop(CallDrop.UNEXPECTED_REPORT, f"{event.sdp_type} description in {self.state.name}")
+        ]
 
     def _on_description_failed(self, event: MediaEvent, now: float) -> list[Effect]:
         assert isinstance(event, DescriptionFailed)
@@ -1332,7 +1496,7 @@ class Call:
     def _on_candidate_found(self, event: MediaEvent, now: float) -> list[Effect]:
         assert isinstance(event, IceCandidateFound)
         if self.status is CallStatus.CALL_STATUS_ENDED or self.state is CallState.RINGING:
-            return [Drop("late-candidate", self.call_id)]
+            return [Drop(CallDrop.LATE_CANDIDATE, self.call_id)]
         cand = wire.Candidate(self.call_id, event.candidate, event.sdp_mid, event.sdp_mline_index)
         return [Send(self.remote, cand)]
 
@@ -1345,13 +1509,13 @@ class Call:
             "failed": "ice_failed",
         }.get(event.state)
         if trigger is None:
-            return [Drop("ice-state", event.state)]
+            return [Drop(CallDrop.ICE_STATE, event.state)]
         return self._report(trigger, now)
 
     def _on_track_added(self, event: MediaEvent, now: float) -> list[Effect]:
         assert isinstance(event, TrackAdded)
         if self.status is CallStatus.CALL_STATUS_ENDED:
-            return [Drop("late-track", event.track_id)]
+            return [Drop(CallDrop.LATE_TRACK, event.track_id)]
         if self._streams is None:
             self._streams = {}
             self._tracks = {}
@@ -1369,10 +1533,10 @@ class Call:
         if not event.remote:
             if self.is_screen_sharing and self.outgoing:
                 return self._report("screen_ended", now)
-            return [Drop("local-track-ended", event.track_id)]
+            return [Drop(CallDrop.LOCAL_TRACK_ENDED, event.track_id)]
         sid = (self._tracks or {}).pop(event.track_id, None)
         if sid is None or self._streams is None:
-            return [Drop("unknown-track", event.track_id)]
+            return [Drop(CallDrop.UNKNOWN_TRACK, event.track_id)]
         kinds = self._streams.get(sid, set())
         kinds.discard(event.kind)
         if kinds:
@@ -1383,7 +1547,7 @@ class Call:
     def _on_stats(self, event: MediaEvent, now: float) -> list[Effect]:
         assert isinstance(event, StatsReport)
         if self.status is CallStatus.CALL_STATUS_ENDED:
-            return [Drop("late-stats", self.call_id)]
+            return [Drop(CallDrop.LATE_STATS, self.call_id)]
         return self._event("statsUpdate", {"stats": dict(event.stats)})
 
     def _on_recording(self, event: MediaEvent, now: float) -> list[Effect]:
@@ -1401,7 +1565,7 @@ class Call:
         if event.status == "failed":
             self._recording = False
             return self._event("error", _error(ErrorCode.RECORDING_FAILED, info))
-        return [Drop("unexpected-report", f"recording {event.status}")]
+        return [Drop(CallDrop.UNEXPECTED_REPORT, f"recording {event.status}")]
 
 
 def _is_reason(value: str) -> bool:

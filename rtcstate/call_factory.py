@@ -43,24 +43,24 @@ gives it then hears its events (:class:`~rtcstate.call.CallOwner`). Other messag
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
 
 import attrs
 
 from rtcstate import wire
-from rtcstate.call import Call, CallState
+from rtcstate.call import Call, CallHost, CallState
 from rtcstate.codes import CallStatus, CallType, ErrorNumber, HangupReason
 from rtcstate.effects import SESSION, Drop, Effect, Emit, StartTimer, target
 from rtcstate.errors import InvalidStateError, RtcError
 from rtcstate.media import MediaEvent
-from rtcstate.session import Session, SessionState
 from rtcstate.settings import validate_option
 
 __all__ = [
     "HOLD_TIME",
     "MAX_HELD",
     "DataCallHold",
+    "FactoryHost",
     "Pairing",
     "held",
     "hold_message",
@@ -80,19 +80,28 @@ MAX_HELD = 64
 """Data calls and describing messages held at once, per session."""
 HOLD_ROUTE = "hold_id"
 
-Pairing = Callable[[Session, Call, wire.Envelope, float], list[Effect]]
+
+class FactoryHost(CallHost, Protocol):
+    """What the factories of calls, data channels and file transfers need of their session
+    beyond :class:`~rtcstate.call.CallHost`: looking calls up."""
+
+    def calls(self) -> Mapping[str, Call]:
+        """The calls the session holds, by id."""
+
+    def get_call(self, call_id: str) -> Call | None:
+        """The call ``call_id`` (None if not held)."""
+
+
+Pairing = Callable[[FactoryHost, Call, wire.Envelope, float], list[Effect]]
 """Builds what a data call carries once the call and its describing message (``env``) are both
 here; returns the effects (the application event announcing it)."""
 
 
-def install(session: Session) -> None:
-    """Make ``session`` create calls for incoming invites (and data channels for theirs)."""
-    from rtcstate.datachannel import install as install_data_channels  # (import cycle)
-    from rtcstate.filetransfer import install as install_file_transfers
-
+def install(session: FactoryHost) -> None:
+    """Make ``session`` create calls for incoming invites (the session also installs the
+    factories of data channels and file transfers: :mod:`rtcstate.datachannel`,
+    :mod:`rtcstate.filetransfer`)."""
     session.set_factory(wire.Invite, incoming_call)
-    install_data_channels(session)
-    install_file_transfers(session)
 
 
 @attrs.define(slots=True, eq=False)
@@ -103,7 +112,7 @@ class DataCallHold:
     ``hold:<call id>:expire``. Wire messages and media reports never reach it.
     """
 
-    session: Session = attrs.field(repr=False)
+    session: FactoryHost = attrs.field(repr=False)
     call_id: str
     user: str  # the far side's user: the other half must come from it too
     call: Call | None = None
@@ -153,13 +162,13 @@ class DataCallHold:
         return []
 
 
-def held(session: Session, call_id: str) -> DataCallHold | None:
+def held(session: FactoryHost, call_id: str) -> DataCallHold | None:
     """The hold of data call ``call_id`` (its call or its message), if any."""
     hold = session.child(HOLD_ROUTE, call_id)
     return hold if isinstance(hold, DataCallHold) else None
 
 
-def _hold(session: Session, hold: DataCallHold, now: float) -> list[Effect] | None:
+def _hold(session: FactoryHost, hold: DataCallHold, now: float) -> list[Effect] | None:
     if session.child_count(HOLD_ROUTE) >= MAX_HELD:
         return None
     session.attach(HOLD_ROUTE, hold.call_id, hold)
@@ -167,7 +176,7 @@ def _hold(session: Session, hold: DataCallHold, now: float) -> list[Effect] | No
 
 
 def hold_message(
-    session: Session, call_id: str, env: wire.Envelope, pair: Pairing, now: float
+    session: FactoryHost, call_id: str, env: wire.Envelope, pair: Pairing, now: float
 ) -> list[Effect] | None:
     """Hold ``env`` (from a peer) until data call ``call_id`` arrives, then ``pair`` them.
 
@@ -179,7 +188,7 @@ def hold_message(
 
 
 def new_outgoing_call(
-    session: Session,
+    session: FactoryHost,
     contact: str,
     now: float,
     *,
@@ -193,7 +202,7 @@ def new_outgoing_call(
     """Check the arguments, build an outgoing call and attach it (not started: no effects).
 
     Raises as :meth:`Session.call` does, before anything changes."""
-    if session.state is not SessionState.CONNECTED:
+    if not session.connected:
         raise InvalidStateError(
             ErrorNumber.ERROR_WRONG_STATE, "Session", "call", session.state.name,
             "Session.call needs a CONNECTED session",
@@ -221,7 +230,7 @@ def new_outgoing_call(
 
 
 def outgoing_call(
-    session: Session, contact: str, now: float, **options: Any
+    session: FactoryHost, contact: str, now: float, **options: Any
 ) -> tuple[Call, list[Effect]]:
     """Build and start an outgoing call (:meth:`Session.call`; ``options`` as
     :func:`new_outgoing_call` takes them)."""
@@ -229,7 +238,7 @@ def outgoing_call(
     return call, session.child_output(call, call.start(now))
 
 
-def _live_media_calls(session: Session, exclude: str) -> list[Call]:
+def _live_media_calls(session: FactoryHost, exclude: str) -> list[Call]:
     return [
         c
         for c in session.calls().values()
@@ -239,7 +248,7 @@ def _live_media_calls(session: Session, exclude: str) -> list[Call]:
     ]
 
 
-def _refusal(session: Session, call: Call) -> HangupReason | None:
+def _refusal(session: FactoryHost, call: Call) -> HangupReason | None:
     caps = session.capabilities
     if not caps.webrtc:  # no call of any kind, data calls included, without WebRTC
         return HangupReason.WEBRTC_PLUGIN_INSTALLATION_NEEDED
@@ -255,7 +264,7 @@ def _refusal(session: Session, call: Call) -> HangupReason | None:
     return None
 
 
-def incoming_call(session: Session, env: wire.Envelope, now: float) -> list[Effect]:
+def incoming_call(session: FactoryHost, env: wire.Envelope, now: float) -> list[Effect]:
     """The session's factory for ``invite``: build, refuse or surface the callee's Call."""
     msg = env.message
     assert isinstance(msg, wire.Invite)
@@ -299,7 +308,7 @@ def incoming_call(session: Session, env: wire.Envelope, now: float) -> list[Effe
     return fx
 
 
-def _pair_or_hold(session: Session, call: Call, now: float) -> list[Effect]:
+def _pair_or_hold(session: FactoryHost, call: Call, now: float) -> list[Effect]:
     """An incoming data call: pair it with its waiting message, or hold it for the message."""
     fx: list[Effect] = []
     hold = held(session, call.call_id)

@@ -83,7 +83,7 @@ import attrs
 
 from rtcstate import wire
 from rtcstate.call import Call, CallOwner, CallState
-from rtcstate.call_factory import Pairing, held, hold_message, new_outgoing_call
+from rtcstate.call_factory import FactoryHost, Pairing, held, hold_message, new_outgoing_call
 from rtcstate.codes import (
     CallStatus,
     CallType,
@@ -120,7 +120,6 @@ from rtcstate.media import (
     DataChannelOpened,
     MediaEvent,
 )
-from rtcstate.session import Session, SessionState
 
 __all__ = [
     "CHUNK_SIZE",
@@ -299,7 +298,7 @@ _STATUS = {
 class DataChannel:
     """apiRTC's DataChannel: one data channel inside its own data call, either side."""
 
-    session: Session = attrs.field(repr=False)
+    session: FactoryHost = attrs.field(repr=False)
     channel_id: str
     call: Call = attrs.field(repr=lambda c: f"<Call {c.call_id} {c.state.name}>")
     contact: str  # the far side's user
@@ -742,7 +741,7 @@ class ReceivedDataChannelInvitation(OnCall):
     Its id is the data call's id (as for call invitations). It owns no timer and no wire
     message: it is the data call's owner until accepted (the DataChannel then is)."""
 
-    session: Session = attrs.field(repr=False)
+    session: FactoryHost = attrs.field(repr=False)
     call: Call = attrs.field(repr=lambda c: f"<Call {c.call_id} {c.state.name}>")
     channel_id: str
     label: str
@@ -805,16 +804,16 @@ class ReceivedDataChannelInvitation(OnCall):
 # --- the session's side --------------------------------------------------------------------------
 
 
-def install(session: Session) -> None:
+def install(session: FactoryHost) -> None:
     """Make ``session`` answer ``data_channel_invite`` messages."""
     session.set_factory(wire.DataChannelInvite, incoming_data_channel_invite)
 
 
 def start_data_channel(
-    session: Session, contact: str, now: float, *, label: str = "data"
+    session: FactoryHost, contact: str, now: float, *, label: str = "data"
 ) -> tuple[DataChannel, list[Effect]]:
     """See :meth:`Session.start_data_channel`."""
-    if session.state is not SessionState.CONNECTED:
+    if not session.connected:
         raise InvalidStateError(
             ErrorNumber.ERROR_WRONG_STATE, "Session", "start_data_channel", session.state.name,
             "Session.start_data_channel needs a CONNECTED session",
@@ -848,7 +847,7 @@ def _pairable(call: Call, user: str) -> bool:
 
 
 def pair_described(
-    session: Session, call: Call, env: wire.Envelope, event: str, build: Callable[[], CallOwner]
+    session: FactoryHost, call: Call, env: wire.Envelope, event: str, build: Callable[[], CallOwner]
 ) -> list[Effect]:
     """Both halves of a described data call are here: ``build()`` makes the application's
     invitation, which owns the call from now on; ``event`` fires on the session and the
@@ -862,7 +861,7 @@ def pair_described(
     return [Emit(SESSION, event, inv), Emit(target("contact", call.contact), event, inv)]
 
 
-def _pair(session: Session, call: Call, env: wire.Envelope, now: float) -> list[Effect]:
+def _pair(session: FactoryHost, call: Call, env: wire.Envelope, now: float) -> list[Effect]:
     msg = env.message
     assert isinstance(msg, wire.DataChannelInvite)
     return pair_described(
@@ -873,7 +872,9 @@ def _pair(session: Session, call: Call, env: wire.Envelope, now: float) -> list[
     )  # fmt: skip
 
 
-def incoming_data_channel_invite(session: Session, env: wire.Envelope, now: float) -> list[Effect]:
+def incoming_data_channel_invite(
+    session: FactoryHost, env: wire.Envelope, now: float
+) -> list[Effect]:
     """The session's factory for ``data_channel_invite`` (for a channel it does not hold)."""
     msg = env.message
     assert isinstance(msg, wire.DataChannelInvite)
@@ -883,7 +884,7 @@ def incoming_data_channel_invite(session: Session, env: wire.Envelope, now: floa
 
 
 def incoming_described(
-    session: Session,
+    session: FactoryHost,
     env: wire.Envelope,
     now: float,
     channel_id: str,

@@ -75,7 +75,7 @@ import attrs
 
 from rtcstate import wire
 from rtcstate.call import Call
-from rtcstate.call_factory import new_outgoing_call
+from rtcstate.call_factory import FactoryHost, new_outgoing_call
 from rtcstate.codes import (
     CallType,
     ErrorCode,
@@ -96,7 +96,6 @@ from rtcstate.errors import InvalidStateError, RtcError
 from rtcstate.invitation import InvitationState, OnCall, SentInvitation
 from rtcstate.machine import machine, spec_of
 from rtcstate.media import MediaEvent
-from rtcstate.session import Session, SessionState
 from rtcstate.transfer import (
     DEFAULT_CHUNK_SIZE,
     DEFAULT_MAX_CHUNK_SIZE,
@@ -136,7 +135,7 @@ class FileTransfer:
     """The sending side of one file (``contact.sendFile``): its SentInvitation, data channel and
     transfer machine. A child of the session under ``transfer_id`` (its id, the data call's)."""
 
-    session: Session = attrs.field(repr=False)
+    session: FactoryHost = attrs.field(repr=False)
     transfer_id: str
     contact: str  # the receiver's user
     name: str
@@ -374,7 +373,7 @@ class FileTransfer:
 
 
 def send_file(
-    session: Session,
+    session: FactoryHost,
     contact: str,
     now: float,
     file_info: Mapping[str, Any],
@@ -384,7 +383,7 @@ def send_file(
     settings: TransferSettings | None = None,
 ) -> tuple[FileTransfer, list[Effect]]:
     """See :meth:`Session.send_file`."""
-    if session.state is not SessionState.CONNECTED:
+    if not session.connected:
         raise InvalidStateError(
             ErrorNumber.ERROR_WRONG_STATE, "Session", "send_file", session.state.name,
             "Session.send_file needs a CONNECTED session",
@@ -470,7 +469,7 @@ class ReceivedFileTransferInvitation(OnCall):
     A child of the session under ``transfer_id`` (its id, the data call's) and the owner of the
     data call, then of the data channel once accepted."""
 
-    session: Session = attrs.field(repr=False)
+    session: FactoryHost = attrs.field(repr=False)
     call: Call = attrs.field(repr=lambda c: f"<Call {c.call_id} {c.state.name}>")
     channel_id: str
     name: str
@@ -708,12 +707,12 @@ class ReceivedFileTransferInvitation(OnCall):
 # --- the session's side --------------------------------------------------------------------------
 
 
-def install(session: Session) -> None:
+def install(session: FactoryHost) -> None:
     """Make ``session`` answer ``file_offer`` messages."""
     session.set_factory(wire.FileOffer, incoming_file_offer)
 
 
-def _pair(session: Session, call: Call, env: wire.Envelope, now: float) -> list[Effect]:
+def _pair(session: FactoryHost, call: Call, env: wire.Envelope, now: float) -> list[Effect]:
     msg = env.message
     assert isinstance(msg, wire.FileOffer)
 
@@ -728,7 +727,7 @@ def _pair(session: Session, call: Call, env: wire.Envelope, now: float) -> list[
     return pair_described(session, call, env, "fileTransferInvitation", build)
 
 
-def incoming_file_offer(session: Session, env: wire.Envelope, now: float) -> list[Effect]:
+def incoming_file_offer(session: FactoryHost, env: wire.Envelope, now: float) -> list[Effect]:
     """The session's factory for ``file_offer`` (for a transfer it does not hold)."""
     msg = env.message
     assert isinstance(msg, wire.FileOffer)

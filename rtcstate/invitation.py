@@ -28,23 +28,27 @@ dropped.
 from __future__ import annotations
 
 import enum
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 import attrs
 
 from rtcstate import wire
-from rtcstate.codes import ErrorNumber, HangupReason, InvitationStatus, InvitationType
+from rtcstate.codes import (
+    CallType,
+    ErrorNumber,
+    HangupReason,
+    InvitationStatus,
+    InvitationType,
+)
 from rtcstate.effects import CancelTimer, Drop, Effect, Emit, StartTimer, target
+from rtcstate.host import Host
 from rtcstate.machine import machine, spec_of
 from rtcstate.media import MediaEvent
-
-if TYPE_CHECKING:  # pragma: no cover
-    from rtcstate.call import Call
-    from rtcstate.session import Session
 
 __all__ = [
     "InvitationOwner",
     "InvitationState",
+    "InvitedCall",
     "ReceivedCallInvitation",
     "ReceivedCallInvitationState",
     "SentInvitation",
@@ -77,12 +81,43 @@ class InvitationOwner(Protocol):
     def cancel(self, now: float) -> list[Effect]: ...
 
 
+class InvitedCall(Protocol):
+    """What a received invitation needs of the call it carries (a
+    :class:`~rtcstate.call.Call`): a narrow view, so this module does not import the call's."""
+
+    @property
+    def call_id(self) -> str: ...
+
+    @property
+    def contact(self) -> str: ...
+
+    @property
+    def call_type(self) -> CallType: ...
+
+    @property
+    def state(self) -> enum.Enum: ...
+
+    @property
+    def ended(self) -> bool: ...
+
+    def check_command(self, trigger: str) -> None:
+        """Raise the apiRTC error ``trigger`` would give now."""
+
+    def accepted_by_invitation(
+        self, fx: list[Effect], now: float, *, audio_only: bool = False
+    ) -> list[Effect]:
+        """The invitation was accepted: answer the call."""
+
+    def declined_by_invitation(self, fx: list[Effect], now: float, reason: str) -> list[Effect]:
+        """The invitation was declined: end the call with ``reason``."""
+
+
 class OnCall:
     """Mixin of the received invitations a call carries (a call, a data channel): their id is
     the call's id (as in apiRTC), their sender the caller's user id."""
 
     __slots__ = ()
-    call: Call
+    call: InvitedCall
     state: enum.Enum
 
     @property
@@ -132,7 +167,7 @@ RECEIVED_TRANSITIONS: list[dict[str, Any]] = [
 class ReceivedCallInvitation(OnCall):
     """apiRTC's ReceivedCallInvitation: the callee's decision about one incoming call."""
 
-    call: Call = attrs.field(repr=lambda c: f"<Call {c.call_id} {c.state.name}>")
+    call: InvitedCall = attrs.field(repr=lambda c: f"<Call {c.call_id} {c.state.name}>")
     state: ReceivedCallInvitationState = ReceivedCallInvitationState.STANDBY
 
     @property
@@ -205,7 +240,7 @@ class SentInvitation:
     expiration_time: float | None = None
     state: InvitationState = InvitationState.STANDBY
     reason: str | None = None
-    session: Session | None = attrs.field(default=None, repr=False)
+    session: Host | None = attrs.field(default=None, repr=False)
     owner: InvitationOwner | None = attrs.field(default=None, repr=False)
 
     @property

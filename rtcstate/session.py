@@ -43,11 +43,12 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 import attrs
 
-from rtcstate import wire
+from rtcstate import call_factory, datachannel, filetransfer, wire
+from rtcstate.call import Call
 from rtcstate.codes import (
     CallType,
     CcsConnectionStatus,
@@ -56,6 +57,7 @@ from rtcstate.codes import (
     HangupFrom,
     HangupReason,
 )
+from rtcstate.datachannel import DataChannel
 from rtcstate.effects import (
     SESSION,
     USER_AGENT,
@@ -71,18 +73,14 @@ from rtcstate.effects import (
     target,
 )
 from rtcstate.errors import RtcError
+from rtcstate.filetransfer import FileTransfer
 from rtcstate.ids import CounterIds, IdSource, RandomSource, SplitMix64
+from rtcstate.invitation import SentInvitation
 from rtcstate.machine import machine, spec_of
 from rtcstate.media import Capabilities, MediaAcquired, MediaEvent
 from rtcstate.retry import ExponentialBackoff, RetryPolicy
 from rtcstate.settings import CallSettings
-
-if TYPE_CHECKING:  # pragma: no cover
-    from rtcstate.call import Call
-    from rtcstate.datachannel import DataChannel
-    from rtcstate.filetransfer import FileTransfer
-    from rtcstate.invitation import SentInvitation
-    from rtcstate.transfer import TransferSettings
+from rtcstate.transfer import DEFAULT_CHUNK_SIZE, DEFAULT_WINDOW, TransferSettings
 
 __all__ = [
     "ROUTE_KINDS",
@@ -361,9 +359,11 @@ class Session:
     def __attrs_post_init__(self) -> None:
         for route in ROUTE_KINDS:
             self._routes.setdefault(route, {})
-        from rtcstate.call_factory import install  # calls, data channels (import cycle)
-
-        install(self)
+        # the factories of calls, data channels and file transfers (the children reach this
+        # session through the narrow rtcstate.host.Host; they never import this module)
+        call_factory.install(self)
+        datachannel.install(self)
+        filetransfer.install(self)
 
     # --- public: application commands ---------------------------------------------------------
 
@@ -371,6 +371,11 @@ class Session:
     def address(self) -> str:
         """This device's address on the relay (``user/device``)."""
         return f"{self.config.user}/{self.config.device}"
+
+    @property
+    def connected(self) -> bool:
+        """Whether the session is registered with the server (CONNECTED)."""
+        return self.state is SessionState.CONNECTED
 
     def register(self, now: float) -> list[Effect]:
         """Connect and register; a second call raises ERROR_APIRTC_SESSION_ALREADY_ON."""
@@ -407,9 +412,7 @@ class Session:
         argument (``ParameterError`` with PARAMETER_ERROR_SETCALLMEDIAROUTINGMODE for a bad
         media routing mode).
         """
-        from rtcstate.call_factory import outgoing_call
-
-        return outgoing_call(
+        return call_factory.outgoing_call(
             self, contact, now, call_type=call_type, audio_only=audio_only,
             stream_id=stream_id, nickname=nickname, data=data,
             media_routing_mode=media_routing_mode,
@@ -425,9 +428,7 @@ class Session:
         Raises ERROR_WRONG_STATE unless CONNECTED, ERROR_BAD_PARAMETER for a bad argument,
         ERROR_OTHER when the adapter reported no data channels.
         """
-        from rtcstate.datachannel import start_data_channel
-
-        return start_data_channel(self, contact, now, label=label)
+        return datachannel.start_data_channel(self, contact, now, label=label)
 
     def send_file(
         self,
@@ -448,10 +449,7 @@ class Session:
         unless CONNECTED, ERROR_BAD_PARAMETER for a bad argument, ERROR_OTHER when the adapter
         reported no data channels; nothing changes then.
         """
-        from rtcstate.filetransfer import send_file
-        from rtcstate.transfer import DEFAULT_CHUNK_SIZE, DEFAULT_WINDOW
-
-        return send_file(
+        return filetransfer.send_file(
             self, contact, now, file_info,
             chunk_size=DEFAULT_CHUNK_SIZE if chunk_size is None else chunk_size,
             window=DEFAULT_WINDOW if window is None else window, settings=settings,
@@ -459,14 +457,10 @@ class Session:
 
     def calls(self) -> Mapping[str, Call]:
         """The calls this session holds, by id (``getCalls()``)."""
-        from rtcstate.call import Call
-
         return {k: c for k, c in self._routes["call_id"].items() if isinstance(c, Call)}
 
     def get_call(self, call_id: str) -> Call | None:
         """``getCall(id)`` (O(1))."""
-        from rtcstate.call import Call
-
         child = self._routes["call_id"].get(call_id)
         return child if isinstance(child, Call) else None
 

@@ -72,4 +72,6 @@ class ReceivedCallInvitation(ReceivedInvitation[core_inv.ReceivedCallInvitation]
         """Accept: the :class:`Call` (ONGOING); raises ``ERROR_INVITATION_STATE_INVALID``
         (10) when the invitation is not pending."""
         self.session.runtime.run(lambda now: self.core.accept(now, audio_only=audio_only))
-        return self.session._wrap_call(self.core.call)
+        call = self.core.call
+        assert isinstance(call, core_call.Call)  # the core's view of it is narrower
+        return self.session._wrap_call(call)
