@@ -13,6 +13,12 @@ offset it holds. Timers: ``idle`` (no chunk for ``idle_timeout``; every ``reack_
 repeats its ACK), ``ack`` (delayed ACK), ``resume``. It ends COMPLETED, DECLINED, CANCELLED or
 FAILED and answers late frames with its last word. Reports never raise: what its state cannot
 take is a protocol error (CANCEL, ``error``) or a :class:`ReceiverDrop`.
+
+Inputs are data: :data:`RECEIVER_INPUTS` maps each frame type (CANCEL by its code), undecodable
+bytes, channel report and :class:`ReceiverTimer` to a trigger; the table decides (its guarded
+rows check each CHUNK's offset and size, DONE's size and digest, a repeated OFFER);
+:data:`RECEIVER_VERDICTS` gives every other pair its verdict and :data:`RECEIVER_REPLIES` the
+methods of a finished receiver's answers.
 """
 
 from __future__ import annotations

@@ -13,6 +13,12 @@ receiver's RESUME names, with the bytes it kept. Timers: ``offer``, ``ack`` (no 
 ``ack_timeout``), ``done`` (``done_attempts`` sends), ``resume``. It ends COMPLETED, REJECTED,
 CANCELLED or FAILED and answers late frames with its last word. Reports never raise: what its
 state cannot take is a protocol error (CANCEL, ``error``) or a :class:`SenderDrop`.
+
+Inputs are data: :data:`SENDER_INPUTS` maps each frame type (CANCEL by its code), undecodable
+bytes, channel report and :class:`SenderTimer` to a trigger; the table decides (its guarded
+rows validate answers, ACKs and COMPLETE); :data:`SENDER_VERDICTS` gives every other (state,
+trigger) pair its verdict, and :data:`SENDER_REPLIES` the methods of a finished sender's
+answers. One generic dispatch (:func:`rtcstate.transfer.inputs.deliver`) runs them.
 """
 
 from __future__ import annotations
