@@ -62,7 +62,7 @@ def deliver(
     key: object,
     value: object,
     now: float,
-    why: str,
+    why: str | None,
     replies: Mapping[DropReason, str],
     settle: Callable[[list[Effect], float], None] | None = None,
     **kw: Any,
@@ -70,7 +70,8 @@ def deliver(
     """Run one input through the compiled routes; never raises for an input.
 
     Rows run with ``(fx, now, **kw)`` (then ``settle``); a declared ``Drop`` gets ``why`` as
-    its detail when given, or, if its reason has a reply, is replaced by the reply's effects.
+    its detail when given (``None``: ``"<frame type> in <STATE>"`` for a frame), or, if its
+    reason has a reply, is replaced by the reply's effects.
     """
     fx: list[Effect] = []
     if spec.deliver(obj, key, value, fx, now, **kw):
@@ -83,6 +84,8 @@ def deliver(
         if reply is not None:
             out: list[Effect] = getattr(obj, reply)(now, **kw)
             return out
+        if why is None and "frame" in kw:
+            why = f"{type(kw['frame']).__name__} in {obj.state.name}"
         if why:
             fx[-1] = Drop(drop.reason, why)
     return fx

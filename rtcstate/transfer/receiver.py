@@ -149,13 +149,13 @@ RECEIVER_TRANSITIONS: list[dict[str, Any]] = [
     {"trigger": "cancel", "source": ["RECEIVING", "INTERRUPTED"], "dest": "CANCELLED",
      "after": "_cancel_local"},
     # CHUNK: exactly at the offset held, at most a chunk, inside the file
+    {"trigger": "chunk", "source": "RECEIVING", "dest": "RECEIVING", "conditions": "_chunk_fits",
+     "after": "_store"},  # the hot path first: the one chunk it can take
     {"trigger": "chunk", "source": "RECEIVING", "dest": "FAILED", "conditions": "_chunk_repeats",
      "after": "_duplicate_chunk"},
     {"trigger": "chunk", "source": "RECEIVING", "dest": "FAILED", "conditions": "_chunk_skips",
      "after": "_chunk_gap"},
-    {"trigger": "chunk", "source": "RECEIVING", "dest": "FAILED", "conditions": "_chunk_too_big",
-     "after": "_oversize_chunk"},
-    {"trigger": "chunk", "source": "RECEIVING", "dest": "RECEIVING", "after": "_store"},
+    {"trigger": "chunk", "source": "RECEIVING", "dest": "FAILED", "after": "_oversize_chunk"},
     # DONE: complete only with the size and sha256 verified
     {"trigger": "done", "source": "RECEIVING", "dest": "COMPLETED", "conditions": "_verified",
      "after": "_complete"},
@@ -377,8 +377,7 @@ class FileReceiver(Endpoint):
             return [Drop(ReceiverDrop.OTHER_TRANSFER, detail)]
         if frame.to_sender:
             return [Drop(ReceiverDrop.WRONG_DIRECTION, f"{type(frame).__name__} is for a sender")]
-        why = f"{type(frame).__name__} in {self.state.name}"
-        return self._deliver(type(frame), frame, now, why, frame=frame)
+        return self._deliver(type(frame), frame, now, None, frame=frame)
 
     def channel_opened(self, now: float, channel_id: str | None = None) -> list[Effect]:
         return self._deliver(DataChannelOpened, None, now, "", channel_id=channel_id)
@@ -401,7 +400,9 @@ class FileReceiver(Endpoint):
 
     # --- dispatch -----------------------------------------------------------------------------
 
-    def _deliver(self, key: object, value: object, now: float, why: str, **kw: Any) -> list[Effect]:
+    def _deliver(
+        self, key: object, value: object, now: float, why: str | None, **kw: Any
+    ) -> list[Effect]:
         spec = spec_of(self)
         return deliver(spec, self, key, value, now, why, RECEIVER_REPLIES, **kw)
 
@@ -488,6 +489,20 @@ class FileReceiver(Endpoint):
             return frame.offset, len(frame.payload)
         return offset, len(data)
 
+    def _chunk_fits(
+        self,
+        fx: list[Effect],
+        now: float,
+        offset: int = 0,
+        data: bytes | memoryview = b"",
+        frame: Frame | None = None,
+        **kw: Any,
+    ) -> bool:
+        """Exactly at the offset held, 1 to chunk-size bytes, inside the announced size."""
+        at, n = self._chunk_of(frame, offset, data)
+        held = self._held
+        return at == held and n <= self._chunk and held + n <= self._size()
+
     def _chunk_repeats(
         self,
         fx: list[Effect],
@@ -509,18 +524,6 @@ class FileReceiver(Endpoint):
         **kw: Any,
     ) -> bool:
         return self._chunk_of(frame, offset, data)[0] > self._held
-
-    def _chunk_too_big(
-        self,
-        fx: list[Effect],
-        now: float,
-        offset: int = 0,
-        data: bytes | memoryview = b"",
-        frame: Frame | None = None,
-        **kw: Any,
-    ) -> bool:
-        n = self._chunk_of(frame, offset, data)[1]
-        return n > self._chunk or self._held + n > self._size()
 
     def _another_offer(
         self, fx: list[Effect], now: float, frame: Frame | None = None, **kw: Any

@@ -159,6 +159,9 @@ SENDER_TRANSITIONS: list[dict[str, Any]] = [
     *({"trigger": "answer", "source": s, "dest": s, "after": "_stale_answer"}
       for s in _S_FLOWING),
     # ACK
+    # (the hot path first: an ACK that advances, within what was sent)
+    {"trigger": "ack", "source": "SENDING", "dest": "SENDING", "conditions": "_ack_advances",
+     "after": ["_ack", "_pump"]},
     {"trigger": "ack", "source": ["OFFERING", *_S_FLOWING], "dest": "FAILED",
      "conditions": "_not_accepted", "after": "_early_ack"},
     {"trigger": "ack", "source": "OFFERING", "dest": "OFFERING", "after": "_stale_ack"},
@@ -436,8 +439,7 @@ class FileSender(Endpoint):
             return [Drop(SenderDrop.OTHER_TRANSFER, detail)]
         if not frame.to_sender:
             return [Drop(SenderDrop.WRONG_DIRECTION, f"{type(frame).__name__} is for a receiver")]
-        why = f"{type(frame).__name__} in {self.state.name}"
-        return self._deliver(type(frame), frame, now, why, frame=frame)
+        return self._deliver(type(frame), frame, now, None, frame=frame)
 
     def channel_opened(self, now: float, channel_id: str | None = None) -> list[Effect]:
         """A (new) channel is open; ``channel_id`` if its id changed."""
@@ -461,7 +463,9 @@ class FileSender(Endpoint):
 
     # --- dispatch -----------------------------------------------------------------------------
 
-    def _deliver(self, key: object, value: object, now: float, why: str, **kw: Any) -> list[Effect]:
+    def _deliver(
+        self, key: object, value: object, now: float, why: str | None, **kw: Any
+    ) -> list[Effect]:
         spec = spec_of(self)
         return deliver(spec, self, key, value, now, why, SENDER_REPLIES, self._settle, **kw)
 
@@ -530,6 +534,11 @@ class FileSender(Endpoint):
     @staticmethod
     def _offset_of(frame: Frame | None, offset: int = 0) -> int:
         return frame.offset if isinstance(frame, Ack) else offset
+
+    def _ack_advances(
+        self, fx: list[Effect], now: float, frame: Frame | None = None, offset: int = 0, **kw: Any
+    ) -> bool:
+        return self._chunk != 0 and self._acked < self._offset_of(frame, offset) <= self._high
 
     def _ack_is_old(
         self, fx: list[Effect], now: float, frame: Frame | None = None, offset: int = 0, **kw: Any
