@@ -17,6 +17,7 @@ MACHINE_MODULES: tuple[str, ...] = (
     "rtcstate.call",
     "rtcstate.invitation",
     "rtcstate.datachannel",
+    "rtcstate.transfer.mux",
     "rtcstate.transfer.receiver",
     "rtcstate.transfer.sender",
     "rtcstate.filetransfer",

@@ -30,7 +30,7 @@ from rtcstate.codes import ErrorCode, ErrorNumber
 from rtcstate.drops import catalogue
 from rtcstate.effects import CancelTimer, Drop, Effect, Emit, SendData, StartTimer
 from rtcstate.errors import InvalidStateError, RtcError
-from rtcstate.machine import MachineDefinitionError, MachineSpec, spec_of
+from rtcstate.machine import ILLEGAL, Ignore, MachineDefinitionError, MachineSpec, spec_of
 from rtcstate.media import (
     BufferedAmountHigh,
     BufferedAmountLow,
@@ -39,7 +39,14 @@ from rtcstate.media import (
     DataChannelOpened,
     IceStateChanged,
 )
-from rtcstate.testing.exhaustive import check_differential, check_pair, pairs, snapshot
+from rtcstate.testing.exhaustive import (
+    check_differential,
+    check_input_pair,
+    check_pair,
+    input_pairs,
+    pairs,
+    snapshot,
+)
 from rtcstate.transfer import (
     MAGIC,
     Accept,
@@ -55,6 +62,7 @@ from rtcstate.transfer import (
     FileSenderState,
     Frame,
     FrameError,
+    FrameType,
     MuxDrop,
     NeedData,
     Offer,
@@ -73,7 +81,10 @@ from rtcstate.transfer import (
     encode_frame,
     is_transfer_frame,
 )
-from rtcstate.transfer.inputs import ILLEGAL, Ignore, InputTable, input_table
+from rtcstate.transfer.inputs import check_replies, flatten
+from rtcstate.transfer.mux import ForTransfer, MuxState, UnknownId
+from rtcstate.transfer.receiver import RECEIVER_REPLIES, ReceiverTimer
+from rtcstate.transfer.sender import SENDER_REPLIES, SenderTimer
 
 SS = FileSenderState
 RS = FileReceiverState
@@ -1345,147 +1356,190 @@ def test_compiled_receiver_table_agrees_with_transitions() -> None:
     )  # fmt: skip
 
 
-def _cancel_frames(to_sender: bool) -> dict[str, st.SearchStrategy[Any]]:
-    return {
-        f"remote_{name}": _args(
-            frame=st.builds(Cancel, st.just("t1"), st.just(to_sender), st.just(code), TEXT)
-        )
-        for name, code in (("cancel", CancelCode.CANCELLED), ("failure", CancelCode.FAILED))
-    }
-
-
-SENDER_INPUT_ARGS = {**SENDER_ARGS, **_cancel_frames(True)}
-RECEIVER_INPUT_ARGS = {
-    **RECEIVER_ARGS,
-    "offered": _args(
-        frame=st.builds(Offer, st.just("t1"), st.integers(0, 200), st.integers(1, 16), U32)
-        | st.just(Offer("t1", 40, 8, 32))
-    ),
-    "chunk": _args(
-        frame=st.builds(Chunk, st.just("t1"), st.integers(0, 64), st.binary(min_size=1, max_size=9))
-    ),
-    "done": _args(
-        frame=st.builds(
+def _values(key: Any, to_sender: bool) -> st.SearchStrategy[Any]:
+    """Inputs of ``key``: a frame of that type, undecodable bytes' error, a report, a timer."""
+    tid = st.just("t1")
+    frames: dict[Any, st.SearchStrategy[Any]] = {
+        Accept: st.builds(Accept, tid, st.integers(1, 10), st.integers(0, 2)),
+        Resume: st.builds(Resume, tid, st.integers(1, 10), st.integers(0, 80)),
+        Ack: st.builds(Ack, tid, st.integers(0, 80)),
+        Complete: st.builds(Complete, tid, st.sampled_from([64, 63, 0])),
+        Reject: st.builds(Reject, tid, st.sampled_from(RejectCode), TEXT),
+        Cancel: st.builds(Cancel, tid, st.just(to_sender), st.sampled_from(CancelCode), TEXT),
+        FrameError: st.builds(FrameError, TEXT, tid, st.just(to_sender)),
+        Offer: st.builds(Offer, tid, st.integers(0, 200), st.integers(1, 16), U32)
+        | st.just(Offer("t1", 40, 8, 32)),
+        Chunk: st.builds(Chunk, tid, st.integers(0, 64), st.binary(min_size=1, max_size=9)),
+        Done: st.builds(
             Done,
-            st.just("t1"),
+            tid,
             st.integers(0, 80),
             st.binary(min_size=32, max_size=32) | st.just(hashlib.sha256(bytes(16)).digest()),
-        )
-    ),
-    **_cancel_frames(False),
-}
+        ),
+    }
+    if key in frames:
+        return frames[key]
+    if isinstance(key, type):  # a channel report
+        return st.builds(key, st.sampled_from(["ch", "ch9"]))
+    return st.none()  # a timer
 
 
-def check_input_pair(
-    machine: Any, state: Any, trigger: str, args: Any, shape: Any, drawn: Any
+def _keywords(key: Any, value: Any) -> dict[str, Any]:
+    if key is FrameError:
+        return {"detail": value.reason}
+    if isinstance(value, Frame):
+        return {"frame": value}
+    if key is DataChannelOpened:
+        return {"channel_id": value.channel_id}
+    if isinstance(key, SenderTimer | ReceiverTimer):
+        return {"timer": key.value}
+    return {}
+
+
+def check_transfer_input(
+    machine: Any, replies: Any, state: Any, key: Any, shape: Any, value: Any, now: float
 ) -> None:
-    """One (state, input) pair through the machine's generic dispatch: never raises; a row is
-    a legal transition, an ignore verdict is its Drop (or its reply, state kept) and an illegal
-    pair a Drop of the machine's illegal reason, the object unchanged but for a reply."""
-    table = input_table(machine)
+    """One (state, input) pair through the machine's generic dispatch: never raises; a trigger
+    is a legal transition, a declared Drop leaves the state (and, unless its reason has a
+    reply, the whole object) as it was; the Drop is exactly the declared one."""
     spec = spec_of(machine)
     machine.state = state
-    shape(machine, drawn[0])
-    (now,), kw = drawn[1]
+    shape(machine)
+    outcome = spec.outcome(state, key, value)
     before = snapshot(machine)
-    fx = machine._input(trigger, now, "why", **kw)
+    fx = machine._deliver(key, value, now, "why", **_keywords(key, value))
     assert all(isinstance(e, Effect) for e in fx), fx
-    if spec.allowed(state, trigger):
-        reached = spec.destinations(state, trigger) | {state}
+    if isinstance(outcome, str):
+        reached = spec.destinations(state, outcome) | {state}
         reached |= {d for r in reached for d in spec.destinations(r, "all_sent")}
-        assert machine.state in reached, (state, trigger, machine.state)
+        assert machine.state in reached, (state, key, machine.state)
         return
-    verdict = table.verdict(state, trigger)
     assert machine.state is state
-    if verdict is None:  # illegal: a report never raises
-        assert fx == [Drop(table.illegal, "why")]
-        assert snapshot(machine) == before
-    elif verdict.reply is None:
-        assert fx == [Drop(verdict.reason, "why")]
-        assert snapshot(machine) == before
-    else:
+    if outcome.reason in replies:
         assert not any(isinstance(e, Emit | StartTimer) for e in fx), fx
+        own = set(type(outcome.reason))
+        assert all(e.reason in own for e in fx if isinstance(e, Drop)), fx
+    else:
+        assert fx == [Drop(outcome.reason, "why")], (fx, outcome)
+        assert snapshot(machine) == before
 
 
-@pytest.mark.parametrize(("state", "trigger"), input_table(FileSender).pairs(spec_of(FileSender)))
-def test_sender_every_state_input_pair(state: FileSenderState, trigger: str) -> None:
+@pytest.mark.parametrize(("state", "key"), input_pairs(FileSender))
+def test_sender_every_state_input_pair(state: FileSenderState, key: Any) -> None:
     @settings(max_examples=12, deadline=None, database=None,
               suppress_health_check=[HealthCheck.too_slow])  # fmt: skip
-    @given(shape=SENDER_SHAPES, args=SENDER_INPUT_ARGS.get(trigger, _args()))
-    def run(shape: SenderShape, args: Any) -> None:
-        check_input_pair(_sender(), state, trigger, args, _shape_sender, (shape, args))
+    @given(shape=SENDER_SHAPES, value=_values(key, True), now=NOW)
+    def run(shape: SenderShape, value: Any, now: float) -> None:
+        check_transfer_input(
+            _sender(), SENDER_REPLIES, state, key, lambda m: _shape_sender(m, shape), value, now
+        )
 
     run()
 
 
-@pytest.mark.parametrize(
-    ("state", "trigger"), input_table(FileReceiver).pairs(spec_of(FileReceiver))
-)
-def test_receiver_every_state_input_pair(state: FileReceiverState, trigger: str) -> None:
+@pytest.mark.parametrize(("state", "key"), input_pairs(FileReceiver))
+def test_receiver_every_state_input_pair(state: FileReceiverState, key: Any) -> None:
     @settings(max_examples=12, deadline=None, database=None,
               suppress_health_check=[HealthCheck.too_slow])  # fmt: skip
-    @given(shape=RECEIVER_SHAPES, args=RECEIVER_INPUT_ARGS.get(trigger, _args()))
-    def run(shape: ReceiverShape, args: Any) -> None:
-        check_input_pair(_receiver(), state, trigger, args, _shape_receiver, (shape, args))
+    @given(shape=RECEIVER_SHAPES, value=_values(key, False), now=NOW)
+    def run(shape: ReceiverShape, value: Any, now: float) -> None:
+        check_transfer_input(
+            _receiver(), RECEIVER_REPLIES, state, key, lambda m: _shape_receiver(m, shape),
+            value, now,
+        )  # fmt: skip
 
     run()
 
 
-def test_every_input_is_declared_and_every_pair_has_one_verdict() -> None:
-    for cls in (FileSender, FileReceiver):
-        table, spec = input_table(cls), spec_of(cls)
-        frames = {name for name in table.triggers if name[0].isupper()}
-        kinds = {k.split(":")[0] for k in frames}
-        to_me = {t.__name__ for t in (Accept, Resume, Ack, Complete, Reject, Cancel)}
-        if cls is FileReceiver:
-            to_me = {"Offer", "Chunk", "Done", "Cancel"}
-        assert kinds == to_me, (cls, kinds)
-        for state, trigger in table.pairs(spec):
-            row = spec.allowed(state, trigger)
-            assert row != (
-                table.verdict(state, trigger) is not None or _illegal(table, state, trigger)
-            )
+def _mux_with_a_transfer() -> TransferMux:
+    mux = TransferMux("ch", max_incoming=1)
+    mux.send_file(0.0, "t1", 10, chunk_size=4, window=8)
+    mux.on_frame(encode_frame(Offer("r1", 10, 4, 8)), 0.0)  # one live incoming: the next is busy
+    return mux
 
 
-def _illegal(table: Any, state: Any, trigger: str) -> bool:
-    return table.verdicts.get(trigger, {}).get(state.name) == ILLEGAL
+def _mux_values(key: Any) -> st.SearchStrategy[Any]:
+    if key is ForTransfer:
+        return st.builds(Ack, st.just("t1"), st.integers(0, 12)) | st.builds(
+            Chunk, st.just("r1"), st.integers(0, 12), st.binary(min_size=1, max_size=4)
+        )
+    if key is Offer:
+        return st.builds(Offer, st.just("n1"), st.integers(0, 30), st.integers(1, 8), U32)
+    if key is UnknownId:
+        return frames(st.just("zz")).filter(lambda f: not isinstance(f, Offer))
+    if key is FrameError:
+        return st.builds(FrameError, TEXT)
+    return st.builds(key, st.just("ch"))
 
 
-def test_an_incomplete_input_declaration_is_refused() -> None:
-    spec = spec_of(FileSender)
-    partial = InputTable(
-        {"Ack": "ack"}, {"ack": {"IDLE": Ignore(SenderDrop.NOT_STARTED)}}, SenderDrop.FINISHED
-    )
-    with pytest.raises(MachineDefinitionError, match="no row and no verdict"):
-        partial.check(spec)
-    double = InputTable(
-        {"Ack": "ack"},
-        {"ack": {"SENDING": ILLEGAL, ("IDLE", "INTERRUPTED", "OFFERING", "PAUSED",
-                                      "FINISHING", "COMPLETED", "REJECTED", "CANCELLED",
-                                      "FAILED"): ILLEGAL}},
-        SenderDrop.FINISHED,
+def _mux_deliver(mux: TransferMux, value: Any, now: float) -> list[Effect]:
+    if isinstance(value, FrameError):
+        return mux._deliver(FrameError, value, now, error=value)
+    if isinstance(value, Frame):
+        owner = (mux._senders if value.to_sender else mux._receivers).get(value.transfer_id)
+        if owner is not None:
+            return mux._deliver(ForTransfer, None, now, owner=owner, frame=value)
+        key = Offer if isinstance(value, Offer) else UnknownId
+        return mux._deliver(key, value, now, frame=value)
+    return mux._deliver(type(value), value, now)
+
+
+@pytest.mark.parametrize(("state", "key"), input_pairs(TransferMux))
+def test_mux_every_state_input_pair(state: MuxState, key: Any) -> None:
+    check_input_pair(
+        TransferMux, state, key, _mux_with_a_transfer, _mux_values(key), _mux_deliver,
+        max_examples=10,
     )  # fmt: skip
-    with pytest.raises(MachineDefinitionError, match="both a row and a verdict"):
-        double.check(spec)
+
+
+def test_mux_final_words_for_unknown_ids_are_dropped_by_declaration() -> None:
+    spec = spec_of(TransferMux)
+    for frame in (
+        Cancel("zz", True, CancelCode.FAILED),
+        Complete("zz", 1),
+        Reject("zz", RejectCode.BUSY),
+    ):
+        outcome = spec.outcome(MuxState.UP, UnknownId, frame)
+        assert isinstance(outcome, Drop) and outcome.reason == MuxDrop.UNKNOWN_TRANSFER
+    assert spec.outcome(MuxState.UP, UnknownId, Ack("zz", 1)) == "unknown_id"
+    assert spec.outcome(MuxState.DOWN, DataChannelOpened) == "channel_opened"
+    illegal = spec.outcome(MuxState.UP, DataChannelOpened)
+    assert isinstance(illegal, Drop) and illegal.reason == MuxDrop.UNEXPECTED_REPORT
+
+
+def test_every_frame_type_is_an_input_of_one_side() -> None:
+    sender, receiver = spec_of(FileSender).inputs, spec_of(FileReceiver).inputs
+    assert sender is not None and receiver is not None
+    assert set(sender.wire) == {Accept, Resume, Ack, Complete, Reject, Cancel, FrameError}
+    assert set(receiver.wire) == {Offer, Chunk, Done, Cancel, FrameError}
+    kinds = {FrameType.CANCEL, FrameType.CANCEL_TO_SENDER}
+    named = {t for t in FrameType if t.name.title().replace("_", "") in
+             {k.__name__ for k in (*sender.wire, *receiver.wire)}}  # fmt: skip
+    assert named | kinds == set(FrameType)
+    assert set(sender.timers) == set(SenderTimer) and set(receiver.timers) == set(ReceiverTimer)
+
+
+def test_verdict_declarations_are_checked() -> None:
     with pytest.raises(MachineDefinitionError, match="two verdicts"):
-        InputTable({}, {"ack": {"IDLE": ILLEGAL, ("IDLE",): ILLEGAL}}, SenderDrop.FINISHED)
-    bad_reply = InputTable({}, {"buffered_high": {("INTERRUPTED", "COMPLETED", "REJECTED",
-                                                   "CANCELLED", "FAILED"):
-                                                  Ignore(SenderDrop.FINISHED, "_nope")}},
-                           SenderDrop.FINISHED)  # fmt: skip
-    with pytest.raises(MachineDefinitionError, match="not a method"):
-        bad_reply.check(spec)
+        flatten({"ack": {"IDLE": ILLEGAL, ("IDLE", "SENDING"): ILLEGAL}})
+    assert flatten({"ack": ILLEGAL, "feed": {("IDLE", "PAUSED"): ILLEGAL}}) == {
+        "ack": ILLEGAL,
+        ("feed", "IDLE"): ILLEGAL,
+        ("feed", "PAUSED"): ILLEGAL,
+    }
+    with pytest.raises(MachineDefinitionError, match="no method"):
+        check_replies(spec_of(FileSender), {SenderDrop.LAST_WORD: "_nope"})
 
 
 def test_every_drop_reason_of_the_transfer_machines_is_catalogued() -> None:
     reasons = catalogue()
     for enum_cls in (SenderDrop, ReceiverDrop, MuxDrop):
         assert reasons.get(enum_cls)
-    for cls in (FileSender, FileReceiver):
-        table = input_table(cls)
-        used = {v.reason for by in table.verdicts.values() for v in by.values()
+    for cls, own in ((FileSender, SenderDrop), (FileReceiver, ReceiverDrop)):
+        spec = spec_of(cls)
+        used = {v.reason for by in spec.verdicts.values() for v in by.values()
                 if isinstance(v, Ignore)}  # fmt: skip
-        assert used <= set(SenderDrop if cls is FileSender else ReceiverDrop)
+        assert used <= set(own) and spec.unexpected in set(own)
 
 
 # --- input level ------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ can repeat their final word. It never raises on a report: what it cannot route i
 
 from __future__ import annotations
 
+import enum
 from collections import deque
 from collections.abc import Iterator
 from typing import Any
@@ -25,6 +26,7 @@ from rtcstate.codes import ErrorNumber
 from rtcstate.drops import DropReason
 from rtcstate.effects import Drop, Effect, Emit, SendData, target
 from rtcstate.errors import RtcError
+from rtcstate.machine import ILLEGAL, Classify, Ignore, Inputs, machine, spec_of, stay
 from rtcstate.media import (
     BufferedAmountHigh,
     BufferedAmountLow,
@@ -36,9 +38,9 @@ from rtcstate.media import (
 from rtcstate.transfer.codec import (
     Cancel,
     CancelCode,
-    Complete,
     Frame,
     FrameError,
+    FrameType,
     Offer,
     Reject,
     RejectCode,
@@ -46,6 +48,7 @@ from rtcstate.transfer.codec import (
     encode_frame,
 )
 from rtcstate.transfer.common import TransferErrorCode
+from rtcstate.transfer.inputs import flatten
 from rtcstate.transfer.receiver import FileReceiver, FileReceiverState
 from rtcstate.transfer.sender import FileSender
 from rtcstate.transfer.settings import (
@@ -56,9 +59,22 @@ from rtcstate.transfer.settings import (
     TransferSettings,
 )
 
-__all__ = ["MuxDrop", "Transfer", "TransferMux"]
+__all__ = [
+    "MUX_INPUTS",
+    "MUX_TRANSITIONS",
+    "MUX_VERDICTS",
+    "ForTransfer",
+    "MuxDrop",
+    "MuxState",
+    "Transfer",
+    "TransferMux",
+    "UnknownId",
+]
 
 _R = FileReceiverState
+_FINAL_WORDS = frozenset(
+    {FrameType.CANCEL, FrameType.CANCEL_TO_SENDER, FrameType.COMPLETE, FrameType.REJECT}
+)
 
 
 class MuxDrop(DropReason):
@@ -74,11 +90,77 @@ class MuxDrop(DropReason):
     """A CANCEL, COMPLETE or REJECT for an unknown id: a final word, never answered."""
     BUSY = "busy"
     """An OFFER beyond ``max_incoming`` live incoming transfers (answered with REJECT busy)."""
+    CHANNEL_DOWN = "channel-down"
+    """The channel closed again while it was already down."""
 
 
 Transfer = FileSender | FileReceiver
 
 
+class MuxState(enum.Enum):
+    UP = "UP"  # the channel is open
+    DOWN = "DOWN"  # the channel closed; the transfers wait for a new one (their resume timers)
+
+
+class ForTransfer:
+    """Input key: a frame (or bytes that do not decode) for a transfer this mux holds."""
+
+
+class UnknownId:
+    """Input key: a decoded frame for a transfer id this mux does not hold (an OFFER aside)."""
+
+
+_BOTH = ["UP", "DOWN"]
+
+MUX_TRANSITIONS: list[dict[str, Any]] = [
+    *stay("to_transfer", _BOTH, after="_to_owner"),
+    *stay("new_offer", _BOTH, conditions="_busy", after="_refuse_busy"),
+    *stay("new_offer", _BOTH, after="_admit"),
+    *stay("unknown_id", _BOTH, after="_answer_unknown"),
+    *stay("garbled", _BOTH, after="_undecodable"),
+    {"trigger": "channel_closed", "source": "UP", "dest": "DOWN", "after": "_all_closed"},
+    {"trigger": "channel_opened", "source": "DOWN", "dest": "UP", "after": "_all_opened"},
+    *stay("buffered_high", _BOTH, after="_pace_high"),
+    *stay("buffered_low", _BOTH, after="_pace_low"),
+]  # fmt: skip
+"""The mux's table: routing is data-driven (transfer ids), what each kind of input does is here."""
+
+MUX_INPUTS = Inputs(
+    unexpected=MuxDrop.UNEXPECTED_REPORT,
+    wire={
+        ForTransfer: "to_transfer",
+        Offer: "new_offer",  # an OFFER for an unknown id
+        # a frame for an unknown id: answered with CANCEL, unless it is a final word itself
+        UnknownId: Classify(
+            "kind",
+            {k: "unknown_id" for k in FrameType if k not in _FINAL_WORDS},
+            otherwise=Ignore(MuxDrop.UNKNOWN_TRANSFER),
+        ),
+        FrameError: "garbled",  # bytes that do not decode and name no transfer it holds
+    },
+    media={
+        DataChannelOpened: "channel_opened",
+        DataChannelClosed: "channel_closed",
+        BufferedAmountHigh: "buffered_high",
+        BufferedAmountLow: "buffered_low",
+    },
+)
+"""How each input of a :class:`TransferMux` becomes a trigger."""
+
+MUX_VERDICTS = flatten({
+    ("channel_opened"): {"UP": ILLEGAL},  # the channel it has is open already
+    ("channel_closed"): {"DOWN": Ignore(MuxDrop.CHANNEL_DOWN)},
+})  # fmt: skip
+"""The verdict of every (state, trigger) pair the mux's table has no row for."""
+
+
+@machine(
+    MuxState,
+    MUX_TRANSITIONS,
+    initial=MuxState.UP,
+    inputs=MUX_INPUTS,
+    verdicts=MUX_VERDICTS,
+)
 @attrs.define(slots=True, eq=False)
 class TransferMux:
     """Every transfer on one data channel, both directions; routes frames by transfer id.
@@ -105,10 +187,12 @@ class TransferMux:
     _by_target: dict[str, Transfer] = attrs.field(factory=dict, init=False)
     _ended: deque[Transfer] = attrs.field(factory=deque, init=False)
     _ended_ids: set[int] = attrs.field(factory=set, init=False)
+    state: MuxState = attrs.field(default=MuxState.UP, init=False)
 
     def __attrs_post_init__(self) -> None:
         if not self.target:
             self.target = target("dataChannel", self.channel_id)
+        self.state = MuxState.UP if self.channel_up else MuxState.DOWN
 
     # --- public -------------------------------------------------------------------------------
 
@@ -145,56 +229,36 @@ class TransferMux:
         return sender, fx
 
     def on_frame(self, data: bytes | bytearray | memoryview | str, now: float) -> list[Effect]:
-        """A message from the channel (never raises)."""
+        """A message from the channel (never raises): routed by transfer id and direction."""
         try:
             frame = decode_frame(data)
         except FrameError as exc:
             owner = self._owner(exc.transfer_id, exc.to_sender)
             if owner is not None:
-                return self._after(owner, owner.on_frame(data, now))
-            return [self._mux_error(TransferErrorCode.MESSAGE_DECODE_ERROR, exc.reason, None)]
+                return self._deliver(ForTransfer, None, now, owner=owner, data=data)
+            return self._deliver(FrameError, exc, now, error=exc)
         tid = frame.transfer_id
-        if frame.to_sender:
-            owner = self._senders.get(tid)
-        else:
-            owner = self._receivers.get(tid)
-            if owner is None and isinstance(frame, Offer):
-                return self._incoming(frame, now)
-        if owner is None:
-            return self._unknown(frame)
-        return self._after(owner, owner.receive_frame(frame, now))
+        owner = (self._senders if frame.to_sender else self._receivers).get(tid)
+        if owner is not None:
+            return self._deliver(ForTransfer, None, now, owner=owner, frame=frame)
+        if isinstance(frame, Offer):
+            return self._deliver(Offer, frame, now, frame=frame)
+        return self._deliver(UnknownId, frame, now, frame=frame)
 
     def channel_opened(self, now: float, channel_id: str | None = None) -> list[Effect]:
-        self.channel_up = True
-        if channel_id:
-            self.channel_id = channel_id
-        fx: list[Effect] = []
-        for t in self.transfers():
-            fx += self._after(t, t.channel_opened(now, self.channel_id))
-        return fx
+        return self._deliver(DataChannelOpened, None, now, channel_id=channel_id)
 
     def channel_closed(self, now: float) -> list[Effect]:
-        self.channel_up = False
-        fx: list[Effect] = []
-        for t in self.transfers():
-            fx += self._after(t, t.channel_closed(now))
-        return fx
+        return self._deliver(DataChannelClosed, None, now)
 
     def buffered_high(self, now: float) -> list[Effect]:
-        fx: list[Effect] = []
-        for s in list(self._senders.values()):
-            if not s.finished:
-                fx += self._after(s, s.buffered_high(now))
-        return fx
+        return self._deliver(BufferedAmountHigh, None, now)
 
     def buffered_low(self, now: float) -> list[Effect]:
-        fx: list[Effect] = []
-        for s in list(self._senders.values()):
-            if not s.finished:
-                fx += self._after(s, s.buffered_low(now))
-        return fx
+        return self._deliver(BufferedAmountLow, None, now)
 
     def timer_fired(self, timer_id: str, now: float) -> list[Effect]:
+        """A timer of one of its transfers (``<transfer target>:<name>``)."""
         owner = self._by_target.get(timer_id.rpartition(":")[0])
         if owner is None:
             return [Drop(MuxDrop.STALE_TIMER, timer_id)]
@@ -202,19 +266,94 @@ class TransferMux:
 
     def media_event(self, event: MediaEvent, now: float) -> list[Effect]:
         """A media-stack report about this channel (or, while it is down, a new one opening)."""
-        if isinstance(event, DataChannelOpened) and not self.channel_up:
+        if isinstance(event, DataChannelOpened) and self.state is MuxState.DOWN:
             return self.channel_opened(now, event.channel_id)
         if getattr(event, "channel_id", None) != self.channel_id:
             return [Drop(MuxDrop.OTHER_CHANNEL, repr(event))]
         if isinstance(event, DataChannelMessage):
             return self.on_frame(event.data, now)
-        if isinstance(event, DataChannelClosed):
-            return self.channel_closed(now) if self.channel_up else []
-        if isinstance(event, BufferedAmountHigh):
-            return self.buffered_high(now)
-        if isinstance(event, BufferedAmountLow):
-            return self.buffered_low(now)
-        return [Drop(MuxDrop.UNEXPECTED_REPORT, repr(event))]
+        return self._deliver(type(event), event, now)
+
+    # --- dispatch -----------------------------------------------------------------------------
+
+    def _deliver(self, key: object, value: object, now: float, **kw: Any) -> list[Effect]:
+        fx: list[Effect] = []
+        spec_of(self).deliver(self, key, value, fx, now, **kw)
+        return fx
+
+    # --- table callbacks ----------------------------------------------------------------------
+
+    def _to_owner(
+        self,
+        fx: list[Effect],
+        now: float,
+        owner: Transfer | None = None,
+        frame: Frame | None = None,
+        data: bytes | bytearray | memoryview | str = b"",
+        **kw: Any,
+    ) -> None:
+        if owner is None:
+            return
+        out = owner.receive_frame(frame, now) if frame is not None else owner.on_frame(data, now)
+        fx += self._after(owner, out)
+
+    def _busy(self, fx: list[Effect], now: float, **kw: Any) -> bool:
+        return sum(1 for r in self._receivers.values() if not r.finished) >= self.max_incoming
+
+    def _refuse_busy(
+        self, fx: list[Effect], now: float, frame: Offer | None = None, **kw: Any
+    ) -> None:
+        if frame is None:
+            return
+        live = sum(1 for r in self._receivers.values() if not r.finished)
+        reply = Reject(frame.transfer_id, RejectCode.BUSY, f"{live} transfers in progress")
+        fx.append(SendData(self.channel_id, encode_frame(reply)))
+        fx.append(Drop(MuxDrop.BUSY, f"offer {frame.transfer_id!r} refused"))
+
+    def _admit(self, fx: list[Effect], now: float, frame: Offer | None = None, **kw: Any) -> None:
+        if frame is not None:
+            fx += self._incoming(frame, now)
+
+    def _answer_unknown(
+        self, fx: list[Effect], now: float, frame: Frame | None = None, **kw: Any
+    ) -> None:
+        if frame is None:
+            return
+        code = TransferErrorCode.MESSAGE_FOR_UNKNOWN_ID
+        reply = Cancel(frame.transfer_id, not frame.to_sender, CancelCode.FAILED, code.value)
+        detail = f"{type(frame).__name__} for unknown transfer {frame.transfer_id!r}"
+        fx.append(self._mux_error(code, detail, frame.transfer_id))
+        fx.append(SendData(self.channel_id, encode_frame(reply)))
+
+    def _undecodable(
+        self, fx: list[Effect], now: float, error: FrameError | None = None, **kw: Any
+    ) -> None:
+        reason = error.reason if error is not None else ""
+        fx.append(self._mux_error(TransferErrorCode.MESSAGE_DECODE_ERROR, reason, None))
+
+    def _all_closed(self, fx: list[Effect], now: float, **kw: Any) -> None:
+        self.channel_up = False
+        for t in self.transfers():
+            fx += self._after(t, t.channel_closed(now))
+
+    def _all_opened(
+        self, fx: list[Effect], now: float, channel_id: str | None = None, **kw: Any
+    ) -> None:
+        self.channel_up = True
+        if channel_id:
+            self.channel_id = channel_id
+        for t in self.transfers():
+            fx += self._after(t, t.channel_opened(now, self.channel_id))
+
+    def _pace_high(self, fx: list[Effect], now: float, **kw: Any) -> None:
+        for s in list(self._senders.values()):
+            if not s.finished:
+                fx += self._after(s, s.buffered_high(now))
+
+    def _pace_low(self, fx: list[Effect], now: float, **kw: Any) -> None:
+        for s in list(self._senders.values()):
+            if not s.finished:
+                fx += self._after(s, s.buffered_low(now))
 
     # --- internals ----------------------------------------------------------------------------
 
@@ -229,25 +368,7 @@ class TransferMux:
         payload = {"uuid": uuid, "errorCode": code.value, "errorInfo": code.info, "detail": detail}
         return Emit(self.target, "error", payload)
 
-    def _unknown(self, frame: Frame) -> list[Effect]:
-        if isinstance(frame, Cancel | Complete | Reject):
-            return [Drop(MuxDrop.UNKNOWN_TRANSFER, f"{type(frame).__name__} {frame.transfer_id!r}")]
-        code = TransferErrorCode.MESSAGE_FOR_UNKNOWN_ID
-        reply = Cancel(frame.transfer_id, not frame.to_sender, CancelCode.FAILED, code.value)
-        detail = f"{type(frame).__name__} for unknown transfer {frame.transfer_id!r}"
-        return [
-            self._mux_error(code, detail, frame.transfer_id),
-            SendData(self.channel_id, encode_frame(reply)),
-        ]
-
     def _incoming(self, offer: Offer, now: float) -> list[Effect]:
-        live = sum(1 for r in self._receivers.values() if not r.finished)
-        if live >= self.max_incoming:
-            reply = Reject(offer.transfer_id, RejectCode.BUSY, f"{live} transfers in progress")
-            return [
-                SendData(self.channel_id, encode_frame(reply)),
-                Drop(MuxDrop.BUSY, f"offer {offer.transfer_id!r} refused"),
-            ]
         receiver = FileReceiver(
             offer.transfer_id, self.channel_id, self.max_size, self.max_chunk_size, self.settings,
             target("incomingTransfer", self.scope + offer.transfer_id),

@@ -13,6 +13,12 @@ offset it holds. Timers: ``idle`` (no chunk for ``idle_timeout``; every ``reack_
 repeats its ACK), ``ack`` (delayed ACK), ``resume``. It ends COMPLETED, DECLINED, CANCELLED or
 FAILED and answers late frames with its last word. Reports never raise: what its state cannot
 take is a protocol error (CANCEL, ``error``) or a :class:`ReceiverDrop`.
+
+Inputs are data: :data:`RECEIVER_INPUTS` maps each frame type (CANCEL by its code), undecodable
+bytes, channel report and :class:`ReceiverTimer` to a trigger; the table decides (its guarded
+rows check each CHUNK's offset and size, DONE's size and digest, a repeated OFFER);
+:data:`RECEIVER_VERDICTS` gives every other pair its verdict and :data:`RECEIVER_REPLIES` the
+methods of a finished receiver's answers.
 """
 
 from __future__ import annotations
@@ -26,7 +32,13 @@ from rtcstate.codes import DataChannelErrorType, ErrorNumber
 from rtcstate.drops import DropReason
 from rtcstate.effects import Drop, Effect, Emit, SendData, target
 from rtcstate.errors import RtcError
-from rtcstate.machine import machine, spec_of
+from rtcstate.machine import ILLEGAL, Classify, Ignore, Inputs, machine, spec_of
+from rtcstate.media import (
+    BufferedAmountHigh,
+    BufferedAmountLow,
+    DataChannelClosed,
+    DataChannelOpened,
+)
 from rtcstate.transfer.codec import (
     U32_MAX,
     Accept,
@@ -55,15 +67,18 @@ from rtcstate.transfer.common import (
     error_payload,
     transfer_info,
 )
-from rtcstate.transfer.inputs import ILLEGAL, Ignore, InputTable, inputs
+from rtcstate.transfer.inputs import check_replies, deliver, flatten
 from rtcstate.transfer.settings import DEFAULT_MAX_CHUNK_SIZE, DEFAULT_MAX_SIZE, TransferSettings
 
 __all__ = [
     "RECEIVER_INPUTS",
+    "RECEIVER_REPLIES",
     "RECEIVER_TRANSITIONS",
+    "RECEIVER_VERDICTS",
     "FileReceiver",
     "FileReceiverState",
     "ReceiverDrop",
+    "ReceiverTimer",
 ]
 
 
@@ -83,6 +98,16 @@ class ReceiverDrop(DropReason):
     FINISHED = "finished"
     """A frame after the transfer ended that needs no answer (CANCEL, a DONE that does not
     match the verified file, anything but an OFFER once DECLINED)."""
+    LAST_WORD = "last-word"
+    """A late frame once finished (an OFFER, a CHUNK once COMPLETED, CANCELLED or FAILED):
+    answered with the final COMPLETE, REJECT or CANCEL again, no transition."""
+    DONE_AGAIN = "done-again"
+    """DONE once COMPLETED: COMPLETE again if it names the verified file (else a ``finished``
+    drop)."""
+    FINISHED_REOPENED = "finished-reopened"
+    """A new channel once finished: noted, and the last word said again."""
+    FINISHED_CLOSED = "finished-closed"
+    """The channel closed once finished: noted (the last word waits for a new one)."""
     UNDECODABLE = "undecodable"
     """Bytes that do not decode and are not (or no longer) this live receiver's concern."""
     UNEXPECTED_REPORT = "unexpected-report"
@@ -90,8 +115,6 @@ class ReceiverDrop(DropReason):
     a channel report, timer or frame with no row from this state)."""
     STALE_TIMER = "stale-timer"
     """A timer that is not (or no longer) armed by this machine."""
-    UNEXPECTED_FRAME = "unexpected-frame"
-    """A frame type the receiver has no input for (never produced: every type is mapped)."""
 
 
 class FileReceiverState(enum.Enum):
@@ -126,13 +149,13 @@ RECEIVER_TRANSITIONS: list[dict[str, Any]] = [
     {"trigger": "cancel", "source": ["RECEIVING", "INTERRUPTED"], "dest": "CANCELLED",
      "after": "_cancel_local"},
     # CHUNK: exactly at the offset held, at most a chunk, inside the file
+    {"trigger": "chunk", "source": "RECEIVING", "dest": "RECEIVING", "conditions": "_chunk_fits",
+     "after": "_store"},  # the hot path first: the one chunk it can take
     {"trigger": "chunk", "source": "RECEIVING", "dest": "FAILED", "conditions": "_chunk_repeats",
      "after": "_duplicate_chunk"},
     {"trigger": "chunk", "source": "RECEIVING", "dest": "FAILED", "conditions": "_chunk_skips",
      "after": "_chunk_gap"},
-    {"trigger": "chunk", "source": "RECEIVING", "dest": "FAILED", "conditions": "_chunk_too_big",
-     "after": "_oversize_chunk"},
-    {"trigger": "chunk", "source": "RECEIVING", "dest": "RECEIVING", "after": "_store"},
+    {"trigger": "chunk", "source": "RECEIVING", "dest": "FAILED", "after": "_oversize_chunk"},
     # DONE: complete only with the size and sha256 verified
     {"trigger": "done", "source": "RECEIVING", "dest": "COMPLETED", "conditions": "_verified",
      "after": "_complete"},
@@ -165,61 +188,78 @@ RECEIVER_TRANSITIONS: list[dict[str, Any]] = [
     {"trigger": "resume_timer", "source": "INTERRUPTED", "dest": "FAILED", "after": "_timed_out"},
 ]  # fmt: skip
 
+
+class ReceiverTimer(enum.Enum):
+    """The receiver's timers (ids ``<target>:<value>``)."""
+
+    IDLE = "idle"
+    RESUME = "resume"
+    ACK = "ack"
+
+
 _D = ReceiverDrop
-_ANNOUNCE = Ignore(_D.FINISHED, reply="_linger")  # a finished receiver repeats its last word
+_LAST_WORD = Ignore(_D.LAST_WORD)  # a finished receiver repeats its last word (reply: _linger)
 _FINISHED = Ignore(_D.FINISHED)
 _NO_OFFER = Ignore(_D.NO_OFFER)
 _CHANNEL_DOWN = Ignore(_D.INTERRUPTED)
-_NOT_PACED = Ignore(_D.UNEXPECTED_REPORT)  # a receiver does not pace its sends
+_NOT_PACED = Ignore(_D.UNEXPECTED_REPORT, "a receiver does not pace its sends")
 
-RECEIVER_INPUTS = InputTable(
-    triggers={
-        # frames (to the receiver), by type; CANCEL by its code
-        "Offer": "offered",
-        "Chunk": "chunk",
-        "Done": "done",
-        "Cancel:cancelled": "remote_cancel",
-        "Cancel:failed": "remote_failure",
-        "undecodable": "garbled",
-        # the channel
-        "opened": "channel_opened",
-        "closed": "channel_closed",
-        "high": "buffered_high",
-        "low": "buffered_low",
-        # timers, by name
-        "idle": "idle_timer",
-        "resume": "resume_timer",
-        "ack": "ack_timer",
+RECEIVER_INPUTS = Inputs(
+    unexpected=_D.UNEXPECTED_REPORT,
+    wire={
+        Offer: "offered",
+        Chunk: "chunk",
+        Done: "done",
+        Cancel: Classify(
+            "code", {CancelCode.CANCELLED: "remote_cancel", CancelCode.FAILED: "remote_failure"}
+        ),
+        FrameError: "garbled",  # bytes for this receiver that do not decode
     },
-    verdicts={
-        "offered": {"INTERRUPTED": _CHANNEL_DOWN, _R_FINAL: _ANNOUNCE},
-        "chunk": {"NEW": _NO_OFFER, "INTERRUPTED": _CHANNEL_DOWN, "DECLINED": _FINISHED,
-                  ("COMPLETED", "CANCELLED", "FAILED"): _ANNOUNCE},
-        "done": {"NEW": _NO_OFFER, "INTERRUPTED": _CHANNEL_DOWN, "DECLINED": _FINISHED,
-                 "COMPLETED": Ignore(_D.FINISHED, reply="_linger_done"),
-                 ("CANCELLED", "FAILED"): _ANNOUNCE},
-        "remote_cancel": {"NEW": _NO_OFFER, _R_FINAL: _FINISHED},
-        "remote_failure": {"NEW": _NO_OFFER, _R_FINAL: _FINISHED},
-        "garbled": {("NEW", "INTERRUPTED", *_R_FINAL): Ignore(_D.UNDECODABLE)},
-        "channel_opened": {("NEW", "RECEIVING"): ILLEGAL,
-                           _R_FINAL: Ignore(_D.FINISHED, "_reopened")},
-        "channel_closed": {("NEW", "INTERRUPTED"): ILLEGAL, _R_FINAL: Ignore(_D.FINISHED, "_gone")},
-        "buffered_high": {("NEW", *_R_LIVE, *_R_FINAL): _NOT_PACED},
-        "buffered_low": {("NEW", *_R_LIVE, *_R_FINAL): _NOT_PACED},
-        "idle_timer": {("NEW", "OFFERED", "INTERRUPTED", *_R_FINAL): ILLEGAL},
-        "ack_timer": {("NEW", "OFFERED", "INTERRUPTED", *_R_FINAL): ILLEGAL},
-        "resume_timer": {("NEW", "OFFERED", "RECEIVING", *_R_FINAL): ILLEGAL},
+    media={
+        DataChannelOpened: "channel_opened",
+        DataChannelClosed: "channel_closed",
+        # a receiver does not pace its sends: every buffer report is ignored, in every state
+        BufferedAmountHigh: Classify("channel_id", {}, otherwise=_NOT_PACED),
+        BufferedAmountLow: Classify("channel_id", {}, otherwise=_NOT_PACED),
     },
-    illegal=_D.UNEXPECTED_REPORT,
-)  # fmt: skip
-"""How each input of a :class:`FileReceiver` maps to a trigger, and the verdict of every
-(state, input) pair the table has no row for."""
+    timers={
+        ReceiverTimer.IDLE: "idle_timer",
+        ReceiverTimer.RESUME: "resume_timer",
+        ReceiverTimer.ACK: "ack_timer",
+    },
+)
+"""How each input of a :class:`FileReceiver` becomes a trigger (frames by type, CANCEL by
+code)."""
+
+RECEIVER_VERDICTS = flatten({
+    # commands: illegal wherever the table has no row (accept/decline: ERROR_INVITATION_...)
+    "accept": ILLEGAL, "decline": ILLEGAL, "cancel": ILLEGAL,
+    "offered": {"INTERRUPTED": _CHANNEL_DOWN, _R_FINAL: _LAST_WORD},
+    "chunk": {"NEW": _NO_OFFER, "INTERRUPTED": _CHANNEL_DOWN, "DECLINED": _FINISHED,
+              ("COMPLETED", "CANCELLED", "FAILED"): _LAST_WORD},
+    "done": {"NEW": _NO_OFFER, "INTERRUPTED": _CHANNEL_DOWN, "DECLINED": _FINISHED,
+             "COMPLETED": Ignore(_D.DONE_AGAIN), ("CANCELLED", "FAILED"): _LAST_WORD},
+    "remote_cancel": {"NEW": _NO_OFFER, _R_FINAL: _FINISHED},
+    "remote_failure": {"NEW": _NO_OFFER, _R_FINAL: _FINISHED},
+    "garbled": {("NEW", "INTERRUPTED", *_R_FINAL): Ignore(_D.UNDECODABLE)},
+    "channel_opened": {("NEW", "RECEIVING"): ILLEGAL, _R_FINAL: Ignore(_D.FINISHED_REOPENED)},
+    "channel_closed": {("NEW", "INTERRUPTED"): ILLEGAL, _R_FINAL: Ignore(_D.FINISHED_CLOSED)},
+    "idle_timer": ILLEGAL, "ack_timer": ILLEGAL, "resume_timer": ILLEGAL,
+})  # fmt: skip
+"""The verdict of every (state, trigger) pair the table has no row for."""
+
+RECEIVER_REPLIES: Final[dict[DropReason, str]] = {
+    _D.LAST_WORD: "_linger",
+    _D.DONE_AGAIN: "_linger_done",
+    _D.FINISHED_REOPENED: "_reopened",
+    _D.FINISHED_CLOSED: "_gone",
+}
+"""Ignored pairs a finished receiver still answers: the reason's method gives the effects."""
 
 _R = FileReceiverState
 _RECEIVER_FINAL: Final = frozenset({_R.COMPLETED, _R.DECLINED, _R.CANCELLED, _R.FAILED})
 
 
-@inputs(RECEIVER_INPUTS)
 @machine(
     FileReceiverState,
     RECEIVER_TRANSITIONS,
@@ -229,6 +269,8 @@ _RECEIVER_FINAL: Final = frozenset({_R.COMPLETED, _R.DECLINED, _R.CANCELLED, _R.
         "accept": ErrorNumber.ERROR_INVITATION_STATE_INVALID,
         "decline": ErrorNumber.ERROR_INVITATION_STATE_INVALID,
     },
+    inputs=RECEIVER_INPUTS,
+    verdicts=RECEIVER_VERDICTS,
 )
 @attrs.define(slots=True, eq=False)
 class FileReceiver(Endpoint):
@@ -325,7 +367,7 @@ class FileReceiver(Endpoint):
             frame = decode_frame(data)
         except FrameError as exc:
             if exc.transfer_id == self.transfer_id and exc.to_sender is False:
-                return self._input("garbled", now, exc.reason, detail=exc.reason)
+                return self._deliver(FrameError, exc, now, exc.reason, detail=exc.reason)
             return [Drop(ReceiverDrop.UNDECODABLE, exc.reason)]
         return self.receive_frame(frame, now)
 
@@ -335,35 +377,34 @@ class FileReceiver(Endpoint):
             return [Drop(ReceiverDrop.OTHER_TRANSFER, detail)]
         if frame.to_sender:
             return [Drop(ReceiverDrop.WRONG_DIRECTION, f"{type(frame).__name__} is for a sender")]
-        name = type(frame).__name__
-        if isinstance(frame, Cancel):
-            name = f"Cancel:{frame.code.name.lower()}"
-        why = f"{type(frame).__name__} in {self.state.name}"
-        return self._input(RECEIVER_INPUTS.triggers[name], now, why, frame=frame)
+        return self._deliver(type(frame), frame, now, None, frame=frame)
 
     def channel_opened(self, now: float, channel_id: str | None = None) -> list[Effect]:
-        return self._input("channel_opened", now, "", channel_id=channel_id)
+        return self._deliver(DataChannelOpened, None, now, "", channel_id=channel_id)
 
     def channel_closed(self, now: float) -> list[Effect]:
-        return self._input("channel_closed", now, "")
+        return self._deliver(DataChannelClosed, None, now, "")
 
     def buffered_high(self, now: float) -> list[Effect]:
-        return self._input("buffered_high", now, "a receiver does not pace its sends")
+        return self._deliver(BufferedAmountHigh, BufferedAmountHigh(self.channel_id), now, "")
 
     def buffered_low(self, now: float) -> list[Effect]:
-        return self._input("buffered_low", now, "a receiver does not pace its sends")
+        return self._deliver(BufferedAmountLow, BufferedAmountLow(self.channel_id), now, "")
 
     def timer_fired(self, timer_id: str, now: float) -> list[Effect]:
         name = self._timer_name(timer_id)
         if name is None:
             return [Drop(ReceiverDrop.STALE_TIMER, timer_id)]
         del self._armed[name]
-        return self._input(RECEIVER_INPUTS.triggers[name], now, "", timer=name)
+        return self._deliver(ReceiverTimer(name), None, now, "", timer=name)
 
     # --- dispatch -----------------------------------------------------------------------------
 
-    def _input(self, trigger: str, now: float, why: str, **kw: Any) -> list[Effect]:
-        return RECEIVER_INPUTS.dispatch(spec_of(self), self, trigger, now, why, **kw)
+    def _deliver(
+        self, key: object, value: object, now: float, why: str | None, **kw: Any
+    ) -> list[Effect]:
+        spec = spec_of(self)
+        return deliver(spec, self, key, value, now, why, RECEIVER_REPLIES, **kw)
 
     def _command(self, trigger: str, now: float, **kw: Any) -> list[Effect]:
         fx: list[Effect] = []
@@ -448,6 +489,20 @@ class FileReceiver(Endpoint):
             return frame.offset, len(frame.payload)
         return offset, len(data)
 
+    def _chunk_fits(
+        self,
+        fx: list[Effect],
+        now: float,
+        offset: int = 0,
+        data: bytes | memoryview = b"",
+        frame: Frame | None = None,
+        **kw: Any,
+    ) -> bool:
+        """Exactly at the offset held, 1 to chunk-size bytes, inside the announced size."""
+        at, n = self._chunk_of(frame, offset, data)
+        held = self._held
+        return at == held and n <= self._chunk and held + n <= self._size()
+
     def _chunk_repeats(
         self,
         fx: list[Effect],
@@ -469,18 +524,6 @@ class FileReceiver(Endpoint):
         **kw: Any,
     ) -> bool:
         return self._chunk_of(frame, offset, data)[0] > self._held
-
-    def _chunk_too_big(
-        self,
-        fx: list[Effect],
-        now: float,
-        offset: int = 0,
-        data: bytes | memoryview = b"",
-        frame: Frame | None = None,
-        **kw: Any,
-    ) -> bool:
-        n = self._chunk_of(frame, offset, data)[1]
-        return n > self._chunk or self._held + n > self._size()
 
     def _another_offer(
         self, fx: list[Effect], now: float, frame: Frame | None = None, **kw: Any
@@ -686,3 +729,6 @@ class FileReceiver(Endpoint):
         self._disarm_all(fx)
         self._end_code = code
         self._end_reason = reason
+
+
+check_replies(spec_of(FileReceiver), RECEIVER_REPLIES)

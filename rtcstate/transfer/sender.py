@@ -13,6 +13,12 @@ receiver's RESUME names, with the bytes it kept. Timers: ``offer``, ``ack`` (no 
 ``ack_timeout``), ``done`` (``done_attempts`` sends), ``resume``. It ends COMPLETED, REJECTED,
 CANCELLED or FAILED and answers late frames with its last word. Reports never raise: what its
 state cannot take is a protocol error (CANCEL, ``error``) or a :class:`SenderDrop`.
+
+Inputs are data: :data:`SENDER_INPUTS` maps each frame type (CANCEL by its code), undecodable
+bytes, channel report and :class:`SenderTimer` to a trigger; the table decides (its guarded
+rows validate answers, ACKs and COMPLETE); :data:`SENDER_VERDICTS` gives every other (state,
+trigger) pair its verdict, and :data:`SENDER_REPLIES` the methods of a finished sender's
+answers. One generic dispatch (:func:`rtcstate.transfer.inputs.deliver`) runs them.
 """
 
 from __future__ import annotations
@@ -27,7 +33,13 @@ from rtcstate.codes import DataChannelErrorType, ErrorNumber
 from rtcstate.drops import DropReason
 from rtcstate.effects import Drop, Effect, SendData, target
 from rtcstate.errors import InvalidStateError, RtcError
-from rtcstate.machine import machine, spec_of
+from rtcstate.machine import ILLEGAL, Classify, Ignore, Inputs, machine, spec_of
+from rtcstate.media import (
+    BufferedAmountHigh,
+    BufferedAmountLow,
+    DataChannelClosed,
+    DataChannelOpened,
+)
 from rtcstate.transfer.codec import (
     SIZE_MAX,
     U32_MAX,
@@ -58,10 +70,19 @@ from rtcstate.transfer.common import (
     check_text,
     transfer_info,
 )
-from rtcstate.transfer.inputs import ILLEGAL, Ignore, InputTable, inputs
+from rtcstate.transfer.inputs import check_replies, deliver, flatten
 from rtcstate.transfer.settings import DEFAULT_CHUNK_SIZE, DEFAULT_WINDOW, TransferSettings
 
-__all__ = ["SENDER_INPUTS", "SENDER_TRANSITIONS", "FileSender", "FileSenderState", "SenderDrop"]
+__all__ = [
+    "SENDER_INPUTS",
+    "SENDER_REPLIES",
+    "SENDER_TRANSITIONS",
+    "SENDER_VERDICTS",
+    "FileSender",
+    "FileSenderState",
+    "SenderDrop",
+    "SenderTimer",
+]
 
 
 class SenderDrop(DropReason):
@@ -80,6 +101,13 @@ class SenderDrop(DropReason):
     FINISHED = "finished"
     """A frame after the transfer ended that needs no answer (CANCEL, COMPLETE, REJECT, or any
     frame once COMPLETED or REJECTED)."""
+    LAST_WORD = "last-word"
+    """A late ACCEPT, RESUME or ACK once CANCELLED or FAILED: answered with the final CANCEL
+    again (the receiver may have missed it), no transition."""
+    FINISHED_REOPENED = "finished-reopened"
+    """A new channel once finished: noted, and the final CANCEL (if any) said again."""
+    FINISHED_CLOSED = "finished-closed"
+    """The channel closed once finished: noted (the last word waits for a new one)."""
     UNDECODABLE = "undecodable"
     """Bytes that do not decode and are not (or no longer) this live sender's concern."""
     UNEXPECTED_REPORT = "unexpected-report"
@@ -87,8 +115,6 @@ class SenderDrop(DropReason):
     trigger has no row from this state)."""
     STALE_TIMER = "stale-timer"
     """A timer that is not (or no longer) armed by this machine."""
-    UNEXPECTED_FRAME = "unexpected-frame"
-    """A frame type the sender has no input for (never produced: every type is mapped)."""
 
 
 class FileSenderState(enum.Enum):
@@ -133,6 +159,9 @@ SENDER_TRANSITIONS: list[dict[str, Any]] = [
     *({"trigger": "answer", "source": s, "dest": s, "after": "_stale_answer"}
       for s in _S_FLOWING),
     # ACK
+    # (the hot path first: an ACK that advances, within what was sent)
+    {"trigger": "ack", "source": "SENDING", "dest": "SENDING", "conditions": "_ack_advances",
+     "after": ["_ack", "_pump"]},
     {"trigger": "ack", "source": ["OFFERING", *_S_FLOWING], "dest": "FAILED",
      "conditions": "_not_accepted", "after": "_early_ack"},
     {"trigger": "ack", "source": "OFFERING", "dest": "OFFERING", "after": "_stale_ack"},
@@ -191,73 +220,89 @@ SENDER_TRANSITIONS: list[dict[str, Any]] = [
      "after": "_timed_out"},
 ]  # fmt: skip
 
+
+class SenderTimer(enum.Enum):
+    """The sender's timers (ids ``<target>:<value>``)."""
+
+    OFFER = "offer"
+    ACK = "ack"
+    DONE = "done"
+    RESUME = "resume"
+
+
 _D = SenderDrop
-_ANNOUNCE = Ignore(_D.FINISHED, reply="_linger")  # a finished sender repeats its last word
+_LAST_WORD = Ignore(_D.LAST_WORD)  # a finished sender repeats its last word (reply: _linger)
 _FINISHED = Ignore(_D.FINISHED)
 _BEFORE_START = Ignore(_D.NOT_STARTED)
 _CHANNEL_DOWN = Ignore(_D.INTERRUPTED)
 
-SENDER_INPUTS = InputTable(
-    triggers={
-        # frames (to the sender), by type; CANCEL by its code
-        "Accept": "answer",
-        "Resume": "answer",
-        "Ack": "ack",
-        "Complete": "complete",
-        "Reject": "reject",
-        "Cancel:cancelled": "remote_cancel",
-        "Cancel:failed": "remote_failure",
-        "undecodable": "garbled",
-        # the channel
-        "opened": "channel_opened",
-        "closed": "channel_closed",
-        "high": "buffered_high",
-        "low": "buffered_low",
-        # timers, by name
-        "offer": "offer_timer",
-        "ack": "ack_timer",
-        "done": "done_timer",
-        "resume": "resume_timer",
+SENDER_INPUTS = Inputs(
+    unexpected=_D.UNEXPECTED_REPORT,
+    wire={
+        Accept: "answer",
+        Resume: "answer",
+        Ack: "ack",
+        Complete: "complete",
+        Reject: "reject",
+        Cancel: Classify(
+            "code", {CancelCode.CANCELLED: "remote_cancel", CancelCode.FAILED: "remote_failure"}
+        ),
+        FrameError: "garbled",  # bytes for this sender that do not decode
     },
-    verdicts={
-        "answer": {"IDLE": _BEFORE_START, "INTERRUPTED": _CHANNEL_DOWN,
-                   ("COMPLETED", "REJECTED"): _FINISHED, ("CANCELLED", "FAILED"): _ANNOUNCE},
-        "ack": {"IDLE": _BEFORE_START, "INTERRUPTED": _CHANNEL_DOWN,
-                ("COMPLETED", "REJECTED"): _FINISHED, ("CANCELLED", "FAILED"): _ANNOUNCE},
-        "complete": {"IDLE": _BEFORE_START, "INTERRUPTED": _CHANNEL_DOWN,
-                     tuple(_S_FINAL): _FINISHED},
-        "reject": {"IDLE": _BEFORE_START, "INTERRUPTED": _CHANNEL_DOWN,
-                   tuple(_S_FINAL): _FINISHED},
-        "remote_cancel": {"IDLE": _BEFORE_START, tuple(_S_FINAL): _FINISHED},
-        "remote_failure": {"IDLE": _BEFORE_START, tuple(_S_FINAL): _FINISHED},
-        "garbled": {("IDLE", "INTERRUPTED", *_S_FINAL): Ignore(_D.UNDECODABLE)},
-        "channel_opened": {tuple(_S_UP): ILLEGAL,
-                           tuple(_S_FINAL): Ignore(_D.FINISHED, "_reopened")},
-        "channel_closed": {"INTERRUPTED": ILLEGAL, tuple(_S_FINAL): Ignore(_D.FINISHED, "_gone")},
-        "buffered_high": {("INTERRUPTED", *_S_FINAL): ILLEGAL},
-        "buffered_low": {("INTERRUPTED", *_S_FINAL): ILLEGAL},
-        "offer_timer": {("IDLE", *_S_FLOWING, "INTERRUPTED", *_S_FINAL): ILLEGAL},
-        "ack_timer": {("IDLE", "OFFERING", "INTERRUPTED", "FINISHING", *_S_FINAL): ILLEGAL},
-        "done_timer": {("IDLE", "OFFERING", "SENDING", "PAUSED", "INTERRUPTED", *_S_FINAL):
-                       ILLEGAL},
-        "resume_timer": {("IDLE", *_S_FLOWING, *_S_FINAL): ILLEGAL},
+    media={
+        DataChannelOpened: "channel_opened",
+        DataChannelClosed: "channel_closed",
+        BufferedAmountHigh: "buffered_high",
+        BufferedAmountLow: "buffered_low",
     },
-    illegal=_D.UNEXPECTED_REPORT,
-)  # fmt: skip
-"""How each input of a :class:`FileSender` maps to a trigger, and the verdict of every (state,
-input) pair the table has no row for (an :class:`~rtcstate.transfer.inputs.Ignore`, or
-``ILLEGAL``: a ``Drop(unexpected-report)``)."""
+    timers={
+        SenderTimer.OFFER: "offer_timer",
+        SenderTimer.ACK: "ack_timer",
+        SenderTimer.DONE: "done_timer",
+        SenderTimer.RESUME: "resume_timer",
+    },
+)
+"""How each input of a :class:`FileSender` becomes a trigger (frames by type, CANCEL by code)."""
+
+SENDER_VERDICTS = flatten({
+    # commands and the internal all_sent: illegal wherever the table has no row
+    "start": ILLEGAL, "feed": ILLEGAL, "cancel": ILLEGAL, "all_sent": ILLEGAL,
+    "answer": {"IDLE": _BEFORE_START, "INTERRUPTED": _CHANNEL_DOWN,
+               ("COMPLETED", "REJECTED"): _FINISHED, ("CANCELLED", "FAILED"): _LAST_WORD},
+    "ack": {"IDLE": _BEFORE_START, "INTERRUPTED": _CHANNEL_DOWN,
+            ("COMPLETED", "REJECTED"): _FINISHED, ("CANCELLED", "FAILED"): _LAST_WORD},
+    "complete": {"IDLE": _BEFORE_START, "INTERRUPTED": _CHANNEL_DOWN,
+                 tuple(_S_FINAL): _FINISHED},
+    "reject": {"IDLE": _BEFORE_START, "INTERRUPTED": _CHANNEL_DOWN, tuple(_S_FINAL): _FINISHED},
+    "remote_cancel": {"IDLE": _BEFORE_START, tuple(_S_FINAL): _FINISHED},
+    "remote_failure": {"IDLE": _BEFORE_START, tuple(_S_FINAL): _FINISHED},
+    "garbled": {("IDLE", "INTERRUPTED", *_S_FINAL): Ignore(_D.UNDECODABLE)},
+    "channel_opened": {tuple(_S_UP): ILLEGAL, tuple(_S_FINAL): Ignore(_D.FINISHED_REOPENED)},
+    "channel_closed": {"INTERRUPTED": ILLEGAL, tuple(_S_FINAL): Ignore(_D.FINISHED_CLOSED)},
+    # buffer reports and timers: illegal wherever the table has no row
+    "buffered_high": ILLEGAL, "buffered_low": ILLEGAL, "offer_timer": ILLEGAL,
+    "ack_timer": ILLEGAL, "done_timer": ILLEGAL, "resume_timer": ILLEGAL,
+})  # fmt: skip
+"""The verdict of every (state, trigger) pair the table has no row for."""
+
+SENDER_REPLIES: Final[dict[DropReason, str]] = {
+    _D.LAST_WORD: "_linger",
+    _D.FINISHED_REOPENED: "_reopened",
+    _D.FINISHED_CLOSED: "_gone",
+}
+"""Ignored pairs a finished sender still answers: the reason's method gives the effects."""
 
 _S = FileSenderState
 _SENDER_FINAL: Final = frozenset({_S.COMPLETED, _S.REJECTED, _S.CANCELLED, _S.FAILED})
 
 
-@inputs(SENDER_INPUTS)
 @machine(
     FileSenderState,
     SENDER_TRANSITIONS,
     initial=FileSenderState.IDLE,
     final=_SENDER_FINAL,
+    inputs=SENDER_INPUTS,
+    verdicts=SENDER_VERDICTS,
 )
 @attrs.define(slots=True, eq=False)
 class FileSender(Endpoint):
@@ -383,7 +428,7 @@ class FileSender(Endpoint):
             frame = decode_frame(data)
         except FrameError as exc:
             if exc.transfer_id == self.transfer_id and exc.to_sender:
-                return self._input("garbled", now, exc.reason, detail=exc.reason)
+                return self._deliver(FrameError, exc, now, exc.reason, detail=exc.reason)
             return [Drop(SenderDrop.UNDECODABLE, exc.reason)]
         return self.receive_frame(frame, now)
 
@@ -394,38 +439,35 @@ class FileSender(Endpoint):
             return [Drop(SenderDrop.OTHER_TRANSFER, detail)]
         if not frame.to_sender:
             return [Drop(SenderDrop.WRONG_DIRECTION, f"{type(frame).__name__} is for a receiver")]
-        name = type(frame).__name__
-        if isinstance(frame, Cancel):
-            name = f"Cancel:{frame.code.name.lower()}"
-        trigger = SENDER_INPUTS.triggers[name]
-        return self._input(
-            trigger, now, f"{type(frame).__name__} in {self.state.name}", frame=frame
-        )
+        return self._deliver(type(frame), frame, now, None, frame=frame)
 
     def channel_opened(self, now: float, channel_id: str | None = None) -> list[Effect]:
         """A (new) channel is open; ``channel_id`` if its id changed."""
-        return self._input("channel_opened", now, "", channel_id=channel_id)
+        return self._deliver(DataChannelOpened, None, now, "", channel_id=channel_id)
 
     def channel_closed(self, now: float) -> list[Effect]:
-        return self._input("channel_closed", now, "")
+        return self._deliver(DataChannelClosed, None, now, "")
 
     def buffered_high(self, now: float) -> list[Effect]:
-        return self._input("buffered_high", now, "")
+        return self._deliver(BufferedAmountHigh, None, now, "")
 
     def buffered_low(self, now: float) -> list[Effect]:
-        return self._input("buffered_low", now, "")
+        return self._deliver(BufferedAmountLow, None, now, "")
 
     def timer_fired(self, timer_id: str, now: float) -> list[Effect]:
         name = self._timer_name(timer_id)
         if name is None:
             return [Drop(SenderDrop.STALE_TIMER, timer_id)]
         del self._armed[name]
-        return self._input(SENDER_INPUTS.triggers[name], now, "", timer=name)
+        return self._deliver(SenderTimer(name), None, now, "", timer=name)
 
     # --- dispatch -----------------------------------------------------------------------------
 
-    def _input(self, trigger: str, now: float, why: str, **kw: Any) -> list[Effect]:
-        return SENDER_INPUTS.dispatch(spec_of(self), self, trigger, now, why, self._settle, **kw)
+    def _deliver(
+        self, key: object, value: object, now: float, why: str | None, **kw: Any
+    ) -> list[Effect]:
+        spec = spec_of(self)
+        return deliver(spec, self, key, value, now, why, SENDER_REPLIES, self._settle, **kw)
 
     def _command(self, trigger: str, now: float, **kw: Any) -> list[Effect]:
         fx: list[Effect] = []
@@ -492,6 +534,11 @@ class FileSender(Endpoint):
     @staticmethod
     def _offset_of(frame: Frame | None, offset: int = 0) -> int:
         return frame.offset if isinstance(frame, Ack) else offset
+
+    def _ack_advances(
+        self, fx: list[Effect], now: float, frame: Frame | None = None, offset: int = 0, **kw: Any
+    ) -> bool:
+        return self._chunk != 0 and self._acked < self._offset_of(frame, offset) <= self._high
 
     def _ack_is_old(
         self, fx: list[Effect], now: float, frame: Frame | None = None, offset: int = 0, **kw: Any
@@ -743,3 +790,6 @@ class FileSender(Endpoint):
         self._request = None
         self._end_code = code
         self._end_reason = reason
+
+
+check_replies(spec_of(FileSender), SENDER_REPLIES)
