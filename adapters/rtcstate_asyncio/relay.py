@@ -98,6 +98,8 @@ class Relay:
         self._serial = itertools.count(1)
         #: the most bytes ever queued for one connection (a measure for tests and docs)
         self.peak_queued = 0
+        #: websockets accepted since the start
+        self.accepted = 0
 
     @property
     def port(self) -> int:
@@ -159,6 +161,7 @@ class Relay:
     async def _handle(self, ws: ServerConnection) -> None:
         loop = asyncio.get_running_loop()
         conn = f"ws{next(self._serial)}"
+        self.accepted += 1
         peer = _Peer(ws)
         self._peers[conn] = peer
         writer = loop.create_task(self._write(conn, peer))

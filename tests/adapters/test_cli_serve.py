@@ -64,3 +64,89 @@ def test_serve_runs_a_relay_and_stops_on_sigterm() -> None:
             proc.wait(5)
         if proc.stdout is not None:
             proc.stdout.close()
+
+
+def test_serve_refuses_a_public_address_without_authentication() -> None:
+    import pytest
+    import rtcstate_cli
+
+    with pytest.raises(SystemExit) as info:
+        rtcstate_cli.main(["serve", "--host", "0.0.0.0", "--port", "0"])
+    assert "without authentication" in str(info.value)
+
+
+def test_serve_options_configure_every_limit(tmp_path: object) -> None:
+    import argparse
+    from pathlib import Path
+
+    from rtcstate_asyncio.auth import TokenVerifier
+    from rtcstate_cli import serve
+
+    parser = argparse.ArgumentParser()
+    serve.add_arguments(parser)
+    secret = Path(str(tmp_path)) / "secret"
+    secret.write_text("  " + "k" * 40 + "\n")
+    args = parser.parse_args(
+        ["--auth-secret-file", str(secret), "--rate-limit", "5", "--idle-timeout", "none",
+         "--max-queue-bytes", "4096", "--presence-group", "", "--max-devices", "2"]
+    )  # fmt: skip
+    hub = serve.build_hub(args)
+    assert isinstance(hub.verifier, TokenVerifier) and hub.verifier.algorithm == "HS256"
+    assert hub.verifier.key == b"k" * 40
+    assert (hub.rate_limit, hub.idle_timeout, hub.max_queue_bytes) == (5.0, None, 4096)
+    assert hub.presence_group is None and hub.max_devices == 2
+    defaults = serve.build_hub(parser.parse_args([]))
+    assert defaults.register_timeout == 10.0 and defaults.presence_group == "default"
+
+
+def test_serve_with_tokens_over_tls(tmp_path: object) -> None:
+    from pathlib import Path
+
+    import pytest
+    from rtcstate_asyncio.agent import RegistrationError
+    from rtcstate_asyncio.auth import issue_token
+    from securitytools import SECRET, self_signed
+
+    directory = Path(str(tmp_path))
+    certfile, keyfile = self_signed(directory)
+    (directory / "secret").write_text(SECRET + "\n")
+    port = free_port()
+    cmd = [sys.executable, "-m", "rtcstate_cli", "serve", "--port", str(port),
+           "--auth-secret-file", str(directory / "secret"),
+           "--certfile", str(certfile), "--keyfile", str(keyfile)]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+
+        async def scenario() -> None:
+            import ssl
+
+            ctx = ssl.create_default_context(cafile=str(certfile))
+            url = f"wss://127.0.0.1:{port}"
+            alice = UserAgent("alice", options={"keepalive_interval": None})
+            async with asyncio.timeout(20):
+                while True:  # the process is starting
+                    try:
+                        await alice.register(url, token=issue_token(SECRET, "alice"), ssl=ctx,
+                                             timeout=2)  # fmt: skip
+                        break
+                    except RegistrationError as exc:
+                        assert "Connect" in str(exc.descriptor.get("cause")), exc
+                        await asyncio.sleep(0.2)
+                bob = UserAgent("bob")
+                with pytest.raises(RegistrationError, match="expired token"):
+                    await bob.register(url, token=issue_token(SECRET, "bob", ttl=-5), ssl=ctx,
+                                       timeout=5)  # fmt: skip
+                await alice.unregister()
+            proc.send_signal(signal.SIGTERM)
+            assert await asyncio.to_thread(proc.wait, 10) == 0
+
+        asyncio.run(scenario())
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(5)
+        out = proc.stdout.read().decode() if proc.stdout is not None else ""
+        if proc.stdout is not None:
+            proc.stdout.close()
+    assert "event=registered" in out and "address=alice/default" in out
+    assert "code=token_expired" in out
