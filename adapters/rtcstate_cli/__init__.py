@@ -2,9 +2,11 @@
 
 Sub-commands: ``codes`` (the apiRTC vocabulary catalogue), ``diagram NAME`` / ``diagram --all``
 (Mermaid state diagrams), ``machines`` (list the machines), ``docs`` (regenerate the generated
-pages in ``docs/``, or check them with ``--check``), ``serve --host H --port P`` (the websocket
-relay server of ``rtcstate_asyncio``), ``demo [--scenario S] [--size-mb N] [--relay URL]``
-(two agents over real WebRTC on loopback, see :mod:`rtcstate_cli.demo`).
+pages in ``docs/``, or check them with ``--check``), ``serve --host H --port P [--web]`` (the
+websocket relay server of ``rtcstate_asyncio``; ``--web`` also serves the browser client of
+``rtcstate_browser``), ``demo [--scenario S] [--size-mb N] [--relay URL]`` (two agents over real
+WebRTC on loopback, see :mod:`rtcstate_cli.demo`), ``agent --name N --relay URL`` (a Python
+agent that answers calls, see :mod:`rtcstate_cli.agent`).
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ from rtcstate_browser.web import WebApp, find_pyodide
 
 T = TypeVar("T")
 
-CHROMIUM = os.environ.get("RTCSTATE_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM = os.environ.get("RTCSTATE_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 ARTEFACTS = Path(__file__).resolve().parents[2] / "build" / "test-artefacts"
 #: Measured flags (shared/notes/browser-interop.md): loopback ICE, fake camera and microphone
 #: granted without a prompt, raw host candidates instead of mDNS names, nothing from outside.
@@ -43,7 +43,7 @@ FLAGS = [
 
 
 def _missing() -> str | None:
-    if not (Path(CHROMIUM).exists() or shutil.which("chromium")):
+    if not Path(CHROMIUM).exists():
         return "Chromium is missing: apt-get update && apt-get install -y chromium"
     try:
         import playwright.sync_api  # noqa: F401
