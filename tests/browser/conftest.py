@@ -158,16 +158,17 @@ def open_pages(context: Any, base: str, count: int, limit: float = 120.0) -> lis
     return pages
 
 
-def register(page: Any, name: str) -> Any:
+def register(page: Any, name: str, **call_options: Any) -> Any:
     """Register the page's client as ``name`` (a booted page is reused: earlier events and
-    files are forgotten, an earlier registration is left)."""
+    files are forgotten, an earlier registration is left); ``call_options`` as the core's
+    ``set_option`` takes them (``allow_multiple_calls=False``)."""
     page.evaluate(
-        """(name) => { const p = window.rtcstatePage;
+        """([name, options]) => { const p = window.rtcstatePage;
             if (p.ua) p.ua.unregister();
             p.events.length = 0; p.received.length = 0;
             p.call = null; p.chat = null; p.autoAnswer = null;
-            return p.register(name).then(() => true); }""",
-        name,
+            return p.register(name, options).then(() => true); }""",
+        [name, call_options],
     )
     return page
 
