@@ -70,9 +70,16 @@ def _ids(kind: str) -> str:
 class Bridge:
     """One core session driven from JavaScript (see the module docstring)."""
 
-    def __init__(self, user: str, server_url: str, device: str | None = None) -> None:
+    def __init__(
+        self, user: str, server_url: str, device: str | None = None, options_json: str = "{}"
+    ) -> None:
+        """``options_json``: apiRTC's call options by their rtcstate names, e.g.
+        ``{"allow_multiple_calls": false}`` (``allowMultipleCalls(false)``); a bad one raises
+        the core's ``ParameterError``."""
         config = SessionConfig(user, server_url=server_url, device=device or _ids("tab"))
         self.session = Session(config, ids=_ids, rand=random.random)
+        for name, value in json.loads(options_json).items():
+            self.session.set_option(str(name), value)
         self.blobs: list[bytes] = []
         self._objects: dict[str, _Objects] = {}
 

@@ -3,12 +3,12 @@
 Sub-commands: ``codes [NAME]`` (the apiRTC vocabulary catalogue, or one code's meaning),
 ``diagram NAME`` / ``diagram --all`` (Mermaid state diagrams), ``machines`` (list the
 machines), ``docs`` (regenerate the generated pages in ``docs/``, or check them with
-``--check``), ``serve --host H --port P`` (the websocket relay server of ``rtcstate_asyncio``,
-with its authentication, TLS and limits: see :mod:`rtcstate_cli.serve`), ``agent --name N``
-(a Python agent to call, see :mod:`rtcstate_cli.agent`),
-``demo [--scenario S] [--size-mb N] [--relay URL]`` (two agents over real WebRTC on loopback,
-see :mod:`rtcstate_cli.demo`). A user's mistake gives one line and an exit code, never a
-traceback (:mod:`rtcstate_cli.errors`).
+``--check``), ``serve --host H --port P [--web]`` (the websocket relay server of
+``rtcstate_asyncio``; ``--web`` also serves the browser client; authentication, TLS and limits:
+see :mod:`rtcstate_cli.serve`), ``agent --name N`` (a Python agent to call, see
+:mod:`rtcstate_cli.agent`), ``demo [--scenario S] [--size-mb N] [--relay URL]`` (two agents
+over real WebRTC on loopback, see :mod:`rtcstate_cli.demo`). A user's mistake gives one line
+and an exit code, never a traceback (:mod:`rtcstate_cli.errors`).
 """
 
 from __future__ import annotations

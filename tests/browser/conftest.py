@@ -23,7 +23,7 @@ from rtcstate_browser.web import WebApp, find_pyodide
 
 T = TypeVar("T")
 
-CHROMIUM = os.environ.get("RTCSTATE_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM = os.environ.get("RTCSTATE_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 ARTEFACTS = Path(__file__).resolve().parents[2] / "build" / "test-artefacts"
 #: Measured flags (shared/notes/browser-interop.md): loopback ICE, fake camera and microphone
 #: granted without a prompt, raw host candidates instead of mDNS names, nothing from outside.
@@ -43,7 +43,7 @@ FLAGS = [
 
 
 def _missing() -> str | None:
-    if not (Path(CHROMIUM).exists() or shutil.which("chromium")):
+    if not Path(CHROMIUM).exists():
         return "Chromium is missing: apt-get update && apt-get install -y chromium"
     try:
         import playwright.sync_api  # noqa: F401
@@ -158,16 +158,17 @@ def open_pages(context: Any, base: str, count: int, limit: float = 120.0) -> lis
     return pages
 
 
-def register(page: Any, name: str) -> Any:
+def register(page: Any, name: str, **call_options: Any) -> Any:
     """Register the page's client as ``name`` (a booted page is reused: earlier events and
-    files are forgotten, an earlier registration is left)."""
+    files are forgotten, an earlier registration is left); ``call_options`` as the core's
+    ``set_option`` takes them (``allow_multiple_calls=False``)."""
     page.evaluate(
-        """(name) => { const p = window.rtcstatePage;
+        """([name, options]) => { const p = window.rtcstatePage;
             if (p.ua) p.ua.unregister();
             p.events.length = 0; p.received.length = 0;
             p.call = null; p.chat = null; p.autoAnswer = null;
-            return p.register(name).then(() => true); }""",
-        name,
+            return p.register(name, options).then(() => true); }""",
+        [name, call_options],
     )
     return page
 

@@ -8,6 +8,7 @@ import asyncio
 import hashlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import urllib.request
@@ -16,7 +17,12 @@ from rtcstate_aiortc import AiortcMedia
 from rtcstate_asyncio import UserAgent, serve
 from rtcstate_cli.agent import Bot
 
-from tests.adapters.test_cli_serve import free_port
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
 
 
 def test_the_bot_answers_echoes_and_hashes_files() -> None:

@@ -159,3 +159,17 @@ def test_channel_message_bytes_and_text_never_raise() -> None:
     b.command("register", "{}", 0.0)
     assert isinstance(json.loads(b.channel_message("dc-nope", b"\x00\x01", 0.0)), list)
     assert isinstance(json.loads(b.channel_message("dc-nope", "text", 0.0)), list)
+
+
+def test_call_options_are_the_cores_and_a_bad_one_is_refused() -> None:
+    import pytest
+
+    from rtcstate.codes import ErrorNumber
+    from rtcstate.settings import ParameterError
+
+    b = Bridge("alice", "ws://127.0.0.1:9", None, json.dumps({"allow_multiple_calls": False}))
+    assert b.session.settings.allow_multiple_calls is False
+    with pytest.raises(ParameterError) as info:
+        Bridge("alice", "ws://127.0.0.1:9", None, json.dumps({"allow_multiple_calls": "no"}))
+    assert info.value.code is ErrorNumber.ERROR_BAD_PARAMETER
+    assert "setAllowMultipleCalls" in str(info.value)

@@ -22,6 +22,7 @@ from rtcstate_cli.agent import Bot
 from tests.browser.conftest import ServerThread, open_pages, register, screenshot, until
 
 FILE_SIZE = 3 << 20  # "multi-megabyte", both ways
+AGENT_FILE_SIZE = 2 << 20  # both ways again when the agent calls
 WAIT = 30.0
 
 # In the page: random bytes and their sha256 (WebCrypto), kept in window.testFile.
@@ -218,7 +219,7 @@ def test_python_agent_calls_the_browser(
     server: ServerThread, pages: list[Any], bots: dict[str, Bot]
 ) -> None:
     bot = bots["bot"]
-    page = register(pages[1], "dave")
+    page = register(pages[1], "dave", allow_multiple_calls=False)
     page.evaluate("""() => { const p = window.rtcstatePage;
         p.autoAnswer = (inv) => p.setCall(inv.accept(), inv.info.sender); }""")
     until(lambda: server.call(lambda: bot.session.get_contact("dave").is_online))
@@ -247,6 +248,28 @@ def test_python_agent_calls_the_browser(
     page.evaluate("() => window.rtcstatePage.chat.sendData('hello bot, dave here')")
     until(lambda: server.call(lambda: "hello bot, dave here" in got))
 
+    # files both ways, byte-identical
+    digest = page.evaluate(MAKE_FILE, AGENT_FILE_SIZE)
+    count = server.call(lambda: len(bot.files))
+    page.evaluate("() => { window.rtcstatePage.sendFile('dave.bin', '', window.testFile); }")
+    files = until(lambda: server.call(lambda: bot.files[count:]), 120.0, 0.1)
+    assert files[0]["name"] == "dave.bin" and files[0]["digest"] == digest
+    data = os.urandom(AGENT_FILE_SIZE)
+    server.call(lambda: bot.session.get_contact("dave").send_file(data, name="bot.bin"))
+    expected = hashlib.sha256(data).hexdigest()
+    received = until(lambda: page.evaluate(RECEIVED_DIGEST), 120.0, 0.1)
+    assert received == {"size": AGENT_FILE_SIZE, "core": expected, "webcrypto": expected}
+
+    # busy: the page takes one call at a time (allowMultipleCalls(false))
+    refuser = bots["refuser"]
+
+    def busy_call() -> Any:
+        second = refuser.session.get_contact("dave").call()
+        return second.wait_for("hangup", timeout=WAIT)
+
+    info = server.run(wait_future(server.call(busy_call)), WAIT + 5)
+    assert info["reason"] == "User_Busy"
+
     # the far side hangs up: the page hears it with the same reason
     ended = server.call(lambda: call.wait_for("hangup", timeout=WAIT))
     server.call(lambda: call.hangup())
@@ -255,6 +278,16 @@ def test_python_agent_calls_the_browser(
     assert theirs["from"] == "local" and mine["from"] == "remote"
     assert mine.get("reason") == theirs.get("reason")
     screenshot(page, "agent-calls-browser")
+
+    # declined: the page refuses the bot's next call
+    page.evaluate("() => { window.rtcstatePage.autoAnswer = (inv) => inv.decline(); }")
+
+    def declined_call() -> Any:
+        third = bot.session.get_contact("dave").call()
+        return third.wait_for("hangup", timeout=WAIT)
+
+    info = server.run(wait_future(server.call(declined_call)), WAIT + 5)
+    assert info["reason"] == "User_Refused_Call"
 
 
 def test_declined_and_busy(pages: list[Any], bots: dict[str, Bot]) -> None:

@@ -97,8 +97,9 @@ function sendFile(name, type, bytes) {
   return sent;
 }
 
-async function register(name) {
+async function register(name, callOptions = {}) {
   page.ua = new page.rtc.UserAgent(name, {
+    callOptions,
     onLocalStream: (_id, stream) => { $("local").srcObject = stream; },
     onRemoteStream: (_id, stream) => { $("remote").srcObject = stream; },
   });

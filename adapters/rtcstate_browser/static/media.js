@@ -15,7 +15,7 @@ const BOOTSTRAP_CHANNEL_ID = 1023;
 const HIGH = 1 << 20;
 const LOW = 256 << 10;
 const ICE = { connecting: "checking", connected: "connected", disconnected: "disconnected", failed: "failed" };
-const SCREEN = new Set(["SCREEN_SHARING", "screenSharing", "screen"]);
+const SCREEN = new Set(["screenSharing", "screenSharingWithAudio"]); // apiRTC CallType values
 
 export class BrowserMedia {
   constructor({ onLocalStream = () => {}, onRemoteStream = () => {}, log = () => {} } = {}) {

@@ -61,9 +61,11 @@ export async function boot({ base = new URL("/", location.href).href, log = () =
 }
 
 export class UserAgent extends Emitter {
-  constructor(id, { Bridge, wsUrl, log = () => {}, onLocalStream, onRemoteStream }) {
+  /** options: {onLocalStream, onRemoteStream, callOptions: {allow_multiple_calls: false, ...}} */
+  constructor(id, { Bridge, wsUrl, log = () => {}, onLocalStream, onRemoteStream, callOptions = {} }) {
     super();
     this.id = id;
+    this.callOptions = callOptions;
     this.Bridge = Bridge;
     this.wsUrl = wsUrl;
     this.log = log;
@@ -77,7 +79,8 @@ export class UserAgent extends Emitter {
 
   /** Register on the relay; resolves with the Session once connected. */
   register(url = this.wsUrl, timeoutMs = 10000) {
-    const session = new Session(this, this.Bridge(this.id, url));
+    const bridge = this.Bridge(this.id, url, null, JSON.stringify(this.callOptions));
+    const session = new Session(this, bridge);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error("registration timed out")), timeoutMs);
       session.hooks.push((target, event, payload) => {
