@@ -36,7 +36,9 @@ Repeats. A client repeats a request it has no answer for with the same ``request
 requests and allow answers every 5 s, as apiRTC does). The answer to every accepted request is
 kept per address (the last :attr:`~RoomAuthority.answers_kept`, forgotten at disconnect) and a
 repeat gets the same answer again and changes nothing: each request takes effect once. A
-refused request is not kept: its repeat is judged again (it changed nothing).
+repeated join is answered as things are now: ``ConvJoined`` (today's member list) to a member,
+``ConvWaiting`` to a waiter, and a ``ConvAck`` once the address has left. A refused request is
+not kept: its repeat is judged again (it changed nothing).
 
 Messages get the room's next ``seq`` and go to every member but the sender (who gets the ack
 with the ``seq``), in ``seq`` order; the last :attr:`~RoomAuthority.history_size` (bounded in
@@ -52,7 +54,7 @@ from __future__ import annotations
 
 import hmac
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import attrs
@@ -193,9 +195,11 @@ class Notify:
 
 @attrs.frozen(slots=True)
 class Broadcast:
-    """Send ``envelope`` to every address of ``addresses`` except ``skip``."""
+    """Send ``envelope`` to every address of ``addresses`` except ``skip``.
 
-    addresses: tuple[str, ...]
+    ``addresses`` may be shared with other effects and messages: it is never mutated."""
+
+    addresses: Sequence[str]
     envelope: wire.Envelope
     skip: str | None = None
 
@@ -415,7 +419,7 @@ class RoomAuthority:
                         return [self._joined(room, address, request.request_id)]
                     if address in room.waiting:
                         return [self._waiting(room, address, request.request_id)]
-                return list(answer)
+                return list(answer)  # (a join the address has left since: acknowledged)
         return handler(self, identity, address, key, self._rooms.get(key), request, now)
 
     def disconnect(self, address: str, now: float) -> list[RoomEffect]:
@@ -495,7 +499,9 @@ class RoomAuthority:
     def _is_moderator(self, room: _Room, identity: Identity) -> bool:
         return identity.user == room.creator or identity.has_role(self.moderator_role)
 
-    def _joined(self, room: _Room, address: str, request_id: str) -> Notify:
+    def _joined(
+        self, room: _Room, address: str, request_id: str, members: list[str] | None = None
+    ) -> Notify:
         member = room.members[address]
         return _note(
             address,
@@ -503,7 +509,7 @@ class RoomAuthority:
                 room=room.name,
                 request_id=request_id,
                 role=member.role,
-                members=list(room.members),
+                members=list(room.members) if members is None else members,
                 moderators=list(room.moderators),
                 seq=room.seq,
                 data_version=room.version,
@@ -522,23 +528,21 @@ class RoomAuthority:
         moderator = self._is_moderator(room, identity)
         role = ConversationRole.MODERATOR if moderator else ConversationRole.CONTRIBUTOR
         name = room.name
-        fx: list[RoomEffect] = []
-        if room.members:
-            joined = wire.Envelope(ConvContactJoined(name, address, role))
-            fx.append(Broadcast(room.everyone(), joined))
         room.members[address] = _Member(identity, role)
         room.snapshot = None
         _add(room.member_users, identity.user, address)
         self._where.setdefault(address, {})[room.key] = None
         if moderator:
             room.moderators[address] = None
-        answer = self._joined(room, address, request_id)
-        fx.insert(0, answer)
-        position = 1
+        # one copy of the member list: the joiner's ConvJoined and the others' notice share it
+        members = list(room.members)
+        fx: list[RoomEffect] = [self._joined(room, address, request_id, members)]
         for seq, sender, content in room.history:
             replay = wire.Envelope(ConvMessage(name, seq, content, True), None, sender)
-            fx.insert(position, Notify(address, replay))
-            position += 1
+            fx.append(Notify(address, replay))
+        if len(members) > 1:
+            joined = wire.Envelope(ConvContactJoined(name, address, role))
+            fx.append(Broadcast(members, joined, address))
         if moderator and room.waiting:
             connected = wire.Envelope(ConvModeratorConnected(name, address))
             fx.append(Broadcast(tuple(room.waiting), connected))
@@ -660,7 +664,8 @@ class RoomAuthority:
             _add(room.waiting_users, identity.user, address)
             self._where.setdefault(address, {})[key] = None
             answer = self._waiting(room, address, request.request_id)
-            self._keep(address, key, request, [answer])
+            joined = ConvAck(key[1], request.request_id, request.COMMAND)
+            self._keep(address, key, request, [_note(address, joined)])
             fx: list[RoomEffect] = [answer]
             fx.extend(_note(m, ConvJoinRequest(room.name, address)) for m in room.moderators)
             return fx
@@ -668,7 +673,13 @@ class RoomAuthority:
             info = f"the room holds {self.max_members} members already"
             return self._refuse(address, request, RoomRefusal.ROOM_FULL, info)
         fx = self._admit(room, address, identity, request.request_id)
-        self._keep(address, key, request, [fx[0]])
+        # kept for a repeat after the address left: an ack (a member gets a fresh ConvJoined)
+        self._keep(
+            address,
+            key,
+            request,
+            [_note(address, ConvAck(key[1], request.request_id, request.COMMAND))],
+        )
         return fx
 
     def _cancel_join(

@@ -602,6 +602,7 @@ def test_a_repeated_join_request_is_answered_again_and_changes_nothing() -> None
     world.clear()
     world.send(ANN, ConvJoin(ROOM, "j1"))  # a stale repeat after the answer: not a new request
     assert waiting(world) == [] and world.take(MOD) == []
+    assert world.take(ANN) == [ConvAck(ROOM, "j1", ConvCommand.JOIN)]
     # a member repeating its join gets the member list as it is now
     world.send(BOB, ConvJoin("pub", "b1"))
     world.send(EVE, ConvJoin("pub", "e1"))
