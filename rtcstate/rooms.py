@@ -528,21 +528,23 @@ class RoomAuthority:
         moderator = self._is_moderator(room, identity)
         role = ConversationRole.MODERATOR if moderator else ConversationRole.CONTRIBUTOR
         name = room.name
+        before = room.snapshot
         room.members[address] = _Member(identity, role)
-        room.snapshot = None
+        # the new member tuple: a copy of the old one (a memcpy) rather than a walk of the dict;
+        # concatenation is twice as fast as unpacking at 1,000 members
+        snapshot = before + (address,) if before is not None else tuple(room.members)  # noqa: RUF005
+        room.snapshot = snapshot
         _add(room.member_users, identity.user, address)
         self._where.setdefault(address, {})[room.key] = None
         if moderator:
             room.moderators[address] = None
-        # one copy of the member list: the joiner's ConvJoined and the others' notice share it
-        members = list(room.members)
-        fx: list[RoomEffect] = [self._joined(room, address, request_id, members)]
+        fx: list[RoomEffect] = [self._joined(room, address, request_id, list(snapshot))]
         for seq, sender, content in room.history:
             replay = wire.Envelope(ConvMessage(name, seq, content, True), None, sender)
             fx.append(Notify(address, replay))
-        if len(members) > 1:
+        if len(snapshot) > 1:
             joined = wire.Envelope(ConvContactJoined(name, address, role))
-            fx.append(Broadcast(members, joined, address))
+            fx.append(Broadcast(snapshot, joined, address))
         if moderator and room.waiting:
             connected = wire.Envelope(ConvModeratorConnected(name, address))
             fx.append(Broadcast(tuple(room.waiting), connected))

@@ -4,7 +4,11 @@ leaving, message order and history, compare-and-set persistent data, repeats).""
 
 from __future__ import annotations
 
+import contextlib
+import io
+import re
 from collections.abc import Callable
+from pathlib import Path
 
 import attrs
 import pytest
@@ -679,3 +683,15 @@ def test_broadcasts_share_the_member_tuple_until_it_changes() -> None:
     third = world.send(BOB, ConvSendMessage(ROOM, "m3", "c"))[1]
     assert type(third) is Broadcast and third.addresses == (MOD, ANN, BOB, EVE)
     assert type(world.send(EVE, ConvGetData(ROOM, "g"))[0]) is Notify
+
+
+def test_the_example_of_the_docs_runs_and_prints_what_it_says() -> None:
+    text = (Path(__file__).resolve().parents[1] / "docs" / "conversations.md").read_text()
+    match = re.search(r"```python\n(.*?)```", text, re.S)
+    assert match is not None
+    source = match.group(1)
+    expected = [line[2:] for line in source.splitlines() if line.startswith("# ")]
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(compile(source, "conversations.md", "exec"), {})
+    assert out.getvalue().splitlines() == expected
