@@ -1,3 +1,7 @@
 """rtcstate: a sans-I/O call-control core modelled on apiRTC."""
 
+# The conversation messages register themselves with the wire registry on import; importing
+# them here makes `rtcstate.wire.decode` know them whatever module a program imports first.
+from rtcstate import wire_conversation as _wire_conversation  # noqa: F401
+
 __version__ = "0.1.0"

@@ -21,6 +21,8 @@ EXPECTED = {
     "transfer_core_throughput": "MB/s",
     "call_setup_overhead": "ms",
     "file_transfer_vs_raw": "MB/s",
+    "conversation_fanout": "us",
+    "conversation_join": "us",
 }
 KEYS = {"name", "value", "unit", "baseline", "ratio", "goal"}
 OPTIONAL = {"note", "top"}
