@@ -19,8 +19,12 @@ asks the retry policy for a delay (the *retry* timer). When it fires: ``ccsConne
 retry``, ``reconnecting``, a new ``OpenTransport``; a new ``Registered`` (sent with
 ``resume=True``) gives ``reconnection`` and ``ccsConnectionStatus connected``, and children are
 told so they can renegotiate. When the policy gives up: FAILED, ``ccsConnectionStatus error``
-and a session ``error``. ``unregister(now)`` closes everything from any state (CLOSED is
-final); a second ``register`` raises ``ERROR_APIRTC_SESSION_ALREADY_ON``.
+and a session ``error``. A ``ServerError`` whose code is in ``wire.FINAL_ERROR_CODES`` (a
+refused token, a *conflict*: the same identity registered our address elsewhere) ends the
+session in FAILED at once, its ``code`` and ``reason`` in the error's descriptor, with no
+reconnection; a transport failure keeps its cause there (``cause``). ``unregister(now)`` closes
+everything from any state (CLOSED is final); a second ``register`` raises
+``ERROR_APIRTC_SESSION_ALREADY_ON``.
 
 Timers owned: ``session:register``, ``session:retry``, ``session:keepalive``,
 ``session:pong``, ``presence:<contact>:offline`` (a contact that leaves stays online for

@@ -603,12 +603,21 @@ def hub_steps() -> st.SearchStrategy[tuple[Any, ...]]:
         [invite("x"), wire.Answer("x", "s"), wire.Bye("x", "r"), wire.Ack("x", "bye")]
     )
     to = st.none() | st.sampled_from(["alice", "bob", "alice/d0", "bob/d1"]) | addresses()
+    names = st.lists(st.sampled_from([*USERS, "g1", "g2"]), max_size=3)
+    presence = st.one_of(
+        st.builds(wire.PresenceSubscribe, names, names),
+        st.builds(wire.PresenceUnsubscribe, names, names),
+        st.builds(wire.PresenceGroups, names, names),
+    )
     return st.one_of(
         st.tuples(st.just("connect"), conn),
         st.tuples(st.just("disconnect"), conn),
         st.tuples(st.just("env"), conn, st.builds(Envelope, register)),
         st.tuples(st.just("env"), conn, st.builds(Envelope, call_msgs, to)),
         st.tuples(st.just("env"), conn, envelopes()),
+        st.tuples(st.just("env"), conn, st.builds(Envelope, presence)),
+        st.tuples(st.just("tick"), st.floats(0, 200)),
+        st.tuples(st.just("queued"), conn, st.integers(0, 2 << 20)),
     )
 
 
@@ -616,13 +625,20 @@ def hub_steps() -> st.SearchStrategy[tuple[Any, ...]]:
 @given(st.lists(hub_steps(), max_size=30))
 def test_random_sessions_keep_the_hub_consistent(steps: list[tuple[Any, ...]]) -> None:
     hub = Hub(fork_linger=3.0)
-    for now, step in enumerate(steps):
+    now = 0.0
+    for step in steps:
+        now += 1.0
         if step[0] == "connect":
-            fx = hub.connect(step[1], float(now))
+            fx = hub.connect(step[1], now)
         elif step[0] == "disconnect":
-            fx = hub.disconnect(step[1], float(now))
+            fx = hub.disconnect(step[1], now)
+        elif step[0] == "tick":  # time passes: timeouts close connections, forks expire
+            now += step[1]
+            fx = hub.tick(now)
+        elif step[0] == "queued":
+            fx = hub.queued(step[1], step[2], now)
         else:
-            fx = hub.receive_envelope(step[1], step[2], float(now))
+            fx = hub.receive_envelope(step[1], step[2], now)
         closed: set[str] = set()
         # a connection closed later in the same batch (its address taken over) may still get
         # what was addressed to it before the takeover, never anything after

@@ -62,8 +62,11 @@ def test_serve_runs_a_relay_and_stops_on_sigterm() -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait(5)
+        out = proc.stdout.read().decode() if proc.stdout is not None else ""
         if proc.stdout is not None:
             proc.stdout.close()
+    # the safe default says so on start
+    assert "no authentication: any name is accepted" in out
 
 
 def test_serve_refuses_a_public_address_without_authentication() -> None:
