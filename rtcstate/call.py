@@ -87,10 +87,19 @@ and detaches it as usual. The owner of a callee's data call is set once the call
 the message saying what it carries; the call's own ReceivedCallInvitation is then dropped
 (``invitation`` is None): the owner's invitation replaces it.
 
-Timers owned (``call:<id>:<name>``): ``rtx``, ``no_answer`` (caller), ``lifetime`` (callee,
-from the invite's lifetime), ``connect``, ``ice_warning``, ``ice_timeout``, ``ice_restart``,
-``server_loss``, ``peer_gone`` (callee, ringing). Every one is cancelled when the call ends
-(the session cancels what is left when it detaches the call), so none outlives it.
+Timers owned (:class:`CallTimer`, seen by the adapter as ``call:<id>:<name>``): ``rtx``,
+``no_answer`` (caller), ``lifetime`` (callee, from the invite's lifetime), ``connect``,
+``ice_warning``, ``ice_timeout``, ``ice_restart``, ``server_loss``, ``peer_gone`` (callee,
+ringing). Every one is cancelled when the call ends (the session cancels what is left when it
+detaches the call), so none outlives it.
+
+*The table is the only decision point.* Every input is declared next to the table
+(:data:`INPUTS`: each wire message type, media report and timer maps to a trigger, an ``ack``
+by what it acknowledges, an ICE report by its state, a track's end by its side), and so is what
+a (state, trigger) pair without a row means (:data:`VERDICTS`: ignored on purpose, a
+:class:`CallDrop`, or illegal). ``receive``, ``media_event`` and ``timer_fired`` are one generic
+dispatch each; inputs that keep the state (a candidate, a renegotiation, a track) are rows
+from a state to itself. How a local end reads (reason, error code) is :data:`END_CAUSES`.
 """
 
 from __future__ import annotations
@@ -140,7 +149,7 @@ from rtcstate.effects import (
 from rtcstate.errors import RtcError
 from rtcstate.host import Host
 from rtcstate.invitation import ReceivedCallInvitation
-from rtcstate.machine import machine, spec_of
+from rtcstate.machine import ILLEGAL, Classify, Ignore, Inputs, Verdict, machine, spec_of, stay
 from rtcstate.media import (
     DescriptionFailed,
     IceCandidateFound,
@@ -158,7 +167,9 @@ from rtcstate.settings import CallSettings
 
 __all__ = [
     "END_CAUSES",
+    "INPUTS",
     "TRANSITIONS",
+    "VERDICTS",
     "Call",
     "CallDrop",
     "CallHost",
@@ -194,6 +205,8 @@ class CallOwner(Protocol):
 class CallDrop(DropReason):
     """Why a call ignored an input on purpose (``Drop.reason``)."""
 
+    UNEXPECTED_INPUT = "unexpected-input"
+    """An input the call's table declares illegal in its state (or does not declare)."""
     UNEXPECTED_MESSAGE = "unexpected-message"
     """A message a call never takes (an invite for our own outgoing call, an answer on the
     callee side, an ack of something that is not acknowledged)."""
@@ -275,6 +288,7 @@ class CallState(enum.Enum):
 _LIVE = ["INVITING", "RINGING", "ANSWERING", "CONNECTING", "CONNECTED", "RECONNECTING"]
 _MEDIA_UP = ["CONNECTING", "CONNECTED", "RECONNECTING"]
 _AFTER_OFFER = ["INVITING", "ANSWERING", *_MEDIA_UP]
+_NOT_FINAL = ["IDLE", "PREPARING", *_LIVE, "ENDING"]
 
 TRANSITIONS: list[dict[str, Any]] = [
     # application commands
@@ -296,10 +310,10 @@ TRANSITIONS: list[dict[str, Any]] = [
     {"trigger": "media_failed", "source": "ANSWERING", "dest": "ANSWERING",
      "conditions": "_can_retry_audio", "after": "_retry_audio"},
     {"trigger": "media_failed", "source": "ANSWERING", "dest": "ENDING", "after": "_end_local"},
-    {"trigger": "screen_ended", "source": "PREPARING", "dest": "ENDED",
-     "after": "_end_silently"},
-    {"trigger": "screen_ended", "source": _AFTER_OFFER, "dest": "ENDING",
-     "after": "_end_local"},
+    {"trigger": "local_track_ended", "source": "PREPARING", "dest": "ENDED",
+     "conditions": "_sharing_screen", "after": "_end_silently"},
+    {"trigger": "local_track_ended", "source": _AFTER_OFFER, "dest": "ENDING",
+     "conditions": "_sharing_screen", "after": "_end_local"},
     # descriptions
     {"trigger": "local_offer", "source": "PREPARING", "dest": "INVITING",
      "after": "_send_invite"},
@@ -311,14 +325,43 @@ TRANSITIONS: list[dict[str, Any]] = [
      "after": "_end_local"},
     # signaling
     {"trigger": "answered", "source": "INVITING", "dest": "CONNECTING", "after": "_on_answer"},
+    *stay("remote_bye", ["PREPARING", *_LIVE, "ENDING"], conditions="_from_other_device",
+          after="_ack_other_device"),
     {"trigger": "remote_bye", "source": ["PREPARING", *_LIVE], "dest": "ENDED",
      "before": "_end_remote"},
     {"trigger": "remote_bye", "source": "ENDING", "dest": "ENDING",
      "conditions": "_is_caller", "after": "_crossed_and_won"},
     {"trigger": "remote_bye", "source": "ENDING", "dest": "ENDED", "before": "_end_remote"},
-    {"trigger": "bye_acked", "source": "ENDING", "dest": "ENDED", "after": "_announce"},
-    {"trigger": "not_found", "source": "INVITING", "dest": "ENDED", "before": "_end_remote"},
-    {"trigger": "not_found", "source": "ENDING", "dest": "ENDED", "after": "_announce"},
+    {"trigger": "bye_acked", "source": "ENDING", "dest": "ENDED", "conditions": "_bye_in_flight",
+     "before": "_take_ack", "after": "_announce"},
+    *stay("bye_acked", "ENDING", after="_take_ack"),
+    *stay("invite_acked", _NOT_FINAL, after="_take_ack"),
+    *stay("answer_acked", _NOT_FINAL, after="_take_ack"),
+    *stay("not_found", "ENDING", conditions="_device_away", after="_keep_bye_going"),
+    {"trigger": "not_found", "source": "INVITING", "dest": "ENDED",
+     "before": ["_mark_unreached", "_end_unreached"]},
+    {"trigger": "not_found", "source": "ENDING", "dest": "ENDED", "before": "_mark_unreached",
+     "after": "_announce"},
+    # messages that keep the state (what they do depends on their content)
+    *stay("invite_again", _NOT_FINAL, after="_reack_invite"),
+    *stay("answered", _MEDIA_UP, after="_reack_answer"),
+    *stay("remote_candidate", ["IDLE", "PREPARING", *_LIVE], after="_take_candidate"),
+    *stay("far_media_state", ["IDLE", "PREPARING", *_LIVE], after="_far_media_state"),
+    *stay("far_stream_state", ["IDLE", "PREPARING", *_LIVE], after="_far_stream_state"),
+    *stay("far_update", _MEDIA_UP, after="_take_update"),
+    *stay("far_update_ok", _MEDIA_UP, after="_take_update_ok"),
+    # media reports that keep the state
+    *stay("media_ready", ["IDLE", "INVITING", "RINGING", *_MEDIA_UP, "ENDING"],
+          after="_release_late_media"),
+    *stay("local_offer", _MEDIA_UP, after="_send_update"),
+    *stay("local_answer", _MEDIA_UP, after="_send_update_ok"),
+    *stay("local_candidate", ["IDLE", "PREPARING", "INVITING", "ANSWERING", *_MEDIA_UP],
+          after="_send_candidate"),
+    *stay("track_added", ["IDLE", "PREPARING", *_LIVE], after="_track_added"),
+    *stay("remote_track_ended", _NOT_FINAL, after="_remote_track_ended"),
+    *stay("local_track_ended", _NOT_FINAL, after="_local_track_ended"),
+    *stay("stats", ["IDLE", "PREPARING", *_LIVE], after="_stats"),
+    *stay("recording", _NOT_FINAL, after="_recording_report"),
     # ICE
     {"trigger": "ice_connected", "source": "CONNECTING", "dest": "CONNECTED",
      "after": "_established"},
@@ -343,9 +386,11 @@ TRANSITIONS: list[dict[str, Any]] = [
      "conditions": "_can_restart", "after": "_restart_ice"},
     {"trigger": "ice_timeout_timer", "source": "RECONNECTING", "dest": "ENDING",
      "after": "_end_local"},
-    {"trigger": "rtx_exhausted", "source": ["INVITING", *_MEDIA_UP, "ANSWERING"],
-     "dest": "ENDED", "after": "_aborted"},
-    {"trigger": "rtx_exhausted", "source": "ENDING", "dest": "ENDED", "after": "_announce"},
+    {"trigger": "rtx_timer", "source": ["INVITING", *_MEDIA_UP, "ANSWERING"], "dest": "ENDED",
+     "conditions": "_rtx_given_up", "before": "_forget_rtx", "after": "_aborted"},
+    {"trigger": "rtx_timer", "source": "ENDING", "dest": "ENDED",
+     "conditions": "_rtx_given_up", "before": "_forget_rtx", "after": "_announce"},
+    *stay("rtx_timer", _NOT_FINAL, after="_retransmit"),
     {"trigger": "server_loss_timer", "source": "PREPARING", "dest": "ENDED",
      "after": "_server_gone"},
     {"trigger": "server_loss_timer", "source": _LIVE, "dest": "ENDING", "after": "_server_gone"},
@@ -357,7 +402,7 @@ TRANSITIONS: list[dict[str, Any]] = [
      "before": "_closed"},
 ]  # fmt: skip
 
-_TIMER_TRIGGERS: dict[CallTimer, str] = {
+_TIMER_TRIGGERS: dict[enum.Enum, str] = {
     CallTimer.NO_ANSWER: "no_answer_timer",
     CallTimer.LIFETIME: "lifetime_timer",
     CallTimer.CONNECT: "connect_timer",
@@ -413,7 +458,7 @@ END_CAUSES: Mapping[tuple[str, EndPhase], EndCause] = {
         code=ErrorCode.SET_REMOTE_DESCRIPTION_FAILURE
     ),
     ("description_failed", EndPhase.UPDATE): EndCause(code=ErrorCode.MEDIA_UPDATE_ERROR),
-    ("screen_ended", EndPhase.ANY): EndCause(HangupReason.STOP_SCREEN_SHARING),
+    ("local_track_ended", EndPhase.ANY): EndCause(HangupReason.STOP_SCREEN_SHARING),
     ("no_answer_timer", EndPhase.ANY): EndCause(HangupReason.NO_ANSWER),
     ("lifetime_timer", EndPhase.ANY): EndCause(HangupReason.NO_ANSWER),
     ("hangup", EndPhase.SILENT): EndCause(HangupReason.CALL_CANCELLED),
@@ -423,8 +468,96 @@ END_CAUSES: Mapping[tuple[str, EndPhase], EndCause] = {
 Read by ``_local_reason``; a test checks every trigger whose rows end the call is listed."""
 
 _PHASED_TRIGGERS = frozenset(t for (t, p) in END_CAUSES if p not in (EndPhase.ANY, EndPhase.SILENT))
+INPUTS = Inputs(
+    unexpected=CallDrop.UNEXPECTED_INPUT,
+    wire={
+        wire.Invite: "invite_again",
+        wire.Answer: "answered",
+        wire.Bye: "remote_bye",
+        wire.Ack: Classify(
+            "what",
+            {"invite": "invite_acked", "answer": "answer_acked", "bye": "bye_acked"},
+            otherwise=Ignore(CallDrop.UNEXPECTED_MESSAGE),
+        ),
+        wire.Candidate: "remote_candidate",
+        wire.MediaState: "far_media_state",
+        wire.StreamState: "far_stream_state",
+        wire.Update: "far_update",
+        wire.UpdateOk: "far_update_ok",
+        wire.UserNotFound: "not_found",
+    },
+    media={
+        MediaAcquired: "media_ready",
+        MediaFailed: "media_failed",
+        LocalDescriptionReady: Classify(
+            "sdp_type",
+            {"offer": "local_offer", "answer": "local_answer"},
+            otherwise=Ignore(CallDrop.UNEXPECTED_REPORT),
+        ),
+        DescriptionFailed: "description_failed",
+        IceCandidateFound: "local_candidate",
+        IceStateChanged: Classify(
+            "state",
+            {
+                "connected": "ice_connected",
+                "completed": "ice_connected",
+                "disconnected": "ice_disconnected",
+                "failed": "ice_failed",
+            },
+            otherwise=Ignore(CallDrop.ICE_STATE),
+        ),
+        TrackAdded: "track_added",
+        TrackEnded: Classify("remote", {True: "remote_track_ended", False: "local_track_ended"}),
+        StatsReport: "stats",
+        RecordingReport: "recording",
+    },
+    timers={CallTimer.RTX: "rtx_timer", **_TIMER_TRIGGERS},
+)
+"""Every input of a call: wire message, media report and timer -> its trigger."""
+
+_STALE = Ignore(CallDrop.STALE_TIMER)
+VERDICTS: dict[str | tuple[str, str], Verdict] = {
+    # application commands (and the session's): raise with their apiRTC number
+    **{t: ILLEGAL for t in ("start", "offered", "accept", "decline", "hangup", "close")},
+    # media reports and timers that come too late or too early for the state
+    "media_failed": Ignore(CallDrop.UNEXPECTED_REPORT),
+    "description_failed": Ignore(CallDrop.UNEXPECTED_REPORT),
+    "local_offer": Ignore(CallDrop.UNEXPECTED_REPORT),
+    "local_answer": Ignore(CallDrop.UNEXPECTED_REPORT),
+    "local_candidate": Ignore(CallDrop.LATE_CANDIDATE),
+    "ice_connected": Ignore(CallDrop.ICE_STATE),
+    "ice_disconnected": Ignore(CallDrop.ICE_STATE),
+    "ice_failed": Ignore(CallDrop.ICE_STATE),
+    "track_added": Ignore(CallDrop.LATE_TRACK),
+    "stats": Ignore(CallDrop.LATE_STATS),
+    "rtx_timer": _STALE,
+    **{t: _STALE for t in _TIMER_TRIGGERS.values()},
+    # messages
+    "invite_again": ILLEGAL,
+    "answered": Ignore(CallDrop.LATE_ANSWER),
+    "remote_bye": ILLEGAL,  # IDLE: nothing was sent, nobody can end it
+    "bye_acked": Ignore(CallDrop.DUPLICATE_ACK),
+    "invite_acked": ILLEGAL,
+    "answer_acked": ILLEGAL,
+    "not_found": Ignore(CallDrop.USER_NOT_FOUND),
+    "remote_candidate": Ignore(CallDrop.LATE_CANDIDATE),
+    "far_media_state": Ignore(CallDrop.MEDIA_STATE),
+    "far_stream_state": Ignore(CallDrop.LATE_STREAM_STATE),
+    "far_update": Ignore(CallDrop.UNEXPECTED_UPDATE),
+    "far_update_ok": Ignore(CallDrop.STALE_UPDATE_OK),
+    "media_ready": ILLEGAL,
+    "remote_track_ended": ILLEGAL,
+    "local_track_ended": ILLEGAL,
+    "recording": ILLEGAL,
+}
+"""What the (state, trigger) pairs without a row mean: ignored on purpose or illegal."""
+
 _RELIABLE_ACKS = {"invite": wire.Invite, "answer": wire.Answer, "bye": wire.Bye}
 _MAX_BUFFERED_CANDIDATES = 64
+_DISTANT_ICE = {
+    "disconnected": ErrorCode.DISTANT_ICE_CONNECTION_STATE_DISCONNECTED,
+    "failed": ErrorCode.DISTANT_ICE_CONNECTION_STATE_FAILED,
+}
 _VIDEO_TYPES = frozenset({CallType.MEDIA, CallType.VIDEO_ONLY})
 _SCREEN_TYPES = frozenset({CallType.SCREEN_SHARING, CallType.SCREEN_SHARING_WITH_AUDIO})
 
@@ -442,6 +575,9 @@ def _error(code: ErrorCode, descriptor: Mapping[str, Any] | None = None) -> dict
         "accept": ErrorNumber.ERROR_INVITATION_STATE_INVALID,
         "decline": ErrorNumber.ERROR_INVITATION_STATE_INVALID,
     },
+    inputs=INPUTS,
+    verdicts=VERDICTS,
+    trigger_keyword="cause",
 )
 @attrs.define(slots=True, eq=False)
 class Call:
@@ -627,34 +763,37 @@ class Call:
     # --- Child protocol ----------------------------------------------------------------------
 
     def receive(self, env: wire.Envelope, now: float) -> list[Effect]:
-        """A message for this call; never raises."""
-        handler = _HANDLERS.get(type(env.message))
-        if handler is None:
-            return [
-                Drop(CallDrop.UNEXPECTED_MESSAGE, f"{env.message.TYPE} for call {self.call_id}")
-            ]
+        """A message for this call (``INPUTS.wire`` says which trigger); never raises."""
+        msg = env.message
         sender = env.sender
         if sender is not None and sender.partition("/")[0] != self.contact:
             # the relay stamps senders: only the far side's user may act on this call (ids
             # are guessable; a third party must not answer, renegotiate or end it)
-            return [Drop(CallDrop.STRANGER, f"{env.message.TYPE} from {sender} for {self.call_id}")]
-        return handler(self, env, now)
+            return [Drop(CallDrop.STRANGER, f"{msg.TYPE} from {sender} for {self.call_id}")]
+        fx: list[Effect] = []
+        if self.state is not CallState.RINGING:  # the hot path: one generic dispatch
+            _SPEC.deliver(self, type(msg), msg, fx, now, msg=msg, sender=sender)
+            return fx
+        return self._deliver(type(msg), msg, now, sender)
 
     def media_event(self, event: MediaEvent, now: float) -> list[Effect]:
-        """A media-stack report for this call; never raises."""
-        handler = _MEDIA_HANDLERS.get(type(event))
-        if handler is None:
-            return [Drop(CallDrop.UNEXPECTED_REPORT, type(event).__name__)]
-        return handler(self, event, now)
+        """A media-stack report for this call (``INPUTS.media``); never raises."""
+        return self._deliver(type(event), event, now, None)
 
     def timer_fired(self, name: str, now: float) -> list[Effect]:
+        """One of this call's timers expired (``INPUTS.timers``); never raises."""
         timer = _TIMER_BY_NAME.get(name)
-        if timer is CallTimer.RTX:
-            return self._retransmit(now)
-        trigger = None if timer is None else _TIMER_TRIGGERS.get(timer)
-        if trigger is None:
+        if timer is None:
             return [Drop(CallDrop.STALE_TIMER, f"call:{self.call_id}:{name}")]
-        return self._report(trigger, now)
+        return self._deliver(timer, timer, now, None)
+
+    def _deliver(self, key: object, value: object, now: float, sender: str | None) -> list[Effect]:
+        fx: list[Effect] = []
+        ringing = self.state is CallState.RINGING
+        _SPEC.deliver(self, key, value, fx, now, msg=value, sender=sender)
+        if ringing and self.state is not CallState.RINGING:
+            self._left_ringing(fx)
+        return fx
 
     def on_disconnected(self, now: float) -> list[Effect]:
         if self.state is CallState.ENDED or self.state is CallState.IDLE:
@@ -716,12 +855,15 @@ class Call:
     def _fire(self, fx: list[Effect], trigger: str, now: float, **kw: Any) -> bool:
         """Fire ``trigger``; callbacks learn which one through the ``cause`` keyword."""
         ringing = self.state is CallState.RINGING
-        fired = spec_of(self).fire(self, trigger, fx, now, cause=trigger, **kw)
+        fired = _SPEC.fire(self, trigger, fx, now, **kw)
         if ringing and self.state is not CallState.RINGING:
-            # answered or ended: presence no longer concerns it
-            self.session.unwatch_peer(self)
-            self._cancel(fx, CallTimer.PEER_GONE)
+            self._left_ringing(fx)
         return fired
+
+    def _left_ringing(self, fx: list[Effect]) -> None:
+        """Answered or ended: presence no longer concerns it."""
+        self.session.unwatch_peer(self)
+        self._cancel(fx, CallTimer.PEER_GONE)
 
     def _command(self, trigger: str, now: float, **kw: Any) -> list[Effect]:
         fx: list[Effect] = []
@@ -794,17 +936,29 @@ class Call:
             self._cancel(fx, CallTimer.RTX)
         return True
 
-    def _retransmit(self, now: float) -> list[Effect]:
+    def _rtx_given_up(self, fx: list[Effect], now: float, **_: Any) -> bool:
+        """``rtx_attempts`` sends went unanswered (the session is connected)."""
+        return (
+            bool(self._rtx)
+            and not self._offline
+            and (self._rtx_tries >= self.settings.rtx_attempts)
+        )
+
+    def _forget_rtx(self, fx: list[Effect], now: float, **_: Any) -> None:
+        self._rtx = None
+
+    def _retransmit(self, fx: list[Effect], now: float, **_: Any) -> None:
         if not self._rtx or self._offline:
-            return [Drop(CallDrop.STALE_TIMER, self._tid(CallTimer.RTX))]
-        if self._rtx_tries >= self.settings.rtx_attempts:
+            fx.append(Drop(CallDrop.STALE_TIMER, self._tid(CallTimer.RTX)))
+            return
+        if self._rtx_tries >= self.settings.rtx_attempts:  # given up where nothing ends
             self._rtx = None
-            return self._report("rtx_exhausted", now)
+            fx.append(Drop(CallDrop.UNEXPECTED_REPORT, f"rtx given up in {self.state.name}"))
+            return
         delay = min(self.settings.rtx_initial * 2**self._rtx_tries, self.settings.rtx_max)
         self._rtx_tries += 1
-        fx: list[Effect] = [Send(self.remote, m) for m in self._rtx]
+        fx.extend(Send(self.remote, m) for m in self._rtx)
         fx.append(StartTimer(self._tid(CallTimer.RTX), now + delay))
-        return fx
 
     # --- internals: transition callbacks (signature: fx, now, **kw) ---------------------------
 
@@ -901,8 +1055,8 @@ class Call:
             "userMediaStreamId": self.call_id, "tryAudioCallActivated": retry,
         })  # fmt: skip
 
-    def _retry_audio(self, fx: list[Effect], now: float, reason: str = "", **_: Any) -> None:
-        self._user_media_error(fx, reason, retry=True)
+    def _retry_audio(self, fx: list[Effect], now: float, **kw: Any) -> None:
+        self._user_media_error(fx, str(_inputs(kw).get("reason", "")), retry=True)
         self.audio_only = True
         self._acquire(fx)
 
@@ -1110,6 +1264,7 @@ class Call:
         self._candidates = None
 
     def _end_local(self, fx: list[Effect], now: float, **kw: Any) -> None:
+        kw = _inputs(kw)
         trigger = kw.get("cause", "hangup")
         reason, code = self._local_reason(trigger, kw)
         if code is not None:
@@ -1127,6 +1282,7 @@ class Call:
 
     def _end_silently(self, fx: list[Effect], now: float, **kw: Any) -> None:
         """A local end before anything reached the far side (PREPARING)."""
+        kw = _inputs(kw)
         trigger = kw.get("cause", "hangup")
         reason, code = self._local_reason(trigger, kw, silent=True)
         if code is not None:
@@ -1136,7 +1292,9 @@ class Call:
         self._end = (HangupFrom.LOCAL, reason)
         self._announce(fx, now)
 
-    def _end_remote(self, fx: list[Effect], now: float, reason: str = "", **kw: Any) -> None:
+    def _end_remote(self, fx: list[Effect], now: float, **kw: Any) -> None:
+        kw = _inputs(kw)
+        reason = str(kw.get("reason") or "")
         sender = kw.get("sender")
         if sender:
             fx.append(Send(sender, wire.Ack(self.call_id, "bye")))
@@ -1172,7 +1330,7 @@ class Call:
 
     def _announce(self, fx: list[Effect], now: float, **kw: Any) -> None:
         """Fire streamRemoved per remote stream then hangup (once)."""
-        crossed = kw.get("reason") if kw.get("cause") == "bye_acked" else None
+        crossed = _inputs(kw).get("reason") if kw.get("cause") == "bye_acked" else None
         if crossed:
             self._end = (HangupFrom.REMOTE, crossed)
         if self.state is CallState.ENDED:
@@ -1240,7 +1398,7 @@ class Call:
         the same address learns it; a vanished one gets ``user_not_found``, which is dropped).
         """
         reason = HangupReason.DISCONNECTED.value
-        self._end_remote(fx, now, reason=reason)
+        self._end_remote(fx, now, reason=reason, cause="peer_gone_timer")
         fx.append(Send(self.remote, wire.Bye(self.call_id, reason)))
 
     # --- internals: streams --------------------------------------------------------------------
@@ -1281,94 +1439,92 @@ class Call:
             fx.append(self._stream_state())
         return self.session.child_output(self, fx)
 
-    # --- message handlers (no state change unless through _report) ----------------------------
+    # --- input callbacks: rows that keep the state (signature: fx, now, msg=, sender=) -----
 
-    def _on_invite(self, env: wire.Envelope, now: float) -> list[Effect]:
+    def _reack_invite(self, fx: list[Effect], now: float, **kw: Any) -> None:
         if self.outgoing:
-            return [Drop(CallDrop.UNEXPECTED_MESSAGE, "invite for our own outgoing call")]
+            fx.append(Drop(CallDrop.UNEXPECTED_MESSAGE, "invite for our own outgoing call"))
+            return
         # a retransmission: acknowledge again
-        return [Send(env.sender or self.remote, wire.Ack(self.call_id, "invite"))]
+        fx.append(Send(kw.get("sender") or self.remote, wire.Ack(self.call_id, "invite")))
 
-    def _on_answer_msg(self, env: wire.Envelope, now: float) -> list[Effect]:
-        msg = env.message
+    def _reack_answer(self, fx: list[Effect], now: float, **kw: Any) -> None:
+        sender = kw.get("sender")
         if not self.outgoing:
-            return [Drop(CallDrop.UNEXPECTED_MESSAGE, "answer on the callee side")]
-        if self.state is CallState.INVITING:
-            return self._report("answered", now, msg=msg, sender=env.sender)
-        if self.state in (CallState.CONNECTING, CallState.CONNECTED, CallState.RECONNECTING) and (
-            env.sender is None or env.sender == self.remote
-        ):
-            return [Send(self.remote, wire.Ack(self.call_id, "answer"))]
-        return [Drop(CallDrop.LATE_ANSWER, f"answer in state {self.state.name}")]
+            fx.append(Drop(CallDrop.UNEXPECTED_MESSAGE, "answer on the callee side"))
+        elif sender is None or sender == self.remote:
+            fx.append(Send(self.remote, wire.Ack(self.call_id, "answer")))
+        else:
+            fx.append(Drop(CallDrop.LATE_ANSWER, f"answer from {sender} in {self.state.name}"))
 
-    def _on_bye(self, env: wire.Envelope, now: float) -> list[Effect]:
-        msg = env.message
-        assert isinstance(msg, wire.Bye)
-        if self.state is CallState.ENDED:
-            return [Send(env.sender or self.remote, wire.Ack(self.call_id, "bye"))]
-        if (
+    def _from_other_device(self, fx: list[Effect], now: float, **kw: Any) -> bool:
+        sender = kw.get("sender")
+        return bool(
             self.outgoing
-            and env.sender is not None
-            and self.remote != env.sender
+            and sender is not None
+            and self.remote != sender
             and self.remote != self.contact
-        ):
-            # a device that lost a forked call (or a stranger): not the one we talk to
-            return [
-                Send(env.sender, wire.Ack(self.call_id, "bye")),
-                Drop(CallDrop.OTHER_DEVICE, f"bye from {env.sender}"),
-            ]
-        return self._report("remote_bye", now, reason=msg.reason, sender=env.sender)
+        )
 
-    def _on_ack(self, env: wire.Envelope, now: float) -> list[Effect]:
-        msg = env.message
-        assert isinstance(msg, wire.Ack)
-        kind = _RELIABLE_ACKS.get(msg.what)
-        if kind is None:
-            return [Drop(CallDrop.UNEXPECTED_MESSAGE, f"ack of {msg.what!r}")]
-        fx: list[Effect] = []
+    def _ack_other_device(self, fx: list[Effect], now: float, **kw: Any) -> None:
+        """A device that lost a forked call (or a stranger): not the one we talk to."""
+        sender = kw["sender"]
+        fx.append(Send(sender, wire.Ack(self.call_id, "bye")))
+        fx.append(Drop(CallDrop.OTHER_DEVICE, f"bye from {sender}"))
+
+    def _bye_in_flight(self, fx: list[Effect], now: float, **_: Any) -> bool:
+        return any(type(m) is wire.Bye for m in self._rtx or ())
+
+    def _take_ack(self, fx: list[Effect], now: float, msg: Any = None, **_: Any) -> None:
+        kind = _RELIABLE_ACKS[msg.what]
         if not self._acked(fx, kind):
-            return [Drop(CallDrop.DUPLICATE_ACK, msg.what)]
-        if kind is wire.Bye:
-            return self._report("bye_acked", now, reason=msg.reason)
-        return fx
+            fx.append(Drop(CallDrop.DUPLICATE_ACK, msg.what))
 
-    def _on_candidate(self, env: wire.Envelope, now: float) -> list[Effect]:
-        msg = env.message
-        assert isinstance(msg, wire.Candidate)
-        if self.state is CallState.ENDING or self.state is CallState.ENDED:
-            return [Drop(CallDrop.LATE_CANDIDATE, self.call_id)]
+    def _device_away(self, fx: list[Effect], now: float, msg: Any = None, **_: Any) -> bool:
+        return "/" in msg.user and bool(self._rtx)
+
+    def _keep_bye_going(self, fx: list[Effect], now: float, msg: Any = None, **_: Any) -> None:
+        """The one device we talk to is away (reconnecting to the server, say): keep the bye
+        going, attempts not counted, as long as its call survives a server loss, so that it
+        still learns how the call ended (the hangup fires at the latest then)."""
+        self._rtx_tries = 0
+        if not self._has_timer(fx, CallTimer.SERVER_LOSS):
+            deadline = now + self.settings.server_loss_window
+            fx.append(StartTimer(self._tid(CallTimer.SERVER_LOSS), deadline))
+        fx.append(Drop(CallDrop.USER_NOT_FOUND, f"{msg.user} away: the bye is retransmitted"))
+
+    def _mark_unreached(self, fx: list[Effect], now: float, **_: Any) -> None:
+        # the far side may hold a copy of our invite and never hear how the call ended
+        self.unreached = True
+
+    def _end_unreached(self, fx: list[Effect], now: float, **kw: Any) -> None:
+        reason = HangupReason.USER_NOT_FOUND.value
+        self._end_remote(fx, now, reason=reason, cause=kw.get("cause", "not_found"))
+
+    def _take_candidate(self, fx: list[Effect], now: float, msg: Any = None, **_: Any) -> None:
         if self._has_remote and self._pc:
-            return [AddIceCandidate(self.call_id, msg.candidate, msg.sdp_mid, msg.sdp_mline_index)]
+            fx.append(
+                AddIceCandidate(self.call_id, msg.candidate, msg.sdp_mid, msg.sdp_mline_index)
+            )
+            return
         if self._candidates is None:
             self._candidates = []
         if len(self._candidates) >= _MAX_BUFFERED_CANDIDATES:
-            return [Drop(CallDrop.TOO_MANY_CANDIDATES, self.call_id)]
-        if msg not in self._candidates:
+            fx.append(Drop(CallDrop.TOO_MANY_CANDIDATES, self.call_id))
+        elif msg not in self._candidates:
             self._candidates.append(msg)
-        return []
 
-    def _on_media_state(self, env: wire.Envelope, now: float) -> list[Effect]:
-        msg = env.message
-        assert isinstance(msg, wire.MediaState)
-        code = {
-            "disconnected": ErrorCode.DISTANT_ICE_CONNECTION_STATE_DISCONNECTED,
-            "failed": ErrorCode.DISTANT_ICE_CONNECTION_STATE_FAILED,
-        }.get(msg.ice_state)
-        if self.status is CallStatus.CALL_STATUS_ENDED:
-            return [Drop(CallDrop.MEDIA_STATE, msg.ice_state)]
+    def _far_media_state(self, fx: list[Effect], now: float, msg: Any = None, **_: Any) -> None:
+        code = _DISTANT_ICE.get(msg.ice_state)
         if code is None:
             if msg.ice_state == "connected":
                 self._distant = None  # the far side recovered
-            return [Drop(CallDrop.MEDIA_STATE, msg.ice_state)]
+            fx.append(Drop(CallDrop.MEDIA_STATE, msg.ice_state))
+            return
         self._distant = code
-        return self._event("error", _error(code, self._ice_descriptor(msg.ice_state)))
+        self._emit(fx, "error", _error(code, self._ice_descriptor(msg.ice_state)))
 
-    def _on_stream_state(self, env: wire.Envelope, now: float) -> list[Effect]:
-        msg = env.message
-        assert isinstance(msg, wire.StreamState)
-        if self.status is CallStatus.CALL_STATUS_ENDED:
-            return [Drop(CallDrop.LATE_STREAM_STATE, self.call_id)]
-        fx: list[Effect] = []
+    def _far_stream_state(self, fx: list[Effect], now: float, msg: Any = None, **_: Any) -> None:
         old = self.remote_stream_id
         if old != msg.stream_id:
             self.remote_stream_id = msg.stream_id
@@ -1380,21 +1536,18 @@ class Call:
             "callId": self.call_id, "audio": msg.audio, "audioMuted": msg.audio_muted,
             "video": msg.video, "videoMuted": msg.video_muted,
         })  # fmt: skip
-        return fx
 
-    def _on_update(self, env: wire.Envelope, now: float) -> list[Effect]:
-        msg = env.message
-        assert isinstance(msg, wire.Update)
-        if self.state not in (CallState.CONNECTING, CallState.CONNECTED, CallState.RECONNECTING):
-            return [Drop(CallDrop.UNEXPECTED_UPDATE, f"update in state {self.state.name}")]
+    def _take_update(self, fx: list[Effect], now: float, msg: Any = None, **_: Any) -> None:
         if msg.seq <= self._remote_seq:
             if self._last_ok is not None and msg.seq == self._last_ok.seq:
-                return [Send(self.remote, self._last_ok)]
-            return [Drop(CallDrop.STALE_UPDATE, str(msg.seq))]
-        fx: list[Effect] = []
+                fx.append(Send(self.remote, self._last_ok))
+            else:
+                fx.append(Drop(CallDrop.STALE_UPDATE, str(msg.seq)))
+            return
         if self._offering:
             if self.outgoing:  # impolite: our offer wins, theirs is ignored
-                return [Drop(CallDrop.GLARE, f"impolite side ignores update {msg.seq}")]
+                fx.append(Drop(CallDrop.GLARE, f"impolite side ignores update {msg.seq}"))
+                return
             # polite: give up our offer (the stack rolls it back) and answer theirs
             self._drop_update(fx, self._offering)
             self._offering = 0
@@ -1407,165 +1560,100 @@ class Call:
             self.call_type = msg.call_type
         fx.append(SetRemoteDescription(self.call_id, "offer", msg.sdp))
         fx.append(CreateAnswer(self.call_id))
-        return fx
 
-    def _on_update_ok(self, env: wire.Envelope, now: float) -> list[Effect]:
-        msg = env.message
-        assert isinstance(msg, wire.UpdateOk)
+    def _take_update_ok(self, fx: list[Effect], now: float, msg: Any = None, **_: Any) -> None:
         if not self._offering or msg.seq != self._offering:
-            return [Drop(CallDrop.STALE_UPDATE_OK, str(msg.seq))]
-        fx: list[Effect] = []
+            fx.append(Drop(CallDrop.STALE_UPDATE_OK, str(msg.seq)))
+            return
         self._drop_update(fx, msg.seq)
         self._offering = 0
         fx.append(SetRemoteDescription(self.call_id, "answer", msg.sdp))
-        return fx
 
-    def _on_not_found(self, env: wire.Envelope, now: float) -> list[Effect]:
-        msg = env.message
-        assert isinstance(msg, wire.UserNotFound)
-        if self.state is CallState.ENDING and "/" in msg.user and self._rtx:
-            # the one device we talk to is away (reconnecting to the server, say): keep the bye
-            # going, attempts not counted, as long as its call survives a server loss, so that
-            # it still learns how the call ended (the hangup fires at the latest then)
-            self._rtx_tries = 0
-            fx: list[Effect] = []
-            if not self._has_timer(fx, CallTimer.SERVER_LOSS):
-                deadline = now + self.settings.server_loss_window
-                fx.append(StartTimer(self._tid(CallTimer.SERVER_LOSS), deadline))
-            fx.append(Drop(CallDrop.USER_NOT_FOUND, f"{msg.user} away: the bye is retransmitted"))
-            return fx
-        if self.state in (CallState.INVITING, CallState.ENDING):
-            # the far side may hold a copy of our invite and never hear how the call ended
-            self.unreached = True
-            return self._report("not_found", now, reason=HangupReason.USER_NOT_FOUND.value)
-        return [
-            Drop(CallDrop.USER_NOT_FOUND, f"{self.contact} unreachable in state {self.state.name}")
-        ]
+    def _release_late_media(self, fx: list[Effect], now: float, msg: Any = None, **_: Any) -> None:
+        # media that arrived after the call moved on (hung up while acquiring): release it
+        fx.append(ReleaseMedia(msg.stream_id))
+        fx.append(Drop(CallDrop.UNEXPECTED_REPORT, f"media_ready in state {self.state.name}"))
 
-    # --- media handlers ------------------------------------------------------------------------
+    def _send_update(self, fx: list[Effect], now: float, msg: Any = None, **_: Any) -> None:
+        """A renegotiation offer is ready (an ICE restart, or ours after yielding)."""
+        if self._offering:  # this offer replaces the one in flight (a second restart)
+            self._drop_update(fx, self._offering)
+        self._update_seq += 1
+        self._offering = self._update_seq
+        upd = wire.Update(self.call_id, msg.sdp, self.call_type, seq=self._update_seq)
+        self._send_reliably(fx, now, upd)
 
-    def _on_media_acquired(self, event: MediaEvent, now: float) -> list[Effect]:
-        assert isinstance(event, MediaAcquired)
-        if not spec_of(self).allowed(self.state, "media_ready"):
-            # media that arrived after the call moved on (hung up while acquiring): release it
-            drop = Drop(CallDrop.UNEXPECTED_REPORT, f"media_ready in state {self.state.name}")
-            return [ReleaseMedia(event.stream_id), drop]
-        return self._report("media_ready", now, msg=event)
+    def _send_update_ok(self, fx: list[Effect], now: float, msg: Any = None, **_: Any) -> None:
+        """The answer to the far side's renegotiation is ready."""
+        if not self._remote_seq or self._last_ok is not None:
+            fx.append(Drop(CallDrop.UNEXPECTED_REPORT, f"answer in {self.state.name}"))
+            return
+        if self._superseded:
+            self._superseded -= 1
+            fx.append(Drop(CallDrop.SUPERSEDED_ANSWER, f"a newer update than {msg.sdp!r}"))
+            return
+        self._last_ok = wire.UpdateOk(self.call_id, msg.sdp, seq=self._remote_seq)
+        fx.append(Send(self.remote, self._last_ok))
+        if self._pending_reoffer:
+            self._pending_reoffer = False
+            fx.append(CreateOffer(self.call_id, ice_restart=False))
 
-    def _on_media_failed(self, event: MediaEvent, now: float) -> list[Effect]:
-        assert isinstance(event, MediaFailed)
-        return self._report("media_failed", now, reason=event.error)
+    def _send_candidate(self, fx: list[Effect], now: float, msg: Any = None, **_: Any) -> None:
+        fx.append(
+            Send(
+                self.remote,
+                wire.Candidate(self.call_id, msg.candidate, msg.sdp_mid, msg.sdp_mline_index),
+            )
+        )
 
-    def _on_local_description(self, event: MediaEvent, now: float) -> list[Effect]:
-        assert isinstance(event, LocalDescriptionReady)
-        if event.sdp_type == "offer":
-            if self.state is CallState.PREPARING:
-                return self._report("local_offer", now, msg=event)
-            if self.state in (CallState.CONNECTING, CallState.CONNECTED, CallState.RECONNECTING):
-                fx: list[Effect] = []
-                if self._offering:  # this offer replaces the one in flight (a second restart)
-                    self._drop_update(fx, self._offering)
-                self._update_seq += 1
-                self._offering = self._update_seq
-                upd = wire.Update(self.call_id, event.sdp, self.call_type, seq=self._update_seq)
-                self._send_reliably(fx, now, upd)
-                return fx
-        elif event.sdp_type == "answer":
-            if self.state is CallState.ANSWERING:
-                return self._report("local_answer", now, msg=event)
-            if self._remote_seq and self._last_ok is None and self.state in (
-                CallState.CONNECTING, CallState.CONNECTED, CallState.RECONNECTING
-            ):  # fmt: skip
-                if self._superseded:
-                    self._superseded -= 1
-                    return [Drop(CallDrop.SUPERSEDED_ANSWER, f"a newer update than {event.sdp!r}")]
-                self._last_ok = wire.UpdateOk(self.call_id, event.sdp, seq=self._remote_seq)
-                fx = [Send(self.remote, self._last_ok)]
-                if self._pending_reoffer:
-                    self._pending_reoffer = False
-                    fx.append(CreateOffer(self.call_id, ice_restart=False))
-                return fx
-        return [
-            Drop(CallDrop.UNEXPECTED_REPORT, f"{event.sdp_type} description in {self.state.name}")
-        ]
-
-    def _on_description_failed(self, event: MediaEvent, now: float) -> list[Effect]:
-        assert isinstance(event, DescriptionFailed)
-        return self._report("description_failed", now, local=event.local, reason=event.error)
-
-    def _on_candidate_found(self, event: MediaEvent, now: float) -> list[Effect]:
-        assert isinstance(event, IceCandidateFound)
-        if self.status is CallStatus.CALL_STATUS_ENDED or self.state is CallState.RINGING:
-            return [Drop(CallDrop.LATE_CANDIDATE, self.call_id)]
-        cand = wire.Candidate(self.call_id, event.candidate, event.sdp_mid, event.sdp_mline_index)
-        return [Send(self.remote, cand)]
-
-    def _on_ice_state(self, event: MediaEvent, now: float) -> list[Effect]:
-        assert isinstance(event, IceStateChanged)
-        trigger = {
-            "connected": "ice_connected",
-            "completed": "ice_connected",
-            "disconnected": "ice_disconnected",
-            "failed": "ice_failed",
-        }.get(event.state)
-        if trigger is None:
-            return [Drop(CallDrop.ICE_STATE, event.state)]
-        return self._report(trigger, now)
-
-    def _on_track_added(self, event: MediaEvent, now: float) -> list[Effect]:
-        assert isinstance(event, TrackAdded)
-        if self.status is CallStatus.CALL_STATUS_ENDED:
-            return [Drop(CallDrop.LATE_TRACK, event.track_id)]
+    def _track_added(self, fx: list[Effect], now: float, msg: Any = None, **_: Any) -> None:
         if self._streams is None:
             self._streams = {}
             self._tracks = {}
         assert self._tracks is not None
-        kinds = self._streams.get(event.stream_id)
-        self._tracks[event.track_id] = event.stream_id
+        kinds = self._streams.get(msg.stream_id)
+        self._tracks[msg.track_id] = msg.stream_id
         if kinds is None:
-            kinds = self._streams[event.stream_id] = {event.kind}
-            return self._event("streamAdded", self._stream_info(event.stream_id, kinds))
-        kinds.add(event.kind)
-        return []
+            kinds = self._streams[msg.stream_id] = {msg.kind}
+            self._emit(fx, "streamAdded", self._stream_info(msg.stream_id, kinds))
+        else:
+            kinds.add(msg.kind)
 
-    def _on_track_ended(self, event: MediaEvent, now: float) -> list[Effect]:
-        assert isinstance(event, TrackEnded)
-        if not event.remote:
-            if self.is_screen_sharing and self.outgoing:
-                return self._report("screen_ended", now)
-            return [Drop(CallDrop.LOCAL_TRACK_ENDED, event.track_id)]
-        sid = (self._tracks or {}).pop(event.track_id, None)
+    def _sharing_screen(self, fx: list[Effect], now: float, **_: Any) -> bool:
+        return self.is_screen_sharing and self.outgoing
+
+    def _local_track_ended(self, fx: list[Effect], now: float, msg: Any = None, **_: Any) -> None:
+        fx.append(Drop(CallDrop.LOCAL_TRACK_ENDED, msg.track_id))
+
+    def _remote_track_ended(self, fx: list[Effect], now: float, msg: Any = None, **_: Any) -> None:
+        sid = (self._tracks or {}).pop(msg.track_id, None)
         if sid is None or self._streams is None:
-            return [Drop(CallDrop.UNKNOWN_TRACK, event.track_id)]
+            fx.append(Drop(CallDrop.UNKNOWN_TRACK, msg.track_id))
+            return
         kinds = self._streams.get(sid, set())
-        kinds.discard(event.kind)
-        if kinds:
-            return []
-        del self._streams[sid]
-        return self._event("streamRemoved", self._stream_info(sid, {event.kind}))
+        kinds.discard(msg.kind)
+        if not kinds:
+            del self._streams[sid]
+            self._emit(fx, "streamRemoved", self._stream_info(sid, {msg.kind}))
 
-    def _on_stats(self, event: MediaEvent, now: float) -> list[Effect]:
-        assert isinstance(event, StatsReport)
-        if self.status is CallStatus.CALL_STATUS_ENDED:
-            return [Drop(CallDrop.LATE_STATS, self.call_id)]
-        return self._event("statsUpdate", {"stats": dict(event.stats)})
+    def _stats(self, fx: list[Effect], now: float, msg: Any = None, **_: Any) -> None:
+        self._emit(fx, "statsUpdate", {"stats": dict(msg.stats)})
 
-    def _on_recording(self, event: MediaEvent, now: float) -> list[Effect]:
-        assert isinstance(event, RecordingReport)
-        info = {"callId": self.call_id, **event.info}
-        if event.status == "started":
-            return self._event("recordingStarted", info)
-        if event.status == "stopped":
+    def _recording_report(self, fx: list[Effect], now: float, msg: Any = None, **_: Any) -> None:
+        info = {"callId": self.call_id, **msg.info}
+        if msg.status == "started":
+            self._emit(fx, "recordingStarted", info)
+        elif msg.status == "stopped":
             self._recording = False
-            return self._event("recordingStopped", info)
-        if event.status == "available":
-            fx = self._event("recordingAvailable", info)
+            self._emit(fx, "recordingStopped", info)
+        elif msg.status == "available":
+            self._emit(fx, "recordingAvailable", info)
             self._emit(fx, "recordAvailable", {"mediaURL": info.get("mediaURL")})
-            return fx
-        if event.status == "failed":
+        elif msg.status == "failed":
             self._recording = False
-            return self._event("error", _error(ErrorCode.RECORDING_FAILED, info))
-        return [Drop(CallDrop.UNEXPECTED_REPORT, f"recording {event.status}")]
+            self._emit(fx, "error", _error(ErrorCode.RECORDING_FAILED, info))
+        else:
+            fx.append(Drop(CallDrop.UNEXPECTED_REPORT, f"recording {msg.status}"))
 
 
 def _is_reason(value: str) -> bool:
@@ -1576,27 +1664,20 @@ def _is_reason(value: str) -> bool:
     return True
 
 
-_HANDLERS = {
-    wire.Invite: Call._on_invite,
-    wire.Answer: Call._on_answer_msg,
-    wire.Bye: Call._on_bye,
-    wire.Ack: Call._on_ack,
-    wire.Candidate: Call._on_candidate,
-    wire.MediaState: Call._on_media_state,
-    wire.StreamState: Call._on_stream_state,
-    wire.Update: Call._on_update,
-    wire.UpdateOk: Call._on_update_ok,
-    wire.UserNotFound: Call._on_not_found,
-}
-_MEDIA_HANDLERS = {
-    MediaAcquired: Call._on_media_acquired,
-    MediaFailed: Call._on_media_failed,
-    LocalDescriptionReady: Call._on_local_description,
-    DescriptionFailed: Call._on_description_failed,
-    IceCandidateFound: Call._on_candidate_found,
-    IceStateChanged: Call._on_ice_state,
-    TrackAdded: Call._on_track_added,
-    TrackEnded: Call._on_track_ended,
-    StatsReport: Call._on_stats,
-    RecordingReport: Call._on_recording,
-}
+_SPEC = spec_of(Call)
+
+
+def _inputs(kw: dict[str, Any]) -> dict[str, Any]:
+    """The keywords of a transition with ``reason`` / ``local`` read from the input that fired
+    it (a command passes them itself)."""
+    msg = kw.get("msg")
+    if msg is None or "reason" in kw:
+        return kw
+    out = dict(kw)
+    if isinstance(msg, MediaFailed | DescriptionFailed):
+        out["reason"] = msg.error
+        if isinstance(msg, DescriptionFailed):
+            out.setdefault("local", msg.local)
+    elif isinstance(msg, wire.Bye | wire.Ack):
+        out["reason"] = msg.reason
+    return out

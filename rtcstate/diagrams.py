@@ -6,9 +6,10 @@
 
 from __future__ import annotations
 
+import enum
 import importlib
 
-from rtcstate.machine import MachineSpec, all_machines
+from rtcstate.machine import Classify, Ignore, MachineSpec, all_machines
 
 __all__ = ["MACHINE_MODULES", "load_all", "render_markdown"]
 
@@ -72,6 +73,7 @@ def render_markdown() -> str:
                 f"| `{t.trigger}` | {t.source} | {t.dest} | {', '.join(t.conditions)} | "
                 f"{', '.join(t.unless)} | {callbacks} |"
             )
+        out += _inputs_table(spec)
         errors = ", ".join(
             f"`{k if isinstance(k, str) else '/'.join(k)}` → {v.name} ({int(v)})"
             for k, v in spec.errors.items()
@@ -83,3 +85,48 @@ def render_markdown() -> str:
             "",
         ]
     return "\n".join(out)
+
+
+def _key_name(key: object) -> str:
+    if isinstance(key, type):
+        return key.__name__
+    if isinstance(key, enum.Enum):
+        return f"timer `{key.value}`"
+    return str(key)
+
+
+def _inputs_table(spec: MachineSpec) -> list[str]:
+    """The machine's declared inputs (message, report, timer -> trigger) and the pairs it
+    ignores on purpose, when it declares them."""
+    if spec.inputs is None:
+        return []
+    out = ["", "| input | trigger |", "|---|---|"]
+    for key, route in spec.inputs.routes().items():
+        if isinstance(route, Classify):
+            picks = ", ".join(f"{v!r} → `{t}`" for v, t in route.triggers.items())
+            other = route.otherwise
+            if isinstance(other, Ignore):
+                picks += f", else ignored ({other.reason.value})"
+            elif isinstance(other, str):
+                picks += f", else `{other}`"
+            out.append(f"| {_key_name(key)} | by `{route.field}`: {picks} |")
+        else:
+            out.append(f"| {_key_name(key)} | `{route}` |")
+    ignored: dict[str, dict[str, list[str]]] = {}
+    for state, verdicts in spec.verdicts.items():
+        for trigger, verdict in verdicts.items():
+            if isinstance(verdict, Ignore):
+                ignored.setdefault(trigger, {}).setdefault(verdict.reason.value, []).append(
+                    state.name
+                )
+    if ignored:
+        out += [
+            "",
+            "Ignored on purpose (a `Drop`, never an error); every other pair without a "
+            f"row is illegal (`{spec.unexpected.value}` for an input):",
+            "",
+        ]
+        for trigger, reasons in ignored.items():
+            parts = "; ".join(f"{r} in {', '.join(states)}" for r, states in reasons.items())
+            out.append(f"- `{trigger}`: {parts}")
+    return out

@@ -133,6 +133,12 @@ class _Compiled:
     unless: tuple[Callback, ...]
     before: tuple[Callback, ...]
     after: tuple[Callback, ...]
+    trigger: str = attrs.field(init=False)
+    guarded: bool = attrs.field(init=False)
+
+    def __attrs_post_init__(self) -> None:
+        object.__setattr__(self, "trigger", self.row.trigger)
+        object.__setattr__(self, "guarded", bool(self.conditions or self.unless))
 
 
 @attrs.frozen(slots=True)
@@ -246,8 +252,10 @@ class MachineSpec:
         default_error: ErrorNumber,
         inputs: Inputs | None = None,
         verdicts: Mapping[str | tuple[str, str], Verdict] | None = None,
+        trigger_keyword: str | None = None,
     ) -> None:
         self.cls = cls
+        self.trigger_keyword = trigger_keyword
         self.name = cls.__name__
         self.states = states
         self.initial = initial
@@ -266,6 +274,8 @@ class MachineSpec:
             MachineDrop.UNDECLARED if inputs is None else inputs.unexpected
         )
         self.routes = self._compile_routes()
+        # keyed by id(): an Enum's __hash__ is a Python-level call, id() is not
+        self._by_state = {id(s): r for s, r in self.routes.items()}
 
     # --- construction -------------------------------------------------------------------------
 
@@ -504,6 +514,7 @@ class MachineSpec:
             for s, row in self.table.items()
         }
         clone.routes = clone._compile_routes()
+        clone._by_state = {id(s): r for s, r in clone.routes.items()}
         return clone
 
     # --- run time -----------------------------------------------------------------------------
@@ -560,7 +571,7 @@ class MachineSpec:
         **kwargs)``; a verdict appends its ``Drop`` to ``fx``. Never raises for an input that
         is illegal here or not declared at all (``Drop(inputs.unexpected)``).
         """
-        outcome = self.routes[obj.state].get(key)
+        outcome = self._by_state[id(obj.state)].get(key)
         if outcome is None:
             fx.append(Drop(self.unexpected, _describe(key, obj.state)))
             return False
@@ -570,9 +581,21 @@ class MachineSpec:
                 fx.append(Drop(self.unexpected, _describe(key, obj.state)))
                 return False
             outcome = picked
-        if type(outcome) is tuple:
-            return self._run(outcome, obj, (fx, *args), kwargs)
-        fx.append(outcome)
+        if type(outcome) is not tuple:
+            fx.append(outcome)
+            return False
+        # the rows, as _run runs them (inlined: this is the hot path of every input)
+        if self.trigger_keyword is not None:
+            kwargs[self.trigger_keyword] = outcome[0].trigger  # kwargs is this call's own
+        for c in outcome:
+            if c.guarded and not self._passes(c, obj, (fx, *args), kwargs):
+                continue
+            for cb in c.before:
+                cb(obj, fx, *args, **kwargs)
+            obj.state = c.dest
+            for cb in c.after:
+                cb(obj, fx, *args, **kwargs)
+            return True
         return False
 
     def outcome(self, state: enum.Enum, key: object, value: object = None) -> str | Drop:
@@ -601,8 +624,10 @@ class MachineSpec:
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
     ) -> bool:
+        if self.trigger_keyword is not None:
+            kwargs[self.trigger_keyword] = candidates[0].trigger  # fire's own kwargs dict
         for c in candidates:
-            if (c.conditions or c.unless) and not self._passes(c, obj, args, kwargs):
+            if c.guarded and not self._passes(c, obj, args, kwargs):
                 continue
             for cb in c.before:
                 cb(obj, *args, **kwargs)
@@ -680,6 +705,7 @@ def machine(
     default_error: ErrorNumber = ErrorNumber.ERROR_WRONG_STATE,
     inputs: Inputs | None = None,
     verdicts: Mapping[str | tuple[str, str], Verdict] | None = None,
+    trigger_keyword: str | None = None,
 ) -> Callable[[_T], _T]:
     """Class decorator: validate and compile ``transitions`` for the decorated class.
 
@@ -688,7 +714,8 @@ def machine(
     the apiRTC error number raised when the trigger is not allowed in the current state (the
     pair wins over the bare trigger; otherwise ``default_error``). ``inputs`` and ``verdicts``
     declare the inputs and the pairs without a row (module docstring, "Inputs as data"); with
-    ``inputs`` every (state, trigger) pair must be covered.
+    ``inputs`` every (state, trigger) pair must be covered. ``trigger_keyword``: callbacks and
+    conditions are also given the trigger that fired, under that keyword.
     """
 
     def decorate(cls: _T) -> _T:
@@ -709,6 +736,7 @@ def machine(
             default_error,
             inputs,
             verdicts,
+            trigger_keyword,
         )
         cls.__rtc_spec__ = spec  # type: ignore[attr-defined]
         _REGISTRY[spec.name] = spec

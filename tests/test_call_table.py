@@ -109,14 +109,43 @@ _KEYWORDS: dict[str, dict[str, st.SearchStrategy[Any]]] = {
     "decline": {"reason": REASON},
     "hangup": {"reason": st.none() | REASON},
     "media_ready": {"msg": st.builds(media.MediaAcquired, TEXT, TEXT)},
-    "media_failed": {"reason": TEXT},
+    "media_failed": {"reason": TEXT, "msg": st.builds(media.MediaFailed, TEXT, TEXT)},
     "local_offer": {"msg": st.builds(media.LocalDescriptionReady, TEXT, st.just("offer"), TEXT)},
     "local_answer": {"msg": st.builds(media.LocalDescriptionReady, TEXT, st.just("answer"), TEXT)},
-    "description_failed": {"local": st.booleans(), "reason": TEXT},
+    "description_failed": {
+        "local": st.booleans(),
+        "reason": TEXT,
+        "msg": st.builds(media.DescriptionFailed, TEXT, st.booleans(), TEXT),
+    },
     "answered": {"msg": strategy_for(wire.Answer), "sender": SENDER},
     "remote_bye": {"reason": REASON, "sender": SENDER},
-    "bye_acked": {"reason": st.none() | REASON},
-    "not_found": {"reason": REASON},
+    "bye_acked": {"msg": st.builds(wire.Ack, TEXT, st.just("bye"), st.none() | REASON)},
+    "invite_acked": {"msg": st.builds(wire.Ack, TEXT, st.just("invite"), st.none() | REASON)},
+    "answer_acked": {"msg": st.builds(wire.Ack, TEXT, st.just("answer"), st.none() | REASON)},
+    "not_found": {"msg": strategy_for(wire.UserNotFound)},
+    "invite_again": {"sender": SENDER},
+    "remote_candidate": {"msg": strategy_for(wire.Candidate)},
+    "far_media_state": {
+        "msg": st.builds(wire.MediaState, TEXT, st.sampled_from(ICE_STATES) | TEXT)
+    },
+    "far_stream_state": {"msg": strategy_for(wire.StreamState)},
+    "far_update": {"msg": strategy_for(wire.Update)},
+    "far_update_ok": {"msg": strategy_for(wire.UpdateOk)},
+    "local_candidate": {
+        "msg": st.builds(media.IceCandidateFound, TEXT, TEXT, st.none() | TEXT, st.none())
+    },
+    "track_added": {"msg": st.builds(media.TrackAdded, TEXT, TEXT, TEXT, TEXT)},
+    "remote_track_ended": {"msg": st.builds(media.TrackEnded, TEXT, TEXT, TEXT, st.just(True))},
+    "local_track_ended": {"msg": st.builds(media.TrackEnded, TEXT, TEXT, TEXT, st.just(False))},
+    "stats": {"msg": st.builds(media.StatsReport, TEXT, st.dictionaries(TEXT, TEXT, max_size=2))},
+    "recording": {
+        "msg": st.builds(
+            media.RecordingReport,
+            TEXT,
+            st.sampled_from(["started", "stopped", "available", "failed"]) | TEXT,
+            st.dictionaries(TEXT, TEXT, max_size=2),
+        )
+    },
 }
 CALL_ARGS = {t: _args(t, **_KEYWORDS.get(t, {})) for t in spec_of(Call).triggers}
 
@@ -233,7 +262,7 @@ def test_scenarios_reach_every_call_state() -> None:
 
 # each public input kind -> the triggers it may fire on the call
 TIMER_TRIGGERS = {
-    "rtx": ("rtx_exhausted",), "no_answer": ("no_answer_timer",),
+    "rtx": ("rtx_timer",), "no_answer": ("no_answer_timer",),
     "lifetime": ("lifetime_timer",), "connect": ("connect_timer",),
     "ice_warning": ("ice_warning_timer",), "ice_restart": ("ice_restart_timer",),
     "ice_timeout": ("ice_timeout_timer",), "server_loss": ("server_loss_timer",),
@@ -250,7 +279,7 @@ MEDIA_KINDS: dict[str, tuple[str, ...]] = {
     "local_description": ("local_offer", "local_answer"),
     "description_failed": ("description_failed",), "candidate_found": (),
     "ice_state": ("ice_connected", "ice_disconnected", "ice_failed"), "track_added": (),
-    "track_ended": ("screen_ended",), "stats": (), "recording": (),
+    "track_ended": ("local_track_ended",), "stats": (), "recording": (),
 }  # fmt: skip
 COMMAND_KINDS: dict[str, tuple[str, ...]] = {
     "hangup": ("hangup",), "mute": (), "unmute": (), "replace_published_stream": (),
