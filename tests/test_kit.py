@@ -55,7 +55,7 @@ def _pytest(*args: str, cwd: Path = ROOT, timeout: float = 240) -> subprocess.Co
 def test_the_kit_without_hypothesis_is_one_line_naming_the_extra() -> None:
     code = (
         "import sys; sys.modules['hypothesis'] = None\n"
-        "import rtcstate.pytest_plugin  # pytest keeps working without the extra\n"
+        "import rtcstate_pytest  # pytest keeps working without the extra\n"
         "from rtcstate.extras import MissingExtraError\n"
         "try:\n"
         "    import rtcstate.testing.network\n"
@@ -76,11 +76,9 @@ def test_the_kit_without_hypothesis_is_one_line_naming_the_extra() -> None:
 
 def test_the_plugin_is_a_pytest11_entry_point_of_the_distribution() -> None:
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
-    assert pyproject["project"]["entry-points"]["pytest11"] == {
-        "rtcstate": "rtcstate.pytest_plugin"
-    }
+    assert pyproject["project"]["entry-points"]["pytest11"] == {"rtcstate": "rtcstate_pytest"}
     installed = {e.name: e.value for e in metadata.entry_points(group="pytest11")}
-    assert installed.get("rtcstate") == "rtcstate.pytest_plugin"
+    assert installed.get("rtcstate") == "rtcstate_pytest"
     assert "rtcstate_asyncio.conformance" in pyproject["tool"]["setuptools"]["packages"]
 
 
@@ -150,10 +148,11 @@ def test_a_wrong_backend_option_is_a_usage_error() -> None:
 # --- 4. model coverage --------------------------------------------------------------------------
 
 
-def test_coverage_is_off_unless_asked() -> None:
-    # this very run was started without --rtcstate-coverage: nothing is wrapped
-    assert MachineSpec.fire.__qualname__ == "MachineSpec.fire"
-    assert MachineSpec.deliver.__qualname__ == "MachineSpec.deliver"
+def test_coverage_is_off_unless_asked(request: pytest.FixtureRequest) -> None:
+    # without --rtcstate-coverage nothing is wrapped (with it, this very run is recorded)
+    asked = bool(request.config.getoption("rtcstate_coverage"))
+    assert (MachineSpec.fire.__qualname__ == "MachineSpec.fire") is not asked
+    assert (MachineSpec.deliver.__qualname__ == "MachineSpec.deliver") is not asked
 
 
 def test_coverage_records_pairs_reasons_and_codes(rtc_two_party: Callable[..., Outcome]) -> None:

@@ -17,7 +17,7 @@ factory (two fake backends on one fake network; two aiortc backends on loopback)
 attributes tune the suite: ``buffered_high`` (the bytes queued above which the backend reports
 ``BufferedAmountHigh``; None or absent: the backend has no send buffer, and only the ordering of
 the marks is checked) and an ``async aclose()`` called after each case. The pytest option comes
-from rtcstate's pytest plugin (:mod:`rtcstate.pytest_plugin`, installed with the
+from rtcstate's pytest plugin (:mod:`rtcstate_pytest`, installed with the
 ``testing`` extra); without ``--rtcstate-backend`` the suite runs on the fake backend.
 
 :mod:`~rtcstate_asyncio.conformance.driver` holds the two-sided driver the cases use.

@@ -1,7 +1,8 @@
 """rtcstate's pytest plugin: the conformance kit's fixtures and options (docs/testing.md).
 
 Registered as a ``pytest11`` entry point, so pytest loads it wherever rtcstate is installed.
-It lives outside :mod:`rtcstate.testing` and imports nothing of the kit at load time: pytest
+It is an adapter package (the core never imports pytest, and writing the coverage report is
+I/O), outside :mod:`rtcstate.testing`, and imports nothing of the kit at load time: pytest
 keeps working where the ``testing`` extra is not installed, and a fixture used there fails with
 the one line naming the extra (``pip install 'rtcstate[testing]'``).
 
