@@ -8,7 +8,6 @@ from typing import Any
 
 import attrs
 import pytest
-from hypothesis import settings
 from hypothesis import strategies as st
 
 from rtcstate.codes import ErrorNumber
@@ -254,6 +253,8 @@ def test_differential_check_catches_a_divergence() -> None:
     orders and log different callbacks), and Hypothesis runs derandomized (its seed is a hash
     of the test), so every run draws the same examples; the check itself is the ordinary one.
     """
+    from hypothesis import settings
+
     spec = spec_of(DoorMachine)
     original = spec.table
     previous = settings.get_current_profile_name()
