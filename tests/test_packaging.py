@@ -34,7 +34,7 @@ def _expand(extra: str) -> set[str]:
 def test_each_part_has_its_extra() -> None:
     assert _expand("asyncio") == {"websockets", "pyjwt"}  # the relay verifies tokens
     assert _expand("aiortc") == {"websockets", "pyjwt", "aiortc", "aioice"}
-    assert _expand("testing") == {"hypothesis"}
+    assert _expand("testing") == {"hypothesis", "pytest"}  # the kit is a pytest plugin
     assert {"hypothesis", "pytest", "mypy", "ruff", "import-linter"} <= _expand("dev")
     assert _expand("fast") == {"orjson"}
     assert {"mkdocs", "mkdocs-material", "mkdocstrings"} <= _expand("docs")
