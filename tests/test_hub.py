@@ -233,7 +233,9 @@ def test_undecodable_and_oversize_input_get_server_errors() -> None:
     hub, c = online("alice/d1", hub=Hub(max_message_size=64))
     conn = c["alice/d1"]
     fx = hub.receive(conn, b"not json", 0.0)
-    assert len(fx) == 1 and isinstance(fx[0], Deliver) and fx[0].conn == conn
+    # the answer, then the refusal's log line
+    assert len(fx) == 2 and isinstance(fx[0], Deliver) and fx[0].conn == conn
+    assert isinstance(fx[1], Log) and fx[1].event == "refused" and fx[1].conn == conn
     err = fx[0].envelope.message
     assert isinstance(err, wire.ServerError) and err.code == "decode_error"
     assert err.info.startswith("malformed_json")

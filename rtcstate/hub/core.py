@@ -396,7 +396,8 @@ class Hub:
     def _strike(self, c: Connection, code: Code, info: str) -> list[HubEffect]:
         """Answer a refused frame; close the connection at ``max_strikes`` in a row."""
         c.strikes += 1
-        fx: list[HubEffect] = [server_error(c.id, code, info)]
+        # one line per refused frame: bounded, since max_strikes in a row close the connection
+        fx: list[HubEffect] = self._refuse(c, code, info)
         if c.strikes >= self.max_strikes:
             reason = f"{code.value}: {c.strikes} refused messages in a row"
             fx.extend(self._close(c, code, CloseCode.POLICY, reason, answer=False))
