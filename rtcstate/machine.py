@@ -562,12 +562,12 @@ class MachineSpec:
         key: object,
         value: object,
         fx: list[Any],
-        *args: Any,
+        now: float,
         **kwargs: Any,
     ) -> bool:
         """Dispatch one input (``key``: its class or timer id; ``value``: the input itself).
 
-        One lookup in the compiled routes; rows run as in :meth:`fire` with ``(fx, *args,
+        One lookup in the compiled routes; rows run as in :meth:`fire` with ``(fx, now,
         **kwargs)``; a verdict appends its ``Drop`` to ``fx``. Never raises for an input that
         is illegal here or not declared at all (``Drop(inputs.unexpected)``).
         """
@@ -588,13 +588,13 @@ class MachineSpec:
         if self.trigger_keyword is not None:
             kwargs[self.trigger_keyword] = outcome[0].trigger  # kwargs is this call's own
         for c in outcome:
-            if c.guarded and not self._passes(c, obj, (fx, *args), kwargs):
+            if c.guarded and not self._passes(c, obj, (fx, now), kwargs):
                 continue
             for cb in c.before:
-                cb(obj, fx, *args, **kwargs)
+                cb(obj, fx, now, **kwargs)
             obj.state = c.dest
             for cb in c.after:
-                cb(obj, fx, *args, **kwargs)
+                cb(obj, fx, now, **kwargs)
             return True
         return False
 
