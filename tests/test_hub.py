@@ -623,6 +623,24 @@ def hub_steps() -> st.SearchStrategy[tuple[Any, ...]]:
     )
 
 
+def test_a_connection_that_changes_device_keeps_its_tenant_space() -> None:
+    """Found by the fuzz below: re-registering a connection under another device emptied the
+    tenant's space (its old address was the last one), which was then forgotten while the new
+    address was bound in it; the disconnect that followed raised KeyError."""
+    hub = Hub()
+    hub.connect("k0", 0.0)
+    hub.receive_envelope("k0", wire.Envelope(wire.Register("alice", "d0")), 0.0)
+    hub.receive_envelope("k0", wire.Envelope(wire.Register("alice", "d1")), 1.0)
+    assert hub.devices("alice") == ("alice/d1",) and hub.held_state()["spaces"] == 1
+    hub.connect("k1", 2.0)
+    hub.receive_envelope("k1", wire.Envelope(wire.Register("bob", "d0")), 2.0)
+    fx = hub.receive_envelope("k1", wire.Envelope(wire.ContactMessage(1, "hi"), to="alice"), 2.0)
+    assert [e.conn for e in fx if isinstance(e, Deliver)] == ["k0"]  # routed in the same space
+    hub.disconnect("k0", 3.0)
+    hub.disconnect("k1", 3.0)
+    assert hub.held_state()["spaces"] == 0
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.lists(hub_steps(), max_size=30))
 def test_random_sessions_keep_the_hub_consistent(steps: list[tuple[Any, ...]]) -> None:

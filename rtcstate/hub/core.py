@@ -528,10 +528,11 @@ class Hub:
                 )
             bucket.take()
         # accepted: from here on, state changes
-        self._spaces[identity.tenant] = space
         fx: list[HubEffect] = []
         if c.state is ConnState.REGISTERED and c.address != address:
+            # (may forget the space if the old address was its last: it is held again below)
             fx.extend(self._unbind(c))
+        self._spaces[identity.tenant] = space
         if holder is not None:
             info = f"{address} registered on another connection"
             fx.append(server_error(holder.id, Code.CONFLICT, info))
@@ -593,7 +594,7 @@ class Hub:
         for conn in before:
             if conn != c.id:
                 fx.append(Deliver(conn, on if conn in after else off))
-        if space.empty() and not space.expiring:
+        if space.empty() and not space.expiring and self._spaces.get(space.tenant) is space:
             del self._spaces[space.tenant]
         return fx
 
