@@ -36,6 +36,8 @@ class Device:
         self.up: deque[ConvRequest] = deque()
         self.down: deque[wire.Envelope] = deque()
         self.sent: list[ConvRequest] = []
+        #: the requests the relay has handled
+        self.handled: set[str] = set()
         self.timers: dict[str, float] = {}
         #: (room, event, payload, state before the input)
         self.events: list[tuple[str, str, Any, ConversationState]] = []
@@ -55,10 +57,15 @@ class Relay:
         self.auth = RoomAuthority(**config)
         self.devices: dict[str, Device] = {}
         self.now = 0.0
-        #: (room, seq) -> (sender, content, recipients as broadcast)
-        self.broadcasts: dict[tuple[str, int], tuple[str, str, tuple[str, ...]]] = {}
-        #: address -> times it was disconnected
-        self.disconnected_at: defaultdict[str, list[float]] = defaultdict(list)
+        #: counts the relay's steps (requests handled, disconnections)
+        self.step = 0
+        #: (room, content) -> (sender, content, recipients as broadcast, relay step, the recipients
+        #: whose conversation was JOINED then: those must emit it, unless gone since)
+        self.broadcasts: dict[
+            tuple[str, str], tuple[str, str, tuple[str, ...], int, tuple[str, ...]]
+        ] = {}
+        #: address -> relay steps at which it was disconnected or left a room by itself
+        self.gone_at: defaultdict[str, list[int]] = defaultdict(list)
 
     def device(self, address: str, roles: frozenset[str] = frozenset()) -> Device:
         found = self.devices.get(address)
@@ -82,6 +89,8 @@ class Relay:
                 device.timers.pop(effect.timer_id, None)
             elif type(effect) is Emit:
                 device.events.append((room, effect.event, effect.payload, before))
+                if effect.event == "left":
+                    self.gone_at[device.address].append(self.step)
 
     def command(self, device: Device, room: str, name: str, *args: Any, **kw: Any) -> None:
         conv = device.conv(room)
@@ -116,14 +125,22 @@ class Relay:
         if not device.up:
             return False
         request = device.up.popleft()
+        device.handled.add(request.request_id)
+        self.step += 1
         fx = self.auth.receive(device.identity, device.address, request, self.now)
         self._route(fx)
         return True
 
     def duplicate(self, device: Device, index: int) -> None:
-        """Send a copy of one of the requests ``device`` sent before (a repeat)."""
-        if device.sent and device.connected:
-            device.up.append(device.sent[index % len(device.sent)])
+        """Send again a request the relay has already handled, or one ``device`` still waits
+        an answer for (an early repeat). A request lost with a connection, or one its
+        conversation gave up, is not resent: nothing but the conversation resends."""
+        outstanding = {r for c in device.convs.values() for r in c.outstanding()}
+        choices = [
+            r for r in device.sent if r.request_id in device.handled or r.request_id in outstanding
+        ]
+        if choices and device.connected:
+            device.up.append(choices[index % len(choices)])
 
     def _route(self, fx: list[Any]) -> None:
         for effect in fx:
@@ -135,10 +152,17 @@ class Relay:
                 msg = env.message
                 if type(msg) is ConvMessage and not msg.history:
                     assert env.sender is not None
-                    key = (msg.room, msg.seq)
-                    self.broadcasts[key] = (env.sender, msg.content, recipients)
+                    key = (msg.room, msg.content)  # seq restarts with a new room
+                    joined = tuple(a for a in recipients if self._joined(a, msg.room))
+                    entry = (env.sender, msg.content, recipients, self.step, joined)
+                    self.broadcasts[key] = entry
                 for address in recipients:
                     self._to(address, env)
+
+    def _joined(self, address: str, room: str) -> bool:
+        device = self.devices.get(address)
+        conv = None if device is None else device.convs.get(room)
+        return conv is not None and conv.state is ConversationState.JOINED
 
     def _to(self, address: str, env: wire.Envelope) -> None:
         device = self.devices.get(address)
@@ -151,7 +175,8 @@ class Relay:
         device.connected = False
         device.up.clear()
         device.down.clear()
-        self.disconnected_at[device.address].append(self.now)
+        self.step += 1
+        self.gone_at[device.address].append(self.step)
         self._route(self.auth.disconnect(device.address, self.now))
         for room, conv in device.convs.items():
             before = conv.state

@@ -378,6 +378,7 @@ class _Room:
     _pending: dict[str, _Pending] = attrs.field(factory=dict)
     _join_id: str | None = None
     _resyncing: bool = False
+    _history_seq: int = 0
     _timer_armed: bool = False
     _serial: int = 0
 
@@ -632,6 +633,12 @@ class _Room:
 
     def _send_join(self, fx: list[Effect], now: float, **_: Any) -> None:
         self.last_seq = 0
+        # a leave or cancel not answered yet must not be repeated after this join (it would
+        # undo it): it is either done already or lost, and the join supersedes it
+        for request_id, pending in list(self._pending.items()):
+            if type(pending.request) in (ConvLeave, ConvCancelJoin):
+                del self._pending[request_id]
+                self._resolve(fx, pending.request)
         request = ConvJoin(self.name, self._rid(), self.password, self.moderated)
         self._join_id = request.request_id
         self._send(fx, now, request)
@@ -668,7 +675,10 @@ class _Room:
             for a in msg.members
             if a != self.address
         }
-        self.last_seq = max(self.last_seq, msg.seq)
+        # the room's message number now: later live messages are above it, and its history
+        # (replayed right after, flagged) at or below it; a new room starts again from 0
+        self.last_seq = msg.seq
+        self._history_seq = 0
         self.data_version = msg.data_version
         self.moderator = None
         return before
@@ -846,10 +856,16 @@ class _Room:
     def _message(self, fx: list[Effect], now: float, msg: Any = None, sender: Any = None,
                  **_: Any) -> None:  # fmt: skip
         assert isinstance(msg, ConvMessage)
-        if msg.seq <= self.last_seq:
+        if msg.history:
+            if not self._history_seq < msg.seq <= self.last_seq:
+                fx.append(Drop(_D.DUPLICATE, f"history message {msg.seq} replayed already"))
+                return
+            self._history_seq = msg.seq
+        elif msg.seq <= self.last_seq:
             fx.append(Drop(_D.DUPLICATE, f"message {msg.seq} (held up to {self.last_seq})"))
             return
-        self.last_seq = msg.seq
+        else:
+            self.last_seq = msg.seq
         body: dict[str, Any] = {"content": msg.content, "sender": sender, "time": now}
         if msg.history:
             body["history"] = True
