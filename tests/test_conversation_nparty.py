@@ -156,13 +156,7 @@ def _check(relay: Relay) -> None:
     sent = relay.broadcasts.items()
     by_content = {
         (room, int(content.partition("#")[2])): (sender, recipients, step, joined)
-        for (room, _content), (
-            sender,
-            content,
-            recipients,
-            step,
-            joined,
-        ) in relay.broadcasts.items()
+        for (room, _content), (sender, content, recipients, step, joined) in sent
     }
     for address, counts in got.items():
         for key, count in counts.items():
