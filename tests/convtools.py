@@ -16,8 +16,8 @@ from collections import defaultdict, deque
 from typing import Any
 
 from rtcstate import wire
-from rtcstate.conversation import Conference, Conversation, ConversationState
-from rtcstate.effects import CancelTimer, Effect, Emit, Send, StartTimer
+from rtcstate.conversation import Conference, Conversation, ConversationState, Reject, Resolve
+from rtcstate.effects import SESSION, CancelTimer, Effect, Emit, Send, StartTimer
 from rtcstate.identity import Identity
 from rtcstate.rooms import Broadcast, Notify, RoomAuthority
 from rtcstate.wire_conversation import ConvMessage, ConvRequest
@@ -39,6 +39,8 @@ class Device:
         #: the requests the relay has handled
         self.handled: set[str] = set()
         self.timers: dict[str, float] = {}
+        #: the Resolve / Reject effects (the outcome of each request)
+        self.outcomes: list[Resolve | Reject] = []
         #: (room, event, payload, state before the input)
         self.events: list[tuple[str, str, Any, ConversationState]] = []
 
@@ -87,8 +89,12 @@ class Relay:
                 device.timers[effect.timer_id] = effect.deadline
             elif type(effect) is CancelTimer:
                 device.timers.pop(effect.timer_id, None)
+            elif type(effect) in (Resolve, Reject):
+                device.outcomes.append(effect)
             elif type(effect) is Emit:
-                device.events.append((room, effect.event, effect.payload, before))
+                # the session's events are told apart: "session.<event>"
+                name = effect.event if effect.target != SESSION else f"session.{effect.event}"
+                device.events.append((room, name, effect.payload, before))
                 if effect.event == "left":
                     self.gone_at[device.address].append(self.step)
 
