@@ -8,8 +8,9 @@ it on the session (``conversationJoinRequest``). ``accept(now)`` asks the conver
 the waiting user (``allowEntry``, repeated until the relay answers) and makes it ACCEPTED;
 ``decline(now, reason)`` denies it (``denyEntry``) and makes it DECLINED. Either raises
 10 ERROR_INVITATION_STATE_INVALID once decided, and the conversation's own checks (JOINED,
-moderator) apply first. The waiter leaving the waiting room first (cancelled, disconnected,
-admitted or denied by another moderator) makes it CANCELLED. Every change fires
+moderator) apply first. The waiter leaving the waiting room first (cancelled
+or disconnected) makes it CANCELLED; admitted or denied by another moderator (or by
+``allowEntry`` / ``denyEntry`` directly) it becomes ACCEPTED / DECLINED. Every change fires
 ``statusChange {status, id}`` on ``invitation:<id>``. It owns no timer and no wire message:
 its conversation does.
 """
@@ -24,6 +25,7 @@ import attrs
 from rtcstate.codes import ErrorNumber, InvitationStatus
 from rtcstate.effects import Effect, Emit, target
 from rtcstate.machine import machine, spec_of
+from rtcstate.wire_conversation import LeaveReason
 
 __all__ = ["JoinRequestState", "ModeratedRoom", "ReceivedConversationJoinRequest"]
 
@@ -52,7 +54,15 @@ JOIN_REQUEST_TRANSITIONS: list[dict[str, Any]] = [
     {"trigger": "accept", "source": "STANDBY", "dest": "ACCEPTED", "after": "_changed"},
     {"trigger": "decline", "source": "STANDBY", "dest": "DECLINED", "after": "_changed"},
     {"trigger": "withdraw", "source": "STANDBY", "dest": "CANCELLED", "after": "_changed"},
+    {"trigger": "admitted", "source": "STANDBY", "dest": "ACCEPTED", "after": "_changed"},
+    {"trigger": "turned_away", "source": "STANDBY", "dest": "DECLINED", "after": "_changed"},
 ]
+
+_LEFT_BY: dict[LeaveReason, str] = {
+    LeaveReason.ALLOWED: "admitted",
+    LeaveReason.DENIED: "turned_away",
+}
+"""How a waiter leaving the waiting room settles its request (other reasons: withdrawn)."""
 
 
 @machine(
@@ -105,10 +115,12 @@ class ReceivedConversationJoinRequest:
         spec_of(self).fire(self, "decline", fx, now)
         return fx
 
-    def withdrawn(self, fx: list[Effect], now: float) -> None:
-        """The waiter left the waiting room (used by the conversation)."""
-        if spec_of(self).allowed(self.state, "withdraw"):
-            spec_of(self).fire(self, "withdraw", fx, now)
+    def withdrawn(self, fx: list[Effect], now: float, reason: LeaveReason | None = None) -> None:
+        """The waiter left the waiting room (used by the conversation): admitted or denied by
+        a moderator (ACCEPTED / DECLINED, if not decided here already), else CANCELLED."""
+        trigger = "withdraw" if reason is None else _LEFT_BY.get(reason, "withdraw")
+        if spec_of(self).allowed(self.state, trigger):
+            spec_of(self).fire(self, trigger, fx, now)
 
     def _checked(self, trigger: str) -> None:
         spec = spec_of(self)

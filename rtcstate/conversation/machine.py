@@ -850,7 +850,7 @@ class _Room:
         if request is None:
             fx.append(Drop(_D.DUPLICATE, f"{msg.contact} is not waiting"))
             return
-        request.withdrawn(fx, now)
+        request.withdrawn(fx, now, msg.reason)
         self._emit(fx, "contactLeftWaitingRoom", msg.contact)
 
     def _message(self, fx: list[Effect], now: float, msg: Any = None, sender: Any = None,
