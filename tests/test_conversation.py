@@ -313,3 +313,59 @@ def test_wire_input_never_raises_and_drops_with_a_reason() -> None:
     fx = conv.receive(wire.Envelope(ConvMessage(ROOM, 3, "again"), None, "x/y"), 0.0)
     assert fx[0].reason == ConversationDrop.DUPLICATE  # type: ignore[attr-defined]
     assert conv.media_event(object(), 0.0)[0].reason == "unexpected-input"  # type: ignore[attr-defined]
+
+
+def test_every_drop_reason_is_produced() -> None:
+    from rtcstate.wire_conversation import (
+        ConvAck,
+        ConvCommand,
+        ConvEjected,
+        ConvModeratorLeft,
+        ConvWaiting,
+    )
+
+    seen: set[str] = set()
+
+    def note(fx: list[Any]) -> None:
+        seen.update(e.reason for e in fx if isinstance(e, Drop))
+
+    conv = Conversation(ROOM, "bob/phone")
+    note(conv.receive(wire.Envelope(ConvClosed("elsewhere")), 0.0))  # other-room
+    note(conv.receive(wire.Envelope(ConvJoin(ROOM, "r")), 0.0))  # unexpected-input
+    note(conv.receive(wire.Envelope(ConvMessage(ROOM, 1, "x")), 0.0))  # not-in-room
+    note(conv.receive(wire.Envelope(ConvModeratorLeft(ROOM, "a/b", 0)), 0.0))  # not-waiting
+    note(conv.receive(wire.Envelope(ConvWaiting(ROOM, "r")), 0.0))  # stale-answer
+    note(conv.timer_fired("repeat", 0.0))  # stale-timer
+    rid = conv.join(0.0)[0].message.request_id  # type: ignore[attr-defined]
+    note(conv.receive(wire.Envelope(ConvEjected(ROOM, "eve")), 0.0))  # not-for-us
+    note(conv.receive(wire.Envelope(ConvAck(ROOM, "zz", ConvCommand.MESSAGE)), 0.0))
+    _joined(conv, ConversationRole.CONTRIBUTOR)
+    conv.last_seq = 2
+    note(conv.receive(wire.Envelope(ConvMessage(ROOM, 2, "x")), 0.0))  # duplicate
+    assert rid
+    assert seen == {str(r) for r in ConversationDrop}
+
+
+def test_the_conversation_modules_do_not_import_the_session() -> None:
+    from test_import_graph import find_cycle, import_graph
+
+    graph = import_graph()
+    for name in ("machine", "joinrequest", "host"):
+        deps = graph[f"rtcstate.conversation.{name}"]
+        assert "rtcstate.session" not in deps and "rtcstate.rooms" not in deps
+    assert "rtcstate.host" in graph["rtcstate.conversation.host"]
+    assert find_cycle(graph) is None
+
+
+def test_a_join_request_declined_denies_the_user() -> None:
+    relay, alice, bob = two(moderated=True)
+    (request,) = [p for _, p in events(alice, "session.conversationJoinRequest")]
+    relay.run(alice, ROOM, request.decline(relay.now, "full"), ConversationState.JOINED)
+    relay.settle()
+    assert request.state is JoinRequestState.DECLINED and request.reason == "full"
+    assert bob.convs[ROOM].state is ConversationState.NOT_JOINED
+    (reject,) = [o for o in bob.outcomes if isinstance(o, Reject)]
+    assert reject.command == "join" and reject.code == ErrorNumber.ERROR_NOT_ALLOWED
+    with pytest.raises(RtcError) as info:
+        request.decline(relay.now)
+    assert info.value.code == ErrorNumber.ERROR_INVITATION_STATE_INVALID
