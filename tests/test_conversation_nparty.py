@@ -173,7 +173,7 @@ def _check(relay: Relay) -> None:
 
 
 @settings(
-    max_examples=100,
+    max_examples=200,
     deadline=None,
     database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
