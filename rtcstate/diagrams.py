@@ -22,6 +22,8 @@ MACHINE_MODULES: tuple[str, ...] = (
     "rtcstate.transfer.receiver",
     "rtcstate.transfer.sender",
     "rtcstate.filetransfer",
+    "rtcstate.conversation.joinrequest",
+    "rtcstate.conversation.machine",
 )
 """Modules that declare machines; each new machine module is added here."""
 
