@@ -132,3 +132,18 @@ def test_a_missing_extra_on_import_names_it() -> None:
     # the core and the commands that only need it work without any extra
     done = _run_without("websockets", f"sys.argv[1:] = ['codes']\n{CLI}")
     assert done.returncode == 0 and "ERROR_INVITATION_STATE_INVALID" in done.stdout
+
+
+def test_every_package_folder_is_listed_for_setuptools() -> None:
+    """The explicit package list is what a wheel holds: a new subpackage left out of it would
+    install fine in editable mode (the tests) and be missing for users."""
+    setup = PYPROJECT["tool"]["setuptools"]
+    listed = set(setup["packages"])
+    roots = {name: ROOT / path for name, path in setup["package-dir"].items() if name}
+    roots["rtcstate"] = ROOT / "rtcstate"
+    found: set[str] = set()
+    for name, root in roots.items():
+        for init in root.rglob("__init__.py"):
+            relative = init.parent.relative_to(root)
+            found.add(".".join((name, *relative.parts)))
+    assert found == listed
