@@ -654,7 +654,8 @@ class RoomAuthority:
             self._rooms[key] = room
             self._per_tenant[key[0]] = self._per_tenant.get(key[0], 0) + 1
         elif room.password is not None and not hmac.compare_digest(
-            (request.password or "").encode("utf-8"), room.password.encode("utf-8")
+            (request.password or "").encode("utf-8", "surrogatepass"),
+            room.password.encode("utf-8", "surrogatepass"),
         ):
             info = "this room is private: its password is needed"
             return self._refuse(address, request, RoomRefusal.WRONG_PASSWORD, info)
