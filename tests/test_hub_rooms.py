@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 from hubroomtools import Relay, assert_forbidden, assert_refused, read, readers
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from rtcstate import wire
 from rtcstate.codes import ConversationRole
@@ -404,3 +406,79 @@ def test_a_connection_moving_to_another_address_leaves_its_rooms_and_stays_in_it
     relay.hub.disconnect("k", relay.now)  # (the tenant's space was once forgotten too early)
     relay.hub.disconnect("b", relay.now)
     assert relay.hub.held_state()["spaces"] == 0 and relay.hub.rooms.rooms() == ()
+
+
+# --- any sequence of requests, through the hub -------------------------------------------------
+
+CONNS = {  # conn -> (user, device, token): two tenants, one address in both, a moderator role
+    "a": ("ann", "d", "acme"),
+    "a2": ("ann", "p", "acme"),
+    "b": ("bob", "d", "acme:moderator"),
+    "g": ("ann", "d", "globex"),
+    "e": ("eve", "d", "globex"),
+}
+TENANT_OF = {conn: t.partition(":")[0] for conn, (_, _, t) in CONNS.items()}
+_names = st.sampled_from(["r1", "r2"])
+_users = st.sampled_from(["ann", "bob", "eve"])
+_rid = st.sampled_from(["q1", "q2", "q3"])
+_requests = st.one_of(
+    st.builds(ConvJoin, _names, _rid, st.sampled_from([None, "pw"]), st.booleans()),
+    st.builds(ConvLeave, _names, _rid),
+    st.builds(ConvAllow, _names, _rid, _users),
+    st.builds(ConvDeny, _names, _rid, _users),
+    st.builds(ConvEject, _names, _rid, _users),
+    st.builds(ConvClose, _names, _rid),
+    st.builds(ConvSendMessage, _names, _rid, st.sampled_from(["hi", "x" * 30])),
+    st.builds(ConvSendData, _names, _rid, st.just({"k": 1})),
+    st.builds(ConvSetData, _names, _rid, st.integers(0, 2), st.just({"k": 1})),
+)
+_steps = st.lists(
+    st.one_of(
+        st.tuples(st.just("send"), st.sampled_from(sorted(CONNS)), _requests),
+        st.tuples(st.just("drop"), st.sampled_from(sorted(CONNS)), st.none()),
+    ),
+    max_size=40,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(_steps)
+def test_any_requests_through_the_hub_stay_in_their_tenant(
+    steps: list[tuple[str, str, ConvRequest | None]],
+) -> None:
+    relay = Relay(max_members=3, max_waiting=2, max_rooms_per_address=2, ban_time=5.0)
+    for conn, (user, device, tok) in CONNS.items():
+        relay.connect(conn, user, device, token=tok)
+    for kind, conn, request in steps:
+        relay.now += 1.0
+        if kind == "drop":  # the connection goes, and comes back
+            others = {c: rooms_of(relay, c) for c in CONNS if c != conn}
+            fx = relay.hub.disconnect(conn, relay.now)
+            assert rooms_of(relay, conn) == ()
+            assert others == {c: rooms_of(relay, c) for c in CONNS if c != conn}
+            user, device, tok = CONNS[conn]
+            relay.connect(conn, user, device, token=tok)
+        else:
+            assert request is not None
+            before = relay.state()
+            fx = relay.send(conn, request)
+            answers = [
+                m
+                for m in read(fx, conn)
+                if type(m) in (ConvAck, ConvError, ConvJoined, ConvWaiting)
+                and m.request_id == request.request_id  # type: ignore[attr-defined]
+            ]
+            assert len(answers) == 1, fx  # exactly one answer, to the requester
+            if type(answers[0]) is ConvError:
+                assert readers(fx) == {conn} and relay.state() == before
+        # nothing crosses tenants, nothing is closed, every delivery is a room's
+        assert all(TENANT_OF[c] == TENANT_OF[conn] for c in readers(fx)), fx
+        assert not [e for e in fx if type(e) is CloseConnection]
+        assert all(m.TYPE.startswith("conv_") for c in readers(fx) for m in read(fx, c))
+    for tenant, _ in relay.hub.rooms.rooms():
+        assert tenant in ("acme", "globex")
+
+
+def rooms_of(relay: Relay, conn: str) -> tuple[tuple[str, str], ...]:
+    user, device, _ = CONNS[conn]
+    return relay.hub.rooms.rooms_of(f"{user}/{device}", TENANT_OF[conn])
