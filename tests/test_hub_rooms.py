@@ -4,6 +4,7 @@ nobody else told -- and what one client may cost everyone else."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -482,3 +483,41 @@ def test_any_requests_through_the_hub_stay_in_their_tenant(
 def rooms_of(relay: Relay, conn: str) -> tuple[tuple[str, str], ...]:
     user, device, _ = CONNS[conn]
     return relay.hub.rooms.rooms_of(f"{user}/{device}", TENANT_OF[conn])
+
+
+def test_a_flooding_waiter_costs_a_bounded_amount(room: Relay) -> None:
+    """At the default limits a waiter's flood is refused (waiting) up to its burst, then
+    rate-limited, then closed: nobody else reads a thing but its leaving. Prints
+    the hub's cost per refused request against an honest message (run with ``-s``)."""
+    hub = room.hub
+    assert (hub.rate_limit, hub.rate_burst, hub.max_strikes) == (100.0, 200.0, 20)
+    before = room.state()
+    frames = [wire.encode(ConvSendMessage(ROOM, f"f{n}", "buy now")) for n in range(1000)]
+    got: list[Any] = []
+    start = time.perf_counter()
+    for frame in frames[:198]:  # (refused as a waiter's: the cost measured)
+        got.extend(hub.receive("w", frame, room.now))
+    refused = (time.perf_counter() - start) / 198
+    for frame in frames[198:]:
+        got.extend(hub.receive("w", frame, room.now))
+    # when it is closed it leaves the waiting room: the moderator alone hears that
+    assert readers(got) == {"w", "m"}
+    assert read(got, "m") == [ConvWaitingLeft(ROOM, "wai/d", LeaveReason.DISCONNECTED)]
+    errors = read(got, "w")
+    waiting = [m for m in errors if type(m) is ConvError and m.reason is RoomRefusal.WAITING]
+    limited = [m for m in errors if type(m) is wire.ServerError and m.code == "rate_limited"]
+    # its burst of 200, less the two frames it sent already (register, join)
+    assert (len(waiting), len(limited), len(errors)) == (198, 20, 218)
+    assert [(e.conn, e.code) for e in got if type(e) is CloseConnection] == [("w", 1008)]
+    after = room.hub.rooms.room("default", ROOM)
+    assert after is not None and after.waiting == () and before != room.state()  # it left
+    # an honest message to the room, for comparison (a fresh hub: no rate limit in the way)
+    honest = Relay(hub={"rate_limit": None, "identity_rate_limit": None})
+    for conn in "ab":
+        honest.connect(conn, f"user{conn}")
+        joined(honest, conn, "j")
+    start = time.perf_counter()
+    for frame in frames:
+        honest.hub.receive("a", frame, honest.now)
+    member = (time.perf_counter() - start) / len(frames)
+    print(f"\nhub cost: refused request {refused * 1e6:.1f} us, message {member * 1e6:.1f} us")
