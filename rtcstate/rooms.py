@@ -336,10 +336,12 @@ class RoomAuthority:
     moderator_role: str = ConversationRole.MODERATOR.value
     _rooms: dict[_Key, _Room] = attrs.field(factory=dict, init=False)
     _per_tenant: dict[str, int] = attrs.field(factory=dict, init=False)
-    #: address -> keys of the rooms it is in (member or waiting), in order of entry
-    _where: dict[str, dict[_Key, None]] = attrs.field(factory=dict, init=False)
-    #: address -> (room key, request id, command) -> answer effects of an accepted request
-    _answers: dict[str, dict[tuple[_Key, str, str], tuple[RoomEffect, ...]]] = attrs.field(
+    #: (tenant, address) -> keys of the rooms it is in (member or waiting), in order of entry
+    #: (an address names a device within its tenant: the same one in two tenants is two)
+    _where: dict[_Key, dict[_Key, None]] = attrs.field(factory=dict, init=False)
+    #: (tenant, address) -> (room key, request id, command) -> answer effects of an accepted
+    #: request
+    _answers: dict[_Key, dict[tuple[_Key, str, str], tuple[RoomEffect, ...]]] = attrs.field(
         factory=dict, init=False
     )
     #: (tenant, room, user) -> end of the ban
@@ -377,9 +379,12 @@ class RoomAuthority:
         """(tenant, name) of every room, in creation order."""
         return tuple(self._rooms)
 
-    def rooms_of(self, address: str) -> tuple[tuple[str, str], ...]:
-        """(tenant, name) of every room ``address`` is a member or a waiter of."""
-        return tuple(self._where.get(address, ()))
+    def rooms_of(self, address: str, tenant: str | None = None) -> tuple[tuple[str, str], ...]:
+        """(tenant, name) of every room ``address`` of ``tenant`` (None: of any tenant) is a
+        member or a waiter of."""
+        if tenant is not None:
+            return tuple(self._where.get((tenant, address), ()))
+        return tuple(k for (_, a), keys in self._where.items() if a == address for k in keys)
 
     def banned_until(self, tenant: str, name: str, user: str, now: float) -> float | None:
         """When the ban of ``user`` from room ``name`` ends, or None if it is not banned."""
@@ -409,7 +414,7 @@ class RoomAuthority:
             info = f"room name must have 1 to {self.max_name_length} characters"
             return self._refuse(address, request, RoomRefusal.BAD_REQUEST, info)
         key = (identity.tenant, name)
-        kept = self._answers.get(address)
+        kept = self._answers.get((identity.tenant, address))
         if kept is not None:
             answer = kept.get((key, request.request_id, request.COMMAND.value))
             if answer is not None:  # a repeat: answered again, nothing changes
@@ -422,12 +427,25 @@ class RoomAuthority:
                 return list(answer)  # (a join the address has left since: acknowledged)
         return handler(self, identity, address, key, self._rooms.get(key), request, now)
 
-    def disconnect(self, address: str, now: float) -> list[RoomEffect]:
-        """``address`` is gone: it leaves every room and waiting room it is in."""
+    def disconnect(self, address: str, now: float, tenant: str | None = None) -> list[RoomEffect]:
+        """``address`` of ``tenant`` is gone (None: in every tenant, for single-tenant uses): it
+        leaves every room and waiting room it is in."""
         self._expire(now)
-        self._answers.pop(address, None)
+        if tenant is not None:
+            whos = [(tenant, address)]
+        else:
+            held = dict.fromkeys([*self._where, *self._answers])  # in a fixed order
+            whos = [who for who in held if who[1] == address]
         fx: list[RoomEffect] = []
-        for key in list(self._where.get(address, ())):
+        for who in whos:
+            self._answers.pop(who, None)
+            fx.extend(self._leave_all(who))
+        return fx
+
+    def _leave_all(self, who: _Key) -> list[RoomEffect]:
+        address = who[1]
+        fx: list[RoomEffect] = []
+        for key in list(self._where.get(who, ())):
             room = self._rooms[key]
             if address in room.members:
                 fx.extend(self._remove_member(room, address, LeaveReason.DISCONNECTED))
@@ -453,9 +471,9 @@ class RoomAuthority:
     def _keep(
         self, address: str, key: _Key, request: ConvRequest, answer: list[RoomEffect]
     ) -> None:
-        kept = self._answers.get(address)
+        kept = self._answers.get((key[0], address))
         if kept is None:
-            kept = self._answers[address] = {}
+            kept = self._answers[key[0], address] = {}
         elif len(kept) >= self.answers_kept:
             del kept[next(iter(kept))]
         kept[(key, request.request_id, request.COMMAND.value)] = tuple(answer)
@@ -535,7 +553,7 @@ class RoomAuthority:
         snapshot = before + (address,) if before is not None else tuple(room.members)  # noqa: RUF005
         room.snapshot = snapshot
         _add(room.member_users, identity.user, address)
-        self._where.setdefault(address, {})[room.key] = None
+        self._where.setdefault((room.key[0], address), {})[room.key] = None
         if moderator:
             room.moderators[address] = None
         fx: list[RoomEffect] = [self._joined(room, address, request_id, list(snapshot))]
@@ -591,11 +609,12 @@ class RoomAuthority:
         return [Broadcast(tuple(room.moderators), left)]
 
     def _unindex(self, address: str, key: _Key) -> None:
-        keys = self._where.get(address)
+        who = (key[0], address)
+        keys = self._where.get(who)
         if keys is not None:
             keys.pop(key, None)
             if not keys:
-                del self._where[address]
+                del self._where[who]
 
     def _forget_if_empty(self, room: _Room) -> None:
         if not room.members and not room.waiting:
@@ -643,7 +662,7 @@ class RoomAuthority:
         if until is not None and until > now:
             info = f"ejected: banned for {until - now:.0f} more seconds"
             return self._refuse(address, request, RoomRefusal.BANNED, info)
-        if len(self._where.get(address, ())) >= self.max_rooms_per_address:
+        if len(self._where.get((key[0], address), ())) >= self.max_rooms_per_address:
             info = f"an address may be in {self.max_rooms_per_address} rooms at most"
             return self._refuse(address, request, RoomRefusal.TOO_MANY_ROOMS, info)
         if room is None:
@@ -654,7 +673,8 @@ class RoomAuthority:
             self._rooms[key] = room
             self._per_tenant[key[0]] = self._per_tenant.get(key[0], 0) + 1
         elif room.password is not None and not hmac.compare_digest(
-            (request.password or "").encode("utf-8"), room.password.encode("utf-8")
+            (request.password or "").encode("utf-8", "surrogatepass"),
+            room.password.encode("utf-8", "surrogatepass"),
         ):
             info = "this room is private: its password is needed"
             return self._refuse(address, request, RoomRefusal.WRONG_PASSWORD, info)
@@ -664,7 +684,7 @@ class RoomAuthority:
                 return self._refuse(address, request, RoomRefusal.WAITING_ROOM_FULL, info)
             room.waiting[address] = _Waiter(identity, request.request_id)
             _add(room.waiting_users, identity.user, address)
-            self._where.setdefault(address, {})[key] = None
+            self._where.setdefault((key[0], address), {})[key] = None
             answer = self._waiting(room, address, request.request_id)
             joined = ConvAck(key[1], request.request_id, request.COMMAND)
             self._keep(address, key, request, [_note(address, joined)])

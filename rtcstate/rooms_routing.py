@@ -21,7 +21,8 @@ What the hub needs (a few lines in ``Hub``):
   (a conversation request goes to the relay, whatever its ``to``);
 * refuse ``router.is_relay_only(msg)`` from clients like its other relay-only messages;
 * when an address is freed (``Unregister``, ``disconnect``): ``router.disconnect(address,
-  by_address, now)``; an address moving to a new connection (a reconnection) keeps its rooms.
+  by_address, now, tenant)``; an address moving to a new connection (a reconnection) keeps its
+  rooms.
 
 Cost: O(1) per request besides one delivery per recipient.
 """
@@ -89,10 +90,11 @@ class RoomRouter(Generic[D]):
         return self._deliveries(fx, connections)
 
     def disconnect(
-        self, address: str, connections: Mapping[str, str], now: float
+        self, address: str, connections: Mapping[str, str], now: float, tenant: str | None = None
     ) -> list[D | Drop]:
-        """``address`` was freed: it leaves its rooms; return the notices to send."""
-        return self._deliveries(self.authority.disconnect(address, now), connections)
+        """``address`` of ``tenant`` (None: of every tenant) was freed: it leaves its rooms;
+        return the notices to send."""
+        return self._deliveries(self.authority.disconnect(address, now, tenant), connections)
 
     def _deliveries(self, fx: list[RoomEffect], connections: Mapping[str, str]) -> list[D | Drop]:
         deliver = self.deliver

@@ -695,3 +695,17 @@ def test_the_example_of_the_docs_runs_and_prints_what_it_says() -> None:
     with contextlib.redirect_stdout(out):
         exec(compile(source, "conversations.md", "exec"), {})
     assert out.getvalue().splitlines() == expected
+
+
+def test_one_address_in_two_tenants_is_two_addresses() -> None:
+    auth = RoomAuthority(max_rooms_per_address=1)
+    acme, globex = ident("ann"), ident("ann", tenant="globex")
+    auth.receive(acme, "ann/d", ConvJoin("r", "j1"), 0.0)
+    fx = auth.receive(globex, "ann/d", ConvJoin("r2", "j1"), 0.0)  # its own per-address count
+    assert type(fx[0]) is Notify and type(fx[0].envelope.message) is ConvJoined
+    assert auth.disconnect("ann/d", 1.0, "globex") == []
+    assert auth.rooms_of("ann/d", TENANT) == ((TENANT, "r"),)
+    assert auth.rooms_of("ann/d", "globex") == () and auth.rooms() == ((TENANT, "r"),)
+    assert auth.rooms_of("ann/d") == ((TENANT, "r"),)
+    auth.disconnect("ann/d", 2.0)  # no tenant: the address in every tenant
+    assert auth.rooms() == ()

@@ -19,14 +19,17 @@ import itertools
 from collections import defaultdict
 from typing import Any
 
+import attrs
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from roomtools import TENANT, ident
 
 from rtcstate import wire
 from rtcstate.identity import Identity
-from rtcstate.rooms import Refused, RoomAuthority, deliveries
+from rtcstate.rooms import Broadcast, Notify, Refused, RoomAuthority, deliveries
+from rtcstate.testing.strategies import strategy_for
 from rtcstate.wire_conversation import (
+    REQUESTS,
     ConvAck,
     ConvAllow,
     ConvCancelJoin,
@@ -388,3 +391,39 @@ def test_everyone_gone_leaves_nothing_behind(
     run.now += run.auth.ban_time
     run.auth.disconnect("nobody", run.now)  # any input expires the bans
     assert run.auth.state(run.now) == ((), (), ())
+
+
+REQUEST_CLASSES = sorted(REQUESTS, key=lambda cls: cls.TYPE)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["u0/d0", "u1/d0", "u2/d0", "x/y", ""]),
+            st.sampled_from(REQUEST_CLASSES).flatmap(strategy_for),
+            st.booleans(),
+            st.booleans(),
+        ),
+        max_size=40,
+    )
+)
+def test_any_request_from_the_wire_never_raises(
+    steps: list[tuple[str, wire.Message, bool, bool]],
+) -> None:
+    """Arbitrary field values (odd names, huge versions, any payload) from any address: typed
+    effects, never an exception, and a refusal never changes anything."""
+    auth = RoomAuthority(max_members=3, max_waiting=2, history_size=2, max_data_size=200)
+    now = 0.0
+    for address, drawn, moderator, same_room in steps:
+        now += 1.0
+        request = attrs.evolve(drawn, room="r") if same_room else drawn  # mostly one room
+        roles = ("moderator",) if moderator else ()
+        identity = ident(address.partition("/")[0] or "anon", *roles)
+        before = auth.state(now)
+        fx = auth.receive(identity, address, request, now)
+        assert all(isinstance(e, Notify | Broadcast | Refused) for e in fx), fx
+        if any(type(e) is Refused for e in fx):
+            assert auth.state(now) == before
+        for _, env in deliveries(fx):
+            assert wire.decode(wire.encode_envelope(env)) == env

@@ -3,7 +3,8 @@
 Safe by default: without ``--auth-secret-file`` / ``--auth-public-key`` any name is accepted,
 so the relay then binds loopback only (binding another address needs ``--insecure``) and says
 so on start. ``--certfile`` / ``--keyfile`` serve ``wss://``. Every limit of the hub is an
-option (defaults: :class:`rtcstate.hub.Hub`, documented in docs/security.md).
+option (defaults: :class:`rtcstate.hub.Hub`, documented in docs/security.md), and so is every
+limit of the conversation rooms (defaults: :class:`rtcstate.rooms.RoomAuthority`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import attrs
 
 from rtcstate.extras import require
 from rtcstate.hub import Hub
+from rtcstate.rooms import RoomAuthority
 from rtcstate_cli import errors
 
 __all__ = ["add_arguments", "build_hub", "main"]
@@ -53,6 +55,18 @@ LIMITS: tuple[tuple[str, str, type, str], ...] = (
     ("--max-strikes", "max_strikes", int, "refused frames in a row before closing"),
 )  # fmt: skip
 
+#: (option, RoomAuthority field, type, help): the conversation rooms' limits
+ROOM_LIMITS: tuple[tuple[str, str, type, str], ...] = (
+    ("--room-max-members", "max_members", int, "members per conversation room"),
+    ("--room-max-waiting", "max_waiting", int, "waiters per room's waiting room"),
+    ("--max-rooms", "max_rooms", int, "conversation rooms per tenant"),
+    ("--max-rooms-per-address", "max_rooms_per_address", int, "rooms one device may be in"),
+    ("--room-ban-time", "ban_time", float, "seconds an ejected user may not rejoin (0: no ban)"),
+    ("--room-history-size", "history_size", int, "messages kept per room for late joiners"),
+    ("--room-history-chars", "history_chars", int, "characters kept per room's history"),
+    ("--room-max-data-size", "max_data_size", int, "bytes of a room's persistent data"),
+)  # fmt: skip
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--host", default="127.0.0.1", help="address to listen on")
@@ -73,6 +87,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     for option, field, kind, text in LIMITS:
         limits.add_argument(option, dest=field, type=_optional(kind), default=defaults[field],
                             metavar="N", help=text)  # fmt: skip
+    rooms = p.add_argument_group("conversation rooms (docs/conversations.md)")
+    room_defaults = {f.name: f.default for f in attrs.fields(RoomAuthority)}
+    for option, field, kind, text in ROOM_LIMITS:
+        rooms.add_argument(option, dest=f"room_{field}", type=kind, default=room_defaults[field],
+                           metavar="N", help=text)  # fmt: skip
     limits.add_argument(
         "--presence-group", default=defaults["presence_group"], metavar="NAME",
         help="group every registration joins and subscribes to ('' for none)",
@@ -98,6 +117,10 @@ def build_hub(args: argparse.Namespace) -> Hub:
             raise errors.UsageError(f"--{field.replace('_', '-')} needs a value")
         kw[field] = value
     kw["presence_group"] = args.presence_group or None
+    try:
+        kw["rooms"] = RoomAuthority(**{f: getattr(args, f"room_{f}") for _, f, _, _ in ROOM_LIMITS})
+    except ValueError as exc:
+        raise errors.UsageError(str(exc)) from None
     if args.auth_secret_file and args.auth_public_key:
         raise errors.UsageError("give --auth-secret-file or --auth-public-key, not both")
     if args.auth_secret_file or args.auth_public_key:

@@ -3,7 +3,8 @@
 Modules: :mod:`~rtcstate.hub.core` (the hub: registration, refusals, limits, dispatch),
 :mod:`~rtcstate.hub.lifecycle` (a connection's states, as a table),
 :mod:`~rtcstate.hub.routing` (one tenant's addresses and forked calls),
-:mod:`~rtcstate.hub.presence` (scoped presence), :mod:`~rtcstate.hub.limits` (token buckets
+:mod:`~rtcstate.hub.presence` (scoped presence), :mod:`~rtcstate.hub.conversations`
+(conversation rooms), :mod:`~rtcstate.hub.limits` (token buckets
 and deadlines), :mod:`~rtcstate.hub.effects` (what the hub asks its adapter to do).
 """
 

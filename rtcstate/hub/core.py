@@ -22,6 +22,9 @@ each other. An address held by a live connection can be taken over by the *same 
 :attr:`~rtcstate.hub.effects.CloseCode.CONFLICT`, which clients treat as final. ``Unregister``
 and ``disconnect`` free the address and tell the audience the user's remaining devices.
 
+Conversations: a registered connection's room requests go to the hub's ``rooms`` (a
+:class:`~rtcstate.rooms.RoomAuthority`), see :mod:`rtcstate.hub.conversations`.
+
 Refusals. Every refused request is answered with ``ServerError`` whose code is a
 :class:`~rtcstate.wire.ServerErrorCode`, changes nothing else, and is logged (:class:`Log`).
 A refused token also closes the connection (:attr:`CloseCode.AUTH_FAILED`).
@@ -56,6 +59,7 @@ import attrs
 
 from rtcstate import wire
 from rtcstate.effects import Drop
+from rtcstate.hub.conversations import HubRooms, is_conversation
 from rtcstate.hub.effects import CloseCode, CloseConnection, Deliver, HubDrop, HubEffect, Log
 from rtcstate.hub.lifecycle import Connection, ConnState
 from rtcstate.hub.limits import Buckets, Deadlines, TokenBucket
@@ -63,6 +67,7 @@ from rtcstate.hub.presence import batches
 from rtcstate.hub.routing import Space, server, server_error
 from rtcstate.identity import DEFAULT_TENANT, Identity, Refusal, Verifier, claimed
 from rtcstate.machine import spec_of
+from rtcstate.rooms import RoomAuthority
 
 __all__ = ["Hub"]
 
@@ -115,6 +120,8 @@ class Hub:
     client_frame_limit: int = wire.DEFAULT_MAX_SIZE
     #: the presence group every registration joins and subscribes to (None: none)
     presence_group: str | None = "default"
+    #: the conversation rooms, their limits its fields (see :mod:`rtcstate.hub.conversations`)
+    rooms: RoomAuthority = attrs.field(factory=RoomAuthority)
 
     _conns: dict[str, Connection] = attrs.field(factory=dict, init=False)
     _spaces: dict[str, Space] = attrs.field(factory=dict, init=False)
@@ -126,6 +133,7 @@ class Hub:
     _id_regs: Buckets[tuple[str, str]] = attrs.field(init=False)
     _src_conns: Buckets[str] = attrs.field(init=False)
     _next_sweep: float = attrs.field(default=0.0, init=False)
+    _conversations: HubRooms = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
         for name in ("rate_limit", "identity_rate_limit", "source_rate_limit", "register_rate",
@@ -151,6 +159,7 @@ class Hub:
         self._src_msgs = Buckets(self.source_rate_limit, self.source_rate_burst)
         self._id_regs = Buckets(self.register_rate, self.register_burst)
         self._src_conns = Buckets(self.connect_rate, self.connect_burst)
+        self._conversations = HubRooms.of(self.rooms)
 
     # --- public: queries ----------------------------------------------------------------------
 
@@ -347,6 +356,8 @@ class Hub:
                 self._deadlines.arm(now + self.register_timeout, c.id, "register")
             fx.append(Log("unregistered", c.id, (("address", sender),)))
             return fx
+        if is_conversation(msg):  # rooms are the relay's, whatever the "to"
+            return self._conversations.handle(c, space, msg, now)
         to = env.to
         if to is None:
             if kind is wire.Ping:
@@ -588,7 +599,8 @@ class Hub:
             return []
         after = space.presence.audience(user)
         devices = list(space.users.get(user, ()))
-        fx: list[HubEffect] = []
+        # its rooms (``last_seen`` only dates the expiry of bans: any past time will do)
+        fx: list[HubEffect] = self._conversations.freed(space, address, c.last_seen)
         on = wire.Envelope(wire.Presence(user, bool(devices), devices))
         off = wire.Envelope(wire.Presence(user, False, []))
         for conn in before:

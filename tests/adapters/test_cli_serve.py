@@ -101,6 +101,19 @@ def test_serve_options_configure_every_limit(tmp_path: object) -> None:
     assert hub.presence_group is None and hub.max_devices == 2
     defaults = serve.build_hub(parser.parse_args([]))
     assert defaults.register_timeout == 10.0 and defaults.presence_group == "default"
+    assert defaults.rooms.max_members == 1000 and defaults.rooms.ban_time == 600.0
+    rooms = serve.build_hub(
+        parser.parse_args(["--room-max-members", "3", "--room-ban-time", "0", "--max-rooms", "7",
+                           "--room-max-data-size", "100"])
+    ).rooms  # fmt: skip
+    assert (rooms.max_members, rooms.ban_time, rooms.max_rooms, rooms.max_data_size) == (
+        3, 0.0, 7, 100,
+    )  # fmt: skip
+    import pytest
+    from rtcstate_cli.errors import UsageError
+
+    with pytest.raises(UsageError, match="room limits must be >= 1"):
+        serve.build_hub(parser.parse_args(["--room-max-members", "0"]))
 
 
 def test_serve_with_tokens_over_tls(tmp_path: object) -> None:
