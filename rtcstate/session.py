@@ -46,7 +46,7 @@ Undecodable input gives ``error`` ``MESSAGE_DECODE_ERROR``.
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Protocol
 
 import attrs
@@ -82,6 +82,7 @@ from rtcstate.ids import CounterIds, IdSource, RandomSource, SplitMix64
 from rtcstate.invitation import SentInvitation
 from rtcstate.machine import machine, spec_of
 from rtcstate.media import Capabilities, MediaAcquired, MediaEvent
+from rtcstate.presence import PresenceScope
 from rtcstate.retry import ExponentialBackoff, RetryPolicy
 from rtcstate.settings import CallSettings
 from rtcstate.transfer import DEFAULT_CHUNK_SIZE, DEFAULT_WINDOW, TransferSettings
@@ -350,6 +351,9 @@ class Session:
     ping_seq: int = 0
     capabilities: Capabilities = attrs.field(factory=Capabilities)
     contacts: dict[str, tuple[str, ...]] = attrs.field(factory=dict)
+    #: the contacts and groups this session hears and the groups it is seen in (resent to the
+    #: relay after each registration)
+    presence_scope: PresenceScope = attrs.field(factory=PresenceScope)
     _routes: dict[str, dict[str, Child]] = attrs.field(factory=dict)
     _factories: dict[type[wire.Message], Factory] = attrs.field(factory=dict)
     _timers: dict[str, set[str]] = attrs.field(factory=dict)
@@ -401,6 +405,47 @@ class Session:
         ``PARAMETER_ERROR_*`` code; the settings are then unchanged.
         """
         self.settings = self.settings.with_option(name, value)
+
+    def subscribe_presence(
+        self, now: float, contacts: Iterable[str] = (), groups: Iterable[str] = ()
+    ) -> list[Effect]:
+        """Hear the presence of these users and of the members of these groups.
+
+        Raises ERROR_WRONG_STATE unless CONNECTED, ERROR_BAD_PARAMETER for a bad or empty
+        name or for no name at all; the scope is then unchanged. A relay refusal (too many
+        subscriptions) comes back as an ``error`` event.
+        """
+        self._presence_ready("subscribe_presence")
+        return [Send(None, self.presence_scope.subscribe(contacts, groups))]
+
+    def unsubscribe_presence(
+        self, now: float, contacts: Iterable[str] = (), groups: Iterable[str] = ()
+    ) -> list[Effect]:
+        """Stop hearing these users and groups (same errors as :meth:`subscribe_presence`)."""
+        self._presence_ready("unsubscribe_presence")
+        return [Send(None, self.presence_scope.unsubscribe(contacts, groups))]
+
+    def subscribe_to_group(self, now: float, group: str) -> list[Effect]:
+        """apiRTC ``subscribeToGroup``: hear the presence of ``group``'s members."""
+        return self.subscribe_presence(now, groups=[group])
+
+    def unsubscribe_to_group(self, now: float, group: str) -> list[Effect]:
+        """apiRTC ``unsubscribeToGroup``: stop hearing ``group``."""
+        return self.unsubscribe_presence(now, groups=[group])
+
+    def join_group(self, now: float, group: str) -> list[Effect]:
+        """apiRTC ``joinGroup``: be seen in ``group`` (by whoever subscribed to it)."""
+        self._presence_ready("join_group")
+        return [Send(None, self.presence_scope.join(group))]
+
+    def leave_group(self, now: float, group: str) -> list[Effect]:
+        """apiRTC ``leaveGroup``: stop being seen in ``group``."""
+        self._presence_ready("leave_group")
+        return [Send(None, self.presence_scope.leave(group))]
+
+    def _presence_ready(self, command: str) -> None:
+        if self.state is not SessionState.CONNECTED:
+            raise RtcError(ErrorNumber.ERROR_WRONG_STATE, f"{command} in state {self.state.name}")
 
     def call(
         self,
@@ -905,6 +950,7 @@ class Session:
         fx.append(CancelTimer(REGISTER_TIMER))
         fx.append(_ccs(CcsConnectionStatus.CONNECTED))
         self._start_keepalive(fx, now)
+        fx.extend(Send(None, m) for m in self.presence_scope.resend())
 
     def _on_reregistered(self, fx: list[Effect], now: float, reason: str = "", **_: Any) -> None:
         self.session_id = reason
@@ -914,6 +960,7 @@ class Session:
         fx.append(Emit(SESSION, "reconnection"))
         fx.append(_ccs(CcsConnectionStatus.CONNECTED))
         self._start_keepalive(fx, now)
+        fx.extend(Send(None, m) for m in self.presence_scope.resend())
         fx.extend(self._each_child("on_reconnected", now))
 
     def _start_keepalive(self, fx: list[Effect], now: float) -> None:

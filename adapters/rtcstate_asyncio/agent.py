@@ -28,7 +28,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from ssl import SSLContext
 from types import TracebackType
 from typing import Any, Self, overload
@@ -294,6 +294,35 @@ class Session(SessionEvents):
     def get_calls(self) -> list[Call]:
         """``getCalls()``."""
         return [self._wrap_call(c) for c in self.core.calls().values()]
+
+    # --- presence groups (apiRTC joinGroup / subscribeToGroup) and contact subscriptions ----
+
+    def join_group(self, group: str) -> None:
+        """``joinGroup(group)``: be seen in ``group`` by whoever subscribed to it."""
+        self.runtime.run(lambda now: self.core.join_group(now, group))
+
+    def leave_group(self, group: str) -> None:
+        """``leaveGroup(group)``: stop being seen in ``group``."""
+        self.runtime.run(lambda now: self.core.leave_group(now, group))
+
+    def subscribe_to_group(self, group: str) -> None:
+        """``subscribeToGroup(group)``: hear the presence of ``group``'s members."""
+        self.runtime.run(lambda now: self.core.subscribe_to_group(now, group))
+
+    def unsubscribe_to_group(self, group: str) -> None:
+        """``unsubscribeToGroup(group)``: stop hearing ``group``."""
+        self.runtime.run(lambda now: self.core.unsubscribe_to_group(now, group))
+
+    def subscribe_to_contacts(self, users: Iterable[str]) -> None:
+        """Hear the presence of these users (the relay's contact-level scope; apiRTC has
+        groups only, so this is the one rtcstate addition, named after ``subscribeToGroup``)."""
+        names = users if isinstance(users, str) else list(users)  # a str: the core refuses it
+        self.runtime.run(lambda now: self.core.subscribe_presence(now, contacts=names))
+
+    def unsubscribe_to_contacts(self, users: Iterable[str]) -> None:
+        """Stop hearing these users."""
+        names = users if isinstance(users, str) else list(users)  # a str: the core refuses it
+        self.runtime.run(lambda now: self.core.unsubscribe_presence(now, contacts=names))
 
     def on_any(self, tap: Tap) -> None:
         """Call ``tap(target, event, payload)`` for every event (raw targets included)."""
