@@ -612,6 +612,7 @@ class Call:
     _offline: bool = False  # the session lost the server
     _end: tuple[HangupFrom, str] | None = None  # hangup to fire when the bye is acked
     _announced: bool = False
+    _hidden: bool = False  # refused before the application was given it: emits nothing
     _warnings: int = 0
     _restarts: int = 0
     _update_seq: int = 0  # our renegotiations
@@ -737,9 +738,19 @@ class Call:
         self._fire(fx, "offered", now, msg=invite)
         return fx
 
+    @property
+    def surfaced(self) -> bool:
+        """False for a call refused automatically before the application was given it."""
+        return not self._hidden
+
     def refuse(self, now: float, reason: HangupReason) -> list[Effect]:
-        """Callee: refuse automatically (busy, missing capabilities) right after ``offered``."""
+        """Callee: refuse automatically (busy, glare loser, missing capabilities) right after
+        ``offered``. The application was never given the call nor its invitation: neither emits
+        anything from now on (the invitation ends DECLINED); the far side hears ``reason``."""
         fx: list[Effect] = []
+        self._hidden = True
+        if self.invitation is not None:
+            self.invitation.refused_unseen(now)
         self._fire(fx, "decline", now, reason=reason.value)
         return fx
 
@@ -887,6 +898,8 @@ class Call:
 
     def _emit(self, fx: list[Effect], event: str, payload: Any = None) -> None:
         """Fire apiRTC event ``event`` on this call, or tell the owner (every event goes here)."""
+        if self._hidden:
+            return
         if self.owner is not None:
             self.owner.call_event(fx, event, payload)
         else:

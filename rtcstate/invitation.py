@@ -198,6 +198,12 @@ class ReceivedCallInvitation(OnCall):
 
     # --- used by the call ----------------------------------------------------------------------
 
+    def refused_unseen(self, now: float) -> None:
+        """The call was refused automatically before the application was given this
+        invitation: DECLINED, with no event (nobody holds it to hear one)."""
+        if self.state is ReceivedCallInvitationState.STANDBY:
+            spec_of(self).fire(self, "decline", [], now)
+
     def expire(self, fx: list[Effect], now: float) -> None:
         """The caller hung up (or the lifetime ran out) while STANDBY."""
         if self.state is ReceivedCallInvitationState.STANDBY:

@@ -208,6 +208,9 @@ class CallRecord:
     states: tuple[str, ...]
     hangups: tuple[Mapping[str, Any], ...]
     bound: str
+    #: False for a call refused automatically before the application was given it (it fires
+    #: no event at all, ``hangup`` included)
+    surfaced: bool = True
 
     @property
     def ended(self) -> bool:
@@ -238,6 +241,7 @@ def call_records(client: Client) -> dict[str, CallRecord]:
             states=tuple(client.call_states.get(call_id, ())),
             hangups=hangups,
             bound=call.remote,
+            surfaced=call.surfaced,
         )
     return out
 
@@ -439,10 +443,10 @@ def _fail(what: str, *context: object) -> InvariantViolation:
 
 
 def check_call_ended(record: CallRecord) -> None:
-    """The call reached ENDED and fired exactly one ``hangup``."""
+    """The call reached ENDED and fired exactly one ``hangup`` (none if never surfaced)."""
     if not record.ended:
         raise _fail(f"call {record.call_id} on {record.party} did not end", record)
-    if len(record.hangups) != 1:
+    if len(record.hangups) != (1 if record.surfaced else 0):
         raise _fail(f"call {record.call_id} on {record.party}: hangup fired "
                     f"{len(record.hangups)} times", record)  # fmt: skip
 
@@ -460,6 +464,10 @@ def check_hangups_agree(caller: CallRecord, callee: CallRecord) -> None:
     """Both ends ended; ``from`` is ``local`` on one and ``remote`` on the other; same reason."""
     check_call_ended(caller)
     check_call_ended(callee)
+    if not callee.surfaced:  # refused unseen: only the caller hears it, from the far side
+        if caller.hangup is None or caller.hangup.get("from") != "remote":
+            raise _fail(f"call {caller.call_id} refused unseen: {caller.hangup}", caller, callee)
+        return
     if not _complementary(caller, callee):
         raise _fail(
             f"the ends of call {caller.call_id} disagree: {caller.hangup} vs {callee.hangup}",
@@ -496,6 +504,8 @@ def check_fork(caller: CallRecord, devices: Sequence[CallRecord]) -> None:
     partners = 0
     for d in devices:
         check_call_ended(d)
+        if not d.surfaced:  # refused unseen (busy): ended, no event to agree on
+            continue
         if _complementary(caller, d):
             partners += 1
             continue
