@@ -673,9 +673,7 @@ class FileReceiver(Endpoint):
         frame: Frame | None = None,
         **kw: Any,
     ) -> None:
-        at, _ = self._chunk_of(frame, offset, data)
-        detail = f"chunk at {at}, expected {self._held}"
-        self._fail(fx, now, TransferErrorCode.TRANSFER_CHUNK_DUPLICATE, detail)
+        self._misplaced(fx, now, TransferErrorCode.TRANSFER_CHUNK_DUPLICATE, offset, data, frame)
 
     def _chunk_gap(
         self,
@@ -686,9 +684,19 @@ class FileReceiver(Endpoint):
         frame: Frame | None = None,
         **kw: Any,
     ) -> None:
+        self._misplaced(fx, now, TransferErrorCode.TRANSFER_CHUNK_GAP, offset, data, frame)
+
+    def _misplaced(
+        self,
+        fx: list[Effect],
+        now: float,
+        code: TransferErrorCode,
+        offset: int,
+        data: bytes | memoryview,
+        frame: Frame | None,
+    ) -> None:
         at, _ = self._chunk_of(frame, offset, data)
-        detail = f"chunk at {at}, expected {self._held}"
-        self._fail(fx, now, TransferErrorCode.TRANSFER_CHUNK_GAP, detail)
+        self._fail(fx, now, code, f"chunk at {at}, expected {self._held}")
 
     def _oversize_chunk(
         self,
