@@ -60,7 +60,10 @@ what was unacknowledged and, for an established call, the caller renegotiates wi
 restart. If the window runs out the call ends with reason ``disconnected``: the application
 hears ``hangup {local, disconnected}`` at once, and a call the far side knows keeps its ``bye``
 (ENDING) for one more window, sent if the session reconnects. A ``user_not_found`` for a
-device of the far side briefly away from the relay does not end a call.
+device of the far side briefly away from the relay does not end a call. One for the callee's
+user ends an inviting call ``User_Not_Found`` at once; when it refuses a *resent* invite, an
+earlier copy may ring a device now away (its ack lost), so the bye goes on to the user (ENDING)
+until a device takes it or ``server_loss_window`` runs out.
 
 *The caller gone from the relay.* A ringing callee call has nothing of its own to notice a
 caller whose process died, or whose ``bye`` was lost before it stayed away longer than
@@ -338,6 +341,10 @@ TRANSITIONS: list[dict[str, Any]] = [
     *stay("invite_acked", _NOT_FINAL, after="_take_ack"),
     *stay("answer_acked", _NOT_FINAL, after="_take_ack"),
     *stay("not_found", "ENDING", conditions="_device_away", after="_keep_bye_going"),
+    # a resent invite unreached: an earlier copy may ring a device now away; keep the bye going
+    {"trigger": "not_found", "source": "INVITING", "dest": "ENDING",
+     "conditions": "_invite_resent", "before": ["_mark_unreached", "_end_unreached"],
+     "after": "_bye_to_copies"},
     {"trigger": "not_found", "source": "INVITING", "dest": "ENDED",
      "before": ["_mark_unreached", "_end_unreached"]},
     {"trigger": "not_found", "source": "ENDING", "dest": "ENDED", "before": "_mark_unreached",
@@ -1494,7 +1501,24 @@ class Call:
             fx.append(Drop(CallDrop.DUPLICATE_ACK, msg.what))
 
     def _device_away(self, fx: list[Effect], now: float, msg: Any = None, **_: Any) -> bool:
-        return "/" in msg.user and bool(self._rtx)
+        # a device we talk to, or the user of an invite copy that may still ring (unreached)
+        return ("/" in msg.user or self.unreached) and bool(self._rtx)
+
+    def _invite_resent(self, fx: list[Effect], now: float, **_: Any) -> bool:
+        """The relay refused a resent invite: an earlier copy may have reached a device that is
+        now away (its acknowledgement lost) and rings until it hears how the call ended."""
+        return self._rtx_tries > 1 and any(type(m) is wire.Invite for m in self._rtx or ())
+
+    def _bye_to_copies(self, fx: list[Effect], now: float, **_: Any) -> None:
+        """Ended User_Not_Found (announced already): the bye goes to the callee's user until one
+        of its devices takes it or ``server_loss_window`` runs out (as long as a ringing copy
+        survives its own server loss), so that a callee back on the relay stops ringing."""
+        assert self._end is not None
+        self._rtx = [wire.Bye(self.call_id, self._end[1])]
+        self._rtx_tries = 1
+        s = self.settings
+        fx.append(StartTimer(self._tid(CallTimer.RTX), now + s.rtx_initial))
+        fx.append(StartTimer(self._tid(CallTimer.SERVER_LOSS), now + s.server_loss_window))
 
     def _keep_bye_going(self, fx: list[Effect], now: float, msg: Any = None, **_: Any) -> None:
         """The one device we talk to is away (reconnecting to the server, say): keep the bye
