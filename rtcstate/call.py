@@ -40,8 +40,11 @@ still ends the call after the retransmissions.)
 ``media_state`` to the far side (its ``error DISTANT_…``), ``disconnectionWarning {tries}`` at
 ``ice_warning_first`` then every ``ice_warning_interval``, an ICE restart by the caller after
 ``ice_restart_delay`` and hang-up ``Ice_disconnected`` at ``ice_disconnection_timeout`` (apiRTC:
-2 s, 9 s, 40 s). A call whose ICE never connected (``connect_timeout`` ran out, the ICE restart
-that follows did not help either) ends at that same timeout with ``error CALL_ABORTED`` and
+2 s, 9 s, 40 s). That deadline governs: an ICE-restart ``update`` unanswered while RECONNECTING
+(a dead peer) is given up without ending the call, a later ``failed`` does not move it, and a
+``bye`` the relay cannot deliver (the peer's device gone) does not hold the ``hangup`` back
+(``EndCause.away_ends_now``). A call whose ICE never connected (``connect_timeout`` ran out,
+the ICE restart that follows did not help either) ends at that same timeout with ``error CALL_ABORTED`` and
 ``Unable_to_establish`` instead. ICE ``failed`` → ``error ICE_CONNECTION_STATE_FAILED`` then
 an ICE restart while attempts remain (the caller sends an ``update`` with a fresh offer; the
 adapter builds a new peer connection where the stack cannot restart ICE), else hang-up
@@ -232,6 +235,9 @@ class CallDrop(DropReason):
     """The far side's ICE report that needs no event (recovered, unknown, or the call ended)."""
     LATE_STREAM_STATE = "late-stream-state"
     """The far side's stream state once the call ended."""
+    UPDATE_UNANSWERED = "update-unanswered"
+    """A renegotiation (an ICE restart) unanswered after every retransmission while ICE is down:
+    given up, the call goes on until ICE recovers or ``ice_disconnection_timeout`` ends it."""
     UNEXPECTED_UPDATE = "unexpected-update"
     """A renegotiation offer before media is up or once the call ended."""
     STALE_UPDATE = "stale-update"
@@ -393,6 +399,9 @@ TRANSITIONS: list[dict[str, Any]] = [
      "conditions": "_can_restart", "after": "_restart_ice"},
     {"trigger": "ice_timeout_timer", "source": "RECONNECTING", "dest": "ENDING",
      "after": "_end_local"},
+    # an ICE-restart update unanswered while ICE is down (a dead peer): the ICE timeout governs
+    *stay("rtx_timer", "RECONNECTING", conditions="_update_given_up", before="_forget_rtx",
+          after="_update_unanswered"),
     {"trigger": "rtx_timer", "source": ["INVITING", *_MEDIA_UP, "ANSWERING"], "dest": "ENDED",
      "conditions": "_rtx_given_up", "before": "_forget_rtx", "after": "_aborted"},
     {"trigger": "rtx_timer", "source": "ENDING", "dest": "ENDED",
@@ -434,6 +443,10 @@ class EndCause:
     reason: HangupReason | None = None
     code: ErrorCode | None = None
     given: bool = False
+    #: the relay finds the far device away when the bye goes out: the application hears the end
+    #: at once (the media is down too: the far side most likely died) rather than when the bye
+    #: is acknowledged or ``server_loss_window`` runs out; the bye is still kept going
+    away_ends_now: bool = False
 
 
 class EndPhase(enum.Enum):
@@ -454,9 +467,11 @@ END_CAUSES: Mapping[tuple[str, EndPhase], EndCause] = {
     ("ice_failed", EndPhase.ANY): EndCause(code=ErrorCode.ICE_CONNECTION_STATE_FAILED),
     ("connect_timer", EndPhase.ANY): EndCause(code=ErrorCode.CALL_ABORTED),
     # ICE never connected: establishment gave up
-    ("ice_timeout_timer", EndPhase.SETUP): EndCause(code=ErrorCode.CALL_ABORTED),
+    ("ice_timeout_timer", EndPhase.SETUP): EndCause(
+        code=ErrorCode.CALL_ABORTED, away_ends_now=True
+    ),
     ("ice_timeout_timer", EndPhase.UPDATE): EndCause(
-        code=ErrorCode.ICE_CONNECTION_STATE_DISCONNECTED
+        code=ErrorCode.ICE_CONNECTION_STATE_DISCONNECTED, away_ends_now=True
     ),
     ("description_failed", EndPhase.SETUP_LOCAL): EndCause(
         code=ErrorCode.SET_LOCAL_DESCRIPTION_FAILURE
@@ -631,6 +646,7 @@ class Call:
     _muted: tuple[bool, bool] = (False, False)  # audio, video
     _distant: ErrorCode | None = None  # the far side's ICE trouble we reported (DISTANT_*)
     _recording: bool = False
+    _away_ends_now: bool = False  # the end's EndCause.away_ends_now
     #: ended because the relay found no device of the far side (its invite or bye undelivered)
     unreached: bool = False
     # the session's index of ringing callee calls by contact (an intrusive list: 16 bytes)
@@ -967,6 +983,16 @@ class Call:
     def _forget_rtx(self, fx: list[Effect], now: float, **_: Any) -> None:
         self._rtx = None
 
+    def _update_given_up(self, fx: list[Effect], now: float, **kw: Any) -> bool:
+        """Only renegotiations are unanswered, after ``rtx_attempts`` sends."""
+        return self._rtx_given_up(fx, now, **kw) and all(
+            type(m) is wire.Update for m in self._rtx or ()
+        )
+
+    def _update_unanswered(self, fx: list[Effect], now: float, **_: Any) -> None:
+        self._offering = 0
+        fx.append(Drop(CallDrop.UPDATE_UNANSWERED, f"{self.call_id}: the ICE timeout governs"))
+
     def _retransmit(self, fx: list[Effect], now: float, **_: Any) -> None:
         if not self._rtx or self._offline:
             fx.append(Drop(CallDrop.STALE_TIMER, self._tid(CallTimer.RTX)))
@@ -1216,16 +1242,19 @@ class Call:
             return EndPhase.UPDATE
         return EndPhase.SETUP_LOCAL if kw.get("local", True) else EndPhase.SETUP_REMOTE
 
+    def _end_cause(self, trigger: str, kw: Mapping[str, Any], silent: bool = False) -> EndCause:
+        return (
+            (END_CAUSES.get((trigger, EndPhase.SILENT)) if silent else None)
+            or END_CAUSES.get((trigger, self._end_phase(trigger, kw)))
+            or EndCause()
+        )
+
     def _local_reason(
         self, trigger: str, kw: Mapping[str, Any], silent: bool = False
     ) -> tuple[str, ErrorCode | None]:
         """The bye reason (and local error, if any) of a local end caused by ``trigger``
         (``silent``: nothing reached the far side yet), as ``END_CAUSES`` declares it."""
-        cause = (
-            (END_CAUSES.get((trigger, EndPhase.SILENT)) if silent else None)
-            or END_CAUSES.get((trigger, self._end_phase(trigger, kw)))
-            or EndCause()
-        )
+        cause = self._end_cause(trigger, kw, silent)
         given = kw.get("reason")
         if cause.given and given:
             return str(given), None
@@ -1293,6 +1322,7 @@ class Call:
             self.invitation.expire(fx, now)
         self._teardown(fx)
         self._end = (HangupFrom.LOCAL, reason)
+        self._away_ends_now = self._end_cause(trigger, kw).away_ends_now
         self._rtx = None  # nothing else matters now
         self._cancel(fx, CallTimer.RTX)
         self._send_reliably(fx, now, wire.Bye(self.call_id, reason))
@@ -1529,6 +1559,8 @@ class Call:
             deadline = now + self.settings.server_loss_window
             fx.append(StartTimer(self._tid(CallTimer.SERVER_LOSS), deadline))
         fx.append(Drop(CallDrop.USER_NOT_FOUND, f"{msg.user} away: the bye is retransmitted"))
+        if self._away_ends_now:  # END_CAUSES: such an end is heard now (an ICE timeout)
+            self._announce(fx, now)
 
     def _mark_unreached(self, fx: list[Effect], now: float, **_: Any) -> None:
         # the far side may hold a copy of our invite and never hear how the call ended
