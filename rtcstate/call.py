@@ -39,16 +39,16 @@ still ends the call after the retransmissions.)
 *Media trouble.* ICE ``disconnected`` → ``error ICE_CONNECTION_STATE_DISCONNECTED``, a
 ``media_state`` to the far side (its ``error DISTANT_…``), ``disconnectionWarning {tries}`` at
 ``ice_warning_first`` then every ``ice_warning_interval``, an ICE restart by the caller after
-``ice_restart_delay`` and hang-up ``Ice_disconnected`` at ``ice_disconnection_timeout`` (apiRTC:
-2 s, 9 s, 40 s). That deadline governs: an ICE-restart ``update`` unanswered while RECONNECTING
-(a dead peer) is given up without ending the call, a later ``failed`` does not move it, and a
-``bye`` the relay cannot deliver (the peer's device gone) does not hold the ``hangup`` back
-(``EndCause.away_ends_now``). A call whose ICE never connected (``connect_timeout`` ran out,
-the ICE restart that follows did not help either) ends at that same timeout with ``error CALL_ABORTED`` and
-``Unable_to_establish`` instead. ICE ``failed`` → ``error ICE_CONNECTION_STATE_FAILED`` then
-an ICE restart while attempts remain (the caller sends an ``update`` with a fresh offer; the
-adapter builds a new peer connection where the stack cannot restart ICE), else hang-up
-``Ice_failed``.
+``ice_restart_delay`` and hang-up ``Ice_disconnected`` at ``ice_disconnection_timeout``
+(apiRTC: 2 s, 9 s, 40 s). That deadline governs: an ICE-restart ``update`` unanswered while
+RECONNECTING (a dead peer) is given up without ending the call, a later ``failed`` does not
+move it, and a ``bye`` the relay cannot deliver (the peer's device gone) does not hold the
+``hangup`` back (``EndCause.away_ends_now``). A call whose ICE never connected
+(``connect_timeout`` ran out, the ICE restart that follows did not help either) ends at that
+same timeout with ``error CALL_ABORTED`` and ``Unable_to_establish`` instead. ICE ``failed`` →
+``error ICE_CONNECTION_STATE_FAILED`` then an ICE restart while attempts remain (the caller
+sends an ``update`` with a fresh offer; the adapter builds a new peer connection where the
+stack cannot restart ICE), else hang-up ``Ice_failed``.
 Renegotiation follows perfect negotiation: the callee is *polite* (on colliding offers it
 yields and answers), the caller *impolite* (it ignores the callee's colliding offer). A
 description that fails during setup gives ``error SET_LOCAL_DESCRIPTION_FAILURE`` (or
