@@ -59,14 +59,15 @@ unknown state; apiRTC hangs up with that reason when switching media fails).
 
 *Server connection.* Losing the server does not end a call (media is peer to peer): the call
 arms ``server_loss`` (``server_loss_window``); the session's reconnection cancels it, resends
-what was unacknowledged and, for an established call, the caller renegotiates with an ICE
-restart. If the window runs out the call ends with reason ``disconnected``: the application
-hears ``hangup {local, disconnected}`` at once, and a call the far side knows keeps its ``bye``
-(ENDING) for one more window, sent if the session reconnects. A ``user_not_found`` for a
-device of the far side briefly away from the relay does not end a call. One for the callee's
-user ends an inviting call ``User_Not_Found`` at once; when it refuses a *resent* invite, an
-earlier copy may ring a device now away (its ack lost), so the bye goes on to the user (ENDING)
-until a device takes it or ``server_loss_window`` runs out.
+what was unacknowledged and, for an established call, the side that reconnected (caller or
+callee) renegotiates with an ICE restart (both at once: the callee yields). If the window runs
+out the call ends with reason ``disconnected``: the application hears ``hangup {local,
+disconnected}`` at once, and a call the far side knows keeps its ``bye`` (ENDING) for one more
+window, sent if the session reconnects. A ``user_not_found`` for a device of the far side
+briefly away from the relay does not end a call. One for the callee's user ends an inviting
+call ``User_Not_Found`` at once; when it refuses a *resent* invite, an earlier copy may ring a
+device now away (its ack lost), so the bye goes on to the user (ENDING) until a device takes it
+or ``server_loss_window`` runs out.
 
 *The caller gone from the relay.* A ringing callee call has nothing of its own to notice a
 caller whose process died, or whose ``bye`` was lost before it stayed away longer than
@@ -849,8 +850,9 @@ class Call:
             self._rtx_tries = 0
             fx.extend(Send(self.remote, m) for m in self._rtx)
             fx.append(StartTimer(self._tid(CallTimer.RTX), now + self.settings.rtx_initial))
-        if self.outgoing and self.state in (CallState.CONNECTED, CallState.RECONNECTING):
-            # renegotiate with an ICE restart, as apiRTC does after a server reconnection
+        if self.state in (CallState.CONNECTED, CallState.RECONNECTING):
+            # renegotiate with an ICE restart, as apiRTC does after a server reconnection, on
+            # whichever side lost the server (both at once: perfect negotiation, the caller wins)
             fx.append(RestartIce(self.call_id))
             fx.append(CreateOffer(self.call_id, ice_restart=True))
         if self.state is CallState.RINGING and not self.outgoing:
