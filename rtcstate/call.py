@@ -77,11 +77,14 @@ RINGING ignores presence (media is peer to peer and survives a relay restart; IC
 dead peer).
 
 *Owned calls.* A data call may carry something else (a data channel, a file transfer): its
-``owner`` (see :class:`CallOwner`) then hears every event the call would fire, through
-:meth:`CallOwner.call_event`, *instead of* the application. The owner turns the call's life into
-its own events: a :class:`~rtcstate.datachannel.DataChannel` maps ``accepted`` to its own
-``accepted`` / ``response``, ``hangup {from}`` to ``ended {from}`` and ``declined`` to its
-``declined`` / ``response``, and drops the rest. Nothing else changes: an owned call is
+``owner`` (see :class:`CallOwner`) is then told the call's life as typed notices
+(:mod:`rtcstate.notices`, with the real ``now``) through :meth:`CallOwner.call_notice`, and the
+application hears none of the call's events: :class:`~rtcstate.notices.CallEstablished` where
+it would hear ``accepted``, then exactly one of :class:`~rtcstate.notices.CallEnded` (``hangup
+{from, reason}``) or :class:`~rtcstate.notices.CallDeclined` (``hangup`` then ``declined``:
+the far side ended a caller's call that was still waiting). A
+:class:`~rtcstate.datachannel.DataChannel` declares these as inputs of its table and turns them
+into its own ``accepted``, ``ended {from}`` and ``declined``. Nothing else changes: an owned call is
 signaled, retransmitted, ICE-monitored and ended exactly like any other, and the session holds
 and detaches it as usual. The owner of a callee's data call is set once the call is paired with
 the message saying what it carries; the call's own ReceivedCallInvitation is then dropped
@@ -163,6 +166,7 @@ from rtcstate.media import (
     TrackAdded,
     TrackEnded,
 )
+from rtcstate.notices import CallDeclined, CallEnded, CallEstablished, CallNotice
 from rtcstate.settings import CallSettings
 
 __all__ = [
@@ -193,13 +197,14 @@ class CallHost(Host, Protocol):
 
 
 class CallOwner(Protocol):
-    """What owns a data call (a data channel, its invitation, a file transfer): it hears the
-    call's events in place of the application."""
+    """What owns a data call (a data channel, its invitation, a file transfer): it is told the
+    call's life as typed notices (:mod:`rtcstate.notices`) in place of the application's
+    events, which are then not fired at all."""
 
-    def call_event(self, fx: list[Effect], event: str, payload: Any) -> None:
-        """The owned call fires ``event`` with ``payload`` (apiRTC's Call event and payload):
-        append the owner's own effects to ``fx`` (or nothing). Called from inside the call's
-        transitions: the owner may change its own state, but must not command the call."""
+    def call_notice(self, fx: list[Effect], notice: CallNotice, now: float) -> None:
+        """The owned call was established, ended or declined (``notice``), at ``now``: append
+        the owner's own effects to ``fx``. Called from inside the call's transitions: the owner
+        may change its own state, but must not command the call."""
 
 
 class CallDrop(DropReason):
@@ -897,13 +902,23 @@ class Call:
                 fx.append(CancelTimer(self._tid(timer)))
 
     def _emit(self, fx: list[Effect], event: str, payload: Any = None) -> None:
-        """Fire apiRTC event ``event`` on this call, or tell the owner (every event goes here)."""
+        """Fire apiRTC event ``event`` on this call (an owned call fires none: its owner is
+        told the call's life by :meth:`_tell`)."""
+        if self._hidden or self.owner is not None:
+            return
+        fx.append(Emit(self.target, event, payload))
+
+    def _tell(
+        self, fx: list[Effect], now: float, notice: CallNotice, *events: tuple[str, Any]
+    ) -> None:
+        """Tell the owner ``notice``; without one, fire ``events`` for the application."""
         if self._hidden:
             return
-        if self.owner is not None:
-            self.owner.call_event(fx, event, payload)
+        owner = self.owner
+        if owner is not None:
+            owner.call_notice(fx, notice, now)
         else:
-            fx.append(Emit(self.target, event, payload))
+            fx.extend(Emit(self.target, event, payload) for event, payload in events)
 
     def _event(self, event: str, payload: Any = None) -> list[Effect]:
         fx: list[Effect] = []
@@ -1122,8 +1137,8 @@ class Call:
         if not self.established:
             self.established = True
             if self.outgoing:
-                self._emit(fx, "accepted")
-                self._emit(fx, "response", "accepted")
+                notice = CallEstablished()
+                self._tell(fx, now, notice, ("accepted", None), ("response", "accepted"))
 
     def _ice_descriptor(self, ice_state: str) -> dict[str, Any]:
         return {
@@ -1326,10 +1341,7 @@ class Call:
         self._rtx = None
         self._cancel(fx, CallTimer.RTX, CallTimer.SERVER_LOSS)
         self._end = (HangupFrom.REMOTE, reason)
-        self._announce(fx, now)
-        if waiting:
-            self._emit(fx, "declined", {"reason": reason})
-            self._emit(fx, "response", "declined")
+        self._announce(fx, now, declined=waiting)
 
     def _is_caller(self, fx: list[Effect], now: float, **_: Any) -> bool:
         return self.outgoing
@@ -1341,8 +1353,9 @@ class Call:
         if sender:
             fx.append(Send(sender, wire.Ack(self.call_id, "bye", reason=own)))
 
-    def _announce(self, fx: list[Effect], now: float, **kw: Any) -> None:
-        """Fire streamRemoved per remote stream then hangup (once)."""
+    def _announce(self, fx: list[Effect], now: float, declined: bool = False, **kw: Any) -> None:
+        """Fire streamRemoved per remote stream then hangup (once), and ``declined`` for a
+        caller's call the far side ended while it waited; or tell the owner which end it was."""
         crossed = _inputs(kw).get("reason") if kw.get("cause") == "bye_acked" else None
         if crossed:
             self._end = (HangupFrom.REMOTE, crossed)
@@ -1357,7 +1370,12 @@ class Call:
         self._streams = None
         self._tracks = None
         frm, reason = self._end
-        self._emit(fx, "hangup", {"from": frm.value, "reason": reason})
+        hangup = ("hangup", {"from": frm.value, "reason": reason})
+        if declined:
+            declines = (("declined", {"reason": reason}), ("response", "declined"))
+            self._tell(fx, now, CallDeclined(reason), hangup, *declines)
+        else:
+            self._tell(fx, now, CallEnded.of(frm, reason), hangup)
 
     def _aborted(self, fx: list[Effect], now: float, **_: Any) -> None:
         self._emit(fx, "error", _error(ErrorCode.CALL_ABORTED, {"attempts": self._rtx_tries}))

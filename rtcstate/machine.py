@@ -38,7 +38,8 @@ callback sequences (:meth:`MachineSpec.transitions_twin`).
 Inputs as data
 --------------
 A machine may also declare, next to its table, how its *inputs* become triggers
-(:class:`Inputs`): each wire message type, media report type and timer id maps to a trigger,
+(:class:`Inputs`): each wire message type, media report type, timer id and owner notice type
+(:mod:`rtcstate.notices`) maps to a trigger,
 or to a :class:`Classify` that picks the trigger by one field of the input
 (``IceStateChanged.state``). ``verdicts`` says what the pairs without a row mean: an
 :class:`Ignore` carrying a :class:`~rtcstate.drops.DropReason` member (ignored on purpose) or
@@ -185,20 +186,22 @@ Route = str | Classify
 class Inputs:
     """How a machine's inputs become triggers (see "Inputs as data" above).
 
-    ``wire`` and ``media`` are keyed by message / report class, ``timers`` by timer id (an enum
-    member of the machine's own timer enum); ``unexpected`` is the drop reason of an input that
-    is illegal in the current state or not declared at all.
+    ``wire``, ``media`` and ``notices`` are keyed by message / report / owner-notice class
+    (:mod:`rtcstate.notices`: what an owned child tells its owner), ``timers`` by timer id (an
+    enum member of the machine's own timer enum); ``unexpected`` is the drop reason of an input
+    that is illegal in the current state or not declared at all.
     """
 
     unexpected: DropReason
     wire: Mapping[type, Route] = attrs.field(factory=dict)
     media: Mapping[type, Route] = attrs.field(factory=dict)
     timers: Mapping[enum.Enum, str] = attrs.field(factory=dict)
+    notices: Mapping[type, Route] = attrs.field(factory=dict)
 
     def routes(self) -> dict[object, Route]:
-        """Every declared input key with its route (wire, then media, then timers)."""
+        """Every declared input key with its route (wire, media, timers, then notices)."""
         out: dict[object, Route] = {}
-        for group in (self.wire, self.media, self.timers):
+        for group in (self.wire, self.media, self.timers, self.notices):
             for key, route in group.items():
                 if key in out:
                     raise MachineDefinitionError(f"input {key!r} declared twice")
