@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from calltools import PEER_CALL, SCENARIOS, from_peer
+from calltools import PEER_CALL, SCENARIOS, callee_in, from_peer
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -15,11 +15,14 @@ from rtcstate import media, wire
 from rtcstate.codes import CallType
 from rtcstate.effects import (
     AddIceCandidate,
+    CancelTimer,
     CreateAnswer,
     CreateOffer,
     Drop,
     Effect,
+    Send,
     SetRemoteDescription,
+    StartTimer,
 )
 from rtcstate.machine import all_machines, spec_of
 from rtcstate.negotiation import (
@@ -306,3 +309,21 @@ def test_any_sequence_keeps_the_state_and_its_numbers_in_agreement(
         assert (neg.remote_seq != 0 and neg.last_ok is None) == answering
         assert neg.candidates is None or state is NegotiationState.NEW
         assert neg.superseded == 0 or answering
+
+
+def test_a_polite_call_withdraws_its_crossed_update_and_offers_again_after_answering() -> None:
+    scene = callee_in("CONNECTED")
+    s, call, now = scene.session, scene.call, scene.now
+    rtx = f"call:{PEER_CALL}:rtx"
+    fx = s.media_event(media.LocalDescriptionReady(PEER_CALL, "offer", "ours"), now)
+    ours = wire.Update(PEER_CALL, "ours", call.call_type, seq=1)
+    assert Send(call.remote, ours) in fx and StartTimer(rtx, now + 0.5) in fx
+    fx = s.receive_envelope(from_peer(wire.Update(PEER_CALL, "theirs", CallType.AUDIO, 1)), now)
+    assert fx.index(CancelTimer(rtx)) < fx.index(SetRemoteDescription(PEER_CALL, "offer", "theirs"))
+    assert call.call_type is CallType.AUDIO
+    assert s.timer_fired(rtx, now + 1) == [Drop("stale-timer", rtx)]  # ours is not resent
+    fx = s.media_event(media.LocalDescriptionReady(PEER_CALL, "answer", "ok"), now)
+    assert fx == [
+        Send(call.remote, wire.UpdateOk(PEER_CALL, "ok", seq=1)),
+        CreateOffer(PEER_CALL, ice_restart=False),
+    ]
