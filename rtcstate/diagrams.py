@@ -16,6 +16,8 @@ __all__ = ["MACHINE_MODULES", "load_all", "render_markdown"]
 MACHINE_MODULES: tuple[str, ...] = (
     "rtcstate.session",
     "rtcstate.call",
+    "rtcstate.negotiation",
+    "rtcstate.reliable",
     "rtcstate.invitation",
     "rtcstate.datachannel",
     "rtcstate.transfer.mux",
