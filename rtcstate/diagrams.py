@@ -14,7 +14,7 @@ from rtcstate.machine import Classify, Ignore, MachineSpec, all_machines
 __all__ = ["MACHINE_MODULES", "load_all", "render_markdown"]
 
 MACHINE_MODULES: tuple[str, ...] = (
-    "rtcstate.session",
+    "rtcstate.session_connection",
     "rtcstate.call",
     "rtcstate.negotiation",
     "rtcstate.reliable",
