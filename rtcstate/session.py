@@ -61,6 +61,8 @@ from rtcstate.codes import (
     HangupFrom,
     HangupReason,
 )
+from rtcstate.conversation import registry as conversation_registry
+from rtcstate.conversation.machine import Conference, Conversation
 from rtcstate.datachannel import DataChannel
 from rtcstate.effects import (
     SESSION,
@@ -187,6 +189,7 @@ ROUTE_KINDS: Mapping[str, str] = {
     "transfer_id": "transfer",
     "request_id": "media",
     "hold_id": "hold",
+    "room": "conversation",  # conversations by room name (rtcstate.conversation.registry)
 }
 """Route field of a message or media report → the kind of child it addresses.
 
@@ -377,6 +380,7 @@ class Session:
         call_factory.install(self)
         datachannel.install(self)
         filetransfer.install(self)
+        conversation_registry.install(self)
 
     # --- public: application commands ---------------------------------------------------------
 
@@ -508,6 +512,16 @@ class Session:
             chunk_size=DEFAULT_CHUNK_SIZE if chunk_size is None else chunk_size,
             window=DEFAULT_WINDOW if window is None else window, settings=settings,
         )  # fmt: skip
+
+    # --- conversations (held under the ``room`` route: rtcstate.conversation.registry) --------
+
+    def get_conversation(self, name: str, **options: Any) -> Conversation:
+        """apiRTC's ``getConversation`` / ``getOrCreateConversation`` (no effect until join)."""
+        return conversation_registry.get_conversation(self, name, **options)
+
+    def get_conference(self, name: str, **options: Any) -> Conference:
+        """apiRTC's ``getConference`` / ``getOrCreateConference``."""
+        return conversation_registry.get_conference(self, name, **options)
 
     def calls(self) -> Mapping[str, Call]:
         """The calls this session holds, by id (``getCalls()``)."""
