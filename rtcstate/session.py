@@ -61,6 +61,7 @@ from rtcstate.codes import (
     HangupFrom,
     HangupReason,
 )
+from rtcstate.conversation import invitations as conversation_invitations
 from rtcstate.conversation import registry as conversation_registry
 from rtcstate.conversation.machine import Conference, Conversation
 from rtcstate.datachannel import DataChannel
@@ -381,6 +382,7 @@ class Session:
         datachannel.install(self)
         filetransfer.install(self)
         conversation_registry.install(self)
+        conversation_invitations.install(self)
 
     # --- public: application commands ---------------------------------------------------------
 

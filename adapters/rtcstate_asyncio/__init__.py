@@ -24,7 +24,9 @@ from rtcstate_asyncio.conversations import (
     Conference,
     Conversation,
     ConversationError,
+    ReceivedConversationInvitation,
     ReceivedConversationJoinRequest,
+    SentConversationInvitation,
 )
 from rtcstate_asyncio.emitter import Emitter, Event, EventStream, StreamEnded
 from rtcstate_asyncio.fakemedia import FakeMedia, FakeMediaNetwork
@@ -56,12 +58,14 @@ __all__ = [
     "MediaBackend",
     "ReadableFile",
     "ReceivedCallInvitation",
+    "ReceivedConversationInvitation",
     "ReceivedConversationJoinRequest",
     "ReceivedDataChannelInvitation",
     "ReceivedFileTransferInvitation",
     "RegistrationError",
     "Relay",
     "Runtime",
+    "SentConversationInvitation",
     "SentInvitation",
     "Session",
     "StreamEnded",

@@ -41,6 +41,7 @@ from rtcstate import filetransfer as core_ft
 from rtcstate import invitation as core_inv
 from rtcstate import session as core_session
 from rtcstate.codes import CallType, ErrorCode, ErrorNumber
+from rtcstate.conversation import invitations as core_conv_inv
 from rtcstate.errors import RtcError
 from rtcstate_asyncio.backend import MediaBackend
 from rtcstate_asyncio.calls import Call, ReceivedCallInvitation
@@ -49,7 +50,9 @@ from rtcstate_asyncio.conversations import (
     Conference,
     Conversation,
     Outcomes,
+    ReceivedConversationInvitation,
     ReceivedConversationJoinRequest,
+    SentConversationInvitation,
 )
 from rtcstate_asyncio.emitter import Emitter
 from rtcstate_asyncio.files import (
@@ -439,6 +442,12 @@ class Session(SessionEvents):
     def _wrap(self, payload: Any) -> Any:
         if isinstance(payload, core_conv.ReceivedConversationJoinRequest):
             return self._wrap_join_request(payload)
+        if isinstance(payload, core_conv_inv.ReceivedConversationInvitation):
+            key = payload.target
+            found = self._objects.get(key)
+            if not isinstance(found, ReceivedConversationInvitation) or found.core is not payload:
+                found = self._objects[key] = ReceivedConversationInvitation(self, payload)
+            return found
         if isinstance(payload, core_inv.ReceivedCallInvitation):
             return self._wrap_invitation(payload)
         if isinstance(payload, core_dc.ReceivedDataChannelInvitation):
@@ -466,6 +475,15 @@ class Session(SessionEvents):
         obj = self._objects.get(key)
         if not isinstance(obj, ReceivedConversationJoinRequest) or obj.core is not request:
             obj = self._objects[key] = ReceivedConversationJoinRequest(self, request)
+        return obj
+
+    def _wrap_sent_conversation(
+        self, sent: core_conv_inv.SentConversationInvitation
+    ) -> SentConversationInvitation:
+        key = fx.target("invitation", sent.id)
+        obj = self._objects.get(key)
+        if not isinstance(obj, SentConversationInvitation) or obj.core is not sent:
+            obj = self._objects[key] = SentConversationInvitation(self, sent)
         return obj
 
     def _wrap_call(self, call: core_call.Call) -> Call:

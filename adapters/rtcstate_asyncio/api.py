@@ -18,7 +18,9 @@ from rtcstate_asyncio.conversations import (
     Conference,
     Conversation,
     ConversationError,
+    ReceivedConversationInvitation,
     ReceivedConversationJoinRequest,
+    SentConversationInvitation,
 )
 from rtcstate_asyncio.emitter import Emitter, Event, EventStream, StreamEnded
 from rtcstate_asyncio.files import (
@@ -42,10 +44,12 @@ __all__ = [
     "FileTransferError",
     "ReadableFile",
     "ReceivedCallInvitation",
+    "ReceivedConversationInvitation",
     "ReceivedConversationJoinRequest",
     "ReceivedDataChannelInvitation",
     "ReceivedFileTransferInvitation",
     "RegistrationError",
+    "SentConversationInvitation",
     "SentInvitation",
     "Session",
     "StreamEnded",

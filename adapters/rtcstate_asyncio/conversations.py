@@ -28,12 +28,15 @@ from typing import TYPE_CHECKING, Any
 
 from rtcstate import conversation as cc
 from rtcstate.codes import ConversationStatus, ErrorNumber, InvitationStatus
+from rtcstate.conversation import invitations as core_inv
 from rtcstate.effects import Effect
 from rtcstate.errors import RtcError
 from rtcstate_asyncio.typed import (
     ConferenceEvents,
     ConversationEvents,
+    ReceivedConversationInvitationEvents,
     ReceivedConversationJoinRequestEvents,
+    SentInvitationEvents,
 )
 
 if TYPE_CHECKING:
@@ -44,7 +47,9 @@ __all__ = [
     "Conversation",
     "ConversationError",
     "Outcomes",
+    "ReceivedConversationInvitation",
     "ReceivedConversationJoinRequest",
+    "SentConversationInvitation",
 ]
 
 
@@ -231,6 +236,19 @@ class _Room:
         """``eject()`` (moderator): remove user ``contact`` (banned for a while by the relay)."""
         await self._request(lambda now: self.core.eject(now, contact, reason))
 
+    # --- invitations --------------------------------------------------------------------------
+
+    def send_invitation(
+        self, contact: str, expiration: float | None = None
+    ) -> SentConversationInvitation:
+        """``sendInvitation(contact, {expirationTime})``: invite user ``contact``;
+        ``expiration`` in seconds (EXPIRED without an answer by then)."""
+        session = self.session
+        sent = session.runtime.command(
+            lambda now: core_inv.send_invitation(session.core, self.core, contact, now, expiration)
+        )
+        return session._wrap_sent_conversation(sent)
+
     # --- internals ----------------------------------------------------------------------------
 
     def _request(self, command: Any) -> asyncio.Future[Any]:
@@ -311,3 +329,108 @@ class ReceivedConversationJoinRequest(ReceivedConversationJoinRequestEvents):
 
     def __repr__(self) -> str:
         return f"<ReceivedConversationJoinRequest {self.id} {self.status.value}>"
+
+
+_DECIDED = frozenset(
+    {
+        InvitationStatus.INVITATION_STATUS_ACCEPTED,
+        InvitationStatus.INVITATION_STATUS_DECLINED,
+        InvitationStatus.INVITATION_STATUS_EXPIRED,
+        InvitationStatus.INVITATION_STATUS_CANCELLED,
+        InvitationStatus.INVITATION_STATUS_ENDED,
+    }
+)
+
+
+class SentConversationInvitation(SentInvitationEvents):
+    """apiRTC's SentInvitation of type ``conversation`` / ``conference``: ``receive`` when a
+    device of the contact got it, ``response`` and ``statusChange`` on the answer or expiry."""
+
+    API_CLASS = "SentInvitation"
+
+    def __init__(self, session: Session, sent: core_inv.SentConversationInvitation) -> None:
+        super().__init__()
+        self.session = session
+        self.core = sent
+
+    @property
+    def id(self) -> str:
+        return self.core.id
+
+    @property
+    def status(self) -> InvitationStatus:
+        return self.core.status
+
+    @property
+    def type(self) -> str:
+        """``getType()``: ``conversation`` or ``conference``."""
+        return self.core.invitation.kind.value
+
+    @property
+    def contact(self) -> str:
+        """The invited user."""
+        return self.core.invitation.contact
+
+    async def answer(self, timeout: float | None = None) -> InvitationStatus:
+        """Wait for the decision (ACCEPTED, DECLINED or EXPIRED): rtcstate's."""
+        if self.status not in _DECIDED:
+            await self.wait_for("statusChange", timeout)
+        return self.status
+
+    def _ended(self) -> bool:
+        return self.core.ended
+
+    def __repr__(self) -> str:
+        return f"<SentInvitation {self.id} {self.status.value}>"
+
+
+class ReceivedConversationInvitation(ReceivedConversationInvitationEvents):
+    """apiRTC's ReceivedConversationInvitation (payload of ``conversationInvitation``)."""
+
+    API_CLASS = "ReceivedConversationInvitation"
+
+    def __init__(self, session: Session, inv: core_inv.ReceivedConversationInvitation) -> None:
+        super().__init__()
+        self.session = session
+        self.core = inv
+
+    @property
+    def id(self) -> str:
+        return self.core.id
+
+    @property
+    def status(self) -> InvitationStatus:
+        return self.core.status
+
+    @property
+    def sender(self) -> str:
+        """``getSender()``: the inviting device's address."""
+        return self.core.sender
+
+    @property
+    def room(self) -> str:
+        return self.core.room
+
+    async def accept(self) -> Conversation | Conference:
+        """``accept()``: answer and join; resolves with the joined conversation. Raises 16
+        unless STANDBY, and :class:`ConversationError` when the join fails (the invitation
+        stays ACCEPTED, as apiRTC)."""
+        core_conv = self.session.core.child("room", self.core.room)
+        before = core_conv.last_request if isinstance(core_conv, cc.Conversation) else None
+        self.session.runtime.run(self.core.accept)
+        conv = self.core.conversation()
+        assert conv is not None
+        room = self.session._wrap_room(conv)
+        request = conv.last_request
+        await self.session._outcomes.expect(request if request != before else None)
+        return room
+
+    def decline(self, reason: str | None = None) -> None:
+        """``decline(reason)`` (ignored once decided, as apiRTC)."""
+        self.session.runtime.run(lambda now: self.core.decline(now, reason))
+
+    def _ended(self) -> bool:
+        return self.core.ended
+
+    def __repr__(self) -> str:
+        return f"<ReceivedConversationInvitation {self.id} {self.status.value}>"

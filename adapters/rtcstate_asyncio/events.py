@@ -42,6 +42,7 @@ __all__ = [
     "FileProgressInfo",
     "FileTransferErrorInfo",
     "HangupInfo",
+    "InvitationReceiveInfo",
     "MessageInfo",
     "MessageNotDeliveredInfo",
     "ModeratorInfo",
@@ -341,6 +342,12 @@ class SessionCustomEventInfo(TypedDict):
     conversation: str
 
 
+class InvitationReceiveInfo(TypedDict):
+    """SentInvitation ``receive`` (a conversation invitation reached a device of the contact)."""
+
+    contact: str | None
+
+
 _CONVERSATION = {
     "contactJoined": "str",
     "contactJoinedWaitingRoom": "str",
@@ -377,6 +384,7 @@ PAYLOADS: dict[str, dict[str, str]] = {
         "contactListUpdate": "ContactListUpdateInfo",
         "contactMessage": "ContactMessageInfo",
         "conversationData": "SessionConversationInfo",
+        "conversationInvitation": "ReceivedConversationInvitation",
         "conversationJoinRequest": "ReceivedConversationJoinRequest",
         "conversationMessage": "SessionConversationInfo",
         "customEvent": "SessionCustomEventInfo",
@@ -392,6 +400,7 @@ PAYLOADS: dict[str, dict[str, str]] = {
     },
     "Contact": {
         **_FILE_EVENTS,
+        "conversationInvitation": "ReceivedConversationInvitation",
         "data": "Any",
         "dataChannelInvitation": "ReceivedDataChannelInvitation",
         "incomingCall": "ReceivedCallInvitation",
@@ -433,7 +442,11 @@ PAYLOADS: dict[str, dict[str, str]] = {
         "transferComplete": "TransferInformation",
         "transferProgress": "TransferInformation",
     },
-    "SentInvitation": {"response": "str", "statusChange": "StatusChangeInfo"},
+    "SentInvitation": {
+        "receive": "InvitationReceiveInfo",
+        "response": "str",
+        "statusChange": "StatusChangeInfo",
+    },
     "ReceivedCallInvitation": dict(_INVITATION),
     "ReceivedDataChannelInvitation": dict(_INVITATION),
     "ReceivedFileTransferInvitation": {
@@ -445,6 +458,7 @@ PAYLOADS: dict[str, dict[str, str]] = {
     "Conversation": dict(_CONVERSATION),
     "Conference": {**_CONVERSATION, "closed": "None"},
     "ReceivedConversationJoinRequest": {"statusChange": "StatusChangeInfo"},
+    "ReceivedConversationInvitation": {"statusChange": "StatusChangeInfo"},
 }
 
 #: the API's classes whose payloads are objects (typed.py imports them for type checking)
@@ -454,6 +468,7 @@ _API_CLASSES = {
     "ReceivedDataChannelInvitation": "rtcstate_asyncio.channels",
     "ReceivedFileTransferInvitation": "rtcstate_asyncio.files",
     "ReceivedConversationJoinRequest": "rtcstate_asyncio.conversations",
+    "ReceivedConversationInvitation": "rtcstate_asyncio.conversations",
 }
 
 
@@ -574,7 +589,14 @@ def render_typed_module() -> str:
     for name, module in _API_CLASSES.items():
         modules.setdefault(module, []).append(name)
     for module, names in sorted(modules.items()):
-        lines.append(f"    from {module} import {', '.join(sorted(names))}")
+        line = f"    from {module} import {', '.join(sorted(names))}"
+        if len(line) > 100:  # as ruff format would wrap it
+            line = (
+                f"    from {module} import (\n"
+                + "".join(f"        {n},\n" for n in sorted(names))
+                + "    )"
+            )
+        lines.append(line)
     lines += ["", 'T = TypeVar("T")', "", ""]
     for api_class in PAYLOADS:
         lines += _mixin(api_class)

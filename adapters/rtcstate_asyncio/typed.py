@@ -28,6 +28,7 @@ from rtcstate_asyncio.events import (
     FileProgressInfo,
     FileTransferErrorInfo,
     HangupInfo,
+    InvitationReceiveInfo,
     MessageInfo,
     MessageNotDeliveredInfo,
     ModeratorInfo,
@@ -51,7 +52,10 @@ from rtcstate_asyncio.events import (
 if TYPE_CHECKING:
     from rtcstate_asyncio.calls import Call, ReceivedCallInvitation
     from rtcstate_asyncio.channels import ReceivedDataChannelInvitation
-    from rtcstate_asyncio.conversations import ReceivedConversationJoinRequest
+    from rtcstate_asyncio.conversations import (
+        ReceivedConversationInvitation,
+        ReceivedConversationJoinRequest,
+    )
     from rtcstate_asyncio.files import ReceivedFileTransferInvitation
 
 T = TypeVar("T")
@@ -134,11 +138,11 @@ class SessionEvents(Emitter):
 
     @overload
     def on(
-        self, event: Literal["cloudEventOccurred", "conversationInvitation", "newMediaAvailableFromContact", "pointerLocationChanged", "pointerSharingInvitation", "rawData", "remoteAccessInvitation", "whiteboardInvitation", "whiteboardRoomMemberUpdate"], handler: Callable[[Any], object]
+        self, event: Literal["cloudEventOccurred", "newMediaAvailableFromContact", "pointerLocationChanged", "pointerSharingInvitation", "rawData", "remoteAccessInvitation", "whiteboardInvitation", "whiteboardRoomMemberUpdate"], handler: Callable[[Any], object]
     ) -> Self: ...
     @overload
     def on(
-        self, event: Literal["cloudEventOccurred", "conversationInvitation", "newMediaAvailableFromContact", "pointerLocationChanged", "pointerSharingInvitation", "rawData", "remoteAccessInvitation", "whiteboardInvitation", "whiteboardRoomMemberUpdate"], handler: None = None
+        self, event: Literal["cloudEventOccurred", "newMediaAvailableFromContact", "pointerLocationChanged", "pointerSharingInvitation", "rawData", "remoteAccessInvitation", "whiteboardInvitation", "whiteboardRoomMemberUpdate"], handler: None = None
     ) -> Callable[[Callable[[Any], T]], Callable[[Any], T]]: ...
     @overload
     def on(
@@ -196,6 +200,14 @@ class SessionEvents(Emitter):
     def on(
         self, event: Literal["incomingCall", "incomingScreenSharingCallInvitation"], handler: None = None
     ) -> Callable[[Callable[[ReceivedCallInvitation], T]], Callable[[ReceivedCallInvitation], T]]: ...
+    @overload
+    def on(
+        self, event: Literal["conversationInvitation"], handler: Callable[[ReceivedConversationInvitation], object]
+    ) -> Self: ...
+    @overload
+    def on(
+        self, event: Literal["conversationInvitation"], handler: None = None
+    ) -> Callable[[Callable[[ReceivedConversationInvitation], T]], Callable[[ReceivedConversationInvitation], T]]: ...
     @overload
     def on(
         self, event: Literal["conversationJoinRequest"], handler: Callable[[ReceivedConversationJoinRequest], object]
@@ -242,11 +254,11 @@ class SessionEvents(Emitter):
 
     @overload
     def once(
-        self, event: Literal["cloudEventOccurred", "conversationInvitation", "newMediaAvailableFromContact", "pointerLocationChanged", "pointerSharingInvitation", "rawData", "remoteAccessInvitation", "whiteboardInvitation", "whiteboardRoomMemberUpdate"], handler: Callable[[Any], object]
+        self, event: Literal["cloudEventOccurred", "newMediaAvailableFromContact", "pointerLocationChanged", "pointerSharingInvitation", "rawData", "remoteAccessInvitation", "whiteboardInvitation", "whiteboardRoomMemberUpdate"], handler: Callable[[Any], object]
     ) -> Self: ...
     @overload
     def once(
-        self, event: Literal["cloudEventOccurred", "conversationInvitation", "newMediaAvailableFromContact", "pointerLocationChanged", "pointerSharingInvitation", "rawData", "remoteAccessInvitation", "whiteboardInvitation", "whiteboardRoomMemberUpdate"], handler: None = None
+        self, event: Literal["cloudEventOccurred", "newMediaAvailableFromContact", "pointerLocationChanged", "pointerSharingInvitation", "rawData", "remoteAccessInvitation", "whiteboardInvitation", "whiteboardRoomMemberUpdate"], handler: None = None
     ) -> Callable[[Callable[[Any], T]], Callable[[Any], T]]: ...
     @overload
     def once(
@@ -306,6 +318,14 @@ class SessionEvents(Emitter):
     ) -> Callable[[Callable[[ReceivedCallInvitation], T]], Callable[[ReceivedCallInvitation], T]]: ...
     @overload
     def once(
+        self, event: Literal["conversationInvitation"], handler: Callable[[ReceivedConversationInvitation], object]
+    ) -> Self: ...
+    @overload
+    def once(
+        self, event: Literal["conversationInvitation"], handler: None = None
+    ) -> Callable[[Callable[[ReceivedConversationInvitation], T]], Callable[[ReceivedConversationInvitation], T]]: ...
+    @overload
+    def once(
         self, event: Literal["conversationJoinRequest"], handler: Callable[[ReceivedConversationJoinRequest], object]
     ) -> Self: ...
     @overload
@@ -350,7 +370,7 @@ class SessionEvents(Emitter):
 
     @overload
     def wait_for(
-        self, event: Literal["cloudEventOccurred", "conversationInvitation", "newMediaAvailableFromContact", "pointerLocationChanged", "pointerSharingInvitation", "rawData", "remoteAccessInvitation", "whiteboardInvitation", "whiteboardRoomMemberUpdate"], timeout: float | None = None
+        self, event: Literal["cloudEventOccurred", "newMediaAvailableFromContact", "pointerLocationChanged", "pointerSharingInvitation", "rawData", "remoteAccessInvitation", "whiteboardInvitation", "whiteboardRoomMemberUpdate"], timeout: float | None = None
     ) -> asyncio.Future[Any]: ...
     @overload
     def wait_for(
@@ -382,6 +402,10 @@ class SessionEvents(Emitter):
     ) -> asyncio.Future[ReceivedCallInvitation]: ...
     @overload
     def wait_for(
+        self, event: Literal["conversationInvitation"], timeout: float | None = None
+    ) -> asyncio.Future[ReceivedConversationInvitation]: ...
+    @overload
+    def wait_for(
         self, event: Literal["conversationJoinRequest"], timeout: float | None = None
     ) -> asyncio.Future[ReceivedConversationJoinRequest]: ...
     @overload
@@ -405,7 +429,7 @@ class SessionEvents(Emitter):
         return self._wait_for(event, timeout)
 
     @overload
-    def events(self, name: Literal["cloudEventOccurred", "conversationInvitation", "newMediaAvailableFromContact", "pointerLocationChanged", "pointerSharingInvitation", "rawData", "remoteAccessInvitation", "whiteboardInvitation", "whiteboardRoomMemberUpdate"], /) -> EventStream[Any]: ...
+    def events(self, name: Literal["cloudEventOccurred", "newMediaAvailableFromContact", "pointerLocationChanged", "pointerSharingInvitation", "rawData", "remoteAccessInvitation", "whiteboardInvitation", "whiteboardRoomMemberUpdate"], /) -> EventStream[Any]: ...
     @overload
     def events(self, name: Literal["incomingScreenSharingCall"], /) -> EventStream[Call]: ...
     @overload
@@ -420,6 +444,8 @@ class SessionEvents(Emitter):
     def events(self, name: Literal["disconnect", "reconnecting", "reconnection"], /) -> EventStream[None]: ...
     @overload
     def events(self, name: Literal["incomingCall", "incomingScreenSharingCallInvitation"], /) -> EventStream[ReceivedCallInvitation]: ...
+    @overload
+    def events(self, name: Literal["conversationInvitation"], /) -> EventStream[ReceivedConversationInvitation]: ...
     @overload
     def events(self, name: Literal["conversationJoinRequest"], /) -> EventStream[ReceivedConversationJoinRequest]: ...
     @overload
@@ -445,11 +471,11 @@ class ContactEvents(Emitter):
 
     @overload
     def on(
-        self, event: Literal["conversationInvitation", "customEvent", "data", "internalApiRTCdataChannelInvitation", "newMediaAvailable", "whiteboardInvitation"], handler: Callable[[Any], object]
+        self, event: Literal["customEvent", "data", "internalApiRTCdataChannelInvitation", "newMediaAvailable", "whiteboardInvitation"], handler: Callable[[Any], object]
     ) -> Self: ...
     @overload
     def on(
-        self, event: Literal["conversationInvitation", "customEvent", "data", "internalApiRTCdataChannelInvitation", "newMediaAvailable", "whiteboardInvitation"], handler: None = None
+        self, event: Literal["customEvent", "data", "internalApiRTCdataChannelInvitation", "newMediaAvailable", "whiteboardInvitation"], handler: None = None
     ) -> Callable[[Callable[[Any], T]], Callable[[Any], T]]: ...
     @overload
     def on(
@@ -491,6 +517,14 @@ class ContactEvents(Emitter):
     def on(
         self, event: Literal["incomingCall", "incomingScreenSharingCallInvitation"], handler: None = None
     ) -> Callable[[Callable[[ReceivedCallInvitation], T]], Callable[[ReceivedCallInvitation], T]]: ...
+    @overload
+    def on(
+        self, event: Literal["conversationInvitation"], handler: Callable[[ReceivedConversationInvitation], object]
+    ) -> Self: ...
+    @overload
+    def on(
+        self, event: Literal["conversationInvitation"], handler: None = None
+    ) -> Callable[[Callable[[ReceivedConversationInvitation], T]], Callable[[ReceivedConversationInvitation], T]]: ...
     @overload
     def on(
         self, event: Literal["dataChannelInvitation"], handler: Callable[[ReceivedDataChannelInvitation], object]
@@ -521,11 +555,11 @@ class ContactEvents(Emitter):
 
     @overload
     def once(
-        self, event: Literal["conversationInvitation", "customEvent", "data", "internalApiRTCdataChannelInvitation", "newMediaAvailable", "whiteboardInvitation"], handler: Callable[[Any], object]
+        self, event: Literal["customEvent", "data", "internalApiRTCdataChannelInvitation", "newMediaAvailable", "whiteboardInvitation"], handler: Callable[[Any], object]
     ) -> Self: ...
     @overload
     def once(
-        self, event: Literal["conversationInvitation", "customEvent", "data", "internalApiRTCdataChannelInvitation", "newMediaAvailable", "whiteboardInvitation"], handler: None = None
+        self, event: Literal["customEvent", "data", "internalApiRTCdataChannelInvitation", "newMediaAvailable", "whiteboardInvitation"], handler: None = None
     ) -> Callable[[Callable[[Any], T]], Callable[[Any], T]]: ...
     @overload
     def once(
@@ -569,6 +603,14 @@ class ContactEvents(Emitter):
     ) -> Callable[[Callable[[ReceivedCallInvitation], T]], Callable[[ReceivedCallInvitation], T]]: ...
     @overload
     def once(
+        self, event: Literal["conversationInvitation"], handler: Callable[[ReceivedConversationInvitation], object]
+    ) -> Self: ...
+    @overload
+    def once(
+        self, event: Literal["conversationInvitation"], handler: None = None
+    ) -> Callable[[Callable[[ReceivedConversationInvitation], T]], Callable[[ReceivedConversationInvitation], T]]: ...
+    @overload
+    def once(
         self, event: Literal["dataChannelInvitation"], handler: Callable[[ReceivedDataChannelInvitation], object]
     ) -> Self: ...
     @overload
@@ -597,7 +639,7 @@ class ContactEvents(Emitter):
 
     @overload
     def wait_for(
-        self, event: Literal["conversationInvitation", "customEvent", "data", "internalApiRTCdataChannelInvitation", "newMediaAvailable", "whiteboardInvitation"], timeout: float | None = None
+        self, event: Literal["customEvent", "data", "internalApiRTCdataChannelInvitation", "newMediaAvailable", "whiteboardInvitation"], timeout: float | None = None
     ) -> asyncio.Future[Any]: ...
     @overload
     def wait_for(
@@ -621,6 +663,10 @@ class ContactEvents(Emitter):
     ) -> asyncio.Future[ReceivedCallInvitation]: ...
     @overload
     def wait_for(
+        self, event: Literal["conversationInvitation"], timeout: float | None = None
+    ) -> asyncio.Future[ReceivedConversationInvitation]: ...
+    @overload
+    def wait_for(
         self, event: Literal["dataChannelInvitation"], timeout: float | None = None
     ) -> asyncio.Future[ReceivedDataChannelInvitation]: ...
     @overload
@@ -636,7 +682,7 @@ class ContactEvents(Emitter):
         return self._wait_for(event, timeout)
 
     @overload
-    def events(self, name: Literal["conversationInvitation", "customEvent", "data", "internalApiRTCdataChannelInvitation", "newMediaAvailable", "whiteboardInvitation"], /) -> EventStream[Any]: ...
+    def events(self, name: Literal["customEvent", "data", "internalApiRTCdataChannelInvitation", "newMediaAvailable", "whiteboardInvitation"], /) -> EventStream[Any]: ...
     @overload
     def events(self, name: Literal["incomingScreenSharingCall"], /) -> EventStream[Call]: ...
     @overload
@@ -647,6 +693,8 @@ class ContactEvents(Emitter):
     def events(self, name: Literal["message"], /) -> EventStream[MessageInfo]: ...
     @overload
     def events(self, name: Literal["incomingCall", "incomingScreenSharingCallInvitation"], /) -> EventStream[ReceivedCallInvitation]: ...
+    @overload
+    def events(self, name: Literal["conversationInvitation"], /) -> EventStream[ReceivedConversationInvitation]: ...
     @overload
     def events(self, name: Literal["dataChannelInvitation"], /) -> EventStream[ReceivedDataChannelInvitation]: ...
     @overload
@@ -1158,12 +1206,12 @@ class SentInvitationEvents(Emitter):
 
     @overload
     def on(
-        self, event: Literal["receive"], handler: Callable[[Any], object]
+        self, event: Literal["receive"], handler: Callable[[InvitationReceiveInfo], object]
     ) -> Self: ...
     @overload
     def on(
         self, event: Literal["receive"], handler: None = None
-    ) -> Callable[[Callable[[Any], T]], Callable[[Any], T]]: ...
+    ) -> Callable[[Callable[[InvitationReceiveInfo], T]], Callable[[InvitationReceiveInfo], T]]: ...
     @overload
     def on(
         self, event: Literal["statusChange"], handler: Callable[[StatusChangeInfo], object]
@@ -1186,12 +1234,12 @@ class SentInvitationEvents(Emitter):
 
     @overload
     def once(
-        self, event: Literal["receive"], handler: Callable[[Any], object]
+        self, event: Literal["receive"], handler: Callable[[InvitationReceiveInfo], object]
     ) -> Self: ...
     @overload
     def once(
         self, event: Literal["receive"], handler: None = None
-    ) -> Callable[[Callable[[Any], T]], Callable[[Any], T]]: ...
+    ) -> Callable[[Callable[[InvitationReceiveInfo], T]], Callable[[InvitationReceiveInfo], T]]: ...
     @overload
     def once(
         self, event: Literal["statusChange"], handler: Callable[[StatusChangeInfo], object]
@@ -1215,7 +1263,7 @@ class SentInvitationEvents(Emitter):
     @overload
     def wait_for(
         self, event: Literal["receive"], timeout: float | None = None
-    ) -> asyncio.Future[Any]: ...
+    ) -> asyncio.Future[InvitationReceiveInfo]: ...
     @overload
     def wait_for(
         self, event: Literal["statusChange"], timeout: float | None = None
@@ -1229,7 +1277,7 @@ class SentInvitationEvents(Emitter):
         return self._wait_for(event, timeout)
 
     @overload
-    def events(self, name: Literal["receive"], /) -> EventStream[Any]: ...
+    def events(self, name: Literal["receive"], /) -> EventStream[InvitationReceiveInfo]: ...
     @overload
     def events(self, name: Literal["statusChange"], /) -> EventStream[StatusChangeInfo]: ...
     @overload
@@ -2046,6 +2094,75 @@ class ReceivedConversationJoinRequestEvents(Emitter):
     def events(self, name: Literal["statusChange"], /) -> EventStream[StatusChangeInfo]: ...
     @overload
     def events(self, *names: ReceivedConversationJoinRequestEventName) -> EventStream[Any]: ...
+    def events(self, *names: str) -> EventStream[Any]:
+        """An EventStream of the events named ``names`` (all when none), subscribed now: create it before the action, read it after (``async for``); nothing is dropped."""
+        return self._events(*names)
+
+
+ReceivedConversationInvitationEventName = Literal["messageDelivered", "messageNotDelivered", "statusChange"]
+
+
+class ReceivedConversationInvitationEvents(Emitter):
+    """The typed ``on`` / ``once`` / ``wait_for`` / ``events`` of ReceivedConversationInvitation."""
+
+    @overload
+    def on(
+        self, event: Literal["messageDelivered", "messageNotDelivered"], handler: Callable[[Any], object]
+    ) -> Self: ...
+    @overload
+    def on(
+        self, event: Literal["messageDelivered", "messageNotDelivered"], handler: None = None
+    ) -> Callable[[Callable[[Any], T]], Callable[[Any], T]]: ...
+    @overload
+    def on(
+        self, event: Literal["statusChange"], handler: Callable[[StatusChangeInfo], object]
+    ) -> Self: ...
+    @overload
+    def on(
+        self, event: Literal["statusChange"], handler: None = None
+    ) -> Callable[[Callable[[StatusChangeInfo], T]], Callable[[StatusChangeInfo], T]]: ...
+    def on(self, event: ReceivedConversationInvitationEventName, handler: Handler | None = None) -> Any:
+        """Call ``handler(payload)`` each time ``event`` fires; returns self. Without a handler: a decorator. An unknown name raises ParameterError (ERROR_BAD_PARAMETER)."""
+        return self._add(event, handler, once=False)
+
+    @overload
+    def once(
+        self, event: Literal["messageDelivered", "messageNotDelivered"], handler: Callable[[Any], object]
+    ) -> Self: ...
+    @overload
+    def once(
+        self, event: Literal["messageDelivered", "messageNotDelivered"], handler: None = None
+    ) -> Callable[[Callable[[Any], T]], Callable[[Any], T]]: ...
+    @overload
+    def once(
+        self, event: Literal["statusChange"], handler: Callable[[StatusChangeInfo], object]
+    ) -> Self: ...
+    @overload
+    def once(
+        self, event: Literal["statusChange"], handler: None = None
+    ) -> Callable[[Callable[[StatusChangeInfo], T]], Callable[[StatusChangeInfo], T]]: ...
+    def once(self, event: ReceivedConversationInvitationEventName, handler: Handler | None = None) -> Any:
+        """As ``on``, for the next ``event`` only."""
+        return self._add(event, handler, once=True)
+
+    @overload
+    def wait_for(
+        self, event: Literal["messageDelivered", "messageNotDelivered"], timeout: float | None = None
+    ) -> asyncio.Future[Any]: ...
+    @overload
+    def wait_for(
+        self, event: Literal["statusChange"], timeout: float | None = None
+    ) -> asyncio.Future[StatusChangeInfo]: ...
+    def wait_for(self, event: str, timeout: float | None = None) -> Any:
+        """A future of the payload of the next ``event`` (listening starts now); TimeoutError after ``timeout`` s. Only the next one: read ``events()`` for a sequence."""
+        return self._wait_for(event, timeout)
+
+    @overload
+    def events(self, name: Literal["messageDelivered", "messageNotDelivered"], /) -> EventStream[Any]: ...
+    @overload
+    def events(self, name: Literal["statusChange"], /) -> EventStream[StatusChangeInfo]: ...
+    @overload
+    def events(self, *names: ReceivedConversationInvitationEventName) -> EventStream[Any]: ...
     def events(self, *names: str) -> EventStream[Any]:
         """An EventStream of the events named ``names`` (all when none), subscribed now: create it before the action, read it after (``async for``); nothing is dropped."""
         return self._events(*names)

@@ -16,10 +16,12 @@ from rtcstate_asyncio import (
     ConversationError,
     FakeMedia,
     FakeMediaNetwork,
+    ReceivedConversationInvitation,
     ReceivedConversationJoinRequest,
+    SentConversationInvitation,
 )
 
-from rtcstate.codes import ConversationStatus, ErrorNumber
+from rtcstate.codes import ConversationStatus, ErrorNumber, InvitationStatus
 from rtcstate.errors import RtcError
 
 ROOM = "standup"
@@ -195,5 +197,37 @@ def test_pending_requests_are_rejected_when_the_session_closes() -> None:
             with pytest.raises(ConversationError) as gone:
                 await asyncio.wait_for(join, WAIT)
             assert gone.value.code is ErrorNumber.ERROR_NETWORK_UNAVAILABLE
+
+    run(test)
+
+
+def test_invitations_accepted_declined_and_expired() -> None:
+    async def test() -> None:
+        async with world(_media) as w:
+            alice, bob, cid = await w.join("alice"), await w.join("bob"), await w.join("cid")
+            room = alice.get_conference(ROOM)
+            await room.join()
+            invitations = bob.events("conversationInvitation")
+            sent = room.send_invitation("bob", expiration=30.0)
+            assert isinstance(sent, SentConversationInvitation) and sent.type == "conference"
+            received = sent.events("receive", "response")
+            inv = (await invitations.next(WAIT)).payload
+            assert isinstance(inv, ReceivedConversationInvitation)
+            assert inv.sender == "alice/default" and inv.room == ROOM
+            assert (await received.next(WAIT)).payload == {"contact": "bob/default"}
+            joined = await inv.accept()
+            assert isinstance(joined, Conference) and joined.is_joined()
+            assert joined is bob.get_conference(ROOM)
+            assert (await received.next(WAIT)).payload == "INVITATION_STATUS_ACCEPTED"
+            assert sent.status is InvitationStatus.INVITATION_STATUS_ACCEPTED
+            await until(lambda: room.get_contacts() == ["bob/default"])
+
+            declined = room.send_invitation("cid")
+            cid_inv = await cid.wait_for("conversationInvitation", WAIT)
+            cid_inv.decline("busy")
+            assert await declined.answer(WAIT) is InvitationStatus.INVITATION_STATUS_DECLINED
+
+            expiring = room.send_invitation("cid", expiration=0.3)
+            assert await expiring.answer(WAIT) is InvitationStatus.INVITATION_STATUS_EXPIRED
 
     run(test)
