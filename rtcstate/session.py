@@ -43,6 +43,9 @@ import attrs
 from rtcstate import call_factory, datachannel, filetransfer, wire
 from rtcstate.call import Call
 from rtcstate.codes import CallType, ErrorCode, ErrorNumber
+from rtcstate.conversation import invitations as conversation_invitations
+from rtcstate.conversation import registry as conversation_registry
+from rtcstate.conversation.machine import Conference, Conversation
 from rtcstate.datachannel import DataChannel
 from rtcstate.effects import CancelTimer, Drop, Effect, ReleaseMedia, Send, StartTimer
 from rtcstate.errors import RtcError
@@ -131,6 +134,8 @@ class Session:
         call_factory.install(self)
         datachannel.install(self)
         filetransfer.install(self)
+        conversation_registry.install(self)
+        conversation_invitations.install(self)
 
     # --- the connection's state, read through ------------------------------------------------
 
@@ -301,6 +306,16 @@ class Session:
             chunk_size=DEFAULT_CHUNK_SIZE if chunk_size is None else chunk_size,
             window=DEFAULT_WINDOW if window is None else window, settings=settings,
         )  # fmt: skip
+
+    # --- conversations (held under the ``room`` route: rtcstate.conversation.registry) --------
+
+    def get_conversation(self, name: str, **options: Any) -> Conversation:
+        """apiRTC's ``getConversation`` / ``getOrCreateConversation`` (no effect until join)."""
+        return conversation_registry.get_conversation(self, name, **options)
+
+    def get_conference(self, name: str, **options: Any) -> Conference:
+        """apiRTC's ``getConference`` / ``getOrCreateConference``."""
+        return conversation_registry.get_conference(self, name, **options)
 
     def calls(self) -> Mapping[str, Call]:
         """The calls this session holds, by id (``getCalls()``)."""

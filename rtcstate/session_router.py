@@ -45,6 +45,7 @@ ROUTE_KINDS: Mapping[str, str] = {
     "transfer_id": "transfer",
     "request_id": "media",
     "hold_id": "hold",
+    "room": "conversation",  # conversations by room name (rtcstate.conversation.registry)
 }
 """Route field of a message or media report → the kind of child it addresses.
 
