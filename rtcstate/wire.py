@@ -1331,6 +1331,9 @@ class ServerErrorCode(enum.StrEnum):
     """The token is malformed, has a bad signature or a refused algorithm."""
     TOKEN_EXPIRED = "token_expired"
     """The token's ``exp`` is past (also sent when it expires on an open connection)."""
+    TOKEN_REVOKED = "token_revoked"
+    """The token (its ``jti``) or its user (``sub``) was revoked (also sent to a live
+    connection when its token is revoked)."""
     TOKEN_WRONG_USER = "token_wrong_user"
     """The token's ``sub`` is not the user of the ``register``."""
     DEVICE_NOT_ALLOWED = "device_not_allowed"
@@ -1352,6 +1355,7 @@ FINAL_ERROR_CODES: Final = frozenset(
         ServerErrorCode.AUTH_REQUIRED,
         ServerErrorCode.TOKEN_INVALID,
         ServerErrorCode.TOKEN_EXPIRED,
+        ServerErrorCode.TOKEN_REVOKED,
         ServerErrorCode.TOKEN_WRONG_USER,
         ServerErrorCode.DEVICE_NOT_ALLOWED,
         ServerErrorCode.ADDRESS_TAKEN,

@@ -19,6 +19,10 @@ websocket's own frame limit is four times the hub's ``max_message_size`` so an o
 reaches the hub, which answers it with ``ServerError(oversize)`` (a frame beyond that is
 refused by websockets itself with close code 1009).
 
+Revocation: given a :class:`~rtcstate_asyncio.revocation.RevocationFile` (``rtcstate serve
+--revoked-tokens PATH``), the relay re-reads it on each tick when it changed, and on ``SIGHUP``
+(:func:`run_relay`), and hands the new revocations to :meth:`Hub.revoke`.
+
 :meth:`Relay.close` is the graceful shutdown: the server stops accepting, every connection is
 closed with 1001 (going away), and every handler, writer and the ticker are awaited.
 :func:`serve` starts a relay and returns it; :func:`run_relay` runs one until cancelled (or
@@ -43,6 +47,7 @@ from websockets.http11 import Request, Response
 from rtcstate import wire
 from rtcstate.effects import Drop
 from rtcstate.hub import CloseCode, CloseConnection, Deliver, Hub, HubEffect, Log
+from rtcstate_asyncio.revocation import RevocationFile
 
 __all__ = ["Relay", "run_relay", "serve"]
 
@@ -84,10 +89,15 @@ class Relay:
         process_request: ProcessRequest | None = None,
         ssl: ssl_module.SSLContext | None = None,
         tick_interval: float = 0.5,
+        revocations: RevocationFile | None = None,
     ) -> None:
         """``process_request``: answers a plain HTTP request on the relay's port (a ``Response``)
-        or lets it through as a websocket (``None``), e.g. ``rtcstate_browser.web.WebApp``."""
+        or lets it through as a websocket (``None``), e.g. ``rtcstate_browser.web.WebApp``;
+        ``revocations``: the revoked tokens file, watched while the relay runs."""
         self.hub = hub if hub is not None else Hub()
+        self.revocations = revocations
+        if revocations is not None:
+            self.hub.revocations = revocations.current
         self.process_request = process_request
         self.close_timeout = close_timeout
         self.ssl = ssl
@@ -228,10 +238,20 @@ class Relay:
             except ConnectionClosed:
                 return
 
+    def reload_revocations(self, force: bool = False) -> None:
+        """Re-read the revoked tokens file (if it changed, or ``force``: ``SIGHUP``) and cut
+        the live connections it now revokes."""
+        if self.revocations is None:
+            return
+        new = self.revocations.reload(force=force)
+        if new is not None:
+            self._apply(self.hub.revoke(new, asyncio.get_running_loop().time()))
+
     async def _tick(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
             await asyncio.sleep(self.tick_interval)
+            self.reload_revocations()
             self._apply(self.hub.tick(loop.time()))
 
 
@@ -249,9 +269,10 @@ async def serve(
     hub: Hub | None = None,
     ssl: ssl_module.SSLContext | None = None,
     process_request: ProcessRequest | None = None,
+    revocations: RevocationFile | None = None,
 ) -> Relay:
     """Start a relay on ``host``:``port`` (0: a free port); stop it with ``await relay.close()``."""
-    relay = Relay(hub, ssl=ssl, process_request=process_request)
+    relay = Relay(hub, ssl=ssl, process_request=process_request, revocations=revocations)
     await relay.start(host, port)
     return relay
 
@@ -263,16 +284,22 @@ async def run_relay(
     hub: Hub | None = None,
     ssl: ssl_module.SSLContext | None = None,
     process_request: ProcessRequest | None = None,
+    revocations: RevocationFile | None = None,
 ) -> None:
-    """Run a relay until cancelled (Ctrl-C) or SIGTERM, then shut it down gracefully."""
-    relay = await serve(host, port, hub=hub, ssl=ssl, process_request=process_request)
+    """Run a relay until cancelled (Ctrl-C) or SIGTERM, then shut it down gracefully
+    (``SIGHUP`` re-reads the revoked tokens file)."""
+    relay = await serve(
+        host, port, hub=hub, ssl=ssl, process_request=process_request, revocations=revocations
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
         loop.add_signal_handler(signal.SIGTERM, stop.set)
+        loop.add_signal_handler(signal.SIGHUP, relay.reload_revocations, True)
     try:
         await stop.wait()
     finally:
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop.remove_signal_handler(signal.SIGTERM)
+            loop.remove_signal_handler(signal.SIGHUP)
         await relay.close()

@@ -77,6 +77,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     auth.add_argument("--auth-public-key", metavar="PATH", help="RS256/ES256 public key (PEM)")
     auth.add_argument("--auth-audience", help="required 'aud' claim")
     auth.add_argument("--auth-issuer", help="required 'iss' claim")
+    auth.add_argument("--revoked-tokens", metavar="PATH",
+                      help="file of revoked 'jti:<id>' / 'sub:<user>' lines, re-read when it "
+                      "changes or on SIGHUP")  # fmt: skip
     auth.add_argument("--insecure", action="store_true",
                       help="allow a non-loopback address without authentication")  # fmt: skip
     tls = p.add_argument_group("TLS")
@@ -182,11 +185,33 @@ def main(args: argparse.Namespace) -> int:
     if not authenticated:
         log.warning("no authentication: any name is accepted (loopback only unless --insecure)")
     ctx = tls_context(args.certfile, args.keyfile)
+    revocations = _revocations(args.revoked_tokens)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(
-            run_relay(args.host, args.port, hub=hub, ssl=ctx, process_request=_web_app(args.web))
+            run_relay(
+                args.host,
+                args.port,
+                hub=hub,
+                ssl=ctx,
+                process_request=_web_app(args.web),
+                revocations=revocations,
+            )
         )
     return 0
+
+
+def _revocations(path: str | None) -> Any:
+    """The watched revoked tokens file (``--revoked-tokens``), or None."""
+    if path is None:
+        return None
+    from rtcstate_asyncio.revocation import RevocationFile
+
+    try:
+        with open(path, encoding="utf-8"):
+            pass
+    except OSError as exc:
+        raise errors.UsageError(f"--revoked-tokens {path}: {exc.strerror}") from None
+    return RevocationFile(path)
 
 
 def _web_app(web: bool) -> Any:

@@ -29,6 +29,11 @@ Refusals. Every refused request is answered with ``ServerError`` whose code is a
 :class:`~rtcstate.wire.ServerErrorCode`, changes nothing else, and is logged (:class:`Log`).
 A refused token also closes the connection (:attr:`CloseCode.AUTH_FAILED`).
 
+Revocation: ``revocations`` (a :class:`~rtcstate.identity.Revocations`, token ids and users)
+are checked at every registration (``ServerError(token_revoked)``, closed with
+:attr:`CloseCode.REVOKED`, final for a client); :meth:`Hub.revoke` replaces them and closes
+every live connection they now cover in the same way (O(connections), once per change).
+
 Limits (defaults keep one hostile client from hurting anyone else; see docs/security.md):
 
 * per frame, before decoding: the connection's token bucket (``rate_limit``/``rate_burst``),
@@ -65,7 +70,7 @@ from rtcstate.hub.lifecycle import Connection, ConnState
 from rtcstate.hub.limits import Buckets, Deadlines, TokenBucket
 from rtcstate.hub.presence import batches
 from rtcstate.hub.routing import Space, server, server_error
-from rtcstate.identity import DEFAULT_TENANT, Identity, Refusal, Verifier, claimed
+from rtcstate.identity import DEFAULT_TENANT, Identity, Refusal, Revocations, Verifier, claimed
 from rtcstate.machine import spec_of
 from rtcstate.rooms import RoomAuthority
 
@@ -120,6 +125,8 @@ class Hub:
     client_frame_limit: int = wire.DEFAULT_MAX_SIZE
     #: the presence group every registration joins and subscribes to (None: none)
     presence_group: str | None = "default"
+    #: the revoked tokens and users (replace with :meth:`revoke`)
+    revocations: Revocations = attrs.field(factory=Revocations)
     #: the conversation rooms, their limits its fields (see :mod:`rtcstate.hub.conversations`)
     rooms: RoomAuthority = attrs.field(factory=RoomAuthority)
 
@@ -291,6 +298,22 @@ class Hub:
             return []
         info = f"{nbytes} bytes unsent, over {self.max_queue_bytes}"
         return self._close(c, Code.SLOW_CONSUMER, CloseCode.POLICY, info, answer=False)
+
+    def revoke(self, revocations: Revocations, now: float) -> list[HubEffect]:
+        """From now on ``revocations`` hold: every registered connection they cover is sent
+        ``ServerError(token_revoked)`` and closed with :attr:`CloseCode.REVOKED`."""
+        self.revocations = revocations
+        fx: list[HubEffect] = []
+        if not revocations:
+            return fx
+        for c in list(self._conns.values()):
+            identity = c.identity
+            if c.state is not ConnState.REGISTERED or identity is None:
+                continue
+            why = revocations.revokes(identity)
+            if why is not None:
+                fx.extend(self._close(c, Code.TOKEN_REVOKED, CloseCode.REVOKED, why))
+        return fx
 
     def tick(self, now: float) -> list[HubEffect]:
         """Time passed: close what timed out, forget lingering forks and idle counters."""
@@ -509,6 +532,9 @@ class Hub:
             return self._refuse(c, *bad)
         if identity.expires is not None and identity.expires <= now:
             return self._close(c, Code.TOKEN_EXPIRED, CloseCode.AUTH_FAILED, "expired token")
+        revoked = self.revocations.revokes(identity)
+        if revoked is not None:
+            return self._close(c, Code.TOKEN_REVOKED, CloseCode.REVOKED, revoked)
         address = f"{user}/{device}"
         space = self._spaces.get(identity.tenant)
         if space is None:
