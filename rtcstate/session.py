@@ -900,13 +900,18 @@ class Session:
     def _msg_server_error(self, env: wire.Envelope, now: float) -> list[Effect]:
         msg = env.message
         assert isinstance(msg, wire.ServerError)
-        if msg.code in wire.FINAL_ERROR_CODES and env.sender is None:
+        if env.sender is None and msg.refused is not None:  # a presence request refused
+            self.presence_scope.refuse(msg.refused)
+        elif msg.code in wire.FINAL_ERROR_CODES and env.sender is None:
             fx: list[Effect] = []
             spec_of(self).fire(self, "refused", fx, now, reason=msg.info, code=msg.code)
             return self._track(fx)
         if self.state is not SessionState.CONNECTED:
             return [Drop("not-connected", f"{msg.TYPE} {msg.code} in state {self.state.name}")]
-        return [_error(ErrorCode.SERVER_ERROR, {"code": msg.code, "info": msg.info})]
+        descriptor: dict[str, Any] = {"code": msg.code, "info": msg.info}
+        if msg.refused is not None:
+            descriptor["refused"] = msg.refused
+        return [_error(ErrorCode.SERVER_ERROR, descriptor)]
 
     def _msg_contact_message(self, env: wire.Envelope, now: float) -> list[Effect]:
         msg = env.message

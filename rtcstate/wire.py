@@ -619,12 +619,16 @@ class Pong(Message):
 @register
 @attrs.frozen(slots=True)
 class ServerError(Message):
-    """relay -> client: a session-level error (size or rate limit, bad message...)."""
+    """relay -> client: a session-level error (size or rate limit, bad message...).
+
+    ``refused``: for a refused presence request, what was refused (``{"type": <the request's
+    type>, <its name lists>...}``), so that the client stops asking for it on reconnection."""
 
     TYPE: ClassVar[str] = "server_error"
     ROUTE: ClassVar[str | None] = None
     code: str
     info: str
+    refused: dict[str, Any] | None = None
 
 
 @register

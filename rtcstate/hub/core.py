@@ -59,6 +59,7 @@ checks; every other rule applies.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 import attrs
 
@@ -446,10 +447,13 @@ class Hub:
             and identity.expires <= now
         )
 
-    def _refuse(self, c: Connection, code: Code, info: str) -> list[HubEffect]:
-        """Refuse a request: answered, logged, nothing changed."""
+    def _refuse(
+        self, c: Connection, code: Code, info: str, refused: dict[str, Any] | None = None
+    ) -> list[HubEffect]:
+        """Refuse a request: answered (``refused``: what, for a presence request), logged,
+        nothing changed."""
         return [
-            server_error(c.id, code, info),
+            server_error(c.id, code, info, refused),
             Log("refused", c.id, (("code", code.value), ("reason", info), ("source", c.source))),
         ]
 
@@ -664,9 +668,10 @@ class Hub:
         groups: list[str],
         initial: bool = False,
     ) -> list[HubEffect]:
+        what = {"type": wire.PresenceSubscribe.TYPE, "contacts": contacts, "groups": groups}
         bad = self._bad_name(*contacts, *groups)
         if bad is not None:
-            return self._refuse(c, *bad)
+            return self._refuse(c, *bad, refused=what)
         mine = c.presence
         new_contacts = [u for u in dict.fromkeys(contacts) if u not in mine.contacts]
         new_groups = [g for g in dict.fromkeys(groups) if g not in mine.groups]
@@ -675,6 +680,7 @@ class Hub:
                 c,
                 Code.TOO_MANY_SUBSCRIPTIONS,
                 f"at most {self.max_subscriptions} contacts and groups",
+                refused=what,
             )
         presence = space.presence
         seen = set() if initial else set(presence.visible_users(mine))
@@ -696,15 +702,19 @@ class Hub:
     def _groups(
         self, c: Connection, space: Space, join: list[str], leave: list[str]
     ) -> list[HubEffect]:
+        what = {"type": wire.PresenceGroups.TYPE, "join": join, "leave": leave}
         bad = self._bad_name(*join, *leave)
         if bad is not None:
-            return self._refuse(c, *bad)
+            return self._refuse(c, *bad, refused=what)
         mine = c.presence
         new = [g for g in dict.fromkeys(join) if g not in mine.joined]
         gone = [g for g in dict.fromkeys(leave) if g in mine.joined and g not in new]
         if len(mine.joined) + len(new) - len(gone) > self.max_groups:
             return self._refuse(
-                c, Code.TOO_MANY_SUBSCRIPTIONS, f"at most {self.max_groups} groups joined"
+                c,
+                Code.TOO_MANY_SUBSCRIPTIONS,
+                f"at most {self.max_groups} groups joined",
+                refused=what,
             )
         assert c.address is not None
         user = c.address.partition("/")[0]
