@@ -918,9 +918,12 @@ class Session:
         assert isinstance(msg, wire.ContactMessage)
         sender = env.sender or ""
         body = {"content": msg.content, "uuid": msg.uuid, "time": now}
+        # the contact is the user (``get_contact(user)`` hears it); the device stays in the payload
         return [
             Emit(SESSION, "contactMessage", {"sender": sender, **body}),
-            Emit(target("contact", sender), "message", body),
+            Emit(
+                target("contact", sender.partition("/")[0]), "message", {**body, "device": sender}
+            ),
         ]
 
     def _msg_contact_data(self, env: wire.Envelope, now: float) -> list[Effect]:
@@ -929,7 +932,7 @@ class Session:
         sender = env.sender or ""
         return [
             Emit(SESSION, "contactData", {"sender": sender, "content": msg.content}),
-            Emit(target("contact", sender), "data", msg.content),
+            Emit(target("contact", sender.partition("/")[0]), "data", msg.content),
         ]
 
     # --- transition callbacks (signature: fx, now, **kw) -------------------------------------
