@@ -50,10 +50,17 @@ class PresenceScope:
     contacts: dict[str, None] = attrs.field(factory=dict)
     groups: dict[str, None] = attrs.field(factory=dict)
     joined: dict[str, None] = attrs.field(factory=dict)
+    #: coalesced presence: contact -> the sources it is heard from (groups; ``""``: as a
+    #: contact), see :mod:`rtcstate.presence_groups`; forgotten when the relay is lost
+    heard: dict[str, dict[str, None]] = attrs.field(factory=dict)
     #: what the relay refused, by kind (``"contacts"``, ``"groups"``, ``"joined"``): not resent
     refused: dict[str, dict[str, None]] = attrs.field(
         factory=lambda: {"contacts": {}, "groups": {}, "joined": {}}
     )
+
+    def members(self, group: str) -> list[str]:
+        """The contacts heard in ``group`` (coalesced presence), in the order heard."""
+        return [user for user, sources in self.heard.items() if group in sources]
 
     def refuse(self, what: Mapping[str, Any]) -> bool:
         """The relay refused the request ``what`` (``ServerError.refused``): forget its names

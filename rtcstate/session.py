@@ -51,7 +51,7 @@ from typing import Any, Protocol
 
 import attrs
 
-from rtcstate import call_factory, datachannel, filetransfer, wire
+from rtcstate import call_factory, datachannel, filetransfer, presence_groups, wire
 from rtcstate.call import Call
 from rtcstate.codes import (
     CallType,
@@ -1001,6 +1001,7 @@ class Session:
         if self.contacts:
             fx.extend(_presence_change(sorted(self.contacts), online=False))
             self.contacts.clear()
+        self.presence_scope.heard.clear()
         fx.extend(self._each_child("on_disconnected", now))
 
     def _schedule_retry(
@@ -1123,6 +1124,8 @@ def _presence_batch(session: Session, env: wire.Envelope, now: float) -> list[Ef
     assert isinstance(msg, wire.PresenceBatch)
     if env.sender is not None:
         return [Drop("forged", "presence must come from the server")]
+    if msg.left is not None:  # coalesced presence: changes per group
+        return presence_groups.group_batch(session, msg, now)
     by_user: dict[str, list[str]] = {}
     for address in msg.devices:
         by_user.setdefault(address.partition("/")[0], []).append(address)

@@ -1377,11 +1377,19 @@ FINAL_ERROR_CODES: Final = frozenset(
 @attrs.frozen(slots=True)
 class PresenceBatch(Message):
     """relay -> client: the online devices (``"user/device"``) of several contacts at once
-    (the initial presence of a registration or a subscription, split in bounded messages)."""
+    (the initial presence of a registration or a subscription, split in bounded messages).
+
+    Coalesced presence (a relay with a ``presence_interval``) also sends changes this way, and
+    says where they come from: ``group`` the presence group (None: the receiver's contact
+    subscriptions), ``devices`` every device of each user listed (who is in ``group``, or
+    online), ``left`` the users who left ``group`` (or went offline). ``left`` None: the
+    older form, online devices only."""
 
     TYPE: ClassVar[str] = "presence_batch"
     ROUTE: ClassVar[str | None] = None
     devices: list[str]
+    group: str | None = None
+    left: list[str] | None = None
 
 
 @register

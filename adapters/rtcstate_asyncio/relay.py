@@ -6,12 +6,14 @@ Theory of operation
 an ``ssl`` context) and gives each websocket one hub connection id (``ws1``, ``ws2``...). It
 reports ``connect`` when the socket opens (with the peer's IP address, which the hub's
 per-source limits count), every frame it reads (``receive``), ``disconnect`` when it closes,
-and the passing of time (``tick``, every ``tick_interval`` seconds: registration and idle
-timeouts, token expiry), each with ``loop.time()``. It carries out the hub's answers in order:
+and the passing of time (``tick``, every ``tick_interval`` seconds, or the hub's
+``presence_interval`` if shorter: registration and idle timeouts, token expiry, presence flushes),
+each with ``loop.time()``. It carries out the hub's answers in order:
 :class:`~rtcstate.hub.Deliver` encodes the envelope and queues it on that connection's single
 writer task (so what one connection is sent stays in order) and reports the bytes waiting
 (``queued``: past the hub's ``max_queue_bytes`` the hub closes a client that does not read,
-so the relay never holds more than that for it); :class:`~rtcstate.hub.CloseConnection`
+so the relay never holds more than that for it; and again when the queue drains, so the hub
+can feed the initial presence it owes as the client reads); :class:`~rtcstate.hub.CloseConnection`
 queues a close (the hub's code and reason) behind what is already queued; :class:`~rtcstate.
 hub.Log` is one structured log line (``INFO``); ``Drop`` is logged at debug level. Every
 decision (who may register, presence, routing, forks, every limit) is the hub's; the
@@ -195,12 +197,17 @@ class Relay:
             await asyncio.gather(writer, return_exceptions=True)
 
     def _apply(self, effects: list[HubEffect]) -> None:
+        last: tuple[wire.Envelope | None, str] = (None, "")
         for e in effects:
             if type(e) is Deliver:
                 peer = self._peers.get(e.conn)
                 if peer is None or peer.closing:
                     continue
-                data = wire.encode_envelope(e.envelope).decode()
+                if last[0] is e.envelope:  # one envelope to many (a presence flush)
+                    data = last[1]
+                else:
+                    data = wire.encode_envelope(e.envelope).decode()
+                    last = (e.envelope, data)
                 peer.queue.put_nowait(data)
                 peer.queued += len(data)
                 if peer.queued > self.peak_queued:
@@ -225,8 +232,8 @@ class Relay:
             elif type(e) is Drop:
                 log.debug("hub dropped: %s %s", e.reason, e.detail)
 
-    @staticmethod
-    async def _write(conn: str, peer: _Peer) -> None:
+    async def _write(self, conn: str, peer: _Peer) -> None:
+        loop = asyncio.get_running_loop()
         while True:
             item = await peer.queue.get()
             try:
@@ -237,6 +244,9 @@ class Relay:
                 peer.queued -= len(item)
             except ConnectionClosed:
                 return
+            if peer.queue.empty() and not peer.closing:
+                # drained: the hub may send more of what it feeds as the backlog drains
+                self._apply(self.hub.queued(conn, peer.queued, loop.time()))
 
     def reload_revocations(self, force: bool = False) -> None:
         """Re-read the revoked tokens file (if it changed, or ``force``: ``SIGHUP``) and cut
@@ -250,7 +260,11 @@ class Relay:
     async def _tick(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
-            await asyncio.sleep(self.tick_interval)
+            delay = self.tick_interval
+            interval = self.hub.presence_interval
+            if interval is not None:  # presence flushes are due that often
+                delay = min(delay, interval)
+            await asyncio.sleep(delay)
             self.reload_revocations()
             self._apply(self.hub.tick(loop.time()))
 

@@ -99,6 +99,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--presence-group", default=defaults["presence_group"], metavar="NAME",
         help="group every registration joins and subscribes to ('' for none)",
     )  # fmt: skip
+    limits.add_argument(
+        "--presence-interval", type=_optional(float), default=0.1, metavar="SECONDS",
+        help="presence changes told every SECONDS in one batch per group (0: each at once)",
+    )  # fmt: skip
 
 
 def _optional(kind: type) -> Any:
@@ -120,6 +124,7 @@ def build_hub(args: argparse.Namespace) -> Hub:
             raise errors.UsageError(f"--{field.replace('_', '-')} needs a value")
         kw[field] = value
     kw["presence_group"] = args.presence_group or None
+    kw["presence_interval"] = args.presence_interval
     try:
         kw["rooms"] = RoomAuthority(**{f: getattr(args, f"room_{f}") for _, f, _, _ in ROOM_LIMITS})
     except ValueError as exc:

@@ -69,7 +69,8 @@ from rtcstate.hub.conversations import HubRooms, is_conversation
 from rtcstate.hub.effects import CloseCode, CloseConnection, Deliver, HubDrop, HubEffect, Log
 from rtcstate.hub.lifecycle import Connection, ConnState
 from rtcstate.hub.limits import Buckets, Deadlines, TokenBucket
-from rtcstate.hub.presence import batches
+from rtcstate.hub.presence import SnapshotJob, batches
+from rtcstate.hub.presence_feed import feed, flush
 from rtcstate.hub.routing import Space, server, server_error
 from rtcstate.identity import DEFAULT_TENANT, Identity, Refusal, Revocations, Verifier, claimed
 from rtcstate.machine import spec_of
@@ -126,6 +127,9 @@ class Hub:
     client_frame_limit: int = wire.DEFAULT_MAX_SIZE
     #: the presence group every registration joins and subscribes to (None: none)
     presence_group: str | None = "default"
+    #: coalesced presence: changes told every this many seconds, in one batch per group, and
+    #: initial presence fed as the backlog drains (None: each change told at once)
+    presence_interval: float | None = None
     #: the revoked tokens and users (replace with :meth:`revoke`)
     revocations: Revocations = attrs.field(factory=Revocations)
     #: the conversation rooms, their limits its fields (see :mod:`rtcstate.hub.conversations`)
@@ -142,10 +146,14 @@ class Hub:
     _src_conns: Buckets[str] = attrs.field(init=False)
     _next_sweep: float = attrs.field(default=0.0, init=False)
     _conversations: HubRooms = attrs.field(init=False)
+    _next_flush: float | None = attrs.field(default=None, init=False)
+    #: connections still owed initial presence (coalesced presence)
+    _feeding: dict[str, None] = attrs.field(factory=dict, init=False)
 
     def __attrs_post_init__(self) -> None:
         for name in ("rate_limit", "identity_rate_limit", "source_rate_limit", "register_rate",
-                     "connect_rate", "register_timeout", "idle_timeout"):  # fmt: skip
+                     "connect_rate", "register_timeout", "idle_timeout",
+                     "presence_interval"):  # fmt: skip
             value = getattr(self, name)
             if value is not None and value <= 0:
                 raise ValueError(f"{name} must be > 0 (or None)")
@@ -208,7 +216,20 @@ class Hub:
 
     def next_deadline(self) -> float | None:
         """When :meth:`tick` has something to do next (None: nothing armed)."""
-        return self._deadlines.next()
+        due = self._deadlines.next()
+        flush = self._next_flush
+        if flush is not None and (self._feeding or self._dirty()):
+            return flush if due is None else min(due, flush)
+        return due
+
+    @property
+    def feed_window(self) -> int:
+        """Bytes of initial presence sent to a connection at once (coalesced presence): more
+        only once its backlog is back under this."""
+        return max(self.client_frame_limit, min(self.max_queue_bytes // 4, 256 * 1024))
+
+    def _dirty(self) -> bool:
+        return any(s.presence.dirty_groups or s.presence.dirty_users for s in self._spaces.values())
 
     # --- public: transport reports ------------------------------------------------------------
 
@@ -295,7 +316,12 @@ class Hub:
     def queued(self, conn: str, nbytes: int, now: float) -> list[HubEffect]:
         """``nbytes`` wait to be sent on ``conn``: over ``max_queue_bytes`` it is closed."""
         c = self._conns.get(conn)
-        if c is None or c.state is ConnState.CLOSING or nbytes <= self.max_queue_bytes:
+        if c is None or c.state is ConnState.CLOSING:
+            return []
+        c.presence.queued = nbytes
+        if nbytes <= self.max_queue_bytes:
+            if conn in self._feeding and nbytes <= self.feed_window:
+                return self._feed(c, self.feed_window)
             return []
         info = f"{nbytes} bytes unsent, over {self.max_queue_bytes}"
         return self._close(c, Code.SLOW_CONSUMER, CloseCode.POLICY, info, answer=False)
@@ -346,6 +372,8 @@ class Hub:
                 )
         for space in self._spaces.values():
             space.expire(now)
+        if self.presence_interval is not None:
+            fx.extend(self._flush_presence(now))
         if now >= self._next_sweep:
             self._next_sweep = now + _SWEEP_EVERY
             for buckets in (self._id_msgs, self._src_msgs, self._id_regs):
@@ -543,6 +571,7 @@ class Hub:
         space = self._spaces.get(identity.tenant)
         if space is None:
             space = Space(identity.tenant, self.fork_linger, self.max_ringing, self.ring_timeout)
+            space.presence.coalesce = self.presence_interval is not None
         holder_id = space.by_address.get(address)
         holder = None if holder_id is None or holder_id == c.id else self._conns.get(holder_id)
         if (
@@ -601,8 +630,12 @@ class Hub:
             c.presence.joined[group] = None
             space.presence.join(user, group)
         fx.extend(self._subscribe(c, space, [], [] if group is None else [group], initial=True))
-        audience = space.presence.audience(user)
-        fx.extend(self._tell(space, user, audience, except_conn=c.id))
+        if space.presence.coalesce:
+            space.presence.touch(user)  # told at the next flush: O(the user's groups)
+            self._arm_flush(now)
+        else:
+            audience = space.presence.audience(user)
+            fx.extend(self._tell(space, user, audience, except_conn=c.id))
         fx.append(
             Log(
                 "registered",
@@ -623,6 +656,8 @@ class Hub:
         if space is None or address is None:
             return []
         user = address.partition("/")[0]
+        if space.presence.coalesce:
+            return self._unbind_coalesced(c, space, address, user)
         before = space.presence.audience(user)
         self._drop_presence(c)
         if not space.unbind(address, c.id):
@@ -640,6 +675,22 @@ class Hub:
             del self._spaces[space.tenant]
         return fx
 
+    def _unbind_coalesced(
+        self, c: Connection, space: Space, address: str, user: str
+    ) -> list[HubEffect]:
+        """:meth:`_unbind` with coalesced presence: the change is marked, told at the flush."""
+        space.presence.touch(user)  # its groups now, before it leaves them
+        self._drop_presence(c)
+        if not space.unbind(address, c.id):
+            return []
+        space.presence.touch(user)
+        self._arm_flush(c.last_seen)
+        fx: list[HubEffect] = self._conversations.freed(space, address, c.last_seen)
+        if space.empty() and not space.expiring and self._spaces.get(space.tenant) is space:
+            fx.extend(self._flush_space(space))  # its last words, before it is forgotten
+            del self._spaces[space.tenant]
+        return fx
+
     def _drop_presence(self, c: Connection) -> None:
         space, address = c.space, c.address
         if space is None or address is None:
@@ -650,8 +701,48 @@ class Hub:
             space.presence.leave(user, group)
         space.presence.unsubscribe(c.id, mine, list(mine.contacts), list(mine.groups))
         mine.joined.clear()
+        mine.jobs.clear()
+        self._feeding.pop(c.id, None)
 
     # --- internals: presence ------------------------------------------------------------------
+
+    def _arm_flush(self, now: float) -> None:
+        interval = self.presence_interval
+        if interval is not None and self._next_flush is None:
+            self._next_flush = now + interval
+
+    def _flush_space(self, space: Space) -> list[HubEffect]:
+        return flush(space.presence, space.users, self.client_frame_limit)
+
+    def _flush_presence(self, now: float) -> list[HubEffect]:
+        """Coalesced presence at a tick: the changes (if the interval passed) and the initial
+        presence of the connections whose backlog is low."""
+        fx: list[HubEffect] = []
+        due = self._next_flush
+        if due is not None and due <= now:
+            self._next_flush = None
+            for space in list(self._spaces.values()):
+                fx.extend(self._flush_space(space))
+        for conn in list(self._feeding):
+            c = self._conns.get(conn)
+            if c is None or c.state is not ConnState.REGISTERED:
+                self._feeding.pop(conn, None)
+            elif c.presence.queued <= self.feed_window:
+                fx.extend(self._feed(c, self.feed_window))
+        if self._feeding:
+            self._arm_flush(now)
+        return fx
+
+    def _feed(self, c: Connection, budget: int, small_only: bool = False) -> list[HubEffect]:
+        space = c.space
+        if space is None:
+            self._feeding.pop(c.id, None)
+            return []
+        fx = feed(c.id, c.address, c.presence, space.presence, space.users,
+                  self.client_frame_limit, budget, small_only)  # fmt: skip
+        if not c.presence.jobs:
+            self._feeding.pop(c.id, None)
+        return fx
 
     def _tell(
         self, space: Space, user: str, audience: Iterable[str], except_conn: str
@@ -683,6 +774,16 @@ class Hub:
                 refused=what,
             )
         presence = space.presence
+        if presence.coalesce:
+            presence.subscribe(c.id, mine, new_contacts, new_groups)
+            if new_contacts:
+                mine.jobs.append(SnapshotJob(None, new_contacts))
+            mine.jobs.extend(SnapshotJob(g, None) for g in new_groups)
+            if not mine.jobs:
+                return []
+            self._feeding[c.id] = None
+            # what is small now (contacts, small groups), the rest as the backlog drains
+            return self._feed(c, self.feed_window, small_only=True)
         seen = set() if initial else set(presence.visible_users(mine))
         presence.subscribe(c.id, mine, new_contacts, new_groups)
         address = c.address
@@ -720,6 +821,15 @@ class Hub:
         user = c.address.partition("/")[0]
         presence = space.presence
         fx: list[HubEffect] = []
+        if presence.coalesce:  # marked, told at the next flush
+            for group in gone:
+                del mine.joined[group]
+                presence.leave(user, group)
+            for group in new:
+                mine.joined[group] = None
+                presence.join(user, group)
+            self._arm_flush(c.last_seen)
+            return fx
         for group in gone:
             del mine.joined[group]
             if presence.leave(user, group):
