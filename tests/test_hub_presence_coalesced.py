@@ -41,7 +41,7 @@ def register(hub: Hub, conn: str, user: str, now: float = 0.0) -> list[HubEffect
 def mute(hub: Hub, conn: str) -> None:
     """A socket-less user that never reads: it is owed its initial presence, never fed (the
     hub feeds only connections whose reported backlog is low)."""
-    hub._conns[conn].presence.queued = 1 << 40  # (as if reported, without closing it)
+    assert hub.queued(conn, hub.feed_step + 1, 0.0) == []
 
 
 def populate(hub: Hub, n: int) -> None:
@@ -92,7 +92,7 @@ def test_a_newcomer_is_fed_its_initial_presence_in_bounded_batches_as_it_reads()
         if not got:
             break
         size = sum(len(wire.encode(b)) for b in got)
-        assert size <= hub.feed_window + hub.client_frame_limit
+        assert size <= hub.feed_step + hub.client_frame_limit
         assert all(len(wire.encode(b)) <= hub.client_frame_limit for b in got)
         assert all(b.group == "default" and b.left == [] for b in got)
         for b in got:

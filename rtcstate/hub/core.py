@@ -226,7 +226,15 @@ class Hub:
     def feed_window(self) -> int:
         """Bytes of initial presence sent to a connection at once (coalesced presence): more
         only once its backlog is back under this."""
-        return max(self.client_frame_limit, min(self.max_queue_bytes // 4, 256 * 1024))
+        mq = self.max_queue_bytes
+        return max(min(self.client_frame_limit, mq // 2), min(mq // 4, 256 * 1024))
+
+    @property
+    def feed_step(self) -> int:
+        """Bytes of initial presence sent per step: when a connection owed some reports its
+        backlog at or under this (and at each tick if it never reports), one more step (a
+        small step keeps one newcomer's list from holding the relay's loop for long)."""
+        return min(16 * 1024, self.feed_window)
 
     def _dirty(self) -> bool:
         return any(s.presence.dirty_groups or s.presence.dirty_users for s in self._spaces.values())
@@ -318,11 +326,17 @@ class Hub:
         c = self._conns.get(conn)
         if c is None or c.state is ConnState.CLOSING:
             return []
-        c.presence.queued = nbytes
+        mine = c.presence
+        mine.queued = nbytes
         if nbytes <= self.max_queue_bytes:
-            if conn in self._feeding and nbytes <= self.feed_window:
-                return self._feed(c, self.feed_window)
-            return []
+            if not mine.jobs:
+                return []
+            step = self.feed_step
+            if nbytes > step:  # fed again when it reports its backlog drained
+                self._feeding.pop(conn, None)
+                return []
+            self._feeding[conn] = None
+            return self._feed(c, step)
         info = f"{nbytes} bytes unsent, over {self.max_queue_bytes}"
         return self._close(c, Code.SLOW_CONSUMER, CloseCode.POLICY, info, answer=False)
 
@@ -723,12 +737,15 @@ class Hub:
             self._next_flush = None
             for space in list(self._spaces.values()):
                 fx.extend(self._flush_space(space))
+        step = self.feed_step
+        # the connections owed initial presence whose backlog is not known to be high (an
+        # adapter that reports its backlog gets the rest from ``queued`` as it drains)
         for conn in list(self._feeding):
             c = self._conns.get(conn)
             if c is None or c.state is not ConnState.REGISTERED:
                 self._feeding.pop(conn, None)
-            elif c.presence.queued <= self.feed_window:
-                fx.extend(self._feed(c, self.feed_window))
+            elif c.presence.queued <= step:
+                fx.extend(self._feed(c, step))
         if self._feeding:
             self._arm_flush(now)
         return fx
@@ -783,7 +800,7 @@ class Hub:
                 return []
             self._feeding[c.id] = None
             # what is small now (contacts, small groups), the rest as the backlog drains
-            return self._feed(c, self.feed_window, small_only=True)
+            return self._feed(c, self.feed_step, small_only=True)
         seen = set() if initial else set(presence.visible_users(mine))
         presence.subscribe(c.id, mine, new_contacts, new_groups)
         address = c.address
