@@ -40,7 +40,7 @@ from typing import Any
 
 import attrs
 
-from rtcstate import call_factory, datachannel, filetransfer, wire
+from rtcstate import call_factory, datachannel, filetransfer, presence_groups, wire
 from rtcstate.call import Call
 from rtcstate.codes import CallType, ErrorCode, ErrorNumber
 from rtcstate.conversation import invitations as conversation_invitations
@@ -546,6 +546,7 @@ class Session:
     def lost(self, fx: list[Effect], now: float) -> None:
         """The server is lost: contacts go offline, children are told."""
         fx.extend(self._presence.all_offline())
+        self.presence_scope.heard.clear()
         fx.extend(self._each_child("on_disconnected", now))
 
     def closing(self, fx: list[Effect], now: float) -> None:
@@ -560,6 +561,14 @@ class Session:
                 fx.extend(self.detach(route, key))
         fx.extend(self._timers.clear())
         self._presence.contacts.clear()
+
+    def group_batch(self, msg: wire.PresenceBatch, fx: list[Effect], now: float) -> None:
+        """A coalesced presence batch: contacts per group (:mod:`rtcstate.presence_groups`)."""
+        fx.extend(presence_groups.group_batch(self, msg, now))
+
+    def presence_refused(self, request: Mapping[str, Any]) -> None:
+        """The relay refused a presence request: the scope stops asking for it."""
+        self.presence_scope.refuse(request)
 
     def presence(self, msg: wire.Presence, fx: list[Effect], now: float) -> None:
         """The server's presence of one contact; its ringing callee calls hear the devices."""

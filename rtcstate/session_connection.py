@@ -301,6 +301,12 @@ class ConnectionOwner(Protocol):
     def presence(self, msg: wire.Presence, fx: list[Effect], now: float) -> None:
         """The server's presence of one contact."""
 
+    def group_batch(self, msg: wire.PresenceBatch, fx: list[Effect], now: float) -> None:
+        """A coalesced presence batch (changes per group: :mod:`rtcstate.presence_groups`)."""
+
+    def presence_refused(self, request: Mapping[str, Any]) -> None:
+        """The relay refused a presence subscription or group (remembered, not asked again)."""
+
 
 def _no_owner() -> ConnectionOwner:
     raise TypeError("SessionConnection needs its owner")
@@ -411,16 +417,34 @@ class SessionConnection:
         fx.append(Drop(SessionDrop.STALE_PONG, str(getattr(msg, "seq", ""))))
 
     def _final_code(self, fx: list[Effect], now: float, msg: Any = None, **_: Any) -> bool:
-        return isinstance(msg, wire.ServerError) and msg.code in wire.FINAL_ERROR_CODES
+        # a refused presence request is not final for the session, whatever its code
+        return (
+            isinstance(msg, wire.ServerError)
+            and msg.code in wire.FINAL_ERROR_CODES
+            and msg.refused is None
+        )
 
     def _too_early(self, fx: list[Effect], now: float, msg: Any = None, **_: Any) -> None:
+        self._remember_refusal(msg)
         code = getattr(msg, "code", "")
         detail = f"{wire.ServerError.TYPE} {code} in state {self.state.name}"
         fx.append(Drop(SessionDrop.NOT_CONNECTED, detail))
 
     def _error_event(self, fx: list[Effect], now: float, msg: Any = None, **_: Any) -> None:
         code, info = getattr(msg, "code", ""), getattr(msg, "info", "")
-        fx.append(error_event(ErrorCode.SERVER_ERROR, {"code": code, "info": info}))
+        descriptor: dict[str, Any] = {"code": code, "info": info}
+        refused = self._remember_refusal(msg)
+        if refused is not None:
+            descriptor["refused"] = refused
+        fx.append(error_event(ErrorCode.SERVER_ERROR, descriptor))
+
+    def _remember_refusal(self, msg: Any) -> Mapping[str, Any] | None:
+        """A presence request the relay refused is remembered (not asked again on reconnection)."""
+        refused = getattr(msg, "refused", None)
+        if isinstance(refused, Mapping):
+            self.owner.presence_refused(refused)
+            return refused
+        return None
 
     def _presence(self, fx: list[Effect], now: float, msg: Any = None, **_: Any) -> None:
         if isinstance(msg, wire.Presence):
@@ -429,6 +453,9 @@ class SessionConnection:
     def _presence_batch(self, fx: list[Effect], now: float, msg: Any = None, **_: Any) -> None:
         """The relay's initial presence, several contacts at once: one ``Presence`` each."""
         if not isinstance(msg, wire.PresenceBatch):
+            return
+        if msg.left is not None:  # coalesced presence: changes per group
+            self.owner.group_batch(msg, fx, now)
             return
         by_user: dict[str, list[str]] = {}
         for address in msg.devices:
@@ -443,7 +470,9 @@ class SessionConnection:
             frm = sender or ""
             body = {"content": msg.content, "uuid": msg.uuid, "time": now}
             fx.append(Emit(SESSION, "contactMessage", {"sender": frm, **body}))
-            fx.append(Emit(target("contact", frm), "message", body))
+            # the contact is the user (``get_contact(user)`` hears it); the device is in the payload
+            user = frm.partition("/")[0]
+            fx.append(Emit(target("contact", user), "message", {**body, "device": frm}))
 
     def _contact_data(
         self, fx: list[Effect], now: float, msg: Any = None, sender: str | None = None, **_: Any
@@ -451,7 +480,7 @@ class SessionConnection:
         if isinstance(msg, wire.ContactData):
             frm = sender or ""
             fx.append(Emit(SESSION, "contactData", {"sender": frm, "content": msg.content}))
-            fx.append(Emit(target("contact", frm), "data", msg.content))
+            fx.append(Emit(target("contact", frm.partition("/")[0]), "data", msg.content))
 
     def _will_retry(
         self, fx: list[Effect], now: float, delay: float | None = None, **_: Any

@@ -247,11 +247,12 @@ class ContactMessageInfo(TypedDict):
 
 
 class MessageInfo(TypedDict):
-    """Contact ``message``."""
+    """Contact ``message`` (``device``: the sending device's address, rtcstate's)."""
 
     content: Any
     uuid: str
     time: float
+    device: str
 
 
 class ContactDataInfo(TypedDict):
