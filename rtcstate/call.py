@@ -42,13 +42,16 @@ still ends the call after the retransmissions.)
 *Media trouble.* ICE ``disconnected`` → ``error ICE_CONNECTION_STATE_DISCONNECTED``, a
 ``media_state`` to the far side (its ``error DISTANT_…``), ``disconnectionWarning {tries}`` at
 ``ice_warning_first`` then every ``ice_warning_interval``, an ICE restart by the caller after
-``ice_restart_delay`` and hang-up ``Ice_disconnected`` at ``ice_disconnection_timeout`` (apiRTC:
-2 s, 9 s, 40 s). A call whose ICE never connected (``connect_timeout`` ran out, the ICE restart
-that follows did not help either) ends at that same timeout with ``error CALL_ABORTED`` and
-``Unable_to_establish`` instead. ICE ``failed`` → ``error ICE_CONNECTION_STATE_FAILED`` then
-an ICE restart while attempts remain (the caller sends an ``update`` with a fresh offer; the
-adapter builds a new peer connection where the stack cannot restart ICE), else hang-up
-``Ice_failed``.
+``ice_restart_delay`` and hang-up ``Ice_disconnected`` at ``ice_disconnection_timeout``
+(apiRTC: 2 s, 9 s, 40 s). That deadline governs: an ICE-restart ``update`` unanswered while
+RECONNECTING (a dead peer) is given up without ending the call, a later ``failed`` does not
+move it, and a ``bye`` the relay cannot deliver (the peer's device gone) does not hold the
+``hangup`` back (``EndCause.away_ends_now``). A call whose ICE never connected
+(``connect_timeout`` ran out, the ICE restart that follows did not help either) ends at that
+same timeout with ``error CALL_ABORTED`` and ``Unable_to_establish`` instead. ICE ``failed`` →
+``error ICE_CONNECTION_STATE_FAILED`` then an ICE restart while attempts remain (the caller
+sends an ``update`` with a fresh offer; the adapter builds a new peer connection where the
+stack cannot restart ICE), else hang-up ``Ice_failed``.
 Renegotiation follows perfect negotiation: the callee is *polite* (on colliding offers it
 yields and answers), the caller *impolite* (it ignores the callee's colliding offer). That
 exchange, and the remote candidates kept until a remote description is applied, is the
@@ -64,11 +67,15 @@ unknown state; apiRTC hangs up with that reason when switching media fails).
 
 *Server connection.* Losing the server does not end a call (media is peer to peer): the call
 arms ``server_loss`` (``server_loss_window``); the session's reconnection cancels it, resends
-what was unacknowledged and, for an established call, the caller renegotiates with an ICE
-restart. If the window runs out the call ends with reason ``disconnected``: the application
-hears ``hangup {local, disconnected}`` at once, and a call the far side knows keeps its ``bye``
-(ENDING) for one more window, sent if the session reconnects. A ``user_not_found`` for a
-device of the far side briefly away from the relay does not end a call.
+what was unacknowledged and, for an established call, the side that reconnected (caller or
+callee) renegotiates with an ICE restart (both at once: the callee yields). If the window runs
+out the call ends with reason ``disconnected``: the application hears ``hangup {local,
+disconnected}`` at once, and a call the far side knows keeps its ``bye`` (ENDING) for one more
+window, sent if the session reconnects. A ``user_not_found`` for a device of the far side
+briefly away from the relay does not end a call. One for the callee's user ends an inviting
+call ``User_Not_Found`` at once; when it refuses a *resent* invite, an earlier copy may ring a
+device now away (its ack lost), so the bye goes on to the user (ENDING) until a device takes it
+or ``server_loss_window`` runs out.
 
 *The caller gone from the relay.* A ringing callee call has nothing of its own to notice a
 caller whose process died, or whose ``bye`` was lost before it stayed away longer than
@@ -241,6 +248,9 @@ class CallDrop(DropReason):
     """The far side's ICE report that needs no event (recovered, unknown, or the call ended)."""
     LATE_STREAM_STATE = "late-stream-state"
     """The far side's stream state once the call ended."""
+    UPDATE_UNANSWERED = "update-unanswered"
+    """A renegotiation (an ICE restart) unanswered after every retransmission while ICE is down:
+    given up, the call goes on until ICE recovers or ``ice_disconnection_timeout`` ends it."""
     UNEXPECTED_UPDATE = "unexpected-update"
     """A renegotiation offer before media is up or once the call ended."""
     STALE_UPDATE_OK = "stale-update-ok"
@@ -344,6 +354,10 @@ TRANSITIONS: list[dict[str, Any]] = [
     *stay("invite_acked", _NOT_FINAL, after="_take_ack"),
     *stay("answer_acked", _NOT_FINAL, after="_take_ack"),
     *stay("not_found", "ENDING", conditions="_device_away", after="_keep_bye_going"),
+    # a resent invite unreached: an earlier copy may ring a device now away; keep the bye going
+    {"trigger": "not_found", "source": "INVITING", "dest": "ENDING",
+     "conditions": "_invite_resent", "before": ["_mark_unreached", "_end_unreached"],
+     "after": "_bye_to_copies"},
     {"trigger": "not_found", "source": "INVITING", "dest": "ENDED",
      "before": ["_mark_unreached", "_end_unreached"]},
     {"trigger": "not_found", "source": "ENDING", "dest": "ENDED", "before": "_mark_unreached",
@@ -392,6 +406,9 @@ TRANSITIONS: list[dict[str, Any]] = [
      "conditions": "_can_restart", "after": "_restart_ice"},
     {"trigger": "ice_timeout_timer", "source": "RECONNECTING", "dest": "ENDING",
      "after": "_end_local"},
+    # an ICE-restart update unanswered while ICE is down (a dead peer): the ICE timeout governs
+    *stay("rtx_timer", "RECONNECTING", conditions="_update_given_up", before="_give_up_rtx",
+          after="_update_unanswered"),
     {"trigger": "rtx_timer", "source": ["INVITING", *_MEDIA_UP, "ANSWERING"], "dest": "ENDED",
      "conditions": "_rtx_spent", "before": "_give_up_rtx", "after": "_aborted"},
     {"trigger": "rtx_timer", "source": "ENDING", "dest": "ENDED",
@@ -433,6 +450,10 @@ class EndCause:
     reason: HangupReason | None = None
     code: ErrorCode | None = None
     given: bool = False
+    #: the relay finds the far device away when the bye goes out: the application hears the end
+    #: at once (the media is down too: the far side most likely died) rather than when the bye
+    #: is acknowledged or ``server_loss_window`` runs out; the bye is still kept going
+    away_ends_now: bool = False
 
 
 class EndPhase(enum.Enum):
@@ -453,9 +474,11 @@ END_CAUSES: Mapping[tuple[str, EndPhase], EndCause] = {
     ("ice_failed", EndPhase.ANY): EndCause(code=ErrorCode.ICE_CONNECTION_STATE_FAILED),
     ("connect_timer", EndPhase.ANY): EndCause(code=ErrorCode.CALL_ABORTED),
     # ICE never connected: establishment gave up
-    ("ice_timeout_timer", EndPhase.SETUP): EndCause(code=ErrorCode.CALL_ABORTED),
+    ("ice_timeout_timer", EndPhase.SETUP): EndCause(
+        code=ErrorCode.CALL_ABORTED, away_ends_now=True
+    ),
     ("ice_timeout_timer", EndPhase.UPDATE): EndCause(
-        code=ErrorCode.ICE_CONNECTION_STATE_DISCONNECTED
+        code=ErrorCode.ICE_CONNECTION_STATE_DISCONNECTED, away_ends_now=True
     ),
     ("description_failed", EndPhase.SETUP_LOCAL): EndCause(
         code=ErrorCode.SET_LOCAL_DESCRIPTION_FAILURE
@@ -624,6 +647,7 @@ class Call:
     _muted: tuple[bool, bool] = (False, False)  # audio, video
     _distant: ErrorCode | None = None  # the far side's ICE trouble we reported (DISTANT_*)
     _recording: bool = False
+    _away_ends_now: bool = False  # the end's EndCause.away_ends_now
     #: ended because the relay found no device of the far side (its invite or bye undelivered)
     unreached: bool = False
     # the session's index of ringing callee calls by contact (an intrusive list: 16 bytes)
@@ -825,8 +849,9 @@ class Call:
         fx: list[Effect] = [CancelTimer(self._tid(CallTimer.SERVER_LOSS))]
         if self._rtx is not None:
             self._rtx.resume(fx, now, self)
-        if self.outgoing and self.state in (CallState.CONNECTED, CallState.RECONNECTING):
-            # renegotiate with an ICE restart, as apiRTC does after a server reconnection
+        if self.state in (CallState.CONNECTED, CallState.RECONNECTING):
+            # renegotiate with an ICE restart, as apiRTC does after a server reconnection, on
+            # whichever side lost the server (both at once: perfect negotiation, the caller wins)
             fx.append(RestartIce(self.call_id))
             fx.append(CreateOffer(self.call_id, ice_restart=True))
         if self.state is CallState.RINGING and not self.outgoing:
@@ -957,6 +982,19 @@ class Call:
     def _give_up_rtx(self, fx: list[Effect], now: float, **_: Any) -> None:
         assert self._rtx is not None  # _rtx_spent
         self._rtx.expire(fx, now, self)
+
+    def _update_given_up(self, fx: list[Effect], now: float, **kw: Any) -> bool:
+        """Only renegotiations are unanswered, after ``rtx_attempts`` sends."""
+        rtx = self._rtx
+        return (
+            rtx is not None
+            and rtx.spent(self)
+            and all(type(m) is wire.Update for m in rtx.waiting or ())
+        )
+
+    def _update_unanswered(self, fx: list[Effect], now: float, **_: Any) -> None:
+        # the negotiation keeps its offer in flight: the next offer (an ICE restart) replaces it
+        fx.append(Drop(CallDrop.UPDATE_UNANSWERED, f"{self.call_id}: the ICE timeout governs"))
 
     def _retransmit(self, fx: list[Effect], now: float, **_: Any) -> None:
         rtx = self._rtx
@@ -1220,16 +1258,19 @@ class Call:
             return EndPhase.UPDATE
         return EndPhase.SETUP_LOCAL if kw.get("local", True) else EndPhase.SETUP_REMOTE
 
+    def _end_cause(self, trigger: str, kw: Mapping[str, Any], silent: bool = False) -> EndCause:
+        return (
+            (END_CAUSES.get((trigger, EndPhase.SILENT)) if silent else None)
+            or END_CAUSES.get((trigger, self._end_phase(trigger, kw)))
+            or EndCause()
+        )
+
     def _local_reason(
         self, trigger: str, kw: Mapping[str, Any], silent: bool = False
     ) -> tuple[str, ErrorCode | None]:
         """The bye reason (and local error, if any) of a local end caused by ``trigger``
         (``silent``: nothing reached the far side yet), as ``END_CAUSES`` declares it."""
-        cause = (
-            (END_CAUSES.get((trigger, EndPhase.SILENT)) if silent else None)
-            or END_CAUSES.get((trigger, self._end_phase(trigger, kw)))
-            or EndCause()
-        )
+        cause = self._end_cause(trigger, kw, silent)
         given = kw.get("reason")
         if cause.given and given:
             return str(given), None
@@ -1299,6 +1340,7 @@ class Call:
             self.invitation.expire(fx, now)
         self._teardown(fx, now)
         self._end = (HangupFrom.LOCAL, reason)
+        self._away_ends_now = self._end_cause(trigger, kw).away_ends_now
         self._clear_rtx(fx, now)  # nothing else matters now
         self._send_reliably(fx, now, wire.Bye(self.call_id, reason))
         if self._offline:
@@ -1512,7 +1554,23 @@ class Call:
             fx.append(Drop(CallDrop.DUPLICATE_ACK, msg.what))
 
     def _device_away(self, fx: list[Effect], now: float, msg: Any = None, **_: Any) -> bool:
-        return "/" in msg.user and self._rtx is not None and self._rtx.pending
+        # a device we talk to, or the user of an invite copy that may still ring (unreached)
+        return ("/" in msg.user or self.unreached) and self._rtx is not None and self._rtx.pending
+
+    def _invite_resent(self, fx: list[Effect], now: float, **_: Any) -> bool:
+        """The relay refused a resent invite: an earlier copy may have reached a device that is
+        now away (its acknowledgement lost) and rings until it hears how the call ended."""
+        return self._rtx is not None and self._rtx.tries > 1 and self._rtx.holds(wire.Invite)
+
+    def _bye_to_copies(self, fx: list[Effect], now: float, **_: Any) -> None:
+        """Ended User_Not_Found (announced already): the bye goes to the callee's user until one
+        of its devices takes it or ``server_loss_window`` runs out (as long as a ringing copy
+        survives its own server loss), so that a callee back on the relay stops ringing."""
+        assert self._end is not None
+        self._sender(fx, now).hold(fx, now, self, wire.Bye(self.call_id, self._end[1]))
+        fx.append(
+            StartTimer(self._tid(CallTimer.SERVER_LOSS), now + self.settings.server_loss_window)
+        )
 
     def _keep_bye_going(self, fx: list[Effect], now: float, msg: Any = None, **_: Any) -> None:
         """The one device we talk to is away (reconnecting to the server, say): keep the bye
@@ -1524,6 +1582,8 @@ class Call:
             deadline = now + self.settings.server_loss_window
             fx.append(StartTimer(self._tid(CallTimer.SERVER_LOSS), deadline))
         fx.append(Drop(CallDrop.USER_NOT_FOUND, f"{msg.user} away: the bye is retransmitted"))
+        if self._away_ends_now:  # END_CAUSES: such an end is heard now (an ICE timeout)
+            self._announce(fx, now)
 
     def _mark_unreached(self, fx: list[Effect], now: float, **_: Any) -> None:
         # the far side may hold a copy of our invite and never hear how the call ended

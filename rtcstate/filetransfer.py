@@ -135,6 +135,7 @@ from rtcstate.transfer.receiver import ReceiverTimer
 from rtcstate.transfer.sender import SenderTimer
 
 __all__ = [
+    "FAILURE_NUMBERS",
     "INPUTS",
     "RECEIVED_INPUTS",
     "RECEIVED_TRANSITIONS",
@@ -146,6 +147,7 @@ __all__ = [
     "ReceivedFileTransferInvitation",
     "ReceivedFileTransferInvitationState",
     "TransferDrop",
+    "failure_number",
     "incoming_file_offer",
     "install",
     "send_file",
@@ -153,6 +155,19 @@ __all__ = [
 
 LABEL = "sendFile"
 """Label of a file transfer's RTCDataChannel."""
+
+
+FAILURE_NUMBERS: Mapping[str, ErrorNumber] = {
+    HangupReason.USER_NOT_FOUND.value: ErrorNumber.ERROR_NOT_FOUND,
+}
+"""The apiRTC error number a sender's failed transfer carries, by the reason its invitation
+ended with (that of its data call: a file to a user nobody is registered as fails as a call
+to that user does, ``User_Not_Found``); any other reason is ``ERROR_OTHER``."""
+
+
+def failure_number(reason: str | None) -> ErrorNumber:
+    """:data:`FAILURE_NUMBERS` for ``reason`` (``ERROR_OTHER`` when not listed)."""
+    return FAILURE_NUMBERS.get(reason or "", ErrorNumber.ERROR_OTHER)
 
 
 def _code_payload(error_code: ErrorCode, detail: str, **extra: Any) -> dict[str, Any]:

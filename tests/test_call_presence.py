@@ -12,11 +12,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from calltools import Device, Net
 
 from rtcstate import wire
 from rtcstate.call import Call, CallState
-from rtcstate.codes import HangupReason, InvitationStatus
+from rtcstate.codes import CallStatus, HangupReason, InvitationStatus
 from rtcstate.datachannel import ReceivedDataChannelInvitationState
 from rtcstate.effects import SESSION, Send, StartTimer, target
 from rtcstate.session import ROUTE_KINDS
@@ -245,8 +246,9 @@ def test_a_ringing_file_transfer_invitation_is_cancelled() -> None:
 def test_a_caller_that_gave_up_while_the_callee_was_away_is_told_by_the_callee() -> None:
     """Bob's acknowledgement of the invite is lost; alice resends the invite while bob's only
     device is briefly away from the relay, gets ``user_not_found`` and ends (User_Not_Found).
-    Bob, back, acknowledges the invite again; alice no longer holds the call and answers with a
-    bye, so bob stops ringing: both report User_Not_Found (before: bob rang for ever)."""
+    Alice keeps her bye going to bob's user (an earlier copy of the invite may ring a device now
+    away); bob, back, takes it and stops ringing: both report User_Not_Found (before: bob rang
+    for ever)."""
     net = Net(A, B)
     acks: list[wire.Envelope] = []
 
@@ -263,16 +265,69 @@ def test_a_caller_that_gave_up_while_the_callee_was_away_is_told_by_the_callee()
     net.lose_server(B)  # bob's only device is away
     net.advance(net.now + 1.0)  # alice's invite is resent to the bare user: nobody is there
     not_found = {"from": "remote", "reason": HangupReason.USER_NOT_FOUND.value}
-    assert a.state is CallState.ENDED and hangups(net[A], a) == [not_found]
+    # alice's application heard the end at once; the call keeps its bye for bob's user
+    assert a.status is CallStatus.CALL_STATUS_ENDED and hangups(net[A], a) == [not_found]
+    assert a.state is CallState.ENDING
     assert b.state is CallState.RINGING
     net[B].reachable = True
     net.advance(net.now + 20.0)  # bob reconnects and acknowledges the invite again
     assert net[B].session.state.name == "CONNECTED"
     assert b.state is CallState.ENDED and hangups(net[B], b) == [not_found]
+    assert a.state is CallState.ENDED and hangups(net[A], a) == [not_found]
     assert wire.Bye(a.call_id, HangupReason.USER_NOT_FOUND.value) in net[A].sent(wire.Bye)
     assert b.invitation is not None
     assert b.invitation.status is InvitationStatus.INVITATION_STATUS_EXPIRED
     settled(net[B])
+
+
+@pytest.mark.parametrize("away", [1.0, WINDOW - 5.0])
+def test_the_callee_stops_ringing_even_when_its_second_invite_ack_is_lost(away: float) -> None:
+    """The data-channel fuzz's counterexample on a plain call: bob's acknowledgement of the
+    invite is lost, alice's resent invite finds none of bob's devices (he is away) and alice
+    ends User_Not_Found; bob, back, acknowledges the invite again and that is lost too. Alice's
+    bye, kept going to bob's user, still reaches him: he stops ringing with her reason (before:
+    his invitation stayed STANDBY for ever)."""
+    net = Net(A, B)
+    acks: list[wire.Envelope] = []
+
+    def lose_invite_acks(address: str, env: wire.Envelope) -> bool:
+        if isinstance(env.message, wire.Ack) and env.message.what == "invite":
+            acks.append(env)
+            return True
+        return False
+
+    net.lose = lose_invite_acks
+    a = net.call(A, "bob")
+    b = net[B].session.get_call(a.call_id)
+    assert b is not None and b.state is CallState.RINGING
+    net.lose_server(B)
+    net.advance(net.now + away)
+    net[B].reachable = True
+    net.advance(net.now + 20.0)
+    assert len(acks) == 2 and net[B].session.state.name == "CONNECTED"  # both acks lost
+    not_found = {"from": "remote", "reason": HangupReason.USER_NOT_FOUND.value}
+    assert b.state is CallState.ENDED and hangups(net[B], b) == [not_found]
+    assert b.invitation is not None
+    assert b.invitation.status is InvitationStatus.INVITATION_STATUS_EXPIRED
+    assert a.state is CallState.ENDED and hangups(net[A], a) == [not_found]
+    settled(net[A])
+    settled(net[B])
+
+
+def test_a_bye_kept_for_invite_copies_gives_up_after_the_window() -> None:
+    """A callee that never comes back: alice's bye to its user stops after the window; the
+    relay's refusals of it cost no attempt and end nothing twice."""
+    net = Net(A, B)
+    net.lose = lambda address, env: isinstance(env.message, wire.Ack)
+    a = net.call(A, "bob")
+    kill(net, B)
+    net.advance(net.now + 1.0)
+    assert a.state is CallState.ENDING and a.status is CallStatus.CALL_STATUS_ENDED
+    byes_before = len(net[A].sent(wire.Bye))
+    net.advance(net.now + WINDOW + 1.0)
+    assert a.state is CallState.ENDED and len(net[A].sent(wire.Bye)) > byes_before
+    assert hangups(net[A], a) == [{"from": "remote", "reason": HangupReason.USER_NOT_FOUND.value}]
+    settled(net[A])
 
 
 def test_an_invite_ack_for_a_call_that_ended_otherwise_is_only_dropped() -> None:

@@ -27,15 +27,18 @@ from rtcstate.codes import (
     CallType,
     ErrorCode,
     ErrorNumber,
+    HangupReason,
     InvitationStatus,
     InvitationType,
 )
 from rtcstate.effects import SESSION, Drop, Effect, Emit, OpenDataChannel, Send, SendData
 from rtcstate.errors import RtcError
 from rtcstate.filetransfer import (
+    FAILURE_NUMBERS,
     FileTransfer,
     ReceivedFileTransferInvitation,
     ReceivedFileTransferInvitationState,
+    failure_number,
 )
 from rtcstate.invitation import InvitationState
 from rtcstate.session import ROUTE_KINDS
@@ -194,6 +197,25 @@ def test_decline() -> None:
     assert net[A].payloads("response", f"invitation:{ft.id}") == ["INVITATION_STATUS_DECLINED"]
     assert "fileTransferError" not in contact_events(net)  # a decline is an answer, no error
     assert inv.decline(net.now) == [Drop("ignored", "decline of a DECLINED invitation")]
+    settled(net)
+
+
+def test_a_file_to_a_user_nobody_is_registered_as_fails_user_not_found() -> None:
+    """As a call to that user does: the invitation ends DECLINED with ``User_Not_Found``, and
+    the failure's apiRTC number is ERROR_NOT_FOUND (before: ERROR_OTHER, no reason)."""
+    net = FileNet(A)
+    ft = net.send(b"hello", to="carol")
+    reason = HangupReason.USER_NOT_FOUND.value
+    assert ft.invitation.state is InvitationState.DECLINED and ft.invitation.reason == reason
+    assert net[A].payloads("response", f"invitation:{ft.id}") == ["INVITATION_STATUS_DECLINED"]
+    assert failure_number(ft.invitation.reason) is ErrorNumber.ERROR_NOT_FOUND
+    assert {reason: ErrorNumber.ERROR_NOT_FOUND} == FAILURE_NUMBERS
+    assert failure_number("no thanks") is failure_number(None) is ErrorNumber.ERROR_OTHER
+    # the same user called: the call's own end says the same thing
+    call = net.call(A, "carol")
+    assert net[A].payloads("hangup", f"call:{call.call_id}") == [
+        {"from": "remote", "reason": reason}
+    ]
     settled(net)
 
 

@@ -18,18 +18,20 @@ reported.
 *ICE restart: a new peer connection.* aiortc cannot restart ICE. ``RestartIce`` (and a
 ``CreateOffer(ice_restart=True)`` on a connection that has already negotiated) closes the
 call's connection and builds a new one with the same tracks (same ids), the same SCTP section
-and the data channels this side opened (re-created with the same label and protocol); the
-offer that follows comes from it, with new ICE credentials and a new DTLS fingerprint. The side
-that receives an offer whose ICE credentials or fingerprint differ from the applied remote
+and the data channels this side opened (re-created with the same label and protocol); the offer
+that follows comes from it, with new ICE credentials and a new DTLS fingerprint. The side that
+receives an offer whose ICE credentials or fingerprint differ from the applied remote
 description does the same before applying it (a far side that restarted this way, which is how
-the caller renegotiates after an ICE failure, a disconnection or a server reconnection). The
-swap is invisible to the core: no ``TrackEnded``/``TrackAdded`` for the same remote track ids,
-no ``DataChannelClosed``/``DataChannelOpened`` for the channels that come back; data sent
+the caller renegotiates after an ICE failure, a disconnection or a server reconnection), and so
+does the polite side (the callee) whose own offer crossed the far side's (both restarted after
+a server loss; aiortc has no rollback). The swap is invisible to the core: no
+``TrackEnded``/``TrackAdded`` for the same remote track ids, no
+``DataChannelClosed``/``DataChannelOpened`` for the channels that come back; data sent
 meanwhile waits in the backend and goes out when the channel is open again. When this side
 restarts while the old SCTP association is still up (after a server reconnection), it first
 waits (at most ``DRAIN_TIMEOUT``) until the far side acknowledged what the call's channels sent
-on it, so that none of it is lost with the old association. The new connection's
-``connected`` is reported as usual (the core moves RECONNECTING → CONNECTED).
+on it, so that none of it is lost with the old association. The new connection's ``connected``
+is reported as usual (the core moves RECONNECTING → CONNECTED).
 """
 
 from __future__ import annotations
@@ -181,7 +183,12 @@ class _PeerConnections(_RemoteTracks, _StatsPolling, _DataChannels):
             sdp = loopback.filter_remote_sdp(sdp)
         pc = self._pc(call)
         current = pc.remoteDescription
-        if sdp_type == "offer" and current is not None and _restarted(str(current.sdp), sdp):
+        if sdp_type == "offer" and pc.signalingState == "have-local-offer" and call.polite:
+            # our offer crossed the far side's (both restarted ICE after a server loss): the
+            # polite side yields; aiortc has no rollback, so a new connection takes the offer
+            await self._replace_pc(call)
+            pc = self._pc(call)
+        elif sdp_type == "offer" and current is not None and _restarted(str(current.sdp), sdp):
             await self._replace_pc(call)  # the far side restarted with a new connection
             pc = self._pc(call)
         call.remote_msid.update(_msids(sdp))

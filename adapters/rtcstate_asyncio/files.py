@@ -75,8 +75,12 @@ class FileTransferError(RtcError):
     ``invitation_id`` is the transfer's id, ``status`` the invitation's status when it failed
     (DECLINED, CANCELLED, ...), ``error`` the error descriptor of the ``fileTransferError``
     (sender) or ``error`` (receiver) event (``errorCode``, ``errorInfo``, ``detail``) or None,
-    ``error_code`` its ``errorCode`` as an :class:`~rtcstate.codes.ErrorCode`. ``code`` is
-    ``ERROR_OTHER``. A local cause (the file could not be read or written) is ``__cause__``.
+    ``error_code`` its ``errorCode`` as an :class:`~rtcstate.codes.ErrorCode`, ``reason`` the
+    reason the invitation ended with (its data call's: ``User_Not_Found`` for a user nobody is
+    registered as, as a call to that user says) or None. ``code`` is the number
+    :func:`rtcstate.filetransfer.failure_number` gives that reason (``ERROR_NOT_FOUND`` for
+    ``User_Not_Found``, else ``ERROR_OTHER``). A local cause (the file could not be read or
+    written) is ``__cause__``.
     """
 
     def __init__(
@@ -86,8 +90,10 @@ class FileTransferError(RtcError):
         invitation_id: str,
         status: InvitationStatus,
         error: Mapping[str, Any] | None = None,
+        reason: str | None = None,
     ) -> None:
-        super().__init__(ErrorNumber.ERROR_OTHER, message)
+        super().__init__(core_ft.failure_number(reason), message)
+        self.reason = reason
         self.invitation_id = invitation_id
         self.status = status
         self.error = dict(error) if error is not None else None
@@ -225,9 +231,13 @@ class SentInvitation(Wrapper[core_inv.SentInvitation], SentInvitationEvents):
     def _fail(self, message: str) -> None:
         if self._future.done():
             return
+        reason = self.core.reason
+        if reason and self._error is None:
+            message = f"{message} ({reason})"
         exc = FileTransferError(
-            message.strip(), invitation_id=self.id, status=self.status, error=self._error
-        )
+            message.strip(), invitation_id=self.id, status=self.status, error=self._error,
+            reason=reason,
+        )  # fmt: skip
         source = self._source
         if source is not None and source.error is not None:
             exc.__cause__ = source.error

@@ -1,9 +1,10 @@
 """A callee in its own process, for tests/adapters/test_e2e_aiortc.py.
 
-    python e2e_agent.py RELAY_URL USER
+    python e2e_agent.py RELAY_URL USER [CONTACT]
 
 Registers ``USER`` on the relay with a real aiortc backend (loopback only), accepts every
-incoming call, and reports on stdout, one line each, flushed:
+incoming call (with ``CONTACT``: also calls that contact once it is online), and reports on
+stdout, one line each, flushed:
 
 * ``ready`` once registered;
 * ``call <call id>`` when it accepts a call;
@@ -26,7 +27,7 @@ def say(text: str) -> None:
     sys.stdout.flush()
 
 
-async def main(url: str, user: str) -> None:
+async def main(url: str, user: str, contact: str | None = None) -> None:
     media = AiortcMedia(loopback_only=True)
     ua = UserAgent(user, media=media, options={"contact_disconnection_delay": 0.1})
     session = await ua.register(url, timeout=10)
@@ -39,6 +40,14 @@ async def main(url: str, user: str) -> None:
 
     session.on("incomingCall", incoming)
     say("ready")
+    if contact is not None:
+        peer = session.get_contact(contact)
+        async with asyncio.timeout(20.0):
+            while not peer.is_online:
+                await asyncio.sleep(0.05)
+        call = peer.call()
+        calls.append(call.id)
+        say(f"call {call.id}")
     loop = asyncio.get_running_loop()
     stdin_closed = loop.run_in_executor(None, sys.stdin.read)
     while not stdin_closed.done():
@@ -50,4 +59,4 @@ async def main(url: str, user: str) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1], sys.argv[2]))
+    asyncio.run(main(sys.argv[1], sys.argv[2], *sys.argv[3:4]))

@@ -26,7 +26,7 @@ from rtcstate_asyncio.api import (
     SentInvitation,
 )
 
-from rtcstate.codes import ErrorCode, ErrorNumber, InvitationStatus
+from rtcstate.codes import ErrorCode, ErrorNumber, HangupReason, InvitationStatus
 from rtcstate.errors import RtcError
 from rtcstate.settings import ParameterError
 
@@ -201,6 +201,25 @@ def test_decline_makes_the_senders_done_raise_declined() -> None:
             assert sent.fired("response") == ["INVITATION_STATUS_DECLINED"]
             invitation = bob.fired("fileTransferInvitation")[0]
             assert invitation.status is STATUS.INVITATION_STATUS_DECLINED
+
+    run(test)
+
+
+def test_a_file_to_an_offline_user_fails_user_not_found_as_a_call_does() -> None:
+    async def test() -> None:
+        async with world() as w:
+            alice = await w.join("alice")
+            carol = alice.get_contact("carol")  # nobody is registered as carol
+            sent = carol.send_file(b"hello", name="hi.txt")
+            with pytest.raises(FileTransferError) as info:
+                await sent.done(WAIT)
+            assert info.value.status is STATUS.INVITATION_STATUS_DECLINED
+            assert info.value.reason == HangupReason.USER_NOT_FOUND.value
+            assert info.value.code is ErrorNumber.ERROR_NOT_FOUND
+            assert "User_Not_Found" in str(info.value)
+            call = carol.call()
+            hangup = await call.wait_for("hangup", WAIT)
+            assert hangup == {"from": "remote", "reason": info.value.reason}
 
     run(test)
 
