@@ -24,6 +24,7 @@ MACHINE_MODULES: tuple[str, ...] = (
     "rtcstate.filetransfer",
     "rtcstate.conversation.joinrequest",
     "rtcstate.conversation.machine",
+    "rtcstate.stream",
 )
 """Modules that declare machines; each new machine module is added here."""
 
