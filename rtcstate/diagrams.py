@@ -25,6 +25,7 @@ MACHINE_MODULES: tuple[str, ...] = (
     "rtcstate.conversation.joinrequest",
     "rtcstate.conversation.machine",
     "rtcstate.stream",
+    "rtcstate.conversation.call",
 )
 """Modules that declare machines; each new machine module is added here."""
 
