@@ -26,6 +26,7 @@ MACHINE_MODULES: tuple[str, ...] = (
     "rtcstate.conversation.machine",
     "rtcstate.stream",
     "rtcstate.conversation.call",
+    "rtcstate.recording",
 )
 """Modules that declare machines; each new machine module is added here."""
 

@@ -49,6 +49,8 @@ from rtcstate.drops import DropReason
 from rtcstate.effects import Drop, Effect, Emit, PublishStream, Send, target
 from rtcstate.errors import RtcError
 from rtcstate.ids import CounterIds, IdSource
+from rtcstate.media import RecordingReport
+from rtcstate.recording import Recording, RecordingTimer
 from rtcstate.stream import Stream
 from rtcstate.wire_conversation import ConvAck, ConvError, ConvRequest
 from rtcstate.wire_streams import (
@@ -105,6 +107,8 @@ class ConversationMedia:
     remote_streams: dict[str, Stream] = attrs.field(factory=dict)
     pending: dict[str, ConvRequest] = attrs.field(factory=dict)
     mode: str | None = None
+    #: recordings by media id (a published stream's id)
+    recordings: dict[str, Recording] = attrs.field(factory=dict)
 
     @property
     def target(self) -> str:
@@ -248,6 +252,31 @@ class ConversationMedia:
             fx.extend(call.abort(now))
         return fx
 
+    def start_recording(self, now: float, stream_id: str | None = None) -> list[Effect]:
+        """``startRecording`` of a published stream (``stream_id``; None: the conversation,
+        recorded as the first stream this device publishes in it)."""
+        sid = stream_id if stream_id is not None else next(iter(self.published), None)
+        if sid is None or sid not in self.published:
+            raise RtcError(ErrorNumber.ERROR_STREAM_RECORD, "START_RECORD_MEDIA_FOUND")
+        recording = self.recordings.get(sid)
+        if recording is None:
+            kind = "stream" if stream_id is not None else "conversation"
+            recording = Recording(sid, self.target, self.room, kind)
+            self.recordings[sid] = recording
+        return recording.start(now)
+
+    def stop_recording(self, now: float, stream_id: str | None = None) -> list[Effect]:
+        live = [r for r in self.recordings.values() if r.recording]
+        recording = self.recordings.get(stream_id) if stream_id is not None else None
+        if recording is None and stream_id is None and live:
+            recording = live[0]
+        if recording is None:
+            raise RtcError(ErrorNumber.ERROR_STREAM_RECORD, "STOP_RECORD_NOT_STARTED")
+        return recording.stop(now)
+
+    def is_recorded(self) -> bool:
+        return any(r.recording for r in self.recordings.values())
+
     # --- inputs --------------------------------------------------------------------------------
 
     def receive(self, env: wire.Envelope, now: float) -> list[Effect]:
@@ -284,6 +313,8 @@ class ConversationMedia:
 
     def media_event(self, event: object, now: float) -> list[Effect]:
         call_id = getattr(event, "call_id", None)
+        if isinstance(event, RecordingReport) and call_id in self.recordings:
+            return self.recordings[call_id].media_event(event, now)
         if isinstance(call_id, str):
             call = self.calls.get(call_id)
             if call is None:
@@ -296,6 +327,9 @@ class ConversationMedia:
         return stream.media_event(event, now)
 
     def timer_fired(self, name: str, now: float) -> list[Effect]:
+        for recording in self.recordings.values():
+            if name in (recording.timer_id(t) for t in RecordingTimer):
+                return recording.timer_fired(name, now)
         call_id = name[len(_TIMER_PREFIX) :].rpartition(":")[0]
         call = self.calls.get(call_id) if name.startswith(_TIMER_PREFIX) else None
         if call is None:
