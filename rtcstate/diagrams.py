@@ -26,6 +26,9 @@ MACHINE_MODULES: tuple[str, ...] = (
     "rtcstate.filetransfer",
     "rtcstate.conversation.joinrequest",
     "rtcstate.conversation.machine",
+    "rtcstate.stream",
+    "rtcstate.conversation.call",
+    "rtcstate.recording",
 )
 """Modules that declare machines; each new machine module is added here."""
 
