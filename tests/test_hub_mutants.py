@@ -1,0 +1,117 @@
+"""The hub: what mutation testing found untested (docs/testing.md, "Mutation testing").
+
+Each connection has its own message bucket (one flooder does not silence the others), the
+bucket refills at its rate from where it was last read and never above its burst; and the fork
+bookkeeping of a forked call: the caller's ack of the winner's bye (to the bare user or to the
+winner's device) closes the fork, what the caller sends inside a fork is stamped with its
+address, and an invite to one's own bare user rings one's other devices only."""
+
+from __future__ import annotations
+
+from test_hub import forks, invite, online, send, server_error_codes
+
+from rtcstate import wire
+from rtcstate.hub import Deliver, Hub, HubEffect
+from rtcstate.wire import Envelope
+
+CALL = "alice/c-call-1"
+
+
+def ping(seq: int) -> bytes:
+    return wire.encode(wire.Ping(seq=seq))
+
+
+def passes(hub: Hub, conn: str, seq: int, now: float) -> bool:
+    """Whether a ping is answered (not refused by a rate limit)."""
+    fx = hub.receive(conn, ping(seq), now)
+    codes = server_error_codes(fx)
+    assert codes in ([], ["rate_limited"]), codes
+    return not codes
+
+
+def limited() -> Hub:
+    return Hub(rate_limit=10.0, rate_burst=3.0, identity_rate_limit=None, source_rate_limit=None)
+
+
+def test_each_connection_has_its_own_bucket() -> None:
+    hub, c = online("alice/d1", "bob/d1", "carol/d1", hub=limited())
+    for conn in c.values():  # each one its whole burst, at the same instant
+        assert [passes(hub, conn, n, 0.0) for n in range(4)] == [True, True, True, False]
+
+
+def test_the_bucket_refills_at_its_rate_from_its_last_reading_up_to_its_burst() -> None:
+    hub, c = online("alice/d1", hub=limited())
+    conn = c["alice/d1"]
+    assert [passes(hub, conn, n, 0.0) for n in range(4)] == [True, True, True, False]
+    # 0.25 s at 10/s: 2.5 tokens
+    assert [passes(hub, conn, n, 0.25) for n in range(3)] == [True, True, False]
+    # 0.125 s more: the half token left plus 1.25 (times exact in binary)
+    assert [passes(hub, conn, n, 0.375) for n in range(2)] == [True, False]
+    # a long pause gives the burst back, not more
+    assert [passes(hub, conn, n, 100.0) for n in range(4)] == [True, True, True, False]
+
+
+def deliveries(fx: list[HubEffect], conn: str) -> list[Envelope]:
+    return [e.envelope for e in fx if isinstance(e, Deliver) and e.conn == conn]
+
+
+def answered_fork() -> tuple[Hub, dict[str, str]]:
+    """alice/d1 calls bob (two devices); bob/p1 answers, then hangs up."""
+    hub, c = online("alice/d1", "bob/p1", "bob/p2")
+    send(hub, c["alice/d1"], invite(CALL), to="bob")
+    send(hub, c["bob/p1"], wire.Answer(CALL, "answer"), to="alice/d1")
+    send(hub, c["bob/p1"], wire.Bye(CALL, "Hangup_From_Callee"), to="alice/d1")
+    return hub, c
+
+
+def test_the_callers_ack_of_the_winners_bye_to_the_bare_user_closes_the_fork() -> None:
+    hub, c = answered_fork()
+    ack = wire.Ack(CALL, "bye")
+    fx = send(hub, c["alice/d1"], ack, to="bob")
+    assert deliveries(fx, c["bob/p1"]) == [Envelope(ack, "bob", "alice/d1")]  # stamped
+    assert deliveries(fx, c["bob/p2"]) == []
+    assert forks(hub)[CALL].closed
+    # the loser acknowledges the hub's bye: nothing holds the fork any more
+    send(hub, c["bob/p2"], wire.Ack(CALL, "bye"), to="alice/d1")
+    assert forks(hub) == {}
+
+
+def test_the_callers_ack_of_the_winners_bye_to_its_device_closes_the_fork() -> None:
+    hub, c = answered_fork()
+    ack = wire.Ack(CALL, "bye")
+    fx = send(hub, c["alice/d1"], ack, to="bob/p1")
+    assert deliveries(fx, c["bob/p1"]) == [Envelope(ack, "bob/p1", "alice/d1")]
+    assert forks(hub)[CALL].closed
+    send(hub, c["bob/p2"], wire.Ack(CALL, "bye"), to="alice/d1")
+    assert forks(hub) == {}
+
+
+def test_another_message_of_the_caller_does_not_close_the_fork() -> None:
+    hub, c = answered_fork()
+    send(hub, c["alice/d1"], wire.Ack(CALL, "answer"), to="bob")
+    send(hub, c["alice/d1"], wire.Ack(CALL, "answer"), to="bob/p1")
+    assert not forks(hub)[CALL].closed
+    send(hub, c["bob/p2"], wire.Ack(CALL, "bye"), to="alice/d1")
+    assert CALL in forks(hub)  # the winner's bye is not acknowledged yet
+
+
+def test_what_the_caller_sends_a_ringing_fork_reaches_every_device_stamped() -> None:
+    hub, c = online("alice/d1", "bob/p1", "bob/p2")
+    send(hub, c["alice/d1"], invite(CALL), to="bob")
+    cand = wire.Candidate(CALL, "candidate:1 1 udp 1 127.0.0.1 9 typ host")
+    fx = send(hub, c["alice/d1"], cand, to="bob")
+    for device in ("bob/p1", "bob/p2"):
+        assert deliveries(fx, c[device]) == [Envelope(cand, "bob", "alice/d1")]
+
+
+def test_an_invite_to_ones_own_user_rings_the_other_devices_only() -> None:
+    hub, c = online("alice/d1", "alice/d2", "alice/d3")
+    inv = invite(CALL)
+    fx = send(hub, c["alice/d1"], inv, to="alice")
+    assert deliveries(fx, c["alice/d1"]) == []
+    for device in ("alice/d2", "alice/d3"):
+        assert deliveries(fx, c[device]) == [Envelope(inv, "alice", "alice/d1")]
+    assert set(forks(hub)[CALL].others) == {"alice/d2", "alice/d3"}
+    alone, a = online("dave/d1")
+    fx = send(alone, a["dave/d1"], invite("dave/c-call-2"), to="dave")
+    assert deliveries(fx, a["dave/d1"]) == [Envelope(wire.UserNotFound("dave/c-call-2", "dave"))]
