@@ -115,3 +115,49 @@ def test_an_invite_to_ones_own_user_rings_the_other_devices_only() -> None:
     alone, a = online("dave/d1")
     fx = send(alone, a["dave/d1"], invite("dave/c-call-2"), to="dave")
     assert deliveries(fx, a["dave/d1"]) == [Envelope(wire.UserNotFound("dave/c-call-2", "dave"))]
+
+
+# --- rtcstate.hub.limits: the bucket and deadline primitives -----------------------------------
+
+
+def test_an_unlimited_bucket_is_never_refilled_and_always_full() -> None:
+    from rtcstate.hub.limits import TokenBucket
+
+    bucket = TokenBucket.full(None, 3.0, 0.0)
+    bucket.tokens = 1.0
+    assert bucket.refill(10.0) == 1.0 and bucket.last == 0.0
+    assert bucket.is_full(10.0) and bucket.ready(10.0)
+
+
+def test_a_sweep_keeps_the_buckets_still_draining() -> None:
+    from rtcstate.hub.limits import Buckets
+
+    buckets: Buckets[str] = Buckets(10.0, 3.0)
+    for _ in range(3):
+        buckets.get("flooder", 0.0).take()
+    buckets.get("idle", 0.0)
+    assert buckets.sweep(0.0) == 1  # the idle (full) one goes, the drained one stays
+    assert buckets.sweep(0.25) == 1  # 2.5 tokens back out of three: still kept
+    assert buckets.sweep(0.5) == 0  # full again (times exact in binary)
+    unlimited: Buckets[str] = Buckets(None, 3.0)
+    unlimited.get("x", 0.0).take()
+    assert unlimited.sweep(0.0) == 0
+
+
+def test_deadlines_fall_due_in_arming_order_at_equal_times() -> None:
+    from rtcstate.hub.limits import Deadlines
+
+    deadlines = Deadlines()
+    assert deadlines.next() is None
+    deadlines.arm(5.0, "conn-b", "idle")
+    deadlines.arm(5.0, "conn-a", "register")
+    deadlines.arm(5.0, "conn-c", "idle")
+    deadlines.arm(1.0, "conn-z", "idle")
+    assert deadlines.next() == 1.0
+    assert list(deadlines.due(5.0)) == [
+        (1.0, "conn-z", "idle"),
+        (5.0, "conn-b", "idle"),
+        (5.0, "conn-a", "register"),
+        (5.0, "conn-c", "idle"),
+    ]
+    assert deadlines.next() is None and len(deadlines) == 0
