@@ -161,3 +161,116 @@ def test_deadlines_fall_due_in_arming_order_at_equal_times() -> None:
         (5.0, "conn-c", "idle"),
     ]
     assert deadlines.next() is None and len(deadlines) == 0
+
+
+# --- rtcstate.hub.routing: the ringing cap, fork losers, replies inside a fork ----------------
+
+BUSY = "User_Busy"
+
+
+def ringing_hub() -> tuple[Hub, dict[str, str]]:
+    return online("alice/d1", "bob/p1", "bob/p2", hub=Hub(max_ringing=1, ring_timeout=10.0))
+
+
+def busy(fx: list[HubEffect], conn: str, call_id: str) -> bool:
+    """Whether the caller (on ``conn``) heard a busy decline for ``call_id``."""
+    return any(e.message == wire.Bye(call_id, BUSY) for e in deliveries(fx, conn))
+
+
+def test_a_full_device_answers_busy_to_the_caller_until_its_call_settles() -> None:
+    for settle in ("answer", "decline", "ack", "cancel-device", "cancel-user"):
+        hub, c = ringing_hub()
+        a, p1 = c["alice/d1"], c["bob/p1"]
+        send(hub, a, invite("alice/c-1"), to="bob/p1")
+        fx = send(hub, a, invite("alice/c-2"), to="bob/p1")
+        assert busy(fx, a, "alice/c-2"), settle  # to the caller's connection
+        assert not busy(send(hub, a, invite("alice/c-1"), to="bob/p1"), a, "alice/c-1")
+        send(hub, p1, wire.Ack("alice/c-1", "invite"), to="alice/d1")  # settles nothing
+        assert busy(send(hub, a, invite("alice/c-3"), to="bob/p1"), a, "alice/c-3")
+        if settle == "answer":
+            send(hub, p1, wire.Answer("alice/c-1", "sdp"), to="alice/d1")
+        elif settle == "decline":
+            send(hub, p1, wire.Bye("alice/c-1", "User_Refused_Call"), to="alice/d1")
+        elif settle == "ack":
+            send(hub, p1, wire.Ack("alice/c-1", "bye"), to="alice/d1")
+        else:
+            to = "bob/p1" if settle == "cancel-device" else "bob"
+            send(hub, a, wire.Bye("alice/c-1", "Hangup_From_Caller"), to=to)
+        fx = send(hub, a, invite("alice/c-4"), to="bob/p1")
+        assert not busy(fx, a, "alice/c-4"), settle
+        assert deliveries(fx, p1), settle
+
+
+def test_a_cancel_to_an_unknown_user_is_routed_as_not_found() -> None:
+    hub, c = ringing_hub()
+    fx = send(hub, c["alice/d1"], wire.Bye("alice/c-9", "Hangup_From_Caller"), to="ghost")
+    assert deliveries(fx, c["alice/d1"]) == [Envelope(wire.UserNotFound("alice/c-9", "ghost"))]
+
+
+def test_a_ringing_call_stops_counting_at_its_deadline() -> None:
+    hub, c = ringing_hub()
+    a = c["alice/d1"]
+    send(hub, a, invite("alice/c-1"), to="bob/p1", now=0.0)
+    assert busy(send(hub, a, invite("alice/c-2"), to="bob/p1", now=9.5), a, "alice/c-2")
+    assert not busy(send(hub, a, invite("alice/c-3"), to="bob/p1", now=10.0), a, "alice/c-3")
+
+
+def test_a_device_that_leaves_forgets_what_rang_on_it() -> None:
+    hub, c = ringing_hub()
+    a = c["alice/d1"]
+    send(hub, a, invite("alice/c-1"), to="bob/p1")
+    hub.disconnect(c["bob/p1"], 0.0)
+    online("bob/p1", hub=hub)
+    fx = send(hub, a, invite("alice/c-2"), to="bob/p1")
+    assert not busy(fx, a, "alice/c-2")
+
+
+def test_a_device_registered_after_the_invite_may_answer_the_fork() -> None:
+    hub, c = online("alice/d1", "bob/p1")
+    send(hub, c["alice/d1"], invite(CALL), to="bob")
+    hub, late = online("bob/p9", hub=hub)
+    fx = send(hub, late["bob/p9"], wire.Answer(CALL, "sdp"), to="alice/d1")
+    assert deliveries(fx, c["alice/d1"]) == [
+        Envelope(wire.Answer(CALL, "sdp"), "alice/d1", "bob/p9")
+    ]
+    assert forks(hub)[CALL].winner == "bob/p9"
+
+
+def test_a_closed_fork_with_no_loser_is_forgotten_at_once() -> None:
+    hub, c = online("alice/d1", "bob/p1")
+    send(hub, c["alice/d1"], invite(CALL), to="bob")
+    send(hub, c["bob/p1"], wire.Answer(CALL, "sdp"), to="alice/d1")
+    send(hub, c["bob/p1"], wire.Bye(CALL, "Hangup_From_Callee"), to="alice/d1")
+    send(hub, c["alice/d1"], wire.Ack(CALL, "bye"), to="bob")
+    assert forks(hub) == {}
+
+
+def test_what_a_loser_says_is_dropped_with_the_fork_loser_reason() -> None:
+    from rtcstate.effects import Drop
+    from rtcstate.hub.effects import HubDrop
+
+    hub, c = online("alice/d1", "bob/p1", "bob/p2")
+    send(hub, c["alice/d1"], invite(CALL), to="bob")
+    send(hub, c["bob/p1"], wire.Answer(CALL, "sdp"), to="alice/d1")
+    p2 = c["bob/p2"]
+    for msg in (wire.Bye(CALL, "User_Refused_Call"), wire.Candidate(CALL, "")):
+        drops = [e for e in send(hub, p2, msg, to="alice/d1") if isinstance(e, Drop)]
+        assert len(drops) == 1 and drops[0].reason == HubDrop.FORK_LOSER, msg
+        assert CALL in drops[0].detail and "bob/p2" in drops[0].detail
+
+
+def test_a_message_inside_a_fork_to_an_unknown_address_is_answered_not_found() -> None:
+    hub, c = online("alice/d1", "bob/p1", "bob/p2", "carol/d1")
+    send(hub, c["alice/d1"], invite(CALL), to="bob")
+    nf = Envelope(wire.UserNotFound(CALL, "ghost/x"))
+    # the caller, a ringing device before and the winner after the answer, a third party
+    assert deliveries(send(hub, c["alice/d1"], wire.Candidate(CALL, ""), to="ghost/x"),
+                      c["alice/d1"]) == [nf]  # fmt: skip
+    assert deliveries(send(hub, c["bob/p1"], wire.Ack(CALL, "invite"), to="ghost/x"),
+                      c["bob/p1"]) == [nf]  # fmt: skip
+    assert deliveries(send(hub, c["bob/p1"], wire.Answer(CALL, "sdp"), to="ghost/x"),
+                      c["bob/p1"]) == [nf]  # fmt: skip
+    assert deliveries(send(hub, c["bob/p1"], wire.Candidate(CALL, ""), to="ghost/x"),
+                      c["bob/p1"]) == [nf]  # fmt: skip
+    assert deliveries(send(hub, c["carol/d1"], wire.Candidate(CALL, ""), to="ghost/x"),
+                      c["carol/d1"]) == [nf]  # fmt: skip
