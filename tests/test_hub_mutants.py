@@ -274,3 +274,11 @@ def test_a_message_inside_a_fork_to_an_unknown_address_is_answered_not_found() -
                       c["bob/p1"]) == [nf]  # fmt: skip
     assert deliveries(send(hub, c["carol/d1"], wire.Candidate(CALL, ""), to="ghost/x"),
                       c["carol/d1"]) == [nf]  # fmt: skip
+
+
+def test_a_tenant_space_outlives_a_leaving_connection_while_others_remain() -> None:
+    hub, c = online("alice/d1", "carol/d1")
+    hub.disconnect(c["carol/d1"], 0.0)
+    hub, d = online("dave/d1", hub=hub)
+    fx = send(hub, d["dave/d1"], invite("dave/c-1"), to="alice")
+    assert deliveries(fx, c["alice/d1"]) == [Envelope(invite("dave/c-1"), "alice", "dave/d1")]
