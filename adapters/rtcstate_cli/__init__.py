@@ -7,8 +7,9 @@ machines), ``docs`` (regenerate the generated pages in ``docs/``, or check them 
 ``rtcstate_asyncio``; ``--web`` also serves the browser client; authentication, TLS and limits:
 see :mod:`rtcstate_cli.serve`), ``agent --name N`` (a Python agent to call, see
 :mod:`rtcstate_cli.agent`), ``demo [--scenario S] [--size-mb N] [--relay URL]`` (two agents
-over real WebRTC on loopback, see :mod:`rtcstate_cli.demo`). A user's mistake gives one line
-and an exit code, never a traceback (:mod:`rtcstate_cli.errors`).
+over real WebRTC on loopback, see :mod:`rtcstate_cli.demo`), ``conformance`` (the wire
+conformance suite against a client, see :mod:`rtcstate_cli.conformance`). A user's mistake
+gives one line and an exit code, never a traceback (:mod:`rtcstate_cli.errors`).
 """
 
 from __future__ import annotations
@@ -123,6 +124,11 @@ def main(argv: list[str] | None = None) -> int:
         "--relay", metavar="URL", type=errors.relay_url, help="use the relay running at URL "
         "(rtcstate serve) instead of starting one in this process, e.g. ws://127.0.0.1:8765",
     )  # fmt: skip
+    from rtcstate_cli import conformance
+
+    conformance.add_arguments(
+        command("conformance", "run the wire conformance suite against a client")
+    )
     args = parser.parse_args(argv)
     return guarded(lambda: _dispatch(args))
 
@@ -162,6 +168,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         return serve.main(args)
     if args.command == "agent":
         return _agent(args.name, args.relay)
+    if args.command == "conformance":
+        from rtcstate_cli import conformance
+
+        return conformance.main(args)
     return 2  # pragma: no cover - argparse enforces the choices
 
 
