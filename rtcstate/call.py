@@ -801,7 +801,13 @@ class Call:
         """A message for this call (``INPUTS.wire`` says which trigger); never raises."""
         msg = env.message
         sender = env.sender
-        if sender is not None and sender.partition("/")[0] != self.contact:
+        # (``remote`` is always a device of ``contact``, or the contact itself: the common case
+        # costs one comparison)
+        if (
+            sender is not None
+            and sender != self.remote
+            and sender.partition("/")[0] != self.contact
+        ):
             # the relay stamps senders: only the far side's user may act on this call (ids
             # are guessable; a third party must not answer, renegotiate or end it)
             return [Drop(CallDrop.STRANGER, f"{msg.TYPE} from {sender} for {self.call_id}")]
@@ -1594,7 +1600,10 @@ class Call:
         self._end_remote(fx, now, reason=reason, cause=kw.get("cause", "not_found"))
 
     def _take_candidate(self, fx: list[Effect], now: float, msg: Any = None, **_: Any) -> None:
-        self._negotiation().take(fx, now, msg, self.call_type)  # effects and drops only
+        # the hot path of a call's messages: straight to the negotiation's dispatch (a
+        # candidate gives effects and drops only, no decision)
+        neg = self._neg or self._negotiation()
+        _NEGOTIATION.deliver(neg, wire.Candidate, msg, fx, now, msg=msg)
 
     def _far_media_state(self, fx: list[Effect], now: float, msg: Any = None, **_: Any) -> None:
         code = _DISTANT_ICE.get(msg.ice_state)
@@ -1705,6 +1714,7 @@ def _is_reason(value: str) -> bool:
 
 
 _SPEC = spec_of(Call)
+_NEGOTIATION = spec_of(Negotiation)
 
 
 def _inputs(kw: dict[str, Any]) -> dict[str, Any]:
