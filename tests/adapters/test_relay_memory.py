@@ -45,7 +45,7 @@ def test_non_reading_clients_cost_a_relay_process_at_most_the_queue_bytes() -> N
            str(port), "--max-queue-bytes", str(QUEUE), "--presence-interval", "0",
            "--rate-limit", *unlimited, "--identity-rate-limit", *unlimited,
            "--source-rate-limit", *unlimited, "--register-rate", *unlimited,
-           "--connect-rate", *unlimited]  # fmt: skip
+           "--connect-rate", *unlimited, "--presence-group", ""]  # fmt: skip
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     async def drain(ws: ClientConnection) -> None:
@@ -74,11 +74,13 @@ def test_non_reading_clients_cost_a_relay_process_at_most_the_queue_bytes() -> N
                     connect(url, sock=sock, proxy=None, max_queue=1, close_timeout=0.5)
                 )
                 await register(ws, f"sleeper{i}")
+                await ws.send(wire.encode(wire.PresenceSubscribe([], ["team"])))
                 sleepers.append(ws)
             readers = []
-            for i in range(4):
+            for i in range(7):  # 7 devices with long names (+ the churner's: 8, the limit)
                 ws = await stack.enter_async_context(connect(url, proxy=None))
                 await register(ws, "c" * 60, f"{i}" * 60)
+                await ws.send(wire.encode(wire.PresenceSubscribe([], ["team"])))
                 readers.append(asyncio.create_task(drain(ws)))
             churner = await stack.enter_async_context(connect(url, proxy=None))
             readers.append(asyncio.create_task(drain(churner)))
@@ -86,7 +88,9 @@ def test_non_reading_clients_cost_a_relay_process_at_most_the_queue_bytes() -> N
             base = vm_rss(proc.pid)
             peak = base
             for cycle in range(3000):  # devices with long names come and go
+                # (the churner is seen in "team", it hears nobody: it only reads its Registered)
                 await churner.send(wire.encode(wire.Register("c" * 60, "x" * 60)))
+                await churner.send(wire.encode(wire.PresenceGroups(["team"], [])))
                 await churner.send(wire.encode(wire.Unregister()))
                 if cycle % 4 == 0:  # paced: the readers keep up, the sleepers do not
                     await asyncio.sleep(0.002)
