@@ -26,13 +26,31 @@ told at the next flush (``contactDisconnectionDelay`` applies to the older, imme
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 from rtcstate import wire
 from rtcstate.effects import CancelTimer, Effect, Emit, target
+from rtcstate.presence import PresenceScope
 
-if TYPE_CHECKING:
-    from rtcstate.session import Session
+
+class Session(Protocol):
+    """What :func:`group_batch` uses of a :class:`rtcstate.session.Session` (a protocol, so
+    that this module does not import the session that imports it)."""
+
+    presence_scope: PresenceScope
+    contacts: dict[str, tuple[str, ...]]
+
+    @property
+    def address(self) -> str: ...
+
+    def timer_armed(self, timer_id: str) -> bool: ...
+
+    def _track(self, fx: list[Effect]) -> list[Effect]: ...
+
+    def ringing_from(self, contact: str) -> list[Any]: ...
+
+    def _from_child(self, route: str, key: str, child: Any, fx: list[Effect]) -> list[Effect]: ...
+
 
 __all__ = ["CONTACTS", "group_batch"]
 

@@ -70,7 +70,7 @@ from rtcstate.hub.effects import CloseCode, CloseConnection, Deliver, HubDrop, H
 from rtcstate.hub.lifecycle import Connection, ConnState
 from rtcstate.hub.limits import Buckets, Deadlines, TokenBucket
 from rtcstate.hub.presence import SnapshotJob, batches
-from rtcstate.hub.presence_feed import feed, flush
+from rtcstate.hub.presence_feed import delta_batches, feed, flush
 from rtcstate.hub.routing import Space, server, server_error
 from rtcstate.identity import DEFAULT_TENANT, Identity, Refusal, Revocations, Verifier, claimed
 from rtcstate.machine import spec_of
@@ -436,8 +436,7 @@ class Hub:
                 return self._subscribe(c, space, msg.contacts, msg.groups)
             if kind is wire.PresenceUnsubscribe:
                 assert isinstance(msg, wire.PresenceUnsubscribe)
-                space.presence.unsubscribe(c.id, c.presence, msg.contacts, msg.groups)
-                return []
+                return self._unsubscribe(c, space, msg.contacts, msg.groups)
             if kind is wire.PresenceGroups:
                 assert isinstance(msg, wire.PresenceGroups)
                 return self._groups(c, space, msg.join, msg.leave)
@@ -815,6 +814,29 @@ class Hub:
             devices.extend(theirs)
         return [
             server(c.id, wire.PresenceBatch(b)) for b in batches(devices, self.client_frame_limit)
+        ]
+
+    def _unsubscribe(
+        self, c: Connection, space: Space, contacts: list[str], groups: list[str]
+    ) -> list[HubEffect]:
+        """Stop hearing ``contacts`` and ``groups``; with coalesced presence the connection
+        is told whom it no longer hears that way (a ``left`` batch per source)."""
+        presence, mine = space.presence, c.presence
+        if not presence.coalesce:
+            presence.unsubscribe(c.id, mine, contacts, groups)
+            return []
+        # the group's members, and whoever left it since the last flush (not told yet)
+        gone: list[tuple[str | None, list[str]]] = [
+            (g, list({**presence.members.get(g, {}), **presence.dirty_groups.get(g, {})}))
+            for g in dict.fromkeys(groups)
+            if g in mine.groups
+        ]
+        gone.append((None, [u for u in dict.fromkeys(contacts) if u in mine.contacts]))
+        presence.unsubscribe(c.id, mine, contacts, groups)
+        return [
+            server(c.id, msg)
+            for group, users in gone
+            for msg in delta_batches(group, [], users, self.client_frame_limit)
         ]
 
     def _groups(
