@@ -31,6 +31,7 @@ from typing import Any, Protocol
 from rtcstate import wire
 from rtcstate.effects import CancelTimer, Effect, Emit, target
 from rtcstate.presence import PresenceScope
+from rtcstate.session_timers import TimerBook
 
 
 class Session(Protocol):
@@ -38,14 +39,17 @@ class Session(Protocol):
     that this module does not import the session that imports it)."""
 
     presence_scope: PresenceScope
-    contacts: dict[str, tuple[str, ...]]
+
+    @property
+    def contacts(self) -> dict[str, tuple[str, ...]]: ...
 
     @property
     def address(self) -> str: ...
 
-    def timer_armed(self, timer_id: str) -> bool: ...
+    @property
+    def timers(self) -> TimerBook: ...
 
-    def _track(self, fx: list[Effect]) -> list[Effect]: ...
+    def timer_armed(self, timer_id: str) -> bool: ...
 
     def ringing_from(self, contact: str) -> list[Any]: ...
 
