@@ -113,11 +113,14 @@ def test_the_conference_scenario_checks_every_step() -> None:
 def test_a_failed_conference_step_exits_non_zero(monkeypatch: pytest.MonkeyPatch) -> None:
     from rtcstate_cli import conference
 
-    monkeypatch.setattr(conference, "STEP", 0.05)  # too short for anything: a step times out
-
-    async def slow(*args: object, **kwargs: object) -> None:
+    async def slow() -> None:
         await asyncio.sleep(1)
 
-    monkeypatch.setattr(conference, "_scenario", lambda *a: conference._step(slow(), "slow"))
+    async def failing(*args: object) -> None:
+        # registered: now every step gets 50 ms, too short for this one
+        monkeypatch.setattr(conference, "STEP", 0.05)
+        await conference._step(slow(), "slow")
+
+    monkeypatch.setattr(conference, "_scenario", failing)
     code, text = run_demo("conference")
     assert code == 1 and "DEMO FAILED: slow: nothing after 0 s" in text
