@@ -12,6 +12,7 @@ from rtcstate import wire
 from rtcstate.codes import ErrorNumber, InvitationStatus, InvitationType
 from rtcstate.conversation import Conference, Conversation
 from rtcstate.conversation.invitations import (
+    MAX_PENDING,
     ConvInvitationDrop,
     ReceivedConversationInvitation,
     SentConversationInvitation,
@@ -156,3 +157,26 @@ def test_misuse_raises_before_sending() -> None:
         send_invitation(s, conv, "bob", 0.0, expiration=0)
     assert bad.value.code is ErrorNumber.ERROR_BAD_PARAMETER
     assert s.child_count("invitation_id") == 0
+
+
+def test_a_flood_of_invitations_is_bounded_and_answered() -> None:
+    """An attacker inviting a device again and again: at most MAX_PENDING wait, the others
+    are declined at once with the reason (the sender is told), and the honest flow goes on."""
+    net, (_alice, bob) = _net("alice", "bob")
+    s = bob.session
+    for i in range(MAX_PENDING):
+        env = wire.Envelope(ConvInvitation(f"spam{i}", ROOM), None, "mallory/default")
+        s.receive_envelope(env, net.now)
+    extra = wire.Envelope(ConvInvitation("spam-extra", ROOM), None, "mallory/default")
+    fx = s.receive_envelope(extra, net.now)
+    answer = wire.InviteAnswer("spam-extra", wire.AnswerChoice.DECLINE, "Too_Many_Invitations")
+    assert fx[0] == Send("mallory/default", answer)
+    assert type(fx[1]) is Drop and fx[1].reason is ConvInvitationDrop.TOO_MANY
+    assert s.child("invitation_id", "spam-extra") is None
+    assert s.child_count("invitation_id") == MAX_PENDING
+    # deciding one frees a place
+    first = s.child("invitation_id", "spam0")
+    assert isinstance(first, ReceivedConversationInvitation)
+    first.decline(net.now)
+    again = wire.Envelope(ConvInvitation("honest", ROOM), None, "alice/default")
+    assert any(type(e) is Emit for e in s.receive_envelope(again, net.now))

@@ -61,7 +61,8 @@ def _agent(name: str, relay: str) -> int:
 def _demo(scenario: str, size_mb: float, relay: str | None) -> int:
     import asyncio
 
-    require("aiortc", "rtcstate demo")
+    if scenario != "conference":  # the conference has no media
+        require("aiortc", "rtcstate demo")
     from rtcstate_cli.demo import run
 
     return asyncio.run(run(scenario, int(size_mb * (1 << 20)), relay_url=relay))
@@ -114,8 +115,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     p_demo = command("demo", "alice calls bob over real WebRTC on loopback")
     p_demo.add_argument(
-        "--scenario", default="call", choices=["call", "decline", "busy", "notfound"],
-        help="call: media, data channel, file, hangup; or a refusal",
+        "--scenario", default="call",
+        choices=["call", "decline", "busy", "notfound", "conference"],
+        help="call: media, data channel, file, hangup; or a refusal; conference: a moderator "
+        "and three agents (waiting room, admitted and denied, messages, eject, close)",
     )  # fmt: skip
     p_demo.add_argument(
         "--size-mb", type=errors.positive, default=4.0, help="size of the file sent, in MiB"

@@ -21,7 +21,9 @@ joins the conversation (``get_conversation`` / ``get_conference`` of the room, w
 invitation's password): ACCEPTED; whether the join succeeds is the conversation's business (its
 promise), the invitation stays ACCEPTED either way, as in apiRTC. ``decline(now, reason)``
 answers ``decline``: DECLINED; declining a decided invitation does nothing (apiRTC ignores it).
-No expiry timer on the receiving side (apiRTC has none). Each change fires ``statusChange
+No expiry timer on the receiving side (apiRTC has none); a session holds at most
+:data:`MAX_PENDING` undecided ones, and declines any more at once (``Too_Many_Invitations``:
+what one stranger may cost a device is bounded). Each change fires ``statusChange
 {status, id}`` on ``invitation:<id>``. Once decided it ends and the session forgets it.
 """
 
@@ -46,6 +48,7 @@ from rtcstate.media import MediaEvent
 from rtcstate.wire_conv_invitation import ConvInvitation, ConvInvitationReceived
 
 __all__ = [
+    "MAX_PENDING",
     "ConvInvitationDrop",
     "ReceivedConversationInvitation",
     "ReceivedConversationInvitationState",
@@ -55,6 +58,7 @@ __all__ = [
 ]
 
 ROUTE = "invitation_id"
+TOO_MANY = "Too_Many_Invitations"
 
 
 class ConvInvitationDrop(DropReason):
@@ -68,6 +72,13 @@ class ConvInvitationDrop(DropReason):
     """A message a received invitation does not take (only the invitation itself)."""
     UNEXPECTED_REPORT = "unexpected-report"
     """A media report or a timer for an invitation, which owns neither."""
+    TOO_MANY = "too-many-invitations"
+    """A new invitation while ``MAX_PENDING`` received ones wait for a decision: declined at
+    once (``Too_Many_Invitations``), so a stranger cannot grow a session without bound."""
+
+
+MAX_PENDING = 64
+"""Received conversation invitations a session holds undecided at most."""
 
 
 # --- the sender's side ----------------------------------------------------------------------
@@ -285,6 +296,13 @@ def _received(host: ConversationHost, env: wire.Envelope, now: float) -> list[Ef
     assert isinstance(msg, ConvInvitation)
     if env.sender is None:
         return [Drop(ConvInvitationDrop.NOT_FOR_INVITEE, "an invitation must come from a user")]
+    pending = sum(
+        isinstance(c, ReceivedConversationInvitation) for c in host.children(ROUTE).values()
+    )
+    if pending >= MAX_PENDING:
+        answer = wire.InviteAnswer(msg.invitation_id, wire.AnswerChoice.DECLINE, TOO_MANY)
+        detail = f"{pending} invitations wait already; {msg.invitation_id} declined"
+        return [Send(env.sender, answer), Drop(ConvInvitationDrop.TOO_MANY, detail)]
     inv = ReceivedConversationInvitation(
         msg.invitation_id, msg.room, env.sender, msg.kind, msg.password, host
     )
