@@ -22,18 +22,25 @@ of that class name (as the Pyodide bridge does), a data-channel message a ``Data
 address than 127.0.0.1 or ::1 is taken out of the page's local descriptions and trickled
 candidates, and a remote one is not applied: the tests stay on loopback, whatever interfaces the
 machine has (Chromium gathers on all of them; ``media.js`` itself filters nothing).
-``aclose()`` (called by the suite after each case) closes the page and the browser.
+``aclose()`` (called by the suite after each case) closes the page. The process has one
+Chromium, started on first use and reached over the DevTools protocol (``connect_over_cdp``)
+from each case's loop, killed when the process exits.
 """
 
 from __future__ import annotations
 
 import asyncio
+import atexit
 import base64
 import contextlib
 import enum
 import json
 import os
 import shutil
+import signal
+import subprocess
+import tempfile
+import time
 from importlib import resources
 from typing import Any
 
@@ -62,6 +69,44 @@ FLAGS = [
     "--disable-features=WebRtcHideLocalIpsWithMdns",
 ]
 ORIGIN = "http://127.0.0.1"
+
+
+_SHARED: list[tuple[subprocess.Popen[bytes], str]] = []
+
+
+def _shared_browser() -> str:
+    """The DevTools URL of this process's one headless Chromium, started on first use (each
+    case of the suite runs in its own event loop: starting a browser for each would cost seconds
+    per case on a loaded machine); it is killed when the process exits."""
+    if _SHARED and _SHARED[0][0].poll() is None:
+        return _SHARED[0][1]
+    profile = tempfile.mkdtemp(prefix="rtcstate-chromium-")
+    proc = subprocess.Popen(
+        [CHROMIUM, "--headless=new", "--remote-debugging-address=127.0.0.1",
+         "--remote-debugging-port=0", f"--user-data-dir={profile}", *FLAGS, "about:blank"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+    )  # fmt: skip
+    assert proc.stderr is not None
+    deadline = time.monotonic() + 60.0
+    url = None
+    while url is None and time.monotonic() < deadline:
+        line = proc.stderr.readline().decode(errors="replace")
+        if not line and proc.poll() is not None:
+            break
+        if "DevTools listening on " in line:
+            url = line.split("DevTools listening on ", 1)[1].strip()
+    if url is None:
+        os.killpg(proc.pid, signal.SIGKILL)
+        raise RuntimeError(f"{CHROMIUM} did not start")
+    _SHARED[:] = [(proc, url)]
+
+    def stop() -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        shutil.rmtree(profile, ignore_errors=True)
+
+    atexit.register(stop)
+    return url
 
 
 #: the media reports the page may send, by class name
@@ -191,6 +236,9 @@ class BrowserBackends:
         self._start: asyncio.Task[Any] | None = None
         self._playwright: Any = None
         self._browser: Any = None
+        self._own_page: Any = None
+        # the process's Chromium starts here, once, before any case waits for a report
+        self._cdp_url = _shared_browser()
 
     def backend(self, name: str) -> PageMedia:
         """A new backend ``name`` in the page (the browser starts on the first)."""
@@ -208,10 +256,12 @@ class BrowserBackends:
         from playwright.async_api import async_playwright
 
         self._playwright = await async_playwright().start()
-        self._browser = await self._playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=FLAGS
-        )
-        page = await self._browser.new_page()
+        self._browser = await self._playwright.chromium.connect_over_cdp(self._cdp_url)
+        context = self._browser.contexts[0] if self._browser.contexts else None
+        if context is None:
+            context = await self._browser.new_context()
+        page = await context.new_page()
+        self._own_page = page
         static = resources.files("rtcstate_browser").joinpath("static")
         script = static.joinpath("media.js").read_text(encoding="utf-8")
         html = static.joinpath("suite.html").read_text(encoding="utf-8")
@@ -266,8 +316,11 @@ class BrowserBackends:
             with contextlib.suppress(BaseException):
                 await asyncio.wait_for(self._start, 30.0)
         with contextlib.suppress(Exception):
+            if self._own_page is not None:
+                await self._own_page.close()
+        with contextlib.suppress(Exception):
             if self._browser is not None:
-                await self._browser.close()
+                await self._browser.close()  # the connection only: the browser stays
         with contextlib.suppress(Exception):
             if self._playwright is not None:
                 await self._playwright.stop()
