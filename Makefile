@@ -11,7 +11,7 @@ PYODIDE := build/pyodide
 BROWSER_STAMP := $(VENV)/.browser-installed
 
 .PHONY: run test install lint typecheck imports pytest docs bench bench-full clean web \
-	web-assets browser-deps
+	web-assets browser-deps mutation
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -81,3 +81,11 @@ bench-full: $(STAMP)
 
 clean:
 	rm -rf $(VENV) build site *.egg-info .mypy_cache .ruff_cache .hypothesis
+
+## Mutation testing (mutmut 3.8.1, not in CI): each module against its own tests, one process,
+## niced (the machine is shared); scores and survivors in docs/testing.md. MODULES="retry hub.core"
+## runs some of them (keys of tools/mutation.py).
+MODULES ?=
+mutation: $(STAMP)
+	$(BIN)/python -m pip install --quiet 'mutmut==3.8.1'
+	nice -n 19 $(BIN)/python tools/mutation.py $(MODULES)

@@ -21,7 +21,10 @@ call ONGOING at once (ANSWERING, as apiRTC does), acquires media, applies the of
 (or ``update_ok``) arrives; duplicates are recognised by state and acknowledged again. When
 ``rtx_attempts`` sends go unanswered the call gives up: ``error CALL_ABORTED`` and hang-up
 ``Unable_to_establish``. Retransmission pauses while the session is disconnected from the
-server and resumes (at once) on reconnection.
+server and resumes (at once) on reconnection. The exchange is a sub-machine of its own
+(:class:`~rtcstate.reliable.ReliableSender`, made on first use): the call hands it what to send,
+the acknowledgements and its ``rtx`` timer, and maps the sender's ``RtxOutcome`` in its table
+(``rtx_timer`` rows; ``END_CAUSES`` says how giving up ends a call).
 
 Messages whose (relay-stamped) sender is not a device of the far side's user are dropped:
 knowing a call id is not enough to answer, renegotiate or end someone else's call.
@@ -50,7 +53,12 @@ same timeout with ``error CALL_ABORTED`` and ``Unable_to_establish`` instead. IC
 sends an ``update`` with a fresh offer; the adapter builds a new peer connection where the
 stack cannot restart ICE), else hang-up ``Ice_failed``.
 Renegotiation follows perfect negotiation: the callee is *polite* (on colliding offers it
-yields and answers), the caller *impolite* (it ignores the callee's colliding offer). A
+yields and answers), the caller *impolite* (it ignores the callee's colliding offer). That
+exchange, and the remote candidates kept until a remote description is applied, is the
+sub-machine :class:`~rtcstate.negotiation.Negotiation` (made on first use): the call's rows for
+``update``, ``update_ok``, candidates and local descriptions once media is up hand the input
+over, and the call carries out the typed decisions it returns (send our offer reliably,
+withdraw it, send our answer, adopt the far side's call type). A
 description that fails during setup gives ``error SET_LOCAL_DESCRIPTION_FAILURE`` (or
 ``SET_REMOTE_…``) and ends the call; one that fails in a media update (any description once
 the call was established, or once an update or ICE restart began) gives ``error
@@ -84,11 +92,14 @@ RINGING ignores presence (media is peer to peer and survives a relay restart; IC
 dead peer).
 
 *Owned calls.* A data call may carry something else (a data channel, a file transfer): its
-``owner`` (see :class:`CallOwner`) then hears every event the call would fire, through
-:meth:`CallOwner.call_event`, *instead of* the application. The owner turns the call's life into
-its own events: a :class:`~rtcstate.datachannel.DataChannel` maps ``accepted`` to its own
-``accepted`` / ``response``, ``hangup {from}`` to ``ended {from}`` and ``declined`` to its
-``declined`` / ``response``, and drops the rest. Nothing else changes: an owned call is
+``owner`` (see :class:`CallOwner`) is then told the call's life as typed notices
+(:mod:`rtcstate.notices`, with the real ``now``) through :meth:`CallOwner.call_notice`, and the
+application hears none of the call's events: :class:`~rtcstate.notices.CallEstablished` where
+it would hear ``accepted``, then exactly one of :class:`~rtcstate.notices.CallEnded` (``hangup
+{from, reason}``) or :class:`~rtcstate.notices.CallDeclined` (``hangup`` then ``declined``:
+the far side ended a caller's call that was still waiting). A
+:class:`~rtcstate.datachannel.DataChannel` declares these as inputs of its table and turns them
+into its own ``accepted``, ``ended {from}`` and ``declined``. Nothing else changes: an owned call is
 signaled, retransmitted, ICE-monitored and ended exactly like any other, and the session holds
 and detaches it as usual. The owner of a callee's data call is set once the call is paired with
 the message saying what it carries; the call's own ReceivedCallInvitation is then dropped
@@ -133,7 +144,6 @@ from rtcstate.codes import (
 from rtcstate.drops import DropReason
 from rtcstate.effects import (
     AcquireMedia,
-    AddIceCandidate,
     CancelTimer,
     ClosePeerConnection,
     CreateAnswer,
@@ -170,6 +180,9 @@ from rtcstate.media import (
     TrackAdded,
     TrackEnded,
 )
+from rtcstate.negotiation import AdoptCallType, Negotiation, SendOnce, SendReliably, Withdraw
+from rtcstate.notices import CallDeclined, CallEnded, CallEstablished, CallNotice
+from rtcstate.reliable import ReliableSender, RtxOutcome
 from rtcstate.settings import CallSettings
 
 __all__ = [
@@ -200,13 +213,14 @@ class CallHost(Host, Protocol):
 
 
 class CallOwner(Protocol):
-    """What owns a data call (a data channel, its invitation, a file transfer): it hears the
-    call's events in place of the application."""
+    """What owns a data call (a data channel, its invitation, a file transfer): it is told the
+    call's life as typed notices (:mod:`rtcstate.notices`) in place of the application's
+    events, which are then not fired at all."""
 
-    def call_event(self, fx: list[Effect], event: str, payload: Any) -> None:
-        """The owned call fires ``event`` with ``payload`` (apiRTC's Call event and payload):
-        append the owner's own effects to ``fx`` (or nothing). Called from inside the call's
-        transitions: the owner may change its own state, but must not command the call."""
+    def call_notice(self, fx: list[Effect], notice: CallNotice, now: float) -> None:
+        """The owned call was established, ended or declined (``notice``), at ``now``: append
+        the owner's own effects to ``fx``. Called from inside the call's transitions: the owner
+        may change its own state, but must not command the call."""
 
 
 class CallDrop(DropReason):
@@ -230,8 +244,6 @@ class CallDrop(DropReason):
     """An answer the call can no longer use."""
     LATE_CANDIDATE = "late-candidate"
     """A candidate (received or found) once the call ended, or while ringing."""
-    TOO_MANY_CANDIDATES = "too-many-candidates"
-    """A candidate over the bound of those kept before the remote description."""
     MEDIA_STATE = "media-state"
     """The far side's ICE report that needs no event (recovered, unknown, or the call ended)."""
     LATE_STREAM_STATE = "late-stream-state"
@@ -241,14 +253,8 @@ class CallDrop(DropReason):
     given up, the call goes on until ICE recovers or ``ice_disconnection_timeout`` ends it."""
     UNEXPECTED_UPDATE = "unexpected-update"
     """A renegotiation offer before media is up or once the call ended."""
-    STALE_UPDATE = "stale-update"
-    """A renegotiation offer older than one already processed."""
-    GLARE = "glare"
-    """The far side's offer crossing ours, on the impolite (caller) side: ours wins."""
     STALE_UPDATE_OK = "stale-update-ok"
     """An answer to a renegotiation that is not the one in flight."""
-    SUPERSEDED_ANSWER = "superseded-answer"
-    """A local answer to a far-side offer a newer one replaced."""
     USER_NOT_FOUND = "user-not-found"
     """The relay found no device of the far side, in a state where that ends nothing."""
     ICE_STATE = "ice-state"
@@ -401,12 +407,12 @@ TRANSITIONS: list[dict[str, Any]] = [
     {"trigger": "ice_timeout_timer", "source": "RECONNECTING", "dest": "ENDING",
      "after": "_end_local"},
     # an ICE-restart update unanswered while ICE is down (a dead peer): the ICE timeout governs
-    *stay("rtx_timer", "RECONNECTING", conditions="_update_given_up", before="_forget_rtx",
+    *stay("rtx_timer", "RECONNECTING", conditions="_update_given_up", before="_give_up_rtx",
           after="_update_unanswered"),
     {"trigger": "rtx_timer", "source": ["INVITING", *_MEDIA_UP, "ANSWERING"], "dest": "ENDED",
-     "conditions": "_rtx_given_up", "before": "_forget_rtx", "after": "_aborted"},
+     "conditions": "_rtx_spent", "before": "_give_up_rtx", "after": "_aborted"},
     {"trigger": "rtx_timer", "source": "ENDING", "dest": "ENDED",
-     "conditions": "_rtx_given_up", "before": "_forget_rtx", "after": "_announce"},
+     "conditions": "_rtx_spent", "before": "_give_up_rtx", "after": "_announce"},
     *stay("rtx_timer", _NOT_FINAL, after="_retransmit"),
     {"trigger": "server_loss_timer", "source": "PREPARING", "dest": "ENDED",
      "after": "_server_gone"},
@@ -485,6 +491,8 @@ END_CAUSES: Mapping[tuple[str, EndPhase], EndCause] = {
     ("no_answer_timer", EndPhase.ANY): EndCause(HangupReason.NO_ANSWER),
     ("lifetime_timer", EndPhase.ANY): EndCause(HangupReason.NO_ANSWER),
     ("hangup", EndPhase.SILENT): EndCause(HangupReason.CALL_CANCELLED),
+    # the reliable exchange gave up (RtxOutcome.GAVE_UP) in a state whose row ends the call
+    ("rtx_timer", EndPhase.ANY): EndCause(code=ErrorCode.CALL_ABORTED),
 }
 """How a call ends locally, per trigger (and the phase it fired in): reason and error code.
 
@@ -576,7 +584,6 @@ VERDICTS: dict[str | tuple[str, str], Verdict] = {
 """What the (state, trigger) pairs without a row mean: ignored on purpose or illegal."""
 
 _RELIABLE_ACKS = {"invite": wire.Invite, "answer": wire.Answer, "bye": wire.Bye}
-_MAX_BUFFERED_CANDIDATES = 64
 _DISTANT_ICE = {
     "disconnected": ErrorCode.DISTANT_ICE_CONNECTION_STATE_DISCONNECTED,
     "failed": ErrorCode.DISTANT_ICE_CONNECTION_STATE_FAILED,
@@ -626,24 +633,17 @@ class Call:
     # the far side's offer, kept from invite to accept (callee)
     _offer: str | None = None
     _pc: bool = False  # a peer connection exists
-    _has_remote: bool = False  # a remote description is applied
-    _candidates: list[wire.Candidate] | None = None  # received before the remote description
+    # offer/answer, candidates kept before the remote description (made on first use)
+    _neg: Negotiation | None = None
     _streams: dict[str, set[str]] | None = None  # remote stream id -> track kinds
     _tracks: dict[str, str] | None = None  # remote track id -> stream id
-    _rtx: list[wire.Message] | None = None  # sent, not yet acknowledged
-    _rtx_tries: int = 0
+    _rtx: ReliableSender | None = None  # sent, not yet acknowledged (made on first use)
     _offline: bool = False  # the session lost the server
     _end: tuple[HangupFrom, str] | None = None  # hangup to fire when the bye is acked
     _announced: bool = False
     _hidden: bool = False  # refused before the application was given it: emits nothing
     _warnings: int = 0
     _restarts: int = 0
-    _update_seq: int = 0  # our renegotiations
-    _offering: int = 0  # seq of our update in flight (0: none)
-    _remote_seq: int = 0  # last update of the far side we processed
-    _last_ok: wire.UpdateOk | None = None
-    _superseded: int = 0  # answers being made to far-side updates a newer one replaced
-    _pending_reoffer: bool = False
     _muted: tuple[bool, bool] = (False, False)  # audio, video
     _distant: ErrorCode | None = None  # the far side's ICE trouble we reported (DISTANT_*)
     _recording: bool = False
@@ -801,7 +801,13 @@ class Call:
         """A message for this call (``INPUTS.wire`` says which trigger); never raises."""
         msg = env.message
         sender = env.sender
-        if sender is not None and sender.partition("/")[0] != self.contact:
+        # (``remote`` is always a device of ``contact``, or the contact itself: the common case
+        # costs one comparison)
+        if (
+            sender is not None
+            and sender != self.remote
+            and sender.partition("/")[0] != self.contact
+        ):
             # the relay stamps senders: only the far side's user may act on this call (ids
             # are guessable; a third party must not answer, renegotiate or end it)
             return [Drop(CallDrop.STRANGER, f"{msg.TYPE} from {sender} for {self.call_id}")]
@@ -835,7 +841,8 @@ class Call:
             return []
         self._offline = True
         fx: list[Effect] = []
-        self._cancel(fx, CallTimer.RTX)
+        if self._rtx is not None:
+            self._rtx.pause(fx, now, self)
         fx.append(
             StartTimer(self._tid(CallTimer.SERVER_LOSS), now + self.settings.server_loss_window)
         )
@@ -846,10 +853,8 @@ class Call:
             return []
         self._offline = False
         fx: list[Effect] = [CancelTimer(self._tid(CallTimer.SERVER_LOSS))]
-        if self._rtx:
-            self._rtx_tries = 0
-            fx.extend(Send(self.remote, m) for m in self._rtx)
-            fx.append(StartTimer(self._tid(CallTimer.RTX), now + self.settings.rtx_initial))
+        if self._rtx is not None:
+            self._rtx.resume(fx, now, self)
         if self.state in (CallState.CONNECTED, CallState.RECONNECTING):
             # renegotiate with an ICE restart, as apiRTC does after a server reconnection, on
             # whichever side lost the server (both at once: perfect negotiation, the caller wins)
@@ -922,13 +927,23 @@ class Call:
                 fx.append(CancelTimer(self._tid(timer)))
 
     def _emit(self, fx: list[Effect], event: str, payload: Any = None) -> None:
-        """Fire apiRTC event ``event`` on this call, or tell the owner (every event goes here)."""
+        """Fire apiRTC event ``event`` on this call (an owned call fires none: its owner is
+        told the call's life by :meth:`_tell`)."""
+        if self._hidden or self.owner is not None:
+            return
+        fx.append(Emit(self.target, event, payload))
+
+    def _tell(
+        self, fx: list[Effect], now: float, notice: CallNotice, *events: tuple[str, Any]
+    ) -> None:
+        """Tell the owner ``notice``; without one, fire ``events`` for the application."""
         if self._hidden:
             return
-        if self.owner is not None:
-            self.owner.call_event(fx, event, payload)
+        owner = self.owner
+        if owner is not None:
+            owner.call_notice(fx, notice, now)
         else:
-            fx.append(Emit(self.target, event, payload))
+            fx.extend(Emit(self.target, event, payload) for event, payload in events)
 
     def _event(self, event: str, payload: Any = None) -> list[Effect]:
         fx: list[Effect] = []
@@ -941,72 +956,83 @@ class Call:
                 ErrorNumber.ERROR_WRONG_STATE, f"Call.{what} needs an ONGOING call ({self.state})"
             )
 
-    # --- internals: reliable messages ---------------------------------------------------------
+    # --- internals: the sub-machines (negotiation, reliable messages) -------------------------
+
+    @property
+    def rtx_timer_id(self) -> str:
+        """The retransmission timer's id (:class:`~rtcstate.reliable.ReliableOwner`)."""
+        return self._tid(CallTimer.RTX)
+
+    def _sender(self, fx: list[Effect], now: float) -> ReliableSender:
+        rtx = self._rtx
+        if rtx is None:
+            rtx = self._rtx = ReliableSender()
+            if self._offline:
+                rtx.pause(fx, now, self)
+        return rtx
 
     def _send_reliably(self, fx: list[Effect], now: float, msg: wire.Message) -> None:
-        if self._rtx is None:
-            self._rtx = []
-        self._rtx.append(msg)
-        fx.append(Send(self.remote, msg))
-        if len(self._rtx) == 1 and not self._offline:
-            self._rtx_tries = 1
-            fx.append(StartTimer(self._tid(CallTimer.RTX), now + self.settings.rtx_initial))
+        self._sender(fx, now).send(fx, now, self, msg)
 
-    def _acked(self, fx: list[Effect], kind: type[wire.Message]) -> bool:
-        if not self._rtx:
-            return False
-        kept = [m for m in self._rtx if type(m) is not kind]
-        if len(kept) == len(self._rtx):
-            return False
-        self._rtx = kept or None
-        if not kept:
-            self._cancel(fx, CallTimer.RTX)
-        return True
+    def _acked(self, fx: list[Effect], now: float, kind: type[wire.Message]) -> bool:
+        return self._rtx is not None and self._rtx.settle(fx, now, self, kind)
 
-    def _drop_update(self, fx: list[Effect], seq: int) -> bool:
-        if not self._rtx:
-            return False
-        kept = [m for m in self._rtx if not (type(m) is wire.Update and m.seq == seq)]
-        if len(kept) == len(self._rtx):
-            return False
-        self._rtx = kept or None
-        if not kept:
-            self._cancel(fx, CallTimer.RTX)
-        return True
+    def _clear_rtx(self, fx: list[Effect], now: float) -> None:
+        if self._rtx is not None:
+            self._rtx.clear(fx, now, self)
 
-    def _rtx_given_up(self, fx: list[Effect], now: float, **_: Any) -> bool:
+    def _rtx_spent(self, fx: list[Effect], now: float, **_: Any) -> bool:
         """``rtx_attempts`` sends went unanswered (the session is connected)."""
-        return (
-            bool(self._rtx)
-            and not self._offline
-            and (self._rtx_tries >= self.settings.rtx_attempts)
-        )
+        return self._rtx is not None and self._rtx.spent(self)
 
-    def _forget_rtx(self, fx: list[Effect], now: float, **_: Any) -> None:
-        self._rtx = None
+    def _give_up_rtx(self, fx: list[Effect], now: float, **_: Any) -> None:
+        assert self._rtx is not None  # _rtx_spent
+        self._rtx.expire(fx, now, self)
 
     def _update_given_up(self, fx: list[Effect], now: float, **kw: Any) -> bool:
         """Only renegotiations are unanswered, after ``rtx_attempts`` sends."""
-        return self._rtx_given_up(fx, now, **kw) and all(
-            type(m) is wire.Update for m in self._rtx or ()
+        rtx = self._rtx
+        return (
+            rtx is not None
+            and rtx.spent(self)
+            and all(type(m) is wire.Update for m in rtx.waiting or ())
         )
 
     def _update_unanswered(self, fx: list[Effect], now: float, **_: Any) -> None:
-        self._offering = 0
+        # the negotiation keeps its offer in flight: the next offer (an ICE restart) replaces it
         fx.append(Drop(CallDrop.UPDATE_UNANSWERED, f"{self.call_id}: the ICE timeout governs"))
 
     def _retransmit(self, fx: list[Effect], now: float, **_: Any) -> None:
-        if not self._rtx or self._offline:
+        rtx = self._rtx
+        outcome = RtxOutcome.STALE if rtx is None else rtx.expire(fx, now, self)
+        if outcome is RtxOutcome.STALE:
             fx.append(Drop(CallDrop.STALE_TIMER, self._tid(CallTimer.RTX)))
-            return
-        if self._rtx_tries >= self.settings.rtx_attempts:  # given up where nothing ends
-            self._rtx = None
+        elif outcome is RtxOutcome.GAVE_UP:  # given up where nothing ends
             fx.append(Drop(CallDrop.UNEXPECTED_REPORT, f"rtx given up in {self.state.name}"))
-            return
-        delay = min(self.settings.rtx_initial * 2**self._rtx_tries, self.settings.rtx_max)
-        self._rtx_tries += 1
-        fx.extend(Send(self.remote, m) for m in self._rtx)
-        fx.append(StartTimer(self._tid(CallTimer.RTX), now + delay))
+
+    def _negotiation(self) -> Negotiation:
+        neg = self._neg
+        if neg is None:
+            neg = self._neg = Negotiation(self.call_id, polite=not self.outgoing)
+        return neg
+
+    def _negotiate(self, fx: list[Effect], now: float, msg: Any) -> None:
+        """Hand ``msg`` to the negotiation; carry its decisions out, in order."""
+        out: list[Any] = []
+        self._negotiation().take(out, now, msg, self.call_type)
+        for item in out:
+            kind = type(item)
+            if kind is SendReliably:
+                self._send_reliably(fx, now, item.message)
+            elif kind is SendOnce:
+                fx.append(Send(self.remote, item.message))
+            elif kind is Withdraw:
+                if self._rtx is not None:
+                    self._rtx.settle(fx, now, self, wire.Update, item.seq)
+            elif kind is AdoptCallType:
+                self.call_type = item.call_type
+            else:
+                fx.append(item)
 
     # --- internals: transition callbacks (signature: fx, now, **kw) ---------------------------
 
@@ -1062,22 +1088,16 @@ class Call:
             if self.stream_id is not None:  # the application's stream: send it
                 self._open_pc(fx)
                 fx.append(PublishStream(self.call_id, self.stream_id))
-            self._answer_offer(fx)
+            self._answer_offer(fx, now)
         else:
             self._acquire(fx)
 
-    def _answer_offer(self, fx: list[Effect]) -> None:
+    def _answer_offer(self, fx: list[Effect], now: float) -> None:
         self._open_pc(fx)
         fx.append(SetRemoteDescription(self.call_id, "offer", self._offer or ""))
         self._offer = None
-        self._remote_applied(fx)
+        self._negotiation().remote_applied(fx, now)
         fx.append(CreateAnswer(self.call_id))
-
-    def _remote_applied(self, fx: list[Effect]) -> None:
-        self._has_remote = True
-        for c in self._candidates or ():
-            fx.append(AddIceCandidate(self.call_id, c.candidate, c.sdp_mid, c.sdp_mline_index))
-        self._candidates = None
 
     def _media_ready(self, fx: list[Effect], now: float, msg: Any = None, **_: Any) -> None:
         acquired: MediaAcquired = msg
@@ -1088,7 +1108,7 @@ class Call:
             self._open_pc(fx)
             fx.append(CreateOffer(self.call_id))
         else:
-            self._answer_offer(fx)
+            self._answer_offer(fx, now)
 
     def _can_retry_audio(self, fx: list[Effect], now: float, **_: Any) -> bool:
         return (
@@ -1136,10 +1156,10 @@ class Call:
         if sender:
             self.remote = sender
         fx.append(Send(self.remote, wire.Ack(self.call_id, "answer")))
-        self._acked(fx, wire.Invite)
+        self._acked(fx, now, wire.Invite)
         self._cancel(fx, CallTimer.NO_ANSWER)
         fx.append(SetRemoteDescription(self.call_id, "answer", answer.sdp))
-        self._remote_applied(fx)
+        self._negotiation().remote_applied(fx, now)
         fx.append(StartTimer(self._tid(CallTimer.CONNECT), now + self.settings.connect_timeout))
         self._tell_muted(fx)
 
@@ -1153,12 +1173,12 @@ class Call:
         if not self.outgoing:
             # ICE connected: the caller applied our answer, whether or not its ack got here (a
             # caller gone from the server would otherwise see it retransmitted to exhaustion)
-            self._acked(fx, wire.Answer)
+            self._acked(fx, now, wire.Answer)
         if not self.established:
             self.established = True
             if self.outgoing:
-                self._emit(fx, "accepted")
-                self._emit(fx, "response", "accepted")
+                notice = CallEstablished()
+                self._tell(fx, now, notice, ("accepted", None), ("response", "accepted"))
 
     def _ice_descriptor(self, ice_state: str) -> dict[str, Any]:
         return {
@@ -1268,7 +1288,8 @@ class Call:
 
     def _renegotiated(self) -> bool:
         """Whether a description now belongs to a media update (not to the call's setup)."""
-        return self.established or bool(self._update_seq or self._remote_seq or self._restarts)
+        neg = self._neg
+        return self.established or (neg is not None and neg.began) or bool(self._restarts)
 
     def _ice_failed(self, fx: list[Effect]) -> None:
         """ICE failed here: the local error, and the far side told (its DISTANT_* error)."""
@@ -1292,7 +1313,7 @@ class Call:
         else:
             self._emit(fx, "error", _error(code, {"error": kw.get("reason", "")}))
 
-    def _teardown(self, fx: list[Effect]) -> None:
+    def _teardown(self, fx: list[Effect], now: float) -> None:
         self._cancel(
             fx,
             CallTimer.NO_ANSWER,
@@ -1312,7 +1333,8 @@ class Call:
             fx.append(ReleaseMedia(self.stream_id))
             self.owns_stream = False
         self._offer = None
-        self._candidates = None
+        if self._neg is not None:
+            self._neg.close(fx, now)
 
     def _end_local(self, fx: list[Effect], now: float, **kw: Any) -> None:
         kw = _inputs(kw)
@@ -1322,11 +1344,10 @@ class Call:
             self._local_error(fx, code, kw)
         if self.invitation is not None:
             self.invitation.expire(fx, now)
-        self._teardown(fx)
+        self._teardown(fx, now)
         self._end = (HangupFrom.LOCAL, reason)
         self._away_ends_now = self._end_cause(trigger, kw).away_ends_now
-        self._rtx = None  # nothing else matters now
-        self._cancel(fx, CallTimer.RTX)
+        self._clear_rtx(fx, now)  # nothing else matters now
         self._send_reliably(fx, now, wire.Bye(self.call_id, reason))
         if self._offline:
             # the bye waits for the reconnection; the application hears now
@@ -1339,8 +1360,9 @@ class Call:
         reason, code = self._local_reason(trigger, kw, silent=True)
         if code is not None:
             self._local_error(fx, code, kw)
-        self._teardown(fx)
-        self._cancel(fx, CallTimer.RTX, CallTimer.SERVER_LOSS)
+        self._teardown(fx, now)
+        self._clear_rtx(fx, now)
+        self._cancel(fx, CallTimer.SERVER_LOSS)
         self._end = (HangupFrom.LOCAL, reason)
         self._announce(fx, now)
 
@@ -1361,14 +1383,11 @@ class Call:
         )  # fmt: skip
         if self.invitation is not None:
             self.invitation.expire(fx, now)
-        self._teardown(fx)
-        self._rtx = None
-        self._cancel(fx, CallTimer.RTX, CallTimer.SERVER_LOSS)
+        self._teardown(fx, now)
+        self._clear_rtx(fx, now)
+        self._cancel(fx, CallTimer.SERVER_LOSS)
         self._end = (HangupFrom.REMOTE, reason)
-        self._announce(fx, now)
-        if waiting:
-            self._emit(fx, "declined", {"reason": reason})
-            self._emit(fx, "response", "declined")
+        self._announce(fx, now, declined=waiting)
 
     def _is_caller(self, fx: list[Effect], now: float, **_: Any) -> bool:
         return self.outgoing
@@ -1380,14 +1399,15 @@ class Call:
         if sender:
             fx.append(Send(sender, wire.Ack(self.call_id, "bye", reason=own)))
 
-    def _announce(self, fx: list[Effect], now: float, **kw: Any) -> None:
-        """Fire streamRemoved per remote stream then hangup (once)."""
+    def _announce(self, fx: list[Effect], now: float, declined: bool = False, **kw: Any) -> None:
+        """Fire streamRemoved per remote stream then hangup (once), and ``declined`` for a
+        caller's call the far side ended while it waited; or tell the owner which end it was."""
         crossed = _inputs(kw).get("reason") if kw.get("cause") == "bye_acked" else None
         if crossed:
             self._end = (HangupFrom.REMOTE, crossed)
         if self.state is CallState.ENDED:
-            self._cancel(fx, CallTimer.RTX, CallTimer.SERVER_LOSS)
-            self._rtx = None
+            self._clear_rtx(fx, now)
+            self._cancel(fx, CallTimer.SERVER_LOSS)
         if self._announced or self._end is None:
             return
         self._announced = True
@@ -1396,14 +1416,22 @@ class Call:
         self._streams = None
         self._tracks = None
         frm, reason = self._end
-        self._emit(fx, "hangup", {"from": frm.value, "reason": reason})
+        hangup = ("hangup", {"from": frm.value, "reason": reason})
+        if declined:
+            declines = (("declined", {"reason": reason}), ("response", "declined"))
+            self._tell(fx, now, CallDeclined(reason), hangup, *declines)
+        else:
+            self._tell(fx, now, CallEnded.of(frm, reason), hangup)
 
-    def _aborted(self, fx: list[Effect], now: float, **_: Any) -> None:
-        self._emit(fx, "error", _error(ErrorCode.CALL_ABORTED, {"attempts": self._rtx_tries}))
-        reason = LOCAL_ERROR_TO_WIRE_REASON[ErrorCode.CALL_ABORTED].value
+    def _aborted(self, fx: list[Effect], now: float, **kw: Any) -> None:
+        """The reliable exchange gave up: the error and reason ``END_CAUSES`` declares."""
+        tries = self._rtx.tries if self._rtx is not None else 0
+        reason, code = self._local_reason(kw.get("cause", "rtx_timer"), kw)
+        if code is not None:
+            self._emit(fx, "error", _error(code, {"attempts": tries}))
         if self.invitation is not None:
             self.invitation.expire(fx, now)
-        self._teardown(fx)
+        self._teardown(fx, now)
         self._cancel(fx, CallTimer.SERVER_LOSS)
         fx.append(Send(self.remote, wire.Bye(self.call_id, reason)))  # best effort
         self._end = (HangupFrom.LOCAL, reason)
@@ -1417,9 +1445,9 @@ class Call:
             if self._pc or self.state is not CallState.PREPARING:
                 fx.append(Send(self.remote, wire.Bye(self.call_id, reason)))
             self._end = (HangupFrom.LOCAL, reason)
-        self._teardown(fx)
-        self._cancel(fx, CallTimer.RTX, CallTimer.SERVER_LOSS)
-        self._rtx = None
+        self._teardown(fx, now)
+        self._clear_rtx(fx, now)
+        self._cancel(fx, CallTimer.SERVER_LOSS)
         self._announce(fx, now)
 
     def _server_gone(self, fx: list[Effect], now: float, **_: Any) -> None:
@@ -1430,15 +1458,14 @@ class Call:
         """
         if self.invitation is not None:
             self.invitation.expire(fx, now)
-        self._teardown(fx)
-        self._cancel(fx, CallTimer.RTX)
+        self._teardown(fx, now)
+        self._clear_rtx(fx, now)
         reason = HangupReason.DISCONNECTED.value
-        self._rtx = None
         self._end = (HangupFrom.LOCAL, reason)
         self._announce(fx, now)
         if self.state is CallState.ENDING:
-            self._rtx = [wire.Bye(self.call_id, reason)]
-            self._rtx_tries = 1
+            # kept for the reconnection (the server is away: not sent now)
+            self._sender(fx, now).hold(fx, now, self, wire.Bye(self.call_id, reason))
             fx.append(
                 StartTimer(self._tid(CallTimer.SERVER_LOSS), now + self.settings.server_loss_window)
             )
@@ -1525,38 +1552,38 @@ class Call:
         fx.append(Drop(CallDrop.OTHER_DEVICE, f"bye from {sender}"))
 
     def _bye_in_flight(self, fx: list[Effect], now: float, **_: Any) -> bool:
-        return any(type(m) is wire.Bye for m in self._rtx or ())
+        return self._rtx is not None and self._rtx.holds(wire.Bye)
 
     def _take_ack(self, fx: list[Effect], now: float, msg: Any = None, **_: Any) -> None:
         kind = _RELIABLE_ACKS[msg.what]
-        if not self._acked(fx, kind):
+        if not self._acked(fx, now, kind):
             fx.append(Drop(CallDrop.DUPLICATE_ACK, msg.what))
 
     def _device_away(self, fx: list[Effect], now: float, msg: Any = None, **_: Any) -> bool:
         # a device we talk to, or the user of an invite copy that may still ring (unreached)
-        return ("/" in msg.user or self.unreached) and bool(self._rtx)
+        return ("/" in msg.user or self.unreached) and self._rtx is not None and self._rtx.pending
 
     def _invite_resent(self, fx: list[Effect], now: float, **_: Any) -> bool:
         """The relay refused a resent invite: an earlier copy may have reached a device that is
         now away (its acknowledgement lost) and rings until it hears how the call ended."""
-        return self._rtx_tries > 1 and any(type(m) is wire.Invite for m in self._rtx or ())
+        return self._rtx is not None and self._rtx.tries > 1 and self._rtx.holds(wire.Invite)
 
     def _bye_to_copies(self, fx: list[Effect], now: float, **_: Any) -> None:
         """Ended User_Not_Found (announced already): the bye goes to the callee's user until one
         of its devices takes it or ``server_loss_window`` runs out (as long as a ringing copy
         survives its own server loss), so that a callee back on the relay stops ringing."""
         assert self._end is not None
-        self._rtx = [wire.Bye(self.call_id, self._end[1])]
-        self._rtx_tries = 1
-        s = self.settings
-        fx.append(StartTimer(self._tid(CallTimer.RTX), now + s.rtx_initial))
-        fx.append(StartTimer(self._tid(CallTimer.SERVER_LOSS), now + s.server_loss_window))
+        self._sender(fx, now).hold(fx, now, self, wire.Bye(self.call_id, self._end[1]))
+        fx.append(
+            StartTimer(self._tid(CallTimer.SERVER_LOSS), now + self.settings.server_loss_window)
+        )
 
     def _keep_bye_going(self, fx: list[Effect], now: float, msg: Any = None, **_: Any) -> None:
         """The one device we talk to is away (reconnecting to the server, say): keep the bye
         going, attempts not counted, as long as its call survives a server loss, so that it
         still learns how the call ended (the hangup fires at the latest then)."""
-        self._rtx_tries = 0
+        assert self._rtx is not None  # _device_away
+        self._rtx.count_afresh(fx, now, self)
         if not self._has_timer(fx, CallTimer.SERVER_LOSS):
             deadline = now + self.settings.server_loss_window
             fx.append(StartTimer(self._tid(CallTimer.SERVER_LOSS), deadline))
@@ -1573,17 +1600,10 @@ class Call:
         self._end_remote(fx, now, reason=reason, cause=kw.get("cause", "not_found"))
 
     def _take_candidate(self, fx: list[Effect], now: float, msg: Any = None, **_: Any) -> None:
-        if self._has_remote and self._pc:
-            fx.append(
-                AddIceCandidate(self.call_id, msg.candidate, msg.sdp_mid, msg.sdp_mline_index)
-            )
-            return
-        if self._candidates is None:
-            self._candidates = []
-        if len(self._candidates) >= _MAX_BUFFERED_CANDIDATES:
-            fx.append(Drop(CallDrop.TOO_MANY_CANDIDATES, self.call_id))
-        elif msg not in self._candidates:
-            self._candidates.append(msg)
+        # the hot path of a call's messages: straight to the negotiation's dispatch (a
+        # candidate gives effects and drops only, no decision)
+        neg = self._neg or self._negotiation()
+        _NEGOTIATION.deliver(neg, wire.Candidate, msg, fx, now, msg=msg)
 
     def _far_media_state(self, fx: list[Effect], now: float, msg: Any = None, **_: Any) -> None:
         code = _DISTANT_ICE.get(msg.ice_state)
@@ -1609,36 +1629,10 @@ class Call:
         })  # fmt: skip
 
     def _take_update(self, fx: list[Effect], now: float, msg: Any = None, **_: Any) -> None:
-        if msg.seq <= self._remote_seq:
-            if self._last_ok is not None and msg.seq == self._last_ok.seq:
-                fx.append(Send(self.remote, self._last_ok))
-            else:
-                fx.append(Drop(CallDrop.STALE_UPDATE, str(msg.seq)))
-            return
-        if self._offering:
-            if self.outgoing:  # impolite: our offer wins, theirs is ignored
-                fx.append(Drop(CallDrop.GLARE, f"impolite side ignores update {msg.seq}"))
-                return
-            # polite: give up our offer (the stack rolls it back) and answer theirs
-            self._drop_update(fx, self._offering)
-            self._offering = 0
-            self._pending_reoffer = True
-        if self._remote_seq and self._last_ok is None:
-            self._superseded += 1  # the answer to the previous update is not ready: skip it
-        self._remote_seq = msg.seq
-        self._last_ok = None
-        if msg.call_type is not None:
-            self.call_type = msg.call_type
-        fx.append(SetRemoteDescription(self.call_id, "offer", msg.sdp))
-        fx.append(CreateAnswer(self.call_id))
+        self._negotiate(fx, now, msg)
 
     def _take_update_ok(self, fx: list[Effect], now: float, msg: Any = None, **_: Any) -> None:
-        if not self._offering or msg.seq != self._offering:
-            fx.append(Drop(CallDrop.STALE_UPDATE_OK, str(msg.seq)))
-            return
-        self._drop_update(fx, msg.seq)
-        self._offering = 0
-        fx.append(SetRemoteDescription(self.call_id, "answer", msg.sdp))
+        self._negotiate(fx, now, msg)
 
     def _release_late_media(self, fx: list[Effect], now: float, msg: Any = None, **_: Any) -> None:
         # media that arrived after the call moved on (hung up while acquiring): release it
@@ -1647,27 +1641,11 @@ class Call:
 
     def _send_update(self, fx: list[Effect], now: float, msg: Any = None, **_: Any) -> None:
         """A renegotiation offer is ready (an ICE restart, or ours after yielding)."""
-        if self._offering:  # this offer replaces the one in flight (a second restart)
-            self._drop_update(fx, self._offering)
-        self._update_seq += 1
-        self._offering = self._update_seq
-        upd = wire.Update(self.call_id, msg.sdp, self.call_type, seq=self._update_seq)
-        self._send_reliably(fx, now, upd)
+        self._negotiate(fx, now, msg)
 
     def _send_update_ok(self, fx: list[Effect], now: float, msg: Any = None, **_: Any) -> None:
         """The answer to the far side's renegotiation is ready."""
-        if not self._remote_seq or self._last_ok is not None:
-            fx.append(Drop(CallDrop.UNEXPECTED_REPORT, f"answer in {self.state.name}"))
-            return
-        if self._superseded:
-            self._superseded -= 1
-            fx.append(Drop(CallDrop.SUPERSEDED_ANSWER, f"a newer update than {msg.sdp!r}"))
-            return
-        self._last_ok = wire.UpdateOk(self.call_id, msg.sdp, seq=self._remote_seq)
-        fx.append(Send(self.remote, self._last_ok))
-        if self._pending_reoffer:
-            self._pending_reoffer = False
-            fx.append(CreateOffer(self.call_id, ice_restart=False))
+        self._negotiate(fx, now, msg)
 
     def _send_candidate(self, fx: list[Effect], now: float, msg: Any = None, **_: Any) -> None:
         fx.append(
@@ -1736,6 +1714,7 @@ def _is_reason(value: str) -> bool:
 
 
 _SPEC = spec_of(Call)
+_NEGOTIATION = spec_of(Negotiation)
 
 
 def _inputs(kw: dict[str, Any]) -> dict[str, Any]:

@@ -43,6 +43,7 @@ gives it then hears its events (:class:`~rtcstate.call.CallOwner`). Other messag
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
@@ -51,16 +52,23 @@ import attrs
 from rtcstate import wire
 from rtcstate.call import Call, CallHost, CallState
 from rtcstate.codes import CallStatus, CallType, ErrorNumber, HangupReason
+from rtcstate.drops import DropReason
 from rtcstate.effects import SESSION, Drop, Effect, Emit, StartTimer, target
 from rtcstate.errors import InvalidStateError, RtcError
+from rtcstate.machine import Ignore, Inputs, machine, spec_of
 from rtcstate.media import MediaEvent
 from rtcstate.settings import validate_option
 
 __all__ = [
+    "HOLD_INPUTS",
     "HOLD_TIME",
+    "HOLD_TRANSITIONS",
     "MAX_HELD",
     "DataCallHold",
+    "FactoryDrop",
     "FactoryHost",
+    "HoldState",
+    "HoldTimer",
     "Pairing",
     "held",
     "hold_message",
@@ -104,12 +112,67 @@ def install(session: FactoryHost) -> None:
     session.set_factory(wire.Invite, incoming_call)
 
 
+class FactoryDrop(DropReason):
+    """Why the call factory (or a hold) dropped an input on purpose."""
+
+    UNEXPECTED_MESSAGE = "unexpected-message"
+    """A message for a held data call (its call takes its messages once paired)."""
+    UNEXPECTED_REPORT = "unexpected-report"
+    """A media report for a hold (the held call takes those)."""
+    STALE_TIMER = "stale-timer"
+    """The hold's timer once it was released, or a name it does not own."""
+    HOLD_EXPIRED = "hold-expired"
+    """The hold ran out with nothing to refuse (a message alone, or a call that went on)."""
+    FORGED = "forged"
+    """An ``invite`` that did not come from a peer."""
+    LATE_INVITE = "late-invite"
+    """An ``invite`` for a call that ended lately (or whose ``bye`` overtook it)."""
+    STRANGER = "stranger"
+    """A held message whose sender is not the data call's caller."""
+    TOO_MANY_HELD = "too-many-held"
+    """A data call beyond ``MAX_HELD`` held halves (refused ``User_Busy``)."""
+
+
+class HoldState(enum.Enum):
+    HELD = "HELD"  # waiting for the other half (timer ``expire``)
+    RELEASED = "RELEASED"  # the other half came, or the hold is moot (final)
+    EXPIRED = "EXPIRED"  # the timer ran out (final)
+
+
+class HoldTimer(enum.Enum):
+    """The one timer a hold owns: ``hold:<call id>:expire``."""
+
+    EXPIRE = "expire"
+
+
+HOLD_TRANSITIONS: list[dict[str, Any]] = [
+    {"trigger": "release", "source": "HELD", "dest": "RELEASED"},
+    {"trigger": "expire", "source": "HELD", "dest": "EXPIRED", "after": "_expired"},
+]
+"""A hold: released by its other half, or expired by its timer."""
+
+HOLD_INPUTS = Inputs(unexpected=FactoryDrop.STALE_TIMER, timers={HoldTimer.EXPIRE: "expire"})
+"""A hold's one input is its timer: messages and reports reach the call, never the hold."""
+
+
+@machine(
+    HoldState,
+    HOLD_TRANSITIONS,
+    initial=HoldState.HELD,
+    final=[HoldState.RELEASED, HoldState.EXPIRED],
+    inputs=HOLD_INPUTS,
+    verdicts={
+        "release": Ignore(FactoryDrop.STALE_TIMER),
+        "expire": Ignore(FactoryDrop.STALE_TIMER),
+    },
+)
 @attrs.define(slots=True, eq=False)
 class DataCallHold:
     """A data call, or the message describing one, waiting for the other half.
 
     A child of the session under ``hold_id`` (key: the call id); its only timer is
-    ``hold:<call id>:expire``. Wire messages and media reports never reach it.
+    ``hold:<call id>:expire`` (:class:`HoldTimer`). Wire messages and media reports never reach
+    it. Its table: HELD until released (the other half came) or expired (the timer).
     """
 
     session: FactoryHost = attrs.field(repr=False)
@@ -118,7 +181,7 @@ class DataCallHold:
     call: Call | None = None
     env: wire.Envelope | None = None
     pair: Pairing | None = attrs.field(default=None, repr=False)
-    done: bool = False
+    state: HoldState = HoldState.HELD
 
     @property
     def id(self) -> str:
@@ -126,11 +189,11 @@ class DataCallHold:
 
     @property
     def ended(self) -> bool:
-        return self.done
+        return self.state is not HoldState.HELD
 
     def release(self) -> list[Effect]:
         """The other half came (or the hold is moot): forget it and cancel its timer."""
-        self.done = True
+        spec_of(self).fire(self, "release")  # ignored once released or expired
         if self.session.child(HOLD_ROUTE, self.call_id) is not self:
             return []
         return self.session.detach(HOLD_ROUTE, self.call_id)
@@ -138,28 +201,41 @@ class DataCallHold:
     # --- Child protocol ----------------------------------------------------------------------
 
     def receive(self, env: wire.Envelope, now: float) -> list[Effect]:
-        return [Drop("unexpected-message", f"{env.message.TYPE} for a held data call")]
+        return [Drop(FactoryDrop.UNEXPECTED_MESSAGE, f"{env.message.TYPE} for a held data call")]
 
     def media_event(self, event: MediaEvent, now: float) -> list[Effect]:
-        return [Drop("unexpected-report", type(event).__name__)]
+        return [Drop(FactoryDrop.UNEXPECTED_REPORT, type(event).__name__)]
 
     def timer_fired(self, name: str, now: float) -> list[Effect]:
-        if name != "expire" or self.done:
-            return [Drop("stale-timer", f"hold:{self.call_id}:{name}")]
-        self.done = True
+        """The hold's timer (``HOLD_INPUTS``); a stale one is dropped."""
+        fx: list[Effect] = []
+        timer = _HOLD_TIMERS.get(name)
+        if timer is None or self.ended:
+            return [Drop(FactoryDrop.STALE_TIMER, f"hold:{self.call_id}:{name}")]
+        spec_of(self).deliver(self, timer, timer, fx, now)
+        return fx
+
+    def _expired(self, fx: list[Effect], now: float, **_: Any) -> None:
+        """Nothing came: a call still ringing unpaired is refused, a message is forgotten."""
         call = self.call
         if call is None:
-            return [Drop("hold-expired", f"no data call {self.call_id} came for its message")]
-        if call.state is CallState.RINGING and call.owner is None:
+            what = f"no data call {self.call_id} came for its message"
+            fx.append(Drop(FactoryDrop.HOLD_EXPIRED, what))
+        elif call.state is CallState.RINGING and call.owner is None:
             reason = HangupReason.UNABLE_TO_ESTABLISH
-            return self.session.child_output(call, call.refuse(now, reason))
-        return [Drop("hold-expired", f"data call {self.call_id} went on unpaired")]
+            fx.extend(self.session.child_output(call, call.refuse(now, reason)))
+        else:
+            what = f"data call {self.call_id} went on unpaired"
+            fx.append(Drop(FactoryDrop.HOLD_EXPIRED, what))
 
     def on_disconnected(self, now: float) -> list[Effect]:
         return []
 
     def on_reconnected(self, now: float) -> list[Effect]:
         return []
+
+
+_HOLD_TIMERS = {t.value: t for t in HoldTimer}
 
 
 def held(session: FactoryHost, call_id: str) -> DataCallHold | None:
@@ -172,7 +248,7 @@ def _hold(session: FactoryHost, hold: DataCallHold, now: float) -> list[Effect] 
     if session.child_count(HOLD_ROUTE) >= MAX_HELD:
         return None
     session.attach(HOLD_ROUTE, hold.call_id, hold)
-    return [StartTimer(f"hold:{hold.call_id}:expire", now + HOLD_TIME)]
+    return [StartTimer(f"hold:{hold.call_id}:{HoldTimer.EXPIRE.value}", now + HOLD_TIME)]
 
 
 def hold_message(
@@ -269,9 +345,9 @@ def incoming_call(session: FactoryHost, env: wire.Envelope, now: float) -> list[
     msg = env.message
     assert isinstance(msg, wire.Invite)
     if env.sender is None:
-        return [Drop("forged", "an invite must come from a peer")]
+        return [Drop(FactoryDrop.FORGED, "an invite must come from a peer")]
     if session.recently_ended(msg.call_id):
-        return [Drop("late-invite", f"call {msg.call_id} already ended")]
+        return [Drop(FactoryDrop.LATE_INVITE, f"call {msg.call_id} already ended")]
     call = Call(
         session, msg.call_id, env.sender.partition("/")[0], env.sender, msg.call_type,
         outgoing=False,
@@ -319,11 +395,11 @@ def _pair_or_hold(session: FactoryHost, call: Call, now: float) -> list[Effect]:
             fx.extend(pair(session, call, env, now))
             return fx
         if env is not None:
-            fx.append(Drop("stranger", f"{hold.user} named data call {call.call_id}"))
+            fx.append(Drop(FactoryDrop.STRANGER, f"{hold.user} named data call {call.call_id}"))
     held_fx = _hold(session, DataCallHold(session, call.call_id, call.contact, call=call), now)
     if held_fx is None:
         fx.extend(call.refuse(now, HangupReason.USER_BUSY))
-        fx.append(Drop("too-many-held", f"data call {call.call_id} refused"))
+        fx.append(Drop(FactoryDrop.TOO_MANY_HELD, f"data call {call.call_id} refused"))
         return fx
     fx.extend(held_fx)
     return fx

@@ -5,13 +5,14 @@ Theory of operation
 *Initiator.* ``Session.start_data_channel(contact, now, label=...)`` (apiRTC's
 ``contact.startDataChannel()``) builds a :class:`DataChannel` of type SEND in
 ``DATACHANNEL_STATUS_WAITING`` and a data :class:`~rtcstate.call.Call` (``CallType.DATA``) whose
-*owner* it is (:class:`~rtcstate.call.CallOwner`): the call's events reach the DataChannel, never
-the application. Starting sends a ``data_channel_invite`` (channel id, call id, label; apiRTC's
-``contact_datachannel_invitation``) and starts the call, as the SDK does. The invite is
-retransmitted (timer ``dataChannel:<id>:rtx``, the calls' schedule: ``rtx_initial`` doubling to
-``rtx_max``, ``rtx_attempts`` sends) until a ``data_channel_ack`` arrives or the call is
-established. When the call is established (ICE connected) the DataChannel fires ``accepted`` and
-``response`` and asks the adapter to open the RTCDataChannel
+*owner* it is (:class:`~rtcstate.call.CallOwner`): the call tells the DataChannel its life as
+typed notices (:mod:`rtcstate.notices`: established, ended, declined, with the real ``now``),
+and the application never hears the call. Starting sends a ``data_channel_invite`` (channel id,
+call id, label; apiRTC's ``contact_datachannel_invitation``) and starts the call, as the SDK
+does. The invite is retransmitted (timer ``dataChannel:<id>:rtx``, the calls' schedule:
+``rtx_initial`` doubling to ``rtx_max``, ``rtx_attempts`` sends) until a ``data_channel_ack``
+arrives or the call is established. When the call is established (ICE connected) the DataChannel
+fires ``accepted`` and ``response`` and asks the adapter to open the RTCDataChannel
 (:class:`~rtcstate.effects.OpenDataChannel`); when the adapter reports it open
 (:class:`~rtcstate.media.DataChannelOpened`) the status is ONGOING and ``opened {type:
 "sendDataChannelOpen"}`` fires.
@@ -68,8 +69,20 @@ ordered, reliable RTCDataChannel labelled ``label`` on the data call's peer conn
 ``protocol`` is ``channel_id``; the far side's adapter reports the channel it receives under that
 same ``channel_id`` (``DataChannelOpened``, ``DataChannelMessage``, ``DataChannelClosed``).
 
-Timers owned: ``dataChannel:<id>:rtx`` and ``dataChannel:<id>:grace``; the session cancels what
-is left when the DataChannel ends.
+*The table is the only decision point.* Next to the table, :data:`INPUTS` maps every input to a
+trigger: the messages (``data_channel_ack``, a copy of ``data_channel_invite``,
+``user_not_found``), the adapter's reports (open, closed, a message, the send buffer high or
+low), the timers (:class:`ChannelTimer`) and the data call's notices; :data:`VERDICTS` says what
+each (state, trigger) pair without a row means (a :class:`ChannelDrop`, or illegal for the
+commands). ``receive``, ``media_event``, ``timer_fired`` and ``call_notice`` are one generic
+dispatch each (the relay-stamped sender is checked first). With an owner (a file transfer) the
+channel tells it :class:`~rtcstate.notices.ChannelAccepted`, ``ChannelOpened``,
+``ChannelClosed``, then ``ChannelEnded`` or ``ChannelDeclined`` in place of its own events.
+:class:`ReceivedDataChannelInvitation` declares its one input the same way
+(:data:`RECEIVED_INPUTS`: the data call's end expires it while STANDBY).
+
+Timers owned (:class:`ChannelTimer`): ``dataChannel:<id>:rtx`` and ``dataChannel:<id>:grace``;
+the session cancels what is left when the DataChannel ends.
 """
 
 from __future__ import annotations
@@ -94,7 +107,9 @@ from rtcstate.codes import (
     ErrorNumber,
     HangupFrom,
     HangupReason,
+    default_hangup_reason,
 )
+from rtcstate.drops import DropReason
 from rtcstate.effects import (
     SESSION,
     CancelTimer,
@@ -111,7 +126,7 @@ from rtcstate.effects import (
 from rtcstate.errors import InvalidStateError, RtcError
 from rtcstate.invitation import RECEIVED_TRANSITIONS as CALL_INVITATION_TRANSITIONS
 from rtcstate.invitation import OnCall
-from rtcstate.machine import machine, spec_of
+from rtcstate.machine import ILLEGAL, Ignore, Inputs, Verdict, machine, spec_of, stay
 from rtcstate.media import (
     BufferedAmountHigh,
     BufferedAmountLow,
@@ -120,15 +135,32 @@ from rtcstate.media import (
     DataChannelOpened,
     MediaEvent,
 )
+from rtcstate.notices import (
+    CallDeclined,
+    CallEnded,
+    CallEstablished,
+    CallNotice,
+    ChannelAccepted,
+    ChannelClosed,
+    ChannelDeclined,
+    ChannelEnded,
+    ChannelNotice,
+    ChannelOpened,
+)
 
 __all__ = [
     "CHUNK_SIZE",
     "CLOSED_GRACE",
     "FRAME_MAGIC",
+    "INPUTS",
     "MAX_DATA",
+    "RECEIVED_INPUTS",
     "RECEIVED_TRANSITIONS",
     "TRANSITIONS",
+    "VERDICTS",
+    "ChannelDrop",
     "ChannelOwner",
+    "ChannelTimer",
     "DataChannel",
     "DataChannelState",
     "Frame",
@@ -163,14 +195,15 @@ _TAIL = 8 + 4  # total size, chunk index
 class ChannelOwner(Protocol):
     """Who a DataChannel serves when it is not the application's (a file transfer).
 
-    With an owner the channel's events go to :meth:`channel_event` instead of the application,
-    every message received on it to :meth:`channel_data` (the 0xDC framing is not used); the
+    With an owner the channel fires no application event: its life is told as typed notices
+    (:mod:`rtcstate.notices`: accepted, opened, closed, then ended or declined) through
+    :meth:`channel_notice`, every message received on it goes to :meth:`channel_data` (the 0xDC
+    framing is not used) and the adapter's flow control to :meth:`channel_buffered`; the
     initiator's invitation message is its :attr:`DataChannel.invite`. Like
-    :class:`~rtcstate.call.CallOwner`,
-    the owner may change its own state in these hooks; ``now`` is 0.0 when the event comes from
-    the data call (whose events carry no time)."""
+    :class:`~rtcstate.call.CallOwner`, the owner may change its own state in these hooks, each
+    given the real ``now`` of the input that caused it."""
 
-    def channel_event(self, fx: list[Effect], event: str, payload: Any, now: float) -> None: ...
+    def channel_notice(self, fx: list[Effect], notice: ChannelNotice, now: float) -> None: ...
 
     def channel_data(self, fx: list[Effect], data: bytes | str, now: float) -> None: ...
 
@@ -262,20 +295,131 @@ class DataChannelState(enum.Enum):
     ENDED = "ENDED"  # final
 
 
+class ChannelDrop(DropReason):
+    """Why a data channel (or its received invitation) ignored an input on purpose."""
+
+    UNEXPECTED_INPUT = "unexpected-input"
+    """An input the channel's table does not declare."""
+    UNEXPECTED_MESSAGE = "unexpected-message"
+    """A message the channel does not take here (an ack on the receiving side, an invite for
+    another call or on the initiator's side, anything once ended)."""
+    UNEXPECTED_REPORT = "unexpected-report"
+    """A report of the adapter that makes no sense in the state (open before the call was
+    established, data while not open, closed twice)."""
+    FORGED = "forged"
+    """A ``user_not_found`` that did not come from the relay."""
+    STRANGER = "stranger"
+    """A message whose relay-stamped sender is not a device of the far side's user."""
+    DUPLICATE_ACK = "duplicate-ack"
+    """A ``data_channel_ack`` for an invite no longer retransmitted."""
+    USER_NOT_FOUND = "user-not-found"
+    """The relay found no device of the far side (the data call hears it too and ends)."""
+    STALE_TIMER = "stale-timer"
+    """A timer the channel no longer needs."""
+    RTX_EXHAUSTED = "rtx-exhausted"
+    """The invite was sent ``rtx_attempts`` times unacknowledged (the data call ends then)."""
+    UNDECODABLE_DATA = "undecodable-data"
+    """A frame that is not a data-channel frame, or breaks its transfer."""
+    LATE_NOTICE = "late-notice"
+    """The data call's notice once the channel no longer cares (ended, or before start)."""
+    IGNORED = "ignored"
+    """``decline()`` of an invitation no longer STANDBY (ignored, as apiRTC)."""
+    UNPAIRABLE = "unpairable"
+    """The session's side: a describing message whose data call can no longer be paired."""
+    DUPLICATE = "duplicate"
+    """The session's side: a copy of a describing message already paired or held (acked)."""
+    CONFLICT = "conflict"
+    """The session's side: a second, different describing message for one data call."""
+    LATE_INVITE = "late-invite"
+    """The session's side: a describing message for a data call that already ended (acked)."""
+    TOO_MANY_HELD = "too-many-held"
+    """The session's side: ``MAX_HELD`` halves held already (not acknowledged: resent later)."""
+
+
+class ChannelTimer(enum.Enum):
+    """The timers a data channel owns; the adapter sees ``dataChannel:<id>:<value>``."""
+
+    RTX = "rtx"  # the initiator's invite, until acknowledged or the call is established
+    GRACE = "grace"  # a channel closed under a live call waits for the far side's bye
+
+
+_TIMER_BY_NAME = {t.value: t for t in ChannelTimer}
 _LIVE = ["INVITING", "ACCEPTED", "OPEN", "CLOSED"]
+_NOT_FINAL = ["IDLE", *_LIVE, "ENDING"]
 
 TRANSITIONS: list[dict[str, Any]] = [
+    # application commands
     {"trigger": "start", "source": "IDLE", "dest": "INVITING", "after": "_send_invite"},
-    {"trigger": "established", "source": "INVITING", "dest": "ACCEPTED", "after": "_accepted"},
-    {"trigger": "opened", "source": "ACCEPTED", "dest": "OPEN", "after": "_opened"},
-    {"trigger": "channel_closed", "source": ["ACCEPTED", "OPEN"], "dest": "CLOSED",
-     "after": "_channel_closed"},
-    {"trigger": "grace_timer", "source": "CLOSED", "dest": "ENDING", "after": "_close_channel"},
-    {"trigger": "opened", "source": "CLOSED", "dest": "OPEN", "after": "_reopened"},
     {"trigger": "close", "source": "IDLE", "dest": "ENDED", "after": "_ended"},
     {"trigger": "close", "source": _LIVE, "dest": "ENDING", "after": "_close_channel"},
+    # the data call's notices
+    {"trigger": "established", "source": "INVITING", "dest": "ACCEPTED", "after": "_accepted"},
     {"trigger": "call_ended", "source": [*_LIVE, "ENDING"], "dest": "ENDED", "after": "_ended"},
+    {"trigger": "call_declined", "source": [*_LIVE, "ENDING"], "dest": "ENDED",
+     "after": "_declined"},
+    # the adapter's reports about the RTCDataChannel
+    {"trigger": "opened", "source": "ACCEPTED", "dest": "OPEN", "after": "_opened"},
+    {"trigger": "opened", "source": "CLOSED", "dest": "OPEN", "after": "_reopened"},
+    {"trigger": "channel_closed", "source": ["ACCEPTED", "OPEN"], "dest": "CLOSED",
+     "after": "_channel_closed"},
+    *stay("channel_closed", ["IDLE", "INVITING", "CLOSED", "ENDING"], after="_closed_again"),
+    *stay("data", "OPEN", after="_data"),
+    *stay("buffer_high", _NOT_FINAL, after="_buffer_high"),
+    *stay("buffer_low", _NOT_FINAL, after="_buffer_low"),
+    # messages
+    *stay("invite_acked", _NOT_FINAL, conditions="_is_initiator", after="_take_ack"),
+    *stay("invite_acked", _NOT_FINAL, after="_unexpected_message"),
+    *stay("invite_again", _NOT_FINAL, conditions="_copy_of_our_invite", after="_ack_invite"),
+    *stay("invite_again", _NOT_FINAL, after="_unexpected_message"),
+    *stay("not_found", _NOT_FINAL, after="_not_found"),
+    # timers
+    *stay("rtx_timer", "INVITING", after="_retransmit"),
+    {"trigger": "grace_timer", "source": "CLOSED", "dest": "ENDING",
+     "after": ["_close_channel", "_hang_up"]},
 ]  # fmt: skip
+
+INPUTS = Inputs(
+    unexpected=ChannelDrop.UNEXPECTED_INPUT,
+    wire={
+        wire.DataChannelAck: "invite_acked",
+        wire.DataChannelInvite: "invite_again",
+        wire.UserNotFound: "not_found",
+    },
+    media={
+        DataChannelOpened: "opened",
+        DataChannelClosed: "channel_closed",
+        DataChannelMessage: "data",
+        BufferedAmountHigh: "buffer_high",
+        BufferedAmountLow: "buffer_low",
+    },
+    timers={ChannelTimer.RTX: "rtx_timer", ChannelTimer.GRACE: "grace_timer"},
+    notices={
+        CallEstablished: "established",
+        CallEnded: "call_ended",
+        CallDeclined: "call_declined",
+    },
+)
+"""Every input of a data channel: wire message, adapter report, timer and data-call notice."""
+
+_LATE = Ignore(ChannelDrop.UNEXPECTED_REPORT)
+VERDICTS: dict[str | tuple[str, str], Verdict] = {
+    "start": ILLEGAL,
+    "close": ILLEGAL,
+    "established": Ignore(ChannelDrop.LATE_NOTICE),
+    "call_ended": Ignore(ChannelDrop.LATE_NOTICE),
+    "call_declined": Ignore(ChannelDrop.LATE_NOTICE),
+    "opened": _LATE,
+    "channel_closed": _LATE,
+    "data": _LATE,
+    "buffer_high": _LATE,
+    "buffer_low": _LATE,
+    "invite_acked": Ignore(ChannelDrop.UNEXPECTED_MESSAGE),
+    "invite_again": Ignore(ChannelDrop.UNEXPECTED_MESSAGE),
+    "not_found": Ignore(ChannelDrop.USER_NOT_FOUND),
+    "rtx_timer": Ignore(ChannelDrop.STALE_TIMER),
+    "grace_timer": Ignore(ChannelDrop.STALE_TIMER),
+}
+"""What the (state, trigger) pairs without a row mean: ignored on purpose or illegal."""
 
 _STATUS = {
     DataChannelState.IDLE: DataChannelStatus.DATACHANNEL_STATUS_WAITING,
@@ -293,6 +437,8 @@ _STATUS = {
     TRANSITIONS,
     initial=DataChannelState.IDLE,
     final=[DataChannelState.ENDED],
+    inputs=INPUTS,
+    verdicts=VERDICTS,
 )
 @attrs.define(slots=True, eq=False)
 class DataChannel:
@@ -356,7 +502,7 @@ class DataChannel:
         if call.state is CallState.IDLE:  # never started: nothing to hang up, just forget it
             fx.extend(self.session.detach("call_id", call.call_id))
             fx.extend(self.session.detach("request_id", call.call_id))
-        fx.extend(self._hang_up(now))
+        fx.extend(self._hang_up_call(now))
         return self.session.child_output(self, fx)
 
     def send_data(self, now: float, data: str | bytes) -> tuple[str, list[Effect]]:
@@ -394,81 +540,41 @@ class DataChannel:
     # --- Child protocol ----------------------------------------------------------------------
 
     def receive(self, env: wire.Envelope, now: float) -> list[Effect]:
-        """A message naming this channel; never raises."""
+        """A message naming this channel (``INPUTS.wire``); never raises.
+
+        The relay-stamped sender is checked first: ``user_not_found`` must come from the relay,
+        anything else from a device of the far side's user."""
         msg = env.message
         sender = env.sender
         if type(msg) is wire.UserNotFound:
             if sender is not None:
-                return [Drop("forged", "user_not_found must come from the relay")]
-            fx: list[Effect] = []
-            self._stop_rtx(fx)  # the data call hears it too and ends
-            fx.append(Drop("user-not-found", f"{self.contact} for data channel {self.id}"))
-            return fx
-        if sender is None or sender.partition("/")[0] != self.contact:
-            return [Drop("stranger", f"{msg.TYPE} from {sender} for data channel {self.id}")]
-        if type(msg) is wire.DataChannelAck:
-            if not self.outgoing:
-                return [Drop("unexpected-message", "data_channel_ack on the receiving side")]
-            fx = []
-            if not self._stop_rtx(fx):
-                fx.append(Drop("duplicate-ack", self.id))
-            return fx
-        if type(msg) is wire.DataChannelInvite:
-            if self.outgoing or msg.call_id != self.call.call_id:
-                return [Drop("unexpected-message", f"data_channel_invite for {self.id}")]
-            return [Send(sender, wire.DataChannelAck(self.channel_id))]  # a copy: ack again
-        return [Drop("unexpected-message", f"{msg.TYPE} for data channel {self.id}")]
+                return [Drop(ChannelDrop.FORGED, "user_not_found must come from the relay")]
+        elif sender is None or sender.partition("/")[0] != self.contact:
+            what = f"{msg.TYPE} from {sender} for data channel {self.id}"
+            return [Drop(ChannelDrop.STRANGER, what)]
+        fx: list[Effect] = []
+        _SPEC.deliver(self, type(msg), msg, fx, now, msg=msg, sender=sender)
+        return fx
 
     def media_event(self, event: MediaEvent, now: float) -> list[Effect]:
-        """A report about this channel; never raises."""
-        kind = type(event)
+        """An adapter report about this channel (``INPUTS.media``); never raises."""
         fx: list[Effect] = []
-        if kind is DataChannelOpened:
-            if not spec_of(self).allowed(self.state, "opened"):
-                return [Drop("unexpected-report", f"channel open in state {self.state.name}")]
-            self._fire(fx, "opened", now)
-        elif kind is DataChannelClosed:
-            if spec_of(self).allowed(self.state, "channel_closed"):
-                self._fire(fx, "channel_closed", now)
-            elif self._open and not self._closed_told:
-                self._tell_closed(fx)  # closing: the adapter confirms
-            else:
-                fx.append(Drop("unexpected-report", f"channel closed in {self.state.name}"))
-        elif kind is DataChannelMessage:
-            assert isinstance(event, DataChannelMessage)
-            if self.state is not DataChannelState.OPEN:
-                return [Drop("unexpected-report", f"data in state {self.state.name}")]
-            if self.owner is not None:
-                self.owner.channel_data(fx, event.data, now)
-            else:
-                self._received(fx, event.data)
-        elif kind is BufferedAmountHigh:
-            self._paused = True
-            if self.owner is not None:
-                self.owner.channel_buffered(fx, True, now)
-        elif kind is BufferedAmountLow:
-            self._paused = False
-            if self.owner is not None:
-                self.owner.channel_buffered(fx, False, now)
-            self._pump(fx, now)
-        else:
-            fx.append(Drop("unexpected-report", kind.__name__))
+        _SPEC.deliver(self, type(event), event, fx, now, msg=event)
         return fx
 
     def timer_fired(self, name: str, now: float) -> list[Effect]:
-        if name == "rtx":
-            return self._retransmit(now)
-        if name == "grace" and self.state is DataChannelState.CLOSED:
-            fx: list[Effect] = []
-            self._fire(fx, "grace_timer", now)
-            fx.extend(self._hang_up(now))
-            return fx
-        return [Drop("stale-timer", f"dataChannel:{self.id}:{name}")]
+        """One of this channel's timers expired (``INPUTS.timers``); never raises."""
+        timer = _TIMER_BY_NAME.get(name)
+        if timer is None:
+            return [Drop(ChannelDrop.STALE_TIMER, f"dataChannel:{self.id}:{name}")]
+        fx: list[Effect] = []
+        _SPEC.deliver(self, timer, timer, fx, now)
+        return fx
 
     def on_disconnected(self, now: float) -> list[Effect]:
         self._offline = True
         fx: list[Effect] = []
-        self._cancel(fx, "rtx")
+        self._cancel(fx, ChannelTimer.RTX)
         return fx
 
     def on_reconnected(self, now: float) -> list[Effect]:
@@ -478,46 +584,41 @@ class DataChannel:
         self._rtx_tries = 1
         return [
             self._invite(),
-            StartTimer(self._tid("rtx"), now + self.session.settings.rtx_initial),
+            StartTimer(self._tid(ChannelTimer.RTX), now + self.session.settings.rtx_initial),
         ]
 
-    # --- CallOwner: the data call's events ----------------------------------------------------
+    # --- CallOwner: the data call's notices ---------------------------------------------------
 
-    def call_event(self, fx: list[Effect], event: str, payload: Any) -> None:
-        """The data call's event (never shown to the application): ours instead.
-
-        ``accepted`` (established) opens the channel, ``hangup {from}`` ends the DataChannel
-        with ``ended {from}``, ``declined`` gives ``declined`` and ``response``; the rest
-        (ICE errors, warnings, statistics) stays with the call. The transitions fired here
-        read no time, so none is passed (the call's event carries none)."""
-        spec = spec_of(self)
-        if event == "accepted":
-            if spec.allowed(self.state, "established"):
-                spec.fire(self, "established", fx, 0.0)
-        elif event == "hangup":
-            if spec.allowed(self.state, "call_ended"):
-                frm = payload.get("from") if isinstance(payload, dict) else None
-                spec.fire(self, "call_ended", fx, 0.0, frm=frm or HangupFrom.LOCAL.value)
-        elif event == "declined" and self.outgoing:
-            self._emit(fx, "declined")
-            self._emit(fx, "response")
+    def call_notice(self, fx: list[Effect], notice: CallNotice, now: float) -> None:
+        """The data call was established, ended or declined (``INPUTS.notices``): the
+        channel's own ``accepted``, ``ended {from}``, ``declined`` (never the call's events)."""
+        _SPEC.deliver(self, type(notice), notice, fx, now, notice=notice)
 
     # --- internals ---------------------------------------------------------------------------
 
     def _fire(self, fx: list[Effect], trigger: str, now: float, **kw: Any) -> None:
-        spec_of(self).fire(self, trigger, fx, now, **kw)
+        _SPEC.fire(self, trigger, fx, now, **kw)
 
-    def _emit(self, fx: list[Effect], event: str, payload: Any = None, now: float = 0.0) -> None:
-        if self.owner is not None:
-            self.owner.channel_event(fx, event, payload, now)
-        else:
+    def _emit(self, fx: list[Effect], event: str, payload: Any = None) -> None:
+        """An application event (an owned channel fires none: its owner is told by ``_tell``)."""
+        if self.owner is None:
             fx.append(Emit(self.target, event, payload))
 
-    def _tid(self, name: str) -> str:
-        return f"dataChannel:{self.channel_id}:{name}"
+    def _tell(
+        self, fx: list[Effect], now: float, notice: ChannelNotice, *events: tuple[str, Any]
+    ) -> None:
+        """Tell the owner ``notice``; without one, fire ``events`` for the application."""
+        owner = self.owner
+        if owner is not None:
+            owner.channel_notice(fx, notice, now)
+        else:
+            fx.extend(Emit(self.target, event, payload) for event, payload in events)
 
-    def _cancel(self, fx: list[Effect], name: str) -> None:
-        tid = self._tid(name)
+    def _tid(self, timer: ChannelTimer) -> str:
+        return f"dataChannel:{self.channel_id}:{timer.value}"
+
+    def _cancel(self, fx: list[Effect], timer: ChannelTimer) -> None:
+        tid = self._tid(timer)
         if self.session.timer_armed(tid) or any(
             type(e) is StartTimer and e.timer_id == tid for e in fx
         ):
@@ -533,31 +634,30 @@ class DataChannel:
         if not self._rtx_tries:
             return False
         self._rtx_tries = 0
-        self._cancel(fx, "rtx")
+        self._cancel(fx, ChannelTimer.RTX)
         return True
 
-    def _retransmit(self, now: float) -> list[Effect]:
-        settings = self.session.settings
-        if not self._rtx_tries or self._offline or self.state is not DataChannelState.INVITING:
-            return [Drop("stale-timer", self._tid("rtx"))]
-        if self._rtx_tries >= settings.rtx_attempts:
-            self._rtx_tries = 0  # the receiver's hold gives up too: the data call ends then
-            return [Drop("rtx-exhausted", f"data_channel_invite {self.id} never acknowledged")]
-        delay = min(settings.rtx_initial * 2**self._rtx_tries, settings.rtx_max)
-        self._rtx_tries += 1
-        return [self._invite(), StartTimer(self._tid("rtx"), now + delay)]
-
-    def _hang_up(self, now: float) -> list[Effect]:
+    def _hang_up_call(self, now: float) -> list[Effect]:
         """Hang the data call up, if it still can be (it may be ending on its own)."""
         call = self.call
         if spec_of(call).allowed(call.state, "hangup"):
             return call.hangup(now)
         return []
 
-    def _tell_closed(self, fx: list[Effect], now: float = 0.0) -> None:
+    def _tell_closed(self, fx: list[Effect], now: float) -> None:
         if self._open and not self._closed_told:
             self._closed_told = True
-            self._emit(fx, "closed", None, now)
+            self._tell(fx, now, ChannelClosed(), ("closed", None))
+
+    def _wind_down(self, fx: list[Effect]) -> None:
+        self._stop_rtx(fx)
+        self._cancel(fx, ChannelTimer.GRACE)
+
+    def _detach(self, fx: list[Effect]) -> None:
+        self._requested = False
+        self._drop_transfers()
+        if self.session.child("channel_id", self.channel_id) is self:
+            fx.extend(self.session.detach("channel_id", self.channel_id))
 
     # --- transition callbacks (signature: fx, now, **kw) -------------------------------------
 
@@ -565,12 +665,12 @@ class DataChannel:
         fx.append(self._invite())
         self._rtx_tries = 1
         if not self._offline:
-            fx.append(StartTimer(self._tid("rtx"), now + self.session.settings.rtx_initial))
+            deadline = now + self.session.settings.rtx_initial
+            fx.append(StartTimer(self._tid(ChannelTimer.RTX), deadline))
 
     def _accepted(self, fx: list[Effect], now: float, **_: Any) -> None:
         self._stop_rtx(fx)  # the receiver accepted: it had the invite
-        self._emit(fx, "accepted")
-        self._emit(fx, "response")
+        self._tell(fx, now, ChannelAccepted(), ("accepted", None), ("response", None))
         self._requested = True
         fx.append(OpenDataChannel(self.call.call_id, self.channel_id, self.label))
 
@@ -582,43 +682,127 @@ class DataChannel:
             if self.outgoing
             else DataChannelOpenedType.RECEIVE_DATA_CHANNEL_OPEN
         )
-        self._emit(fx, "opened", {"type": kind.value}, now)
+        self._tell(fx, now, ChannelOpened(), ("opened", {"type": kind.value}))
 
     def _channel_closed(self, fx: list[Effect], now: float, **_: Any) -> None:
         self._open = True  # ``closed`` fires now, whether or not it ever opened
         self._tell_closed(fx, now)
         self._requested = False
         self._drop_transfers()
-        fx.append(StartTimer(self._tid("grace"), now + self.grace))
+        fx.append(StartTimer(self._tid(ChannelTimer.GRACE), now + self.grace))
         if self.owner is not None and self.outgoing:
             # a transfer's channel died under a live call: open it again (the far side's
             # adapter reports it under the same id), so the transfer can resume
             self._requested = True
             fx.append(OpenDataChannel(self.call.call_id, self.channel_id, self.label))
 
+    def _closed_again(self, fx: list[Effect], now: float, **_: Any) -> None:
+        """The adapter reports the channel closed where that changes no state: the
+        confirmation of our own close (``closed`` is owed), else a late report."""
+        if self._open and not self._closed_told:
+            self._tell_closed(fx, now)
+        else:
+            fx.append(Drop(ChannelDrop.UNEXPECTED_REPORT, f"channel closed in {self.state.name}"))
+
     def _reopened(self, fx: list[Effect], now: float, **_: Any) -> None:
         """The channel is open again under the same call: ``opened`` fires again."""
-        self._cancel(fx, "grace")
+        self._cancel(fx, ChannelTimer.GRACE)
         self._closed_told = False
         self._opened(fx, now)
 
     def _close_channel(self, fx: list[Effect], now: float, **_: Any) -> None:
-        self._stop_rtx(fx)
-        self._cancel(fx, "grace")
+        self._wind_down(fx)
         if self._requested or (self._open and not self._closed_told):
             self._requested = False
             fx.append(CloseDataChannel(self.channel_id))
         self._drop_transfers()
 
-    def _ended(self, fx: list[Effect], now: float, frm: str = "local", **_: Any) -> None:
-        self._stop_rtx(fx)
-        self._cancel(fx, "grace")
-        self._emit(fx, "ended", {"from": frm}, now)
-        self._tell_closed(fx)  # the peer connection closed with the call
-        self._requested = False
-        self._drop_transfers()
-        if self.session.child("channel_id", self.channel_id) is self:
-            fx.extend(self.session.detach("channel_id", self.channel_id))
+    def _hang_up(self, fx: list[Effect], now: float, **_: Any) -> None:
+        fx.extend(self._hang_up_call(now))
+
+    def _ended(
+        self, fx: list[Effect], now: float, notice: CallEnded | None = None, **_: Any
+    ) -> None:
+        """The data call ended (or a channel never started was closed): ``ended {from}``."""
+        self._wind_down(fx)
+        frm, reason = (
+            (notice.frm, notice.reason)
+            if notice is not None
+            else (HangupFrom.LOCAL, default_hangup_reason(self.outgoing).value)
+        )
+        told = ChannelEnded(frm, reason, None if notice is None else notice.code)
+        self._tell(fx, now, told, ("ended", {"from": frm.value}))
+        self._tell_closed(fx, now)  # the peer connection closed with the call
+        self._detach(fx)
+
+    def _declined(
+        self, fx: list[Effect], now: float, notice: CallDeclined | None = None, **_: Any
+    ) -> None:
+        """The far side refused the data call: ``ended {from: remote}``, ``declined``,
+        ``response`` (the SDK's order)."""
+        self._wind_down(fx)
+        ended = ("ended", {"from": HangupFrom.REMOTE.value})
+        reason = notice.reason if notice is not None else HangupReason.USER_REFUSED_CALL.value
+        self._tell(fx, now, ChannelDeclined(reason), ended, ("declined", None),
+                   ("response", None))  # fmt: skip
+        self._tell_closed(fx, now)
+        self._detach(fx)
+
+    def _data(
+        self, fx: list[Effect], now: float, msg: DataChannelMessage | None = None, **_: Any
+    ) -> None:
+        data = msg.data if msg is not None else b""
+        if self.owner is not None:
+            self.owner.channel_data(fx, data, now)
+        else:
+            self._received(fx, data)
+
+    def _buffer_high(self, fx: list[Effect], now: float, **_: Any) -> None:
+        self._paused = True
+        if self.owner is not None:
+            self.owner.channel_buffered(fx, True, now)
+
+    def _buffer_low(self, fx: list[Effect], now: float, **_: Any) -> None:
+        self._paused = False
+        if self.owner is not None:
+            self.owner.channel_buffered(fx, False, now)
+        self._pump(fx, now)
+
+    def _is_initiator(self, fx: list[Effect], now: float, **_: Any) -> bool:
+        return self.outgoing
+
+    def _copy_of_our_invite(self, fx: list[Effect], now: float, msg: Any = None, **_: Any) -> bool:
+        return not self.outgoing and getattr(msg, "call_id", None) == self.call.call_id
+
+    def _take_ack(self, fx: list[Effect], now: float, **_: Any) -> None:
+        if not self._stop_rtx(fx):
+            fx.append(Drop(ChannelDrop.DUPLICATE_ACK, self.id))
+
+    def _ack_invite(self, fx: list[Effect], now: float, sender: str = "", **_: Any) -> None:
+        fx.append(Send(sender, wire.DataChannelAck(self.channel_id)))  # a copy: ack again
+
+    def _unexpected_message(self, fx: list[Effect], now: float, msg: Any = None, **_: Any) -> None:
+        side = "initiator" if self.outgoing else "receiver"
+        what = f"{getattr(msg, 'TYPE', 'message')} for data channel {self.id} ({side})"
+        fx.append(Drop(ChannelDrop.UNEXPECTED_MESSAGE, what))
+
+    def _not_found(self, fx: list[Effect], now: float, **_: Any) -> None:
+        self._stop_rtx(fx)  # the data call hears it too and ends
+        fx.append(Drop(ChannelDrop.USER_NOT_FOUND, f"{self.contact} for data channel {self.id}"))
+
+    def _retransmit(self, fx: list[Effect], now: float, **_: Any) -> None:
+        settings = self.session.settings
+        if not self._rtx_tries or self._offline:
+            fx.append(Drop(ChannelDrop.STALE_TIMER, self._tid(ChannelTimer.RTX)))
+        elif self._rtx_tries >= settings.rtx_attempts:
+            self._rtx_tries = 0  # the receiver's hold gives up too: the data call ends then
+            what = f"data_channel_invite {self.id} never acknowledged"
+            fx.append(Drop(ChannelDrop.RTX_EXHAUSTED, what))
+        else:
+            delay = min(settings.rtx_initial * 2**self._rtx_tries, settings.rtx_max)
+            self._rtx_tries += 1
+            fx.append(self._invite())
+            fx.append(StartTimer(self._tid(ChannelTimer.RTX), now + delay))
 
     def _drop_transfers(self) -> None:
         self._queue.clear()
@@ -660,7 +844,7 @@ class DataChannel:
             else DataChannelErrorType.RECEIVE_DATA_CHANNEL_ERROR
         )
         self._emit(fx, "error", role.value)
-        fx.append(Drop("undecodable-data", f"data channel {self.id}: {detail}"))
+        fx.append(Drop(ChannelDrop.UNDECODABLE_DATA, f"data channel {self.id}: {detail}"))
 
     def _received(self, fx: list[Effect], data: bytes | str) -> None:
         frame = decode_frame(data)
@@ -709,6 +893,9 @@ class DataChannel:
         self._emit(fx, "dataReceived", {"uuid": frame.uuid, "data": payload})
 
 
+_SPEC = spec_of(DataChannel)
+
+
 # --- ReceivedDataChannelInvitation ---------------------------------------------------------------
 
 
@@ -722,6 +909,15 @@ class ReceivedDataChannelInvitationState(enum.Enum):
 RECEIVED_TRANSITIONS: list[dict[str, Any]] = CALL_INVITATION_TRANSITIONS
 """The table of a call invitation (accept, decline, expire), with ACCEPTED final here."""
 
+RECEIVED_INPUTS = Inputs(
+    unexpected=ChannelDrop.UNEXPECTED_INPUT,
+    notices={CallEnded: "expire", CallDeclined: "expire"},
+)
+"""Its one input: the data call's end while STANDBY (the caller hung up first). A callee's call
+never tells ``CallEstablished`` (that is the caller's), so it is not declared: were it told, it
+would be dropped as undeclared. Once decided, the invitation no longer owns the call (a
+DataChannel does, or the call ends and its notice is dropped)."""
+
 
 @machine(
     ReceivedDataChannelInvitationState,
@@ -733,6 +929,12 @@ RECEIVED_TRANSITIONS: list[dict[str, Any]] = CALL_INVITATION_TRANSITIONS
         ReceivedDataChannelInvitationState.EXPIRED,
     ],
     errors={"accept": ErrorNumber.ERROR_INVITATION_STATE_INVALID},
+    inputs=RECEIVED_INPUTS,
+    verdicts={
+        "accept": ILLEGAL,
+        "decline": Ignore(ChannelDrop.IGNORED),
+        "expire": Ignore(ChannelDrop.LATE_NOTICE),
+    },
 )
 @attrs.define(slots=True, eq=False)
 class ReceivedDataChannelInvitation(OnCall):
@@ -781,10 +983,12 @@ class ReceivedDataChannelInvitation(OnCall):
         """Refuse: DECLINED, the data call ends with ``User_Refused_Call`` (the SDK's reason
         whatever is given: ``reason`` is kept in :attr:`reason`). Ignored when not STANDBY."""
         if self.state is not ReceivedDataChannelInvitationState.STANDBY:
-            return [Drop("ignored", f"decline of a {self.state.name} invitation")]
+            return [Drop(ChannelDrop.IGNORED, f"decline of a {self.state.name} invitation")]
         if not spec_of(self.call).allowed(self.call.state, "decline"):
             # the data call is ending on its own: the invitation expires when it has ended
-            return [Drop("ignored", f"decline while the data call is {self.call.state.name}")]
+            return [
+                Drop(ChannelDrop.IGNORED, f"decline while the data call is {self.call.state.name}")
+            ]
         fx: list[Effect] = []
         spec_of(self).fire(self, "decline", fx, now)
         self.reason = str(reason)
@@ -793,12 +997,9 @@ class ReceivedDataChannelInvitation(OnCall):
 
     # --- CallOwner -----------------------------------------------------------------------------
 
-    def call_event(self, fx: list[Effect], event: str, payload: Any) -> None:
-        """The data call ended while we wait for the user: EXPIRED."""
-        if event == "hangup" and self.state is ReceivedDataChannelInvitationState.STANDBY:
-            spec_of(self).fire(self, "expire", fx, 0.0)
-
-    # --- callbacks ---------------------------------------------------------------------------
+    def call_notice(self, fx: list[Effect], notice: CallNotice, now: float) -> None:
+        """The data call ended while we wait for the user: EXPIRED (``RECEIVED_INPUTS``)."""
+        spec_of(self).deliver(self, type(notice), notice, fx, now)
 
 
 # --- the session's side --------------------------------------------------------------------------
@@ -854,7 +1055,9 @@ def pair_described(
     contact. A call that can no longer be paired (not a ringing, unowned data call of the
     message's sender) is dropped."""
     if not _pairable(call, (env.sender or "").partition("/")[0]):
-        return [Drop("unpairable", f"data call {call.call_id} in state {call.state.name}")]
+        return [
+            Drop(ChannelDrop.UNPAIRABLE, f"data call {call.call_id} in state {call.state.name}")
+        ]
     inv = build()
     call.owner = inv
     call.invitation = None  # the owner's invitation replaces the call's
@@ -901,18 +1104,18 @@ def incoming_described(
     msg = env.message
     sender = env.sender
     if sender is None:
-        return [Drop("forged", f"a {msg.TYPE} must come from a peer")]
+        return [Drop(ChannelDrop.FORGED, f"a {msg.TYPE} must come from a peer")]
     user = sender.partition("/")[0]
     ack = Send(sender, wire.DataChannelAck(channel_id))
     hold = held(session, call_id)
     if hold is not None:
         if hold.user != user:
-            return [Drop("stranger", f"{sender} named the data call {call_id}")]
+            return [Drop(ChannelDrop.STRANGER, f"{sender} named the data call {call_id}")]
         waiting = hold.env.message if hold.env is not None else None
         if waiting is not None:
             if waiting == msg:
-                return [ack, Drop("duplicate", f"{msg.TYPE} for data call {call_id}")]
-            return [Drop("conflict", f"data call {call_id} already has a message")]
+                return [ack, Drop(ChannelDrop.DUPLICATE, f"{msg.TYPE} for data call {call_id}")]
+            return [Drop(ChannelDrop.CONFLICT, f"data call {call_id} already has a message")]
         call = hold.call
         fx: list[Effect] = [ack, *hold.release()]
         if call is None:  # pragma: no cover - a hold holds a call or a message
@@ -927,11 +1130,11 @@ def incoming_described(
             and isinstance(owner, owner_type)
             and (getattr(owner, "channel_id", None) == channel_id)
         ):
-            return [ack, Drop("duplicate", f"{msg.TYPE} for data call {call_id}")]
-        return [Drop("unexpected-message", f"{msg.TYPE} for call {call_id}")]
+            return [ack, Drop(ChannelDrop.DUPLICATE, f"{msg.TYPE} for data call {call_id}")]
+        return [Drop(ChannelDrop.UNEXPECTED_MESSAGE, f"{msg.TYPE} for call {call_id}")]
     if session.recently_ended(call_id):
-        return [ack, Drop("late-invite", f"data call {call_id} already ended")]
+        return [ack, Drop(ChannelDrop.LATE_INVITE, f"data call {call_id} already ended")]
     holding = hold_message(session, call_id, env, pair, now)
     if holding is None:
-        return [Drop("too-many-held", f"{msg.TYPE} for data call {call_id} not held")]
+        return [Drop(ChannelDrop.TOO_MANY_HELD, f"{msg.TYPE} for data call {call_id} not held")]
     return [ack, *holding]

@@ -14,8 +14,10 @@ from rtcstate.machine import Classify, Ignore, MachineSpec, all_machines
 __all__ = ["MACHINE_MODULES", "load_all", "render_markdown"]
 
 MACHINE_MODULES: tuple[str, ...] = (
-    "rtcstate.session",
+    "rtcstate.session_connection",
     "rtcstate.call",
+    "rtcstate.negotiation",
+    "rtcstate.reliable",
     "rtcstate.invitation",
     "rtcstate.datachannel",
     "rtcstate.transfer.mux",
@@ -24,6 +26,9 @@ MACHINE_MODULES: tuple[str, ...] = (
     "rtcstate.filetransfer",
     "rtcstate.conversation.joinrequest",
     "rtcstate.conversation.machine",
+    "rtcstate.stream",
+    "rtcstate.conversation.call",
+    "rtcstate.recording",
 )
 """Modules that declare machines; each new machine module is added here."""
 

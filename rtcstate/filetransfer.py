@@ -8,8 +8,9 @@ already, composed:
 
 * the data call (:class:`~rtcstate.call.Call`, type DATA) and the channel it carries
   (:class:`~rtcstate.datachannel.DataChannel`), whose *owner* here is the transfer
-  (:class:`~rtcstate.datachannel.ChannelOwner`): the channel's events and every message
-  received on it come to the transfer, never to the application;
+  (:class:`~rtcstate.datachannel.ChannelOwner`): the channel tells the transfer its life as
+  typed notices (:mod:`rtcstate.notices`: accepted, opened, closed, ended or declined, with the
+  real ``now``) and hands it every message received on it; the application hears neither;
 * the transfer protocol (:class:`~rtcstate.transfer.FileSender` /
   :class:`~rtcstate.transfer.FileReceiver`, frames ``0xF7``): negotiated chunk size, flow
   control, sha256 verified before completion, resume when the channel comes back;
@@ -60,9 +61,21 @@ again at once (same channel id) and both sides wait up to ``resume_timeout`` for
 open again the transfer resumes from the receiver's offset (``resumed``; see
 :mod:`rtcstate.transfer`). A server loss does not touch the channel (it is peer-to-peer).
 
+*The table is the only decision point.* :class:`FileTransfer` is a machine of its own (SETUP
+until the channel opens, SENDING while the FileSender runs, ENDED once the data call is over):
+:data:`INPUTS` maps the channel's notices and the FileSender's timers to its triggers,
+:data:`VERDICTS` declares the rest ignored (a :class:`TransferDrop`). The receiver's
+:class:`ReceivedFileTransferInvitation` declares the copies of the ``file_offer``, the data call's
+and the channel's notices and the FileReceiver's timers (:data:`RECEIVED_INPUTS`); its status
+(apiRTC's) may be decided before its data call ends, and until then it still serves its channel
+(a finished FileReceiver says its last word again), so only DECLINED is final in its table and
+the data call's final notice releases it whatever its status. ``receive``, ``timer_fired`` and
+the notice hooks are one generic dispatch each.
+
 Timers owned: the transfer machine's, named ``transfer:<id>:<name>`` (the session routes them
-back here); the data call and the channel own theirs. Every one is cancelled when the transfer
-ends (the session detaches it).
+back here; each is a member of :class:`~rtcstate.transfer.sender.SenderTimer` or
+:class:`~rtcstate.transfer.receiver.ReceiverTimer`); the data call and the channel own theirs.
+Every one is cancelled when the transfer ends (the session detaches it).
 """
 
 from __future__ import annotations
@@ -91,11 +104,23 @@ from rtcstate.datachannel import (
     incoming_described,
     pair_described,
 )
+from rtcstate.drops import DropReason
 from rtcstate.effects import Drop, Effect, Emit, Send, target
 from rtcstate.errors import InvalidStateError, RtcError
 from rtcstate.invitation import InvitationState, OnCall, SentInvitation
-from rtcstate.machine import machine, spec_of
+from rtcstate.machine import ILLEGAL, Ignore, Inputs, Verdict, machine, spec_of, stay
 from rtcstate.media import MediaEvent
+from rtcstate.notices import (
+    CallDeclined,
+    CallEnded,
+    CallNotice,
+    ChannelAccepted,
+    ChannelClosed,
+    ChannelDeclined,
+    ChannelEnded,
+    ChannelNotice,
+    ChannelOpened,
+)
 from rtcstate.transfer import (
     DEFAULT_CHUNK_SIZE,
     DEFAULT_MAX_CHUNK_SIZE,
@@ -106,13 +131,22 @@ from rtcstate.transfer import (
     FileSender,
     TransferSettings,
 )
+from rtcstate.transfer.receiver import ReceiverTimer
+from rtcstate.transfer.sender import SenderTimer
 
 __all__ = [
     "FAILURE_NUMBERS",
+    "INPUTS",
+    "RECEIVED_INPUTS",
     "RECEIVED_TRANSITIONS",
+    "RECEIVED_VERDICTS",
+    "TRANSITIONS",
+    "VERDICTS",
     "FileTransfer",
+    "FileTransferState",
     "ReceivedFileTransferInvitation",
     "ReceivedFileTransferInvitationState",
+    "TransferDrop",
     "failure_number",
     "incoming_file_offer",
     "install",
@@ -145,6 +179,82 @@ def _code_payload(error_code: ErrorCode, detail: str, **extra: Any) -> dict[str,
 # --- sender ----------------------------------------------------------------------------------
 
 
+class TransferDrop(DropReason):
+    """Why a file transfer (either side) ignored an input on purpose."""
+
+    UNEXPECTED_INPUT = "unexpected-input"
+    """An input its table does not declare."""
+    UNEXPECTED_MESSAGE = "unexpected-message"
+    """A message for the transfer that it does not take (its data call and channel take theirs)."""
+    UNEXPECTED_REPORT = "unexpected-report"
+    """A media report: the data channel takes those."""
+    STALE_TIMER = "stale-timer"
+    """A timer of the transfer machine once it is gone, or before it exists."""
+    LATE_NOTICE = "late-notice"
+    """A notice of the channel (or the data call) that changes nothing in the state."""
+    NOT_STARTED = "not-started"
+    """Data on the sender's channel before its transfer machine started, or once it ended."""
+    NOT_OPEN = "not-open"
+    """Data on the receiver's channel before its transfer machine exists, or once it ended."""
+    IGNORED = "ignored"
+    """``decline()`` of an invitation no longer STANDBY (ignored, as apiRTC)."""
+    MALFORMED = "malformed"
+    """The session's side: a ``file_offer`` that contradicts itself."""
+
+
+class FileTransferState(enum.Enum):
+    SETUP = "SETUP"  # the offer is out, the data call and its channel are being set up
+    SENDING = "SENDING"  # the channel opened: the transfer machine (FileSender) runs
+    ENDED = "ENDED"  # the data call is over (final)
+
+
+TRANSITIONS: list[dict[str, Any]] = [
+    # the channel's notices
+    *stay("channel_accepted", "SETUP", after="_accepted"),
+    {"trigger": "channel_opened", "source": "SETUP", "dest": "SENDING", "after": "_start"},
+    *stay("channel_opened", "SENDING", after="_resume"),
+    *stay("channel_closed", "SENDING", after="_interrupted"),
+    {"trigger": "channel_ended", "source": ["SETUP", "SENDING"], "dest": "ENDED",
+     "after": "_ended"},
+    # the transfer machine's timers
+    *stay("sender_timer", "SENDING", after="_sender_timer"),
+]  # fmt: skip
+
+INPUTS = Inputs(
+    unexpected=TransferDrop.UNEXPECTED_INPUT,
+    timers={t: "sender_timer" for t in SenderTimer},
+    notices={
+        ChannelAccepted: "channel_accepted",
+        ChannelOpened: "channel_opened",
+        ChannelClosed: "channel_closed",
+        ChannelEnded: "channel_ended",
+        ChannelDeclined: "channel_ended",
+    },
+)
+"""Every input of a sending transfer: its channel's notices and its transfer machine's timers
+(wire messages and media reports go to the data call and the channel, never here)."""
+
+VERDICTS: dict[str | tuple[str, str], Verdict] = {
+    "channel_accepted": Ignore(TransferDrop.LATE_NOTICE),
+    "channel_opened": Ignore(TransferDrop.LATE_NOTICE),
+    "channel_closed": Ignore(TransferDrop.LATE_NOTICE),
+    "channel_ended": Ignore(TransferDrop.LATE_NOTICE),
+    "sender_timer": Ignore(TransferDrop.STALE_TIMER),
+}
+"""What the pairs without a row mean: every one ignored on purpose (a notice before the
+transfer machine exists, a timer once it is gone)."""
+
+_SENDER_TIMERS = {t.value: t for t in SenderTimer}
+
+
+@machine(
+    FileTransferState,
+    TRANSITIONS,
+    initial=FileTransferState.SETUP,
+    final=[FileTransferState.ENDED],
+    inputs=INPUTS,
+    verdicts=VERDICTS,
+)
 @attrs.define(slots=True, eq=False)
 class FileTransfer:
     """The sending side of one file (``contact.sendFile``): its SentInvitation, data channel and
@@ -162,7 +272,7 @@ class FileTransfer:
     window: int = DEFAULT_WINDOW
     settings: TransferSettings = attrs.field(factory=TransferSettings, repr=False)
     sender: FileSender | None = attrs.field(default=None, repr=False)
-    _done: bool = False  # the data call ended: nothing more will happen
+    state: FileTransferState = FileTransferState.SETUP
     _reported: bool = False  # fileSentSuccessfully or fileTransferError fired
     _progress: float | None = None  # percentage of the last fileTransferProgress
 
@@ -172,14 +282,14 @@ class FileTransfer:
 
     @property
     def ended(self) -> bool:
-        return self._done
+        return self.state is FileTransferState.ENDED
 
     @property
     def finished(self) -> bool:
         """Whether the transfer takes no more bytes (completed, failed, cancelled or cut short;
         :attr:`ended` waits for the data call to be over as well)."""
         sender = self.sender
-        return self._done or self.invitation.ended or (sender is not None and sender.finished)
+        return self.ended or self.invitation.ended or (sender is not None and sender.finished)
 
     @property
     def target(self) -> str:
@@ -234,16 +344,22 @@ class FileTransfer:
     # --- Child protocol ------------------------------------------------------------------------
 
     def receive(self, env: wire.Envelope, now: float) -> list[Effect]:
-        return [Drop("unexpected-message", f"{env.message.TYPE} for transfer {self.id}")]
+        """None is declared: the data call and the channel take the transfer's messages."""
+        what = f"{env.message.TYPE} for transfer {self.id}"
+        return [Drop(TransferDrop.UNEXPECTED_MESSAGE, what)]
 
     def media_event(self, event: MediaEvent, now: float) -> list[Effect]:
-        return [Drop("unexpected-report", type(event).__name__)]
+        """None is declared: the data channel takes the adapter's reports."""
+        return [Drop(TransferDrop.UNEXPECTED_REPORT, type(event).__name__)]
 
     def timer_fired(self, name: str, now: float) -> list[Effect]:
-        sender = self.sender
-        if sender is None or self._done:
-            return [Drop("stale-timer", f"{self.target}:{name}")]
-        return self._translate(sender.timer_fired(f"{self.target}:{name}", now), now)
+        """A timer of the transfer machine (``INPUTS.timers``); never raises."""
+        timer = _SENDER_TIMERS.get(name)
+        if timer is None:
+            return [Drop(TransferDrop.STALE_TIMER, f"{self.target}:{name}")]
+        fx: list[Effect] = []
+        _SPEC.deliver(self, timer, timer, fx, now, msg=timer)
+        return fx
 
     def on_disconnected(self, now: float) -> list[Effect]:
         return []
@@ -253,46 +369,55 @@ class FileTransfer:
 
     # --- ChannelOwner --------------------------------------------------------------------------
 
-    def channel_event(self, fx: list[Effect], event: str, payload: Any, now: float) -> None:
-        if self._done:
-            return  # the data call is over: the transfer machine was dropped with its timers
-        inv = self.invitation
-        spec = spec_of(inv)
-        if event == "accepted":
-            if spec.allowed(inv.state, "answer_accept"):
-                spec.fire(inv, "answer_accept", fx, now)
-        elif event == "declined":
-            if spec.allowed(inv.state, "answer_decline"):
-                reason = HangupReason.USER_REFUSED_CALL.value
-                spec.fire(inv, "answer_decline", fx, now, reason=reason)
-        elif event == "opened":
-            if self.sender is None:
-                self.sender = FileSender(
-                    self.transfer_id, self.channel.channel_id, self.size, self.name, self.mime,
-                    self.chunk_size, self.window, self.settings, self.target,
-                )  # fmt: skip
-                fx.extend(self._translate(self.sender.start(now), now))
-            else:  # the channel came back: resume
-                fx.extend(self._translate(self.sender.channel_opened(now), now))
-        elif event == "closed":
-            sender = self.sender
-            if sender is not None and not sender.finished:
-                fx.extend(self._translate(sender.channel_closed(now), now))
-        elif event == "ended":
-            self._ended(fx, now)
+    def channel_notice(self, fx: list[Effect], notice: ChannelNotice, now: float) -> None:
+        """The channel's life (``INPUTS.notices``): accepted, opened, closed, ended."""
+        _SPEC.deliver(self, type(notice), notice, fx, now, notice=notice)
 
     def channel_data(self, fx: list[Effect], data: bytes | str, now: float) -> None:
         sender = self.sender
-        if sender is None or self._done:
-            fx.append(Drop("not-started", f"data outside transfer {self.id}"))
+        if sender is None or self.state is not FileTransferState.SENDING:
+            fx.append(Drop(TransferDrop.NOT_STARTED, f"data outside transfer {self.id}"))
             return
         fx.extend(self._translate(sender.on_frame(data, now), now))
 
     def channel_buffered(self, fx: list[Effect], high: bool, now: float) -> None:
         sender = self.sender
-        if sender is not None and not sender.finished and not self._done:
+        if sender is not None and not sender.finished and not self.ended:
             out = sender.buffered_high(now) if high else sender.buffered_low(now)
             fx.extend(self._translate(out, now))
+
+    # --- transition callbacks (signature: fx, now, **kw) ---------------------------------------
+
+    def _accepted(self, fx: list[Effect], now: float, **_: Any) -> None:
+        inv = self.invitation
+        spec = spec_of(inv)
+        if spec.allowed(inv.state, "answer_accept"):
+            spec.fire(inv, "answer_accept", fx, now)
+
+    def _start(self, fx: list[Effect], now: float, **_: Any) -> None:
+        self.sender = FileSender(
+            self.transfer_id, self.channel.channel_id, self.size, self.name, self.mime,
+            self.chunk_size, self.window, self.settings, self.target,
+        )  # fmt: skip
+        fx.extend(self._translate(self.sender.start(now), now))
+
+    def _resume(self, fx: list[Effect], now: float, **_: Any) -> None:
+        """The channel came back: resume."""
+        sender = self.sender
+        assert sender is not None
+        fx.extend(self._translate(sender.channel_opened(now), now))
+
+    def _interrupted(self, fx: list[Effect], now: float, **_: Any) -> None:
+        sender = self.sender
+        if sender is not None and not sender.finished:
+            fx.extend(self._translate(sender.channel_closed(now), now))
+
+    def _sender_timer(
+        self, fx: list[Effect], now: float, msg: SenderTimer = SenderTimer.ACK, **_: Any
+    ) -> None:
+        sender = self.sender
+        assert sender is not None  # SENDING: the channel opened, the sender exists
+        fx.extend(self._translate(sender.timer_fired(f"{self.target}:{msg.value}", now), now))
 
     # --- internals -----------------------------------------------------------------------------
 
@@ -354,11 +479,19 @@ class FileTransfer:
             return channel.close(now)
         return []
 
-    def _ended(self, fx: list[Effect], now: float) -> None:
-        """The data call is over: report a transfer it cut short, end the invitation."""
+    def _ended(
+        self,
+        fx: list[Effect],
+        now: float,
+        notice: ChannelEnded | ChannelDeclined | None = None,
+        **_: Any,
+    ) -> None:
+        """The data call is over (``notice`` says how): report a transfer it cut short, end
+        the invitation."""
         sender = self.sender
         call = self.channel.call
-        cause = call.hangup_cause
+        frm, reason = (notice.frm, notice.reason) if notice is not None else (HangupFrom.LOCAL, "")
+        cause = (frm, reason)
         if (sender is None or not sender.finished) and (
             self.invitation.state is InvitationState.ACCEPTED
         ):
@@ -374,17 +507,17 @@ class FileTransfer:
         if (
             inv.state is InvitationState.STANDBY
             and not call.established
-            and cause is not None
-            and cause[0] is HangupFrom.REMOTE
+            and frm is HangupFrom.REMOTE
         ):
             trigger = "answer_decline"  # refused (the channel's ``declined`` follows)
         if spec_of(inv).allowed(inv.state, trigger):
-            reason = cause[1] if cause is not None else None
-            spec_of(inv).fire(inv, trigger, fx, now, reason=reason)
+            spec_of(inv).fire(inv, trigger, fx, now, reason=reason or None)
             fx.extend(self.session.child_output(inv, []))
-        self._done = True
         if self.session.child("transfer_id", self.transfer_id) is self:
             fx.extend(self.session.detach("transfer_id", self.transfer_id))
+
+
+_SPEC = spec_of(FileTransfer)
 
 
 def send_file(
@@ -454,28 +587,75 @@ class ReceivedFileTransferInvitationState(enum.Enum):
     ENDED = "INVITATION_STATUS_ENDED"
 
 
+_AFTER_ACCEPT = ["ACCEPTED", "CANCELLED", "ENDED"]
+
 RECEIVED_TRANSITIONS: list[dict[str, Any]] = [
+    # application commands
     {"trigger": "accept", "source": "STANDBY", "dest": "ACCEPTED", "after": "_changed"},
     {"trigger": "decline", "source": "STANDBY", "dest": "DECLINED", "after": "_changed"},
     {"trigger": "cancel", "source": "ACCEPTED", "dest": "CANCELLED", "after": "_changed"},
+    # the transfer machine's verdict
+    {"trigger": "verified", "source": "ACCEPTED", "dest": "ENDED", "after": "_changed"},
+    # the data call's end (its notice, or the channel's), or the sender's CANCEL
     {"trigger": "call_ended", "source": ["STANDBY", "ACCEPTED"], "dest": "CANCELLED",
      "after": "_changed"},
-    {"trigger": "verified", "source": "ACCEPTED", "dest": "ENDED", "after": "_changed"},
+    *stay("call_ended", ["CANCELLED", "ENDED"]),
+    # until its data call ends, a decided transfer still serves its channel: a finished
+    # transfer machine says its last word again to a sender that may have missed it
+    *stay("offer_again", ["STANDBY", *_AFTER_ACCEPT], conditions="_copy_of_offer",
+          after="_ack_offer"),
+    *stay("offer_again", ["STANDBY", *_AFTER_ACCEPT], after="_unexpected_message"),
+    *stay("channel_opened", _AFTER_ACCEPT, after="_channel_opened"),
+    *stay("channel_closed", _AFTER_ACCEPT, after="_channel_closed"),
+    *stay("receiver_timer", _AFTER_ACCEPT, after="_receiver_timer"),
 ]  # fmt: skip
 
+RECEIVED_INPUTS = Inputs(
+    unexpected=TransferDrop.UNEXPECTED_INPUT,
+    wire={wire.FileOffer: "offer_again"},
+    timers={t: "receiver_timer" for t in ReceiverTimer},
+    notices={
+        CallEnded: "call_ended",  # before acceptance it owns the data call
+        CallDeclined: "call_ended",
+        ChannelOpened: "channel_opened",  # after acceptance it owns the channel
+        ChannelClosed: "channel_closed",
+        ChannelEnded: "call_ended",
+        ChannelDeclined: "call_ended",
+    },
+)
+"""Every input of a received transfer: copies of the ``file_offer``, the data call's and the
+channel's notices, and its transfer machine's timers (``CallEstablished`` and
+``ChannelAccepted`` are the initiator's: a receiver is never told them)."""
+
+RECEIVED_VERDICTS: dict[str | tuple[str, str], Verdict] = {
+    "accept": ILLEGAL,
+    "cancel": ILLEGAL,
+    "decline": Ignore(TransferDrop.IGNORED),
+    "verified": Ignore(TransferDrop.LATE_NOTICE),
+    "call_ended": Ignore(TransferDrop.LATE_NOTICE),
+    "offer_again": Ignore(TransferDrop.UNEXPECTED_MESSAGE),
+    "channel_opened": Ignore(TransferDrop.LATE_NOTICE),
+    "channel_closed": Ignore(TransferDrop.LATE_NOTICE),
+    "receiver_timer": Ignore(TransferDrop.STALE_TIMER),
+}
+"""What the pairs without a row mean (the notices of a channel before acceptance, a timer
+before the transfer machine exists, a command in the wrong status)."""
+
+_RECEIVER_TIMERS = {t.value: t for t in ReceiverTimer}
 _Inv = ReceivedFileTransferInvitationState
-_RECEIVED_FINAL = (_Inv.DECLINED, _Inv.CANCELLED, _Inv.ENDED)
 
 
 @machine(
     ReceivedFileTransferInvitationState,
     RECEIVED_TRANSITIONS,
     initial=ReceivedFileTransferInvitationState.STANDBY,
-    final=list(_RECEIVED_FINAL),
+    final=[_Inv.DECLINED],
     errors={
         "accept": ErrorNumber.ERROR_INVITATION_STATE_INVALID,
         "cancel": ErrorNumber.ERROR_INVITATION_STATE_INVALID,
     },
+    inputs=RECEIVED_INPUTS,
+    verdicts=RECEIVED_VERDICTS,
 )
 @attrs.define(slots=True, eq=False)
 class ReceivedFileTransferInvitation(OnCall):
@@ -564,9 +744,11 @@ class ReceivedFileTransferInvitation(OnCall):
         """Refuse the file: DECLINED, the data call ends (``User_Refused_Call``). Ignored when
         not STANDBY, as apiRTC."""
         if self.state is not _Inv.STANDBY:
-            return [Drop("ignored", f"decline of a {self.state.name} invitation")]
+            return [Drop(TransferDrop.IGNORED, f"decline of a {self.state.name} invitation")]
         if not spec_of(self.call).allowed(self.call.state, "decline"):
-            return [Drop("ignored", f"decline while the data call is {self.call.state.name}")]
+            return [
+                Drop(TransferDrop.IGNORED, f"decline while the data call is {self.call.state.name}")
+            ]
         fx: list[Effect] = []
         spec_of(self).fire(self, "decline", fx, now)
         self.reason = str(reason)
@@ -594,25 +776,24 @@ class ReceivedFileTransferInvitation(OnCall):
     # --- Child protocol ------------------------------------------------------------------------
 
     def receive(self, env: wire.Envelope, now: float) -> list[Effect]:
-        """A copy of the ``file_offer``: acknowledged again."""
-        msg, sender = env.message, env.sender
-        if (
-            type(msg) is wire.FileOffer
-            and sender is not None
-            and sender.partition("/")[0] == self.call.contact
-            and msg.channel_id == self.channel_id
-        ):
-            return [Send(sender, wire.DataChannelAck(self.channel_id))]
-        return [Drop("unexpected-message", f"{msg.TYPE} for file transfer {self.id}")]
+        """A copy of the ``file_offer`` (``RECEIVED_INPUTS.wire``): acknowledged again."""
+        msg = env.message
+        fx: list[Effect] = []
+        _RECEIVED_SPEC.deliver(self, type(msg), msg, fx, now, msg=msg, sender=env.sender)
+        return fx
 
     def media_event(self, event: MediaEvent, now: float) -> list[Effect]:
-        return [Drop("unexpected-report", type(event).__name__)]
+        """None is declared: the data channel takes the adapter's reports."""
+        return [Drop(TransferDrop.UNEXPECTED_REPORT, type(event).__name__)]
 
     def timer_fired(self, name: str, now: float) -> list[Effect]:
-        receiver = self.receiver
-        if receiver is None or self._done:
-            return [Drop("stale-timer", f"{self._timer_target}:{name}")]
-        return self._translate(receiver.timer_fired(f"{self._timer_target}:{name}", now), now)
+        """A timer of the transfer machine (``RECEIVED_INPUTS.timers``); never raises."""
+        timer = _RECEIVER_TIMERS.get(name)
+        if timer is None or self._done:
+            return [Drop(TransferDrop.STALE_TIMER, f"{self._timer_target}:{name}")]
+        fx: list[Effect] = []
+        _RECEIVED_SPEC.deliver(self, timer, timer, fx, now, msg=timer)
+        return fx
 
     def on_disconnected(self, now: float) -> list[Effect]:
         return []
@@ -622,33 +803,29 @@ class ReceivedFileTransferInvitation(OnCall):
 
     # --- CallOwner (before acceptance) and ChannelOwner (after) -------------------------------
 
-    def call_event(self, fx: list[Effect], event: str, payload: Any) -> None:
+    def call_notice(self, fx: list[Effect], notice: CallNotice, now: float) -> None:
         """The data call ended while the user decides: CANCELLED (as the SDK)."""
-        if event == "hangup":
-            self._call_over(fx, 0.0)
+        self._told(fx, notice, now)
 
-    def channel_event(self, fx: list[Effect], event: str, payload: Any, now: float) -> None:
+    def channel_notice(self, fx: list[Effect], notice: ChannelNotice, now: float) -> None:
+        """The channel opened, closed or ended (``RECEIVED_INPUTS.notices``)."""
+        self._told(fx, notice, now)
+
+    def _told(self, fx: list[Effect], notice: CallNotice | ChannelNotice, now: float) -> None:
+        """One generic dispatch of a notice; a final one (the data call is over) also ends
+        this object's life: the transfer machine is dropped with its timers."""
         if self._done:
-            return  # the data call is over: the transfer machine was dropped with its timers
-        receiver = self.receiver
-        if event == "opened":
-            if receiver is None:
-                self.receiver = FileReceiver(
-                    self.id, self.channel_id, self.max_size, self.max_chunk_size, self.settings,
-                    self._timer_target,
-                )  # fmt: skip
-            else:
-                fx.extend(self._translate(receiver.channel_opened(now), now))
-        elif event == "closed":
-            if receiver is not None and not receiver.finished:
-                fx.extend(self._translate(receiver.channel_closed(now), now))
-        elif event == "ended":
-            self._call_over(fx, now)
+            return  # released: the data call is over (or the invitation was declined)
+        _RECEIVED_SPEC.deliver(self, type(notice), notice, fx, now, notice=notice)
+        if notice.FINAL:
+            self._done = True
+            if self.session.child("transfer_id", self.id) is self:
+                fx.extend(self.session.detach("transfer_id", self.id))
 
     def channel_data(self, fx: list[Effect], data: bytes | str, now: float) -> None:
         receiver = self.receiver
         if receiver is None or self._done:
-            fx.append(Drop("not-open", f"data outside the transfer {self.id}"))
+            fx.append(Drop(TransferDrop.NOT_OPEN, f"data outside the transfer {self.id}"))
             return
         out = receiver.on_frame(data, now)
         if receiver.state is FileReceiverState.OFFERED:
@@ -657,6 +834,50 @@ class ReceivedFileTransferInvitation(OnCall):
 
     def channel_buffered(self, fx: list[Effect], high: bool, now: float) -> None:
         return None  # the receiver sends little: no flow control on its side
+
+    # --- transition callbacks (signature: fx, now, **kw) ---------------------------------------
+
+    def _copy_of_offer(
+        self, fx: list[Effect], now: float, msg: Any = None, sender: str | None = None, **_: Any
+    ) -> bool:
+        return (
+            sender is not None
+            and sender.partition("/")[0] == self.call.contact
+            and getattr(msg, "channel_id", None) == self.channel_id
+        )
+
+    def _ack_offer(self, fx: list[Effect], now: float, sender: str = "", **_: Any) -> None:
+        fx.append(Send(sender, wire.DataChannelAck(self.channel_id)))
+
+    def _unexpected_message(self, fx: list[Effect], now: float, msg: Any = None, **_: Any) -> None:
+        what = f"{getattr(msg, 'TYPE', 'message')} for file transfer {self.id}"
+        fx.append(Drop(TransferDrop.UNEXPECTED_MESSAGE, what))
+
+    def _channel_opened(self, fx: list[Effect], now: float, **_: Any) -> None:
+        receiver = self.receiver
+        if receiver is None:
+            self.receiver = FileReceiver(
+                self.id, self.channel_id, self.max_size, self.max_chunk_size, self.settings,
+                self._timer_target,
+            )  # fmt: skip
+        else:
+            fx.extend(self._translate(receiver.channel_opened(now), now))
+
+    def _channel_closed(self, fx: list[Effect], now: float, **_: Any) -> None:
+        receiver = self.receiver
+        if receiver is not None and not receiver.finished:
+            fx.extend(self._translate(receiver.channel_closed(now), now))
+
+    def _receiver_timer(
+        self, fx: list[Effect], now: float, msg: ReceiverTimer = ReceiverTimer.ACK, **_: Any
+    ) -> None:
+        receiver = self.receiver
+        if receiver is None:
+            fx.append(Drop(TransferDrop.STALE_TIMER, f"{self._timer_target}:{msg.value}"))
+            return
+        fx.extend(
+            self._translate(receiver.timer_fired(f"{self._timer_target}:{msg.value}", now), now)
+        )
 
     # --- internals -----------------------------------------------------------------------------
 
@@ -708,15 +929,8 @@ class ReceivedFileTransferInvitation(OnCall):
                 out.append(e)
         return out
 
-    def _call_over(self, fx: list[Effect], now: float) -> None:
-        """The data call ended: CANCELLED unless the file was verified (or declined), as the
-        SDK; the transfer machine is dropped with its timers."""
-        spec = spec_of(self)
-        if spec.allowed(self.state, "call_ended"):
-            spec.fire(self, "call_ended", fx, now)
-        self._done = True
-        if self.session.child("transfer_id", self.id) is self:
-            fx.extend(self.session.detach("transfer_id", self.id))
+
+_RECEIVED_SPEC = spec_of(ReceivedFileTransferInvitation)
 
 
 # --- the session's side --------------------------------------------------------------------------
@@ -747,9 +961,14 @@ def incoming_file_offer(session: FactoryHost, env: wire.Envelope, now: float) ->
     msg = env.message
     assert isinstance(msg, wire.FileOffer)
     if msg.transfer_id != msg.call_id:
-        return [Drop("malformed", f"file_offer {msg.transfer_id} names data call {msg.call_id}")]
+        return [
+            Drop(
+                TransferDrop.MALFORMED,
+                f"file_offer {msg.transfer_id} names data call {msg.call_id}",
+            )
+        ]
     if msg.size < 0:
-        return [Drop("malformed", f"file_offer {msg.transfer_id} of {msg.size} bytes")]
+        return [Drop(TransferDrop.MALFORMED, f"file_offer {msg.transfer_id} of {msg.size} bytes")]
     return incoming_described(
         session, env, now, msg.channel_id, msg.call_id, _pair, ReceivedFileTransferInvitation
     )

@@ -12,6 +12,11 @@ A :data:`Verifier` is the callable the hub is given: ``verifier(register, now)``
 :class:`Identity` of the connection, or a :class:`Refusal` (a
 :class:`~rtcstate.wire.ServerErrorCode` and the reason in words) that the hub sends back
 before closing the connection.
+
+Revocation. A token may be revoked before its ``exp``: :class:`Revocations` holds the revoked
+token ids (the ``jti`` claim, :attr:`Identity.token_id`) and users (``sub``); the hub checks
+it at every registration and, when it is given new revocations
+(:meth:`~rtcstate.hub.Hub.revoke`), closes every live connection they cover.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ import attrs
 
 from rtcstate import wire
 
-__all__ = ["DEFAULT_TENANT", "Identity", "Refusal", "Verifier", "claimed"]
+__all__ = ["DEFAULT_TENANT", "Identity", "Refusal", "Revocations", "Verifier", "claimed"]
 
 DEFAULT_TENANT = "default"
 
@@ -34,7 +39,8 @@ class Identity:
     ``user`` is the token's ``sub``; ``devices`` the device names the token allows (``None``:
     any); ``tenant`` isolates groups of users from each other; ``roles`` are application roles
     such as ``"moderator"``; ``expires`` is the token's ``exp`` on the hub's clock (``None``:
-    never); ``verified`` is False only for the unauthenticated default.
+    never); ``verified`` is False only for the unauthenticated default; ``token_id`` is the
+    token's ``jti`` (what a revocation names), if it has one.
     """
 
     user: str
@@ -43,6 +49,7 @@ class Identity:
     roles: frozenset[str] = frozenset()
     expires: float | None = None
     verified: bool = False
+    token_id: str | None = None
 
     def allows_device(self, device: str) -> bool:
         """Whether this identity may register ``device``."""
@@ -76,3 +83,27 @@ Verifier = Callable[[wire.Register, float], Identity | Refusal]
 def claimed(register: wire.Register, now: float) -> Identity:
     """The verifier without authentication: whoever the ``Register`` says (unverified)."""
     return Identity(user=register.user)
+
+
+@attrs.frozen(slots=True)
+class Revocations:
+    """Revoked tokens (by ``jti``) and users (by ``sub``, every token of theirs, in every
+    tenant): what the hub refuses at registration and cuts on live connections."""
+
+    token_ids: frozenset[str] = frozenset()
+    users: frozenset[str] = frozenset()
+
+    def revokes(self, identity: Identity) -> str | None:
+        """Why ``identity`` is revoked (words), or None. Only verified identities are: an
+        unverified name is not a token (a revoked ``sub`` cannot be held by a claimed name
+        on an authenticated relay anyway, since every registration there is verified)."""
+        if not identity.verified:
+            return None
+        if identity.token_id is not None and identity.token_id in self.token_ids:
+            return "token revoked"
+        if identity.user in self.users:
+            return f"tokens of {identity.user} revoked"
+        return None
+
+    def __bool__(self) -> bool:
+        return bool(self.token_ids or self.users)

@@ -23,6 +23,13 @@ arrives, EXPIRED when its optional ``expiration_time`` runs out first (timer
 ``invitation:<id>:expire``, cancelled by the answer), ENDED when its owner ends (a file
 transfer's data call hung up), CANCELLED on ``cancel()``. Answers arriving after a decision are
 dropped.
+
+Inputs are data: :data:`SENT_INPUTS` maps the ``invite_answer`` (by its ``answer``: accept or
+decline) and the expiry timer (:class:`InvitationTimer`) to the sent invitation's triggers, and
+:data:`SENT_VERDICTS` declares a late answer and a stale timer ignored (an
+:class:`InvitationDrop`), ``cancel`` once decided illegal (10). A received call invitation takes
+no input of its own (its call tells it ``expire``); :data:`RECEIVED_VERDICTS` declares
+``decline`` once decided ignored and ``accept`` illegal (10).
 """
 
 from __future__ import annotations
@@ -40,14 +47,20 @@ from rtcstate.codes import (
     InvitationStatus,
     InvitationType,
 )
+from rtcstate.drops import DropReason
 from rtcstate.effects import CancelTimer, Drop, Effect, Emit, StartTimer, target
 from rtcstate.host import Host
-from rtcstate.machine import machine, spec_of
+from rtcstate.machine import ILLEGAL, Classify, Ignore, Inputs, Verdict, machine, spec_of
 from rtcstate.media import MediaEvent
 
 __all__ = [
+    "RECEIVED_VERDICTS",
+    "SENT_INPUTS",
+    "SENT_VERDICTS",
+    "InvitationDrop",
     "InvitationOwner",
     "InvitationState",
+    "InvitationTimer",
     "InvitedCall",
     "ReceivedCallInvitation",
     "ReceivedCallInvitationState",
@@ -69,6 +82,27 @@ class ReceivedCallInvitationState(enum.Enum):
     ACCEPTED = "INVITATION_STATUS_ACCEPTED"
     DECLINED = "INVITATION_STATUS_DECLINED"
     EXPIRED = "INVITATION_STATUS_EXPIRED"
+
+
+class InvitationDrop(DropReason):
+    """Why an invitation ignored an input on purpose."""
+
+    UNEXPECTED_MESSAGE = "unexpected-message"
+    """A message an invitation does not take (only a sent one takes ``invite_answer``)."""
+    UNEXPECTED_REPORT = "unexpected-report"
+    """A media report: invitations take none."""
+    LATE_ANSWER = "late-answer"
+    """An ``invite_answer`` once the invitation was decided."""
+    STALE_TIMER = "stale-timer"
+    """The expiry timer once the invitation was decided (a race in the adapter)."""
+    IGNORED = "ignored"
+    """``decline()`` of a received invitation no longer STANDBY (ignored, as apiRTC)."""
+
+
+class InvitationTimer(enum.Enum):
+    """The one timer a sent invitation owns: ``invitation:<id>:expire``."""
+
+    EXPIRE = "expire"
 
 
 def _status_change(inv_id: str, state: enum.Enum) -> Emit:
@@ -156,12 +190,23 @@ RECEIVED_TRANSITIONS: list[dict[str, Any]] = [
 ]  # fmt: skip
 
 
+RECEIVED_VERDICTS: dict[str | tuple[str, str], Verdict] = {
+    "accept": ILLEGAL,
+    "decline": Ignore(InvitationDrop.IGNORED),
+    "expire": Ignore(InvitationDrop.STALE_TIMER),
+}
+"""A received call invitation takes no input of its own (its call does, and tells it with
+``expire``); ``decline`` once decided is ignored, ``accept`` raises 10."""
+
+
 @machine(
     ReceivedCallInvitationState,
     RECEIVED_TRANSITIONS,
     initial=ReceivedCallInvitationState.STANDBY,
     final=[ReceivedCallInvitationState.DECLINED, ReceivedCallInvitationState.EXPIRED],
     errors={"accept": ErrorNumber.ERROR_INVITATION_STATE_INVALID},
+    inputs=Inputs(unexpected=InvitationDrop.UNEXPECTED_MESSAGE),
+    verdicts=RECEIVED_VERDICTS,
 )
 @attrs.define(slots=True, eq=False)
 class ReceivedCallInvitation(OnCall):
@@ -190,10 +235,9 @@ class ReceivedCallInvitation(OnCall):
         self, now: float, reason: str | HangupReason = HangupReason.USER_REFUSED_CALL
     ) -> list[Effect]:
         """Refuse the call with ``reason``; silently ignored when not STANDBY (as apiRTC)."""
-        if self.state is not ReceivedCallInvitationState.STANDBY:
-            return [Drop("ignored", f"decline of a {self.state.name} invitation")]
         fx: list[Effect] = []
-        spec_of(self).fire(self, "decline", fx, now)
+        if not spec_of(self).fire(self, "decline", fx, now):  # Ignore verdict: not STANDBY
+            return [Drop(InvitationDrop.IGNORED, f"decline of a {self.state.name} invitation")]
         return self.call.declined_by_invitation(fx, now, str(reason))
 
     # --- used by the call ----------------------------------------------------------------------
@@ -201,13 +245,11 @@ class ReceivedCallInvitation(OnCall):
     def refused_unseen(self, now: float) -> None:
         """The call was refused automatically before the application was given this
         invitation: DECLINED, with no event (nobody holds it to hear one)."""
-        if self.state is ReceivedCallInvitationState.STANDBY:
-            spec_of(self).fire(self, "decline", [], now)
+        spec_of(self).fire(self, "decline", [], now)  # ignored once decided
 
     def expire(self, fx: list[Effect], now: float) -> None:
-        """The caller hung up (or the lifetime ran out) while STANDBY."""
-        if self.state is ReceivedCallInvitationState.STANDBY:
-            spec_of(self).fire(self, "expire", fx, now)
+        """The caller hung up (or the lifetime ran out) while STANDBY (ignored once decided)."""
+        spec_of(self).fire(self, "expire", fx, now)
 
 
 SENT_TRANSITIONS: list[dict[str, Any]] = [
@@ -218,6 +260,33 @@ SENT_TRANSITIONS: list[dict[str, Any]] = [
      "after": "_decided"},
     {"trigger": "end", "source": ["STANDBY", "ACCEPTED"], "dest": "ENDED", "after": "_decided"},
 ]  # fmt: skip
+
+
+SENT_INPUTS = Inputs(
+    unexpected=InvitationDrop.UNEXPECTED_MESSAGE,
+    wire={
+        wire.InviteAnswer: Classify(
+            "answer",
+            {
+                wire.AnswerChoice.ACCEPT: "answer_accept",
+                wire.AnswerChoice.DECLINE: "answer_decline",
+            },
+        )
+    },
+    timers={InvitationTimer.EXPIRE: "expire"},
+)
+"""A sent invitation's inputs: the far side's answer (by its choice) and its expiry timer."""
+
+SENT_VERDICTS: dict[str | tuple[str, str], Verdict] = {
+    "answer_accept": Ignore(InvitationDrop.LATE_ANSWER),
+    "answer_decline": Ignore(InvitationDrop.LATE_ANSWER),
+    "expire": Ignore(InvitationDrop.STALE_TIMER),
+    "cancel": ILLEGAL,
+    "end": Ignore(InvitationDrop.STALE_TIMER),
+}
+"""Answers once decided are late, the timer once decided is stale, ``cancel`` raises 10."""
+
+_TIMER_BY_NAME = {t.value: t for t in InvitationTimer}
 
 
 @machine(
@@ -231,6 +300,8 @@ SENT_TRANSITIONS: list[dict[str, Any]] = [
         InvitationState.ENDED,
     ],
     errors={"cancel": ErrorNumber.ERROR_INVITATION_STATE_INVALID},
+    inputs=SENT_INPUTS,
+    verdicts=SENT_VERDICTS,
 )
 @attrs.define(slots=True, eq=False)
 class SentInvitation:
@@ -284,9 +355,7 @@ class SentInvitation:
     def end(self, now: float) -> list[Effect]:
         """Its owner ended (a file transfer's data call was hung up)."""
         fx: list[Effect] = []
-        spec = spec_of(self)
-        if spec.allowed(self.state, "end"):
-            spec.fire(self, "end", fx, now)
+        spec_of(self).fire(self, "end", fx, now)  # ignored once decided
         return self._output(fx)
 
     def _output(self, fx: list[Effect]) -> list[Effect]:
@@ -296,24 +365,23 @@ class SentInvitation:
     # --- Child protocol ----------------------------------------------------------------------
 
     def receive(self, env: wire.Envelope, now: float) -> list[Effect]:
+        """The far side's answer (``SENT_INPUTS.wire``); never raises."""
         msg = env.message
-        if not isinstance(msg, wire.InviteAnswer):
-            return [Drop("unexpected-message", f"{msg.TYPE} for invitation {self.id}")]
-        trigger = "answer_accept" if msg.answer is wire.AnswerChoice.ACCEPT else "answer_decline"
-        if not spec_of(self).allowed(self.state, trigger):
-            return [Drop("late-answer", f"{msg.answer.value} for a {self.state.name} invitation")]
         fx: list[Effect] = []
-        spec_of(self).fire(self, trigger, fx, now, reason=msg.reason)
+        _SENT_SPEC.deliver(self, type(msg), msg, fx, now, reason=getattr(msg, "reason", None))
         return fx
 
     def media_event(self, event: MediaEvent, now: float) -> list[Effect]:
-        return [Drop("unexpected-report", type(event).__name__)]
+        """None is declared: invitations take no media report."""
+        return [Drop(InvitationDrop.UNEXPECTED_REPORT, type(event).__name__)]
 
     def timer_fired(self, name: str, now: float) -> list[Effect]:
-        if name != "expire" or not spec_of(self).allowed(self.state, "expire"):
-            return [Drop("stale-timer", f"invitation:{self.id}:{name}")]
+        """The expiry (``SENT_INPUTS.timers``); a stale one is dropped."""
+        timer = _TIMER_BY_NAME.get(name)
+        if timer is None or not _SENT_SPEC.allowed(self.state, "expire"):
+            return [Drop(InvitationDrop.STALE_TIMER, f"invitation:{self.id}:{name}")]
         fx: list[Effect] = []
-        spec_of(self).fire(self, "expire", fx, now)
+        _SENT_SPEC.deliver(self, timer, timer, fx, now)
         return fx
 
     def on_disconnected(self, now: float) -> list[Effect]:
@@ -325,7 +393,7 @@ class SentInvitation:
     # --- callbacks ---------------------------------------------------------------------------
 
     def _timer(self) -> str:
-        return f"invitation:{self.id}:expire"
+        return f"invitation:{self.id}:{InvitationTimer.EXPIRE.value}"
 
     def _decided(self, fx: list[Effect], now: float, reason: str | None = None, **_: Any) -> None:
         self.reason = reason
@@ -333,3 +401,6 @@ class SentInvitation:
             fx.append(CancelTimer(self._timer()))
         fx.append(_status_change(self.id, self.state))
         fx.append(Emit(target("invitation", self.id), "response", self.state.value))
+
+
+_SENT_SPEC = spec_of(SentInvitation)

@@ -38,7 +38,8 @@ callback sequences (:meth:`MachineSpec.transitions_twin`).
 Inputs as data
 --------------
 A machine may also declare, next to its table, how its *inputs* become triggers
-(:class:`Inputs`): each wire message type, media report type and timer id maps to a trigger,
+(:class:`Inputs`): each wire message type, media report type, timer id and owner notice type
+(:mod:`rtcstate.notices`) maps to a trigger,
 or to a :class:`Classify` that picks the trigger by one field of the input
 (``IceStateChanged.state``). ``verdicts`` says what the pairs without a row mean: an
 :class:`Ignore` carrying a :class:`~rtcstate.drops.DropReason` member (ignored on purpose) or
@@ -60,6 +61,7 @@ from __future__ import annotations
 
 import copy
 import enum
+import inspect
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol, TypeVar
@@ -125,6 +127,45 @@ class Transition:
     after: tuple[str, ...] = ()
 
 
+_ALL_KEYWORDS = None
+"""Calling plan of a callback that must be given every keyword argument (``cb(obj, *args,
+**kwargs)``): it names several of them, or keeps ``**kw`` for reading."""
+
+
+def _calling_plan(cb: Callback) -> tuple[str, object] | tuple[()] | None:
+    """How :meth:`MachineSpec.deliver` may call ``cb(obj, fx, now, ...)`` without rebuilding
+    the keyword arguments for it (the hot path of every input; signatures are unchanged).
+
+    ``()``: the callback names no keyword argument (it has at most ``**_``, ignored) and is
+    called ``cb(obj, fx, now)``. ``(name, default)``: it names exactly one, as its fourth
+    positional parameter, and is called ``cb(obj, fx, now, kwargs.get(name, default))``.
+    ``None``: anything else (several names, keyword-only parameters, ``**kw`` that is read):
+    ``cb(obj, fx, now, **kwargs)``, exactly as :meth:`MachineSpec.fire` calls it.
+    """
+    try:
+        params = list(inspect.signature(cb).parameters.values())
+    except (TypeError, ValueError):  # pragma: no cover - builtins without a signature
+        return _ALL_KEYWORDS
+    if len(params) < 3 or any(p.kind is not p.POSITIONAL_OR_KEYWORD for p in params[:3]):
+        return _ALL_KEYWORDS
+    named: list[inspect.Parameter] = []
+    for p in params[3:]:
+        if p.kind is p.VAR_KEYWORD:
+            if p.name != "_":
+                return _ALL_KEYWORDS  # ``**kw``: the callback may read any keyword
+        elif p.kind is p.POSITIONAL_OR_KEYWORD:
+            named.append(p)
+        else:
+            return _ALL_KEYWORDS
+    if not params[3:] or params[-1].kind is not inspect.Parameter.VAR_KEYWORD:
+        return _ALL_KEYWORDS  # no ``**_``: an unexpected keyword must still raise TypeError
+    if not named:
+        return ()
+    if len(named) == 1 and named[0].default is not inspect.Parameter.empty:
+        return (named[0].name, named[0].default)
+    return _ALL_KEYWORDS
+
+
 @attrs.frozen(slots=True)
 class _Compiled:
     row: Transition
@@ -135,10 +176,17 @@ class _Compiled:
     after: tuple[Callback, ...]
     trigger: str = attrs.field(init=False)
     guarded: bool = attrs.field(init=False)
+    #: ``after`` with each callback's calling plan (:func:`_calling_plan`), for ``deliver``
+    after_plans: tuple[tuple[Callback, Any], ...] = attrs.field(init=False)
+    #: no guard and no ``before``: ``deliver`` runs it without the general loop
+    plain: bool = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
         object.__setattr__(self, "trigger", self.row.trigger)
         object.__setattr__(self, "guarded", bool(self.conditions or self.unless))
+        plans = tuple((cb, _calling_plan(cb)) for cb in self.after)
+        object.__setattr__(self, "after_plans", plans)
+        object.__setattr__(self, "plain", not (self.guarded or self.before))
 
 
 @attrs.frozen(slots=True)
@@ -185,20 +233,22 @@ Route = str | Classify
 class Inputs:
     """How a machine's inputs become triggers (see "Inputs as data" above).
 
-    ``wire`` and ``media`` are keyed by message / report class, ``timers`` by timer id (an enum
-    member of the machine's own timer enum); ``unexpected`` is the drop reason of an input that
-    is illegal in the current state or not declared at all.
+    ``wire``, ``media`` and ``notices`` are keyed by message / report / owner-notice class
+    (:mod:`rtcstate.notices`: what an owned child tells its owner), ``timers`` by timer id (an
+    enum member of the machine's own timer enum); ``unexpected`` is the drop reason of an input
+    that is illegal in the current state or not declared at all.
     """
 
     unexpected: DropReason
     wire: Mapping[type, Route] = attrs.field(factory=dict)
     media: Mapping[type, Route] = attrs.field(factory=dict)
     timers: Mapping[enum.Enum, str] = attrs.field(factory=dict)
+    notices: Mapping[type, Route] = attrs.field(factory=dict)
 
     def routes(self) -> dict[object, Route]:
-        """Every declared input key with its route (wire, then media, then timers)."""
+        """Every declared input key with its route (wire, media, timers, then notices)."""
         out: dict[object, Route] = {}
-        for group in (self.wire, self.media, self.timers):
+        for group in (self.wire, self.media, self.timers, self.notices):
             for key, route in group.items():
                 if key in out:
                     raise MachineDefinitionError(f"input {key!r} declared twice")
@@ -446,6 +496,11 @@ class MachineSpec:
             )
         return out
 
+    def refusal(self, state: enum.Enum, trigger: str) -> Drop:
+        """The ``Drop`` an input firing ``trigger`` gets in ``state`` where it has no row (its
+        declared :class:`Ignore`, else ``Drop(inputs.unexpected)``)."""
+        return self._refusal(state, trigger)
+
     def _refusal(self, state: enum.Enum, trigger: str) -> Drop:
         verdict = self.verdicts[state][trigger]
         detail = f"{trigger} in state {state.name}"
@@ -588,13 +643,21 @@ class MachineSpec:
         if self.trigger_keyword is not None:
             kwargs[self.trigger_keyword] = outcome[0].trigger  # kwargs is this call's own
         for c in outcome:
-            if c.guarded and not self._passes(c, obj, (fx, now), kwargs):
-                continue
-            for cb in c.before:
-                cb(obj, fx, now, **kwargs)
+            if not c.plain:
+                if c.guarded and not self._passes(c, obj, (fx, now), kwargs):
+                    continue
+                for cb in c.before:
+                    cb(obj, fx, now, **kwargs)
             obj.state = c.dest
-            for cb in c.after:
-                cb(obj, fx, now, **kwargs)
+            # each callback called as its plan says: the same values, no keyword dict rebuilt
+            # for a callback that names none or one of them (see _calling_plan)
+            for cb, plan in c.after_plans:
+                if plan is None:
+                    cb(obj, fx, now, **kwargs)
+                elif plan:
+                    cb(obj, fx, now, kwargs.get(plan[0], plan[1]))
+                else:
+                    cb(obj, fx, now)
             return True
         return False
 

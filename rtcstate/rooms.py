@@ -64,6 +64,7 @@ from rtcstate.codes import ConversationRole, ErrorNumber
 from rtcstate.drops import DropReason
 from rtcstate.effects import Drop
 from rtcstate.identity import Identity
+from rtcstate.rooms_streams import STREAM_HANDLERS, StreamView, catch_up, member_gone
 from rtcstate.wire_conversation import (
     ConvAck,
     ConvAllow,
@@ -176,7 +177,23 @@ REFUSALS: dict[RoomRefusal, tuple[ErrorNumber, str]] = {
     ),
     RoomRefusal.BAD_REQUEST: (
         ErrorNumber.ERROR_BAD_PARAMETER,
-        "an empty or over-long room name, or a moderator ejecting its own user",
+        "an empty or over-long room name, or a moderator ejecting its own user; a subscription "
+        "to one's own stream, an over-long stream or call id, a call id already in use",
+    ),
+    RoomRefusal.UNKNOWN_STREAM: (
+        ErrorNumber.ERROR_NOT_FOUND,
+        "a subscription to a stream not in the room's list, an unsubscription from a stream "
+        "not subscribed to, an unpublish / replace / update of a stream the requester does not "
+        "publish, a signal for a call that does not link the requester to its peer",
+    ),
+    RoomRefusal.TOO_MANY_STREAMS: (
+        ErrorNumber.ERROR_NOT_ALLOWED,
+        "a publish beyond the per-member or per-room stream limit, a subscription beyond the "
+        "per-member subscription limit",
+    ),
+    RoomRefusal.STREAM_TAKEN: (
+        ErrorNumber.ERROR_BAD_PARAMETER,
+        "a publish (or a replacement) under a stream id another member publishes",
     ),
 }
 """Every refusal reason, with the apiRTC error number its ``ConvError`` carries, and when."""
@@ -277,6 +294,8 @@ class _Room:
     version: int = 0
     #: the member addresses as a tuple, shared by broadcasts until the membership changes
     snapshot: tuple[str, ...] | None = None
+    #: the room's streams and subscriptions (:class:`rtcstate.rooms_streams.RoomStreams`)
+    media: Any = None
 
     @property
     def name(self) -> str:
@@ -334,6 +353,11 @@ class RoomAuthority:
     answers_kept: int = 64
     #: the identity role that makes a user a moderator of every room of its tenant
     moderator_role: str = ConversationRole.MODERATOR.value
+    #: streams one member may publish in a room, streams a room may list, and streams one
+    #: member may subscribe to in a room (``TOO_MANY_STREAMS`` beyond)
+    max_streams_per_member: int = 8
+    max_streams_per_room: int = 256
+    max_subscriptions: int = 256
     _rooms: dict[_Key, _Room] = attrs.field(factory=dict, init=False)
     _per_tenant: dict[str, int] = attrs.field(factory=dict, init=False)
     #: (tenant, address) -> keys of the rooms it is in (member or waiting), in order of entry
@@ -375,6 +399,12 @@ class RoomAuthority:
             data=tuple(room.data.items()),
         )
 
+    def streams(self, tenant: str, name: str) -> StreamView:
+        """The streams and subscriptions of room ``name`` of ``tenant`` (empty if none)."""
+        room = self._rooms.get((tenant, name))
+        media = room.media if room is not None else None
+        return media.view() if media is not None else StreamView((), ())
+
     def rooms(self) -> tuple[tuple[str, str], ...]:
         """(tenant, name) of every room, in creation order."""
         return tuple(self._rooms)
@@ -394,7 +424,7 @@ class RoomAuthority:
     def state(self, now: float) -> tuple[object, ...]:
         """Everything the authority holds that a request may change, as a comparable value
         (bans over by ``now`` left out: they end with time, not with a request)."""
-        rooms = tuple(self.room(t, n) for t, n in self._rooms)
+        rooms = tuple((self.room(t, n), self.streams(t, n)) for t, n in self._rooms)
         bans = tuple(sorted((k, u) for k, u in self._bans.items() if u > now))
         return (rooms, bans, tuple(sorted(self._where)))
 
@@ -490,6 +520,12 @@ class RoomAuthority:
         self._keep(address, key, request, [ack])
         return ack
 
+    def _notice(self, address: str, envelope: wire.Envelope) -> Notify:
+        return Notify(address, envelope)
+
+    def _broadcast(self, addresses: Sequence[str], envelope: wire.Envelope) -> Broadcast:
+        return Broadcast(addresses, envelope)
+
     def _member_only(
         self, address: str, room: _Room | None, request: ConvRequest
     ) -> list[RoomEffect] | None:
@@ -567,6 +603,8 @@ class RoomAuthority:
             connected = wire.Envelope(ConvModeratorConnected(name, address))
             fx.append(Broadcast(tuple(room.waiting), connected))
             fx.extend(_note(address, ConvJoinRequest(name, w)) for w in room.waiting)
+        if room.media is not None:
+            fx.extend(catch_up(self, room, address))
         return fx
 
     def _remove_member(self, room: _Room, address: str, reason: LeaveReason) -> list[RoomEffect]:
@@ -592,6 +630,8 @@ class RoomAuthority:
             for address in addresses:
                 left = wire.Envelope(ConvContactLeft(name, address, reason))
                 fx.append(Broadcast(remaining, left))
+        if room.media is not None:
+            fx.extend(member_gone(self, room, addresses, reason.value))
         if room.waiting:
             waiters = tuple(room.waiting)
             for address in moderators_gone:
@@ -975,6 +1015,7 @@ _HANDLERS: dict[type[wire.Message], _Handler] = {
     ConvGetData: RoomAuthority._get_data,
     ConvSetData: RoomAuthority._put_data,
     ConvUpdateData: RoomAuthority._put_data,
+    **STREAM_HANDLERS,
 }
 
 

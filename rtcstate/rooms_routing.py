@@ -39,7 +39,8 @@ from rtcstate.drops import DropReason
 from rtcstate.effects import Drop
 from rtcstate.identity import Identity
 from rtcstate.rooms import Broadcast, Notify, Refused, RoomAuthority, RoomEffect
-from rtcstate.wire_conversation import RELAY_ONLY, REQUESTS
+from rtcstate.wire_streams import ROOM_RELAY_ONLY as RELAY_ONLY
+from rtcstate.wire_streams import ROOM_REQUESTS as REQUESTS
 
 __all__ = ["RoomRouter", "RoutingDrop"]
 

@@ -1,338 +1,108 @@
-"""Session: the UserAgent/Session server connection, and the parent of every other machine.
+"""Session: the UserAgent/Session, the parent of every other machine; a thin composition.
 
 Theory of operation
 -------------------
 A :class:`Session` is built pure (no effects) from a :class:`SessionConfig` plus injected id
-and random sources. ``register(now)`` asks the adapter to open the transport
-(:class:`~rtcstate.effects.OpenTransport`); the adapter reports ``connection_made``,
-``connection_failed`` or ``connection_lost``. Once the transport is open the session sends
-``Register`` and arms the *register* timer; the server's ``Registered`` makes it CONNECTED and
-fires the userAgent's ``ccsConnectionStatus {status: "connected"}`` (adapters resolve apiRTC's
-``register()`` promise on it). Failing before the first connection ends in FAILED with
-``ccsConnectionStatus error`` and a session ``error`` whose descriptor carries the apiRTC
-number ``ERROR_APIRTC_INITIALISATION_FAILED``.
+and random sources. It composes four parts, each a module of one concern:
 
-When a CONNECTED transport is lost (reported by the adapter, or detected by the keep-alive:
-no ``Pong`` within ``keepalive_timeout``) the session fires ``disconnect`` and
-``ccsConnectionStatus disconnected``, marks every contact offline, tells its children, and
-asks the retry policy for a delay (the *retry* timer). When it fires: ``ccsConnectionStatus
-retry``, ``reconnecting``, a new ``OpenTransport``; a new ``Registered`` (sent with
-``resume=True``) gives ``reconnection`` and ``ccsConnectionStatus connected``, and children are
-told so they can renegotiate. When the policy gives up: FAILED, ``ccsConnectionStatus error``
-and a session ``error``. A ``ServerError`` whose code is in ``wire.FINAL_ERROR_CODES`` (a
-refused token, a *conflict*: the same identity registered our address elsewhere) ends the
-session in FAILED at once, its ``code`` and ``reason`` in the error's descriptor, with no
-reconnection; a transport failure keeps its cause there (``cause``). ``unregister(now)`` closes
-everything from any state (CLOSED is final); a second ``register`` raises
-``ERROR_APIRTC_SESSION_ALREADY_ON``.
+* :mod:`rtcstate.session_connection`: the server connection (register, keep-alive, reconnection
+  backoff, unregister), a table with its inputs as data: every message the session handles
+  itself and its own timers. ``register(now)`` asks the adapter to open the transport; the
+  server's ``Registered`` makes it CONNECTED (``ccsConnectionStatus connected``); a lost
+  transport reconnects per the retry policy; a final ``ServerError`` or giving up is FAILED;
+  ``unregister(now)`` is CLOSED (final). A second ``register`` raises
+  ``ERROR_APIRTC_SESSION_ALREADY_ON``.
+* :mod:`rtcstate.session_router`: the children (calls, invitations, data channels, transfers,
+  held data calls) by route and id (:data:`ROUTE_KINDS`), the factories of messages that open a
+  new object, and the defined answer to a message naming an unknown id
+  (:data:`UNKNOWN_ID_POLICY`).
+* :mod:`rtcstate.session_timers`: every timer the session's effects arm, filed under its owner
+  when armed, so an expiry is one lookup (no id is taken apart to route it).
+* :mod:`rtcstate.session_presence`: who is online, with apiRTC's ``contactDisconnectionDelay``.
 
-Timers owned: ``session:register``, ``session:retry``, ``session:keepalive``,
-``session:pong``, ``presence:<contact>:offline`` (a contact that leaves stays online for
-``contact_disconnection_delay``, apiRTC's 10 s, so brief drops do not flap), plus every
-timer its children start (tracked per owner, so ending a child or the session cancels what
-is left: no timer outlives its machine).
+Routing: a received message whose class has ``ROUTE`` goes, once CONNECTED, to the child
+registered under that id (O(1)), or to the factory for its type, or gets the unknown-id answer;
+any other message is an input of the connection table. A media report goes to the child named by
+its ``ROUTE`` (``Capabilities`` are kept: calls consult them). A timer goes to the machine that
+armed it. Whatever a child returns is booked (its timers) and a child that ended is detached, its
+timers cancelled: no timer outlives its machine. Undecodable input gives ``error``
+``MESSAGE_DECODE_ERROR``; nothing from the wire, the media stack or a timer raises.
 
-Routing: a received message whose class has ``ROUTE`` (``call_id``, ``invitation_id``,
-``channel_id``, ``transfer_id``, ``ref_id``) goes to the child registered under that id, in
-an O(1) dict; a session-level message is handled here; a message that creates an object
-(``Invite``, ``DataChannelInvite``, ``FileOffer``) goes to the factory registered for its type.
-Data calls and the messages describing them wait for each other under the ``hold_id`` route
-(see :mod:`rtcstate.call_factory`).
-A message naming an id the session does not hold gets the answer of :data:`UNKNOWN_ID_POLICY`
-(an ``error`` event with the documented code, a reply, or a ``Drop``), never an exception.
-Undecodable input gives ``error`` ``MESSAGE_DECODE_ERROR``.
+Children reach the session through the narrow :class:`~rtcstate.host.Host` protocol (they never
+import this module), and the connection through
+:class:`~rtcstate.session_connection.ConnectionOwner`.
 """
 
 from __future__ import annotations
 
-import enum
-from collections.abc import Callable, Iterable, Mapping
-from typing import Any, Protocol
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 import attrs
 
-from rtcstate import call_factory, datachannel, filetransfer, wire
+from rtcstate import call_factory, datachannel, filetransfer, presence_groups, wire
 from rtcstate.call import Call
-from rtcstate.codes import (
-    CallType,
-    CcsConnectionStatus,
-    ErrorCode,
-    ErrorNumber,
-    HangupFrom,
-    HangupReason,
-)
+from rtcstate.codes import CallType, ErrorCode, ErrorNumber
+from rtcstate.conversation import invitations as conversation_invitations
+from rtcstate.conversation import registry as conversation_registry
+from rtcstate.conversation.machine import Conference, Conversation
 from rtcstate.datachannel import DataChannel
-from rtcstate.effects import (
-    SESSION,
-    USER_AGENT,
-    CancelTimer,
-    CloseTransport,
-    Drop,
-    Effect,
-    Emit,
-    OpenTransport,
-    ReleaseMedia,
-    Send,
-    StartTimer,
-    target,
-)
+from rtcstate.effects import CancelTimer, Drop, Effect, ReleaseMedia, Send, StartTimer
 from rtcstate.errors import RtcError
 from rtcstate.filetransfer import FileTransfer
 from rtcstate.ids import CounterIds, IdSource, RandomSource, SplitMix64
 from rtcstate.invitation import SentInvitation
-from rtcstate.machine import machine, spec_of
+from rtcstate.machine import spec_of
 from rtcstate.media import Capabilities, MediaAcquired, MediaEvent
 from rtcstate.presence import PresenceScope
-from rtcstate.retry import ExponentialBackoff, RetryPolicy
+from rtcstate.session_connection import (
+    INPUTS,
+    TRANSITIONS,
+    SessionConfig,
+    SessionConnection,
+    SessionDrop,
+    SessionState,
+    SessionTimer,
+    error_event,
+)
+from rtcstate.session_presence import ContactPresence
+from rtcstate.session_router import (
+    KIND_ROUTES,
+    ROUTE_KINDS,
+    UNKNOWN_ID_POLICY,
+    Child,
+    Factory,
+    Router,
+    UnknownIdAnswer,
+)
+from rtcstate.session_timers import PRESENCE_KIND, SESSION_KIND, TimerBook
 from rtcstate.settings import CallSettings
 from rtcstate.transfer import DEFAULT_CHUNK_SIZE, DEFAULT_WINDOW, TransferSettings
 
 __all__ = [
     "ROUTE_KINDS",
+    "TRANSITIONS",
     "UNKNOWN_ID_POLICY",
     "Child",
+    "Factory",
     "Session",
     "SessionConfig",
     "SessionState",
+    "UnknownIdAnswer",
 ]
 
-
-class SessionState(enum.Enum):
-    IDLE = "IDLE"  # built, register() not called yet
-    CONNECTING = "CONNECTING"  # first transport being opened
-    REGISTERING = "REGISTERING"  # first transport open, Register sent
-    CONNECTED = "CONNECTED"
-    DISCONNECTED = "DISCONNECTED"  # lost; the retry timer is armed
-    RECONNECTING = "RECONNECTING"  # transport being reopened
-    REREGISTERING = "REREGISTERING"  # reopened, Register(resume=True) sent
-    FAILED = "FAILED"  # gave up; register() may be called again
-    CLOSED = "CLOSED"  # unregistered (final)
+_CONNECTION = spec_of(SessionConnection)
+_CONNECTED = SessionState.CONNECTED
+_OWN_TIMERS = {t.value.partition(":")[2]: t for t in SessionTimer}
+"""The session's own timers by the name they are booked under (``session:<name>``)."""
 
 
-_RETRYABLE = ["RECONNECTING", "REREGISTERING"]
-_OPEN = ["CONNECTING", "REGISTERING", "CONNECTED", "DISCONNECTED", *_RETRYABLE]
-
-TRANSITIONS: list[dict[str, Any]] = [
-    # application commands
-    {"trigger": "register", "source": ["IDLE", "FAILED"], "dest": "CONNECTING",
-     "after": "_open_transport"},
-    {"trigger": "unregister", "source": ["IDLE", "FAILED", *_OPEN], "dest": "CLOSED",
-     "before": "_close"},
-    # transport reports
-    {"trigger": "transport_open", "source": "CONNECTING", "dest": "REGISTERING",
-     "after": "_send_register"},
-    {"trigger": "transport_open", "source": "RECONNECTING", "dest": "REREGISTERING",
-     "after": "_send_register"},
-    {"trigger": "transport_failed", "source": ["CONNECTING", "REGISTERING"], "dest": "FAILED",
-     "after": "_fail_initial"},
-    {"trigger": "transport_failed", "source": _RETRYABLE, "dest": "DISCONNECTED",
-     "conditions": "_will_retry", "after": "_schedule_retry"},
-    {"trigger": "transport_failed", "source": _RETRYABLE, "dest": "FAILED",
-     "after": "_give_up"},
-    {"trigger": "transport_lost", "source": ["CONNECTING", "REGISTERING"], "dest": "FAILED",
-     "after": "_fail_initial"},
-    {"trigger": "transport_lost", "source": "CONNECTED", "dest": "DISCONNECTED",
-     "conditions": "_will_retry", "after": ["_on_lost", "_schedule_retry"]},
-    {"trigger": "transport_lost", "source": "CONNECTED", "dest": "FAILED",
-     "after": ["_on_lost", "_give_up"]},
-    {"trigger": "transport_lost", "source": _RETRYABLE, "dest": "DISCONNECTED",
-     "conditions": "_will_retry", "after": "_schedule_retry"},
-    {"trigger": "transport_lost", "source": _RETRYABLE, "dest": "FAILED",
-     "after": "_give_up"},
-    # server messages
-    {"trigger": "registered", "source": "REGISTERING", "dest": "CONNECTED",
-     "after": "_on_registered"},
-    {"trigger": "registered", "source": "REREGISTERING", "dest": "CONNECTED",
-     "after": "_on_reregistered"},
-    # timers
-    {"trigger": "register_timeout", "source": "REGISTERING", "dest": "FAILED",
-     "after": ["_close_transport", "_fail_initial"]},
-    {"trigger": "register_timeout", "source": "REREGISTERING", "dest": "DISCONNECTED",
-     "conditions": "_will_retry", "after": ["_close_transport", "_schedule_retry"]},
-    {"trigger": "register_timeout", "source": "REREGISTERING", "dest": "FAILED",
-     "after": ["_close_transport", "_give_up"]},
-    {"trigger": "retry_timer", "source": "DISCONNECTED", "dest": "RECONNECTING",
-     "after": "_reconnect"},
-    {"trigger": "keepalive_timer", "source": "CONNECTED", "dest": "CONNECTED",
-     "after": "_send_ping"},
-    {"trigger": "pong_timeout", "source": "CONNECTED", "dest": "DISCONNECTED",
-     "conditions": "_will_retry", "after": ["_close_transport", "_on_lost", "_schedule_retry"]},
-    {"trigger": "pong_timeout", "source": "CONNECTED", "dest": "FAILED",
-     "after": ["_close_transport", "_on_lost", "_give_up"]},
-    # the relay refused us for good (a refused token, a conflict: wire.FINAL_ERROR_CODES)
-    {"trigger": "refused", "source": ["REGISTERING", "REREGISTERING"], "dest": "FAILED",
-     "after": ["_close_transport", "_refused"]},
-    {"trigger": "refused", "source": "CONNECTED", "dest": "FAILED",
-     "after": ["_close_transport", "_on_lost", "_refused"]},
-]  # fmt: skip
-
-REGISTER_TIMER = "session:register"
-RETRY_TIMER = "session:retry"
-KEEPALIVE_TIMER = "session:keepalive"
-PONG_TIMER = "session:pong"
-_LOSS_TRIGGERS = frozenset(
-    {"transport_failed", "transport_lost", "register_timeout", "pong_timeout"}
-)
-_SESSION_TIMERS = {
-    REGISTER_TIMER: "register_timeout",
-    RETRY_TIMER: "retry_timer",
-    KEEPALIVE_TIMER: "keepalive_timer",
-    PONG_TIMER: "pong_timeout",
-}
-
-ROUTE_KINDS: Mapping[str, str] = {
-    "call_id": "call",
-    "invitation_id": "invitation",
-    "channel_id": "dataChannel",
-    "transfer_id": "transfer",
-    "request_id": "media",
-    "hold_id": "hold",
-}
-"""Route field of a message or media report → the kind of child it addresses.
-
-A child's timers are named ``<kind>:<id>:<name>`` so that expiries find their way back.
-``hold_id`` is no message field: under it a data call or its describing message waits for the
-other half (:class:`~rtcstate.call_factory.DataCallHold`, keyed by the call id)."""
-_KIND_ROUTES = {kind: route for route, kind in ROUTE_KINDS.items()}
+def child_key(child: object) -> str:
+    """The id a child is registered under (its ``id`` attribute)."""
+    key: str = getattr(child, "id")  # noqa: B009
+    return key
 
 
-class Child(Protocol):
-    """What a machine owned by the session implements (calls, invitations, channels, …)."""
-
-    @property
-    def ended(self) -> bool: ...
-
-    def receive(self, env: wire.Envelope, now: float) -> list[Effect]: ...
-
-    def media_event(self, event: MediaEvent, now: float) -> list[Effect]: ...
-
-    def timer_fired(self, name: str, now: float) -> list[Effect]: ...
-
-    def on_disconnected(self, now: float) -> list[Effect]: ...
-
-    def on_reconnected(self, now: float) -> list[Effect]: ...
-
-
-Factory = Callable[["Session", wire.Envelope, float], list[Effect]]
-"""Creates a child for a message that opens a new object (``Invite``, ``FileOffer``, …)."""
-
-
-def _error(code: ErrorCode, descriptor: Mapping[str, Any]) -> Emit:
-    return Emit(
-        SESSION,
-        "error",
-        {"errorCode": code.value, "errorInfo": code.info, "descriptor": dict(descriptor)},
-    )
-
-
-def _unknown_reply(
-    env: wire.Envelope, reason: HangupReason | None, ack: str | None
-) -> list[Effect]:
-    call_id = getattr(env.message, "call_id", None)
-    if env.sender is None or call_id is None:
-        return []
-    if ack is not None:
-        return [Send(env.sender, wire.Ack(call_id=call_id, what=ack))]
-    if reason is None:
-        return []
-    return [Send(env.sender, wire.Bye(call_id=call_id, reason=reason.value))]
-
-
-@attrs.frozen(slots=True)
-class UnknownIdAnswer:
-    """What the session does with a message for an id it does not hold."""
-
-    error: ErrorCode | None = None
-    reply: HangupReason | None = None
-    drop: str | None = None
-    ack: str | None = None  # acknowledge (``Ack(what=...)``) so the sender stops retransmitting
-
-
-UNKNOWN_ID_POLICY: Mapping[type[wire.Message], UnknownIdAnswer] = {
-    wire.Answer: UnknownIdAnswer(error=ErrorCode.NOT_MATCHING_CALLID_ON_200OK),
-    wire.Update: UnknownIdAnswer(
-        error=ErrorCode.CALL_NOT_FOUND_ON_UPDATE, reply=HangupReason.CALL_NOT_FOUND
-    ),
-    wire.UpdateOk: UnknownIdAnswer(error=ErrorCode.CALL_NOT_FOUND_ON_200UPDATE),
-    wire.Bye: UnknownIdAnswer(drop="late or duplicated bye", ack="bye"),
-    # (an invite ack for a call that ended User_Not_Found is answered with a bye: _unknown_id)
-    wire.Ack: UnknownIdAnswer(drop="ack for an ended or unknown call"),
-    wire.StreamState: UnknownIdAnswer(drop="stream state for an ended or unknown call"),
-    wire.Candidate: UnknownIdAnswer(drop="candidate for an ended or unknown call"),
-    wire.MediaState: UnknownIdAnswer(drop="media state for an ended or unknown call"),
-    wire.UserNotFound: UnknownIdAnswer(drop="user-not-found for an ended object"),
-    wire.FileCancel: UnknownIdAnswer(drop="cancel of an ended or unknown transfer"),
-    wire.DataChannelAck: UnknownIdAnswer(drop="ack for an ended or unknown data channel"),
-    wire.Invite: UnknownIdAnswer(
-        error=ErrorCode.MESSAGE_FOR_UNKNOWN_ID, reply=HangupReason.CALL_NOT_FOUND
-    ),
-}
-"""The defined answer to a message naming an unknown id, by message type.
-
-Types not listed get an ``error`` event ``MESSAGE_FOR_UNKNOWN_ID``. An ``Invite`` only lands
-here when no factory for calls is installed."""
-
-_DEFAULT_UNKNOWN = UnknownIdAnswer(error=ErrorCode.MESSAGE_FOR_UNKNOWN_ID)
-
-
-def _presence_change(contacts: list[str], online: bool) -> list[Effect]:
-    """apiRTC's events for contacts joining or leaving the default presence group."""
-    joined: dict[str, list[str]] = {"default": contacts} if online else {}
-    left: dict[str, list[str]] = {} if online else {"default": contacts}
-    event = "joinGroup" if online else "leaveGroup"
-    return [
-        Emit(SESSION, "contactListUpdate",
-             {"joinedGroup": joined, "leftGroup": left, "userDataChanged": []}),
-        *(Emit(target("contact", c), event, "default") for c in contacts),
-    ]  # fmt: skip
-
-
-def _ccs(status: CcsConnectionStatus) -> Emit:
-    """The userAgent's ``ccsConnectionStatus`` event."""
-    return Emit(USER_AGENT, "ccsConnectionStatus", {"status": status.value})
-
-
-@attrs.frozen(slots=True)
-class SessionConfig:
-    """Settings of a :class:`Session` (all durations in seconds)."""
-
-    user: str
-    server_url: str = "ws://127.0.0.1:8765"
-    device: str = "default"
-    token: str | None = None
-    register_timeout: float = 10.0
-    keepalive_interval: float | None = 20.0
-    keepalive_timeout: float = 10.0
-    contact_disconnection_delay: float = 10.0
-    retry_policy: RetryPolicy = attrs.field(factory=ExponentialBackoff)
-    max_message_size: int = wire.DEFAULT_MAX_SIZE
-    calls: CallSettings = attrs.field(factory=CallSettings)
-
-    def __attrs_post_init__(self) -> None:
-        if not self.user:
-            raise RtcError(ErrorNumber.ERROR_BAD_PARAMETER, "user must be a non-empty string")
-        for name in ("register_timeout", "keepalive_timeout"):
-            if getattr(self, name) <= 0:
-                raise RtcError(ErrorNumber.ERROR_BAD_PARAMETER, f"{name} must be > 0")
-        if self.contact_disconnection_delay < 0:
-            raise RtcError(ErrorNumber.ERROR_BAD_PARAMETER, "contact_disconnection_delay < 0")
-        if self.keepalive_interval is not None and self.keepalive_interval <= 0:
-            raise RtcError(ErrorNumber.ERROR_BAD_PARAMETER, "keepalive_interval must be > 0")
-        if self.max_message_size <= 0:
-            raise RtcError(ErrorNumber.ERROR_BAD_PARAMETER, "max_message_size must be > 0")
-
-
-@machine(
-    SessionState,
-    TRANSITIONS,
-    initial=SessionState.IDLE,
-    final=[SessionState.CLOSED],
-    errors={
-        "register": ErrorNumber.ERROR_APIRTC_SESSION_ALREADY_ON,
-        ("register", "CLOSED"): ErrorNumber.ERROR_WRONG_STATE,
-        "unregister": ErrorNumber.ERROR_OTHER,
-    },
-)
 @attrs.define(slots=True, eq=False)
 class Session:
     """The connection to the signaling server and the registry of every child machine."""
@@ -344,39 +114,67 @@ class Session:
         )
     )
     rand: RandomSource = attrs.field(factory=SplitMix64)
-    state: SessionState = SessionState.IDLE
-    session_id: str | None = None
-    attempt: int = 0
-    lost_at: float | None = None
-    ping_seq: int = 0
     capabilities: Capabilities = attrs.field(factory=Capabilities)
-    contacts: dict[str, tuple[str, ...]] = attrs.field(factory=dict)
     #: the contacts and groups this session hears and the groups it is seen in (resent to the
     #: relay after each registration)
     presence_scope: PresenceScope = attrs.field(factory=PresenceScope)
-    _routes: dict[str, dict[str, Child]] = attrs.field(factory=dict)
-    _factories: dict[type[wire.Message], Factory] = attrs.field(factory=dict)
-    _timers: dict[str, set[str]] = attrs.field(factory=dict)
     settings: CallSettings = attrs.field(
         default=attrs.Factory(lambda self: self.config.calls, takes_self=True)
     )
-    #: call id -> the reason a crossing bye must be acknowledged with (see ``remember_ended``)
-    _ended_calls: dict[str, str | None] = attrs.field(factory=dict)
-    #: our calls that ended because the relay found no device of the callee (its invite or bye
-    #: undelivered), with their reason (bounded, oldest forgotten first): a callee that still
-    #: rings for one of them is answered with a bye carrying that reason
-    _unreached: dict[str, str] = attrs.field(factory=dict)
-    #: contact -> its newest ringing callee call; the others follow through ``peer_next``
-    _ringing: dict[str, Call] = attrs.field(factory=dict)
+    _timers: TimerBook = attrs.field(init=False, factory=lambda: TimerBook(KIND_ROUTES))
+    _router: Router = attrs.field(init=False, factory=Router)
+    _presence: ContactPresence = attrs.field(init=False)
+    connection: SessionConnection = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
-        for route in ROUTE_KINDS:
-            self._routes.setdefault(route, {})
+        self._presence = ContactPresence(self._timers, self.config.contact_disconnection_delay)
+        self.connection = SessionConnection(self.config, owner=self, rand=self.rand)
         # the factories of calls, data channels and file transfers (the children reach this
         # session through the narrow rtcstate.host.Host; they never import this module)
         call_factory.install(self)
         datachannel.install(self)
         filetransfer.install(self)
+        conversation_registry.install(self)
+        conversation_invitations.install(self)
+
+    # --- the connection's state, read through ------------------------------------------------
+
+    @property
+    def state(self) -> SessionState:
+        """The connection's state (:class:`SessionState`)."""
+        return self.connection.state
+
+    @state.setter
+    def state(self, value: SessionState) -> None:
+        self.connection.state = value
+
+    @property
+    def session_id(self) -> str | None:
+        """The server's id of this registration (None before the first)."""
+        return self.connection.session_id
+
+    @property
+    def attempt(self) -> int:
+        """Reconnection attempts since the connection was lost."""
+        return self.connection.attempt
+
+    @property
+    def lost_at(self) -> float | None:
+        return self.connection.lost_at
+
+    @property
+    def ping_seq(self) -> int:
+        return self.connection.ping_seq
+
+    @property
+    def contacts(self) -> dict[str, tuple[str, ...]]:
+        """The contacts online, user -> its devices."""
+        return self._presence.contacts
+
+    @property
+    def timers(self) -> TimerBook:
+        """The timer book (:class:`~rtcstate.session_timers.TimerBook`)."""
+        return self._timers
 
     # --- public: application commands ---------------------------------------------------------
 
@@ -444,7 +242,7 @@ class Session:
         return [Send(None, self.presence_scope.leave(group))]
 
     def _presence_ready(self, command: str) -> None:
-        if self.state is not SessionState.CONNECTED:
+        if self.state is not _CONNECTED:
             raise RtcError(ErrorNumber.ERROR_WRONG_STATE, f"{command} in state {self.state.name}")
 
     def call(
@@ -509,74 +307,62 @@ class Session:
             window=DEFAULT_WINDOW if window is None else window, settings=settings,
         )  # fmt: skip
 
+    # --- conversations (held under the ``room`` route: rtcstate.conversation.registry) --------
+
+    def get_conversation(self, name: str, **options: Any) -> Conversation:
+        """apiRTC's ``getConversation`` / ``getOrCreateConversation`` (no effect until join)."""
+        return conversation_registry.get_conversation(self, name, **options)
+
+    def get_conference(self, name: str, **options: Any) -> Conference:
+        """apiRTC's ``getConference`` / ``getOrCreateConference``."""
+        return conversation_registry.get_conference(self, name, **options)
+
     def calls(self) -> Mapping[str, Call]:
         """The calls this session holds, by id (``getCalls()``)."""
-        return {k: c for k, c in self._routes["call_id"].items() if isinstance(c, Call)}
+        return {k: c for k, c in self._router.routes["call_id"].items() if isinstance(c, Call)}
 
     def get_call(self, call_id: str) -> Call | None:
         """``getCall(id)`` (O(1))."""
-        child = self._routes["call_id"].get(call_id)
+        child = self._router.routes["call_id"].get(call_id)
         return child if isinstance(child, Call) else None
 
     def track_invitation(self, invitation: SentInvitation, now: float) -> list[Effect]:
         """Hold a :class:`~rtcstate.invitation.SentInvitation` its owner has just sent."""
         invitation.session = self
         self.attach("invitation_id", invitation.id, invitation)
-        return self._track(invitation.start(now))
+        fx = invitation.start(now)
+        self._timers.book(fx)
+        return fx
 
     def child_output(self, child: Child, fx: list[Effect], key: str | None = None) -> list[Effect]:
         """Book-keep the effects of a command a child ran (timers; detach once ended)."""
-        self._track(fx)
+        self._timers.book(fx)
         if child.ended:
             fx.extend(self._detach_child(child, key if key is not None else child_key(child)))
         return fx
 
     def timer_armed(self, timer_id: str) -> bool:
         """Whether ``timer_id`` is armed (as far as this session's effects say)."""
-        armed = self._timers.get(timer_id.rpartition(":")[0])
-        return armed is not None and timer_id in armed
+        return self._timers.armed(timer_id)
 
     def watch_peer(self, call: Call) -> None:
         """Index a ringing callee ``call`` under its contact: the contact's presence reaches it.
 
         An intrusive doubly linked list per contact (two slots on the call, one dict entry per
         contact), so that a presence message costs O(ringing calls of that contact)."""
-        head = self._ringing.get(call.contact)
-        if head is call or call.peer_prev is not None:
-            return  # already indexed
-        call.peer_next = head
-        if head is not None:
-            head.peer_prev = call
-        self._ringing[call.contact] = call
+        self._presence.watch(call)
 
     def unwatch_peer(self, call: Call) -> None:
         """Drop ``call`` from the index of ringing callee calls (O(1); no-op if absent)."""
-        prev, nxt = call.peer_prev, call.peer_next
-        if prev is not None:
-            prev.peer_next = nxt
-        elif self._ringing.get(call.contact) is call:
-            if nxt is None:
-                del self._ringing[call.contact]
-            else:
-                self._ringing[call.contact] = nxt
-        else:
-            return
-        if nxt is not None:
-            nxt.peer_prev = prev
-        call.peer_prev = call.peer_next = None
+        self._presence.unwatch(call)
 
     def ringing_from(self, contact: str) -> list[Call]:
         """The ringing callee calls of ``contact``, newest first (O(their number))."""
-        calls: list[Call] = []
-        call = self._ringing.get(contact)
-        while call is not None:
-            calls.append(call)
-            call = call.peer_next
-        return calls
+        return self._presence.ringing_from(contact)
 
     def recently_ended(self, call_id: str) -> bool:
         """Whether ``call_id`` ended (or was refused) lately: late duplicates are ignored."""
-        return call_id in self._ended_calls
+        return self._router.recently_ended(call_id)
 
     def remember_ended(self, call_id: str, reason: str | None = None) -> None:
         """Keep ``call_id`` among the recently ended calls (bounded, oldest forgotten first).
@@ -585,11 +371,7 @@ class Session:
         crossed the caller's and comes again (the ``Ack`` carrying the winning reason was lost,
         and the caller's call ended meanwhile) is acknowledged with it, so both ends still agree.
         """
-        if reason is None and call_id in self._ended_calls:
-            return
-        self._ended_calls[call_id] = reason
-        if len(self._ended_calls) > _ENDED_CALLS_KEPT:
-            del self._ended_calls[next(iter(self._ended_calls))]
+        self._router.remember_ended(call_id, reason)
 
     # --- public: transport reports ------------------------------------------------------------
 
@@ -613,41 +395,69 @@ class Session:
             env = wire.decode(data, max_size=self.config.max_message_size)
         except wire.DecodeError as exc:
             return [
-                _error(
+                error_event(
                     ErrorCode.MESSAGE_DECODE_ERROR,
                     {"reason": exc.reason.value, "detail": exc.detail},
                 )
             ]
+        # the hot path (a message for a child that holds its id), inlined; anything else is
+        # receive_envelope's
+        msg = env.message
+        route = msg.ROUTE
+        if route is not None and self.connection.state is _CONNECTED:
+            key = getattr(msg, route)
+            children = self._router.routes.get(route)
+            child = None if children is None else children.get(key)
+            if child is not None:
+                fx = child.receive(env, now)
+                for e in fx:
+                    t = type(e)
+                    if t is StartTimer or t is CancelTimer:
+                        self._timers.book(fx)
+                        break
+                if child.ended:
+                    fx.extend(self._detach_child(child, key))
+                return fx
         return self.receive_envelope(env, now)
 
     def receive_envelope(self, env: wire.Envelope, now: float) -> list[Effect]:
         """Handle an already decoded message (the relay and tests use this); never raises."""
         msg = env.message
-        if (
-            self.state is not SessionState.CONNECTED
-            and type(msg) is not wire.Registered
-            and not _refusal_while_registering(self, msg)
-        ):
-            # only the server's Registered is meaningful before registration completes (and
-            # nothing is after the transport closed): the relay routes nothing else to us then
-            return [Drop("not-connected", f"{msg.TYPE} received in state {self.state.name}")]
         route = msg.ROUTE
-        if route is None:
-            handler = _SESSION_HANDLERS.get(type(msg))
-            if handler is None:
-                return [Drop("unexpected-message", f"{msg.TYPE} is not for a client session")]
-            return handler(self, env, now)
+        if route is None:  # the session's own: an input of the connection table
+            fx: list[Effect] = []
+            _CONNECTION.deliver(
+                self.connection, type(msg), env, fx, now, msg=msg, sender=env.sender
+            )
+            self._timers.book(fx)
+            return fx
+        if self.connection.state is not _CONNECTED:
+            # the relay routes nothing to a session that is not registered (and nothing is
+            # meaningful after the transport closed)
+            detail = f"{msg.TYPE} received in state {self.connection.state.name}"
+            return [Drop(SessionDrop.NOT_CONNECTED, detail)]
         key = getattr(msg, route)
-        routes = self._routes.get(route)
-        child = None if routes is None else routes.get(key)
-        if child is None and route == "ref_id":
-            child = self._find_any(key)
-        if child is not None:
-            return self._from_child(route, key, child, child.receive(env, now))
-        factory = self._factories.get(type(msg))
-        if factory is not None:
-            return self._track(factory(self, env, now))
-        return self._unknown_id(env)
+        children = self._router.routes.get(route)
+        child = None if children is None else children.get(key)
+        if child is None:
+            child = self._router.find(route, key)
+            if child is None:
+                factory = self._router.factories.get(type(msg))
+                if factory is not None:
+                    made = factory(self, env, now)
+                    self._timers.book(made)
+                    return made
+                return self._router.unknown_id(env)
+        # the hot path, inlined: the child's answer, its timers booked, detached once ended
+        fx = child.receive(env, now)
+        for e in fx:
+            t = type(e)
+            if t is StartTimer or t is CancelTimer:
+                self._timers.book(fx)
+                break
+        if child.ended:
+            fx.extend(self._detach_child(child, key))
+        return fx
 
     def media_event(self, event: MediaEvent, now: float) -> list[Effect]:
         """Handle one media-stack report; never raises."""
@@ -656,11 +466,13 @@ class Session:
             if isinstance(event, Capabilities):
                 self.capabilities = event  # calls consult it (DataChannel_Not_Supported, ...)
                 return []
-            return [Drop("unexpected-report", type(event).__name__)]
+            return [Drop(SessionDrop.UNEXPECTED_REPORT, type(event).__name__)]
         key = getattr(event, route)
-        child = self._routes[route].get(key) if route in self._routes else None
+        children = self._router.routes.get(route)
+        child = None if children is None else children.get(key)
         if child is None:
-            drop = Drop("unknown-id", f"{type(event).__name__} for unknown {route} {key}")
+            detail = f"{type(event).__name__} for unknown {route} {key}"
+            drop = Drop(SessionDrop.UNKNOWN_ID, detail)
             if isinstance(event, MediaAcquired):
                 # media that arrived after its call ended: release it, or the camera stays on
                 return [ReleaseMedia(event.stream_id), drop]
@@ -668,471 +480,151 @@ class Session:
         return self._from_child(route, key, child, child.media_event(event, now))
 
     def timer_fired(self, timer_id: str, now: float) -> list[Effect]:
-        """Handle the expiry of a timer started by one of this session's effects."""
-        owner, _, name = timer_id.rpartition(":")
-        armed = self._timers.get(owner)
-        if armed is None or timer_id not in armed:
-            return [Drop("stale-timer", timer_id)]
-        armed.discard(timer_id)
-        if not armed:
-            del self._timers[owner]
-        trigger = _SESSION_TIMERS.get(timer_id)
-        if trigger is not None:
-            return self._report(trigger, now)
-        kind, _, key = owner.partition(":")
-        if kind == "presence":
-            return self._presence_timer(key)
-        route = _KIND_ROUTES.get(kind)
-        child = None if route is None else self._routes[route].get(key)
-        if route is None or child is None:
-            return [Drop("stale-timer", timer_id)]
-        return self._from_child(route, key, child, child.timer_fired(name, now))
+        """Handle the expiry of a timer started by one of this session's effects.
+
+        One lookup: the booking made when the timer was armed names its owner (a child's
+        route and id, the connection, or a contact's presence) and the name it knows it by.
+        """
+        booking = self._timers.take(timer_id)
+        if booking is None:
+            return [Drop(SessionDrop.STALE_TIMER, timer_id)]
+        owner = booking.owner
+        if owner.route == SESSION_KIND:
+            timer = _OWN_TIMERS.get(booking.name)
+            if timer is None:
+                return [Drop(SessionDrop.STALE_TIMER, timer_id)]
+            return self._connection_input(INPUTS.timers[timer], timer, now)
+        if owner.route == PRESENCE_KIND:
+            fx = self._presence.expired(owner.key)
+            self._timers.book(fx)
+            return fx
+        children = self._router.routes.get(owner.route)
+        child = None if children is None else children.get(owner.key)
+        if child is None:
+            return [Drop(SessionDrop.STALE_TIMER, timer_id)]
+        return self._from_child(owner.route, owner.key, child, child.timer_fired(booking.name, now))
 
     # --- public: the child registry ----------------------------------------------------------
 
     def attach(self, route: str, key: str, child: Child) -> None:
         """Register ``child`` to receive messages whose ``route`` field equals ``key``."""
-        if route not in self._routes:
-            raise ValueError(f"unknown route {route!r}; known: {sorted(self._routes)}")
-        self._routes[route][key] = child
+        self._router.attach(route, key, child)
 
     def detach(self, route: str, key: str) -> list[Effect]:
         """Forget a child and cancel every timer it left armed."""
-        self._routes.get(route, {}).pop(key, None)
-        owner = f"{ROUTE_KINDS.get(route, route)}:{key}"
-        return [CancelTimer(t) for t in sorted(self._timers.pop(owner, ()))]
+        self._router.routes.get(route, {}).pop(key, None)
+        return self._timers.release(route, key)
 
     def child(self, route: str, key: str) -> Child | None:
         """The child registered under ``route``/``key``, if any."""
-        return self._routes.get(route, {}).get(key)
+        return self._router.routes.get(route, {}).get(key)
 
     def children(self, route: str) -> Mapping[str, Child]:
         """A read-only view of the children registered under ``route``."""
-        return dict(self._routes.get(route, {}))
+        return dict(self._router.routes.get(route, {}))
 
     def child_count(self, route: str) -> int:
         """How many children are registered under ``route`` (O(1))."""
-        return len(self._routes.get(route, ()))
+        return len(self._router.routes.get(route, ()))
 
     def set_factory(self, message_type: type[wire.Message], factory: Factory) -> None:
         """Install the creator of children for messages that open a new object."""
-        self._factories[message_type] = factory
+        self._router.factories[message_type] = factory
 
     def armed_timers(self) -> frozenset[str]:
         """Every timer id this session believes is armed (for invariants in tests)."""
-        return frozenset(t for ts in self._timers.values() for t in ts)
+        return self._timers.ids()
 
-    # --- internals: dispatch ------------------------------------------------------------------
+    # --- ConnectionOwner: what the connection tells the session ------------------------------
+
+    def registered(self, fx: list[Effect], now: float, resumed: bool) -> None:
+        """Registered (again): restore the presence scope; children renegotiate if resumed."""
+        fx.extend(Send(None, m) for m in self.presence_scope.resend())
+        if resumed:
+            fx.extend(self._each_child("on_reconnected", now))
+
+    def lost(self, fx: list[Effect], now: float) -> None:
+        """The server is lost: contacts go offline, children are told."""
+        fx.extend(self._presence.all_offline())
+        self.presence_scope.heard.clear()
+        fx.extend(self._each_child("on_disconnected", now))
+
+    def closing(self, fx: list[Effect], now: float) -> None:
+        """``unregister``: close the calls, forget every child, cancel every timer."""
+        routes = self._router.routes
+        for child in list(routes["call_id"].values()):
+            close = getattr(child, "close", None)
+            if close is not None:
+                fx.extend(close(now))
+        for route, children in routes.items():
+            for key in list(children):
+                fx.extend(self.detach(route, key))
+        fx.extend(self._timers.clear())
+        self._presence.contacts.clear()
+
+    def group_batch(self, msg: wire.PresenceBatch, fx: list[Effect], now: float) -> None:
+        """A coalesced presence batch: contacts per group (:mod:`rtcstate.presence_groups`)."""
+        fx.extend(presence_groups.group_batch(self, msg, now))
+
+    def presence_refused(self, request: Mapping[str, Any]) -> None:
+        """The relay refused a presence request: the scope stops asking for it."""
+        self.presence_scope.refuse(request)
+
+    def presence(self, msg: wire.Presence, fx: list[Effect], now: float) -> None:
+        """The server's presence of one contact; its ringing callee calls hear the devices."""
+        changes = self._presence.update(msg, now)
+        self._timers.book(changes)
+        fx.extend(changes)
+        if msg.contact in self._presence.ringing:
+            devices = tuple(msg.devices) if msg.online else ()
+            for call in self._presence.ringing_from(msg.contact):
+                fx.extend(self._from_child("call_id", call.call_id, call,
+                                           call.peer_presence(devices, now)))  # fmt: skip
+
+    # --- internals ----------------------------------------------------------------------------
 
     def _command(self, trigger: str, now: float) -> list[Effect]:
         fx: list[Effect] = []
-        spec_of(self).fire(self, trigger, fx, now)  # raises before any mutation
-        return self._track(fx)
+        _CONNECTION.fire(self.connection, trigger, fx, now)  # raises before any mutation
+        self._timers.book(fx)
+        return fx
 
     def _report(self, trigger: str, now: float, reason: str = "") -> list[Effect]:
-        spec = spec_of(self)
-        if not spec.allowed(self.state, trigger):
-            return [Drop("unexpected-report", f"{trigger} in state {self.state.name}")]
+        connection = self.connection
+        if not _CONNECTION.allowed(connection.state, trigger):
+            return [_CONNECTION.refusal(connection.state, trigger)]
         # the retry policy is asked once, before firing, and its answer passed to the
         # conditions and callbacks (None: give up)
-        delay = self._next_delay(now) if trigger in _LOSS_TRIGGERS else None
+        delay = connection.next_delay(trigger, now)
         fx: list[Effect] = []
-        spec.fire(self, trigger, fx, now, reason=reason, delay=delay)
-        return self._track(fx)
+        _CONNECTION.fire(connection, trigger, fx, now, reason=reason, delay=delay)
+        self._timers.book(fx)
+        return fx
 
-    def _track(self, fx: list[Effect]) -> list[Effect]:
-        for e in fx:
-            if type(e) is StartTimer:
-                owner = e.timer_id.rpartition(":")[0]
-                self._timers.setdefault(owner, set()).add(e.timer_id)
-            elif type(e) is CancelTimer:
-                owner = e.timer_id.rpartition(":")[0]
-                armed = self._timers.get(owner)
-                if armed is not None:
-                    armed.discard(e.timer_id)
-                    if not armed:
-                        del self._timers[owner]
+    def _connection_input(self, trigger: str, timer: SessionTimer, now: float) -> list[Effect]:
+        connection = self.connection
+        allowed = _CONNECTION.allowed(connection.state, trigger)
+        delay = connection.next_delay(trigger, now) if allowed else None
+        fx: list[Effect] = []
+        _CONNECTION.deliver(connection, timer, timer, fx, now, delay=delay)
+        self._timers.book(fx)
         return fx
 
     def _from_child(self, route: str, key: str, child: Child, fx: list[Effect]) -> list[Effect]:
-        self._track(fx)
+        self._timers.book(fx)
         if child.ended:
             fx.extend(self._detach_child(child, key))
         return fx
 
     def _detach_child(self, child: Child, key: str) -> list[Effect]:
         fx: list[Effect] = []
-        for route, children in self._routes.items():
-            if children.get(key) is child:
-                if route in ("call_id", "invitation_id"):
-                    self.remember_ended(key, _winning_reason(child))
-                    reason = _unreached_reason(child) if route == "call_id" else None
-                    if reason is not None:
-                        self._unreached[key] = reason
-                        if len(self._unreached) > _ENDED_CALLS_KEPT:
-                            del self._unreached[next(iter(self._unreached))]
-                fx.extend(self.detach(route, key))
-        return fx
-
-    def _find_any(self, key: str) -> Child | None:
-        for children in self._routes.values():
-            child = children.get(key)
-            if child is not None:
-                return child
-        return None
-
-    def _unknown_id(self, env: wire.Envelope) -> list[Effect]:
-        msg = env.message
-        if type(msg) is wire.Bye:
-            self.remember_ended(msg.call_id)  # a delayed invite for it must not ring
-        elif type(msg) is wire.InviteAnswer and self.recently_ended(msg.invitation_id):
-            return [Drop("late-answer", f"answer to the finished invitation {msg.invitation_id}")]
-        answer = UNKNOWN_ID_POLICY.get(type(msg), _DEFAULT_UNKNOWN)
-        route = msg.ROUTE or ""
-        fx: list[Effect] = []
-        if answer.error is not None:
-            fx.append(
-                _error(
-                    answer.error,
-                    {"type": msg.TYPE, "id": getattr(msg, route, None), "from": env.sender},
-                )
-            )
-        if (
-            type(msg) is wire.Ack
-            and msg.what == "invite"
-            and env.sender is not None
-            and msg.call_id in self._unreached
-        ):
-            # a callee rings for a call we ended when the relay found none of its devices (a
-            # copy of the invite had reached it; it acknowledges again after reconnecting)
-            reason = self._unreached[msg.call_id]
-            fx.append(Send(env.sender, wire.Bye(call_id=msg.call_id, reason=reason)))
-        elif (
-            type(msg) is wire.Bye and env.sender is not None and self._ended_calls.get(msg.call_id)
-        ):
-            won = self._ended_calls[msg.call_id]  # our reason wins the crossing (we called)
-            fx.append(Send(env.sender, wire.Ack(call_id=msg.call_id, what="bye", reason=won)))
-        elif answer.reply is not None or answer.ack is not None:
-            fx.extend(_unknown_reply(env, answer.reply, answer.ack))
-        if answer.drop is not None:
-            fx.append(Drop("unknown-id", answer.drop))
+        for route in self._router.routes_of(child, key):
+            self._router.ended(child, route, key)
+            fx.extend(self.detach(route, key))
         return fx
 
     def _each_child(self, method: str, now: float) -> list[Effect]:
         fx: list[Effect] = []
-        told: set[int] = set()  # a call is registered twice (call_id, media request_id)
-        for route, children in self._routes.items():
-            for key, child in list(children.items()):
-                if id(child) in told:
-                    continue
-                told.add(id(child))
-                fx.extend(self._from_child(route, key, child, getattr(child, method)(now)))
+        for route, key, child in self._router.each_child():
+            fx.extend(self._from_child(route, key, child, getattr(child, method)(now)))
         return fx
-
-    def _next_delay(self, now: float) -> float | None:
-        attempt = self.attempt + 1
-        elapsed = 0.0 if self.lost_at is None else now - self.lost_at
-        return self.config.retry_policy.next_delay(attempt, elapsed, self.rand())
-
-    # --- internals: session-level messages ----------------------------------------------------
-
-    def _msg_registered(self, env: wire.Envelope, now: float) -> list[Effect]:
-        msg = env.message
-        assert isinstance(msg, wire.Registered)
-        if env.sender is not None:
-            return [Drop("forged", "Registered must come from the server")]
-        return self._report("registered", now, msg.session_id)
-
-    def _msg_ping(self, env: wire.Envelope, now: float) -> list[Effect]:
-        msg = env.message
-        assert isinstance(msg, wire.Ping)
-        return [Send(env.sender, wire.Pong(seq=msg.seq))]
-
-    def _msg_pong(self, env: wire.Envelope, now: float) -> list[Effect]:
-        msg = env.message
-        assert isinstance(msg, wire.Pong)
-        if msg.seq != self.ping_seq or PONG_TIMER not in self._timers.get("session", ()):
-            return [Drop("stale-pong", str(msg.seq))]
-        return self._track([CancelTimer(PONG_TIMER)])
-
-    def _msg_presence(self, env: wire.Envelope, now: float) -> list[Effect]:
-        """Presence with apiRTC's ``contactDisconnectionDelay``: no flapping on brief drops.
-
-        A contact that goes offline stays online for ``contact_disconnection_delay`` seconds
-        (timer ``presence:<contact>:offline``); coming back within it changes nothing visible.
-        The contact's ringing callee calls hear the device list at once (a caller gone from the
-        relay: :meth:`~rtcstate.call.Call.peer_presence`).
-        """
-        msg = env.message
-        assert isinstance(msg, wire.Presence)
-        if env.sender is not None:
-            return [Drop("forged", "presence must come from the server")]
-        fx = self._presence_event(msg, now)
-        if msg.contact in self._ringing:
-            devices = tuple(msg.devices) if msg.online else ()
-            for call in self.ringing_from(msg.contact):
-                fx.extend(self._from_child("call_id", call.call_id, call,
-                                           call.peer_presence(devices, now)))  # fmt: skip
-        return fx
-
-    def _presence_event(self, msg: wire.Presence, now: float) -> list[Effect]:
-        contact = msg.contact
-        timer = f"presence:{contact}:offline"
-        pending = timer in self._timers.get(f"presence:{contact}", ())
-        if msg.online and msg.devices:
-            was_online = contact in self.contacts
-            self.contacts[contact] = tuple(msg.devices)
-            if pending:
-                return self._track([CancelTimer(timer)])
-            return [] if was_online else _presence_change([contact], online=True)
-        if contact not in self.contacts or pending:
-            return []
-        if self.config.contact_disconnection_delay > 0:
-            return self._track([StartTimer(timer, now + self.config.contact_disconnection_delay)])
-        del self.contacts[contact]
-        return _presence_change([contact], online=False)
-
-    def _presence_timer(self, contact: str) -> list[Effect]:
-        if self.contacts.pop(contact, None) is None:
-            return [Drop("stale-timer", f"presence:{contact}:offline")]
-        return _presence_change([contact], online=False)
-
-    def _msg_server_error(self, env: wire.Envelope, now: float) -> list[Effect]:
-        msg = env.message
-        assert isinstance(msg, wire.ServerError)
-        if msg.code in wire.FINAL_ERROR_CODES and env.sender is None:
-            fx: list[Effect] = []
-            spec_of(self).fire(self, "refused", fx, now, reason=msg.info, code=msg.code)
-            return self._track(fx)
-        if self.state is not SessionState.CONNECTED:
-            return [Drop("not-connected", f"{msg.TYPE} {msg.code} in state {self.state.name}")]
-        return [_error(ErrorCode.SERVER_ERROR, {"code": msg.code, "info": msg.info})]
-
-    def _msg_contact_message(self, env: wire.Envelope, now: float) -> list[Effect]:
-        msg = env.message
-        assert isinstance(msg, wire.ContactMessage)
-        sender = env.sender or ""
-        body = {"content": msg.content, "uuid": msg.uuid, "time": now}
-        return [
-            Emit(SESSION, "contactMessage", {"sender": sender, **body}),
-            Emit(target("contact", sender), "message", body),
-        ]
-
-    def _msg_contact_data(self, env: wire.Envelope, now: float) -> list[Effect]:
-        msg = env.message
-        assert isinstance(msg, wire.ContactData)
-        sender = env.sender or ""
-        return [
-            Emit(SESSION, "contactData", {"sender": sender, "content": msg.content}),
-            Emit(target("contact", sender), "data", msg.content),
-        ]
-
-    # --- transition callbacks (signature: fx, now, **kw) -------------------------------------
-
-    def _open_transport(self, fx: list[Effect], now: float, **_: Any) -> None:
-        self.attempt = 0
-        self.lost_at = None
-        fx.append(OpenTransport(self.config.server_url))
-
-    def _send_register(self, fx: list[Effect], now: float, **_: Any) -> None:
-        resume = self.state is SessionState.REREGISTERING
-        register = wire.Register(
-            user=self.config.user,
-            device=self.config.device,
-            token=self.config.token,
-            resume=resume,
-        )
-        fx.append(Send(None, register))
-        fx.append(StartTimer(REGISTER_TIMER, now + self.config.register_timeout))
-
-    def _on_registered(self, fx: list[Effect], now: float, reason: str = "", **_: Any) -> None:
-        self.session_id = reason
-        fx.append(CancelTimer(REGISTER_TIMER))
-        fx.append(_ccs(CcsConnectionStatus.CONNECTED))
-        self._start_keepalive(fx, now)
-        fx.extend(Send(None, m) for m in self.presence_scope.resend())
-
-    def _on_reregistered(self, fx: list[Effect], now: float, reason: str = "", **_: Any) -> None:
-        self.session_id = reason
-        self.attempt = 0
-        self.lost_at = None
-        fx.append(CancelTimer(REGISTER_TIMER))
-        fx.append(Emit(SESSION, "reconnection"))
-        fx.append(_ccs(CcsConnectionStatus.CONNECTED))
-        self._start_keepalive(fx, now)
-        fx.extend(Send(None, m) for m in self.presence_scope.resend())
-        fx.extend(self._each_child("on_reconnected", now))
-
-    def _start_keepalive(self, fx: list[Effect], now: float) -> None:
-        if self.config.keepalive_interval is not None:
-            fx.append(StartTimer(KEEPALIVE_TIMER, now + self.config.keepalive_interval))
-
-    def _send_ping(self, fx: list[Effect], now: float, **_: Any) -> None:
-        self.ping_seq += 1
-        fx.append(Send(None, wire.Ping(seq=self.ping_seq)))
-        fx.append(StartTimer(PONG_TIMER, now + self.config.keepalive_timeout))
-        self._start_keepalive(fx, now)
-
-    def _will_retry(
-        self, fx: list[Effect], now: float, delay: float | None = None, **_: Any
-    ) -> bool:
-        return delay is not None
-
-    def _on_lost(self, fx: list[Effect], now: float, **_: Any) -> None:
-        self.lost_at = now
-        self.attempt = 0
-        fx.extend(
-            CancelTimer(t)
-            for t in (KEEPALIVE_TIMER, PONG_TIMER)
-            if t in self._timers.get("session", ())
-        )
-        fx.append(Emit(SESSION, "disconnect"))
-        fx.append(_ccs(CcsConnectionStatus.DISCONNECTED))
-        fx.extend(CancelTimer(t) for owner, armed in sorted(self._timers.items())
-                  if owner.startswith("presence:") for t in sorted(armed))  # fmt: skip
-        if self.contacts:
-            fx.extend(_presence_change(sorted(self.contacts), online=False))
-            self.contacts.clear()
-        fx.extend(self._each_child("on_disconnected", now))
-
-    def _schedule_retry(
-        self, fx: list[Effect], now: float, delay: float | None = None, **_: Any
-    ) -> None:
-        if self.lost_at is None:
-            self.lost_at = now
-        self.attempt += 1
-        if REGISTER_TIMER in self._timers.get("session", ()):
-            fx.append(CancelTimer(REGISTER_TIMER))
-        fx.append(StartTimer(RETRY_TIMER, now + (delay or 0.0)))
-
-    def _reconnect(self, fx: list[Effect], now: float, **_: Any) -> None:
-        fx.append(_ccs(CcsConnectionStatus.RETRY))
-        fx.append(Emit(SESSION, "reconnecting"))
-        fx.append(OpenTransport(self.config.server_url))
-
-    def _close_transport(self, fx: list[Effect], now: float, **_: Any) -> None:
-        fx.append(CloseTransport())
-
-    def _fail_initial(self, fx: list[Effect], now: float, reason: str = "", **_: Any) -> None:
-        self._fail(fx, ErrorNumber.ERROR_APIRTC_INITIALISATION_FAILED, 1, {"cause": reason})
-
-    def _give_up(self, fx: list[Effect], now: float, reason: str = "", **_: Any) -> None:
-        self._fail(fx, ErrorNumber.ERROR_NETWORK_UNAVAILABLE, self.attempt, {"cause": reason})
-
-    def _refused(
-        self, fx: list[Effect], now: float, reason: str = "", code: str = "", **_: Any
-    ) -> None:
-        # the relay's refusal, final: its code and its reason in words, no reconnection
-        number = (
-            ErrorNumber.ERROR_APIRTC_INITIALISATION_FAILED
-            if self.session_id is None
-            else ErrorNumber.ERROR_NETWORK_UNAVAILABLE
-        )
-        self._fail(fx, number, max(self.attempt, 1), {"code": code, "reason": reason})
-
-    def _fail(
-        self,
-        fx: list[Effect],
-        number: ErrorNumber,
-        attempts: int,
-        more: Mapping[str, str] | None = None,
-    ) -> None:
-        self._cancel_own(fx)
-        fx.append(_ccs(CcsConnectionStatus.ERROR))
-        descriptor: dict[str, Any] = {"errorNumber": int(number), "attempts": attempts}
-        descriptor.update((k, v) for k, v in (more or {}).items() if v)
-        fx.append(_error(ErrorCode.SERVER_CONNECTION_FAILED, descriptor))
-
-    def _cancel_own(self, fx: list[Effect]) -> None:
-        fx.extend(CancelTimer(t) for t in sorted(self._timers.get("session", ())))
-
-    def _close(self, fx: list[Effect], now: float, **_: Any) -> None:
-        # a ``before`` callback: ``self.state`` is still the state being left
-        registered = self.state in (
-            SessionState.CONNECTED,
-            SessionState.REREGISTERING,
-            SessionState.REGISTERING,
-        )
-        transport_open = registered or self.state in (
-            SessionState.CONNECTING,
-            SessionState.RECONNECTING,
-        )
-        for child in list(self._routes["call_id"].values()):
-            close = getattr(child, "close", None)
-            if close is not None:
-                fx.extend(close(now))
-        for route, children in self._routes.items():
-            for key in list(children):
-                fx.extend(self.detach(route, key))
-        fx.extend(CancelTimer(t) for t in sorted(self.armed_timers()))
-        self._timers.clear()
-        self.contacts.clear()
-        if registered:
-            fx.append(Send(None, wire.Unregister()))
-        if transport_open:
-            fx.append(CloseTransport())
-
-
-_ENDED_CALLS_KEPT = 4096
-
-
-def _unreached_reason(child: object) -> str | None:
-    """The reason of a call we placed that ended because the relay found no device of the
-    callee (its invite or its bye undelivered: a copy of the invite may ring somewhere)."""
-    cause = getattr(child, "hangup_cause", None)
-    if not getattr(child, "outgoing", False) or not getattr(child, "unreached", False):
-        return None
-    return None if cause is None else str(cause[1])
-
-
-def _winning_reason(child: object) -> str | None:
-    """The reason a crossing bye must be acknowledged with once ``child`` is gone: its own,
-    if it is a call this side placed and ended locally (the caller's reason wins)."""
-    cause = getattr(child, "hangup_cause", None)
-    if not getattr(child, "outgoing", False) or cause is None or cause[0] is not HangupFrom.LOCAL:
-        return None
-    reason: str = cause[1]
-    return reason
-
-
-def child_key(child: object) -> str:
-    """The id a child is registered under (its ``id`` attribute)."""
-    key: str = getattr(child, "id")  # noqa: B009
-    return key
-
-
-def _refusal_while_registering(session: Session, msg: wire.Message) -> bool:
-    """A ``ServerError`` the relay answers a ``Register`` with (a refused token...)."""
-    return type(msg) is wire.ServerError and session.state in (
-        SessionState.REGISTERING,
-        SessionState.REREGISTERING,
-    )
-
-
-def _presence_batch(session: Session, env: wire.Envelope, now: float) -> list[Effect]:
-    """The relay's initial presence, several contacts at once: one ``Presence`` each."""
-    msg = env.message
-    assert isinstance(msg, wire.PresenceBatch)
-    if env.sender is not None:
-        return [Drop("forged", "presence must come from the server")]
-    by_user: dict[str, list[str]] = {}
-    for address in msg.devices:
-        by_user.setdefault(address.partition("/")[0], []).append(address)
-    fx: list[Effect] = []
-    for user, devices in by_user.items():
-        presence = wire.Envelope(wire.Presence(user, True, devices))
-        fx.extend(session._msg_presence(presence, now))
-    return fx
-
-
-_SESSION_HANDLERS: dict[type[wire.Message], Callable[[Session, wire.Envelope, float], list[Effect]]]
-_SESSION_HANDLERS = {
-    wire.Registered: Session._msg_registered,
-    wire.Ping: Session._msg_ping,
-    wire.Pong: Session._msg_pong,
-    wire.Presence: Session._msg_presence,
-    wire.ServerError: Session._msg_server_error,
-    wire.ContactMessage: Session._msg_contact_message,
-    wire.ContactData: Session._msg_contact_data,
-    wire.PresenceBatch: _presence_batch,
-}

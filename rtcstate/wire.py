@@ -619,12 +619,16 @@ class Pong(Message):
 @register
 @attrs.frozen(slots=True)
 class ServerError(Message):
-    """relay -> client: a session-level error (size or rate limit, bad message...)."""
+    """relay -> client: a session-level error (size or rate limit, bad message...).
+
+    ``refused``: for a refused presence request, what was refused (``{"type": <the request's
+    type>, <its name lists>...}``), so that the client stops asking for it on reconnection."""
 
     TYPE: ClassVar[str] = "server_error"
     ROUTE: ClassVar[str | None] = None
     code: str
     info: str
+    refused: dict[str, Any] | None = None
 
 
 @register
@@ -1331,6 +1335,9 @@ class ServerErrorCode(enum.StrEnum):
     """The token is malformed, has a bad signature or a refused algorithm."""
     TOKEN_EXPIRED = "token_expired"
     """The token's ``exp`` is past (also sent when it expires on an open connection)."""
+    TOKEN_REVOKED = "token_revoked"
+    """The token (its ``jti``) or its user (``sub``) was revoked (also sent to a live
+    connection when its token is revoked)."""
     TOKEN_WRONG_USER = "token_wrong_user"
     """The token's ``sub`` is not the user of the ``register``."""
     DEVICE_NOT_ALLOWED = "device_not_allowed"
@@ -1352,6 +1359,7 @@ FINAL_ERROR_CODES: Final = frozenset(
         ServerErrorCode.AUTH_REQUIRED,
         ServerErrorCode.TOKEN_INVALID,
         ServerErrorCode.TOKEN_EXPIRED,
+        ServerErrorCode.TOKEN_REVOKED,
         ServerErrorCode.TOKEN_WRONG_USER,
         ServerErrorCode.DEVICE_NOT_ALLOWED,
         ServerErrorCode.ADDRESS_TAKEN,
@@ -1369,11 +1377,19 @@ FINAL_ERROR_CODES: Final = frozenset(
 @attrs.frozen(slots=True)
 class PresenceBatch(Message):
     """relay -> client: the online devices (``"user/device"``) of several contacts at once
-    (the initial presence of a registration or a subscription, split in bounded messages)."""
+    (the initial presence of a registration or a subscription, split in bounded messages).
+
+    Coalesced presence (a relay with a ``presence_interval``) also sends changes this way, and
+    says where they come from: ``group`` the presence group (None: the receiver's contact
+    subscriptions), ``devices`` every device of each user listed (who is in ``group``, or
+    online), ``left`` the users who left ``group`` (or went offline). ``left`` None: the
+    older form, online devices only."""
 
     TYPE: ClassVar[str] = "presence_batch"
     ROUTE: ClassVar[str | None] = None
     devices: list[str]
+    group: str | None = None
+    left: list[str] | None = None
 
 
 @register

@@ -93,6 +93,14 @@ class ConvCommand(enum.StrEnum):
     GET_DATA = "get_data"
     SET_DATA = "set_data"
     UPDATE_DATA = "update_data"
+    # streams (rtcstate.wire_streams)
+    PUBLISH = "publish"
+    UNPUBLISH = "unpublish"
+    REPLACE_STREAM = "replace_stream"
+    UPDATE_STREAM = "update_stream"
+    SUBSCRIBE = "subscribe"
+    UNSUBSCRIBE = "unsubscribe"
+    SIGNAL = "signal"
 
 
 class RoomRefusal(enum.StrEnum):
@@ -112,6 +120,10 @@ class RoomRefusal(enum.StrEnum):
     VERSION_CONFLICT = "version_conflict"
     DATA_TOO_LARGE = "data_too_large"
     BAD_REQUEST = "bad_request"
+    # streams (rtcstate.wire_streams)
+    UNKNOWN_STREAM = "unknown_stream"
+    TOO_MANY_STREAMS = "too_many_streams"
+    STREAM_TAKEN = "stream_taken"
 
 
 class LeaveReason(enum.StrEnum):

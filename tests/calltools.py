@@ -36,6 +36,8 @@ from rtcstate.effects import (
 )
 from rtcstate.hub import CloseConnection, Deliver, Hub
 from rtcstate.invitation import ReceivedCallInvitation
+from rtcstate.negotiation import Negotiation
+from rtcstate.reliable import ReliableSender
 from rtcstate.session import Session, SessionConfig, SessionState
 from rtcstate.settings import CallSettings
 from rtcstate.testing.fakemedia import FakeMediaNetwork, FakeMediaStack, MediaModel
@@ -80,7 +82,7 @@ def _plain(value: Any, seen: dict[int, Any]) -> Any:
     """A comparable copy of ``value``: attrs objects of the call graph become field tuples."""
     if isinstance(value, Session):
         return ("<session>", id(value))
-    if isinstance(value, Call | ReceivedCallInvitation):
+    if isinstance(value, Call | ReceivedCallInvitation | Negotiation | ReliableSender):
         key = id(value)
         if key in seen:
             return ("<ref>", type(value).__name__, key)

@@ -9,8 +9,9 @@ import pytest
 from calltools import Net
 
 from rtcstate import wire
-from rtcstate.call import Call, CallDrop, CallState
+from rtcstate.call import Call, CallState
 from rtcstate.effects import CreateOffer, Drop, RestartIce, target
+from rtcstate.negotiation import NegotiationDrop
 
 A, B = "alice/d1", "bob/d1"
 
@@ -72,7 +73,7 @@ def test_both_sides_reconnect_and_one_renegotiation_wins(first: str) -> None:
     assert a.state is CallState.CONNECTED and b.state is CallState.CONNECTED
     # the offers crossed: the caller (impolite) ignored the callee's, the callee (polite)
     # yielded, answered the caller's restart, then made its own offer again, answered in turn
-    glare = [e for e in net[A].log if isinstance(e, Drop) and e.reason is CallDrop.GLARE]
+    glare = [e for e in net[A].log if isinstance(e, Drop) and e.reason is NegotiationDrop.GLARE]
     assert len(glare) == 1
     assert [m.seq for m in net[B].sent(wire.UpdateOk)] == [1]  # type: ignore[attr-defined]
     assert [m.seq for m in net[A].sent(wire.UpdateOk)] == [2]  # type: ignore[attr-defined]

@@ -33,6 +33,7 @@ from rtcstate.codes import (
     DataChannelStatus,
     DataChannelType,
     ErrorNumber,
+    HangupFrom,
     HangupReason,
     InvitationStatus,
 )
@@ -62,6 +63,7 @@ from rtcstate.effects import (
 )
 from rtcstate.errors import RtcError
 from rtcstate.machine import spec_of
+from rtcstate.notices import CallDeclined, CallEnded
 from rtcstate.session import ROUTE_KINDS, Session
 from rtcstate.testing.exhaustive import check_differential, check_pair, pairs
 
@@ -730,10 +732,30 @@ def _shape(dc: DataChannel, shape: Shape) -> None:
 
 
 CHANNEL_ARGS = {
+    # the data call's notices (what it tells its owner), and the messages and reports the
+    # rows read, as the generic dispatch passes them
     "call_ended": st.builds(
-        lambda now, frm: ((now,), {"frm": frm}), NOW, st.sampled_from(["local", "remote"])
-    )
-}
+        lambda now, frm, reason: ((now,), {"notice": CallEnded.of(frm, reason)}),
+        NOW, st.sampled_from(list(HangupFrom)), st.sampled_from(["Ice_failed", "x"]),
+    ),
+    "call_declined": st.builds(
+        lambda now, reason: ((now,), {"notice": CallDeclined(reason)}),
+        NOW, st.sampled_from(["User_Busy", "x"]),
+    ),
+    "invite_acked": st.builds(
+        lambda now: ((now,), {"msg": wire.DataChannelAck("ch-1"), "sender": "bob/d1"}), NOW
+    ),
+    "invite_again": st.builds(
+        lambda now, call: (
+            (now,), {"msg": wire.DataChannelInvite("ch-1", call, "chat"), "sender": "bob/d1"}
+        ),
+        NOW, st.sampled_from(["alice/d1-call-1", "other"]),
+    ),
+    "data": st.builds(
+        lambda now, data: ((now,), {"msg": media.DataChannelMessage("ch-1", data)}),
+        NOW, st.binary(max_size=30),
+    ),
+}  # fmt: skip
 
 
 @pytest.mark.parametrize(("state", "trigger"), pairs(DataChannel))

@@ -43,12 +43,12 @@ def test_cli_prints_codes_and_diagrams(capsys: pytest.CaptureFixture[str]) -> No
         "INVITATION_STATUS_CANCELLED",
     ):
         assert text in out
-    assert rtcstate_cli.main(["diagram", "Session"]) == 0
+    assert rtcstate_cli.main(["diagram", "SessionConnection"]) == 0
     out = capsys.readouterr().out
     assert "stateDiagram-v2" in out and "CONNECTED --> DISCONNECTED" in out
     assert rtcstate_cli.main(["diagram", "Nope"]) == 2
     assert rtcstate_cli.main(["machines"]) == 0
-    assert "Session: states IDLE" in capsys.readouterr().out
+    assert "SessionConnection: states IDLE" in capsys.readouterr().out
 
 
 def test_diagrams_cover_every_machine() -> None:

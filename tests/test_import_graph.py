@@ -85,3 +85,13 @@ def test_children_do_not_import_the_session(child: str) -> None:
 def test_the_cycle_finder_is_not_vacuous() -> None:
     assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
     assert find_cycle({"a": {"b", "c"}, "b": {"c"}, "c": set()}) is None
+
+
+@pytest.mark.parametrize(
+    "part", ("session_connection", "session_router", "session_timers", "session_presence")
+)
+def test_the_session_parts_do_not_import_the_session(part: str) -> None:
+    """The session composes its parts; no part reaches back into the composition."""
+    graph = import_graph()
+    assert "rtcstate.session" not in graph[f"rtcstate.{part}"]
+    assert f"rtcstate.{part}" in graph["rtcstate.session"]

@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import rtcstate.wire_conversation as wc
+import rtcstate.wire_streams as ws
 from rtcstate import wire
 from rtcstate.testing.strategies import addresses, strategy_for
 
@@ -30,7 +31,9 @@ def test_every_conversation_message_is_registered_and_is_a_request_or_a_notice()
         names = [info.name for info in wire.fields_of(request)]
         assert names[:2] == ["room", "request_id"], request
         assert isinstance(request.COMMAND, wc.ConvCommand)
-    assert {r.COMMAND for r in wc.REQUESTS} == set(wc.ConvCommand)
+    # every command word names one request (the stream requests of wire_streams included)
+    assert {r.COMMAND for r in ws.ROOM_REQUESTS} == set(wc.ConvCommand)
+    assert len(ws.ROOM_REQUESTS) == len(wc.ConvCommand)
 
 
 @pytest.mark.parametrize("cls", CONVERSATION, ids=[c.TYPE for c in CONVERSATION])

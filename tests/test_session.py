@@ -283,7 +283,10 @@ def test_contact_messages_fire_on_session_and_contact() -> None:
         Emit(
             SESSION, "contactMessage", {"sender": "bob/p", "content": "hi", "uuid": 3, "time": 9.0}
         ),
-        Emit("contact:bob/p", "message", {"content": "hi", "uuid": 3, "time": 9.0}),
+        # the contact is the user (get_contact("bob") hears it), the device is in the payload
+        Emit(
+            "contact:bob", "message", {"content": "hi", "uuid": 3, "time": 9.0, "device": "bob/p"}
+        ),
     ]
 
 

@@ -20,6 +20,14 @@ from rtcstate_asyncio.agent import Contact, RegistrationError, Session, UserAgen
 from rtcstate_asyncio.backend import MEDIA_EFFECTS, MediaBackend
 from rtcstate_asyncio.calls import Call, ReceivedCallInvitation
 from rtcstate_asyncio.channels import DataChannel, ReceivedDataChannelInvitation
+from rtcstate_asyncio.conversations import (
+    Conference,
+    Conversation,
+    ConversationError,
+    ReceivedConversationInvitation,
+    ReceivedConversationJoinRequest,
+    SentConversationInvitation,
+)
 from rtcstate_asyncio.emitter import Emitter, Event, EventStream, StreamEnded
 from rtcstate_asyncio.fakemedia import FakeMedia, FakeMediaNetwork
 from rtcstate_asyncio.files import (
@@ -36,7 +44,10 @@ from rtcstate_asyncio.runtime import Runtime
 __all__ = [
     "MEDIA_EFFECTS",
     "Call",
+    "Conference",
     "Contact",
+    "Conversation",
+    "ConversationError",
     "DataChannel",
     "Emitter",
     "Event",
@@ -47,11 +58,14 @@ __all__ = [
     "MediaBackend",
     "ReadableFile",
     "ReceivedCallInvitation",
+    "ReceivedConversationInvitation",
+    "ReceivedConversationJoinRequest",
     "ReceivedDataChannelInvitation",
     "ReceivedFileTransferInvitation",
     "RegistrationError",
     "Relay",
     "Runtime",
+    "SentConversationInvitation",
     "SentInvitation",
     "Session",
     "StreamEnded",

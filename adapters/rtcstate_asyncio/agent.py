@@ -34,16 +34,26 @@ from types import TracebackType
 from typing import Any, Self, overload
 
 from rtcstate import call as core_call
+from rtcstate import conversation as core_conv
 from rtcstate import datachannel as core_dc
 from rtcstate import effects as fx
 from rtcstate import filetransfer as core_ft
 from rtcstate import invitation as core_inv
 from rtcstate import session as core_session
 from rtcstate.codes import CallType, ErrorCode, ErrorNumber
+from rtcstate.conversation import invitations as core_conv_inv
 from rtcstate.errors import RtcError
 from rtcstate_asyncio.backend import MediaBackend
 from rtcstate_asyncio.calls import Call, ReceivedCallInvitation
 from rtcstate_asyncio.channels import DataChannel, ReceivedDataChannelInvitation
+from rtcstate_asyncio.conversations import (
+    Conference,
+    Conversation,
+    Outcomes,
+    ReceivedConversationInvitation,
+    ReceivedConversationJoinRequest,
+    SentConversationInvitation,
+)
 from rtcstate_asyncio.emitter import Emitter
 from rtcstate_asyncio.files import (
     ReadableFile,
@@ -260,6 +270,7 @@ class Session(SessionEvents):
         self._taps: list[Tap] = []
         self._hooks: list[Tap] = []
         self._prune: set[asyncio.Handle] = set()
+        self._outcomes = Outcomes()  # the futures of conversation requests
 
     @property
     def runtime(self) -> Runtime:
@@ -294,6 +305,28 @@ class Session(SessionEvents):
     def get_calls(self) -> list[Call]:
         """``getCalls()``."""
         return [self._wrap_call(c) for c in self.core.calls().values()]
+
+    # --- conversations (conversations.py) -------------------------------------------------------
+
+    def get_conversation(
+        self, name: str, *, moderated: bool = False, password: str | None = None
+    ) -> Conversation:
+        """``getConversation(name)`` / ``getOrCreateConversation``: one object per room name;
+        ``moderated`` / ``password``: the settings of a room this device's join creates."""
+        room = self.core.get_conversation(name, moderated=moderated, password=password)
+        wrapper = self._wrap_room(room)
+        assert isinstance(wrapper, Conversation)
+        return wrapper
+
+    def get_conference(
+        self, name: str, *, moderated: bool = False, password: str | None = None
+    ) -> Conference:
+        """``getConference(name)`` / ``getOrCreateConference``: a conversation its moderator
+        may ``close()``."""
+        room = self.core.get_conference(name, moderated=moderated, password=password)
+        wrapper = self._wrap_room(room)
+        assert isinstance(wrapper, Conference)
+        return wrapper
 
     # --- presence groups (apiRTC joinGroup / subscribeToGroup) and contact subscriptions ----
 
@@ -332,6 +365,7 @@ class Session(SessionEvents):
 
     def _attach(self, runtime: Runtime) -> None:
         self._runtime = runtime
+        runtime.on_outcome = self._outcomes.settle
 
     async def _close(self, *, unregistering: bool = False) -> None:
         for handle in self._prune:
@@ -341,6 +375,7 @@ class Session(SessionEvents):
             if isinstance(obj, SentInvitation | ReceivedFileTransferInvitation):
                 obj._abandon("the session closed")
         await self.runtime.aclose()
+        self._outcomes.abandon("the session closed")
         # the last events are queued: streams end (a task reading one finishes), then tasks
         ended: list[Emitter] = [*self._objects.values(), *self._contacts.values(), self]
         for emitter in [*ended, self.ua] if unregistering else ended:
@@ -380,6 +415,9 @@ class Session(SessionEvents):
         if obj is not None:
             return obj
         core = self.core
+        if kind == "conversation":
+            room = core.child("room", ident)
+            return self._wrap_room(room) if isinstance(room, core_conv.Conversation) else None
         if kind == "call":
             call = core.get_call(ident)
             return None if call is None else self._wrap_call(call)
@@ -402,6 +440,14 @@ class Session(SessionEvents):
         return None
 
     def _wrap(self, payload: Any) -> Any:
+        if isinstance(payload, core_conv.ReceivedConversationJoinRequest):
+            return self._wrap_join_request(payload)
+        if isinstance(payload, core_conv_inv.ReceivedConversationInvitation):
+            key = payload.target
+            found = self._objects.get(key)
+            if not isinstance(found, ReceivedConversationInvitation) or found.core is not payload:
+                found = self._objects[key] = ReceivedConversationInvitation(self, payload)
+            return found
         if isinstance(payload, core_inv.ReceivedCallInvitation):
             return self._wrap_invitation(payload)
         if isinstance(payload, core_dc.ReceivedDataChannelInvitation):
@@ -413,6 +459,32 @@ class Session(SessionEvents):
         if isinstance(payload, core_dc.DataChannel):
             return self._wrap_channel(payload)
         return payload
+
+    def _wrap_room(self, room: core_conv.Conversation) -> Conversation | Conference:
+        key = room.target
+        obj = self._objects.get(key)
+        kind = Conference if isinstance(room, core_conv.Conference) else Conversation
+        if not isinstance(obj, kind) or obj.core is not room:
+            obj = self._objects[key] = kind(self, room)
+        return obj
+
+    def _wrap_join_request(
+        self, request: core_conv.ReceivedConversationJoinRequest
+    ) -> ReceivedConversationJoinRequest:
+        key = fx.target("invitation", request.id)
+        obj = self._objects.get(key)
+        if not isinstance(obj, ReceivedConversationJoinRequest) or obj.core is not request:
+            obj = self._objects[key] = ReceivedConversationJoinRequest(self, request)
+        return obj
+
+    def _wrap_sent_conversation(
+        self, sent: core_conv_inv.SentConversationInvitation
+    ) -> SentConversationInvitation:
+        key = fx.target("invitation", sent.id)
+        obj = self._objects.get(key)
+        if not isinstance(obj, SentConversationInvitation) or obj.core is not sent:
+            obj = self._objects[key] = SentConversationInvitation(self, sent)
+        return obj
 
     def _wrap_call(self, call: core_call.Call) -> Call:
         obj = self._objects.get(call.target)

@@ -14,6 +14,14 @@ wrappers), calls.py (``Call``, ``ReceivedCallInvitation``), channels.py (``DataC
 from rtcstate_asyncio.agent import Contact, RegistrationError, Session, UserAgent
 from rtcstate_asyncio.calls import Call, ReceivedCallInvitation
 from rtcstate_asyncio.channels import DataChannel, ReceivedDataChannelInvitation
+from rtcstate_asyncio.conversations import (
+    Conference,
+    Conversation,
+    ConversationError,
+    ReceivedConversationInvitation,
+    ReceivedConversationJoinRequest,
+    SentConversationInvitation,
+)
 from rtcstate_asyncio.emitter import Emitter, Event, EventStream, StreamEnded
 from rtcstate_asyncio.files import (
     FileTransferError,
@@ -25,7 +33,10 @@ from rtcstate_asyncio.files import (
 
 __all__ = [
     "Call",
+    "Conference",
     "Contact",
+    "Conversation",
+    "ConversationError",
     "DataChannel",
     "Emitter",
     "Event",
@@ -33,9 +44,12 @@ __all__ = [
     "FileTransferError",
     "ReadableFile",
     "ReceivedCallInvitation",
+    "ReceivedConversationInvitation",
+    "ReceivedConversationJoinRequest",
     "ReceivedDataChannelInvitation",
     "ReceivedFileTransferInvitation",
     "RegistrationError",
+    "SentConversationInvitation",
     "SentInvitation",
     "Session",
     "StreamEnded",

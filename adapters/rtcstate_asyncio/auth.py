@@ -12,7 +12,8 @@ algorithm is accepted per verifier, so ``alg: none`` and algorithm confusion (an
 "signed" with the public key as its secret) are refused before any signature is computed.
 
 Claims: ``sub`` (the user, required and equal to the ``Register``'s user), ``exp`` (required),
-optional ``devices`` (the device names allowed), ``tenant`` and ``roles``, and ``aud`` / ``iss``
+optional ``devices`` (the device names allowed), ``tenant``, ``roles`` and ``jti`` (the
+token's id, what a revocation names: :mod:`rtcstate_asyncio.revocation`), and ``aud`` / ``iss``
 when the verifier is given an audience / issuer. ``exp`` is read on the wall clock and handed
 to the hub on its own (monotonic) clock, so the hub closes the connection when it passes.
 """
@@ -136,6 +137,9 @@ class TokenVerifier:
             return Refusal(Code.TOKEN_INVALID, "claim 'devices' must be a list of strings")
         if not isinstance(tenant, str) or not tenant or not _strings(roles):
             return Refusal(Code.TOKEN_INVALID, "claims 'tenant' and 'roles' are malformed")
+        jti = claims.get("jti")
+        if jti is not None and not isinstance(jti, str):
+            return Refusal(Code.TOKEN_INVALID, "claim 'jti' must be a string")
         return Identity(
             user=sub,
             tenant=tenant,
@@ -143,6 +147,7 @@ class TokenVerifier:
             roles=frozenset(roles),
             expires=now + (float(exp) + self.leeway - wall),
             verified=True,
+            token_id=jti,
         )
 
 

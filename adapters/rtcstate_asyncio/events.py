@@ -28,8 +28,12 @@ __all__ = [
     "ContactDataInfo",
     "ContactListUpdateInfo",
     "ContactMessageInfo",
+    "ConversationCustomEventInfo",
+    "ConversationDataInfo",
+    "ConversationMessageInfo",
     "DataReceivedInfo",
     "DeclinedInfo",
+    "DeliveryError",
     "DesktopCaptureInfo",
     "DisconnectionWarningInfo",
     "EndedInfo",
@@ -38,11 +42,18 @@ __all__ = [
     "FileProgressInfo",
     "FileTransferErrorInfo",
     "HangupInfo",
+    "InvitationReceiveInfo",
     "MessageInfo",
+    "MessageNotDeliveredInfo",
+    "ModeratorInfo",
     "OpenedInfo",
+    "ParticipantEjectedInfo",
+    "PersistentDataInfo",
     "RecordAvailableInfo",
     "RemoteStreamIdUpdatedInfo",
     "RemoteStreamUpdatedInfo",
+    "SessionConversationInfo",
+    "SessionCustomEventInfo",
     "StatsUpdateInfo",
     "StatusChangeInfo",
     "StreamInfo",
@@ -236,11 +247,12 @@ class ContactMessageInfo(TypedDict):
 
 
 class MessageInfo(TypedDict):
-    """Contact ``message``."""
+    """Contact ``message`` (``device``: the sending device's address, rtcstate's)."""
 
     content: Any
     uuid: str
     time: float
+    device: str
 
 
 class ContactDataInfo(TypedDict):
@@ -249,6 +261,112 @@ class ContactDataInfo(TypedDict):
     sender: str
     content: Any
 
+
+class ModeratorInfo(TypedDict):
+    """Conversation ``waitingForModeratorAcceptance`` and ``moderatorConnected``."""
+
+    moderator: str | None
+
+
+# ``self`` reads better as a key than as a field name: the functional syntax
+class ParticipantEjectedInfo(TypedDict):
+    self: bool
+    contact: str
+
+
+ParticipantEjectedInfo.__doc__ = """Conversation ``participantEjected``: ``self`` is True when
+this device's user was ejected, ``contact`` the ejected user."""
+
+
+class ConversationMessageInfo(TypedDict):
+    """Conversation ``message``: ``sender`` is the member's address; ``history`` is set on the
+    messages replayed to a late joiner."""
+
+    content: str
+    sender: str
+    time: float
+    history: NotRequired[bool]
+
+
+class DeliveryError(TypedDict):
+    """The ``error`` of ``messageNotDelivered``: the apiRTC number and its reason."""
+
+    code: int
+    message: str
+
+
+class MessageNotDeliveredInfo(TypedDict):
+    """Conversation ``messageNotDelivered``."""
+
+    error: DeliveryError
+    contact: str | None
+    command: str
+
+
+class ConversationDataInfo(TypedDict):
+    """Conversation ``data``."""
+
+    content: dict[str, Any]
+    sender: str
+
+
+class ConversationCustomEventInfo(TypedDict):
+    """Conversation ``customEvent``."""
+
+    event: str
+    sender: str
+    content: dict[str, Any]
+
+
+class PersistentDataInfo(TypedDict):
+    """Conversation ``persistentDataUpdated``: the data and its version after the change."""
+
+    data: dict[str, Any]
+    version: int
+    sender: str | None
+
+
+class SessionConversationInfo(TypedDict):
+    """Session ``conversationMessage`` / ``conversationData``: ``conversation`` is the room."""
+
+    sender: str
+    content: Any
+    conversation: str
+
+
+class SessionCustomEventInfo(TypedDict):
+    """Session ``customEvent`` (from a conversation)."""
+
+    event: str
+    sender: str
+    content: dict[str, Any]
+    conversation: str
+
+
+class InvitationReceiveInfo(TypedDict):
+    """SentInvitation ``receive`` (a conversation invitation reached a device of the contact)."""
+
+    contact: str | None
+
+
+_CONVERSATION = {
+    "contactJoined": "str",
+    "contactJoinedWaitingRoom": "str",
+    "contactLeft": "str",
+    "contactLeftWaitingRoom": "str",
+    "customEvent": "ConversationCustomEventInfo",
+    "data": "ConversationDataInfo",
+    "entryAllowed": "None",
+    "entryDenied": "None",
+    "joined": "None",
+    "left": "None",
+    "message": "ConversationMessageInfo",
+    "messageNotDelivered": "MessageNotDeliveredInfo",
+    "moderatorConnected": "ModeratorInfo",
+    "participantEjected": "ParticipantEjectedInfo",
+    "persistentDataUpdated": "PersistentDataInfo",
+    "waitingForModeratorAcceptance": "ModeratorInfo",
+}
 
 _FILE_EVENTS = {
     "fileSentSuccessfully": "FileProgressInfo",
@@ -266,6 +384,11 @@ PAYLOADS: dict[str, dict[str, str]] = {
         "contactData": "ContactDataInfo",
         "contactListUpdate": "ContactListUpdateInfo",
         "contactMessage": "ContactMessageInfo",
+        "conversationData": "SessionConversationInfo",
+        "conversationInvitation": "ReceivedConversationInvitation",
+        "conversationJoinRequest": "ReceivedConversationJoinRequest",
+        "conversationMessage": "SessionConversationInfo",
+        "customEvent": "SessionCustomEventInfo",
         "dataChannelInvitation": "ReceivedDataChannelInvitation",
         "disconnect": "None",
         "error": "ErrorInfo",
@@ -278,6 +401,7 @@ PAYLOADS: dict[str, dict[str, str]] = {
     },
     "Contact": {
         **_FILE_EVENTS,
+        "conversationInvitation": "ReceivedConversationInvitation",
         "data": "Any",
         "dataChannelInvitation": "ReceivedDataChannelInvitation",
         "incomingCall": "ReceivedCallInvitation",
@@ -319,7 +443,11 @@ PAYLOADS: dict[str, dict[str, str]] = {
         "transferComplete": "TransferInformation",
         "transferProgress": "TransferInformation",
     },
-    "SentInvitation": {"response": "str", "statusChange": "StatusChangeInfo"},
+    "SentInvitation": {
+        "receive": "InvitationReceiveInfo",
+        "response": "str",
+        "statusChange": "StatusChangeInfo",
+    },
     "ReceivedCallInvitation": dict(_INVITATION),
     "ReceivedDataChannelInvitation": dict(_INVITATION),
     "ReceivedFileTransferInvitation": {
@@ -328,6 +456,10 @@ PAYLOADS: dict[str, dict[str, str]] = {
         "statusChange": "StatusChangeInfo",
         "transferComplete": "TransferCompleteInfo",
     },
+    "Conversation": dict(_CONVERSATION),
+    "Conference": {**_CONVERSATION, "closed": "None"},
+    "ReceivedConversationJoinRequest": {"statusChange": "StatusChangeInfo"},
+    "ReceivedConversationInvitation": {"statusChange": "StatusChangeInfo"},
 }
 
 #: the API's classes whose payloads are objects (typed.py imports them for type checking)
@@ -336,6 +468,8 @@ _API_CLASSES = {
     "ReceivedCallInvitation": "rtcstate_asyncio.calls",
     "ReceivedDataChannelInvitation": "rtcstate_asyncio.channels",
     "ReceivedFileTransferInvitation": "rtcstate_asyncio.files",
+    "ReceivedConversationJoinRequest": "rtcstate_asyncio.conversations",
+    "ReceivedConversationInvitation": "rtcstate_asyncio.conversations",
 }
 
 
@@ -456,7 +590,14 @@ def render_typed_module() -> str:
     for name, module in _API_CLASSES.items():
         modules.setdefault(module, []).append(name)
     for module, names in sorted(modules.items()):
-        lines.append(f"    from {module} import {', '.join(sorted(names))}")
+        line = f"    from {module} import {', '.join(sorted(names))}"
+        if len(line) > 100:  # as ruff format would wrap it
+            line = (
+                f"    from {module} import (\n"
+                + "".join(f"        {n},\n" for n in sorted(names))
+                + "    )"
+            )
+        lines.append(line)
     lines += ["", 'T = TypeVar("T")', "", ""]
     for api_class in PAYLOADS:
         lines += _mixin(api_class)

@@ -6,18 +6,24 @@ Theory of operation
 an ``ssl`` context) and gives each websocket one hub connection id (``ws1``, ``ws2``...). It
 reports ``connect`` when the socket opens (with the peer's IP address, which the hub's
 per-source limits count), every frame it reads (``receive``), ``disconnect`` when it closes,
-and the passing of time (``tick``, every ``tick_interval`` seconds: registration and idle
-timeouts, token expiry), each with ``loop.time()``. It carries out the hub's answers in order:
+and the passing of time (``tick``, every ``tick_interval`` seconds, or the hub's
+``presence_interval`` if shorter: registration and idle timeouts, token expiry, presence flushes),
+each with ``loop.time()``. It carries out the hub's answers in order:
 :class:`~rtcstate.hub.Deliver` encodes the envelope and queues it on that connection's single
 writer task (so what one connection is sent stays in order) and reports the bytes waiting
 (``queued``: past the hub's ``max_queue_bytes`` the hub closes a client that does not read,
-so the relay never holds more than that for it); :class:`~rtcstate.hub.CloseConnection`
+so the relay never holds more than that for it; and again when the queue drains, so the hub
+can feed the initial presence it owes as the client reads); :class:`~rtcstate.hub.CloseConnection`
 queues a close (the hub's code and reason) behind what is already queued; :class:`~rtcstate.
 hub.Log` is one structured log line (``INFO``); ``Drop`` is logged at debug level. Every
 decision (who may register, presence, routing, forks, every limit) is the hub's; the
 websocket's own frame limit is four times the hub's ``max_message_size`` so an oversized frame
 reaches the hub, which answers it with ``ServerError(oversize)`` (a frame beyond that is
 refused by websockets itself with close code 1009).
+
+Revocation: given a :class:`~rtcstate_asyncio.revocation.RevocationFile` (``rtcstate serve
+--revoked-tokens PATH``), the relay re-reads it on each tick when it changed, and on ``SIGHUP``
+(:func:`run_relay`), and hands the new revocations to :meth:`Hub.revoke`.
 
 :meth:`Relay.close` is the graceful shutdown: the server stops accepting, every connection is
 closed with 1001 (going away), and every handler, writer and the ticker are awaited.
@@ -43,6 +49,7 @@ from websockets.http11 import Request, Response
 from rtcstate import wire
 from rtcstate.effects import Drop
 from rtcstate.hub import CloseCode, CloseConnection, Deliver, Hub, HubEffect, Log
+from rtcstate_asyncio.revocation import RevocationFile
 
 __all__ = ["Relay", "run_relay", "serve"]
 
@@ -84,10 +91,15 @@ class Relay:
         process_request: ProcessRequest | None = None,
         ssl: ssl_module.SSLContext | None = None,
         tick_interval: float = 0.5,
+        revocations: RevocationFile | None = None,
     ) -> None:
         """``process_request``: answers a plain HTTP request on the relay's port (a ``Response``)
-        or lets it through as a websocket (``None``), e.g. ``rtcstate_browser.web.WebApp``."""
+        or lets it through as a websocket (``None``), e.g. ``rtcstate_browser.web.WebApp``;
+        ``revocations``: the revoked tokens file, watched while the relay runs."""
         self.hub = hub if hub is not None else Hub()
+        self.revocations = revocations
+        if revocations is not None:
+            self.hub.revocations = revocations.current
         self.process_request = process_request
         self.close_timeout = close_timeout
         self.ssl = ssl
@@ -185,12 +197,17 @@ class Relay:
             await asyncio.gather(writer, return_exceptions=True)
 
     def _apply(self, effects: list[HubEffect]) -> None:
+        last: tuple[wire.Envelope | None, str] = (None, "")
         for e in effects:
             if type(e) is Deliver:
                 peer = self._peers.get(e.conn)
                 if peer is None or peer.closing:
                     continue
-                data = wire.encode_envelope(e.envelope).decode()
+                if last[0] is e.envelope:  # one envelope to many (a presence flush)
+                    data = last[1]
+                else:
+                    data = wire.encode_envelope(e.envelope).decode()
+                    last = (e.envelope, data)
                 peer.queue.put_nowait(data)
                 peer.queued += len(data)
                 if peer.queued > self.peak_queued:
@@ -215,8 +232,8 @@ class Relay:
             elif type(e) is Drop:
                 log.debug("hub dropped: %s %s", e.reason, e.detail)
 
-    @staticmethod
-    async def _write(conn: str, peer: _Peer) -> None:
+    async def _write(self, conn: str, peer: _Peer) -> None:
+        loop = asyncio.get_running_loop()
         while True:
             item = await peer.queue.get()
             try:
@@ -227,11 +244,28 @@ class Relay:
                 peer.queued -= len(item)
             except ConnectionClosed:
                 return
+            if peer.queue.empty() and not peer.closing:
+                # drained: the hub may send more of what it feeds as the backlog drains
+                self._apply(self.hub.queued(conn, peer.queued, loop.time()))
+
+    def reload_revocations(self, force: bool = False) -> None:
+        """Re-read the revoked tokens file (if it changed, or ``force``: ``SIGHUP``) and cut
+        the live connections it now revokes."""
+        if self.revocations is None:
+            return
+        new = self.revocations.reload(force=force)
+        if new is not None:
+            self._apply(self.hub.revoke(new, asyncio.get_running_loop().time()))
 
     async def _tick(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
-            await asyncio.sleep(self.tick_interval)
+            delay = self.tick_interval
+            interval = self.hub.presence_interval
+            if interval is not None:  # presence flushes are due that often
+                delay = min(delay, interval)
+            await asyncio.sleep(delay)
+            self.reload_revocations()
             self._apply(self.hub.tick(loop.time()))
 
 
@@ -249,9 +283,10 @@ async def serve(
     hub: Hub | None = None,
     ssl: ssl_module.SSLContext | None = None,
     process_request: ProcessRequest | None = None,
+    revocations: RevocationFile | None = None,
 ) -> Relay:
     """Start a relay on ``host``:``port`` (0: a free port); stop it with ``await relay.close()``."""
-    relay = Relay(hub, ssl=ssl, process_request=process_request)
+    relay = Relay(hub, ssl=ssl, process_request=process_request, revocations=revocations)
     await relay.start(host, port)
     return relay
 
@@ -263,16 +298,22 @@ async def run_relay(
     hub: Hub | None = None,
     ssl: ssl_module.SSLContext | None = None,
     process_request: ProcessRequest | None = None,
+    revocations: RevocationFile | None = None,
 ) -> None:
-    """Run a relay until cancelled (Ctrl-C) or SIGTERM, then shut it down gracefully."""
-    relay = await serve(host, port, hub=hub, ssl=ssl, process_request=process_request)
+    """Run a relay until cancelled (Ctrl-C) or SIGTERM, then shut it down gracefully
+    (``SIGHUP`` re-reads the revoked tokens file)."""
+    relay = await serve(
+        host, port, hub=hub, ssl=ssl, process_request=process_request, revocations=revocations
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
         loop.add_signal_handler(signal.SIGTERM, stop.set)
+        loop.add_signal_handler(signal.SIGHUP, relay.reload_revocations, True)
     try:
         await stop.wait()
     finally:
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop.remove_signal_handler(signal.SIGTERM)
+            loop.remove_signal_handler(signal.SIGHUP)
         await relay.close()

@@ -29,7 +29,8 @@ application API); an exception raised there is logged and the runtime goes on. M
 (:data:`~rtcstate_asyncio.backend.MEDIA_EFFECTS`) go to the :class:`MediaBackend`, whose reports
 come back as ``media_event``; with no backend the runtime reports
 ``Capabilities(webrtc=False, data_channels=False)`` so the core refuses what it cannot do.
-``Drop`` is logged at debug level.
+``Drop`` is logged at debug level. A conversation request's ``Resolve`` / ``Reject`` goes to
+the ``on_outcome`` callback (the API's futures, conversations.py).
 
 *File transfers.* The core never holds a file: it asks the sending application for bytes with
 ``NeedData`` and hands the receiving one what arrived with ``ReceivedData``. The runtime keeps a
@@ -66,6 +67,7 @@ from websockets.protocol import State
 
 from rtcstate import effects as fx
 from rtcstate import wire
+from rtcstate.conversation import Reject, Resolve
 from rtcstate.errors import RtcError
 from rtcstate.filetransfer import FileTransfer, ReceivedFileTransferInvitation
 from rtcstate.ids import IdSource, RandomSource
@@ -139,6 +141,8 @@ class Runtime:
         self._tasks: set[asyncio.Task[None]] = set()
         self._sources: dict[str, DataSource] = {}
         self._sinks: dict[str, DataSink] = {}
+        #: where a conversation request's outcome goes (Resolve / Reject: the API's futures)
+        self.on_outcome: Callable[[fx.Effect], None] | None = None
         if media is not None:
             media.bind(self._media_report)
         else:
@@ -289,6 +293,9 @@ class Runtime:
                 self._close(link)
         elif kind is fx.Drop:
             log.debug("%s: dropped %r", self.session.address, e)
+        elif kind is Resolve or kind is Reject:
+            if self.on_outcome is not None:
+                self.on_outcome(e)
         elif kind is NeedData:
             assert isinstance(e, NeedData)
             self.report(functools.partial(self._feed, e))

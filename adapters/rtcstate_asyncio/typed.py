@@ -16,6 +16,9 @@ from rtcstate_asyncio.events import (
     ContactDataInfo,
     ContactListUpdateInfo,
     ContactMessageInfo,
+    ConversationCustomEventInfo,
+    ConversationDataInfo,
+    ConversationMessageInfo,
     DataReceivedInfo,
     DeclinedInfo,
     DesktopCaptureInfo,
@@ -25,11 +28,18 @@ from rtcstate_asyncio.events import (
     FileProgressInfo,
     FileTransferErrorInfo,
     HangupInfo,
+    InvitationReceiveInfo,
     MessageInfo,
+    MessageNotDeliveredInfo,
+    ModeratorInfo,
     OpenedInfo,
+    ParticipantEjectedInfo,
+    PersistentDataInfo,
     RecordAvailableInfo,
     RemoteStreamIdUpdatedInfo,
     RemoteStreamUpdatedInfo,
+    SessionConversationInfo,
+    SessionCustomEventInfo,
     StatsUpdateInfo,
     StatusChangeInfo,
     StreamInfo,
@@ -42,6 +52,10 @@ from rtcstate_asyncio.events import (
 if TYPE_CHECKING:
     from rtcstate_asyncio.calls import Call, ReceivedCallInvitation
     from rtcstate_asyncio.channels import ReceivedDataChannelInvitation
+    from rtcstate_asyncio.conversations import (
+        ReceivedConversationInvitation,
+        ReceivedConversationJoinRequest,
+    )
     from rtcstate_asyncio.files import ReceivedFileTransferInvitation
 
 T = TypeVar("T")
@@ -124,11 +138,11 @@ class SessionEvents(Emitter):
 
     @overload
     def on(
-        self, event: Literal["cloudEventOccurred", "conversationData", "conversationInvitation", "conversationJoinRequest", "conversationMessage", "customEvent", "newMediaAvailableFromContact", "pointerLocationChanged", "pointerSharingInvitation", "rawData", "remoteAccessInvitation", "whiteboardInvitation", "whiteboardRoomMemberUpdate"], handler: Callable[[Any], object]
+        self, event: Literal["cloudEventOccurred", "newMediaAvailableFromContact", "pointerLocationChanged", "pointerSharingInvitation", "rawData", "remoteAccessInvitation", "whiteboardInvitation", "whiteboardRoomMemberUpdate"], handler: Callable[[Any], object]
     ) -> Self: ...
     @overload
     def on(
-        self, event: Literal["cloudEventOccurred", "conversationData", "conversationInvitation", "conversationJoinRequest", "conversationMessage", "customEvent", "newMediaAvailableFromContact", "pointerLocationChanged", "pointerSharingInvitation", "rawData", "remoteAccessInvitation", "whiteboardInvitation", "whiteboardRoomMemberUpdate"], handler: None = None
+        self, event: Literal["cloudEventOccurred", "newMediaAvailableFromContact", "pointerLocationChanged", "pointerSharingInvitation", "rawData", "remoteAccessInvitation", "whiteboardInvitation", "whiteboardRoomMemberUpdate"], handler: None = None
     ) -> Callable[[Callable[[Any], T]], Callable[[Any], T]]: ...
     @overload
     def on(
@@ -188,6 +202,22 @@ class SessionEvents(Emitter):
     ) -> Callable[[Callable[[ReceivedCallInvitation], T]], Callable[[ReceivedCallInvitation], T]]: ...
     @overload
     def on(
+        self, event: Literal["conversationInvitation"], handler: Callable[[ReceivedConversationInvitation], object]
+    ) -> Self: ...
+    @overload
+    def on(
+        self, event: Literal["conversationInvitation"], handler: None = None
+    ) -> Callable[[Callable[[ReceivedConversationInvitation], T]], Callable[[ReceivedConversationInvitation], T]]: ...
+    @overload
+    def on(
+        self, event: Literal["conversationJoinRequest"], handler: Callable[[ReceivedConversationJoinRequest], object]
+    ) -> Self: ...
+    @overload
+    def on(
+        self, event: Literal["conversationJoinRequest"], handler: None = None
+    ) -> Callable[[Callable[[ReceivedConversationJoinRequest], T]], Callable[[ReceivedConversationJoinRequest], T]]: ...
+    @overload
+    def on(
         self, event: Literal["dataChannelInvitation"], handler: Callable[[ReceivedDataChannelInvitation], object]
     ) -> Self: ...
     @overload
@@ -202,17 +232,33 @@ class SessionEvents(Emitter):
     def on(
         self, event: Literal["fileTransferInvitation"], handler: None = None
     ) -> Callable[[Callable[[ReceivedFileTransferInvitation], T]], Callable[[ReceivedFileTransferInvitation], T]]: ...
+    @overload
+    def on(
+        self, event: Literal["conversationData", "conversationMessage"], handler: Callable[[SessionConversationInfo], object]
+    ) -> Self: ...
+    @overload
+    def on(
+        self, event: Literal["conversationData", "conversationMessage"], handler: None = None
+    ) -> Callable[[Callable[[SessionConversationInfo], T]], Callable[[SessionConversationInfo], T]]: ...
+    @overload
+    def on(
+        self, event: Literal["customEvent"], handler: Callable[[SessionCustomEventInfo], object]
+    ) -> Self: ...
+    @overload
+    def on(
+        self, event: Literal["customEvent"], handler: None = None
+    ) -> Callable[[Callable[[SessionCustomEventInfo], T]], Callable[[SessionCustomEventInfo], T]]: ...
     def on(self, event: SessionEventName, handler: Handler | None = None) -> Any:
         """Call ``handler(payload)`` each time ``event`` fires; returns self. Without a handler: a decorator. An unknown name raises ParameterError (ERROR_BAD_PARAMETER)."""
         return self._add(event, handler, once=False)
 
     @overload
     def once(
-        self, event: Literal["cloudEventOccurred", "conversationData", "conversationInvitation", "conversationJoinRequest", "conversationMessage", "customEvent", "newMediaAvailableFromContact", "pointerLocationChanged", "pointerSharingInvitation", "rawData", "remoteAccessInvitation", "whiteboardInvitation", "whiteboardRoomMemberUpdate"], handler: Callable[[Any], object]
+        self, event: Literal["cloudEventOccurred", "newMediaAvailableFromContact", "pointerLocationChanged", "pointerSharingInvitation", "rawData", "remoteAccessInvitation", "whiteboardInvitation", "whiteboardRoomMemberUpdate"], handler: Callable[[Any], object]
     ) -> Self: ...
     @overload
     def once(
-        self, event: Literal["cloudEventOccurred", "conversationData", "conversationInvitation", "conversationJoinRequest", "conversationMessage", "customEvent", "newMediaAvailableFromContact", "pointerLocationChanged", "pointerSharingInvitation", "rawData", "remoteAccessInvitation", "whiteboardInvitation", "whiteboardRoomMemberUpdate"], handler: None = None
+        self, event: Literal["cloudEventOccurred", "newMediaAvailableFromContact", "pointerLocationChanged", "pointerSharingInvitation", "rawData", "remoteAccessInvitation", "whiteboardInvitation", "whiteboardRoomMemberUpdate"], handler: None = None
     ) -> Callable[[Callable[[Any], T]], Callable[[Any], T]]: ...
     @overload
     def once(
@@ -272,6 +318,22 @@ class SessionEvents(Emitter):
     ) -> Callable[[Callable[[ReceivedCallInvitation], T]], Callable[[ReceivedCallInvitation], T]]: ...
     @overload
     def once(
+        self, event: Literal["conversationInvitation"], handler: Callable[[ReceivedConversationInvitation], object]
+    ) -> Self: ...
+    @overload
+    def once(
+        self, event: Literal["conversationInvitation"], handler: None = None
+    ) -> Callable[[Callable[[ReceivedConversationInvitation], T]], Callable[[ReceivedConversationInvitation], T]]: ...
+    @overload
+    def once(
+        self, event: Literal["conversationJoinRequest"], handler: Callable[[ReceivedConversationJoinRequest], object]
+    ) -> Self: ...
+    @overload
+    def once(
+        self, event: Literal["conversationJoinRequest"], handler: None = None
+    ) -> Callable[[Callable[[ReceivedConversationJoinRequest], T]], Callable[[ReceivedConversationJoinRequest], T]]: ...
+    @overload
+    def once(
         self, event: Literal["dataChannelInvitation"], handler: Callable[[ReceivedDataChannelInvitation], object]
     ) -> Self: ...
     @overload
@@ -286,13 +348,29 @@ class SessionEvents(Emitter):
     def once(
         self, event: Literal["fileTransferInvitation"], handler: None = None
     ) -> Callable[[Callable[[ReceivedFileTransferInvitation], T]], Callable[[ReceivedFileTransferInvitation], T]]: ...
+    @overload
+    def once(
+        self, event: Literal["conversationData", "conversationMessage"], handler: Callable[[SessionConversationInfo], object]
+    ) -> Self: ...
+    @overload
+    def once(
+        self, event: Literal["conversationData", "conversationMessage"], handler: None = None
+    ) -> Callable[[Callable[[SessionConversationInfo], T]], Callable[[SessionConversationInfo], T]]: ...
+    @overload
+    def once(
+        self, event: Literal["customEvent"], handler: Callable[[SessionCustomEventInfo], object]
+    ) -> Self: ...
+    @overload
+    def once(
+        self, event: Literal["customEvent"], handler: None = None
+    ) -> Callable[[Callable[[SessionCustomEventInfo], T]], Callable[[SessionCustomEventInfo], T]]: ...
     def once(self, event: SessionEventName, handler: Handler | None = None) -> Any:
         """As ``on``, for the next ``event`` only."""
         return self._add(event, handler, once=True)
 
     @overload
     def wait_for(
-        self, event: Literal["cloudEventOccurred", "conversationData", "conversationInvitation", "conversationJoinRequest", "conversationMessage", "customEvent", "newMediaAvailableFromContact", "pointerLocationChanged", "pointerSharingInvitation", "rawData", "remoteAccessInvitation", "whiteboardInvitation", "whiteboardRoomMemberUpdate"], timeout: float | None = None
+        self, event: Literal["cloudEventOccurred", "newMediaAvailableFromContact", "pointerLocationChanged", "pointerSharingInvitation", "rawData", "remoteAccessInvitation", "whiteboardInvitation", "whiteboardRoomMemberUpdate"], timeout: float | None = None
     ) -> asyncio.Future[Any]: ...
     @overload
     def wait_for(
@@ -324,18 +402,34 @@ class SessionEvents(Emitter):
     ) -> asyncio.Future[ReceivedCallInvitation]: ...
     @overload
     def wait_for(
+        self, event: Literal["conversationInvitation"], timeout: float | None = None
+    ) -> asyncio.Future[ReceivedConversationInvitation]: ...
+    @overload
+    def wait_for(
+        self, event: Literal["conversationJoinRequest"], timeout: float | None = None
+    ) -> asyncio.Future[ReceivedConversationJoinRequest]: ...
+    @overload
+    def wait_for(
         self, event: Literal["dataChannelInvitation"], timeout: float | None = None
     ) -> asyncio.Future[ReceivedDataChannelInvitation]: ...
     @overload
     def wait_for(
         self, event: Literal["fileTransferInvitation"], timeout: float | None = None
     ) -> asyncio.Future[ReceivedFileTransferInvitation]: ...
+    @overload
+    def wait_for(
+        self, event: Literal["conversationData", "conversationMessage"], timeout: float | None = None
+    ) -> asyncio.Future[SessionConversationInfo]: ...
+    @overload
+    def wait_for(
+        self, event: Literal["customEvent"], timeout: float | None = None
+    ) -> asyncio.Future[SessionCustomEventInfo]: ...
     def wait_for(self, event: str, timeout: float | None = None) -> Any:
         """A future of the payload of the next ``event`` (listening starts now); TimeoutError after ``timeout`` s. Only the next one: read ``events()`` for a sequence."""
         return self._wait_for(event, timeout)
 
     @overload
-    def events(self, name: Literal["cloudEventOccurred", "conversationData", "conversationInvitation", "conversationJoinRequest", "conversationMessage", "customEvent", "newMediaAvailableFromContact", "pointerLocationChanged", "pointerSharingInvitation", "rawData", "remoteAccessInvitation", "whiteboardInvitation", "whiteboardRoomMemberUpdate"], /) -> EventStream[Any]: ...
+    def events(self, name: Literal["cloudEventOccurred", "newMediaAvailableFromContact", "pointerLocationChanged", "pointerSharingInvitation", "rawData", "remoteAccessInvitation", "whiteboardInvitation", "whiteboardRoomMemberUpdate"], /) -> EventStream[Any]: ...
     @overload
     def events(self, name: Literal["incomingScreenSharingCall"], /) -> EventStream[Call]: ...
     @overload
@@ -351,9 +445,17 @@ class SessionEvents(Emitter):
     @overload
     def events(self, name: Literal["incomingCall", "incomingScreenSharingCallInvitation"], /) -> EventStream[ReceivedCallInvitation]: ...
     @overload
+    def events(self, name: Literal["conversationInvitation"], /) -> EventStream[ReceivedConversationInvitation]: ...
+    @overload
+    def events(self, name: Literal["conversationJoinRequest"], /) -> EventStream[ReceivedConversationJoinRequest]: ...
+    @overload
     def events(self, name: Literal["dataChannelInvitation"], /) -> EventStream[ReceivedDataChannelInvitation]: ...
     @overload
     def events(self, name: Literal["fileTransferInvitation"], /) -> EventStream[ReceivedFileTransferInvitation]: ...
+    @overload
+    def events(self, name: Literal["conversationData", "conversationMessage"], /) -> EventStream[SessionConversationInfo]: ...
+    @overload
+    def events(self, name: Literal["customEvent"], /) -> EventStream[SessionCustomEventInfo]: ...
     @overload
     def events(self, *names: SessionEventName) -> EventStream[Any]: ...
     def events(self, *names: str) -> EventStream[Any]:
@@ -369,11 +471,11 @@ class ContactEvents(Emitter):
 
     @overload
     def on(
-        self, event: Literal["conversationInvitation", "customEvent", "data", "internalApiRTCdataChannelInvitation", "newMediaAvailable", "whiteboardInvitation"], handler: Callable[[Any], object]
+        self, event: Literal["customEvent", "data", "internalApiRTCdataChannelInvitation", "newMediaAvailable", "whiteboardInvitation"], handler: Callable[[Any], object]
     ) -> Self: ...
     @overload
     def on(
-        self, event: Literal["conversationInvitation", "customEvent", "data", "internalApiRTCdataChannelInvitation", "newMediaAvailable", "whiteboardInvitation"], handler: None = None
+        self, event: Literal["customEvent", "data", "internalApiRTCdataChannelInvitation", "newMediaAvailable", "whiteboardInvitation"], handler: None = None
     ) -> Callable[[Callable[[Any], T]], Callable[[Any], T]]: ...
     @overload
     def on(
@@ -415,6 +517,14 @@ class ContactEvents(Emitter):
     def on(
         self, event: Literal["incomingCall", "incomingScreenSharingCallInvitation"], handler: None = None
     ) -> Callable[[Callable[[ReceivedCallInvitation], T]], Callable[[ReceivedCallInvitation], T]]: ...
+    @overload
+    def on(
+        self, event: Literal["conversationInvitation"], handler: Callable[[ReceivedConversationInvitation], object]
+    ) -> Self: ...
+    @overload
+    def on(
+        self, event: Literal["conversationInvitation"], handler: None = None
+    ) -> Callable[[Callable[[ReceivedConversationInvitation], T]], Callable[[ReceivedConversationInvitation], T]]: ...
     @overload
     def on(
         self, event: Literal["dataChannelInvitation"], handler: Callable[[ReceivedDataChannelInvitation], object]
@@ -445,11 +555,11 @@ class ContactEvents(Emitter):
 
     @overload
     def once(
-        self, event: Literal["conversationInvitation", "customEvent", "data", "internalApiRTCdataChannelInvitation", "newMediaAvailable", "whiteboardInvitation"], handler: Callable[[Any], object]
+        self, event: Literal["customEvent", "data", "internalApiRTCdataChannelInvitation", "newMediaAvailable", "whiteboardInvitation"], handler: Callable[[Any], object]
     ) -> Self: ...
     @overload
     def once(
-        self, event: Literal["conversationInvitation", "customEvent", "data", "internalApiRTCdataChannelInvitation", "newMediaAvailable", "whiteboardInvitation"], handler: None = None
+        self, event: Literal["customEvent", "data", "internalApiRTCdataChannelInvitation", "newMediaAvailable", "whiteboardInvitation"], handler: None = None
     ) -> Callable[[Callable[[Any], T]], Callable[[Any], T]]: ...
     @overload
     def once(
@@ -493,6 +603,14 @@ class ContactEvents(Emitter):
     ) -> Callable[[Callable[[ReceivedCallInvitation], T]], Callable[[ReceivedCallInvitation], T]]: ...
     @overload
     def once(
+        self, event: Literal["conversationInvitation"], handler: Callable[[ReceivedConversationInvitation], object]
+    ) -> Self: ...
+    @overload
+    def once(
+        self, event: Literal["conversationInvitation"], handler: None = None
+    ) -> Callable[[Callable[[ReceivedConversationInvitation], T]], Callable[[ReceivedConversationInvitation], T]]: ...
+    @overload
+    def once(
         self, event: Literal["dataChannelInvitation"], handler: Callable[[ReceivedDataChannelInvitation], object]
     ) -> Self: ...
     @overload
@@ -521,7 +639,7 @@ class ContactEvents(Emitter):
 
     @overload
     def wait_for(
-        self, event: Literal["conversationInvitation", "customEvent", "data", "internalApiRTCdataChannelInvitation", "newMediaAvailable", "whiteboardInvitation"], timeout: float | None = None
+        self, event: Literal["customEvent", "data", "internalApiRTCdataChannelInvitation", "newMediaAvailable", "whiteboardInvitation"], timeout: float | None = None
     ) -> asyncio.Future[Any]: ...
     @overload
     def wait_for(
@@ -545,6 +663,10 @@ class ContactEvents(Emitter):
     ) -> asyncio.Future[ReceivedCallInvitation]: ...
     @overload
     def wait_for(
+        self, event: Literal["conversationInvitation"], timeout: float | None = None
+    ) -> asyncio.Future[ReceivedConversationInvitation]: ...
+    @overload
+    def wait_for(
         self, event: Literal["dataChannelInvitation"], timeout: float | None = None
     ) -> asyncio.Future[ReceivedDataChannelInvitation]: ...
     @overload
@@ -560,7 +682,7 @@ class ContactEvents(Emitter):
         return self._wait_for(event, timeout)
 
     @overload
-    def events(self, name: Literal["conversationInvitation", "customEvent", "data", "internalApiRTCdataChannelInvitation", "newMediaAvailable", "whiteboardInvitation"], /) -> EventStream[Any]: ...
+    def events(self, name: Literal["customEvent", "data", "internalApiRTCdataChannelInvitation", "newMediaAvailable", "whiteboardInvitation"], /) -> EventStream[Any]: ...
     @overload
     def events(self, name: Literal["incomingScreenSharingCall"], /) -> EventStream[Call]: ...
     @overload
@@ -571,6 +693,8 @@ class ContactEvents(Emitter):
     def events(self, name: Literal["message"], /) -> EventStream[MessageInfo]: ...
     @overload
     def events(self, name: Literal["incomingCall", "incomingScreenSharingCallInvitation"], /) -> EventStream[ReceivedCallInvitation]: ...
+    @overload
+    def events(self, name: Literal["conversationInvitation"], /) -> EventStream[ReceivedConversationInvitation]: ...
     @overload
     def events(self, name: Literal["dataChannelInvitation"], /) -> EventStream[ReceivedDataChannelInvitation]: ...
     @overload
@@ -1082,12 +1206,12 @@ class SentInvitationEvents(Emitter):
 
     @overload
     def on(
-        self, event: Literal["receive"], handler: Callable[[Any], object]
+        self, event: Literal["receive"], handler: Callable[[InvitationReceiveInfo], object]
     ) -> Self: ...
     @overload
     def on(
         self, event: Literal["receive"], handler: None = None
-    ) -> Callable[[Callable[[Any], T]], Callable[[Any], T]]: ...
+    ) -> Callable[[Callable[[InvitationReceiveInfo], T]], Callable[[InvitationReceiveInfo], T]]: ...
     @overload
     def on(
         self, event: Literal["statusChange"], handler: Callable[[StatusChangeInfo], object]
@@ -1110,12 +1234,12 @@ class SentInvitationEvents(Emitter):
 
     @overload
     def once(
-        self, event: Literal["receive"], handler: Callable[[Any], object]
+        self, event: Literal["receive"], handler: Callable[[InvitationReceiveInfo], object]
     ) -> Self: ...
     @overload
     def once(
         self, event: Literal["receive"], handler: None = None
-    ) -> Callable[[Callable[[Any], T]], Callable[[Any], T]]: ...
+    ) -> Callable[[Callable[[InvitationReceiveInfo], T]], Callable[[InvitationReceiveInfo], T]]: ...
     @overload
     def once(
         self, event: Literal["statusChange"], handler: Callable[[StatusChangeInfo], object]
@@ -1139,7 +1263,7 @@ class SentInvitationEvents(Emitter):
     @overload
     def wait_for(
         self, event: Literal["receive"], timeout: float | None = None
-    ) -> asyncio.Future[Any]: ...
+    ) -> asyncio.Future[InvitationReceiveInfo]: ...
     @overload
     def wait_for(
         self, event: Literal["statusChange"], timeout: float | None = None
@@ -1153,7 +1277,7 @@ class SentInvitationEvents(Emitter):
         return self._wait_for(event, timeout)
 
     @overload
-    def events(self, name: Literal["receive"], /) -> EventStream[Any]: ...
+    def events(self, name: Literal["receive"], /) -> EventStream[InvitationReceiveInfo]: ...
     @overload
     def events(self, name: Literal["statusChange"], /) -> EventStream[StatusChangeInfo]: ...
     @overload
@@ -1411,6 +1535,634 @@ class ReceivedFileTransferInvitationEvents(Emitter):
     def events(self, name: Literal["progress"], /) -> EventStream[TransferInformation]: ...
     @overload
     def events(self, *names: ReceivedFileTransferInvitationEventName) -> EventStream[Any]: ...
+    def events(self, *names: str) -> EventStream[Any]:
+        """An EventStream of the events named ``names`` (all when none), subscribed now: create it before the action, read it after (``async for``); nothing is dropped."""
+        return self._events(*names)
+
+
+ConversationEventName = Literal["adaptationTriggered", "audioAmplitude", "availableStreamsUpdated", "bandwidthLimited", "callStatsUpdate", "closed", "compositeListChanged", "contactJoined", "contactJoinedWaitingRoom", "contactLeft", "contactLeftWaitingRoom", "cpuLimited", "customEvent", "data", "disconnectionWarning", "entryAllowed", "entryDenied", "error", "hangup", "joined", "left", "localStreamUpdated", "message", "messageNotDelivered", "moderatorConnected", "newMediaAvailable", "newWhiteboardSession", "participantEjected", "persistentDataUpdated", "pointerLocationChanged", "pointerSharingEnabled", "recordingAvailable", "recordingStarted", "recordingStopped", "remoteStreamIdUpdated", "remoteStreamUpdated", "replayListChanged", "roomModeChanged", "simulcastFeedChanged", "slowLink", "streamAdded", "streamListChanged", "streamRemoved", "streamingStarted", "streamingStopped", "transferBegun", "transferEnded", "transferPending", "transferProgress", "videoQualityChanged", "waitingForModeratorAcceptance", "whiteboardRoomMemberUpdate"]
+
+
+class ConversationEvents(Emitter):
+    """The typed ``on`` / ``once`` / ``wait_for`` / ``events`` of Conversation."""
+
+    @overload
+    def on(
+        self, event: Literal["adaptationTriggered", "audioAmplitude", "availableStreamsUpdated", "bandwidthLimited", "callStatsUpdate", "closed", "compositeListChanged", "cpuLimited", "disconnectionWarning", "error", "hangup", "localStreamUpdated", "newMediaAvailable", "newWhiteboardSession", "pointerLocationChanged", "pointerSharingEnabled", "recordingAvailable", "recordingStarted", "recordingStopped", "remoteStreamIdUpdated", "remoteStreamUpdated", "replayListChanged", "roomModeChanged", "simulcastFeedChanged", "slowLink", "streamAdded", "streamListChanged", "streamRemoved", "streamingStarted", "streamingStopped", "transferBegun", "transferEnded", "transferPending", "transferProgress", "videoQualityChanged", "whiteboardRoomMemberUpdate"], handler: Callable[[Any], object]
+    ) -> Self: ...
+    @overload
+    def on(
+        self, event: Literal["adaptationTriggered", "audioAmplitude", "availableStreamsUpdated", "bandwidthLimited", "callStatsUpdate", "closed", "compositeListChanged", "cpuLimited", "disconnectionWarning", "error", "hangup", "localStreamUpdated", "newMediaAvailable", "newWhiteboardSession", "pointerLocationChanged", "pointerSharingEnabled", "recordingAvailable", "recordingStarted", "recordingStopped", "remoteStreamIdUpdated", "remoteStreamUpdated", "replayListChanged", "roomModeChanged", "simulcastFeedChanged", "slowLink", "streamAdded", "streamListChanged", "streamRemoved", "streamingStarted", "streamingStopped", "transferBegun", "transferEnded", "transferPending", "transferProgress", "videoQualityChanged", "whiteboardRoomMemberUpdate"], handler: None = None
+    ) -> Callable[[Callable[[Any], T]], Callable[[Any], T]]: ...
+    @overload
+    def on(
+        self, event: Literal["customEvent"], handler: Callable[[ConversationCustomEventInfo], object]
+    ) -> Self: ...
+    @overload
+    def on(
+        self, event: Literal["customEvent"], handler: None = None
+    ) -> Callable[[Callable[[ConversationCustomEventInfo], T]], Callable[[ConversationCustomEventInfo], T]]: ...
+    @overload
+    def on(
+        self, event: Literal["data"], handler: Callable[[ConversationDataInfo], object]
+    ) -> Self: ...
+    @overload
+    def on(
+        self, event: Literal["data"], handler: None = None
+    ) -> Callable[[Callable[[ConversationDataInfo], T]], Callable[[ConversationDataInfo], T]]: ...
+    @overload
+    def on(
+        self, event: Literal["message"], handler: Callable[[ConversationMessageInfo], object]
+    ) -> Self: ...
+    @overload
+    def on(
+        self, event: Literal["message"], handler: None = None
+    ) -> Callable[[Callable[[ConversationMessageInfo], T]], Callable[[ConversationMessageInfo], T]]: ...
+    @overload
+    def on(
+        self, event: Literal["messageNotDelivered"], handler: Callable[[MessageNotDeliveredInfo], object]
+    ) -> Self: ...
+    @overload
+    def on(
+        self, event: Literal["messageNotDelivered"], handler: None = None
+    ) -> Callable[[Callable[[MessageNotDeliveredInfo], T]], Callable[[MessageNotDeliveredInfo], T]]: ...
+    @overload
+    def on(
+        self, event: Literal["moderatorConnected", "waitingForModeratorAcceptance"], handler: Callable[[ModeratorInfo], object]
+    ) -> Self: ...
+    @overload
+    def on(
+        self, event: Literal["moderatorConnected", "waitingForModeratorAcceptance"], handler: None = None
+    ) -> Callable[[Callable[[ModeratorInfo], T]], Callable[[ModeratorInfo], T]]: ...
+    @overload
+    def on(
+        self, event: Literal["entryAllowed", "entryDenied", "joined", "left"], handler: Callable[[None], object]
+    ) -> Self: ...
+    @overload
+    def on(
+        self, event: Literal["entryAllowed", "entryDenied", "joined", "left"], handler: None = None
+    ) -> Callable[[Callable[[None], T]], Callable[[None], T]]: ...
+    @overload
+    def on(
+        self, event: Literal["participantEjected"], handler: Callable[[ParticipantEjectedInfo], object]
+    ) -> Self: ...
+    @overload
+    def on(
+        self, event: Literal["participantEjected"], handler: None = None
+    ) -> Callable[[Callable[[ParticipantEjectedInfo], T]], Callable[[ParticipantEjectedInfo], T]]: ...
+    @overload
+    def on(
+        self, event: Literal["persistentDataUpdated"], handler: Callable[[PersistentDataInfo], object]
+    ) -> Self: ...
+    @overload
+    def on(
+        self, event: Literal["persistentDataUpdated"], handler: None = None
+    ) -> Callable[[Callable[[PersistentDataInfo], T]], Callable[[PersistentDataInfo], T]]: ...
+    @overload
+    def on(
+        self, event: Literal["contactJoined", "contactJoinedWaitingRoom", "contactLeft", "contactLeftWaitingRoom"], handler: Callable[[str], object]
+    ) -> Self: ...
+    @overload
+    def on(
+        self, event: Literal["contactJoined", "contactJoinedWaitingRoom", "contactLeft", "contactLeftWaitingRoom"], handler: None = None
+    ) -> Callable[[Callable[[str], T]], Callable[[str], T]]: ...
+    def on(self, event: ConversationEventName, handler: Handler | None = None) -> Any:
+        """Call ``handler(payload)`` each time ``event`` fires; returns self. Without a handler: a decorator. An unknown name raises ParameterError (ERROR_BAD_PARAMETER)."""
+        return self._add(event, handler, once=False)
+
+    @overload
+    def once(
+        self, event: Literal["adaptationTriggered", "audioAmplitude", "availableStreamsUpdated", "bandwidthLimited", "callStatsUpdate", "closed", "compositeListChanged", "cpuLimited", "disconnectionWarning", "error", "hangup", "localStreamUpdated", "newMediaAvailable", "newWhiteboardSession", "pointerLocationChanged", "pointerSharingEnabled", "recordingAvailable", "recordingStarted", "recordingStopped", "remoteStreamIdUpdated", "remoteStreamUpdated", "replayListChanged", "roomModeChanged", "simulcastFeedChanged", "slowLink", "streamAdded", "streamListChanged", "streamRemoved", "streamingStarted", "streamingStopped", "transferBegun", "transferEnded", "transferPending", "transferProgress", "videoQualityChanged", "whiteboardRoomMemberUpdate"], handler: Callable[[Any], object]
+    ) -> Self: ...
+    @overload
+    def once(
+        self, event: Literal["adaptationTriggered", "audioAmplitude", "availableStreamsUpdated", "bandwidthLimited", "callStatsUpdate", "closed", "compositeListChanged", "cpuLimited", "disconnectionWarning", "error", "hangup", "localStreamUpdated", "newMediaAvailable", "newWhiteboardSession", "pointerLocationChanged", "pointerSharingEnabled", "recordingAvailable", "recordingStarted", "recordingStopped", "remoteStreamIdUpdated", "remoteStreamUpdated", "replayListChanged", "roomModeChanged", "simulcastFeedChanged", "slowLink", "streamAdded", "streamListChanged", "streamRemoved", "streamingStarted", "streamingStopped", "transferBegun", "transferEnded", "transferPending", "transferProgress", "videoQualityChanged", "whiteboardRoomMemberUpdate"], handler: None = None
+    ) -> Callable[[Callable[[Any], T]], Callable[[Any], T]]: ...
+    @overload
+    def once(
+        self, event: Literal["customEvent"], handler: Callable[[ConversationCustomEventInfo], object]
+    ) -> Self: ...
+    @overload
+    def once(
+        self, event: Literal["customEvent"], handler: None = None
+    ) -> Callable[[Callable[[ConversationCustomEventInfo], T]], Callable[[ConversationCustomEventInfo], T]]: ...
+    @overload
+    def once(
+        self, event: Literal["data"], handler: Callable[[ConversationDataInfo], object]
+    ) -> Self: ...
+    @overload
+    def once(
+        self, event: Literal["data"], handler: None = None
+    ) -> Callable[[Callable[[ConversationDataInfo], T]], Callable[[ConversationDataInfo], T]]: ...
+    @overload
+    def once(
+        self, event: Literal["message"], handler: Callable[[ConversationMessageInfo], object]
+    ) -> Self: ...
+    @overload
+    def once(
+        self, event: Literal["message"], handler: None = None
+    ) -> Callable[[Callable[[ConversationMessageInfo], T]], Callable[[ConversationMessageInfo], T]]: ...
+    @overload
+    def once(
+        self, event: Literal["messageNotDelivered"], handler: Callable[[MessageNotDeliveredInfo], object]
+    ) -> Self: ...
+    @overload
+    def once(
+        self, event: Literal["messageNotDelivered"], handler: None = None
+    ) -> Callable[[Callable[[MessageNotDeliveredInfo], T]], Callable[[MessageNotDeliveredInfo], T]]: ...
+    @overload
+    def once(
+        self, event: Literal["moderatorConnected", "waitingForModeratorAcceptance"], handler: Callable[[ModeratorInfo], object]
+    ) -> Self: ...
+    @overload
+    def once(
+        self, event: Literal["moderatorConnected", "waitingForModeratorAcceptance"], handler: None = None
+    ) -> Callable[[Callable[[ModeratorInfo], T]], Callable[[ModeratorInfo], T]]: ...
+    @overload
+    def once(
+        self, event: Literal["entryAllowed", "entryDenied", "joined", "left"], handler: Callable[[None], object]
+    ) -> Self: ...
+    @overload
+    def once(
+        self, event: Literal["entryAllowed", "entryDenied", "joined", "left"], handler: None = None
+    ) -> Callable[[Callable[[None], T]], Callable[[None], T]]: ...
+    @overload
+    def once(
+        self, event: Literal["participantEjected"], handler: Callable[[ParticipantEjectedInfo], object]
+    ) -> Self: ...
+    @overload
+    def once(
+        self, event: Literal["participantEjected"], handler: None = None
+    ) -> Callable[[Callable[[ParticipantEjectedInfo], T]], Callable[[ParticipantEjectedInfo], T]]: ...
+    @overload
+    def once(
+        self, event: Literal["persistentDataUpdated"], handler: Callable[[PersistentDataInfo], object]
+    ) -> Self: ...
+    @overload
+    def once(
+        self, event: Literal["persistentDataUpdated"], handler: None = None
+    ) -> Callable[[Callable[[PersistentDataInfo], T]], Callable[[PersistentDataInfo], T]]: ...
+    @overload
+    def once(
+        self, event: Literal["contactJoined", "contactJoinedWaitingRoom", "contactLeft", "contactLeftWaitingRoom"], handler: Callable[[str], object]
+    ) -> Self: ...
+    @overload
+    def once(
+        self, event: Literal["contactJoined", "contactJoinedWaitingRoom", "contactLeft", "contactLeftWaitingRoom"], handler: None = None
+    ) -> Callable[[Callable[[str], T]], Callable[[str], T]]: ...
+    def once(self, event: ConversationEventName, handler: Handler | None = None) -> Any:
+        """As ``on``, for the next ``event`` only."""
+        return self._add(event, handler, once=True)
+
+    @overload
+    def wait_for(
+        self, event: Literal["adaptationTriggered", "audioAmplitude", "availableStreamsUpdated", "bandwidthLimited", "callStatsUpdate", "closed", "compositeListChanged", "cpuLimited", "disconnectionWarning", "error", "hangup", "localStreamUpdated", "newMediaAvailable", "newWhiteboardSession", "pointerLocationChanged", "pointerSharingEnabled", "recordingAvailable", "recordingStarted", "recordingStopped", "remoteStreamIdUpdated", "remoteStreamUpdated", "replayListChanged", "roomModeChanged", "simulcastFeedChanged", "slowLink", "streamAdded", "streamListChanged", "streamRemoved", "streamingStarted", "streamingStopped", "transferBegun", "transferEnded", "transferPending", "transferProgress", "videoQualityChanged", "whiteboardRoomMemberUpdate"], timeout: float | None = None
+    ) -> asyncio.Future[Any]: ...
+    @overload
+    def wait_for(
+        self, event: Literal["customEvent"], timeout: float | None = None
+    ) -> asyncio.Future[ConversationCustomEventInfo]: ...
+    @overload
+    def wait_for(
+        self, event: Literal["data"], timeout: float | None = None
+    ) -> asyncio.Future[ConversationDataInfo]: ...
+    @overload
+    def wait_for(
+        self, event: Literal["message"], timeout: float | None = None
+    ) -> asyncio.Future[ConversationMessageInfo]: ...
+    @overload
+    def wait_for(
+        self, event: Literal["messageNotDelivered"], timeout: float | None = None
+    ) -> asyncio.Future[MessageNotDeliveredInfo]: ...
+    @overload
+    def wait_for(
+        self, event: Literal["moderatorConnected", "waitingForModeratorAcceptance"], timeout: float | None = None
+    ) -> asyncio.Future[ModeratorInfo]: ...
+    @overload
+    def wait_for(
+        self, event: Literal["entryAllowed", "entryDenied", "joined", "left"], timeout: float | None = None
+    ) -> asyncio.Future[None]: ...
+    @overload
+    def wait_for(
+        self, event: Literal["participantEjected"], timeout: float | None = None
+    ) -> asyncio.Future[ParticipantEjectedInfo]: ...
+    @overload
+    def wait_for(
+        self, event: Literal["persistentDataUpdated"], timeout: float | None = None
+    ) -> asyncio.Future[PersistentDataInfo]: ...
+    @overload
+    def wait_for(
+        self, event: Literal["contactJoined", "contactJoinedWaitingRoom", "contactLeft", "contactLeftWaitingRoom"], timeout: float | None = None
+    ) -> asyncio.Future[str]: ...
+    def wait_for(self, event: str, timeout: float | None = None) -> Any:
+        """A future of the payload of the next ``event`` (listening starts now); TimeoutError after ``timeout`` s. Only the next one: read ``events()`` for a sequence."""
+        return self._wait_for(event, timeout)
+
+    @overload
+    def events(self, name: Literal["adaptationTriggered", "audioAmplitude", "availableStreamsUpdated", "bandwidthLimited", "callStatsUpdate", "closed", "compositeListChanged", "cpuLimited", "disconnectionWarning", "error", "hangup", "localStreamUpdated", "newMediaAvailable", "newWhiteboardSession", "pointerLocationChanged", "pointerSharingEnabled", "recordingAvailable", "recordingStarted", "recordingStopped", "remoteStreamIdUpdated", "remoteStreamUpdated", "replayListChanged", "roomModeChanged", "simulcastFeedChanged", "slowLink", "streamAdded", "streamListChanged", "streamRemoved", "streamingStarted", "streamingStopped", "transferBegun", "transferEnded", "transferPending", "transferProgress", "videoQualityChanged", "whiteboardRoomMemberUpdate"], /) -> EventStream[Any]: ...
+    @overload
+    def events(self, name: Literal["customEvent"], /) -> EventStream[ConversationCustomEventInfo]: ...
+    @overload
+    def events(self, name: Literal["data"], /) -> EventStream[ConversationDataInfo]: ...
+    @overload
+    def events(self, name: Literal["message"], /) -> EventStream[ConversationMessageInfo]: ...
+    @overload
+    def events(self, name: Literal["messageNotDelivered"], /) -> EventStream[MessageNotDeliveredInfo]: ...
+    @overload
+    def events(self, name: Literal["moderatorConnected", "waitingForModeratorAcceptance"], /) -> EventStream[ModeratorInfo]: ...
+    @overload
+    def events(self, name: Literal["entryAllowed", "entryDenied", "joined", "left"], /) -> EventStream[None]: ...
+    @overload
+    def events(self, name: Literal["participantEjected"], /) -> EventStream[ParticipantEjectedInfo]: ...
+    @overload
+    def events(self, name: Literal["persistentDataUpdated"], /) -> EventStream[PersistentDataInfo]: ...
+    @overload
+    def events(self, name: Literal["contactJoined", "contactJoinedWaitingRoom", "contactLeft", "contactLeftWaitingRoom"], /) -> EventStream[str]: ...
+    @overload
+    def events(self, *names: ConversationEventName) -> EventStream[Any]: ...
+    def events(self, *names: str) -> EventStream[Any]:
+        """An EventStream of the events named ``names`` (all when none), subscribed now: create it before the action, read it after (``async for``); nothing is dropped."""
+        return self._events(*names)
+
+
+ConferenceEventName = Literal["adaptationTriggered", "audioAmplitude", "availableStreamsUpdated", "bandwidthLimited", "callStatsUpdate", "closed", "compositeListChanged", "contactJoined", "contactJoinedWaitingRoom", "contactLeft", "contactLeftWaitingRoom", "cpuLimited", "customEvent", "data", "disconnectionWarning", "entryAllowed", "entryDenied", "error", "hangup", "joined", "left", "localStreamUpdated", "message", "messageNotDelivered", "moderatorConnected", "newMediaAvailable", "newWhiteboardSession", "participantEjected", "persistentDataUpdated", "pointerLocationChanged", "pointerSharingEnabled", "recordingAvailable", "recordingStarted", "recordingStopped", "remoteStreamIdUpdated", "remoteStreamUpdated", "replayListChanged", "roomModeChanged", "simulcastFeedChanged", "slowLink", "streamAdded", "streamListChanged", "streamRemoved", "streamingStarted", "streamingStopped", "transferBegun", "transferEnded", "transferPending", "transferProgress", "videoQualityChanged", "waitingForModeratorAcceptance", "whiteboardRoomMemberUpdate"]
+
+
+class ConferenceEvents(Emitter):
+    """The typed ``on`` / ``once`` / ``wait_for`` / ``events`` of Conference."""
+
+    @overload
+    def on(
+        self, event: Literal["adaptationTriggered", "audioAmplitude", "availableStreamsUpdated", "bandwidthLimited", "callStatsUpdate", "compositeListChanged", "cpuLimited", "disconnectionWarning", "error", "hangup", "localStreamUpdated", "newMediaAvailable", "newWhiteboardSession", "pointerLocationChanged", "pointerSharingEnabled", "recordingAvailable", "recordingStarted", "recordingStopped", "remoteStreamIdUpdated", "remoteStreamUpdated", "replayListChanged", "roomModeChanged", "simulcastFeedChanged", "slowLink", "streamAdded", "streamListChanged", "streamRemoved", "streamingStarted", "streamingStopped", "transferBegun", "transferEnded", "transferPending", "transferProgress", "videoQualityChanged", "whiteboardRoomMemberUpdate"], handler: Callable[[Any], object]
+    ) -> Self: ...
+    @overload
+    def on(
+        self, event: Literal["adaptationTriggered", "audioAmplitude", "availableStreamsUpdated", "bandwidthLimited", "callStatsUpdate", "compositeListChanged", "cpuLimited", "disconnectionWarning", "error", "hangup", "localStreamUpdated", "newMediaAvailable", "newWhiteboardSession", "pointerLocationChanged", "pointerSharingEnabled", "recordingAvailable", "recordingStarted", "recordingStopped", "remoteStreamIdUpdated", "remoteStreamUpdated", "replayListChanged", "roomModeChanged", "simulcastFeedChanged", "slowLink", "streamAdded", "streamListChanged", "streamRemoved", "streamingStarted", "streamingStopped", "transferBegun", "transferEnded", "transferPending", "transferProgress", "videoQualityChanged", "whiteboardRoomMemberUpdate"], handler: None = None
+    ) -> Callable[[Callable[[Any], T]], Callable[[Any], T]]: ...
+    @overload
+    def on(
+        self, event: Literal["customEvent"], handler: Callable[[ConversationCustomEventInfo], object]
+    ) -> Self: ...
+    @overload
+    def on(
+        self, event: Literal["customEvent"], handler: None = None
+    ) -> Callable[[Callable[[ConversationCustomEventInfo], T]], Callable[[ConversationCustomEventInfo], T]]: ...
+    @overload
+    def on(
+        self, event: Literal["data"], handler: Callable[[ConversationDataInfo], object]
+    ) -> Self: ...
+    @overload
+    def on(
+        self, event: Literal["data"], handler: None = None
+    ) -> Callable[[Callable[[ConversationDataInfo], T]], Callable[[ConversationDataInfo], T]]: ...
+    @overload
+    def on(
+        self, event: Literal["message"], handler: Callable[[ConversationMessageInfo], object]
+    ) -> Self: ...
+    @overload
+    def on(
+        self, event: Literal["message"], handler: None = None
+    ) -> Callable[[Callable[[ConversationMessageInfo], T]], Callable[[ConversationMessageInfo], T]]: ...
+    @overload
+    def on(
+        self, event: Literal["messageNotDelivered"], handler: Callable[[MessageNotDeliveredInfo], object]
+    ) -> Self: ...
+    @overload
+    def on(
+        self, event: Literal["messageNotDelivered"], handler: None = None
+    ) -> Callable[[Callable[[MessageNotDeliveredInfo], T]], Callable[[MessageNotDeliveredInfo], T]]: ...
+    @overload
+    def on(
+        self, event: Literal["moderatorConnected", "waitingForModeratorAcceptance"], handler: Callable[[ModeratorInfo], object]
+    ) -> Self: ...
+    @overload
+    def on(
+        self, event: Literal["moderatorConnected", "waitingForModeratorAcceptance"], handler: None = None
+    ) -> Callable[[Callable[[ModeratorInfo], T]], Callable[[ModeratorInfo], T]]: ...
+    @overload
+    def on(
+        self, event: Literal["closed", "entryAllowed", "entryDenied", "joined", "left"], handler: Callable[[None], object]
+    ) -> Self: ...
+    @overload
+    def on(
+        self, event: Literal["closed", "entryAllowed", "entryDenied", "joined", "left"], handler: None = None
+    ) -> Callable[[Callable[[None], T]], Callable[[None], T]]: ...
+    @overload
+    def on(
+        self, event: Literal["participantEjected"], handler: Callable[[ParticipantEjectedInfo], object]
+    ) -> Self: ...
+    @overload
+    def on(
+        self, event: Literal["participantEjected"], handler: None = None
+    ) -> Callable[[Callable[[ParticipantEjectedInfo], T]], Callable[[ParticipantEjectedInfo], T]]: ...
+    @overload
+    def on(
+        self, event: Literal["persistentDataUpdated"], handler: Callable[[PersistentDataInfo], object]
+    ) -> Self: ...
+    @overload
+    def on(
+        self, event: Literal["persistentDataUpdated"], handler: None = None
+    ) -> Callable[[Callable[[PersistentDataInfo], T]], Callable[[PersistentDataInfo], T]]: ...
+    @overload
+    def on(
+        self, event: Literal["contactJoined", "contactJoinedWaitingRoom", "contactLeft", "contactLeftWaitingRoom"], handler: Callable[[str], object]
+    ) -> Self: ...
+    @overload
+    def on(
+        self, event: Literal["contactJoined", "contactJoinedWaitingRoom", "contactLeft", "contactLeftWaitingRoom"], handler: None = None
+    ) -> Callable[[Callable[[str], T]], Callable[[str], T]]: ...
+    def on(self, event: ConferenceEventName, handler: Handler | None = None) -> Any:
+        """Call ``handler(payload)`` each time ``event`` fires; returns self. Without a handler: a decorator. An unknown name raises ParameterError (ERROR_BAD_PARAMETER)."""
+        return self._add(event, handler, once=False)
+
+    @overload
+    def once(
+        self, event: Literal["adaptationTriggered", "audioAmplitude", "availableStreamsUpdated", "bandwidthLimited", "callStatsUpdate", "compositeListChanged", "cpuLimited", "disconnectionWarning", "error", "hangup", "localStreamUpdated", "newMediaAvailable", "newWhiteboardSession", "pointerLocationChanged", "pointerSharingEnabled", "recordingAvailable", "recordingStarted", "recordingStopped", "remoteStreamIdUpdated", "remoteStreamUpdated", "replayListChanged", "roomModeChanged", "simulcastFeedChanged", "slowLink", "streamAdded", "streamListChanged", "streamRemoved", "streamingStarted", "streamingStopped", "transferBegun", "transferEnded", "transferPending", "transferProgress", "videoQualityChanged", "whiteboardRoomMemberUpdate"], handler: Callable[[Any], object]
+    ) -> Self: ...
+    @overload
+    def once(
+        self, event: Literal["adaptationTriggered", "audioAmplitude", "availableStreamsUpdated", "bandwidthLimited", "callStatsUpdate", "compositeListChanged", "cpuLimited", "disconnectionWarning", "error", "hangup", "localStreamUpdated", "newMediaAvailable", "newWhiteboardSession", "pointerLocationChanged", "pointerSharingEnabled", "recordingAvailable", "recordingStarted", "recordingStopped", "remoteStreamIdUpdated", "remoteStreamUpdated", "replayListChanged", "roomModeChanged", "simulcastFeedChanged", "slowLink", "streamAdded", "streamListChanged", "streamRemoved", "streamingStarted", "streamingStopped", "transferBegun", "transferEnded", "transferPending", "transferProgress", "videoQualityChanged", "whiteboardRoomMemberUpdate"], handler: None = None
+    ) -> Callable[[Callable[[Any], T]], Callable[[Any], T]]: ...
+    @overload
+    def once(
+        self, event: Literal["customEvent"], handler: Callable[[ConversationCustomEventInfo], object]
+    ) -> Self: ...
+    @overload
+    def once(
+        self, event: Literal["customEvent"], handler: None = None
+    ) -> Callable[[Callable[[ConversationCustomEventInfo], T]], Callable[[ConversationCustomEventInfo], T]]: ...
+    @overload
+    def once(
+        self, event: Literal["data"], handler: Callable[[ConversationDataInfo], object]
+    ) -> Self: ...
+    @overload
+    def once(
+        self, event: Literal["data"], handler: None = None
+    ) -> Callable[[Callable[[ConversationDataInfo], T]], Callable[[ConversationDataInfo], T]]: ...
+    @overload
+    def once(
+        self, event: Literal["message"], handler: Callable[[ConversationMessageInfo], object]
+    ) -> Self: ...
+    @overload
+    def once(
+        self, event: Literal["message"], handler: None = None
+    ) -> Callable[[Callable[[ConversationMessageInfo], T]], Callable[[ConversationMessageInfo], T]]: ...
+    @overload
+    def once(
+        self, event: Literal["messageNotDelivered"], handler: Callable[[MessageNotDeliveredInfo], object]
+    ) -> Self: ...
+    @overload
+    def once(
+        self, event: Literal["messageNotDelivered"], handler: None = None
+    ) -> Callable[[Callable[[MessageNotDeliveredInfo], T]], Callable[[MessageNotDeliveredInfo], T]]: ...
+    @overload
+    def once(
+        self, event: Literal["moderatorConnected", "waitingForModeratorAcceptance"], handler: Callable[[ModeratorInfo], object]
+    ) -> Self: ...
+    @overload
+    def once(
+        self, event: Literal["moderatorConnected", "waitingForModeratorAcceptance"], handler: None = None
+    ) -> Callable[[Callable[[ModeratorInfo], T]], Callable[[ModeratorInfo], T]]: ...
+    @overload
+    def once(
+        self, event: Literal["closed", "entryAllowed", "entryDenied", "joined", "left"], handler: Callable[[None], object]
+    ) -> Self: ...
+    @overload
+    def once(
+        self, event: Literal["closed", "entryAllowed", "entryDenied", "joined", "left"], handler: None = None
+    ) -> Callable[[Callable[[None], T]], Callable[[None], T]]: ...
+    @overload
+    def once(
+        self, event: Literal["participantEjected"], handler: Callable[[ParticipantEjectedInfo], object]
+    ) -> Self: ...
+    @overload
+    def once(
+        self, event: Literal["participantEjected"], handler: None = None
+    ) -> Callable[[Callable[[ParticipantEjectedInfo], T]], Callable[[ParticipantEjectedInfo], T]]: ...
+    @overload
+    def once(
+        self, event: Literal["persistentDataUpdated"], handler: Callable[[PersistentDataInfo], object]
+    ) -> Self: ...
+    @overload
+    def once(
+        self, event: Literal["persistentDataUpdated"], handler: None = None
+    ) -> Callable[[Callable[[PersistentDataInfo], T]], Callable[[PersistentDataInfo], T]]: ...
+    @overload
+    def once(
+        self, event: Literal["contactJoined", "contactJoinedWaitingRoom", "contactLeft", "contactLeftWaitingRoom"], handler: Callable[[str], object]
+    ) -> Self: ...
+    @overload
+    def once(
+        self, event: Literal["contactJoined", "contactJoinedWaitingRoom", "contactLeft", "contactLeftWaitingRoom"], handler: None = None
+    ) -> Callable[[Callable[[str], T]], Callable[[str], T]]: ...
+    def once(self, event: ConferenceEventName, handler: Handler | None = None) -> Any:
+        """As ``on``, for the next ``event`` only."""
+        return self._add(event, handler, once=True)
+
+    @overload
+    def wait_for(
+        self, event: Literal["adaptationTriggered", "audioAmplitude", "availableStreamsUpdated", "bandwidthLimited", "callStatsUpdate", "compositeListChanged", "cpuLimited", "disconnectionWarning", "error", "hangup", "localStreamUpdated", "newMediaAvailable", "newWhiteboardSession", "pointerLocationChanged", "pointerSharingEnabled", "recordingAvailable", "recordingStarted", "recordingStopped", "remoteStreamIdUpdated", "remoteStreamUpdated", "replayListChanged", "roomModeChanged", "simulcastFeedChanged", "slowLink", "streamAdded", "streamListChanged", "streamRemoved", "streamingStarted", "streamingStopped", "transferBegun", "transferEnded", "transferPending", "transferProgress", "videoQualityChanged", "whiteboardRoomMemberUpdate"], timeout: float | None = None
+    ) -> asyncio.Future[Any]: ...
+    @overload
+    def wait_for(
+        self, event: Literal["customEvent"], timeout: float | None = None
+    ) -> asyncio.Future[ConversationCustomEventInfo]: ...
+    @overload
+    def wait_for(
+        self, event: Literal["data"], timeout: float | None = None
+    ) -> asyncio.Future[ConversationDataInfo]: ...
+    @overload
+    def wait_for(
+        self, event: Literal["message"], timeout: float | None = None
+    ) -> asyncio.Future[ConversationMessageInfo]: ...
+    @overload
+    def wait_for(
+        self, event: Literal["messageNotDelivered"], timeout: float | None = None
+    ) -> asyncio.Future[MessageNotDeliveredInfo]: ...
+    @overload
+    def wait_for(
+        self, event: Literal["moderatorConnected", "waitingForModeratorAcceptance"], timeout: float | None = None
+    ) -> asyncio.Future[ModeratorInfo]: ...
+    @overload
+    def wait_for(
+        self, event: Literal["closed", "entryAllowed", "entryDenied", "joined", "left"], timeout: float | None = None
+    ) -> asyncio.Future[None]: ...
+    @overload
+    def wait_for(
+        self, event: Literal["participantEjected"], timeout: float | None = None
+    ) -> asyncio.Future[ParticipantEjectedInfo]: ...
+    @overload
+    def wait_for(
+        self, event: Literal["persistentDataUpdated"], timeout: float | None = None
+    ) -> asyncio.Future[PersistentDataInfo]: ...
+    @overload
+    def wait_for(
+        self, event: Literal["contactJoined", "contactJoinedWaitingRoom", "contactLeft", "contactLeftWaitingRoom"], timeout: float | None = None
+    ) -> asyncio.Future[str]: ...
+    def wait_for(self, event: str, timeout: float | None = None) -> Any:
+        """A future of the payload of the next ``event`` (listening starts now); TimeoutError after ``timeout`` s. Only the next one: read ``events()`` for a sequence."""
+        return self._wait_for(event, timeout)
+
+    @overload
+    def events(self, name: Literal["adaptationTriggered", "audioAmplitude", "availableStreamsUpdated", "bandwidthLimited", "callStatsUpdate", "compositeListChanged", "cpuLimited", "disconnectionWarning", "error", "hangup", "localStreamUpdated", "newMediaAvailable", "newWhiteboardSession", "pointerLocationChanged", "pointerSharingEnabled", "recordingAvailable", "recordingStarted", "recordingStopped", "remoteStreamIdUpdated", "remoteStreamUpdated", "replayListChanged", "roomModeChanged", "simulcastFeedChanged", "slowLink", "streamAdded", "streamListChanged", "streamRemoved", "streamingStarted", "streamingStopped", "transferBegun", "transferEnded", "transferPending", "transferProgress", "videoQualityChanged", "whiteboardRoomMemberUpdate"], /) -> EventStream[Any]: ...
+    @overload
+    def events(self, name: Literal["customEvent"], /) -> EventStream[ConversationCustomEventInfo]: ...
+    @overload
+    def events(self, name: Literal["data"], /) -> EventStream[ConversationDataInfo]: ...
+    @overload
+    def events(self, name: Literal["message"], /) -> EventStream[ConversationMessageInfo]: ...
+    @overload
+    def events(self, name: Literal["messageNotDelivered"], /) -> EventStream[MessageNotDeliveredInfo]: ...
+    @overload
+    def events(self, name: Literal["moderatorConnected", "waitingForModeratorAcceptance"], /) -> EventStream[ModeratorInfo]: ...
+    @overload
+    def events(self, name: Literal["closed", "entryAllowed", "entryDenied", "joined", "left"], /) -> EventStream[None]: ...
+    @overload
+    def events(self, name: Literal["participantEjected"], /) -> EventStream[ParticipantEjectedInfo]: ...
+    @overload
+    def events(self, name: Literal["persistentDataUpdated"], /) -> EventStream[PersistentDataInfo]: ...
+    @overload
+    def events(self, name: Literal["contactJoined", "contactJoinedWaitingRoom", "contactLeft", "contactLeftWaitingRoom"], /) -> EventStream[str]: ...
+    @overload
+    def events(self, *names: ConferenceEventName) -> EventStream[Any]: ...
+    def events(self, *names: str) -> EventStream[Any]:
+        """An EventStream of the events named ``names`` (all when none), subscribed now: create it before the action, read it after (``async for``); nothing is dropped."""
+        return self._events(*names)
+
+
+ReceivedConversationJoinRequestEventName = Literal["messageDelivered", "messageNotDelivered", "statusChange"]
+
+
+class ReceivedConversationJoinRequestEvents(Emitter):
+    """The typed ``on`` / ``once`` / ``wait_for`` / ``events`` of ReceivedConversationJoinRequest."""
+
+    @overload
+    def on(
+        self, event: Literal["messageDelivered", "messageNotDelivered"], handler: Callable[[Any], object]
+    ) -> Self: ...
+    @overload
+    def on(
+        self, event: Literal["messageDelivered", "messageNotDelivered"], handler: None = None
+    ) -> Callable[[Callable[[Any], T]], Callable[[Any], T]]: ...
+    @overload
+    def on(
+        self, event: Literal["statusChange"], handler: Callable[[StatusChangeInfo], object]
+    ) -> Self: ...
+    @overload
+    def on(
+        self, event: Literal["statusChange"], handler: None = None
+    ) -> Callable[[Callable[[StatusChangeInfo], T]], Callable[[StatusChangeInfo], T]]: ...
+    def on(self, event: ReceivedConversationJoinRequestEventName, handler: Handler | None = None) -> Any:
+        """Call ``handler(payload)`` each time ``event`` fires; returns self. Without a handler: a decorator. An unknown name raises ParameterError (ERROR_BAD_PARAMETER)."""
+        return self._add(event, handler, once=False)
+
+    @overload
+    def once(
+        self, event: Literal["messageDelivered", "messageNotDelivered"], handler: Callable[[Any], object]
+    ) -> Self: ...
+    @overload
+    def once(
+        self, event: Literal["messageDelivered", "messageNotDelivered"], handler: None = None
+    ) -> Callable[[Callable[[Any], T]], Callable[[Any], T]]: ...
+    @overload
+    def once(
+        self, event: Literal["statusChange"], handler: Callable[[StatusChangeInfo], object]
+    ) -> Self: ...
+    @overload
+    def once(
+        self, event: Literal["statusChange"], handler: None = None
+    ) -> Callable[[Callable[[StatusChangeInfo], T]], Callable[[StatusChangeInfo], T]]: ...
+    def once(self, event: ReceivedConversationJoinRequestEventName, handler: Handler | None = None) -> Any:
+        """As ``on``, for the next ``event`` only."""
+        return self._add(event, handler, once=True)
+
+    @overload
+    def wait_for(
+        self, event: Literal["messageDelivered", "messageNotDelivered"], timeout: float | None = None
+    ) -> asyncio.Future[Any]: ...
+    @overload
+    def wait_for(
+        self, event: Literal["statusChange"], timeout: float | None = None
+    ) -> asyncio.Future[StatusChangeInfo]: ...
+    def wait_for(self, event: str, timeout: float | None = None) -> Any:
+        """A future of the payload of the next ``event`` (listening starts now); TimeoutError after ``timeout`` s. Only the next one: read ``events()`` for a sequence."""
+        return self._wait_for(event, timeout)
+
+    @overload
+    def events(self, name: Literal["messageDelivered", "messageNotDelivered"], /) -> EventStream[Any]: ...
+    @overload
+    def events(self, name: Literal["statusChange"], /) -> EventStream[StatusChangeInfo]: ...
+    @overload
+    def events(self, *names: ReceivedConversationJoinRequestEventName) -> EventStream[Any]: ...
+    def events(self, *names: str) -> EventStream[Any]:
+        """An EventStream of the events named ``names`` (all when none), subscribed now: create it before the action, read it after (``async for``); nothing is dropped."""
+        return self._events(*names)
+
+
+ReceivedConversationInvitationEventName = Literal["messageDelivered", "messageNotDelivered", "statusChange"]
+
+
+class ReceivedConversationInvitationEvents(Emitter):
+    """The typed ``on`` / ``once`` / ``wait_for`` / ``events`` of ReceivedConversationInvitation."""
+
+    @overload
+    def on(
+        self, event: Literal["messageDelivered", "messageNotDelivered"], handler: Callable[[Any], object]
+    ) -> Self: ...
+    @overload
+    def on(
+        self, event: Literal["messageDelivered", "messageNotDelivered"], handler: None = None
+    ) -> Callable[[Callable[[Any], T]], Callable[[Any], T]]: ...
+    @overload
+    def on(
+        self, event: Literal["statusChange"], handler: Callable[[StatusChangeInfo], object]
+    ) -> Self: ...
+    @overload
+    def on(
+        self, event: Literal["statusChange"], handler: None = None
+    ) -> Callable[[Callable[[StatusChangeInfo], T]], Callable[[StatusChangeInfo], T]]: ...
+    def on(self, event: ReceivedConversationInvitationEventName, handler: Handler | None = None) -> Any:
+        """Call ``handler(payload)`` each time ``event`` fires; returns self. Without a handler: a decorator. An unknown name raises ParameterError (ERROR_BAD_PARAMETER)."""
+        return self._add(event, handler, once=False)
+
+    @overload
+    def once(
+        self, event: Literal["messageDelivered", "messageNotDelivered"], handler: Callable[[Any], object]
+    ) -> Self: ...
+    @overload
+    def once(
+        self, event: Literal["messageDelivered", "messageNotDelivered"], handler: None = None
+    ) -> Callable[[Callable[[Any], T]], Callable[[Any], T]]: ...
+    @overload
+    def once(
+        self, event: Literal["statusChange"], handler: Callable[[StatusChangeInfo], object]
+    ) -> Self: ...
+    @overload
+    def once(
+        self, event: Literal["statusChange"], handler: None = None
+    ) -> Callable[[Callable[[StatusChangeInfo], T]], Callable[[StatusChangeInfo], T]]: ...
+    def once(self, event: ReceivedConversationInvitationEventName, handler: Handler | None = None) -> Any:
+        """As ``on``, for the next ``event`` only."""
+        return self._add(event, handler, once=True)
+
+    @overload
+    def wait_for(
+        self, event: Literal["messageDelivered", "messageNotDelivered"], timeout: float | None = None
+    ) -> asyncio.Future[Any]: ...
+    @overload
+    def wait_for(
+        self, event: Literal["statusChange"], timeout: float | None = None
+    ) -> asyncio.Future[StatusChangeInfo]: ...
+    def wait_for(self, event: str, timeout: float | None = None) -> Any:
+        """A future of the payload of the next ``event`` (listening starts now); TimeoutError after ``timeout`` s. Only the next one: read ``events()`` for a sequence."""
+        return self._wait_for(event, timeout)
+
+    @overload
+    def events(self, name: Literal["messageDelivered", "messageNotDelivered"], /) -> EventStream[Any]: ...
+    @overload
+    def events(self, name: Literal["statusChange"], /) -> EventStream[StatusChangeInfo]: ...
+    @overload
+    def events(self, *names: ReceivedConversationInvitationEventName) -> EventStream[Any]: ...
     def events(self, *names: str) -> EventStream[Any]:
         """An EventStream of the events named ``names`` (all when none), subscribed now: create it before the action, read it after (``async for``); nothing is dropped."""
         return self._events(*names)

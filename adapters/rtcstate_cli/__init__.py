@@ -7,8 +7,9 @@ machines), ``docs`` (regenerate the generated pages in ``docs/``, or check them 
 ``rtcstate_asyncio``; ``--web`` also serves the browser client; authentication, TLS and limits:
 see :mod:`rtcstate_cli.serve`), ``agent --name N`` (a Python agent to call, see
 :mod:`rtcstate_cli.agent`), ``demo [--scenario S] [--size-mb N] [--relay URL]`` (two agents
-over real WebRTC on loopback, see :mod:`rtcstate_cli.demo`). A user's mistake gives one line
-and an exit code, never a traceback (:mod:`rtcstate_cli.errors`).
+over real WebRTC on loopback, see :mod:`rtcstate_cli.demo`), ``conformance`` (the wire
+conformance suite against a client, see :mod:`rtcstate_cli.conformance`). A user's mistake
+gives one line and an exit code, never a traceback (:mod:`rtcstate_cli.errors`).
 """
 
 from __future__ import annotations
@@ -60,7 +61,8 @@ def _agent(name: str, relay: str) -> int:
 def _demo(scenario: str, size_mb: float, relay: str | None) -> int:
     import asyncio
 
-    require("aiortc", "rtcstate demo")
+    if scenario != "conference":  # the conference has no media
+        require("aiortc", "rtcstate demo")
     from rtcstate_cli.demo import run
 
     return asyncio.run(run(scenario, int(size_mb * (1 << 20)), relay_url=relay))
@@ -113,8 +115,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     p_demo = command("demo", "alice calls bob over real WebRTC on loopback")
     p_demo.add_argument(
-        "--scenario", default="call", choices=["call", "decline", "busy", "notfound"],
-        help="call: media, data channel, file, hangup; or a refusal",
+        "--scenario", default="call",
+        choices=["call", "decline", "busy", "notfound", "conference"],
+        help="call: media, data channel, file, hangup; or a refusal; conference: a moderator "
+        "and three agents (waiting room, admitted and denied, messages, eject, close)",
     )  # fmt: skip
     p_demo.add_argument(
         "--size-mb", type=errors.positive, default=4.0, help="size of the file sent, in MiB"
@@ -123,6 +127,11 @@ def main(argv: list[str] | None = None) -> int:
         "--relay", metavar="URL", type=errors.relay_url, help="use the relay running at URL "
         "(rtcstate serve) instead of starting one in this process, e.g. ws://127.0.0.1:8765",
     )  # fmt: skip
+    from rtcstate_cli import conformance
+
+    conformance.add_arguments(
+        command("conformance", "run the wire conformance suite against a client")
+    )
     args = parser.parse_args(argv)
     return guarded(lambda: _dispatch(args))
 
@@ -162,6 +171,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         return serve.main(args)
     if args.command == "agent":
         return _agent(args.name, args.relay)
+    if args.command == "conformance":
+        from rtcstate_cli import conformance
+
+        return conformance.main(args)
     return 2  # pragma: no cover - argparse enforces the choices
 
 

@@ -13,7 +13,9 @@ message and a non-zero exit code. Scenarios:
   flow both ways (counted), they exchange data-channel messages, alice sends bob a generated
   file (with a progress bar and a sha256 check on both ends), alice hangs up;
 * ``decline``: bob declines; ``busy``: bob is in a call with alice when carol calls him;
-  ``notfound``: alice calls a user who is not registered.
+  ``notfound``: alice calls a user who is not registered;
+* ``conference``: a moderator and three agents in a conference, no media (waiting room,
+  admitted and denied, an invitation, messages, eject, close): :mod:`rtcstate_cli.conference`.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ import attrs
 
 from rtcstate.settings import CallSettings
 
-SCENARIOS = ("call", "decline", "busy", "notfound")
+SCENARIOS = ("call", "decline", "busy", "notfound", "conference")
 
 #: events too frequent to print one by one (a progress bar shows them)
 _QUIET = frozenset({"transferProgress", "fileTransferProgress", "progress", "statsUpdate"})
@@ -109,6 +111,10 @@ async def run(
 
     ``relay_url``: use a relay already running there (``rtcstate serve``) instead of starting
     one in this process."""
+    if scenario == "conference":
+        from rtcstate_cli import conference
+
+        return await conference.run(out, relay_url)
     from rtcstate_aiortc import AiortcMedia
     from rtcstate_asyncio import UserAgent, serve
 

@@ -77,6 +77,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     auth.add_argument("--auth-public-key", metavar="PATH", help="RS256/ES256 public key (PEM)")
     auth.add_argument("--auth-audience", help="required 'aud' claim")
     auth.add_argument("--auth-issuer", help="required 'iss' claim")
+    auth.add_argument("--revoked-tokens", metavar="PATH",
+                      help="file of revoked 'jti:<id>' / 'sub:<user>' lines, re-read when it "
+                      "changes or on SIGHUP")  # fmt: skip
     auth.add_argument("--insecure", action="store_true",
                       help="allow a non-loopback address without authentication")  # fmt: skip
     tls = p.add_argument_group("TLS")
@@ -95,6 +98,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     limits.add_argument(
         "--presence-group", default=defaults["presence_group"], metavar="NAME",
         help="group every registration joins and subscribes to ('' for none)",
+    )  # fmt: skip
+    limits.add_argument(
+        "--presence-interval", type=_optional(float), default=0.1, metavar="SECONDS",
+        help="presence changes told every SECONDS in one batch per group (0: each at once)",
     )  # fmt: skip
 
 
@@ -117,6 +124,7 @@ def build_hub(args: argparse.Namespace) -> Hub:
             raise errors.UsageError(f"--{field.replace('_', '-')} needs a value")
         kw[field] = value
     kw["presence_group"] = args.presence_group or None
+    kw["presence_interval"] = args.presence_interval
     try:
         kw["rooms"] = RoomAuthority(**{f: getattr(args, f"room_{f}") for _, f, _, _ in ROOM_LIMITS})
     except ValueError as exc:
@@ -182,11 +190,33 @@ def main(args: argparse.Namespace) -> int:
     if not authenticated:
         log.warning("no authentication: any name is accepted (loopback only unless --insecure)")
     ctx = tls_context(args.certfile, args.keyfile)
+    revocations = _revocations(args.revoked_tokens)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(
-            run_relay(args.host, args.port, hub=hub, ssl=ctx, process_request=_web_app(args.web))
+            run_relay(
+                args.host,
+                args.port,
+                hub=hub,
+                ssl=ctx,
+                process_request=_web_app(args.web),
+                revocations=revocations,
+            )
         )
     return 0
+
+
+def _revocations(path: str | None) -> Any:
+    """The watched revoked tokens file (``--revoked-tokens``), or None."""
+    if path is None:
+        return None
+    from rtcstate_asyncio.revocation import RevocationFile
+
+    try:
+        with open(path, encoding="utf-8"):
+            pass
+    except OSError as exc:
+        raise errors.UsageError(f"--revoked-tokens {path}: {exc.strerror}") from None
+    return RevocationFile(path)
 
 
 def _web_app(web: bool) -> Any:

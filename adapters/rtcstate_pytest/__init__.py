@@ -16,6 +16,10 @@ Fixtures (each a fresh object per test):
 ``rtc_two_party`` / ``rtc_multi_device``
     the scenario harnesses :func:`~rtcstate.testing.harness.two_party` and
     :func:`~rtcstate.testing.harness.multi_device` (a call to one device / forked to N);
+``rtc_room``
+    the N-party conversation harness :func:`~rtcstate.testing.nparty.run_room` (N sessions
+    and the hub over the lossy network; check the outcome with
+    :func:`~rtcstate.testing.nparty.check_room`);
 ``rtc_strategies``
     the module :mod:`rtcstate.testing.strategies` (wire messages, envelopes, payloads).
 
@@ -139,6 +143,13 @@ def rtc_two_party() -> Callable[..., Outcome]:
 def rtc_multi_device() -> Callable[..., Outcome]:
     """:func:`rtcstate.testing.harness.multi_device`."""
     run: Callable[..., Outcome] = _kit("harness").multi_device
+    return run
+
+
+@pytest.fixture
+def rtc_room() -> Callable[..., Any]:
+    """:func:`rtcstate.testing.nparty.run_room`."""
+    run: Callable[..., Any] = _kit("nparty").run_room
     return run
 
 

@@ -11,7 +11,7 @@ and deadlines), :mod:`~rtcstate.hub.effects` (what the hub asks its adapter to d
 from rtcstate.hub.core import Hub
 from rtcstate.hub.effects import CloseCode, CloseConnection, Deliver, HubDrop, HubEffect, Log
 from rtcstate.hub.lifecycle import ConnState
-from rtcstate.identity import Identity, Refusal, Verifier, claimed
+from rtcstate.identity import Identity, Refusal, Revocations, Verifier, claimed
 
 __all__ = [
     "CloseCode",
@@ -24,6 +24,7 @@ __all__ = [
     "Identity",
     "Log",
     "Refusal",
+    "Revocations",
     "Verifier",
     "claimed",
 ]

@@ -33,7 +33,8 @@ from rtcstate.hub.lifecycle import Connection
 from rtcstate.hub.routing import Space, server_error
 from rtcstate.rooms import RoomAuthority
 from rtcstate.rooms_routing import RoomRouter, RoutingDrop
-from rtcstate.wire_conversation import RELAY_ONLY, REQUESTS
+from rtcstate.wire_streams import ROOM_RELAY_ONLY as RELAY_ONLY
+from rtcstate.wire_streams import ROOM_REQUESTS as REQUESTS
 
 __all__ = ["HubRooms", "is_conversation"]
 

@@ -29,6 +29,11 @@ Refusals. Every refused request is answered with ``ServerError`` whose code is a
 :class:`~rtcstate.wire.ServerErrorCode`, changes nothing else, and is logged (:class:`Log`).
 A refused token also closes the connection (:attr:`CloseCode.AUTH_FAILED`).
 
+Revocation: ``revocations`` (a :class:`~rtcstate.identity.Revocations`, token ids and users)
+are checked at every registration (``ServerError(token_revoked)``, closed with
+:attr:`CloseCode.REVOKED`, final for a client); :meth:`Hub.revoke` replaces them and closes
+every live connection they now cover in the same way (O(connections), once per change).
+
 Limits (defaults keep one hostile client from hurting anyone else; see docs/security.md):
 
 * per frame, before decoding: the connection's token bucket (``rate_limit``/``rate_burst``),
@@ -54,6 +59,7 @@ checks; every other rule applies.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 import attrs
 
@@ -63,9 +69,10 @@ from rtcstate.hub.conversations import HubRooms, is_conversation
 from rtcstate.hub.effects import CloseCode, CloseConnection, Deliver, HubDrop, HubEffect, Log
 from rtcstate.hub.lifecycle import Connection, ConnState
 from rtcstate.hub.limits import Buckets, Deadlines, TokenBucket
-from rtcstate.hub.presence import batches
+from rtcstate.hub.presence import SnapshotJob, batches
+from rtcstate.hub.presence_feed import delta_batches, feed, flush
 from rtcstate.hub.routing import Space, server, server_error
-from rtcstate.identity import DEFAULT_TENANT, Identity, Refusal, Verifier, claimed
+from rtcstate.identity import DEFAULT_TENANT, Identity, Refusal, Revocations, Verifier, claimed
 from rtcstate.machine import spec_of
 from rtcstate.rooms import RoomAuthority
 
@@ -120,6 +127,11 @@ class Hub:
     client_frame_limit: int = wire.DEFAULT_MAX_SIZE
     #: the presence group every registration joins and subscribes to (None: none)
     presence_group: str | None = "default"
+    #: coalesced presence: changes told every this many seconds, in one batch per group, and
+    #: initial presence fed as the backlog drains (None: each change told at once)
+    presence_interval: float | None = None
+    #: the revoked tokens and users (replace with :meth:`revoke`)
+    revocations: Revocations = attrs.field(factory=Revocations)
     #: the conversation rooms, their limits its fields (see :mod:`rtcstate.hub.conversations`)
     rooms: RoomAuthority = attrs.field(factory=RoomAuthority)
 
@@ -134,10 +146,14 @@ class Hub:
     _src_conns: Buckets[str] = attrs.field(init=False)
     _next_sweep: float = attrs.field(default=0.0, init=False)
     _conversations: HubRooms = attrs.field(init=False)
+    _next_flush: float | None = attrs.field(default=None, init=False)
+    #: connections still owed initial presence (coalesced presence)
+    _feeding: dict[str, None] = attrs.field(factory=dict, init=False)
 
     def __attrs_post_init__(self) -> None:
         for name in ("rate_limit", "identity_rate_limit", "source_rate_limit", "register_rate",
-                     "connect_rate", "register_timeout", "idle_timeout"):  # fmt: skip
+                     "connect_rate", "register_timeout", "idle_timeout",
+                     "presence_interval"):  # fmt: skip
             value = getattr(self, name)
             if value is not None and value <= 0:
                 raise ValueError(f"{name} must be > 0 (or None)")
@@ -200,7 +216,28 @@ class Hub:
 
     def next_deadline(self) -> float | None:
         """When :meth:`tick` has something to do next (None: nothing armed)."""
-        return self._deadlines.next()
+        due = self._deadlines.next()
+        flush = self._next_flush
+        if flush is not None and (self._feeding or self._dirty()):
+            return flush if due is None else min(due, flush)
+        return due
+
+    @property
+    def feed_window(self) -> int:
+        """Bytes of initial presence sent to a connection at once (coalesced presence): more
+        only once its backlog is back under this."""
+        mq = self.max_queue_bytes
+        return max(min(self.client_frame_limit, mq // 2), min(mq // 4, 256 * 1024))
+
+    @property
+    def feed_step(self) -> int:
+        """Bytes of initial presence sent per step: when a connection owed some reports its
+        backlog at or under this (and at each tick if it never reports), one more step (a
+        small step keeps one newcomer's list from holding the relay's loop for long)."""
+        return min(16 * 1024, self.feed_window)
+
+    def _dirty(self) -> bool:
+        return any(s.presence.dirty_groups or s.presence.dirty_users for s in self._spaces.values())
 
     # --- public: transport reports ------------------------------------------------------------
 
@@ -287,10 +324,37 @@ class Hub:
     def queued(self, conn: str, nbytes: int, now: float) -> list[HubEffect]:
         """``nbytes`` wait to be sent on ``conn``: over ``max_queue_bytes`` it is closed."""
         c = self._conns.get(conn)
-        if c is None or c.state is ConnState.CLOSING or nbytes <= self.max_queue_bytes:
+        if c is None or c.state is ConnState.CLOSING:
             return []
+        mine = c.presence
+        mine.queued = nbytes
+        if nbytes <= self.max_queue_bytes:
+            if not mine.jobs:
+                return []
+            step = self.feed_step
+            if nbytes > step:  # fed again when it reports its backlog drained
+                self._feeding.pop(conn, None)
+                return []
+            self._feeding[conn] = None
+            return self._feed(c, step)
         info = f"{nbytes} bytes unsent, over {self.max_queue_bytes}"
         return self._close(c, Code.SLOW_CONSUMER, CloseCode.POLICY, info, answer=False)
+
+    def revoke(self, revocations: Revocations, now: float) -> list[HubEffect]:
+        """From now on ``revocations`` hold: every registered connection they cover is sent
+        ``ServerError(token_revoked)`` and closed with :attr:`CloseCode.REVOKED`."""
+        self.revocations = revocations
+        fx: list[HubEffect] = []
+        if not revocations:
+            return fx
+        for c in list(self._conns.values()):
+            identity = c.identity
+            if c.state is not ConnState.REGISTERED or identity is None:
+                continue
+            why = revocations.revokes(identity)
+            if why is not None:
+                fx.extend(self._close(c, Code.TOKEN_REVOKED, CloseCode.REVOKED, why))
+        return fx
 
     def tick(self, now: float) -> list[HubEffect]:
         """Time passed: close what timed out, forget lingering forks and idle counters."""
@@ -322,6 +386,8 @@ class Hub:
                 )
         for space in self._spaces.values():
             space.expire(now)
+        if self.presence_interval is not None:
+            fx.extend(self._flush_presence(now))
         if now >= self._next_sweep:
             self._next_sweep = now + _SWEEP_EVERY
             for buckets in (self._id_msgs, self._src_msgs, self._id_regs):
@@ -370,8 +436,7 @@ class Hub:
                 return self._subscribe(c, space, msg.contacts, msg.groups)
             if kind is wire.PresenceUnsubscribe:
                 assert isinstance(msg, wire.PresenceUnsubscribe)
-                space.presence.unsubscribe(c.id, c.presence, msg.contacts, msg.groups)
-                return []
+                return self._unsubscribe(c, space, msg.contacts, msg.groups)
             if kind is wire.PresenceGroups:
                 assert isinstance(msg, wire.PresenceGroups)
                 return self._groups(c, space, msg.join, msg.leave)
@@ -423,10 +488,13 @@ class Hub:
             and identity.expires <= now
         )
 
-    def _refuse(self, c: Connection, code: Code, info: str) -> list[HubEffect]:
-        """Refuse a request: answered, logged, nothing changed."""
+    def _refuse(
+        self, c: Connection, code: Code, info: str, refused: dict[str, Any] | None = None
+    ) -> list[HubEffect]:
+        """Refuse a request: answered (``refused``: what, for a presence request), logged,
+        nothing changed."""
         return [
-            server_error(c.id, code, info),
+            server_error(c.id, code, info, refused),
             Log("refused", c.id, (("code", code.value), ("reason", info), ("source", c.source))),
         ]
 
@@ -509,10 +577,14 @@ class Hub:
             return self._refuse(c, *bad)
         if identity.expires is not None and identity.expires <= now:
             return self._close(c, Code.TOKEN_EXPIRED, CloseCode.AUTH_FAILED, "expired token")
+        revoked = self.revocations.revokes(identity)
+        if revoked is not None:
+            return self._close(c, Code.TOKEN_REVOKED, CloseCode.REVOKED, revoked)
         address = f"{user}/{device}"
         space = self._spaces.get(identity.tenant)
         if space is None:
             space = Space(identity.tenant, self.fork_linger, self.max_ringing, self.ring_timeout)
+            space.presence.coalesce = self.presence_interval is not None
         holder_id = space.by_address.get(address)
         holder = None if holder_id is None or holder_id == c.id else self._conns.get(holder_id)
         if (
@@ -571,8 +643,12 @@ class Hub:
             c.presence.joined[group] = None
             space.presence.join(user, group)
         fx.extend(self._subscribe(c, space, [], [] if group is None else [group], initial=True))
-        audience = space.presence.audience(user)
-        fx.extend(self._tell(space, user, audience, except_conn=c.id))
+        if space.presence.coalesce:
+            space.presence.touch(user)  # told at the next flush: O(the user's groups)
+            self._arm_flush(now)
+        else:
+            audience = space.presence.audience(user)
+            fx.extend(self._tell(space, user, audience, except_conn=c.id))
         fx.append(
             Log(
                 "registered",
@@ -593,6 +669,8 @@ class Hub:
         if space is None or address is None:
             return []
         user = address.partition("/")[0]
+        if space.presence.coalesce:
+            return self._unbind_coalesced(c, space, address, user)
         before = space.presence.audience(user)
         self._drop_presence(c)
         if not space.unbind(address, c.id):
@@ -610,6 +688,22 @@ class Hub:
             del self._spaces[space.tenant]
         return fx
 
+    def _unbind_coalesced(
+        self, c: Connection, space: Space, address: str, user: str
+    ) -> list[HubEffect]:
+        """:meth:`_unbind` with coalesced presence: the change is marked, told at the flush."""
+        space.presence.touch(user)  # its groups now, before it leaves them
+        self._drop_presence(c)
+        if not space.unbind(address, c.id):
+            return []
+        space.presence.touch(user)
+        self._arm_flush(c.last_seen)
+        fx: list[HubEffect] = self._conversations.freed(space, address, c.last_seen)
+        if space.empty() and not space.expiring and self._spaces.get(space.tenant) is space:
+            fx.extend(self._flush_space(space))  # its last words, before it is forgotten
+            del self._spaces[space.tenant]
+        return fx
+
     def _drop_presence(self, c: Connection) -> None:
         space, address = c.space, c.address
         if space is None or address is None:
@@ -620,8 +714,51 @@ class Hub:
             space.presence.leave(user, group)
         space.presence.unsubscribe(c.id, mine, list(mine.contacts), list(mine.groups))
         mine.joined.clear()
+        mine.jobs.clear()
+        self._feeding.pop(c.id, None)
 
     # --- internals: presence ------------------------------------------------------------------
+
+    def _arm_flush(self, now: float) -> None:
+        interval = self.presence_interval
+        if interval is not None and self._next_flush is None:
+            self._next_flush = now + interval
+
+    def _flush_space(self, space: Space) -> list[HubEffect]:
+        return flush(space.presence, space.users, self.client_frame_limit)
+
+    def _flush_presence(self, now: float) -> list[HubEffect]:
+        """Coalesced presence at a tick: the changes (if the interval passed) and the initial
+        presence of the connections whose backlog is low."""
+        fx: list[HubEffect] = []
+        due = self._next_flush
+        if due is not None and due <= now:
+            self._next_flush = None
+            for space in list(self._spaces.values()):
+                fx.extend(self._flush_space(space))
+        step = self.feed_step
+        # the connections owed initial presence whose backlog is not known to be high (an
+        # adapter that reports its backlog gets the rest from ``queued`` as it drains)
+        for conn in list(self._feeding):
+            c = self._conns.get(conn)
+            if c is None or c.state is not ConnState.REGISTERED:
+                self._feeding.pop(conn, None)
+            elif c.presence.queued <= step:
+                fx.extend(self._feed(c, step))
+        if self._feeding:
+            self._arm_flush(now)
+        return fx
+
+    def _feed(self, c: Connection, budget: int, small_only: bool = False) -> list[HubEffect]:
+        space = c.space
+        if space is None:
+            self._feeding.pop(c.id, None)
+            return []
+        fx = feed(c.id, c.address, c.presence, space.presence, space.users,
+                  self.client_frame_limit, budget, small_only)  # fmt: skip
+        if not c.presence.jobs:
+            self._feeding.pop(c.id, None)
+        return fx
 
     def _tell(
         self, space: Space, user: str, audience: Iterable[str], except_conn: str
@@ -638,9 +775,10 @@ class Hub:
         groups: list[str],
         initial: bool = False,
     ) -> list[HubEffect]:
+        what = {"type": wire.PresenceSubscribe.TYPE, "contacts": contacts, "groups": groups}
         bad = self._bad_name(*contacts, *groups)
         if bad is not None:
-            return self._refuse(c, *bad)
+            return self._refuse(c, *bad, refused=what)
         mine = c.presence
         new_contacts = [u for u in dict.fromkeys(contacts) if u not in mine.contacts]
         new_groups = [g for g in dict.fromkeys(groups) if g not in mine.groups]
@@ -649,8 +787,19 @@ class Hub:
                 c,
                 Code.TOO_MANY_SUBSCRIPTIONS,
                 f"at most {self.max_subscriptions} contacts and groups",
+                refused=what,
             )
         presence = space.presence
+        if presence.coalesce:
+            presence.subscribe(c.id, mine, new_contacts, new_groups)
+            if new_contacts:
+                mine.jobs.append(SnapshotJob(None, new_contacts))
+            mine.jobs.extend(SnapshotJob(g, None) for g in new_groups)
+            if not mine.jobs:
+                return []
+            self._feeding[c.id] = None
+            # what is small now (contacts, small groups), the rest as the backlog drains
+            return self._feed(c, self.feed_step, small_only=True)
         seen = set() if initial else set(presence.visible_users(mine))
         presence.subscribe(c.id, mine, new_contacts, new_groups)
         address = c.address
@@ -667,23 +816,59 @@ class Hub:
             server(c.id, wire.PresenceBatch(b)) for b in batches(devices, self.client_frame_limit)
         ]
 
+    def _unsubscribe(
+        self, c: Connection, space: Space, contacts: list[str], groups: list[str]
+    ) -> list[HubEffect]:
+        """Stop hearing ``contacts`` and ``groups``; with coalesced presence the connection
+        is told whom it no longer hears that way (a ``left`` batch per source)."""
+        presence, mine = space.presence, c.presence
+        if not presence.coalesce:
+            presence.unsubscribe(c.id, mine, contacts, groups)
+            return []
+        # the group's members, and whoever left it since the last flush (not told yet)
+        gone: list[tuple[str | None, list[str]]] = [
+            (g, list({**presence.members.get(g, {}), **presence.dirty_groups.get(g, {})}))
+            for g in dict.fromkeys(groups)
+            if g in mine.groups
+        ]
+        gone.append((None, [u for u in dict.fromkeys(contacts) if u in mine.contacts]))
+        presence.unsubscribe(c.id, mine, contacts, groups)
+        return [
+            server(c.id, msg)
+            for group, users in gone
+            for msg in delta_batches(group, [], users, self.client_frame_limit)
+        ]
+
     def _groups(
         self, c: Connection, space: Space, join: list[str], leave: list[str]
     ) -> list[HubEffect]:
+        what = {"type": wire.PresenceGroups.TYPE, "join": join, "leave": leave}
         bad = self._bad_name(*join, *leave)
         if bad is not None:
-            return self._refuse(c, *bad)
+            return self._refuse(c, *bad, refused=what)
         mine = c.presence
         new = [g for g in dict.fromkeys(join) if g not in mine.joined]
         gone = [g for g in dict.fromkeys(leave) if g in mine.joined and g not in new]
         if len(mine.joined) + len(new) - len(gone) > self.max_groups:
             return self._refuse(
-                c, Code.TOO_MANY_SUBSCRIPTIONS, f"at most {self.max_groups} groups joined"
+                c,
+                Code.TOO_MANY_SUBSCRIPTIONS,
+                f"at most {self.max_groups} groups joined",
+                refused=what,
             )
         assert c.address is not None
         user = c.address.partition("/")[0]
         presence = space.presence
         fx: list[HubEffect] = []
+        if presence.coalesce:  # marked, told at the next flush
+            for group in gone:
+                del mine.joined[group]
+                presence.leave(user, group)
+            for group in new:
+                mine.joined[group] = None
+                presence.join(user, group)
+            self._arm_flush(c.last_seen)
+            return fx
         for group in gone:
             del mine.joined[group]
             if presence.leave(user, group):

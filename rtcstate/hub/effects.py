@@ -36,6 +36,9 @@ class CloseCode(enum.IntEnum):
     """Over a per-source limit (connections, connection rate) or a timeout."""
     AUTH_FAILED = 4401
     """The token was refused (reason in the preceding ``ServerError``); do not reconnect."""
+    REVOKED = 4403
+    """The token was revoked (before registration or on a live connection); do not
+    reconnect with it."""
     CONFLICT = 4409
     """The same identity registered this address on another connection; do not reconnect."""
 

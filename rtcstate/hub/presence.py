@@ -15,15 +15,22 @@ group -> subscribed connections, user -> subscribed connections), so the audienc
 costs O(its size), never O(users online). Initial presence (on registration or subscription)
 is a list of online device addresses, split by :func:`batches` into ``PresenceBatch``
 messages no larger than the frame limit.
+
+Coalesced presence (``coalesce``, the hub's ``presence_interval``): a change only *marks* the
+user in the groups it is (or was) in and for its contact subscribers, O(its groups); the
+flush (:mod:`rtcstate.hub.presence_feed`) tells each marked group's subscribers in one
+bounded ``PresenceBatch`` per group per flush, whatever the number of changes, and a
+connection's initial presence is a queue of :class:`SnapshotJob` fed as its backlog drains.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterable, Iterator
 
 import attrs
 
-__all__ = ["ConnPresence", "Presence", "batches"]
+__all__ = ["ConnPresence", "Presence", "SnapshotJob", "batches"]
 
 #: bytes of a PresenceBatch without its devices: {"v":1,"type":"presence_batch","devices":[]}
 _BATCH_OVERHEAD = 64
@@ -46,13 +53,27 @@ def batches(addresses: Iterable[str], max_bytes: int) -> Iterator[list[str]]:
         yield batch
 
 
+@attrs.define(slots=True)
+class SnapshotJob:
+    """Initial presence still owed to a connection: the members of ``group`` (None: the users
+    ``names``), listed lazily (``names`` None until the first batch), sent from ``pos`` on."""
+
+    group: str | None
+    names: list[str] | None
+    pos: int = 0
+
+
 @attrs.define(slots=True, eq=False)
 class ConnPresence:
-    """One connection's groups joined, groups subscribed and contacts subscribed."""
+    """One connection's groups joined, groups subscribed and contacts subscribed; with
+    coalesced presence, the initial presence it is still owed and its last reported backlog."""
 
     joined: dict[str, None] = attrs.field(factory=dict)
     groups: dict[str, None] = attrs.field(factory=dict)
     contacts: dict[str, None] = attrs.field(factory=dict)
+    jobs: deque[SnapshotJob] = attrs.field(factory=deque)
+    #: bytes waiting to be sent to it, as last reported (``Hub.queued``)
+    queued: int = 0
 
     def count(self) -> int:
         return len(self.groups) + len(self.contacts)
@@ -70,6 +91,21 @@ class Presence:
     group_subs: dict[str, dict[str, None]] = attrs.field(factory=dict)
     #: user -> connections subscribed to it
     contact_subs: dict[str, dict[str, None]] = attrs.field(factory=dict)
+    #: coalesced presence: changes are marked here and told at the next flush
+    coalesce: bool = False
+    #: group -> users whose presence in it changed since the last flush
+    dirty_groups: dict[str, dict[str, None]] = attrs.field(factory=dict)
+    #: users whose devices changed since the last flush (for their contact subscribers)
+    dirty_users: dict[str, None] = attrs.field(factory=dict)
+
+    def touch(self, user: str) -> None:
+        """``user``'s devices changed: mark it in its groups and for its contacts (O(its
+        groups)); a no-op unless coalescing."""
+        if not self.coalesce:
+            return
+        for group in self.groups_of.get(user, ()):
+            self.dirty_groups.setdefault(group, {})[user] = None
+        self.dirty_users[user] = None
 
     def audience(self, user: str) -> dict[str, None]:
         """The connections that hear ``user``'s presence, in a stable order."""
@@ -99,6 +135,8 @@ class Presence:
         members[user] = count + 1
         if count == 0:
             self.groups_of.setdefault(user, {})[group] = None
+            if self.coalesce:
+                self.dirty_groups.setdefault(group, {})[user] = None
         return count == 0
 
     def leave(self, user: str, group: str) -> bool:
@@ -112,6 +150,8 @@ class Presence:
         del members[user]
         if not members:
             del self.members[group]
+        if self.coalesce:
+            self.dirty_groups.setdefault(group, {})[user] = None
         groups = self.groups_of[user]
         del groups[group]
         if not groups:

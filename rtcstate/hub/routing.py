@@ -40,6 +40,7 @@ ringing calls.
 from __future__ import annotations
 
 from collections import deque
+from typing import Any
 
 import attrs
 
@@ -62,8 +63,10 @@ def server(conn: str, message: wire.Message) -> Deliver:
     return Deliver(conn, wire.Envelope(message))
 
 
-def server_error(conn: str, code: wire.ServerErrorCode, info: str) -> Deliver:
-    return server(conn, wire.ServerError(code=code.value, info=info[:_MAX_INFO]))
+def server_error(
+    conn: str, code: wire.ServerErrorCode, info: str, refused: dict[str, Any] | None = None
+) -> Deliver:
+    return server(conn, wire.ServerError(code=code.value, info=info[:_MAX_INFO], refused=refused))
 
 
 def _is_bye_ack(message: wire.Message) -> bool:

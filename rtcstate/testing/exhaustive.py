@@ -95,13 +95,15 @@ def check_pair(
     prepare: Callable[[Any, Any], None] | None = None,
     prepare_values: st.SearchStrategy[Any] | None = None,
     max_examples: int = 25,
+    outputs: tuple[type, ...] = (Effect,),
 ) -> None:
     """Check one (state, trigger) pair of ``cls`` over Hypothesis-drawn arguments.
 
     ``make()`` builds a fresh object; the check then forces ``state`` into it. ``args[trigger]``
     draws ``(positional, keyword)`` arguments *after* the effects list (default: ``(now,)``).
     ``prepare(obj, value)``, with ``value`` drawn from ``prepare_values``, may set up fields the
-    conditions read before the trigger fires.
+    conditions read before the trigger fires. ``outputs``: the types a callback may append (a
+    sub-machine also hands its owner typed decisions, not only effects).
     """
     spec = spec_of(cls)
     arg_strategy = (args or {}).get(trigger, _default_args())
@@ -144,7 +146,7 @@ def check_pair(
         else:
             assert snapshot(obj) == before, f"blocked {trigger} in {state.name} mutated"
             assert fx == []
-        assert all(isinstance(e, Effect) for e in fx), fx
+        assert all(isinstance(e, outputs) for e in fx), fx
 
     run()
 
@@ -166,6 +168,7 @@ def check_input_pair(
     prepare: Callable[[Any, Any], None] | None = None,
     prepare_values: st.SearchStrategy[Any] | None = None,
     max_examples: int = 20,
+    outputs: tuple[type, ...] = (Effect,),
 ) -> None:
     """Check one (state, input) pair: whatever the input's content, it never raises.
 
@@ -173,7 +176,7 @@ def check_input_pair(
     ``deliver(obj, value, now)`` hands it to the machine's generic entry point. The declared
     outcome (:meth:`~rtcstate.machine.MachineSpec.outcome`) must hold: a declared ``Drop``
     appears in the effects and leaves the state as it was; a trigger leads to one of its
-    destinations (or, every condition failing, stays). Effects are effects.
+    destinations (or, every condition failing, stays). Effects are effects (or ``outputs``).
     """
     spec = spec_of(cls)
     value_strategy = prepare_values if prepare_values is not None else st.none()
@@ -192,7 +195,7 @@ def check_input_pair(
             prepare(obj, prep)
         outcome = spec.outcome(state, key, _inner(value))
         fx = deliver(obj, value, now)  # must not raise
-        assert all(isinstance(e, Effect) for e in fx), fx
+        assert all(isinstance(e, outputs) for e in fx), fx
         where = f"{spec.name}: {key!r} in {state.name}"
         if isinstance(outcome, str):
             allowed = spec.destinations(state, outcome) | {state}

@@ -36,10 +36,12 @@ Three kinds of traffic cross it:
   would repair such a loss (a ringing device whose "call take on other device" bye vanished
   would ring forever). Over the real WebSocket/TCP link between a client and its relay such a
   message is lost only with the connection itself, which :meth:`SimNetwork.lose_server` models.
-* *control*: ``Register``/``Unregister``/``Ping``/``Pong`` to the server and ``Registered``,
-  ``Presence``, ``Pong``, ``ServerError`` from it. Only delayed, in order; they are barriers a
-  reordered message cannot overtake (a message that overtook ``Registered`` would meet a
-  session that is not connected yet).
+* *control*: ``Register``/``Unregister``/``Ping``/``Pong`` and every conversation request to
+  the server, and ``Registered``, ``Presence``, ``Pong``, ``ServerError`` and every
+  conversation answer or notice from it (the relay's room traffic rides the websocket, in
+  order, lost only with the link: :meth:`SimNetwork.lose_server`). Only delayed, in order;
+  they are barriers a reordered message cannot overtake (a message that overtook
+  ``Registered`` would meet a session that is not connected yet).
 
 Delays are drawn in ``[min_delay, max_delay]``; a message not chosen for reordering also waits
 for the previous message on its link direction (FIFO, as TCP would keep it).
@@ -109,6 +111,7 @@ from rtcstate.media import (
 )
 from rtcstate.session import Session, SessionConfig
 from rtcstate.testing.fakemedia import FakeMediaNetwork, FakeMediaStack, MediaModel
+from rtcstate.wire_conversation import RELAY_ONLY
 
 if TYPE_CHECKING:  # pragma: no cover
     from rtcstate.call import Call
@@ -127,8 +130,8 @@ __all__ = [
 ]
 
 _INF = float("inf")
-_CONTROL_TO_CLIENT: frozenset[type[wire.Message]] = frozenset(
-    {wire.Registered, wire.Presence, wire.Pong, wire.ServerError, wire.Ping}
+_CONTROL_TO_CLIENT: frozenset[type[wire.Message]] = (
+    frozenset({wire.Registered, wire.Presence, wire.Pong, wire.ServerError, wire.Ping}) | RELAY_ONLY
 )
 
 

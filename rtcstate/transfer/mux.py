@@ -7,8 +7,10 @@ its :class:`~rtcstate.transfer.sender.FileSender` or
 :class:`~rtcstate.transfer.receiver.FileReceiver`; an OFFER for an unknown id builds a receiver
 (``fileTransferInvitation``) unless ``max_incoming`` live ones exist (REJECT "busy"). Frames for
 unknown ids get ``error MESSAGE_FOR_UNKNOWN_ID`` and a CANCEL answer. Channel reports go to every
-transfer, buffered-amount reports to the live senders, timer expiries to the transfer whose
-target prefixes the timer id. Finished transfers are kept (the last ``linger``) so that they
+transfer, buffered-amount reports to the live senders, timer expiries to the transfer that owns
+the timer: when a transfer joins the mux, each of its typed timers (``SenderTimer``,
+``ReceiverTimer``) is filed under the id it arms (``<target>:<name>``), so an expiry is one dict
+lookup and no id is taken apart. Finished transfers are kept (the last ``linger``) so that they
 can repeat their final word. It never raises on a report: what it cannot route is a
 :class:`MuxDrop` or an ``error`` on its target.
 """
@@ -49,8 +51,8 @@ from rtcstate.transfer.codec import (
 )
 from rtcstate.transfer.common import TransferErrorCode
 from rtcstate.transfer.inputs import flatten
-from rtcstate.transfer.receiver import FileReceiver, FileReceiverState
-from rtcstate.transfer.sender import FileSender
+from rtcstate.transfer.receiver import FileReceiver, FileReceiverState, ReceiverTimer
+from rtcstate.transfer.sender import FileSender, SenderTimer
 from rtcstate.transfer.settings import (
     DEFAULT_CHUNK_SIZE,
     DEFAULT_MAX_CHUNK_SIZE,
@@ -184,7 +186,8 @@ class TransferMux:
     channel_up: bool = True
     _senders: dict[str, FileSender] = attrs.field(factory=dict, init=False)
     _receivers: dict[str, FileReceiver] = attrs.field(factory=dict, init=False)
-    _by_target: dict[str, Transfer] = attrs.field(factory=dict, init=False)
+    #: timer id -> the transfer that arms it (every typed timer of every transfer held)
+    _by_timer: dict[str, Transfer] = attrs.field(factory=dict, init=False)
     _ended: deque[Transfer] = attrs.field(factory=deque, init=False)
     _ended_ids: set[int] = attrs.field(factory=set, init=False)
     state: MuxState = attrs.field(default=MuxState.UP, init=False)
@@ -225,7 +228,7 @@ class TransferMux:
         )  # fmt: skip
         fx = sender.start(now)
         self._senders[transfer_id] = sender
-        self._by_target[sender.target] = sender
+        self._hold(sender)
         return sender, fx
 
     def on_frame(self, data: bytes | bytearray | memoryview | str, now: float) -> list[Effect]:
@@ -258,8 +261,8 @@ class TransferMux:
         return self._deliver(BufferedAmountLow, None, now)
 
     def timer_fired(self, timer_id: str, now: float) -> list[Effect]:
-        """A timer of one of its transfers (``<transfer target>:<name>``)."""
-        owner = self._by_target.get(timer_id.rpartition(":")[0])
+        """A timer of one of its transfers: one lookup finds the transfer that owns it."""
+        owner = self._by_timer.get(timer_id)
         if owner is None:
             return [Drop(MuxDrop.STALE_TIMER, timer_id)]
         return self._after(owner, owner.timer_fired(timer_id, now))
@@ -375,7 +378,7 @@ class TransferMux:
             channel_up=self.channel_up,
         )  # fmt: skip
         self._receivers[offer.transfer_id] = receiver
-        self._by_target[receiver.target] = receiver
+        self._hold(receiver)
         fx = receiver.receive_frame(offer, now)
         if receiver.state is _R.OFFERED:
             fx.append(Emit(self.target, "fileTransferInvitation", receiver))
@@ -390,9 +393,15 @@ class TransferMux:
                 self._forget(self._ended.popleft())
         return fx
 
+    def _hold(self, transfer: Transfer) -> None:
+        for timer_id in _timer_ids(transfer):
+            self._by_timer[timer_id] = transfer
+
     def _forget(self, transfer: Transfer) -> None:
         self._ended_ids.discard(id(transfer))
-        self._by_target.pop(transfer.target, None)
+        for timer_id in _timer_ids(transfer):
+            if self._by_timer.get(timer_id) is transfer:
+                del self._by_timer[timer_id]
         table: dict[str, Any] = (
             self._senders if isinstance(transfer, FileSender) else self._receivers
         )
@@ -401,3 +410,9 @@ class TransferMux:
 
     def __iter__(self) -> Iterator[Transfer]:
         return iter(self.transfers())
+
+
+def _timer_ids(transfer: Transfer) -> list[str]:
+    """The ids of every typed timer ``transfer`` may arm (``<target>:<name>``)."""
+    names: type[enum.Enum] = SenderTimer if isinstance(transfer, FileSender) else ReceiverTimer
+    return [f"{transfer.target}:{t.value}" for t in names]

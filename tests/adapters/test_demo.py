@@ -95,3 +95,32 @@ def test_the_demo_can_use_a_relay_that_runs_elsewhere() -> None:
     assert asyncio.run(main_task()) == 0, out.getvalue()
     text = out.getvalue()
     assert "relay at ws://127.0.0.1:" in text and text.rstrip().endswith("demo OK")
+
+
+def test_the_conference_scenario_checks_every_step() -> None:
+    code, text = run_demo("conference")
+    assert code == 0, text
+    steps = ("waiting room", "ann admitted", "ben denied", "14 ERROR_NOT_ALLOWED", "cid invited",
+             "messages numbered 1 and 2", "cid ejected", "closed then left")  # fmt: skip
+    for step in steps:
+        assert step in text, step
+    for event in ("waitingForModeratorAcceptance", "conversationJoinRequest", "entryDenied",
+                  "conversationInvitation", "participantEjected", "closed"):  # fmt: skip
+        assert f" {event}" in text, event
+    assert text.rstrip().endswith("demo OK")
+
+
+def test_a_failed_conference_step_exits_non_zero(monkeypatch: pytest.MonkeyPatch) -> None:
+    from rtcstate_cli import conference
+
+    async def slow() -> None:
+        await asyncio.sleep(1)
+
+    async def failing(*args: object) -> None:
+        # registered: now every step gets 50 ms, too short for this one
+        monkeypatch.setattr(conference, "STEP", 0.05)
+        await conference._step(slow(), "slow")
+
+    monkeypatch.setattr(conference, "_scenario", failing)
+    code, text = run_demo("conference")
+    assert code == 1 and "DEMO FAILED: slow: nothing after 0 s" in text

@@ -43,3 +43,38 @@ def test_alice_hears_her_contact_and_her_group_only_and_keeps_them_across_a_rela
             await relay.close()
 
     run(main, limit=30.0)
+
+
+def test_a_refused_subscription_is_not_asked_again_after_reconnections() -> None:
+    async def main() -> None:
+        hub = Hub(presence_group=None, max_subscriptions=2)
+        relay = await serve("127.0.0.1", 0, hub=hub)
+        port = relay.port
+        ua = UserAgent("alice", options=FAST)
+        try:
+            alice = await ua.register(relay.url, timeout=WAIT)
+            errors: list[object] = []
+            alice.on("error", errors.append)
+            alice.subscribe_to_contacts(["bob"])
+            alice.subscribe_to_contacts(["carol", "dave"])  # over the limit: refused
+            await until(lambda: len(errors) == 1)
+            assert "too_many_subscriptions" in repr(errors[0])
+            for _ in range(3):  # relay restarts: alice re-registers, asks for bob only
+                back = alice.wait_for("reconnection", WAIT)
+                await relay.close()
+                hub = Hub(presence_group=None, max_subscriptions=2)
+                relay = await serve("127.0.0.1", port, hub=hub)
+                await back
+                await until(lambda h=hub: h.held_state()["connections"] == 1)  # type: ignore[misc]
+                conn = next(iter(hub._conns.values()))
+                await until(lambda c=conn: list(c.presence.contacts) == ["bob"])  # type: ignore[misc]
+            assert len(errors) == 1  # no refusal after any reconnection
+            # asked again by the application: asked, refused again (the limit holds)
+            alice.subscribe_to_contacts(["carol", "dave"])
+            await until(lambda: len(errors) == 2)
+        finally:
+            if ua.session is not None:
+                await ua.unregister()
+            await relay.close()
+
+    run(main, limit=30.0)

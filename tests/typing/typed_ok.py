@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 from rtcstate_asyncio import Call, DataChannel, ReceivedCallInvitation, Session, UserAgent
-from rtcstate_asyncio.events import DataReceivedInfo, HangupInfo, StatusChangeInfo
+from rtcstate_asyncio.events import (
+    ConversationMessageInfo,
+    DataReceivedInfo,
+    HangupInfo,
+    StatusChangeInfo,
+)
 
 
 def on_hangup(info: HangupInfo) -> None:
@@ -39,3 +44,20 @@ async def use(ua: UserAgent, session: Session, call: Call, channel: DataChannel)
         print(any_event.name, any_event.payload)
     change: StatusChangeInfo = (await session.wait_for("incomingCall")).fired("statusChange")[0]
     return change["status"]
+
+
+async def conversation(session: Session) -> int:
+    room = session.get_conference("standup", moderated=True)
+    room.on("participantEjected", lambda info: print(info["self"], info["contact"]))
+
+    @room.on("message")
+    def said(message: ConversationMessageInfo) -> str:
+        return message["sender"] + message["content"]
+
+    request = await session.wait_for("conversationJoinRequest")
+    await request.accept()
+    async for event in room.events("persistentDataUpdated"):
+        version: int = event.payload["version"]
+        print(version)
+    await room.close()
+    return await room.send_message("hello")

@@ -119,6 +119,7 @@ export class BrowserMedia {
           call.bootstrap = pc.createDataChannel("rtcstate-sctp", { negotiated: true, id: BOOTSTRAP_CHANNEL_ID });
         }
         await pc.setLocalDescription(await pc.createOffer({ iceRestart: e.ice_restart }));
+        if (e.ice_restart) this.restarting(call);
         return this.described(call, "offer");
       }
       case "CreateAnswer":
@@ -158,6 +159,24 @@ export class BrowserMedia {
     return pc;
   }
 
+  // An ICE restart keeps Chromium's connectionState "connected" while the new credentials are
+  // checked: report "checking" when the restart offer is made, and "connected" once a candidate
+  // pair of the new generation is selected (or the connection state changes on its own).
+  restarting(call) {
+    const pc = call.pc;
+    const transport = pc.sctp?.transport?.iceTransport
+      ?? pc.getTransceivers().find((t) => t.sender.transport)?.sender.transport.iceTransport;
+    if (!transport || this.calls.get(call.id) !== call) return;
+    call.ice = "checking";
+    this.report("IceStateChanged", { call_id: call.id, state: "checking" });
+    transport.onselectedcandidatepairchange = () => {
+      if (this.calls.get(call.id) !== call || call.ice !== "checking") return;
+      if (pc.connectionState !== "connected") return;
+      call.ice = "connected";
+      this.report("IceStateChanged", { call_id: call.id, state: "connected" });
+    };
+  }
+
   publish(call, streamId) {
     call.streamId = streamId;
     const stream = this.streams.get(streamId);
@@ -182,13 +201,19 @@ export class BrowserMedia {
 
   // --- data channels --------------------------------------------------------------------------
   attach(call, channelId, dc) {
-    const channel = { dc, callId: call.id, high: false };
+    const channel = { dc, callId: call.id, high: false, opened: false };
     this.channels.set(channelId, channel);
     call.channels.add(channelId);
     dc.binaryType = "arraybuffer";
     dc.bufferedAmountLowThreshold = LOW;
     const current = () => this.channels.get(channelId) === channel;
-    dc.onopen = () => current() && this.report("DataChannelOpened", { channel_id: channelId });
+    // a received channel may be open already and still fire "open": report it once
+    const opened = () => {
+      if (!current() || channel.opened) return;
+      channel.opened = true;
+      this.report("DataChannelOpened", { channel_id: channelId });
+    };
+    dc.onopen = opened;
     dc.onmessage = (ev) => current() && this.reportData(channelId,
       typeof ev.data === "string" ? ev.data : new Uint8Array(ev.data));
     dc.onclose = () => {
@@ -202,7 +227,7 @@ export class BrowserMedia {
         this.report("BufferedAmountLow", { channel_id: channelId });
       }
     };
-    if (dc.readyState === "open") this.report("DataChannelOpened", { channel_id: channelId });
+    if (dc.readyState === "open") opened();
   }
 
   send(channelId, data) {

@@ -1,0 +1,436 @@
+"""apiRTC's Conversation, Conference and ReceivedConversationJoinRequest, on asyncio.
+
+Theory of operation
+-------------------
+Thin wrappers over the core's :class:`rtcstate.conversation.Conversation` /
+:class:`~rtcstate.conversation.Conference` (held by the core session under the ``room`` route,
+:mod:`rtcstate.conversation.registry`) and over each moderator's
+:class:`~rtcstate.conversation.ReceivedConversationJoinRequest`. ``session.get_conversation
+(name)`` makes (or finds) the core object and its one wrapper; events come back through the
+session's routing (target ``conversation:<name>``).
+
+Every command calls the core at once through the runtime: a misuse raises the core's
+:class:`~rtcstate.errors.RtcError` (16 ERROR_WRONG_STATE, 4 ERROR_UNAUTHORIZED...) before
+anything is sent. The commands the relay answers are coroutines: the core names each request
+(``last_request``) and later returns a :class:`~rtcstate.conversation.Resolve` or
+:class:`~rtcstate.conversation.Reject` effect for it, which the runtime hands to
+:class:`Outcomes`, which settles the request's future. A rejection raises
+:class:`ConversationError` carrying the apiRTC number the relay or the core gave (14
+ERROR_NOT_ALLOWED for a denied entry, 15 ERROR_OPERATION_CANCELED after ``cancel_join``, 11
+ERROR_TIMED_OUT, 17 ERROR_ON_SAVE with the current ``version`` for a lost compare-and-set...).
+When the session closes, every request still waiting is rejected (2 ERROR_NETWORK_UNAVAILABLE).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+from rtcstate import conversation as cc
+from rtcstate.codes import ConversationStatus, ErrorNumber, InvitationStatus
+from rtcstate.conversation import invitations as core_inv
+from rtcstate.effects import Effect
+from rtcstate.errors import RtcError
+from rtcstate_asyncio.typed import (
+    ConferenceEvents,
+    ConversationEvents,
+    ReceivedConversationInvitationEvents,
+    ReceivedConversationJoinRequestEvents,
+    SentInvitationEvents,
+)
+
+if TYPE_CHECKING:
+    from rtcstate_asyncio.agent import Session
+
+__all__ = [
+    "Conference",
+    "Conversation",
+    "ConversationError",
+    "Outcomes",
+    "ReceivedConversationInvitation",
+    "ReceivedConversationJoinRequest",
+    "SentConversationInvitation",
+]
+
+
+class ConversationError(RtcError):
+    """A conversation request failed: ``code`` is its apiRTC number, ``command`` the request
+    (``join``, ``message``, ``set_data``...), ``version`` the persistent data's current version
+    when a compare-and-set lost."""
+
+    def __init__(self, code: int, info: str, command: str, version: int | None = None) -> None:
+        super().__init__(ErrorNumber(code), info or command)
+        self.command = command
+        self.version = version
+
+
+class Outcomes:
+    """The futures of the requests in flight, settled by the core's Resolve / Reject."""
+
+    def __init__(self) -> None:
+        self._futures: dict[str, asyncio.Future[Any]] = {}
+        #: outcomes that arrived before their future was registered (a request answered in
+        #: the same drain that sent it)
+        self._early: dict[str, cc.Resolve | cc.Reject] = {}
+
+    def expect(self, request_id: str | None) -> asyncio.Future[Any]:
+        """The future of request ``request_id`` (just sent)."""
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        if request_id is None:
+            future.set_result(None)
+            return future
+        early = self._early.pop(request_id, None)
+        if early is not None:
+            _settle(future, early)
+        else:
+            self._futures[request_id] = future
+        return future
+
+    def settle(self, effect: Effect) -> None:
+        """A Resolve / Reject from the core (the runtime calls this)."""
+        if not isinstance(effect, cc.Resolve | cc.Reject):
+            return
+        future = self._futures.pop(effect.request_id, None)
+        if future is None:
+            self._early[effect.request_id] = effect
+            if len(self._early) > 256:  # outcomes nobody awaits (fire-and-forget commands)
+                del self._early[next(iter(self._early))]
+        elif not future.done():
+            _settle(future, effect)
+
+    def abandon(self, info: str) -> None:
+        """Reject every request still waiting (the session closed)."""
+        futures, self._futures = self._futures, {}
+        for future in futures.values():
+            if not future.done():
+                code = ErrorNumber.ERROR_NETWORK_UNAVAILABLE
+                future.set_exception(ConversationError(code, info, "abandoned"))
+                future.exception()  # retrieved: an unawaited one is no error
+
+
+def _settle(future: asyncio.Future[Any], effect: cc.Resolve | cc.Reject) -> None:
+    if isinstance(effect, cc.Resolve):
+        future.set_result(effect.value)
+    else:
+        future.set_exception(
+            ConversationError(effect.code, effect.info, effect.command, effect.version)
+        )
+
+
+class _Room:
+    """What Conversation and Conference share."""
+
+    core: cc.Conversation
+
+    def __init__(self, session: Session, conv: cc.Conversation) -> None:
+        super().__init__()
+        self.session = session
+        self.core = conv
+
+    # --- queries ------------------------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        """``getName()``: the room."""
+        return self.core.name
+
+    @property
+    def status(self) -> ConversationStatus:
+        """``getStatus()``."""
+        return self.core.status
+
+    def is_joined(self) -> bool:
+        """``isJoined()``."""
+        return self.core.joined
+
+    def get_contacts(self) -> list[str]:
+        """``getContacts()``: the other members' addresses."""
+        return self.core.get_contacts()
+
+    def get_role(self) -> str | None:
+        """``getRole()``."""
+        return self.core.get_role()
+
+    def get_moderator(self) -> str | None:
+        """``getModerator()``."""
+        return self.core.get_moderator()
+
+    def get_waiting_room_contacts(self) -> list[str]:
+        """``getWaitingRoomContacts()`` (moderator)."""
+        return self.core.get_waiting_room_contacts()
+
+    @property
+    def data(self) -> dict[str, Any] | None:
+        """The persistent data as last known (None: unknown, ``await get_data()``)."""
+        return self.core.data
+
+    @property
+    def data_version(self) -> int:
+        return self.core.data_version
+
+    # --- membership ---------------------------------------------------------------------------
+
+    async def join(self, *, password: str | None = None) -> dict[str, Any]:
+        """``join()``: resolves with ``{"role": ...}`` once in the room (after the waiting room
+        of a moderated room); raises :class:`ConversationError` 14 when denied or ejected, 15
+        after :meth:`cancel_join`, the relay's number when refused (a wrong password: 4)."""
+        result: dict[str, Any] = await self._request(
+            lambda now: self.core.join(now, password=password)
+        )
+        return result
+
+    def cancel_join(self) -> bool:
+        """``cancelJoin()``: leave the waiting room (the join raises 15)."""
+        self.session.runtime.run(self.core.cancel_join)
+        return True
+
+    async def leave(self) -> None:
+        """``leave()``: ``left`` fires at once; resolves when the relay has it."""
+        await self._request(self.core.leave)
+
+    # --- messaging and data -------------------------------------------------------------------
+
+    async def send_message(self, content: str) -> int:
+        """``sendMessage()``: resolves with the room's number of the message once the relay
+        has it; raises :class:`ConversationError` (and ``messageNotDelivered`` fires) when not
+        delivered."""
+        seq: int = await self._request(lambda now: self.core.send_message(now, content))
+        return seq
+
+    async def send_data(self, content: dict[str, Any]) -> None:
+        """``sendData()``: ``data`` on every other member."""
+        await self._request(lambda now: self.core.send_data(now, content))
+
+    async def send_custom_event(self, event: str, content: dict[str, Any] | None = None) -> None:
+        """``sendCustomEvent()``: ``customEvent`` on every other member."""
+        await self._request(lambda now: self.core.send_custom_event(now, event, content))
+
+    async def get_data(self) -> dict[str, Any]:
+        """Read the persistent data: ``{"data": ..., "version": ...}``."""
+        result: dict[str, Any] = await self._request(self.core.get_data)
+        return result
+
+    async def set_data(self, data: dict[str, Any]) -> int:
+        """Replace the persistent data if nobody changed it since the version held here;
+        resolves with the new version, raises 17 ERROR_ON_SAVE (``version``: the current one)
+        when another change won."""
+        version: int = await self._request(lambda now: self.core.set_data(now, data))
+        return version
+
+    async def update_data(self, changes: dict[str, Any]) -> int:
+        """Merge ``changes`` (None removes a key), compare-and-set as :meth:`set_data`."""
+        version: int = await self._request(lambda now: self.core.update_data(now, changes))
+        return version
+
+    # --- moderation ---------------------------------------------------------------------------
+
+    async def allow_entry(self, contact: str) -> None:
+        """``allowEntry()`` (moderator): admit the waiting user ``contact``."""
+        await self._request(lambda now: self.core.allow_entry(now, contact))
+
+    async def deny_entry(self, contact: str, reason: str | None = None) -> None:
+        """``denyEntry()`` (moderator): its join raises 14."""
+        await self._request(lambda now: self.core.deny_entry(now, contact, reason))
+
+    async def eject(self, contact: str, reason: str | None = None) -> None:
+        """``eject()`` (moderator): remove user ``contact`` (banned for a while by the relay)."""
+        await self._request(lambda now: self.core.eject(now, contact, reason))
+
+    # --- invitations --------------------------------------------------------------------------
+
+    def send_invitation(
+        self, contact: str, expiration: float | None = None
+    ) -> SentConversationInvitation:
+        """``sendInvitation(contact, {expirationTime})``: invite user ``contact``;
+        ``expiration`` in seconds (EXPIRED without an answer by then)."""
+        session = self.session
+        sent = session.runtime.command(
+            lambda now: core_inv.send_invitation(session.core, self.core, contact, now, expiration)
+        )
+        return session._wrap_sent_conversation(sent)
+
+    # --- internals ----------------------------------------------------------------------------
+
+    def _request(self, command: Any) -> asyncio.Future[Any]:
+        conv = self.core
+        before = conv.last_request
+        self.session.runtime.run(command)
+        request = conv.last_request
+        return self.session._outcomes.expect(request if request != before else None)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name} {self.status.value}>"
+
+
+class Conversation(_Room, ConversationEvents):
+    """apiRTC's Conversation."""
+
+    API_CLASS = "Conversation"
+
+
+class Conference(_Room, ConferenceEvents):
+    """apiRTC's Conference: a Conversation its moderator may :meth:`close`."""
+
+    API_CLASS = "Conference"
+
+    async def close(self) -> None:
+        """``close()`` (moderator): ``closed`` then ``left`` on every member."""
+        conf = self.core
+        assert isinstance(conf, cc.Conference)
+        await self._request(conf.close)
+
+
+class ReceivedConversationJoinRequest(ReceivedConversationJoinRequestEvents):
+    """apiRTC's ReceivedConversationJoinRequest (payload of ``conversationJoinRequest``)."""
+
+    API_CLASS = "ReceivedConversationJoinRequest"
+
+    def __init__(self, session: Session, request: cc.ReceivedConversationJoinRequest) -> None:
+        super().__init__()
+        self.session = session
+        self.core = request
+
+    @property
+    def id(self) -> str:
+        return self.core.id
+
+    @property
+    def status(self) -> InvitationStatus:
+        return self.core.status
+
+    @property
+    def sender(self) -> str:
+        """``getSender()``: the waiting device's address."""
+        return self.core.sender
+
+    @property
+    def conversation(self) -> Conversation | Conference | None:
+        """``getConversation()``."""
+        room = self.session.core.child("room", self.core.room)
+        return None if not isinstance(room, cc.Conversation) else self.session._wrap_room(room)
+
+    async def accept(self) -> None:
+        """Admit the waiter (``allowEntry``); raises 10 unless STANDBY."""
+        await self._decide(self.core.accept)
+
+    async def decline(self, reason: str | None = None) -> None:
+        """Refuse the waiter (``denyEntry``); raises 10 unless STANDBY."""
+        await self._decide(lambda now: self.core.decline(now, reason))
+
+    def _decide(self, command: Any) -> asyncio.Future[Any]:
+        room = self.session.core.child("room", self.core.room)
+        before = room.last_request if isinstance(room, cc.Conversation) else None
+        self.session.runtime.run(command)
+        after = room.last_request if isinstance(room, cc.Conversation) else None
+        return self.session._outcomes.expect(after if after != before else None)
+
+    def _ended(self) -> bool:
+        return self.core.state is not cc.JoinRequestState.STANDBY
+
+    def __repr__(self) -> str:
+        return f"<ReceivedConversationJoinRequest {self.id} {self.status.value}>"
+
+
+_DECIDED = frozenset(
+    {
+        InvitationStatus.INVITATION_STATUS_ACCEPTED,
+        InvitationStatus.INVITATION_STATUS_DECLINED,
+        InvitationStatus.INVITATION_STATUS_EXPIRED,
+        InvitationStatus.INVITATION_STATUS_CANCELLED,
+        InvitationStatus.INVITATION_STATUS_ENDED,
+    }
+)
+
+
+class SentConversationInvitation(SentInvitationEvents):
+    """apiRTC's SentInvitation of type ``conversation`` / ``conference``: ``receive`` when a
+    device of the contact got it, ``response`` and ``statusChange`` on the answer or expiry."""
+
+    API_CLASS = "SentInvitation"
+
+    def __init__(self, session: Session, sent: core_inv.SentConversationInvitation) -> None:
+        super().__init__()
+        self.session = session
+        self.core = sent
+
+    @property
+    def id(self) -> str:
+        return self.core.id
+
+    @property
+    def status(self) -> InvitationStatus:
+        return self.core.status
+
+    @property
+    def type(self) -> str:
+        """``getType()``: ``conversation`` or ``conference``."""
+        return self.core.invitation.kind.value
+
+    @property
+    def contact(self) -> str:
+        """The invited user."""
+        return self.core.invitation.contact
+
+    async def answer(self, timeout: float | None = None) -> InvitationStatus:
+        """Wait for the decision (ACCEPTED, DECLINED or EXPIRED): rtcstate's."""
+        if self.status not in _DECIDED:
+            await self.wait_for("statusChange", timeout)
+        return self.status
+
+    def _ended(self) -> bool:
+        return self.core.ended
+
+    def __repr__(self) -> str:
+        return f"<SentInvitation {self.id} {self.status.value}>"
+
+
+class ReceivedConversationInvitation(ReceivedConversationInvitationEvents):
+    """apiRTC's ReceivedConversationInvitation (payload of ``conversationInvitation``)."""
+
+    API_CLASS = "ReceivedConversationInvitation"
+
+    def __init__(self, session: Session, inv: core_inv.ReceivedConversationInvitation) -> None:
+        super().__init__()
+        self.session = session
+        self.core = inv
+
+    @property
+    def id(self) -> str:
+        return self.core.id
+
+    @property
+    def status(self) -> InvitationStatus:
+        return self.core.status
+
+    @property
+    def sender(self) -> str:
+        """``getSender()``: the inviting device's address."""
+        return self.core.sender
+
+    @property
+    def room(self) -> str:
+        return self.core.room
+
+    async def accept(self) -> Conversation | Conference:
+        """``accept()``: answer and join; resolves with the joined conversation. Raises 16
+        unless STANDBY, and :class:`ConversationError` when the join fails (the invitation
+        stays ACCEPTED, as apiRTC)."""
+        core_conv = self.session.core.child("room", self.core.room)
+        before = core_conv.last_request if isinstance(core_conv, cc.Conversation) else None
+        self.session.runtime.run(self.core.accept)
+        conv = self.core.conversation()
+        assert conv is not None
+        room = self.session._wrap_room(conv)
+        request = conv.last_request
+        await self.session._outcomes.expect(request if request != before else None)
+        return room
+
+    def decline(self, reason: str | None = None) -> None:
+        """``decline(reason)`` (ignored once decided, as apiRTC)."""
+        self.session.runtime.run(lambda now: self.core.decline(now, reason))
+
+    def _ended(self) -> bool:
+        return self.core.ended
+
+    def __repr__(self) -> str:
+        return f"<ReceivedConversationInvitation {self.id} {self.status.value}>"
