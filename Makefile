@@ -18,7 +18,7 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[dev,fast,aiortc,docs]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,fast,aiortc,docs,cluster]'
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -21,6 +21,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "asyncio": ("websockets",),
     "aiortc": ("websockets", "aiortc", "aioice", "av"),
     "testing": ("hypothesis",),
+    "cluster": ("redis",),
 }
 
 

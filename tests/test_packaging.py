@@ -38,6 +38,7 @@ def test_each_part_has_its_extra() -> None:
     assert {"hypothesis", "pytest", "mypy", "ruff", "import-linter"} <= _expand("dev")
     assert _expand("fast") == {"orjson"}
     assert {"mkdocs", "mkdocs-material", "mkdocstrings"} <= _expand("docs")
+    assert _expand("cluster") == {"redis"}  # redis-py: its redis.asyncio client
     # rtcstate.extras names, for each extra, modules that the extra's distributions bring
     # (av comes with aiortc)
     for extra, modules in EXTRAS.items():
@@ -49,7 +50,7 @@ def test_the_makefile_installs_extras_that_exist() -> None:
     match = re.search(r"pip install --quiet -e '\.\[([\w,]+)\]'", makefile)
     assert match is not None
     assert set(match.group(1).split(",")) <= set(OPTIONAL)
-    assert {"dev", "fast", "aiortc", "docs"} <= set(match.group(1).split(","))
+    assert {"dev", "fast", "aiortc", "docs", "cluster"} <= set(match.group(1).split(","))
 
 
 def test_aiortc_is_a_range_and_the_patch_checks_it() -> None:
