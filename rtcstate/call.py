@@ -67,8 +67,8 @@ unknown state; apiRTC hangs up with that reason when switching media fails).
 
 *Server connection.* Losing the server does not end a call (media is peer to peer): the call
 arms ``server_loss`` (``server_loss_window``); the session's reconnection cancels it, resends
-what was unacknowledged and, for an established call, the side that reconnected (caller or
-callee) renegotiates with an ICE restart (both at once: the callee yields). If the window runs
+what was unacknowledged and, for an established call, the caller renegotiates with an ICE
+restart (apiRTC: whichever side reconnected; the callee's is not done yet). If the window runs
 out the call ends with reason ``disconnected``: the application hears ``hangup {local,
 disconnected}`` at once, and a call the far side knows keeps its ``bye`` (ENDING) for one more
 window, sent if the session reconnects. A ``user_not_found`` for a device of the far side
@@ -855,9 +855,10 @@ class Call:
         fx: list[Effect] = [CancelTimer(self._tid(CallTimer.SERVER_LOSS))]
         if self._rtx is not None:
             self._rtx.resume(fx, now, self)
-        if self.state in (CallState.CONNECTED, CallState.RECONNECTING):
-            # renegotiate with an ICE restart, as apiRTC does after a server reconnection, on
-            # whichever side lost the server (both at once: perfect negotiation, the caller wins)
+        if self.outgoing and self.state in (CallState.CONNECTED, CallState.RECONNECTING):
+            # renegotiate with an ICE restart, as apiRTC does after a server reconnection (the
+            # callee's own restart is not done yet: over aiortc, both sides restarting at once
+            # cancels a file transfer in flight, tests/adapters/test_e2e_resume.py)
             fx.append(RestartIce(self.call_id))
             fx.append(CreateOffer(self.call_id, ice_restart=True))
         if self.state is CallState.RINGING and not self.outgoing:

@@ -628,7 +628,9 @@ class DataChannel:
         invite = self.invite
         if invite is None:
             invite = wire.DataChannelInvite(self.channel_id, self.call.call_id, self.label)
-        return Send(self.remote, invite)
+        # once the data call is answered, its device: a forking relay must not ring the others
+        to = self.call.remote if "/" in self.call.remote else self.remote
+        return Send(to, invite)
 
     def _stop_rtx(self, fx: list[Effect]) -> bool:
         if not self._rtx_tries:

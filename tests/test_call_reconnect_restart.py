@@ -1,7 +1,8 @@
-"""After its session reconnects to the relay, either side renegotiates its established calls
-with an ICE restart, as apiRTC does for P2P calls whichever side lost the server (before: only
-the caller did). When both reconnect at once their offers cross and perfect negotiation picks
-one: the callee (polite) yields to the caller's."""
+"""After its session reconnects to the relay, the caller renegotiates its established calls with
+an ICE restart, as apiRTC does for P2P calls. The callee's own restart after *its* reconnection
+(issue 16 point 2) is not done yet: over aiortc, both sides restarting at once cancels a file
+transfer in flight (tests/adapters/test_e2e_resume.py). Until then a callee's server loss keeps
+the call up without a restart, and both sides reconnecting give exactly one (the caller's)."""
 
 from __future__ import annotations
 
@@ -47,16 +48,11 @@ def quiet(net: Net, address: str, call: Call) -> None:
     assert net[address].payloads("error", on) == []
 
 
-def test_the_callee_restarts_ice_after_its_own_reconnection() -> None:
+def test_a_callee_server_loss_keeps_the_call_up_without_a_restart() -> None:
     net = Net(A, B)
     a, b = connected(net)
-    sent_before = len(net[B].sent(wire.Update))
     away(net, B)
-    assert restarts(net, B, b) == 1 and restarts(net, A, a) == 0
-    assert CreateOffer(b.call_id, ice_restart=True) in net[B].log
-    (update,) = net[B].sent(wire.Update)[sent_before:]
-    assert isinstance(update, wire.Update) and update.seq == 1
-    assert wire.UpdateOk(a.call_id, "answer-of-alice", seq=1) in net[A].sent(wire.UpdateOk)
+    assert restarts(net, B, b) == 0 and restarts(net, A, a) == 0
     assert a.state is CallState.CONNECTED and b.state is CallState.CONNECTED
     quiet(net, A, a)
     quiet(net, B, b)
@@ -65,18 +61,16 @@ def test_the_callee_restarts_ice_after_its_own_reconnection() -> None:
 
 
 @pytest.mark.parametrize("first", [A, B])
-def test_both_sides_reconnect_and_one_renegotiation_wins(first: str) -> None:
+def test_both_sides_reconnect_and_the_caller_alone_renegotiates(first: str) -> None:
     net = Net(A, B)
     a, b = connected(net)
     away(net, first, *(x for x in (A, B) if x != first))
-    assert restarts(net, A, a) == 1 and restarts(net, B, b) == 1
+    assert restarts(net, A, a) == 1 and restarts(net, B, b) == 0
+    assert CreateOffer(a.call_id, ice_restart=True) in net[A].log
     assert a.state is CallState.CONNECTED and b.state is CallState.CONNECTED
-    # the offers crossed: the caller (impolite) ignored the callee's, the callee (polite)
-    # yielded, answered the caller's restart, then made its own offer again, answered in turn
     glare = [e for e in net[A].log if isinstance(e, Drop) and e.reason is NegotiationDrop.GLARE]
-    assert len(glare) == 1
+    assert glare == []
     assert [m.seq for m in net[B].sent(wire.UpdateOk)] == [1]  # type: ignore[attr-defined]
-    assert [m.seq for m in net[A].sent(wire.UpdateOk)] == [2]  # type: ignore[attr-defined]
     quiet(net, A, a)
     quiet(net, B, b)
     net.run(B, b.hangup(net.now))
