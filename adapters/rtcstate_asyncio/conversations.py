@@ -24,7 +24,7 @@ When the session closes, every request still waiting is rejected (2 ERROR_NETWOR
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from rtcstate import conversation as cc
 from rtcstate.codes import ConversationStatus, ErrorNumber, InvitationStatus
@@ -280,15 +280,23 @@ class Conference(_Room, ConferenceEvents):
         await self._request(conf.close)
 
 
-class ReceivedConversationJoinRequest(ReceivedConversationJoinRequestEvents):
-    """apiRTC's ReceivedConversationJoinRequest (payload of ``conversationJoinRequest``)."""
+class _ReceivedCore(Protocol):
+    """What a received request or invitation of a room shows (the core object)."""
 
-    API_CLASS = "ReceivedConversationJoinRequest"
+    @property
+    def id(self) -> str: ...
+    @property
+    def status(self) -> InvitationStatus: ...
+    @property
+    def sender(self) -> str: ...
 
-    def __init__(self, session: Session, request: cc.ReceivedConversationJoinRequest) -> None:
-        super().__init__()
-        self.session = session
-        self.core = request
+
+class _Received:
+    """The common face of a received join request and a received invitation: the session
+    that holds it and its core object's id, status and sender (``getSender()``)."""
+
+    session: Session
+    core: _ReceivedCore
 
     @property
     def id(self) -> str:
@@ -300,8 +308,19 @@ class ReceivedConversationJoinRequest(ReceivedConversationJoinRequestEvents):
 
     @property
     def sender(self) -> str:
-        """``getSender()``: the waiting device's address."""
+        """``getSender()``: the device's address."""
         return self.core.sender
+
+
+class ReceivedConversationJoinRequest(_Received, ReceivedConversationJoinRequestEvents):
+    """apiRTC's ReceivedConversationJoinRequest (payload of ``conversationJoinRequest``)."""
+
+    API_CLASS = "ReceivedConversationJoinRequest"
+
+    def __init__(self, session: Session, request: cc.ReceivedConversationJoinRequest) -> None:
+        super().__init__()
+        self.session = session
+        self.core: cc.ReceivedConversationJoinRequest = request
 
     @property
     def conversation(self) -> Conversation | Conference | None:
@@ -384,7 +403,7 @@ class SentConversationInvitation(SentInvitationEvents):
         return f"<SentInvitation {self.id} {self.status.value}>"
 
 
-class ReceivedConversationInvitation(ReceivedConversationInvitationEvents):
+class ReceivedConversationInvitation(_Received, ReceivedConversationInvitationEvents):
     """apiRTC's ReceivedConversationInvitation (payload of ``conversationInvitation``)."""
 
     API_CLASS = "ReceivedConversationInvitation"
@@ -392,20 +411,7 @@ class ReceivedConversationInvitation(ReceivedConversationInvitationEvents):
     def __init__(self, session: Session, inv: core_inv.ReceivedConversationInvitation) -> None:
         super().__init__()
         self.session = session
-        self.core = inv
-
-    @property
-    def id(self) -> str:
-        return self.core.id
-
-    @property
-    def status(self) -> InvitationStatus:
-        return self.core.status
-
-    @property
-    def sender(self) -> str:
-        """``getSender()``: the inviting device's address."""
-        return self.core.sender
+        self.core: core_inv.ReceivedConversationInvitation = inv
 
     @property
     def room(self) -> str:
