@@ -470,6 +470,9 @@ class Session:
         key = getattr(event, route)
         children = self._router.routes.get(route)
         child = None if children is None else children.get(key)
+        if child is None and route == "call_id":  # a conversation's call (its slot)
+            child = self._router.routes["ccall_id"].get(key)
+            route = "ccall_id" if child is not None else route
         if child is None:
             detail = f"{type(event).__name__} for unknown {route} {key}"
             drop = Drop(SessionDrop.UNKNOWN_ID, detail)
@@ -552,7 +555,7 @@ class Session:
     def closing(self, fx: list[Effect], now: float) -> None:
         """``unregister``: close the calls, forget every child, cancel every timer."""
         routes = self._router.routes
-        for child in list(routes["call_id"].values()):
+        for child in [*routes["call_id"].values(), *routes["ccall_id"].values()]:
             close = getattr(child, "close", None)
             if close is not None:
                 fx.extend(close(now))

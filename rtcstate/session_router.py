@@ -46,6 +46,7 @@ ROUTE_KINDS: Mapping[str, str] = {
     "request_id": "media",
     "hold_id": "hold",
     "room": "conversation",  # conversations by room name (rtcstate.conversation.registry)
+    "ccall_id": "conversationCall",  # a conversation's calls (rtcstate.conversation.slots)
 }
 """Route field of a message or media report → the kind of child it addresses.
 

@@ -53,13 +53,19 @@ import attrs
 
 from rtcstate import wire
 from rtcstate.codes import ConversationRole, ConversationStatus, ErrorNumber
+from rtcstate.conversation.call import ConversationCallSettings
 from rtcstate.conversation.host import ConversationHost
 from rtcstate.conversation.joinrequest import ReceivedConversationJoinRequest
+from rtcstate.conversation.media import ConversationMedia
+from rtcstate.conversation.outcomes import Reject, Resolve
+from rtcstate.conversation.slots import ROUTE as CALL_ROUTE
+from rtcstate.conversation.slots import CallSlot
 from rtcstate.drops import DropReason
 from rtcstate.effects import SESSION, CancelTimer, Drop, Effect, Emit, Send, StartTimer, target
 from rtcstate.errors import RtcError
 from rtcstate.ids import CounterIds, IdSource
 from rtcstate.machine import ILLEGAL, Classify, Ignore, Inputs, machine, spec_of, stay
+from rtcstate.stream import Stream
 from rtcstate.wire_conversation import (
     ConvAck,
     ConvAllow,
@@ -96,6 +102,7 @@ from rtcstate.wire_conversation import (
     ConvWaitingLeft,
     RoomRefusal,
 )
+from rtcstate.wire_streams import STREAM_RELAY_ONLY
 
 __all__ = [
     "CONFERENCE_TRANSITIONS",
@@ -169,33 +176,12 @@ class ConversationSettings:
     repeat_interval: float = 5.0
     #: repeats before a request (other than a waiting join) is given up (ERROR_TIMED_OUT)
     max_repeats: int = 6
+    #: timing of the room's media calls (restart backoff, CALL_ABORTED bound, setup timeout)
+    call: ConversationCallSettings = attrs.field(factory=ConversationCallSettings)
 
     def __attrs_post_init__(self) -> None:
         if not self.repeat_interval > 0 or self.max_repeats < 0:
             raise RtcError(ErrorNumber.ERROR_BAD_PARAMETER, "repeat_interval > 0, max_repeats >= 0")
-
-
-@attrs.frozen(slots=True)
-class Resolve(Effect):
-    """Request ``request_id`` (a ``command``) succeeded: resolve its promise with ``value``."""
-
-    target: str
-    request_id: str
-    command: str
-    value: Any = None
-
-
-@attrs.frozen(slots=True)
-class Reject(Effect):
-    """Request ``request_id`` failed: reject its promise with apiRTC number ``code``
-    (``version``: the current data version, for a lost compare-and-set)."""
-
-    target: str
-    request_id: str
-    command: str
-    code: int
-    info: str = ""
-    version: int | None = None
 
 
 @attrs.define(slots=True, eq=False)
@@ -381,6 +367,17 @@ class _Room:
     _history_seq: int = 0
     _timer_armed: bool = False
     _serial: int = 0
+    #: the room's media: stream list, publications, subscriptions, calls (built from the above)
+    media: ConversationMedia = attrs.field(init=False, repr=False)
+    #: ids of the calls whose slot is registered with the host (route ``ccall_id``)
+    _slots: dict[str, None] = attrs.field(init=False, factory=dict, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        if self.ids is None:
+            self.ids = CounterIds(self.address)
+        self.media = ConversationMedia(
+            self.name, self.address, ids=self.ids, settings=self.settings.call
+        )
 
     # --- public: queries -----------------------------------------------------------------------
 
@@ -521,7 +518,17 @@ class _Room:
         if getattr(msg, "room", None) != self.name:
             return [Drop(_D.OTHER_ROOM, f"{msg.TYPE} for {getattr(msg, 'room', None)!r}")]
         fx: list[Effect] = []
-        spec_of(self).deliver(self, type(msg), msg, fx, now, msg=msg, sender=env.sender)
+        kind = type(msg)
+        if kind in STREAM_RELAY_ONLY or (
+            (kind is ConvAck or kind is ConvError) and self.media.owns_answer(msg.request_id)  # type: ignore[attr-defined]
+        ):
+            if self.state is not ConversationState.JOINED:
+                fx.append(Drop(_D.NOT_IN_ROOM, f"{msg.TYPE} while {self.state.name}"))
+            else:
+                fx.extend(self.media.receive(env, now))
+        else:
+            spec_of(self).deliver(self, kind, msg, fx, now, msg=msg, sender=env.sender)
+        self._media_sync(fx, now)
         return fx
 
     def timer_fired(self, name: str, now: float) -> list[Effect]:
@@ -531,20 +538,125 @@ class _Room:
         self._timer_armed = False
         fx: list[Effect] = []
         spec_of(self).deliver(self, timer, None, fx, now)
+        self._media_sync(fx, now)
         return fx
 
     def media_event(self, event: object, now: float) -> list[Effect]:
-        return [Drop(_D.UNEXPECTED, f"{type(event).__name__}: a conversation takes no media")]
+        """A media report for one of this room's streams or calls (the session routes a call's
+        reports to its :class:`~rtcstate.conversation.slots.CallSlot`); never raises."""
+        if getattr(event, "call_id", None) is None and getattr(event, "stream_id", None) is None:
+            return [Drop(_D.UNEXPECTED, f"{type(event).__name__}: names no stream or call")]
+        fx = self.media.media_event(event, now)
+        self._media_sync(fx, now)
+        return fx
 
     def on_disconnected(self, now: float) -> list[Effect]:
         fx: list[Effect] = []
         spec_of(self).fire(self, "disconnected", fx, now)
+        # the relay forgets this member and its streams: every call ends; the streams
+        # published here are published again once the room is joined again
+        fx.extend(self.media.suspend(now))
+        self._sync_slots(fx)
         return fx
 
     def on_reconnected(self, now: float) -> list[Effect]:
         fx: list[Effect] = []
         spec_of(self).fire(self, "reconnected", fx, now)
+        self._media_sync(fx, now)
         return fx
+
+    # --- public: media (publish / subscribe: rtcstate.conversation.media) ------------------------
+
+    def get_available_stream_list(self) -> list[dict[str, Any]]:
+        """``getAvailableStreamList()``: the room's streams (StreamInfo), this device's too."""
+        return self.media.get_available_stream_list()
+
+    def listen(self, event: str, now: float) -> list[Effect]:
+        """The application attached its first listener for ``event``: a buffered
+        ``streamListChanged`` queue is replayed (apiRTC buffers it until then)."""
+        return self.media.listen(event, now)
+
+    def publish(
+        self, now: float, stream: Stream, context: dict[str, Any] | None = None
+    ) -> list[Effect]:
+        """Publish local ``stream`` in the room (JOINED only, else 16); resolved on the relay's
+        acknowledgement."""
+        return self._media_command(
+            now, lambda: self.media.publish(now, stream, joined=self.joined, context=context)
+        )
+
+    def unpublish(self, now: float, stream_id: str) -> list[Effect]:
+        """Withdraw a published stream (8 ERROR_NOT_FOUND if it is not); its calls end."""
+        return self._media_command(now, lambda: self.media.unpublish(now, stream_id))
+
+    def replace_published_stream(self, now: float, old_id: str, new: Stream) -> list[Effect]:
+        """Publish ``new`` in place of ``old_id``: the calls carry on with its tracks."""
+        return self._media_command(
+            now, lambda: self.media.replace_published_stream(now, old_id, new)
+        )
+
+    def subscribe_to_stream(
+        self, now: float, stream_id: str, *, audio: bool = True, video: bool = True
+    ) -> list[Effect]:
+        """Receive the listed remote stream ``stream_id`` (JOINED only): one call."""
+        self._check_joined("subscribe_to_stream")
+        return self._media_command(
+            now, lambda: self.media.subscribe_to_stream(now, stream_id, audio=audio, video=video)
+        )
+
+    def unsubscribe_to_stream(self, now: float, stream_id: str) -> list[Effect]:
+        """Stop receiving ``stream_id`` (8 ERROR_NOT_FOUND if not subscribed)."""
+        return self._media_command(now, lambda: self.media.unsubscribe_to_stream(now, stream_id))
+
+    def hangup_stream(self, now: float, stream_id: str, reason: str | None = None) -> list[Effect]:
+        """Hang up the call carrying ``stream_id`` (a bye to the far end, ``hangup`` here)."""
+        call = self.media.get_conversation_call(stream_id)
+        if call is None:
+            raise RtcError(ErrorNumber.ERROR_NOT_FOUND, f"no call carries {stream_id!r}")
+        if reason is None:
+            return self._media_command(now, lambda: call.hangup(now))
+        return self._media_command(now, lambda: call.hangup(now, reason))
+
+    def call_ids(self) -> tuple[str, ...]:
+        """The ids of this room's live calls (their slots are registered with the host)."""
+        return tuple(self.media.calls)
+
+    # --- internals: media ----------------------------------------------------------------------
+
+    def _check_joined(self, command: str) -> None:
+        if self.state is not ConversationState.JOINED:
+            raise RtcError(ErrorNumber.ERROR_WRONG_STATE, f"{command} needs a joined conversation")
+
+    def _media_command(self, now: float, run: Any) -> list[Effect]:
+        fx: list[Effect] = run()  # raises (nothing changed) when refused
+        self._sync_slots(fx)
+        return fx if self.host is None else self.host.child_output(self, fx)
+
+    def _media_sync(self, fx: list[Effect], now: float) -> None:
+        """After any input: the media book follows the membership (JOINED: the room's mode is
+        announced and kept streams republished; out of the room: everything ends), then the
+        calls' slots follow the calls."""
+        media = self.media
+        if self.state is ConversationState.JOINED:
+            if media.mode is None or media.resuming:
+                fx.extend(media.joined(now))
+        elif (self.state is not ConversationState.JOINING or not self._resyncing) and (
+            media.mode is not None or media.calls or media.published or media.pending
+        ):
+            fx.extend(media.left(now))
+        self._sync_slots(fx)
+
+    def _sync_slots(self, fx: list[Effect]) -> None:
+        media = self.media
+        for call_id in [c for c in self._slots if c not in media.calls]:
+            del self._slots[call_id]
+            if self.host is not None:
+                fx.extend(e for e in self.host.detach(CALL_ROUTE, call_id) if e not in fx)
+        for call_id, call in media.calls.items():
+            if call_id not in self._slots:
+                self._slots[call_id] = None
+                if self.host is not None:
+                    self.host.attach(CALL_ROUTE, call_id, CallSlot(media, call))
 
     # --- internals: commands ---------------------------------------------------------------------
 
@@ -559,6 +671,7 @@ class _Room:
         self._check(trigger)
         fx: list[Effect] = []
         spec_of(self).fire(self, trigger, fx, now, **kw)
+        self._media_sync(fx, now)
         return fx if self.host is None else self.host.child_output(self, fx)
 
     def _request(self, trigger: str, now: float, request: ConvRequest) -> list[Effect]:

@@ -44,7 +44,7 @@ from rtcstate.conversation.call import (
     ConversationCallSettings,
     ConversationCallState,
 )
-from rtcstate.conversation.machine import Reject, Resolve
+from rtcstate.conversation.outcomes import Reject, Resolve
 from rtcstate.drops import DropReason
 from rtcstate.effects import Drop, Effect, Emit, PublishStream, Send, target
 from rtcstate.errors import RtcError
@@ -107,6 +107,8 @@ class ConversationMedia:
     remote_streams: dict[str, Stream] = attrs.field(factory=dict)
     pending: dict[str, ConvRequest] = attrs.field(factory=dict)
     mode: str | None = None
+    #: the relay connection was lost while in the room: :meth:`joined` publishes again
+    resuming: bool = False
     #: recordings by media id (a published stream's id)
     recordings: dict[str, Recording] = attrs.field(factory=dict)
 
@@ -135,12 +137,51 @@ class ConversationMedia:
     # --- the conversation's state ----------------------------------------------------------------
 
     def joined(self, now: float) -> list[Effect]:
-        """The conversation is JOINED: the room's mode (mesh) is known."""
-        if self.mode == "mesh":
+        """The conversation is JOINED: the room's mode (mesh) is known; streams kept across a
+        lost relay connection (:meth:`suspend`) are published again."""
+        fx: list[Effect] = []
+        if self.mode != "mesh":
+            old, self.mode = self.mode, "mesh"
+            payload = {"oldMode": old, "newMode": "mesh", "state": "complete"}
+            fx.append(Emit(self.target, "roomModeChanged", payload))
+        elif not self.resuming:
             return []
-        old, self.mode = self.mode, "mesh"
-        payload = {"oldMode": old, "newMode": "mesh", "state": "complete"}
-        return [Emit(self.target, "roomModeChanged", payload)]
+        self.resuming = False
+        for stream in list(self.published.values()):
+            info = stream.info()
+            request = ConvPublish(
+                self.room,
+                self._rid(),
+                stream.stream_id,
+                stream.has_audio(),
+                stream.has_video(),
+                bool(info["isAudioMuted"]),
+                bool(info["isVideoMuted"]),
+            )
+            fx.extend(self._send(request))
+        return fx
+
+    def suspend(self, now: float) -> list[Effect]:
+        """The relay connection is lost (the relay forgets this member, its streams and its
+        subscriptions): every call ends without a bye, unanswered requests are rejected with
+        2 ERROR_NETWORK_UNAVAILABLE, the list is forgotten; the published streams are kept,
+        to be published again by :meth:`joined`."""
+        fx: list[Effect] = []
+        for call in list(self.calls.values()):
+            if call.state is not ConversationCallState.ENDED:
+                fx.extend(call.abort(now))
+        for request_id, request in list(self.pending.items()):
+            del self.pending[request_id]
+            if isinstance(request, ConvPublish):
+                stream = self.published.pop(request.stream_id, None)
+                if stream is not None:
+                    stream.conversations.pop(self.room, None)
+            info = "the relay connection was lost"
+            code = ErrorNumber.ERROR_NETWORK_UNAVAILABLE
+            fx.append(Reject(self.target, request_id, request.COMMAND.value, code, info))
+        self.available.clear()
+        self.resuming = True
+        return fx
 
     def left(self, now: float) -> list[Effect]:
         """The conversation is no longer JOINED: every call ends, the list is forgotten."""
@@ -152,8 +193,13 @@ class ConversationMedia:
             stream.conversations.pop(self.room, None)
         self.published.clear()
         self.available.clear()
+        for request_id, request in self.pending.items():
+            info = "the conversation was left"
+            code = ErrorNumber.ERROR_WRONG_STATE
+            fx.append(Reject(self.target, request_id, request.COMMAND.value, code, info))
         self.pending.clear()
         self.mode = None
+        self.resuming = False
         return fx
 
     def listen(self, event: str, now: float) -> list[Effect]:

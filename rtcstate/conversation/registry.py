@@ -38,7 +38,8 @@ from rtcstate.conversation.machine import (
 from rtcstate.drops import DropReason
 from rtcstate.effects import Drop, Effect
 from rtcstate.errors import RtcError
-from rtcstate.wire_conversation import RELAY_ONLY, REQUESTS
+from rtcstate.wire_streams import ROOM_RELAY_ONLY as RELAY_ONLY
+from rtcstate.wire_streams import ROOM_REQUESTS as REQUESTS
 
 __all__ = [
     "ROUTE",

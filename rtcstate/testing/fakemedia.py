@@ -583,8 +583,16 @@ class FakeMediaStack:
         if far is not None:
             self.network.host.report(far.owner, DataChannelMessage(e.channel_id, e.data))
 
+    def _publish(self, e: fx.Effect) -> None:
+        # a conversation call sends a stream it did not acquire for that call: its tracks are
+        # those of the stream (both kinds when the stack never acquired it)
+        assert isinstance(e, fx.PublishStream)
+        audio, video = self.streams.get(e.stream_id, (True, True))
+        self.requests.setdefault(e.call_id, (e.stream_id, audio, video))
+
 
 _HANDLERS: dict[type[fx.Effect], Callable[[FakeMediaStack, fx.Effect], None]] = {
+    fx.PublishStream: FakeMediaStack._publish,
     fx.AcquireMedia: FakeMediaStack._acquire,
     fx.ReleaseMedia: FakeMediaStack._release,
     fx.CreatePeerConnection: FakeMediaStack._create_pc,

@@ -30,6 +30,20 @@ Invariants (:func:`check_room`, each an :class:`~rtcstate.testing.harness.Invari
   device is shown by it exactly once unless the device left, was ejected or lost its
   connection after the relay sent it (the message was in flight);
 * no exception escaped a session, the hub or the script.
+
+Media (:mod:`rtcstate.conversation.media`): members publish their stream (``s<index>``),
+withdraw it, subscribe to another member's listed stream and unsubscribe; the fake media stack
+carries the mesh calls. Invariants (:func:`check_media`):
+
+* the relay sends a stream notice (list change, subscription, forwarded call signal) only to
+  a member of the room: nothing reaches a waiter, an ejected or a departed user;
+* once settled, a device out of the room holds no call, no subscription and no stream list;
+* a JOINED device lists exactly the relay's streams, and is subscribed to exactly the streams
+  it *asked for* that are still published: a subscription asked for is kept unless the device
+  unsubscribed, the relay refused it, the device left the room (leave, ejection, lost
+  connection) or the device was told the stream went away, after asking; every such
+  subscription is carried by a CONNECTED call on both ends, and the publisher holds no call
+  the relay does not know.
 """
 
 from __future__ import annotations
@@ -41,15 +55,18 @@ from typing import Any
 import attrs
 from hypothesis import strategies as st
 
-from rtcstate.conversation import Conversation, ConversationState
-from rtcstate.effects import Effect
+from rtcstate.conversation import Conversation, ConversationState, Reject
+from rtcstate.conversation.call import CallRole, ConversationCallState
+from rtcstate.effects import Effect, Send
 from rtcstate.hub import Deliver, HubEffect
 from rtcstate.retry import FixedDelay
 from rtcstate.session import SessionConfig
+from rtcstate.stream import Stream
 from rtcstate.testing.harness import InvariantViolation
 from rtcstate.testing.network import Client, Faults, SimNetwork
 from rtcstate.wire import Message
 from rtcstate.wire_conversation import ConvMessage
+from rtcstate.wire_streams import STREAM_RELAY_ONLY, ConvSubscribe
 
 __all__ = [
     "ROOM",
@@ -120,7 +137,45 @@ class Eject:
     at: float
 
 
-RoomAction = Join | Leave | Say | Disconnect | Admit | Deny | Eject
+@attrs.frozen(slots=True)
+class Publish:
+    """The member publishes its stream ``s<member>`` (skipped if it is published)."""
+
+    member: int
+    at: float
+
+
+@attrs.frozen(slots=True)
+class Unpublish:
+    member: int
+    at: float
+
+
+@attrs.frozen(slots=True)
+class Subscribe:
+    """The member subscribes to ``s<publisher>`` (skipped unless it lists it)."""
+
+    member: int
+    at: float
+    publisher: int
+
+
+@attrs.frozen(slots=True)
+class Unsubscribe:
+    member: int
+    at: float
+    publisher: int
+
+
+RoomAction = (
+    Join | Leave | Say | Disconnect | Admit | Deny | Eject | Publish | Unpublish | Subscribe
+    | Unsubscribe
+)  # fmt: skip
+
+
+def stream_of(member: int) -> str:
+    """The id of the stream member ``member`` publishes."""
+    return f"s{member}"
 
 
 @attrs.frozen(slots=True)
@@ -150,9 +205,15 @@ class _RoomNetwork(SimNetwork):
     def __init__(self, *args: Any, **kw: Any) -> None:
         super().__init__(*args, **kw)
         self.relayed: list[Relayed] = []
+        #: (time, type, to) of every stream notice the hub sent to a non-member
+        self.stray_media: list[tuple[float, str, str]] = []
 
     def _hub_effects(self, effects: list[HubEffect], received: Message | None) -> None:
         for e in effects:
+            if isinstance(e, Deliver) and type(e.envelope.message) in STREAM_RELAY_ONLY:
+                client = self._conn_owner.get(e.conn)
+                if client is not None and client.address not in {a for a, _ in _view(self)[0]}:
+                    self.stray_media.append((self.now, e.envelope.message.TYPE, client.address))
             if isinstance(e, Deliver) and type(e.envelope.message) is ConvMessage:
                 msg = e.envelope.message
                 client = self._conn_owner.get(e.conn)
@@ -185,6 +246,10 @@ class RoomOutcome:
     gone: dict[str, list[float]] = attrs.field(factory=dict)
     skipped: list[str] = attrs.field(factory=list)
     said: int = 0
+    #: (address, stream id) -> (time, request id) of its last subscription asked for
+    asked: dict[tuple[str, str], tuple[float, str]] = attrs.field(factory=dict)
+    #: (address, stream id) -> times it unsubscribed
+    dropped: dict[tuple[str, str], list[float]] = attrs.field(factory=dict)
 
     def conversation(self, index: int) -> Conversation | None:
         found = self.clients[index].session.child("room", ROOM)
@@ -245,6 +310,8 @@ def run_room(scenario: RoomScenario) -> RoomOutcome:
         c = conv(action.member)
         if not clients[action.member].session.connected:
             skip(action, "not connected")
+        elif isinstance(action, Publish | Unpublish | Subscribe | Unsubscribe):
+            media(action, c)
         elif isinstance(action, Join):
             if c.state is ConversationState.NOT_JOINED:
                 command(action.member, "join", c.join)
@@ -260,6 +327,43 @@ def run_room(scenario: RoomScenario) -> RoomOutcome:
             content = f"m{action.member}#{counters[action.member]}"
             out.said += 1
             command(action.member, "say", lambda now: c.send_message(now, content))
+
+    def media(action: Publish | Unpublish | Subscribe | Unsubscribe, c: Conversation) -> None:
+        index = action.member
+        if not c.joined:
+            skip(action, c.state.name)
+            return
+        if isinstance(action, Publish | Unpublish):
+            sid = stream_of(index)
+            if isinstance(action, Publish) == c.media.is_published_stream(sid):
+                skip(action, "published already" if isinstance(action, Publish) else "not")
+            elif isinstance(action, Publish):
+                command(index, "publish", lambda now: c.publish(now, Stream(sid)))
+            else:
+                command(index, "unpublish", lambda now: c.unpublish(now, sid))
+            return
+        sid = stream_of(action.publisher)
+        key = (clients[index].address, sid)
+        if isinstance(action, Unsubscribe):
+            if sid not in c.media.subscribed:
+                skip(action, "not subscribed")
+                return
+            out.dropped.setdefault(key, []).append(net.now)
+            command(index, "unsubscribe", lambda now: c.unsubscribe_to_stream(now, sid))
+            return
+        listed = {s["streamId"] for s in c.get_available_stream_list() if s["isRemote"]}
+        if sid not in listed or sid in c.media.subscribed:
+            skip(action, "not listed or subscribed already")
+            return
+
+        def subscribe(now: float) -> list[Effect]:
+            fx = c.subscribe_to_stream(now, sid)
+            for e in fx:
+                if isinstance(e, Send) and isinstance(e.message, ConvSubscribe):
+                    out.asked[key] = (now, e.message.request_id)
+            return fx
+
+        command(index, "subscribe", subscribe)
 
     def creator(now: float) -> Iterable[Effect]:
         return conv(MODERATOR).join(now)
@@ -290,6 +394,7 @@ def check_room(out: RoomOutcome) -> None:
         raise _fail("an exception escaped the hub or the script", net.hub_errors[0].trace)
     _check_convergence(out)
     _check_messages(out)
+    check_media(out)
 
 
 def _check_convergence(out: RoomOutcome) -> None:
@@ -350,6 +455,90 @@ def _check_messages(out: RoomOutcome) -> None:
                 raise _fail(f"{to} never showed {content}, relayed to it at {r.time:.3f}")
 
 
+def _relay_streams(net: SimNetwork) -> tuple[dict[str, str], set[tuple[str, str]]]:
+    """The relay's stream list (stream id -> publisher) and subscriptions (subscriber,
+    stream id) of the room."""
+    for tenant, name in net.hub.rooms.rooms():
+        if name == ROOM:
+            view = net.hub.rooms.streams(tenant, name)
+            return dict(view.streams), {(who, sid) for sid, who, _ in view.subscriptions}
+    return {}, set()
+
+
+def check_media(out: RoomOutcome) -> None:
+    """The media invariants of the module docstring (part of :func:`check_room`)."""
+    net = out.net
+    assert isinstance(net, _RoomNetwork)
+    if net.stray_media:
+        raise _fail("the relay sent a stream notice to a non-member", net.stray_media[0])
+    listed, relay_subs = _relay_streams(net)
+    for index, client in enumerate(out.clients):
+        conv = out.conversation(index)
+        address = client.address
+        if conv is None or not conv.joined:
+            if conv is not None and (conv.media.calls or conv.media.available):
+                raise _fail(f"{address} is out of the room but holds media", conv.media.calls)
+            continue
+        book = conv.media
+        if set(book.available) != set(listed):
+            raise _fail(f"{address} lists other streams than the relay", book.available, listed)
+        subscribed = set(book.subscribed)
+        at_relay = {sid for who, sid in relay_subs if who == address}
+        if subscribed != at_relay:
+            raise _fail(f"{address}'s subscriptions differ from the relay's", subscribed, at_relay)
+        wanted = {
+            sid for (who, sid) in out.asked if who == address and _still_wanted(out, client, sid)
+        }
+        if subscribed != wanted & set(listed):
+            raise _fail(
+                f"{address} is not subscribed to exactly what it asked for",
+                f"subscribed: {sorted(subscribed)}", f"asked, still published: "
+                f"{sorted(wanted & set(listed))}",
+            )  # fmt: skip
+        for sid, call_id in book.subscribed.items():
+            call = book.calls.get(call_id)
+            publisher = _client(out, listed.get(sid))
+            far = None
+            if publisher is not None:
+                pconv = out.conversation(out.clients.index(publisher))
+                far = None if pconv is None else pconv.media.calls.get(call_id)
+            if (
+                call is None
+                or far is None
+                or not (call.state is far.state is ConversationCallState.CONNECTED)
+            ):
+                raise _fail(f"{address}'s subscription to {sid} is not carried", call, far)
+        for call in book.calls.values():
+            if call.role is CallRole.PUBLISH and (call.peer, call.stream_id) not in relay_subs:
+                raise _fail(f"{address} publishes {call.stream_id} to {call.peer} unasked")
+
+
+def _client(out: RoomOutcome, address: str | None) -> Client | None:
+    return next((c for c in out.clients if c.address == address), None)
+
+
+def _still_wanted(out: RoomOutcome, client: Client, sid: str) -> bool:
+    when, request_id = out.asked[(client.address, sid)]
+    if any(t >= when for t in out.dropped.get((client.address, sid), ())):
+        return False
+    if any(t >= when for t in out.gone.get(client.address, ())):
+        return False
+    for _, e in client.effects:
+        if isinstance(e, Reject) and e.request_id == request_id:
+            return False
+    room = f"conversation:{ROOM}"
+    return not any(
+        r.time >= when
+        and r.target == room
+        and (
+            (r.event == "streamListChanged" and r.payload.get("listEventType") == "removed")
+            or r.event == "streamRemoved"
+        )
+        and r.payload.get("streamId") == sid
+        for r in client.emits
+    )
+
+
 # --- Hypothesis strategies -----------------------------------------------------------------
 
 
@@ -359,8 +548,18 @@ def _action(draw: st.DrawFn, members: int, horizon: float) -> RoomAction:
     member = draw(st.integers(1, members - 1))
     kind = draw(
         st.sampled_from(["join", "join", "leave", "say", "say", "say", "drop", "admit", "deny",
-                         "eject"])
+                         "eject", "publish", "publish", "unpublish", "subscribe", "subscribe",
+                         "subscribe", "unsubscribe"])
     )  # fmt: skip
+    other = draw(st.integers(0, members - 1))
+    if kind == "publish":
+        return Publish(member if other % 2 else 0, at)
+    if kind == "unpublish":
+        return Unpublish(member, at)
+    if kind == "subscribe":
+        return Subscribe(member, at, other) if other != member else Subscribe(0, at, member)
+    if kind == "unsubscribe":
+        return Unsubscribe(member, at, other)
     if kind == "join":
         return Join(member, at)
     if kind == "leave":
