@@ -40,6 +40,7 @@ from rtcstate_asyncio.files import (
 from rtcstate_asyncio.lifecycle import catch_signals, run_until_signal
 from rtcstate_asyncio.relay import Relay, run_relay, serve
 from rtcstate_asyncio.runtime import Runtime
+from rtcstate_asyncio.streams import Stream
 
 __all__ = [
     "MEDIA_EFFECTS",
@@ -68,6 +69,7 @@ __all__ = [
     "SentConversationInvitation",
     "SentInvitation",
     "Session",
+    "Stream",
     "StreamEnded",
     "UserAgent",
     "WritableFile",

@@ -40,8 +40,10 @@ from rtcstate import effects as fx
 from rtcstate import filetransfer as core_ft
 from rtcstate import invitation as core_inv
 from rtcstate import session as core_session
+from rtcstate import stream as core_stream
 from rtcstate.codes import CallType, ErrorCode, ErrorNumber
 from rtcstate.conversation import invitations as core_conv_inv
+from rtcstate.conversation import registry as core_conv_registry
 from rtcstate.errors import RtcError
 from rtcstate_asyncio.backend import MediaBackend
 from rtcstate_asyncio.calls import Call, ReceivedCallInvitation
@@ -64,6 +66,7 @@ from rtcstate_asyncio.files import (
     _Source,
 )
 from rtcstate_asyncio.runtime import Runtime
+from rtcstate_asyncio.streams import LocalStreams, Stream
 from rtcstate_asyncio.typed import ContactEvents, SessionEvents, UserAgentEvents
 
 __all__ = ["Contact", "MediaSource", "RegistrationError", "Session", "Tap", "UserAgent"]
@@ -208,6 +211,27 @@ class UserAgent(UserAgentEvents):
         if self._session is not None:
             await self.unregister()
 
+    async def create_stream(
+        self,
+        *,
+        audio: bool = True,
+        video: bool = True,
+        call_type: str = "media",
+        timeout: float | None = 10.0,
+    ) -> Stream:
+        """``createStream()``: a local stream from the media backend (the aiortc backend:
+        synthetic audio and video), to publish in conversations (``conversation.publish``) or
+        send in a call (``contact.call(stream_id=stream.stream_id)``). Needs a registered
+        session (the backend belongs to the registration): 16 ERROR_WRONG_STATE otherwise."""
+        session = self._session
+        if session is None:
+            raise RtcError(
+                ErrorNumber.ERROR_WRONG_STATE, "create_stream needs a registered session"
+            )
+        return await session._local_streams.create(
+            audio=audio, video=video, call_type=call_type, timeout=timeout
+        )
+
     async def unregister(self) -> None:
         """Leave the relay: calls end, the connection closes, every task is awaited.
 
@@ -271,6 +295,7 @@ class Session(SessionEvents):
         self._hooks: list[Tap] = []
         self._prune: set[asyncio.Handle] = set()
         self._outcomes = Outcomes()  # the futures of conversation requests
+        self._local_streams = LocalStreams(self)  # the streams the application created (streams.py)
 
     @property
     def runtime(self) -> Runtime:
@@ -366,6 +391,7 @@ class Session(SessionEvents):
     def _attach(self, runtime: Runtime) -> None:
         self._runtime = runtime
         runtime.on_outcome = self._outcomes.settle
+        runtime.intercept = self._local_streams.intercept
 
     async def _close(self, *, unregistering: bool = False) -> None:
         for handle in self._prune:
@@ -414,6 +440,12 @@ class Session(SessionEvents):
         obj = self._objects.get(target)
         if obj is not None:
             return obj
+        if kind == "stream":  # a remote stream first heard of (its conversation holds it)
+            for held in core_conv_registry.conversations(self.core).values():
+                found = held.media.remote_streams.get(ident) or held.media.published.get(ident)
+                if found is not None:
+                    return self._wrap_stream(found)
+            return None
         core = self.core
         if kind == "conversation":
             room = core.child("room", ident)
@@ -459,6 +491,13 @@ class Session(SessionEvents):
         if isinstance(payload, core_dc.DataChannel):
             return self._wrap_channel(payload)
         return payload
+
+    def _wrap_stream(self, stream: core_stream.Stream) -> Stream:
+        key = stream.target
+        obj = self._objects.get(key)
+        if not isinstance(obj, Stream) or obj.core is not stream:
+            obj = self._objects[key] = Stream(self, stream)
+        return obj
 
     def _wrap_room(self, room: core_conv.Conversation) -> Conversation | Conference:
         key = room.target

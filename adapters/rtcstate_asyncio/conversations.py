@@ -31,6 +31,9 @@ from rtcstate.codes import ConversationStatus, ErrorNumber, InvitationStatus
 from rtcstate.conversation import invitations as core_inv
 from rtcstate.effects import Effect
 from rtcstate.errors import RtcError
+from rtcstate.wire_conversation import ConvRequest
+from rtcstate_asyncio.emitter import EventStream, Handler
+from rtcstate_asyncio.streams import Stream
 from rtcstate_asyncio.typed import (
     ConferenceEvents,
     ConversationEvents,
@@ -126,6 +129,8 @@ class _Room:
         super().__init__()
         self.session = session
         self.core = conv
+        #: remote streams by id, as handed to ``streamAdded`` (``streamRemoved`` gets the same)
+        self._remote: dict[str, Stream] = {}
 
     # --- queries ------------------------------------------------------------------------------
 
@@ -249,7 +254,120 @@ class _Room:
         )
         return session._wrap_sent_conversation(sent)
 
+    # --- media (publish / subscribe: rtcstate.conversation.media) ------------------------------
+
+    def get_available_stream_list(self) -> list[dict[str, Any]]:
+        """``getAvailableStreamList()``: the room's streams (StreamInfo; ``isRemote`` False for
+        this device's own)."""
+        return self.core.get_available_stream_list()
+
+    def is_published_stream(self, stream: Stream | str) -> bool:
+        return self.core.media.is_published_stream(_sid(stream))
+
+    def get_remote_stream(self, stream_id: str) -> Stream | None:
+        """The remote stream ``stream_id`` received here (after ``streamAdded``)."""
+        found = self.core.media.remote_streams.get(stream_id)
+        return None if found is None else self.session._wrap_stream(found)
+
+    def get_conversation_call_id(self, stream: Stream | str) -> str | None:
+        """The id of the mesh call carrying ``stream`` (published: the first one), if any."""
+        call = self.core.media.get_conversation_call(_sid(stream))
+        return None if call is None else call.call_id
+
+    async def publish(self, stream: Stream, options: dict[str, Any] | None = None) -> Stream:
+        """``publish(stream, options)``: list a local stream in the room (``options``:
+        ``{"context": {...}}`` handed to the others in StreamInfo); resolves once the relay has
+        it. Every member that subscribes gets its own peer connection (mesh)."""
+        context = (options or {}).get("context")
+        await self._media_request(lambda now: self.core.publish(now, stream.core, context))
+        return stream
+
+    def unpublish(self, stream: Stream | str) -> None:
+        """``unpublish(stream)``: withdraw it; its calls end (8 ERROR_NOT_FOUND if it is not
+        published here)."""
+        sid = _sid(stream)
+        self.session.runtime.run(lambda now: self.core.unpublish(now, sid))
+
+    async def replace_published_stream(self, old: Stream | str, new: Stream) -> Stream:
+        """``replacePublishedStream(old, new)``: the calls carry on with ``new``'s tracks."""
+        sid = _sid(old)
+        await self._media_request(
+            lambda now: self.core.replace_published_stream(now, sid, new.core)
+        )
+        return new
+
+    async def subscribe_to_stream(
+        self, stream_id: str, options: dict[str, Any] | None = None
+    ) -> None:
+        """``subscribeToStream(streamId, options)``: receive a listed remote stream
+        (``options``: ``{"audioOnly": True}`` / ``{"videoOnly": True}``); resolves once the relay
+        has the subscription; ``streamAdded`` fires with the :class:`Stream` when its media
+        arrives. 8 ERROR_NOT_FOUND for a stream not listed."""
+        opts = options or {}
+        audio = not opts.get("videoOnly", False)
+        video = not opts.get("audioOnly", False)
+        await self._media_request(
+            lambda now: self.core.subscribe_to_stream(now, stream_id, audio=audio, video=video)
+        )
+
+    def unsubscribe_to_stream(self, stream_id: str) -> None:
+        """``unsubscribeToStream(streamId)``: stop receiving it (``streamRemoved``)."""
+        self.session.runtime.run(lambda now: self.core.unsubscribe_to_stream(now, stream_id))
+
     # --- internals ----------------------------------------------------------------------------
+
+    def _media_request(self, command: Any) -> asyncio.Future[Any]:
+        sent: list[str] = []
+
+        def run(now: float) -> list[Effect]:
+            fx: list[Effect] = command(now)
+            for e in fx:
+                message = getattr(e, "message", None)
+                if isinstance(message, ConvRequest) and self.core.media.owns_answer(
+                    message.request_id
+                ):
+                    sent.append(message.request_id)
+            return fx
+
+        self.session.runtime.run(run)
+        return self.session._outcomes.expect(sent[0] if sent else None)
+
+    def _listened(self) -> None:
+        """A listener for ``streamListChanged`` is attached: the buffered ones are replayed."""
+        self.session.runtime.run(lambda now: self.core.listen("streamListChanged", now))
+
+    def _add(self, event: str, handler: Handler | None, *, once: bool) -> Any:
+        if event != "streamListChanged":
+            return super()._add(event, handler, once=once)  # type: ignore[misc]
+        if handler is None:
+            attach = super()._add(event, None, once=once)  # type: ignore[misc]
+
+            def decorator(function: Any) -> Any:
+                attach(function)
+                self._listened()
+                return function
+
+            return decorator
+        result = super()._add(event, handler, once=once)  # type: ignore[misc]
+        self._listened()
+        return result
+
+    def _events(self, *names: str) -> EventStream[Any]:
+        stream: EventStream[Any] = super()._events(*names)  # type: ignore[misc]
+        if not names or "streamListChanged" in names:
+            self._listened()
+        return stream
+
+    def _fire(self, event: str, payload: Any, spawn: Any) -> None:
+        if event in ("streamAdded", "streamRemoved") and isinstance(payload, dict):
+            sid = payload.get("streamId")
+            if event == "streamAdded":
+                found = self.core.media.remote_streams.get(str(sid))
+                if found is not None:
+                    payload = self._remote[str(sid)] = self.session._wrap_stream(found)
+            else:
+                payload = self._remote.pop(str(sid), payload)
+        super()._fire(event, payload, spawn)  # type: ignore[misc]
 
     def _request(self, command: Any) -> asyncio.Future[Any]:
         conv = self.core
@@ -260,6 +378,10 @@ class _Room:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name} {self.status.value}>"
+
+
+def _sid(stream: Stream | str) -> str:
+    return stream if isinstance(stream, str) else stream.stream_id
 
 
 class Conversation(_Room, ConversationEvents):

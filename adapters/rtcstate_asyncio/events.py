@@ -30,6 +30,7 @@ __all__ = [
     "ContactMessageInfo",
     "ConversationCustomEventInfo",
     "ConversationDataInfo",
+    "ConversationHangupInfo",
     "ConversationMessageInfo",
     "DataReceivedInfo",
     "DeclinedInfo",
@@ -52,11 +53,13 @@ __all__ = [
     "RecordAvailableInfo",
     "RemoteStreamIdUpdatedInfo",
     "RemoteStreamUpdatedInfo",
+    "RoomModeInfo",
     "SessionConversationInfo",
     "SessionCustomEventInfo",
     "StatsUpdateInfo",
     "StatusChangeInfo",
     "StreamInfo",
+    "StreamListInfo",
     "TransferCompleteInfo",
     "TransferErrorInfo",
     "TransferInformation",
@@ -343,6 +346,38 @@ class SessionCustomEventInfo(TypedDict):
     conversation: str
 
 
+class StreamListInfo(TypedDict):
+    """Conversation ``streamListChanged``: a StreamInfo of the room's list and what happened
+    to it (``listEventType``)."""
+
+    streamId: str
+    type: str
+    isRemote: bool
+    contact: str
+    hasAudio: bool
+    hasVideo: bool
+    isAudioMuted: bool
+    isVideoMuted: bool
+    isScreensharing: bool
+    context: dict[str, Any] | None
+    listEventType: Literal["added", "removed", "updated"]
+
+
+class ConversationHangupInfo(TypedDict):
+    """Conversation ``hangup``: a conversation call ended (``from``: ``local``/``remote``)."""
+
+    reason: str
+    streamId: str
+
+
+class RoomModeInfo(TypedDict):
+    """Conversation ``roomModeChanged`` (rtcstate's rooms are ``mesh``)."""
+
+    oldMode: str | None
+    newMode: str
+    state: str
+
+
 class InvitationReceiveInfo(TypedDict):
     """SentInvitation ``receive`` (a conversation invitation reached a device of the contact)."""
 
@@ -366,6 +401,20 @@ _CONVERSATION = {
     "participantEjected": "ParticipantEjectedInfo",
     "persistentDataUpdated": "PersistentDataInfo",
     "waitingForModeratorAcceptance": "ModeratorInfo",
+    # media (rtcstate.conversation.media)
+    "availableStreamsUpdated": "dict[str, dict[str, Any]]",
+    "callStatsUpdate": "dict[str, Any]",
+    "disconnectionWarning": "dict[str, Any]",
+    "error": "dict[str, Any]",
+    "hangup": "ConversationHangupInfo",
+    "localStreamUpdated": "dict[str, Any]",
+    "remoteStreamIdUpdated": "RemoteStreamIdUpdatedInfo",
+    "remoteStreamUpdated": "dict[str, Any]",
+    "roomModeChanged": "RoomModeInfo",
+    "slowLink": "dict[str, Any]",
+    "streamAdded": "Stream",
+    "streamListChanged": "StreamListInfo",
+    "streamRemoved": "Stream",
 }
 
 _FILE_EVENTS = {
@@ -460,6 +509,21 @@ PAYLOADS: dict[str, dict[str, str]] = {
     "Conference": {**_CONVERSATION, "closed": "None"},
     "ReceivedConversationJoinRequest": {"statusChange": "StatusChangeInfo"},
     "ReceivedConversationInvitation": {"statusChange": "StatusChangeInfo"},
+    "Stream": {
+        "activeStateChange": "dict[str, Any]",
+        "audioAmplitude": "float",
+        "audioAmplitudeInfo": "dict[str, Any]",
+        "audioFlowStatusChanged": "dict[str, bool]",
+        "constraintsChanged": "dict[str, Any]",
+        "flowStatusChanged": "dict[str, Any]",
+        "muteStateChange": "dict[str, Any]",
+        "release": "None",
+        "remoteAudioFlowStatusChanged": "dict[str, bool]",
+        "remoteVideoFlowStatusChanged": "dict[str, bool]",
+        "stopped": "dict[str, Any]",
+        "trackStopped": "dict[str, Any]",
+        "videoFlowStatusChanged": "dict[str, bool]",
+    },
 }
 
 #: the API's classes whose payloads are objects (typed.py imports them for type checking)
@@ -470,6 +534,7 @@ _API_CLASSES = {
     "ReceivedFileTransferInvitation": "rtcstate_asyncio.files",
     "ReceivedConversationJoinRequest": "rtcstate_asyncio.conversations",
     "ReceivedConversationInvitation": "rtcstate_asyncio.conversations",
+    "Stream": "rtcstate_asyncio.streams",
 }
 
 

@@ -143,6 +143,8 @@ class Runtime:
         self._sinks: dict[str, DataSink] = {}
         #: where a conversation request's outcome goes (Resolve / Reject: the API's futures)
         self.on_outcome: Callable[[fx.Effect], None] | None = None
+        #: a media report the API takes before the session (True: taken)
+        self.intercept: Callable[[MediaEvent], bool] | None = None
         if media is not None:
             media.bind(self._media_report)
         else:
@@ -396,6 +398,8 @@ class Runtime:
     # --- media --------------------------------------------------------------------------------
 
     def _media_report(self, event: MediaEvent) -> None:
+        if self.intercept is not None and self.intercept(event):
+            return  # the API's own (a stream the application created: rtcstate_asyncio.streams)
         self.report(lambda now: self.session.media_event(event, now))
 
     # --- the transport ------------------------------------------------------------------------

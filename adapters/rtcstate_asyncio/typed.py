@@ -18,6 +18,7 @@ from rtcstate_asyncio.events import (
     ContactMessageInfo,
     ConversationCustomEventInfo,
     ConversationDataInfo,
+    ConversationHangupInfo,
     ConversationMessageInfo,
     DataReceivedInfo,
     DeclinedInfo,
@@ -38,11 +39,13 @@ from rtcstate_asyncio.events import (
     RecordAvailableInfo,
     RemoteStreamIdUpdatedInfo,
     RemoteStreamUpdatedInfo,
+    RoomModeInfo,
     SessionConversationInfo,
     SessionCustomEventInfo,
     StatsUpdateInfo,
     StatusChangeInfo,
     StreamInfo,
+    StreamListInfo,
     TransferCompleteInfo,
     TransferErrorInfo,
     TransferInformation,
@@ -57,6 +60,7 @@ if TYPE_CHECKING:
         ReceivedConversationJoinRequest,
     )
     from rtcstate_asyncio.files import ReceivedFileTransferInvitation
+    from rtcstate_asyncio.streams import Stream
 
 T = TypeVar("T")
 
@@ -1548,11 +1552,11 @@ class ConversationEvents(Emitter):
 
     @overload
     def on(
-        self, event: Literal["adaptationTriggered", "audioAmplitude", "availableStreamsUpdated", "bandwidthLimited", "callStatsUpdate", "closed", "compositeListChanged", "cpuLimited", "disconnectionWarning", "error", "hangup", "localStreamUpdated", "newMediaAvailable", "newWhiteboardSession", "pointerLocationChanged", "pointerSharingEnabled", "recordingAvailable", "recordingStarted", "recordingStopped", "remoteStreamIdUpdated", "remoteStreamUpdated", "replayListChanged", "roomModeChanged", "simulcastFeedChanged", "slowLink", "streamAdded", "streamListChanged", "streamRemoved", "streamingStarted", "streamingStopped", "transferBegun", "transferEnded", "transferPending", "transferProgress", "videoQualityChanged", "whiteboardRoomMemberUpdate"], handler: Callable[[Any], object]
+        self, event: Literal["adaptationTriggered", "audioAmplitude", "bandwidthLimited", "closed", "compositeListChanged", "cpuLimited", "newMediaAvailable", "newWhiteboardSession", "pointerLocationChanged", "pointerSharingEnabled", "recordingAvailable", "recordingStarted", "recordingStopped", "replayListChanged", "simulcastFeedChanged", "streamingStarted", "streamingStopped", "transferBegun", "transferEnded", "transferPending", "transferProgress", "videoQualityChanged", "whiteboardRoomMemberUpdate"], handler: Callable[[Any], object]
     ) -> Self: ...
     @overload
     def on(
-        self, event: Literal["adaptationTriggered", "audioAmplitude", "availableStreamsUpdated", "bandwidthLimited", "callStatsUpdate", "closed", "compositeListChanged", "cpuLimited", "disconnectionWarning", "error", "hangup", "localStreamUpdated", "newMediaAvailable", "newWhiteboardSession", "pointerLocationChanged", "pointerSharingEnabled", "recordingAvailable", "recordingStarted", "recordingStopped", "remoteStreamIdUpdated", "remoteStreamUpdated", "replayListChanged", "roomModeChanged", "simulcastFeedChanged", "slowLink", "streamAdded", "streamListChanged", "streamRemoved", "streamingStarted", "streamingStopped", "transferBegun", "transferEnded", "transferPending", "transferProgress", "videoQualityChanged", "whiteboardRoomMemberUpdate"], handler: None = None
+        self, event: Literal["adaptationTriggered", "audioAmplitude", "bandwidthLimited", "closed", "compositeListChanged", "cpuLimited", "newMediaAvailable", "newWhiteboardSession", "pointerLocationChanged", "pointerSharingEnabled", "recordingAvailable", "recordingStarted", "recordingStopped", "replayListChanged", "simulcastFeedChanged", "streamingStarted", "streamingStopped", "transferBegun", "transferEnded", "transferPending", "transferProgress", "videoQualityChanged", "whiteboardRoomMemberUpdate"], handler: None = None
     ) -> Callable[[Callable[[Any], T]], Callable[[Any], T]]: ...
     @overload
     def on(
@@ -1570,6 +1574,14 @@ class ConversationEvents(Emitter):
     def on(
         self, event: Literal["data"], handler: None = None
     ) -> Callable[[Callable[[ConversationDataInfo], T]], Callable[[ConversationDataInfo], T]]: ...
+    @overload
+    def on(
+        self, event: Literal["hangup"], handler: Callable[[ConversationHangupInfo], object]
+    ) -> Self: ...
+    @overload
+    def on(
+        self, event: Literal["hangup"], handler: None = None
+    ) -> Callable[[Callable[[ConversationHangupInfo], T]], Callable[[ConversationHangupInfo], T]]: ...
     @overload
     def on(
         self, event: Literal["message"], handler: Callable[[ConversationMessageInfo], object]
@@ -1618,6 +1630,54 @@ class ConversationEvents(Emitter):
     def on(
         self, event: Literal["persistentDataUpdated"], handler: None = None
     ) -> Callable[[Callable[[PersistentDataInfo], T]], Callable[[PersistentDataInfo], T]]: ...
+    @overload
+    def on(
+        self, event: Literal["remoteStreamIdUpdated"], handler: Callable[[RemoteStreamIdUpdatedInfo], object]
+    ) -> Self: ...
+    @overload
+    def on(
+        self, event: Literal["remoteStreamIdUpdated"], handler: None = None
+    ) -> Callable[[Callable[[RemoteStreamIdUpdatedInfo], T]], Callable[[RemoteStreamIdUpdatedInfo], T]]: ...
+    @overload
+    def on(
+        self, event: Literal["roomModeChanged"], handler: Callable[[RoomModeInfo], object]
+    ) -> Self: ...
+    @overload
+    def on(
+        self, event: Literal["roomModeChanged"], handler: None = None
+    ) -> Callable[[Callable[[RoomModeInfo], T]], Callable[[RoomModeInfo], T]]: ...
+    @overload
+    def on(
+        self, event: Literal["streamAdded", "streamRemoved"], handler: Callable[[Stream], object]
+    ) -> Self: ...
+    @overload
+    def on(
+        self, event: Literal["streamAdded", "streamRemoved"], handler: None = None
+    ) -> Callable[[Callable[[Stream], T]], Callable[[Stream], T]]: ...
+    @overload
+    def on(
+        self, event: Literal["streamListChanged"], handler: Callable[[StreamListInfo], object]
+    ) -> Self: ...
+    @overload
+    def on(
+        self, event: Literal["streamListChanged"], handler: None = None
+    ) -> Callable[[Callable[[StreamListInfo], T]], Callable[[StreamListInfo], T]]: ...
+    @overload
+    def on(
+        self, event: Literal["callStatsUpdate", "disconnectionWarning", "error", "localStreamUpdated", "remoteStreamUpdated", "slowLink"], handler: Callable[[dict[str, Any]], object]
+    ) -> Self: ...
+    @overload
+    def on(
+        self, event: Literal["callStatsUpdate", "disconnectionWarning", "error", "localStreamUpdated", "remoteStreamUpdated", "slowLink"], handler: None = None
+    ) -> Callable[[Callable[[dict[str, Any]], T]], Callable[[dict[str, Any]], T]]: ...
+    @overload
+    def on(
+        self, event: Literal["availableStreamsUpdated"], handler: Callable[[dict[str, dict[str, Any]]], object]
+    ) -> Self: ...
+    @overload
+    def on(
+        self, event: Literal["availableStreamsUpdated"], handler: None = None
+    ) -> Callable[[Callable[[dict[str, dict[str, Any]]], T]], Callable[[dict[str, dict[str, Any]]], T]]: ...
     @overload
     def on(
         self, event: Literal["contactJoined", "contactJoinedWaitingRoom", "contactLeft", "contactLeftWaitingRoom"], handler: Callable[[str], object]
@@ -1632,11 +1692,11 @@ class ConversationEvents(Emitter):
 
     @overload
     def once(
-        self, event: Literal["adaptationTriggered", "audioAmplitude", "availableStreamsUpdated", "bandwidthLimited", "callStatsUpdate", "closed", "compositeListChanged", "cpuLimited", "disconnectionWarning", "error", "hangup", "localStreamUpdated", "newMediaAvailable", "newWhiteboardSession", "pointerLocationChanged", "pointerSharingEnabled", "recordingAvailable", "recordingStarted", "recordingStopped", "remoteStreamIdUpdated", "remoteStreamUpdated", "replayListChanged", "roomModeChanged", "simulcastFeedChanged", "slowLink", "streamAdded", "streamListChanged", "streamRemoved", "streamingStarted", "streamingStopped", "transferBegun", "transferEnded", "transferPending", "transferProgress", "videoQualityChanged", "whiteboardRoomMemberUpdate"], handler: Callable[[Any], object]
+        self, event: Literal["adaptationTriggered", "audioAmplitude", "bandwidthLimited", "closed", "compositeListChanged", "cpuLimited", "newMediaAvailable", "newWhiteboardSession", "pointerLocationChanged", "pointerSharingEnabled", "recordingAvailable", "recordingStarted", "recordingStopped", "replayListChanged", "simulcastFeedChanged", "streamingStarted", "streamingStopped", "transferBegun", "transferEnded", "transferPending", "transferProgress", "videoQualityChanged", "whiteboardRoomMemberUpdate"], handler: Callable[[Any], object]
     ) -> Self: ...
     @overload
     def once(
-        self, event: Literal["adaptationTriggered", "audioAmplitude", "availableStreamsUpdated", "bandwidthLimited", "callStatsUpdate", "closed", "compositeListChanged", "cpuLimited", "disconnectionWarning", "error", "hangup", "localStreamUpdated", "newMediaAvailable", "newWhiteboardSession", "pointerLocationChanged", "pointerSharingEnabled", "recordingAvailable", "recordingStarted", "recordingStopped", "remoteStreamIdUpdated", "remoteStreamUpdated", "replayListChanged", "roomModeChanged", "simulcastFeedChanged", "slowLink", "streamAdded", "streamListChanged", "streamRemoved", "streamingStarted", "streamingStopped", "transferBegun", "transferEnded", "transferPending", "transferProgress", "videoQualityChanged", "whiteboardRoomMemberUpdate"], handler: None = None
+        self, event: Literal["adaptationTriggered", "audioAmplitude", "bandwidthLimited", "closed", "compositeListChanged", "cpuLimited", "newMediaAvailable", "newWhiteboardSession", "pointerLocationChanged", "pointerSharingEnabled", "recordingAvailable", "recordingStarted", "recordingStopped", "replayListChanged", "simulcastFeedChanged", "streamingStarted", "streamingStopped", "transferBegun", "transferEnded", "transferPending", "transferProgress", "videoQualityChanged", "whiteboardRoomMemberUpdate"], handler: None = None
     ) -> Callable[[Callable[[Any], T]], Callable[[Any], T]]: ...
     @overload
     def once(
@@ -1654,6 +1714,14 @@ class ConversationEvents(Emitter):
     def once(
         self, event: Literal["data"], handler: None = None
     ) -> Callable[[Callable[[ConversationDataInfo], T]], Callable[[ConversationDataInfo], T]]: ...
+    @overload
+    def once(
+        self, event: Literal["hangup"], handler: Callable[[ConversationHangupInfo], object]
+    ) -> Self: ...
+    @overload
+    def once(
+        self, event: Literal["hangup"], handler: None = None
+    ) -> Callable[[Callable[[ConversationHangupInfo], T]], Callable[[ConversationHangupInfo], T]]: ...
     @overload
     def once(
         self, event: Literal["message"], handler: Callable[[ConversationMessageInfo], object]
@@ -1704,6 +1772,54 @@ class ConversationEvents(Emitter):
     ) -> Callable[[Callable[[PersistentDataInfo], T]], Callable[[PersistentDataInfo], T]]: ...
     @overload
     def once(
+        self, event: Literal["remoteStreamIdUpdated"], handler: Callable[[RemoteStreamIdUpdatedInfo], object]
+    ) -> Self: ...
+    @overload
+    def once(
+        self, event: Literal["remoteStreamIdUpdated"], handler: None = None
+    ) -> Callable[[Callable[[RemoteStreamIdUpdatedInfo], T]], Callable[[RemoteStreamIdUpdatedInfo], T]]: ...
+    @overload
+    def once(
+        self, event: Literal["roomModeChanged"], handler: Callable[[RoomModeInfo], object]
+    ) -> Self: ...
+    @overload
+    def once(
+        self, event: Literal["roomModeChanged"], handler: None = None
+    ) -> Callable[[Callable[[RoomModeInfo], T]], Callable[[RoomModeInfo], T]]: ...
+    @overload
+    def once(
+        self, event: Literal["streamAdded", "streamRemoved"], handler: Callable[[Stream], object]
+    ) -> Self: ...
+    @overload
+    def once(
+        self, event: Literal["streamAdded", "streamRemoved"], handler: None = None
+    ) -> Callable[[Callable[[Stream], T]], Callable[[Stream], T]]: ...
+    @overload
+    def once(
+        self, event: Literal["streamListChanged"], handler: Callable[[StreamListInfo], object]
+    ) -> Self: ...
+    @overload
+    def once(
+        self, event: Literal["streamListChanged"], handler: None = None
+    ) -> Callable[[Callable[[StreamListInfo], T]], Callable[[StreamListInfo], T]]: ...
+    @overload
+    def once(
+        self, event: Literal["callStatsUpdate", "disconnectionWarning", "error", "localStreamUpdated", "remoteStreamUpdated", "slowLink"], handler: Callable[[dict[str, Any]], object]
+    ) -> Self: ...
+    @overload
+    def once(
+        self, event: Literal["callStatsUpdate", "disconnectionWarning", "error", "localStreamUpdated", "remoteStreamUpdated", "slowLink"], handler: None = None
+    ) -> Callable[[Callable[[dict[str, Any]], T]], Callable[[dict[str, Any]], T]]: ...
+    @overload
+    def once(
+        self, event: Literal["availableStreamsUpdated"], handler: Callable[[dict[str, dict[str, Any]]], object]
+    ) -> Self: ...
+    @overload
+    def once(
+        self, event: Literal["availableStreamsUpdated"], handler: None = None
+    ) -> Callable[[Callable[[dict[str, dict[str, Any]]], T]], Callable[[dict[str, dict[str, Any]]], T]]: ...
+    @overload
+    def once(
         self, event: Literal["contactJoined", "contactJoinedWaitingRoom", "contactLeft", "contactLeftWaitingRoom"], handler: Callable[[str], object]
     ) -> Self: ...
     @overload
@@ -1716,7 +1832,7 @@ class ConversationEvents(Emitter):
 
     @overload
     def wait_for(
-        self, event: Literal["adaptationTriggered", "audioAmplitude", "availableStreamsUpdated", "bandwidthLimited", "callStatsUpdate", "closed", "compositeListChanged", "cpuLimited", "disconnectionWarning", "error", "hangup", "localStreamUpdated", "newMediaAvailable", "newWhiteboardSession", "pointerLocationChanged", "pointerSharingEnabled", "recordingAvailable", "recordingStarted", "recordingStopped", "remoteStreamIdUpdated", "remoteStreamUpdated", "replayListChanged", "roomModeChanged", "simulcastFeedChanged", "slowLink", "streamAdded", "streamListChanged", "streamRemoved", "streamingStarted", "streamingStopped", "transferBegun", "transferEnded", "transferPending", "transferProgress", "videoQualityChanged", "whiteboardRoomMemberUpdate"], timeout: float | None = None
+        self, event: Literal["adaptationTriggered", "audioAmplitude", "bandwidthLimited", "closed", "compositeListChanged", "cpuLimited", "newMediaAvailable", "newWhiteboardSession", "pointerLocationChanged", "pointerSharingEnabled", "recordingAvailable", "recordingStarted", "recordingStopped", "replayListChanged", "simulcastFeedChanged", "streamingStarted", "streamingStopped", "transferBegun", "transferEnded", "transferPending", "transferProgress", "videoQualityChanged", "whiteboardRoomMemberUpdate"], timeout: float | None = None
     ) -> asyncio.Future[Any]: ...
     @overload
     def wait_for(
@@ -1726,6 +1842,10 @@ class ConversationEvents(Emitter):
     def wait_for(
         self, event: Literal["data"], timeout: float | None = None
     ) -> asyncio.Future[ConversationDataInfo]: ...
+    @overload
+    def wait_for(
+        self, event: Literal["hangup"], timeout: float | None = None
+    ) -> asyncio.Future[ConversationHangupInfo]: ...
     @overload
     def wait_for(
         self, event: Literal["message"], timeout: float | None = None
@@ -1752,6 +1872,30 @@ class ConversationEvents(Emitter):
     ) -> asyncio.Future[PersistentDataInfo]: ...
     @overload
     def wait_for(
+        self, event: Literal["remoteStreamIdUpdated"], timeout: float | None = None
+    ) -> asyncio.Future[RemoteStreamIdUpdatedInfo]: ...
+    @overload
+    def wait_for(
+        self, event: Literal["roomModeChanged"], timeout: float | None = None
+    ) -> asyncio.Future[RoomModeInfo]: ...
+    @overload
+    def wait_for(
+        self, event: Literal["streamAdded", "streamRemoved"], timeout: float | None = None
+    ) -> asyncio.Future[Stream]: ...
+    @overload
+    def wait_for(
+        self, event: Literal["streamListChanged"], timeout: float | None = None
+    ) -> asyncio.Future[StreamListInfo]: ...
+    @overload
+    def wait_for(
+        self, event: Literal["callStatsUpdate", "disconnectionWarning", "error", "localStreamUpdated", "remoteStreamUpdated", "slowLink"], timeout: float | None = None
+    ) -> asyncio.Future[dict[str, Any]]: ...
+    @overload
+    def wait_for(
+        self, event: Literal["availableStreamsUpdated"], timeout: float | None = None
+    ) -> asyncio.Future[dict[str, dict[str, Any]]]: ...
+    @overload
+    def wait_for(
         self, event: Literal["contactJoined", "contactJoinedWaitingRoom", "contactLeft", "contactLeftWaitingRoom"], timeout: float | None = None
     ) -> asyncio.Future[str]: ...
     def wait_for(self, event: str, timeout: float | None = None) -> Any:
@@ -1759,11 +1903,13 @@ class ConversationEvents(Emitter):
         return self._wait_for(event, timeout)
 
     @overload
-    def events(self, name: Literal["adaptationTriggered", "audioAmplitude", "availableStreamsUpdated", "bandwidthLimited", "callStatsUpdate", "closed", "compositeListChanged", "cpuLimited", "disconnectionWarning", "error", "hangup", "localStreamUpdated", "newMediaAvailable", "newWhiteboardSession", "pointerLocationChanged", "pointerSharingEnabled", "recordingAvailable", "recordingStarted", "recordingStopped", "remoteStreamIdUpdated", "remoteStreamUpdated", "replayListChanged", "roomModeChanged", "simulcastFeedChanged", "slowLink", "streamAdded", "streamListChanged", "streamRemoved", "streamingStarted", "streamingStopped", "transferBegun", "transferEnded", "transferPending", "transferProgress", "videoQualityChanged", "whiteboardRoomMemberUpdate"], /) -> EventStream[Any]: ...
+    def events(self, name: Literal["adaptationTriggered", "audioAmplitude", "bandwidthLimited", "closed", "compositeListChanged", "cpuLimited", "newMediaAvailable", "newWhiteboardSession", "pointerLocationChanged", "pointerSharingEnabled", "recordingAvailable", "recordingStarted", "recordingStopped", "replayListChanged", "simulcastFeedChanged", "streamingStarted", "streamingStopped", "transferBegun", "transferEnded", "transferPending", "transferProgress", "videoQualityChanged", "whiteboardRoomMemberUpdate"], /) -> EventStream[Any]: ...
     @overload
     def events(self, name: Literal["customEvent"], /) -> EventStream[ConversationCustomEventInfo]: ...
     @overload
     def events(self, name: Literal["data"], /) -> EventStream[ConversationDataInfo]: ...
+    @overload
+    def events(self, name: Literal["hangup"], /) -> EventStream[ConversationHangupInfo]: ...
     @overload
     def events(self, name: Literal["message"], /) -> EventStream[ConversationMessageInfo]: ...
     @overload
@@ -1776,6 +1922,18 @@ class ConversationEvents(Emitter):
     def events(self, name: Literal["participantEjected"], /) -> EventStream[ParticipantEjectedInfo]: ...
     @overload
     def events(self, name: Literal["persistentDataUpdated"], /) -> EventStream[PersistentDataInfo]: ...
+    @overload
+    def events(self, name: Literal["remoteStreamIdUpdated"], /) -> EventStream[RemoteStreamIdUpdatedInfo]: ...
+    @overload
+    def events(self, name: Literal["roomModeChanged"], /) -> EventStream[RoomModeInfo]: ...
+    @overload
+    def events(self, name: Literal["streamAdded", "streamRemoved"], /) -> EventStream[Stream]: ...
+    @overload
+    def events(self, name: Literal["streamListChanged"], /) -> EventStream[StreamListInfo]: ...
+    @overload
+    def events(self, name: Literal["callStatsUpdate", "disconnectionWarning", "error", "localStreamUpdated", "remoteStreamUpdated", "slowLink"], /) -> EventStream[dict[str, Any]]: ...
+    @overload
+    def events(self, name: Literal["availableStreamsUpdated"], /) -> EventStream[dict[str, dict[str, Any]]]: ...
     @overload
     def events(self, name: Literal["contactJoined", "contactJoinedWaitingRoom", "contactLeft", "contactLeftWaitingRoom"], /) -> EventStream[str]: ...
     @overload
@@ -1793,11 +1951,11 @@ class ConferenceEvents(Emitter):
 
     @overload
     def on(
-        self, event: Literal["adaptationTriggered", "audioAmplitude", "availableStreamsUpdated", "bandwidthLimited", "callStatsUpdate", "compositeListChanged", "cpuLimited", "disconnectionWarning", "error", "hangup", "localStreamUpdated", "newMediaAvailable", "newWhiteboardSession", "pointerLocationChanged", "pointerSharingEnabled", "recordingAvailable", "recordingStarted", "recordingStopped", "remoteStreamIdUpdated", "remoteStreamUpdated", "replayListChanged", "roomModeChanged", "simulcastFeedChanged", "slowLink", "streamAdded", "streamListChanged", "streamRemoved", "streamingStarted", "streamingStopped", "transferBegun", "transferEnded", "transferPending", "transferProgress", "videoQualityChanged", "whiteboardRoomMemberUpdate"], handler: Callable[[Any], object]
+        self, event: Literal["adaptationTriggered", "audioAmplitude", "bandwidthLimited", "compositeListChanged", "cpuLimited", "newMediaAvailable", "newWhiteboardSession", "pointerLocationChanged", "pointerSharingEnabled", "recordingAvailable", "recordingStarted", "recordingStopped", "replayListChanged", "simulcastFeedChanged", "streamingStarted", "streamingStopped", "transferBegun", "transferEnded", "transferPending", "transferProgress", "videoQualityChanged", "whiteboardRoomMemberUpdate"], handler: Callable[[Any], object]
     ) -> Self: ...
     @overload
     def on(
-        self, event: Literal["adaptationTriggered", "audioAmplitude", "availableStreamsUpdated", "bandwidthLimited", "callStatsUpdate", "compositeListChanged", "cpuLimited", "disconnectionWarning", "error", "hangup", "localStreamUpdated", "newMediaAvailable", "newWhiteboardSession", "pointerLocationChanged", "pointerSharingEnabled", "recordingAvailable", "recordingStarted", "recordingStopped", "remoteStreamIdUpdated", "remoteStreamUpdated", "replayListChanged", "roomModeChanged", "simulcastFeedChanged", "slowLink", "streamAdded", "streamListChanged", "streamRemoved", "streamingStarted", "streamingStopped", "transferBegun", "transferEnded", "transferPending", "transferProgress", "videoQualityChanged", "whiteboardRoomMemberUpdate"], handler: None = None
+        self, event: Literal["adaptationTriggered", "audioAmplitude", "bandwidthLimited", "compositeListChanged", "cpuLimited", "newMediaAvailable", "newWhiteboardSession", "pointerLocationChanged", "pointerSharingEnabled", "recordingAvailable", "recordingStarted", "recordingStopped", "replayListChanged", "simulcastFeedChanged", "streamingStarted", "streamingStopped", "transferBegun", "transferEnded", "transferPending", "transferProgress", "videoQualityChanged", "whiteboardRoomMemberUpdate"], handler: None = None
     ) -> Callable[[Callable[[Any], T]], Callable[[Any], T]]: ...
     @overload
     def on(
@@ -1815,6 +1973,14 @@ class ConferenceEvents(Emitter):
     def on(
         self, event: Literal["data"], handler: None = None
     ) -> Callable[[Callable[[ConversationDataInfo], T]], Callable[[ConversationDataInfo], T]]: ...
+    @overload
+    def on(
+        self, event: Literal["hangup"], handler: Callable[[ConversationHangupInfo], object]
+    ) -> Self: ...
+    @overload
+    def on(
+        self, event: Literal["hangup"], handler: None = None
+    ) -> Callable[[Callable[[ConversationHangupInfo], T]], Callable[[ConversationHangupInfo], T]]: ...
     @overload
     def on(
         self, event: Literal["message"], handler: Callable[[ConversationMessageInfo], object]
@@ -1863,6 +2029,54 @@ class ConferenceEvents(Emitter):
     def on(
         self, event: Literal["persistentDataUpdated"], handler: None = None
     ) -> Callable[[Callable[[PersistentDataInfo], T]], Callable[[PersistentDataInfo], T]]: ...
+    @overload
+    def on(
+        self, event: Literal["remoteStreamIdUpdated"], handler: Callable[[RemoteStreamIdUpdatedInfo], object]
+    ) -> Self: ...
+    @overload
+    def on(
+        self, event: Literal["remoteStreamIdUpdated"], handler: None = None
+    ) -> Callable[[Callable[[RemoteStreamIdUpdatedInfo], T]], Callable[[RemoteStreamIdUpdatedInfo], T]]: ...
+    @overload
+    def on(
+        self, event: Literal["roomModeChanged"], handler: Callable[[RoomModeInfo], object]
+    ) -> Self: ...
+    @overload
+    def on(
+        self, event: Literal["roomModeChanged"], handler: None = None
+    ) -> Callable[[Callable[[RoomModeInfo], T]], Callable[[RoomModeInfo], T]]: ...
+    @overload
+    def on(
+        self, event: Literal["streamAdded", "streamRemoved"], handler: Callable[[Stream], object]
+    ) -> Self: ...
+    @overload
+    def on(
+        self, event: Literal["streamAdded", "streamRemoved"], handler: None = None
+    ) -> Callable[[Callable[[Stream], T]], Callable[[Stream], T]]: ...
+    @overload
+    def on(
+        self, event: Literal["streamListChanged"], handler: Callable[[StreamListInfo], object]
+    ) -> Self: ...
+    @overload
+    def on(
+        self, event: Literal["streamListChanged"], handler: None = None
+    ) -> Callable[[Callable[[StreamListInfo], T]], Callable[[StreamListInfo], T]]: ...
+    @overload
+    def on(
+        self, event: Literal["callStatsUpdate", "disconnectionWarning", "error", "localStreamUpdated", "remoteStreamUpdated", "slowLink"], handler: Callable[[dict[str, Any]], object]
+    ) -> Self: ...
+    @overload
+    def on(
+        self, event: Literal["callStatsUpdate", "disconnectionWarning", "error", "localStreamUpdated", "remoteStreamUpdated", "slowLink"], handler: None = None
+    ) -> Callable[[Callable[[dict[str, Any]], T]], Callable[[dict[str, Any]], T]]: ...
+    @overload
+    def on(
+        self, event: Literal["availableStreamsUpdated"], handler: Callable[[dict[str, dict[str, Any]]], object]
+    ) -> Self: ...
+    @overload
+    def on(
+        self, event: Literal["availableStreamsUpdated"], handler: None = None
+    ) -> Callable[[Callable[[dict[str, dict[str, Any]]], T]], Callable[[dict[str, dict[str, Any]]], T]]: ...
     @overload
     def on(
         self, event: Literal["contactJoined", "contactJoinedWaitingRoom", "contactLeft", "contactLeftWaitingRoom"], handler: Callable[[str], object]
@@ -1877,11 +2091,11 @@ class ConferenceEvents(Emitter):
 
     @overload
     def once(
-        self, event: Literal["adaptationTriggered", "audioAmplitude", "availableStreamsUpdated", "bandwidthLimited", "callStatsUpdate", "compositeListChanged", "cpuLimited", "disconnectionWarning", "error", "hangup", "localStreamUpdated", "newMediaAvailable", "newWhiteboardSession", "pointerLocationChanged", "pointerSharingEnabled", "recordingAvailable", "recordingStarted", "recordingStopped", "remoteStreamIdUpdated", "remoteStreamUpdated", "replayListChanged", "roomModeChanged", "simulcastFeedChanged", "slowLink", "streamAdded", "streamListChanged", "streamRemoved", "streamingStarted", "streamingStopped", "transferBegun", "transferEnded", "transferPending", "transferProgress", "videoQualityChanged", "whiteboardRoomMemberUpdate"], handler: Callable[[Any], object]
+        self, event: Literal["adaptationTriggered", "audioAmplitude", "bandwidthLimited", "compositeListChanged", "cpuLimited", "newMediaAvailable", "newWhiteboardSession", "pointerLocationChanged", "pointerSharingEnabled", "recordingAvailable", "recordingStarted", "recordingStopped", "replayListChanged", "simulcastFeedChanged", "streamingStarted", "streamingStopped", "transferBegun", "transferEnded", "transferPending", "transferProgress", "videoQualityChanged", "whiteboardRoomMemberUpdate"], handler: Callable[[Any], object]
     ) -> Self: ...
     @overload
     def once(
-        self, event: Literal["adaptationTriggered", "audioAmplitude", "availableStreamsUpdated", "bandwidthLimited", "callStatsUpdate", "compositeListChanged", "cpuLimited", "disconnectionWarning", "error", "hangup", "localStreamUpdated", "newMediaAvailable", "newWhiteboardSession", "pointerLocationChanged", "pointerSharingEnabled", "recordingAvailable", "recordingStarted", "recordingStopped", "remoteStreamIdUpdated", "remoteStreamUpdated", "replayListChanged", "roomModeChanged", "simulcastFeedChanged", "slowLink", "streamAdded", "streamListChanged", "streamRemoved", "streamingStarted", "streamingStopped", "transferBegun", "transferEnded", "transferPending", "transferProgress", "videoQualityChanged", "whiteboardRoomMemberUpdate"], handler: None = None
+        self, event: Literal["adaptationTriggered", "audioAmplitude", "bandwidthLimited", "compositeListChanged", "cpuLimited", "newMediaAvailable", "newWhiteboardSession", "pointerLocationChanged", "pointerSharingEnabled", "recordingAvailable", "recordingStarted", "recordingStopped", "replayListChanged", "simulcastFeedChanged", "streamingStarted", "streamingStopped", "transferBegun", "transferEnded", "transferPending", "transferProgress", "videoQualityChanged", "whiteboardRoomMemberUpdate"], handler: None = None
     ) -> Callable[[Callable[[Any], T]], Callable[[Any], T]]: ...
     @overload
     def once(
@@ -1899,6 +2113,14 @@ class ConferenceEvents(Emitter):
     def once(
         self, event: Literal["data"], handler: None = None
     ) -> Callable[[Callable[[ConversationDataInfo], T]], Callable[[ConversationDataInfo], T]]: ...
+    @overload
+    def once(
+        self, event: Literal["hangup"], handler: Callable[[ConversationHangupInfo], object]
+    ) -> Self: ...
+    @overload
+    def once(
+        self, event: Literal["hangup"], handler: None = None
+    ) -> Callable[[Callable[[ConversationHangupInfo], T]], Callable[[ConversationHangupInfo], T]]: ...
     @overload
     def once(
         self, event: Literal["message"], handler: Callable[[ConversationMessageInfo], object]
@@ -1949,6 +2171,54 @@ class ConferenceEvents(Emitter):
     ) -> Callable[[Callable[[PersistentDataInfo], T]], Callable[[PersistentDataInfo], T]]: ...
     @overload
     def once(
+        self, event: Literal["remoteStreamIdUpdated"], handler: Callable[[RemoteStreamIdUpdatedInfo], object]
+    ) -> Self: ...
+    @overload
+    def once(
+        self, event: Literal["remoteStreamIdUpdated"], handler: None = None
+    ) -> Callable[[Callable[[RemoteStreamIdUpdatedInfo], T]], Callable[[RemoteStreamIdUpdatedInfo], T]]: ...
+    @overload
+    def once(
+        self, event: Literal["roomModeChanged"], handler: Callable[[RoomModeInfo], object]
+    ) -> Self: ...
+    @overload
+    def once(
+        self, event: Literal["roomModeChanged"], handler: None = None
+    ) -> Callable[[Callable[[RoomModeInfo], T]], Callable[[RoomModeInfo], T]]: ...
+    @overload
+    def once(
+        self, event: Literal["streamAdded", "streamRemoved"], handler: Callable[[Stream], object]
+    ) -> Self: ...
+    @overload
+    def once(
+        self, event: Literal["streamAdded", "streamRemoved"], handler: None = None
+    ) -> Callable[[Callable[[Stream], T]], Callable[[Stream], T]]: ...
+    @overload
+    def once(
+        self, event: Literal["streamListChanged"], handler: Callable[[StreamListInfo], object]
+    ) -> Self: ...
+    @overload
+    def once(
+        self, event: Literal["streamListChanged"], handler: None = None
+    ) -> Callable[[Callable[[StreamListInfo], T]], Callable[[StreamListInfo], T]]: ...
+    @overload
+    def once(
+        self, event: Literal["callStatsUpdate", "disconnectionWarning", "error", "localStreamUpdated", "remoteStreamUpdated", "slowLink"], handler: Callable[[dict[str, Any]], object]
+    ) -> Self: ...
+    @overload
+    def once(
+        self, event: Literal["callStatsUpdate", "disconnectionWarning", "error", "localStreamUpdated", "remoteStreamUpdated", "slowLink"], handler: None = None
+    ) -> Callable[[Callable[[dict[str, Any]], T]], Callable[[dict[str, Any]], T]]: ...
+    @overload
+    def once(
+        self, event: Literal["availableStreamsUpdated"], handler: Callable[[dict[str, dict[str, Any]]], object]
+    ) -> Self: ...
+    @overload
+    def once(
+        self, event: Literal["availableStreamsUpdated"], handler: None = None
+    ) -> Callable[[Callable[[dict[str, dict[str, Any]]], T]], Callable[[dict[str, dict[str, Any]]], T]]: ...
+    @overload
+    def once(
         self, event: Literal["contactJoined", "contactJoinedWaitingRoom", "contactLeft", "contactLeftWaitingRoom"], handler: Callable[[str], object]
     ) -> Self: ...
     @overload
@@ -1961,7 +2231,7 @@ class ConferenceEvents(Emitter):
 
     @overload
     def wait_for(
-        self, event: Literal["adaptationTriggered", "audioAmplitude", "availableStreamsUpdated", "bandwidthLimited", "callStatsUpdate", "compositeListChanged", "cpuLimited", "disconnectionWarning", "error", "hangup", "localStreamUpdated", "newMediaAvailable", "newWhiteboardSession", "pointerLocationChanged", "pointerSharingEnabled", "recordingAvailable", "recordingStarted", "recordingStopped", "remoteStreamIdUpdated", "remoteStreamUpdated", "replayListChanged", "roomModeChanged", "simulcastFeedChanged", "slowLink", "streamAdded", "streamListChanged", "streamRemoved", "streamingStarted", "streamingStopped", "transferBegun", "transferEnded", "transferPending", "transferProgress", "videoQualityChanged", "whiteboardRoomMemberUpdate"], timeout: float | None = None
+        self, event: Literal["adaptationTriggered", "audioAmplitude", "bandwidthLimited", "compositeListChanged", "cpuLimited", "newMediaAvailable", "newWhiteboardSession", "pointerLocationChanged", "pointerSharingEnabled", "recordingAvailable", "recordingStarted", "recordingStopped", "replayListChanged", "simulcastFeedChanged", "streamingStarted", "streamingStopped", "transferBegun", "transferEnded", "transferPending", "transferProgress", "videoQualityChanged", "whiteboardRoomMemberUpdate"], timeout: float | None = None
     ) -> asyncio.Future[Any]: ...
     @overload
     def wait_for(
@@ -1971,6 +2241,10 @@ class ConferenceEvents(Emitter):
     def wait_for(
         self, event: Literal["data"], timeout: float | None = None
     ) -> asyncio.Future[ConversationDataInfo]: ...
+    @overload
+    def wait_for(
+        self, event: Literal["hangup"], timeout: float | None = None
+    ) -> asyncio.Future[ConversationHangupInfo]: ...
     @overload
     def wait_for(
         self, event: Literal["message"], timeout: float | None = None
@@ -1997,6 +2271,30 @@ class ConferenceEvents(Emitter):
     ) -> asyncio.Future[PersistentDataInfo]: ...
     @overload
     def wait_for(
+        self, event: Literal["remoteStreamIdUpdated"], timeout: float | None = None
+    ) -> asyncio.Future[RemoteStreamIdUpdatedInfo]: ...
+    @overload
+    def wait_for(
+        self, event: Literal["roomModeChanged"], timeout: float | None = None
+    ) -> asyncio.Future[RoomModeInfo]: ...
+    @overload
+    def wait_for(
+        self, event: Literal["streamAdded", "streamRemoved"], timeout: float | None = None
+    ) -> asyncio.Future[Stream]: ...
+    @overload
+    def wait_for(
+        self, event: Literal["streamListChanged"], timeout: float | None = None
+    ) -> asyncio.Future[StreamListInfo]: ...
+    @overload
+    def wait_for(
+        self, event: Literal["callStatsUpdate", "disconnectionWarning", "error", "localStreamUpdated", "remoteStreamUpdated", "slowLink"], timeout: float | None = None
+    ) -> asyncio.Future[dict[str, Any]]: ...
+    @overload
+    def wait_for(
+        self, event: Literal["availableStreamsUpdated"], timeout: float | None = None
+    ) -> asyncio.Future[dict[str, dict[str, Any]]]: ...
+    @overload
+    def wait_for(
         self, event: Literal["contactJoined", "contactJoinedWaitingRoom", "contactLeft", "contactLeftWaitingRoom"], timeout: float | None = None
     ) -> asyncio.Future[str]: ...
     def wait_for(self, event: str, timeout: float | None = None) -> Any:
@@ -2004,11 +2302,13 @@ class ConferenceEvents(Emitter):
         return self._wait_for(event, timeout)
 
     @overload
-    def events(self, name: Literal["adaptationTriggered", "audioAmplitude", "availableStreamsUpdated", "bandwidthLimited", "callStatsUpdate", "compositeListChanged", "cpuLimited", "disconnectionWarning", "error", "hangup", "localStreamUpdated", "newMediaAvailable", "newWhiteboardSession", "pointerLocationChanged", "pointerSharingEnabled", "recordingAvailable", "recordingStarted", "recordingStopped", "remoteStreamIdUpdated", "remoteStreamUpdated", "replayListChanged", "roomModeChanged", "simulcastFeedChanged", "slowLink", "streamAdded", "streamListChanged", "streamRemoved", "streamingStarted", "streamingStopped", "transferBegun", "transferEnded", "transferPending", "transferProgress", "videoQualityChanged", "whiteboardRoomMemberUpdate"], /) -> EventStream[Any]: ...
+    def events(self, name: Literal["adaptationTriggered", "audioAmplitude", "bandwidthLimited", "compositeListChanged", "cpuLimited", "newMediaAvailable", "newWhiteboardSession", "pointerLocationChanged", "pointerSharingEnabled", "recordingAvailable", "recordingStarted", "recordingStopped", "replayListChanged", "simulcastFeedChanged", "streamingStarted", "streamingStopped", "transferBegun", "transferEnded", "transferPending", "transferProgress", "videoQualityChanged", "whiteboardRoomMemberUpdate"], /) -> EventStream[Any]: ...
     @overload
     def events(self, name: Literal["customEvent"], /) -> EventStream[ConversationCustomEventInfo]: ...
     @overload
     def events(self, name: Literal["data"], /) -> EventStream[ConversationDataInfo]: ...
+    @overload
+    def events(self, name: Literal["hangup"], /) -> EventStream[ConversationHangupInfo]: ...
     @overload
     def events(self, name: Literal["message"], /) -> EventStream[ConversationMessageInfo]: ...
     @overload
@@ -2021,6 +2321,18 @@ class ConferenceEvents(Emitter):
     def events(self, name: Literal["participantEjected"], /) -> EventStream[ParticipantEjectedInfo]: ...
     @overload
     def events(self, name: Literal["persistentDataUpdated"], /) -> EventStream[PersistentDataInfo]: ...
+    @overload
+    def events(self, name: Literal["remoteStreamIdUpdated"], /) -> EventStream[RemoteStreamIdUpdatedInfo]: ...
+    @overload
+    def events(self, name: Literal["roomModeChanged"], /) -> EventStream[RoomModeInfo]: ...
+    @overload
+    def events(self, name: Literal["streamAdded", "streamRemoved"], /) -> EventStream[Stream]: ...
+    @overload
+    def events(self, name: Literal["streamListChanged"], /) -> EventStream[StreamListInfo]: ...
+    @overload
+    def events(self, name: Literal["callStatsUpdate", "disconnectionWarning", "error", "localStreamUpdated", "remoteStreamUpdated", "slowLink"], /) -> EventStream[dict[str, Any]]: ...
+    @overload
+    def events(self, name: Literal["availableStreamsUpdated"], /) -> EventStream[dict[str, dict[str, Any]]]: ...
     @overload
     def events(self, name: Literal["contactJoined", "contactJoinedWaitingRoom", "contactLeft", "contactLeftWaitingRoom"], /) -> EventStream[str]: ...
     @overload
@@ -2163,6 +2475,141 @@ class ReceivedConversationInvitationEvents(Emitter):
     def events(self, name: Literal["statusChange"], /) -> EventStream[StatusChangeInfo]: ...
     @overload
     def events(self, *names: ReceivedConversationInvitationEventName) -> EventStream[Any]: ...
+    def events(self, *names: str) -> EventStream[Any]:
+        """An EventStream of the events named ``names`` (all when none), subscribed now: create it before the action, read it after (``async for``); nothing is dropped."""
+        return self._events(*names)
+
+
+StreamEventName = Literal["AIELog", "AIESnapshot", "activeStateChange", "audioAmplitude", "audioAmplitudeInfo", "audioFlowStatusChanged", "backgroundSubstractionStopComputeTime", "backgroundSubstractionStopVisibilityChange", "constraintsChanged", "flowStatusChanged", "muteStateChange", "release", "remoteAudioFlowStatusChanged", "remoteVideoFlowStatusChanged", "stopped", "trackStopped", "videoFlowStatusChanged"]
+
+
+class StreamEvents(Emitter):
+    """The typed ``on`` / ``once`` / ``wait_for`` / ``events`` of Stream."""
+
+    @overload
+    def on(
+        self, event: Literal["AIELog", "AIESnapshot", "backgroundSubstractionStopComputeTime", "backgroundSubstractionStopVisibilityChange"], handler: Callable[[Any], object]
+    ) -> Self: ...
+    @overload
+    def on(
+        self, event: Literal["AIELog", "AIESnapshot", "backgroundSubstractionStopComputeTime", "backgroundSubstractionStopVisibilityChange"], handler: None = None
+    ) -> Callable[[Callable[[Any], T]], Callable[[Any], T]]: ...
+    @overload
+    def on(
+        self, event: Literal["release"], handler: Callable[[None], object]
+    ) -> Self: ...
+    @overload
+    def on(
+        self, event: Literal["release"], handler: None = None
+    ) -> Callable[[Callable[[None], T]], Callable[[None], T]]: ...
+    @overload
+    def on(
+        self, event: Literal["activeStateChange", "audioAmplitudeInfo", "constraintsChanged", "flowStatusChanged", "muteStateChange", "stopped", "trackStopped"], handler: Callable[[dict[str, Any]], object]
+    ) -> Self: ...
+    @overload
+    def on(
+        self, event: Literal["activeStateChange", "audioAmplitudeInfo", "constraintsChanged", "flowStatusChanged", "muteStateChange", "stopped", "trackStopped"], handler: None = None
+    ) -> Callable[[Callable[[dict[str, Any]], T]], Callable[[dict[str, Any]], T]]: ...
+    @overload
+    def on(
+        self, event: Literal["audioFlowStatusChanged", "remoteAudioFlowStatusChanged", "remoteVideoFlowStatusChanged", "videoFlowStatusChanged"], handler: Callable[[dict[str, bool]], object]
+    ) -> Self: ...
+    @overload
+    def on(
+        self, event: Literal["audioFlowStatusChanged", "remoteAudioFlowStatusChanged", "remoteVideoFlowStatusChanged", "videoFlowStatusChanged"], handler: None = None
+    ) -> Callable[[Callable[[dict[str, bool]], T]], Callable[[dict[str, bool]], T]]: ...
+    @overload
+    def on(
+        self, event: Literal["audioAmplitude"], handler: Callable[[float], object]
+    ) -> Self: ...
+    @overload
+    def on(
+        self, event: Literal["audioAmplitude"], handler: None = None
+    ) -> Callable[[Callable[[float], T]], Callable[[float], T]]: ...
+    def on(self, event: StreamEventName, handler: Handler | None = None) -> Any:
+        """Call ``handler(payload)`` each time ``event`` fires; returns self. Without a handler: a decorator. An unknown name raises ParameterError (ERROR_BAD_PARAMETER)."""
+        return self._add(event, handler, once=False)
+
+    @overload
+    def once(
+        self, event: Literal["AIELog", "AIESnapshot", "backgroundSubstractionStopComputeTime", "backgroundSubstractionStopVisibilityChange"], handler: Callable[[Any], object]
+    ) -> Self: ...
+    @overload
+    def once(
+        self, event: Literal["AIELog", "AIESnapshot", "backgroundSubstractionStopComputeTime", "backgroundSubstractionStopVisibilityChange"], handler: None = None
+    ) -> Callable[[Callable[[Any], T]], Callable[[Any], T]]: ...
+    @overload
+    def once(
+        self, event: Literal["release"], handler: Callable[[None], object]
+    ) -> Self: ...
+    @overload
+    def once(
+        self, event: Literal["release"], handler: None = None
+    ) -> Callable[[Callable[[None], T]], Callable[[None], T]]: ...
+    @overload
+    def once(
+        self, event: Literal["activeStateChange", "audioAmplitudeInfo", "constraintsChanged", "flowStatusChanged", "muteStateChange", "stopped", "trackStopped"], handler: Callable[[dict[str, Any]], object]
+    ) -> Self: ...
+    @overload
+    def once(
+        self, event: Literal["activeStateChange", "audioAmplitudeInfo", "constraintsChanged", "flowStatusChanged", "muteStateChange", "stopped", "trackStopped"], handler: None = None
+    ) -> Callable[[Callable[[dict[str, Any]], T]], Callable[[dict[str, Any]], T]]: ...
+    @overload
+    def once(
+        self, event: Literal["audioFlowStatusChanged", "remoteAudioFlowStatusChanged", "remoteVideoFlowStatusChanged", "videoFlowStatusChanged"], handler: Callable[[dict[str, bool]], object]
+    ) -> Self: ...
+    @overload
+    def once(
+        self, event: Literal["audioFlowStatusChanged", "remoteAudioFlowStatusChanged", "remoteVideoFlowStatusChanged", "videoFlowStatusChanged"], handler: None = None
+    ) -> Callable[[Callable[[dict[str, bool]], T]], Callable[[dict[str, bool]], T]]: ...
+    @overload
+    def once(
+        self, event: Literal["audioAmplitude"], handler: Callable[[float], object]
+    ) -> Self: ...
+    @overload
+    def once(
+        self, event: Literal["audioAmplitude"], handler: None = None
+    ) -> Callable[[Callable[[float], T]], Callable[[float], T]]: ...
+    def once(self, event: StreamEventName, handler: Handler | None = None) -> Any:
+        """As ``on``, for the next ``event`` only."""
+        return self._add(event, handler, once=True)
+
+    @overload
+    def wait_for(
+        self, event: Literal["AIELog", "AIESnapshot", "backgroundSubstractionStopComputeTime", "backgroundSubstractionStopVisibilityChange"], timeout: float | None = None
+    ) -> asyncio.Future[Any]: ...
+    @overload
+    def wait_for(
+        self, event: Literal["release"], timeout: float | None = None
+    ) -> asyncio.Future[None]: ...
+    @overload
+    def wait_for(
+        self, event: Literal["activeStateChange", "audioAmplitudeInfo", "constraintsChanged", "flowStatusChanged", "muteStateChange", "stopped", "trackStopped"], timeout: float | None = None
+    ) -> asyncio.Future[dict[str, Any]]: ...
+    @overload
+    def wait_for(
+        self, event: Literal["audioFlowStatusChanged", "remoteAudioFlowStatusChanged", "remoteVideoFlowStatusChanged", "videoFlowStatusChanged"], timeout: float | None = None
+    ) -> asyncio.Future[dict[str, bool]]: ...
+    @overload
+    def wait_for(
+        self, event: Literal["audioAmplitude"], timeout: float | None = None
+    ) -> asyncio.Future[float]: ...
+    def wait_for(self, event: str, timeout: float | None = None) -> Any:
+        """A future of the payload of the next ``event`` (listening starts now); TimeoutError after ``timeout`` s. Only the next one: read ``events()`` for a sequence."""
+        return self._wait_for(event, timeout)
+
+    @overload
+    def events(self, name: Literal["AIELog", "AIESnapshot", "backgroundSubstractionStopComputeTime", "backgroundSubstractionStopVisibilityChange"], /) -> EventStream[Any]: ...
+    @overload
+    def events(self, name: Literal["release"], /) -> EventStream[None]: ...
+    @overload
+    def events(self, name: Literal["activeStateChange", "audioAmplitudeInfo", "constraintsChanged", "flowStatusChanged", "muteStateChange", "stopped", "trackStopped"], /) -> EventStream[dict[str, Any]]: ...
+    @overload
+    def events(self, name: Literal["audioFlowStatusChanged", "remoteAudioFlowStatusChanged", "remoteVideoFlowStatusChanged", "videoFlowStatusChanged"], /) -> EventStream[dict[str, bool]]: ...
+    @overload
+    def events(self, name: Literal["audioAmplitude"], /) -> EventStream[float]: ...
+    @overload
+    def events(self, *names: StreamEventName) -> EventStream[Any]: ...
     def events(self, *names: str) -> EventStream[Any]:
         """An EventStream of the events named ``names`` (all when none), subscribed now: create it before the action, read it after (``async for``); nothing is dropped."""
         return self._events(*names)
