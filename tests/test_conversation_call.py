@@ -202,7 +202,7 @@ def _sent(fx: list[Effect]) -> list[ConvSignal]:
 def test_the_publisher_offers_and_the_subscriber_answers() -> None:
     pub, sub = _call(CallRole.PUBLISH), _call(CallRole.SUBSCRIBE)
     fx = pub.start(0.0)
-    assert fx[:3] == [CreatePeerConnection("c1"), PublishStream("c1", "s1"), CreateOffer("c1")]
+    assert fx[:3] == [PublishStream("c1", "s1"), CreatePeerConnection("c1"), CreateOffer("c1")]
     fx = sub.start(0.0)
     assert fx[0] == CreatePeerConnection("c1", polite=True) and CreateOffer("c1") not in fx
     [offer] = _sent(pub.media_event(LocalDescriptionReady("c1", "offer", "O"), 0.1))

@@ -370,9 +370,11 @@ class ConversationCall:
         return self.role is CallRole.PUBLISH
 
     def _open(self, fx: list[Effect], now: float) -> None:
-        fx.append(CreatePeerConnection(self.call_id, polite=self.role is CallRole.SUBSCRIBE))
+        # the publisher names the stream first: the connection is created with its tracks
         if self.role is CallRole.PUBLISH:
             fx.append(PublishStream(self.call_id, self.local_stream_id or self.stream_id))
+        fx.append(CreatePeerConnection(self.call_id, polite=self.role is CallRole.SUBSCRIBE))
+        if self.role is CallRole.PUBLISH:
             fx.append(CreateOffer(self.call_id))
         self._arm(fx, ConversationCallTimer.SETUP, now + self.settings.setup_timeout)
 
