@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import re
 
 import pytest
 from rtcstate_cli import demo, main
@@ -101,9 +102,20 @@ def test_the_conference_scenario_checks_every_step() -> None:
     code, text = run_demo("conference")
     assert code == 0, text
     steps = ("waiting room", "ann admitted", "ben denied", "14 ERROR_NOT_ALLOWED", "cid invited",
-             "messages numbered 1 and 2", "cid ejected", "closed then left")  # fmt: skip
+             "messages numbered 1 and 2", "cid ejected", "closed then left",
+             "studio: 4 agents, each publishing, 12 subscriptions (mesh)",
+             "ben unpublished: his stream left every list", "cid killed: his stream left",
+             "mod and ann carry on")  # fmt: skip
     for step in steps:
         assert step in text, step
+    # the frames each received from each of the three others, audio and video
+    for user in ("mod", "ann", "ben", "cid"):
+        line = next(x for x in text.splitlines() if f"- {user} received frames from" in x)
+        counts = re.findall(r"(\w+) (\d+)a/(\d+)v", line.split("from", 1)[1])
+        assert {o for o, _, _ in counts} == {"mod", "ann", "ben", "cid"} - {user}, line
+        assert all(int(a) >= 5 and int(v) >= 2 for _, a, v in counts), line
+    for event in ("streamListChanged", "streamAdded", "streamRemoved", "roomModeChanged"):
+        assert f" {event}" in text, event
     for event in ("waitingForModeratorAcceptance", "conversationJoinRequest", "entryDenied",
                   "conversationInvitation", "participantEjected", "closed"):  # fmt: skip
         assert f" {event}" in text, event

@@ -13,6 +13,7 @@ machine."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from collections.abc import AsyncIterator, Callable
@@ -71,9 +72,10 @@ def _sent(w: World, conv: Conversation, user: str) -> dict[str, tuple[int, int]]
     return out
 
 
-async def _kill(ua: UserAgent) -> None:
+def _kill(ua: UserAgent) -> asyncio.Task[None]:
     """The agent dies: its websocket is aborted (no close frame, no unregister) and its media
-    stops without a bye; nothing of it runs afterwards."""
+    stops without a bye; nothing of it runs once this returns (the task closing what is left
+    is returned)."""
     session = ua.session
     assert session is not None
     runtime = session.runtime
@@ -81,9 +83,13 @@ async def _kill(ua: UserAgent) -> None:
     assert link is not None and link.ws is not None
     link.ws.transport.abort()
     ua._session = None  # the world must not unregister it
-    await runtime.aclose()
-    if runtime.media is not None:  # the backend given to the agent: closed with it
-        await runtime.media.close()
+
+    async def remains() -> None:
+        await runtime.aclose()
+        if runtime.media is not None:  # the backend given to the agent: closed with it
+            await runtime.media.close()
+
+    return asyncio.ensure_future(remains())
 
 
 def test_four_agents_mesh_twelve_subscriptions_then_one_is_killed() -> None:
@@ -135,7 +141,7 @@ def test_four_agents_mesh_twelve_subscriptions_then_one_is_killed() -> None:
             dan_stream = streams["dan"].stream_id
             survivors = {u: c for u, c in convs.items() if u != "dan"}
             killed = time.monotonic()
-            await _kill(w.uas["dan"])
+            closing = _kill(w.uas["dan"])
             await until(
                 lambda: all(
                     dan_stream not in {s["streamId"] for s in c.get_available_stream_list()}
@@ -145,6 +151,8 @@ def test_four_agents_mesh_twelve_subscriptions_then_one_is_killed() -> None:
                 GONE_WITHIN * 4,
             )
             gone_after = time.monotonic() - killed
+            print(f"dan's stream left every list {gone_after:.3f} s after his death")
+            await closing
             assert gone_after < GONE_WITHIN, gone_after
             for user in survivors:
                 removed = await added[user].next(WAIT)
