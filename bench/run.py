@@ -969,6 +969,152 @@ def bench_conversation_join(sizes: Sizes) -> dict[str, Any]:
     return line("conversation_join", value * 1e6, "us", base * 1e6, "ratio <= 2.0", note=note)
 
 
+# --- mesh_join_overhead: a fourth agent receiving three others in a conversation ----------------
+
+MESH_RUNS = {"full": 11, "quick": 5, "smoke": 1}  # timed runs of each leg (after a warm-up)
+MESH_VIDEO = (64, 48)  # small synthetic video: encoding cost is not what is measured
+
+
+def _mesh_media() -> Any:
+    from rtcstate_aiortc import AiortcMedia
+
+    return AiortcMedia(loopback_only=True, video_size=MESH_VIDEO, video_fps=15.0)
+
+
+async def _raw_mesh_join() -> float:
+    """Seconds from building three raw aiortc connection pairs (each sender with synthetic
+    audio + video tracks, each receiver draining) to every receiver holding a frame of each
+    kind; offer/answer handed over in process, the three negotiated concurrently."""
+    from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+    from rtcstate_aiortc import SyntheticStream
+    from rtcstate_aiortc.sources import SourceControl
+
+    drains: list[asyncio.Task[None]] = []
+    got: list[dict[str, int]] = [{"audio": 0, "video": 0} for _ in range(3)]
+
+    async def drain(track: MediaStreamTrack, counts: dict[str, int]) -> None:
+        with contextlib.suppress(MediaStreamError):
+            while True:
+                await track.recv()
+                counts[track.kind] += 1
+
+    width, height = MESH_VIDEO
+    # the sources exist before the clock starts, as the publishers' streams do in the other leg
+    streams = [
+        SyntheticStream(f"raw-mesh-{n}", audio=True, video=True, width=width, height=height,
+                        fps=15.0)
+        for n in range(3)
+    ]  # fmt: skip
+    start = time.perf_counter()
+    pairs = [_raw_pcs() for _ in range(3)]
+    for n, (sender, receiver) in enumerate(pairs):
+        for track in SourceControl(streams[n]).tracks(["audio", "video"]):
+            sender.addTrack(track)
+        receiver.on("track", lambda t, c=got[n]: drains.append(asyncio.ensure_future(drain(t, c))))
+    try:
+        await asyncio.gather(*(_negotiate(a, b) for a, b in pairs))
+        await _until(lambda: all(c["audio"] and c["video"] for c in got))
+        return time.perf_counter() - start
+    finally:
+        for a, b in pairs:
+            await a.close()
+            await b.close()
+        for task in drains:
+            task.cancel()
+        await asyncio.gather(*drains, return_exceptions=True)
+
+
+class _Mesh:
+    """A relay on 127.0.0.1, three agents publishing in one room and a fourth one joined."""
+
+    async def start(self) -> None:
+        from rtcstate_asyncio import UserAgent, serve
+
+        self.relay = await serve("127.0.0.1", 0)
+        self.uas = {
+            u: UserAgent(u, media=_mesh_media(), options={"keepalive_interval": None})
+            for u in ("ann", "ben", "cat", "dan")
+        }
+        self.convs = {}
+        for user, ua in self.uas.items():
+            session = await ua.register(self.relay.url, timeout=E2E_WAIT)
+            self.convs[user] = session.get_conversation("bench")
+            await self.convs[user].join()
+        self.streams = []
+        for user in ("ann", "ben", "cat"):
+            stream = await self.uas[user].create_stream()
+            await self.convs[user].publish(stream)
+            self.streams.append(stream.stream_id)
+        dan = self.convs["dan"]
+        await _until(lambda: len(dan.get_available_stream_list()) == 3)
+
+    def _receiving(self) -> bool:
+        dan = self.convs["dan"]
+        media = self.uas["dan"].session.runtime.media  # type: ignore[union-attr]
+        calls = [dan.core.media.subscribed.get(s) for s in self.streams]
+        if any(c is None for c in calls):
+            return False
+        got = [media.frames_received(c) for c in calls]
+        return all(g.get("audio", 0) and g.get("video", 0) for g in got)
+
+    async def join(self) -> float:
+        """Seconds from dan's three ``subscribe_to_stream`` to a frame of each kind received
+        from each publisher; then the subscriptions end, untimed."""
+        dan = self.convs["dan"]
+        start = time.perf_counter()
+        await asyncio.gather(*(dan.subscribe_to_stream(s) for s in self.streams))
+        await _until(self._receiving)
+        elapsed = time.perf_counter() - start
+        for stream_id in self.streams:
+            dan.unsubscribe_to_stream(stream_id)
+        await _until(lambda: not any(c.core.media.calls for c in self.convs.values()))
+        await _until(lambda: not any(ua.session.runtime.media.calls() for ua in self.uas.values()))  # type: ignore[union-attr]
+        return elapsed
+
+    async def close(self) -> None:
+        for ua in self.uas.values():
+            await ua.unregister()
+        await self.relay.close()
+
+
+def bench_mesh_join(sizes: Sizes) -> dict[str, Any]:
+    runs = MESH_RUNS[sizes.mode]
+
+    async def main() -> tuple[list[float], list[float]]:
+        mesh = _Mesh()
+        await mesh.start()
+        ours: list[float] = []
+        raw: list[float] = []
+        try:
+            await mesh.join()  # warm-up (codecs, first DTLS contexts)
+            await _loopback_task(_raw_mesh_join())
+            for n in range(runs):
+                legs = [True, False] if n % 2 == 0 else [False, True]  # ABBA
+                for rtcstate in legs:
+                    if rtcstate:
+                        ours.append(await mesh.join())
+                    else:
+                        raw.append(await _loopback_task(_raw_mesh_join()))
+        finally:
+            await mesh.close()
+        return ours, raw
+
+    ours, raw = asyncio.run(main())
+    value, base = statistics.median(ours) * 1e3, statistics.median(raw) * 1e3
+    note = (
+        f"median of {runs} ms for a fourth member of a conversation (joined, the list known) "
+        "from its three subscribe_to_stream() to a frame of each kind received from each of "
+        "the three publishers (mesh: three aiortc connections through the websocket relay on "
+        "127.0.0.1, offer/answer/candidates relayed); baseline: three raw aiortc connection "
+        "pairs with the same synthetic sources (64x48 video, made before the clock starts), "
+        "offer/answer handed over in process, from construction to a frame of each kind on "
+        "every receiver; both 127.0.0.1 "
+        f"only, iceServers=[]; runs alternate ABBA; min {min(ours) * 1e3:.1f} / "
+        f"{min(raw) * 1e3:.1f} ms"
+    )
+    return line("mesh_join_overhead", value, "ms", base, "ratio <= 1.5", note=note)
+
+
 BENCHMARKS: dict[str, Callable[[Sizes], dict[str, Any]]] = {
     "receive": bench_receive,
     "receive_stdlib": bench_receive_stdlib,
@@ -982,6 +1128,7 @@ BENCHMARKS: dict[str, Callable[[Sizes], dict[str, Any]]] = {
     "file_transfer_vs_raw": bench_file_transfer,
     "conversation_fanout": bench_conversation_fanout,
     "conversation_join": bench_conversation_join,
+    "mesh_join_overhead": bench_mesh_join,
 }
 
 

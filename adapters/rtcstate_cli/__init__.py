@@ -61,8 +61,7 @@ def _agent(name: str, relay: str) -> int:
 def _demo(scenario: str, size_mb: float, relay: str | None) -> int:
     import asyncio
 
-    if scenario != "conference":  # the conference has no media
-        require("aiortc", "rtcstate demo")
+    require("aiortc", "rtcstate demo")  # every scenario has media (the conference's mesh too)
     from rtcstate_cli.demo import run
 
     return asyncio.run(run(scenario, int(size_mb * (1 << 20)), relay_url=relay))

@@ -14,8 +14,10 @@ message and a non-zero exit code. Scenarios:
   file (with a progress bar and a sha256 check on both ends), alice hangs up;
 * ``decline``: bob declines; ``busy``: bob is in a call with alice when carol calls him;
   ``notfound``: alice calls a user who is not registered;
-* ``conference``: a moderator and three agents in a conference, no media (waiting room,
-  admitted and denied, an invitation, messages, eject, close): :mod:`rtcstate_cli.conference`.
+* ``conference``: a moderator and three agents in a conference (waiting room, admitted and
+  denied, an invitation, messages, eject, close), then the four in a mesh room with media
+  (each publishing, each subscribing to all others, an unpublish, a kill):
+  :mod:`rtcstate_cli.conference`.
 """
 
 from __future__ import annotations
