@@ -10,7 +10,8 @@ and the passing of time (``tick``, every ``tick_interval`` seconds, or the hub's
 ``presence_interval`` if shorter: registration and idle timeouts, token expiry, presence flushes),
 each with ``loop.time()``. It carries out the hub's answers in order:
 :class:`~rtcstate.hub.Deliver` encodes the envelope and queues it on that connection's single
-writer task (so what one connection is sent stays in order) and reports the bytes waiting
+writer task (so what one connection is sent stays in order; frames waiting behind each other
+leave in one socket write, up to 256) and reports the bytes waiting
 (``queued``: past the hub's ``max_queue_bytes`` the hub closes a client that does not read,
 so the relay never holds more than that for it; and again when the queue drains, so the hub
 can feed the initial presence it owes as the client reads); :class:`~rtcstate.hub.CloseConnection`
@@ -314,14 +315,21 @@ class Relay:
 
     async def _write(self, conn: str, peer: _Peer) -> None:
         loop = asyncio.get_running_loop()
+        ws, queue = peer.ws, peer.queue
         while True:
-            item = await peer.queue.get()
+            item = await queue.get()
             try:
                 if isinstance(item, _Close):
-                    await peer.ws.close(item.code, item.reason)
+                    await ws.close(item.code, item.reason)
                     return
-                await peer.ws.send(item)
-                peer.queued -= len(item)
+                if queue.empty():
+                    await ws.send(item)
+                    peer.queued -= len(item)
+                else:  # several frames wait: one write to the socket for all of them
+                    close = await _send_batch(ws, peer, item)
+                    if close is not None:
+                        await ws.close(close.code, close.reason)
+                        return
             except ConnectionClosed:
                 return
             if peer.queue.empty() and not peer.closing:
@@ -347,6 +355,29 @@ class Relay:
             await asyncio.sleep(delay)
             self.reload_revocations()
             self._apply(self.hub.tick(loop.time()))
+
+
+#: frames written to a socket at once, at most (a batch is one ``send`` system call)
+_BATCH = 256
+
+
+async def _send_batch(ws: ServerConnection, peer: _Peer, first: str) -> _Close | None:
+    """Write ``first`` and the frames queued behind it (up to a close, returned) in one go."""
+    batch = [first]
+    queue = peer.queue
+    close: _Close | None = None
+    while not queue.empty() and len(batch) < _BATCH:
+        item = queue.get_nowait()
+        if isinstance(item, _Close):
+            close = item
+            break
+        batch.append(item)
+    async with ws.send_context():  # websockets' own send(), for several messages
+        send_text = ws.protocol.send_text
+        for text in batch:
+            send_text(text.encode())
+    peer.queued -= sum(map(len, batch))
+    return close
 
 
 def _discard(peer: _Peer) -> None:
