@@ -44,6 +44,7 @@ import attrs
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.naive_call import NaiveCall, naive_calls
+from bench.relay_vs_raw import bench_relay_vs_raw
 from rtcstate import wire
 from rtcstate.call import Call, CallState
 from rtcstate.codes import CallType
@@ -1129,6 +1130,7 @@ BENCHMARKS: dict[str, Callable[[Sizes], dict[str, Any]]] = {
     "conversation_fanout": bench_conversation_fanout,
     "conversation_join": bench_conversation_join,
     "mesh_join_overhead": bench_mesh_join,
+    "relay_vs_raw": lambda sizes: bench_relay_vs_raw(sizes.mode),
 }
 
 

@@ -387,6 +387,11 @@ class Session:
         """An open transport closed without ``unregister``."""
         return self._report("transport_lost", now, reason)
 
+    def connection_moved(self, now: float, reason: str = "") -> list[Effect]:
+        """The relay closed the open transport to move its clients (it is draining: websocket
+        close 1012): reconnect at once, to the next of ``SessionConfig.targets``."""
+        return self._report("transport_moved", now, reason)
+
     # --- public: the three other inputs -------------------------------------------------------
 
     def receive(self, data: bytes | str, now: float) -> list[Effect]:

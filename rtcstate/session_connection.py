@@ -17,6 +17,15 @@ A CONNECTED transport that is lost (reported, or no ``Pong`` within ``keepalive_
 in ``wire.FINAL_ERROR_CODES`` from the server (a refused token, a conflict), ends in FAILED.
 ``unregister(now)`` closes everything from any state (CLOSED is final).
 
+Failover: the relays the session may use are ``SessionConfig.targets`` (``server_url`` then
+``fallback_urls``); ``target`` is the index of the one in use, and every ``OpenTransport`` names
+``targets[target]``. The first registration tries each target once, in order, before it fails
+(a transport that fails, closes or does not answer ``Register`` in time moves it on); every
+reconnection attempt after a loss goes to the next target, round robin, with the retry
+policy's delay. ``transport_moved`` is a loss the relay asked for (it is draining: websocket
+close 1012): the same as ``transport_lost`` but without the delay, to the next target at once
+(a policy that gave up still gives up). With one URL the target never changes.
+
 Inputs as data
 --------------
 Every message the session handles itself (not routed to a child) is an input of this table
@@ -36,7 +45,7 @@ the narrow :class:`ConnectionOwner`; it tells it in typed calls (``registered``,
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
 import attrs
@@ -135,22 +144,31 @@ TRANSITIONS: list[dict[str, Any]] = [
      "after": "_send_register"},
     {"trigger": "transport_open", "source": "RECONNECTING", "dest": "REREGISTERING",
      "after": "_send_register"},
+    # the first registration tries every target once before it fails
+    *({"trigger": t, "source": ["CONNECTING", "REGISTERING"], "dest": "CONNECTING",
+       "conditions": "_untried_target", "after": ["_close_transport", "_next_target"]}
+      for t in ("transport_failed", "transport_lost", "transport_moved")),
+    {"trigger": "register_timeout", "source": "REGISTERING", "dest": "CONNECTING",
+     "conditions": "_untried_target", "after": ["_close_transport", "_next_target"]},
     {"trigger": "transport_failed", "source": ["CONNECTING", "REGISTERING"], "dest": "FAILED",
      "after": "_fail_initial"},
     {"trigger": "transport_failed", "source": _RETRYABLE, "dest": "DISCONNECTED",
      "conditions": "_will_retry", "after": "_schedule_retry"},
     {"trigger": "transport_failed", "source": _RETRYABLE, "dest": "FAILED",
      "after": "_give_up"},
-    {"trigger": "transport_lost", "source": ["CONNECTING", "REGISTERING"], "dest": "FAILED",
-     "after": "_fail_initial"},
-    {"trigger": "transport_lost", "source": "CONNECTED", "dest": "DISCONNECTED",
-     "conditions": "_will_retry", "after": ["_on_lost", "_schedule_retry"]},
-    {"trigger": "transport_lost", "source": "CONNECTED", "dest": "FAILED",
-     "after": ["_on_lost", "_give_up"]},
-    {"trigger": "transport_lost", "source": _RETRYABLE, "dest": "DISCONNECTED",
-     "conditions": "_will_retry", "after": "_schedule_retry"},
-    {"trigger": "transport_lost", "source": _RETRYABLE, "dest": "FAILED",
-     "after": "_give_up"},
+    # a lost transport, or one the relay closed to move its clients (draining: no delay)
+    *(row for t in ("transport_lost", "transport_moved") for row in (
+        {"trigger": t, "source": ["CONNECTING", "REGISTERING"], "dest": "FAILED",
+         "after": "_fail_initial"},
+        {"trigger": t, "source": "CONNECTED", "dest": "DISCONNECTED",
+         "conditions": "_will_retry", "after": ["_on_lost", "_schedule_retry"]},
+        {"trigger": t, "source": "CONNECTED", "dest": "FAILED",
+         "after": ["_on_lost", "_give_up"]},
+        {"trigger": t, "source": _RETRYABLE, "dest": "DISCONNECTED",
+         "conditions": "_will_retry", "after": "_schedule_retry"},
+        {"trigger": t, "source": _RETRYABLE, "dest": "FAILED",
+         "after": "_give_up"},
+    )),
     # server messages
     {"trigger": "registered", "source": "REGISTERING", "dest": "CONNECTED",
      "after": "_on_registered"},
@@ -219,7 +237,7 @@ INPUTS = Inputs(
 
 _MESSAGES = ("ping", "pong", "presence", "presence_batch", "contact_message", "contact_data",
              "peer_error", "server_error", "registered")  # fmt: skip
-_REPORTS = ("transport_open", "transport_failed", "transport_lost")
+_REPORTS = ("transport_open", "transport_failed", "transport_lost", "transport_moved")
 _TIMERS = ("register_timeout", "retry_timer", "keepalive_timer", "pong_timeout")
 
 VERDICTS: Mapping[str | tuple[str, str], Verdict] = {
@@ -234,7 +252,7 @@ VERDICTS: Mapping[str | tuple[str, str], Verdict] = {
 reports and timers that no longer apply are dropped, the commands raise (``errors``)."""
 
 _LOSS_TRIGGERS = frozenset(
-    {"transport_failed", "transport_lost", "register_timeout", "pong_timeout"}
+    {"transport_failed", "transport_lost", "transport_moved", "register_timeout", "pong_timeout"}
 )
 
 
@@ -252,12 +270,18 @@ def _ccs(status: CcsConnectionStatus) -> Emit:
     return Emit(USER_AGENT, "ccsConnectionStatus", {"status": status.value})
 
 
+def _urls(urls: Iterable[str]) -> tuple[str, ...]:
+    return tuple(urls)
+
+
 @attrs.frozen(slots=True)
 class SessionConfig:
     """Settings of a :class:`~rtcstate.session.Session` (all durations in seconds)."""
 
     user: str
     server_url: str = "ws://127.0.0.1:8765"
+    #: more relays, tried in turn after ``server_url`` (failover: see ``SessionConnection``)
+    fallback_urls: tuple[str, ...] = attrs.field(default=(), converter=_urls)
     device: str = "default"
     token: str | None = None
     register_timeout: float = 10.0
@@ -280,6 +304,13 @@ class SessionConfig:
             raise RtcError(ErrorNumber.ERROR_BAD_PARAMETER, "keepalive_interval must be > 0")
         if self.max_message_size <= 0:
             raise RtcError(ErrorNumber.ERROR_BAD_PARAMETER, "max_message_size must be > 0")
+        if not self.server_url or not all(isinstance(u, str) and u for u in self.fallback_urls):
+            raise RtcError(ErrorNumber.ERROR_BAD_PARAMETER, "server URLs must be non-empty strings")
+
+    @property
+    def targets(self) -> tuple[str, ...]:
+        """The relays the session may use, in order: ``server_url``, then ``fallback_urls``."""
+        return (self.server_url, *self.fallback_urls)
 
 
 class ConnectionOwner(Protocol):
@@ -337,6 +368,8 @@ class SessionConnection:
     attempt: int = 0
     lost_at: float | None = None
     ping_seq: int = 0
+    #: index in ``config.targets`` of the relay in use (or being tried)
+    target: int = 0
 
     # --- helpers for the session ---------------------------------------------------------------
 
@@ -346,7 +379,15 @@ class SessionConnection:
             return None
         attempt = self.attempt + 1
         elapsed = 0.0 if self.lost_at is None else now - self.lost_at
-        return self.config.retry_policy.next_delay(attempt, elapsed, self.rand())
+        delay = self.config.retry_policy.next_delay(attempt, elapsed, self.rand())
+        if trigger == "transport_moved" and delay is not None:
+            return 0.0  # the relay asked its clients to move: at once, to the next target
+        return delay
+
+    @property
+    def url(self) -> str:
+        """The URL of the relay in use (or being tried)."""
+        return self.config.targets[self.target]
 
     def _armed(self, timer: SessionTimer) -> bool:
         return self.owner.timers.armed(timer.value)
@@ -356,7 +397,18 @@ class SessionConnection:
     def _open_transport(self, fx: list[Effect], now: float, **_: Any) -> None:
         self.attempt = 0
         self.lost_at = None
-        fx.append(OpenTransport(self.config.server_url))
+        self.target = 0
+        fx.append(OpenTransport(self.url))
+
+    def _untried_target(self, fx: list[Effect], now: float, **_: Any) -> bool:
+        return self.target + 1 < len(self.config.targets)
+
+    def _next_target(self, fx: list[Effect], now: float, **_: Any) -> None:
+        """The first registration moves on to the next target (each is tried once)."""
+        if self._armed(SessionTimer.REGISTER):
+            fx.append(CancelTimer(SessionTimer.REGISTER.value))
+        self.target += 1
+        fx.append(OpenTransport(self.url))
 
     def _send_register(self, fx: list[Effect], now: float, **_: Any) -> None:
         resume = self.state is SessionState.REREGISTERING
@@ -512,7 +564,8 @@ class SessionConnection:
     def _reconnect(self, fx: list[Effect], now: float, **_: Any) -> None:
         fx.append(_ccs(CcsConnectionStatus.RETRY))
         fx.append(Emit(SESSION, "reconnecting"))
-        fx.append(OpenTransport(self.config.server_url))
+        self.target = (self.target + 1) % len(self.config.targets)  # round robin
+        fx.append(OpenTransport(self.url))
 
     def _close_transport(self, fx: list[Effect], now: float, **_: Any) -> None:
         fx.append(CloseTransport())

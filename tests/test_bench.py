@@ -24,6 +24,7 @@ EXPECTED = {
     "conversation_fanout": "us",
     "conversation_join": "us",
     "mesh_join_overhead": "ms",
+    "relay_vs_raw": "msg/s",
 }
 KEYS = {"name", "value", "unit", "baseline", "ratio", "goal"}
 OPTIONAL = {"note", "top"}

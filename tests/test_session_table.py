@@ -63,7 +63,7 @@ def _message_args(cls: type[wire.Message]) -> st.SearchStrategy[Any]:
 
 ARGS: dict[str, Any] = {
     **{trigger: REPORT
-       for trigger in ("transport_failed", "transport_lost", "register_timeout",
+       for trigger in ("transport_failed", "transport_lost", "transport_moved", "register_timeout",
                        "pong_timeout", "transport_open", "retry_timer", "keepalive_timer")},
     **{trigger: _message_args(cls) for trigger, cls in TRIGGER_OF_MESSAGE.items()},
 }  # fmt: skip

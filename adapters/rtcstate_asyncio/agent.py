@@ -28,7 +28,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from ssl import SSLContext
 from types import TracebackType
 from typing import Any, Self, overload
@@ -130,13 +130,17 @@ class UserAgent(UserAgentEvents):
 
     async def register(
         self,
-        server_url: str = "ws://127.0.0.1:8765",
+        server_url: str | Sequence[str] = "ws://127.0.0.1:8765",
         *,
         timeout: float | None = None,
         token: str | None = None,
         ssl: SSLContext | None = None,
     ) -> Session:
         """Connect to the relay at ``server_url`` and register; returns the :class:`Session`.
+
+        ``server_url`` may be a list of relays (``[url1, url2]``, failover, docs/operations.md):
+        the first registration tries them in order; after a loss (a relay that dies, or drains
+        with close 1012) each reconnection attempt goes to the next one, round robin.
 
         Resolves on ``ccsConnectionStatus connected``. Raises :class:`RegistrationError` when the
         session reports it could not connect, :class:`TimeoutError` after ``timeout`` seconds,
@@ -153,9 +157,13 @@ class UserAgent(UserAgentEvents):
         options = dict(self.options)
         if token is not None:
             options["token"] = token
+        urls = [server_url] if isinstance(server_url, str) else list(server_url)
+        if not urls:
+            raise RtcError(ErrorNumber.ERROR_BAD_PARAMETER, "register: no relay URL")
         config = core_session.SessionConfig(
-            self.user, server_url=server_url, device=self.device, **options
-        )
+            self.user, server_url=urls[0], fallback_urls=tuple(urls[1:]), device=self.device,
+            **options,
+        )  # fmt: skip
         session = Session(self)
         backend = _backend(self._media)
         # a backend the application gave serves every attempt until unregister() closes it;
@@ -182,7 +190,7 @@ class UserAgent(UserAgentEvents):
                 why = (
                     descriptor.get("reason") or descriptor.get("cause") or payload.get("errorInfo")
                 )
-                text = f"could not register on {server_url}: {why}"
+                text = f"could not register on {', '.join(urls)}: {why}"
                 done.set_exception(RegistrationError(number, text, descriptor))
 
         session._hooks.append(watch)

@@ -10,7 +10,8 @@ and the passing of time (``tick``, every ``tick_interval`` seconds, or the hub's
 ``presence_interval`` if shorter: registration and idle timeouts, token expiry, presence flushes),
 each with ``loop.time()``. It carries out the hub's answers in order:
 :class:`~rtcstate.hub.Deliver` encodes the envelope and queues it on that connection's single
-writer task (so what one connection is sent stays in order) and reports the bytes waiting
+writer task (so what one connection is sent stays in order; frames waiting behind each other
+leave in one socket write, up to 256) and reports the bytes waiting
 (``queued``: past the hub's ``max_queue_bytes`` the hub closes a client that does not read,
 so the relay never holds more than that for it; and again when the queue drains, so the hub
 can feed the initial presence it owes as the client reads); :class:`~rtcstate.hub.CloseConnection`
@@ -25,10 +26,20 @@ Revocation: given a :class:`~rtcstate_asyncio.revocation.RevocationFile` (``rtcs
 --revoked-tokens PATH``), the relay re-reads it on each tick when it changed, and on ``SIGHUP``
 (:func:`run_relay`), and hands the new revocations to :meth:`Hub.revoke`.
 
-:meth:`Relay.close` is the graceful shutdown: the server stops accepting, every connection is
+:meth:`Relay.close` is the shutdown: the server stops accepting, every connection is
 closed with 1001 (going away), and every handler, writer and the ticker are awaited.
+:meth:`Relay.drain` comes first on ``SIGTERM``: the relay stops listening (a new connection is
+refused, one being accepted is closed at once), closes every connection with
+:attr:`~rtcstate.hub.CloseCode.DRAINING` (1012, behind what is queued for it: clients move to
+another relay at once) and waits until they have left or ``drain_timeout`` passed.
 :func:`serve` starts a relay and returns it; :func:`run_relay` runs one until cancelled (or
-SIGTERM), for the ``rtcstate serve`` command.
+SIGTERM: drain, then close), for the ``rtcstate serve`` command, with its metrics and health
+page (:mod:`rtcstate_asyncio.opshttp`) when given a port.
+
+Metrics: :attr:`Relay.metrics` (:class:`~rtcstate_asyncio.metrics.RelayMetrics`) counts where
+the facts are: frames read, envelopes queued (routed ones: from a client; the hub's
+``ServerError`` answers: refusals by code), the hub's log lines (registrations, closes by code)
+and the relay's own drain closes.
 """
 
 from __future__ import annotations
@@ -49,6 +60,8 @@ from websockets.http11 import Request, Response
 from rtcstate import wire
 from rtcstate.effects import Drop
 from rtcstate.hub import CloseCode, CloseConnection, Deliver, Hub, HubEffect, Log
+from rtcstate_asyncio.metrics import Gauges, RelayMetrics
+from rtcstate_asyncio.opshttp import OpsServer
 from rtcstate_asyncio.revocation import RevocationFile
 
 __all__ = ["Relay", "run_relay", "serve"]
@@ -60,6 +73,8 @@ log = logging.getLogger(__name__)
 ProcessRequest = Callable[[ServerConnection, Request], Response | None]
 
 GOING_AWAY = int(CloseCode.GOING_AWAY)
+DRAINING = int(CloseCode.DRAINING)
+DRAIN_REASON = "relay draining: reconnect to another relay"
 POLICY_VIOLATION = int(CloseCode.POLICY)
 
 
@@ -112,6 +127,12 @@ class Relay:
         self.peak_queued = 0
         #: websockets accepted since the start
         self.accepted = 0
+        #: the counters of ``/metrics``
+        self.metrics = RelayMetrics()
+        #: stopping: no new connection, every client told to move (:meth:`drain`)
+        self.draining = False
+        self._started = 0.0
+        self._left: asyncio.Event | None = None  # set when the last connection left a drain
 
     @property
     def port(self) -> int:
@@ -147,8 +168,53 @@ class Relay:
             process_request=self.process_request,
             ssl=self.ssl,
         )
-        self._ticker = asyncio.get_running_loop().create_task(self._tick())
+        loop = asyncio.get_running_loop()
+        self._started = loop.time()
+        self._ticker = loop.create_task(self._tick())
         log.info("relay listening on %s", self.url)
+
+    def gauges(self) -> Gauges:
+        """What the relay holds now (``/metrics``, ``/healthz``): O(connections)."""
+        peers = self._peers
+        return Gauges(
+            connections=len(peers),
+            registered=sum(1 for conn in peers if self.hub.address(conn) is not None),
+            queue_bytes=sum(p.queued for p in peers.values()),
+            peak_queue_bytes=self.peak_queued,
+            draining=self.draining,
+            uptime=asyncio.get_running_loop().time() - self._started if self._started else 0.0,
+        )
+
+    async def drain(self, timeout: float = 30.0) -> bool:
+        """Stop accepting, tell every client to move (close 1012), wait until every connection
+        has left or ``timeout`` seconds passed; True when they all left. :meth:`close` after."""
+        server = self._server
+        if server is None:
+            return True
+        if not self.draining:
+            self.draining = True
+            log.info("relay draining: %d connections told to move", len(self._peers))
+            server.server.close()  # the listening sockets only: open connections stay
+            self._left = asyncio.Event()
+            for peer in list(self._peers.values()):
+                self._move(peer)
+        left = self._left
+        assert left is not None
+        if self._peers:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(timeout):
+                    await left.wait()
+        return not self._peers
+
+    def _move(self, peer: _Peer) -> None:
+        """Close ``peer`` with 1012 behind what is queued for it (a drain)."""
+        if peer.closing:
+            return
+        peer.closing = True
+        peer.queue.put_nowait(_Close(DRAINING, DRAIN_REASON))
+        self.metrics.closed_by_relay("draining")
+        loop = asyncio.get_running_loop()
+        peer.watchdog = loop.call_later(self.close_timeout + 1.0, peer.ws.transport.abort)
 
     async def close(self) -> None:
         """Graceful shutdown: stop listening, close every connection (1001), await handlers."""
@@ -174,8 +240,12 @@ class Relay:
         loop = asyncio.get_running_loop()
         conn = f"ws{next(self._serial)}"
         self.accepted += 1
+        metrics = self.metrics
+        metrics.accepted += 1
         peer = _Peer(ws)
         self._peers[conn] = peer
+        if self.draining:  # accepted while the drain began: moved at once
+            self._move(peer)
         writer = loop.create_task(self._write(conn, peer))
         remote = ws.remote_address
         source = str(remote[0]) if remote else None
@@ -184,11 +254,14 @@ class Relay:
             async for data in ws:
                 if peer.closing:
                     continue  # closed by the hub: read on until the close completes
+                metrics.received += 1
                 self._apply(self.hub.receive(conn, data, loop.time()))
         except ConnectionClosed:
             pass
         finally:
             del self._peers[conn]
+            if not self._peers and self._left is not None:
+                self._left.set()
             if peer.watchdog is not None:
                 peer.watchdog.cancel()
             self._apply(self.hub.disconnect(conn, loop.time()))
@@ -210,6 +283,13 @@ class Relay:
                     last = (e.envelope, data)
                 peer.queue.put_nowait(data)
                 peer.queued += len(data)
+                metrics = self.metrics
+                metrics.sent += 1
+                env = e.envelope
+                if env.sender is not None:
+                    metrics.routed += 1
+                elif type(env.message) is wire.ServerError:  # a refusal, answered
+                    metrics.refused(env.message.code)
                 if peer.queued > self.peak_queued:
                     self.peak_queued = peer.queued
                 now = asyncio.get_running_loop().time()
@@ -228,20 +308,28 @@ class Relay:
                         self.close_timeout + 1.0, peer.ws.transport.abort
                     )
             elif type(e) is Log:
+                self.metrics.log(e)
                 log.info("%s", e.line())
             elif type(e) is Drop:
                 log.debug("hub dropped: %s %s", e.reason, e.detail)
 
     async def _write(self, conn: str, peer: _Peer) -> None:
         loop = asyncio.get_running_loop()
+        ws, queue = peer.ws, peer.queue
         while True:
-            item = await peer.queue.get()
+            item = await queue.get()
             try:
                 if isinstance(item, _Close):
-                    await peer.ws.close(item.code, item.reason)
+                    await ws.close(item.code, item.reason)
                     return
-                await peer.ws.send(item)
-                peer.queued -= len(item)
+                if queue.empty():
+                    await ws.send(item)
+                    peer.queued -= len(item)
+                else:  # several frames wait: one write to the socket for all of them
+                    close = await _send_batch(ws, peer, item)
+                    if close is not None:
+                        await ws.close(close.code, close.reason)
+                        return
             except ConnectionClosed:
                 return
             if peer.queue.empty() and not peer.closing:
@@ -267,6 +355,29 @@ class Relay:
             await asyncio.sleep(delay)
             self.reload_revocations()
             self._apply(self.hub.tick(loop.time()))
+
+
+#: frames written to a socket at once, at most (a batch is one ``send`` system call)
+_BATCH = 256
+
+
+async def _send_batch(ws: ServerConnection, peer: _Peer, first: str) -> _Close | None:
+    """Write ``first`` and the frames queued behind it (up to a close, returned) in one go."""
+    batch = [first]
+    queue = peer.queue
+    close: _Close | None = None
+    while not queue.empty() and len(batch) < _BATCH:
+        item = queue.get_nowait()
+        if isinstance(item, _Close):
+            close = item
+            break
+        batch.append(item)
+    async with ws.send_context():  # websockets' own send(), for several messages
+        send_text = ws.protocol.send_text
+        for text in batch:
+            send_text(text.encode())
+    peer.queued -= sum(map(len, batch))
+    return close
 
 
 def _discard(peer: _Peer) -> None:
@@ -299,21 +410,35 @@ async def run_relay(
     ssl: ssl_module.SSLContext | None = None,
     process_request: ProcessRequest | None = None,
     revocations: RevocationFile | None = None,
+    drain_timeout: float = 30.0,
+    metrics_port: int | None = None,
+    metrics_host: str = "127.0.0.1",
+    node_id: str | None = None,
 ) -> None:
-    """Run a relay until cancelled (Ctrl-C) or SIGTERM, then shut it down gracefully
-    (``SIGHUP`` re-reads the revoked tokens file)."""
+    """Run a relay until cancelled (Ctrl-C: closed at once) or SIGTERM (drained for at most
+    ``drain_timeout`` seconds, then closed); ``SIGHUP`` re-reads the revoked tokens file.
+    ``metrics_port``: also serve ``/healthz`` and ``/metrics`` on ``metrics_host`` (0: any
+    free port), the page naming the relay ``node_id``."""
     relay = await serve(
         host, port, hub=hub, ssl=ssl, process_request=process_request, revocations=revocations
     )
+    ops: OpsServer | None = None
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
         loop.add_signal_handler(signal.SIGTERM, stop.set)
         loop.add_signal_handler(signal.SIGHUP, relay.reload_revocations, True)
     try:
+        if metrics_port is not None:
+            ops = OpsServer(relay, node_id=node_id or relay.url)
+            await ops.start(metrics_host, metrics_port)
         await stop.wait()
+        left = await relay.drain(drain_timeout)
+        log.info("relay drained: %s", "every client left" if left else "drain timeout")
     finally:
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop.remove_signal_handler(signal.SIGTERM)
             loop.remove_signal_handler(signal.SIGHUP)
         await relay.close()
+        if ops is not None:
+            await ops.close()

@@ -20,11 +20,13 @@ disarms it, and an expiry becomes ``timer_fired``. ``OpenTransport`` starts a *l
 opens a ``websockets`` client connection and reports ``connection_made`` /
 ``connection_failed``, then reads frames (``receive``) until the connection ends
 (``connection_lost``, unless the core closed it itself with ``CloseTransport``, which expects no
-report). ``Send`` encodes the message and queues it on the open link's single writer task, so
-sends leave in the order the core produced them; a ``Send`` with no open link is dropped (the
-core retransmits what matters after its reconnection). ``CloseTransport`` queues a close behind
-the pending sends (an ``Unregister`` still leaves). Reconnection is the core's: it emits a new
-``OpenTransport`` when its retry policy says so. ``Emit`` goes to the ``on_emit`` callback (the
+report; ``connection_moved`` when the relay closed it with 1012, draining: the core then goes to
+its next relay URL at once). ``Send`` encodes the message and queues it on the open link's
+single writer task, so sends leave in the order the core produced them; a ``Send`` with no
+open link is dropped (the core retransmits what matters after its reconnection).
+``CloseTransport`` queues a close behind the pending sends (an ``Unregister`` still leaves).
+Reconnection is the core's: it emits a new ``OpenTransport`` (naming the relay URL its
+failover chose) when its retry policy says so. ``Emit`` goes to the ``on_emit`` callback (the
 application API); an exception raised there is logged and the runtime goes on. Media effects
 (:data:`~rtcstate_asyncio.backend.MEDIA_EFFECTS`) go to the :class:`MediaBackend`, whose reports
 come back as ``media_event``; with no backend the runtime reports
@@ -70,6 +72,7 @@ from rtcstate import wire
 from rtcstate.conversation import Reject, Resolve
 from rtcstate.errors import RtcError
 from rtcstate.filetransfer import FileTransfer, ReceivedFileTransferInvitation
+from rtcstate.hub import CloseCode
 from rtcstate.ids import IdSource, RandomSource
 from rtcstate.media import Capabilities, MediaEvent
 from rtcstate.session import Session, SessionConfig
@@ -478,7 +481,10 @@ class Runtime:
         if self._current(link):
             self._link = None
             reason = f"closed {ws.close_code} {ws.close_reason}".strip()
-            self.report(lambda now: self.session.connection_lost(now, reason))
+            if ws.close_code == _DRAINING:  # the relay moves its clients: elsewhere, now
+                self.report(lambda now: self.session.connection_moved(now, reason))
+            else:
+                self.report(lambda now: self.session.connection_lost(now, reason))
 
     @staticmethod
     async def _write(link: _Link, ws: ClientConnection) -> None:
@@ -491,6 +497,9 @@ class Runtime:
                 await ws.send(data)
             except ConnectionClosed:
                 return
+
+
+_DRAINING = int(CloseCode.DRAINING)
 
 
 def _receive(session: Session, data: str | bytes, now: float) -> list[fx.Effect]:

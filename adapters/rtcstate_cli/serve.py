@@ -1,5 +1,9 @@
 """``rtcstate serve``: the websocket relay as a process, with its authentication, TLS and limits.
 
+Operations (docs/operations.md): ``--metrics-port`` serves ``/healthz`` and ``/metrics``
+(Prometheus) on 127.0.0.1 (``--metrics-host``); ``SIGTERM`` drains the relay (every client is
+told to move to another relay, close 1012) for at most ``--drain-timeout`` seconds, then exits 0.
+
 Safe by default: without ``--auth-secret-file`` / ``--auth-public-key`` any name is accepted,
 so the relay then binds loopback only (binding another address needs ``--insecure``) and says
 so on start. ``--certfile`` / ``--keyfile`` serve ``wss://``. Every limit of the hub is an
@@ -72,6 +76,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--host", default="127.0.0.1", help="address to listen on")
     p.add_argument("--port", type=errors.port, default=8765, help="TCP port (0: any free port)")
     p.add_argument("--web", action="store_true", help="also serve the browser client (make web)")
+    ops = p.add_argument_group("operations (docs/operations.md)")
+    ops.add_argument("--metrics-port", type=errors.port, metavar="P",
+                     help="serve /healthz and /metrics (Prometheus) on port P")  # fmt: skip
+    ops.add_argument("--metrics-host", default="127.0.0.1", metavar="HOST",
+                     help="address of the metrics port")  # fmt: skip
+    ops.add_argument("--drain-timeout", type=errors.non_negative, default=30.0, metavar="SECONDS",
+                     help="on SIGTERM: tell every client to move to another relay, wait at "
+                     "most SECONDS for them to leave, then exit 0")  # fmt: skip
     auth = p.add_argument_group("authentication (signed tokens, docs/security.md)")
     auth.add_argument("--auth-secret-file", metavar="PATH", help="HS256 secret, as text")
     auth.add_argument("--auth-public-key", metavar="PATH", help="RS256/ES256 public key (PEM)")
@@ -189,6 +201,9 @@ def main(args: argparse.Namespace) -> int:
     hub = build_hub(args)
     if not authenticated:
         log.warning("no authentication: any name is accepted (loopback only unless --insecure)")
+    if args.metrics_port is not None and not _loopback(args.metrics_host):
+        log.warning("the metrics port %s is not loopback: anyone reaching it reads the counters",
+                    args.metrics_host)  # fmt: skip
     ctx = tls_context(args.certfile, args.keyfile)
     revocations = _revocations(args.revoked_tokens)
     with contextlib.suppress(KeyboardInterrupt):
@@ -200,6 +215,10 @@ def main(args: argparse.Namespace) -> int:
                 ssl=ctx,
                 process_request=_web_app(args.web),
                 revocations=revocations,
+                drain_timeout=args.drain_timeout,
+                metrics_port=args.metrics_port,
+                metrics_host=args.metrics_host,
+                node_id=getattr(args, "node_id", None),
             )
         )
     return 0

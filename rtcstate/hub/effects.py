@@ -32,6 +32,9 @@ class CloseCode(enum.IntEnum):
     """The relay is shutting down."""
     POLICY = 1008
     """Abuse: too many refused frames in a row, a client that does not read."""
+    DRAINING = 1012
+    """The relay is draining (``SIGTERM``): reconnect to another relay at once; not final
+    (the websocket "service restart" code)."""
     TRY_AGAIN_LATER = 1013
     """Over a per-source limit (connections, connection rate) or a timeout."""
     AUTH_FAILED = 4401
