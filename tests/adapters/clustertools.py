@@ -26,14 +26,17 @@ def flush(url: str) -> None:
 
 
 @contextlib.asynccontextmanager
-async def nodes(url: str, names: list[str], **hub: Any) -> AsyncIterator[dict[str, ClusterNode]]:
-    """Nodes ``names`` on 127.0.0.1 (free ports), one cluster at ``url``; closed afterwards."""
+async def nodes(
+    url: str, names: list[str], ttl: float = TTL, **hub: Any
+) -> AsyncIterator[dict[str, ClusterNode]]:
+    """Nodes ``names`` on 127.0.0.1 (free ports), one cluster at ``url``, taken for dead
+    after ``ttl`` seconds of silence; closed afterwards."""
     flush(url)
     started: dict[str, ClusterNode] = {}
     try:
         for name in names:
             started[name] = await start_node(
-                ClusterHub(node=name, **hub), url, heartbeat=HEARTBEAT, ttl=TTL
+                ClusterHub(node=name, **hub), url, heartbeat=min(HEARTBEAT, ttl / 3), ttl=ttl
             )
         yield started
     finally:
