@@ -969,6 +969,17 @@ def bench_conversation_join(sizes: Sizes) -> dict[str, Any]:
     return line("conversation_join", value * 1e6, "us", base * 1e6, "ratio <= 2.0", note=note)
 
 
+def bench_cluster_forward(sizes: Sizes) -> dict[str, Any]:
+    """Messages/s between two cluster nodes over one node's (bench/cluster.py)."""
+    from bench import cluster
+
+    why = cluster.missing()
+    if why is not None:
+        return {"name": "cluster_forward_ratio", "skipped": why}
+    value, base, note = cluster.measure(sizes.mode)
+    return line("cluster_forward_ratio", value, "msg/s", base, "ratio >= 0.5", note=note)
+
+
 BENCHMARKS: dict[str, Callable[[Sizes], dict[str, Any]]] = {
     "receive": bench_receive,
     "receive_stdlib": bench_receive_stdlib,
@@ -982,6 +993,7 @@ BENCHMARKS: dict[str, Callable[[Sizes], dict[str, Any]]] = {
     "file_transfer_vs_raw": bench_file_transfer,
     "conversation_fanout": bench_conversation_fanout,
     "conversation_join": bench_conversation_join,
+    "cluster_forward_ratio": bench_cluster_forward,
 }
 
 

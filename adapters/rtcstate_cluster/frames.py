@@ -4,9 +4,10 @@ Theory of operation
 -------------------
 Two kinds of payloads travel on Redis pub/sub (docs/cluster.md):
 
-* a *node frame*, published on the receiving node's channel, carries one
-  :class:`~rtcstate.hub.Forward`: ``kind \\n origin \\n tenant \\n address \\n`` then the
-  envelope's JSON (``route``, ``deliver``) or ``code \\n reason`` (``close``);
+* a *node frame* carries one :class:`~rtcstate.hub.Forward`: ``kind \\n origin \\n tenant
+  \\n address \\n`` then the envelope's JSON (``route``, ``deliver``) or ``code \\n reason``
+  (``close``); the frames a node has for another in one write go as one message on the
+  receiving node's channel (:func:`encode_batch`: each after its length);
 * a *directory event*, published on the directory channel by the scripts that change the
   directory (:mod:`rtcstate_cluster.scripts`): ``B`` (bound: node, tenant, address, verified,
   registered, groups as JSON), ``U`` (freed: node, tenant, address) or ``L`` (node lost).
@@ -32,9 +33,11 @@ __all__ = [
     "Lost",
     "Malformed",
     "bound_event",
+    "decode_batch",
     "decode_event",
     "decode_frame",
     "directory_value",
+    "encode_batch",
     "encode_frame",
     "freed_event",
 ]
@@ -68,6 +71,28 @@ def decode_frame(data: bytes, max_size: int = wire.DEFAULT_MAX_SIZE) -> tuple[st
     except (ValueError, KeyError, UnicodeDecodeError, wire.DecodeError) as exc:
         raise Malformed(f"node frame: {exc}") from None
     return origin.decode(), f
+
+
+def encode_batch(parts: list[bytes]) -> bytes:
+    """Node frames for one node as one payload: each one after its length and a newline."""
+    return b"".join(b"%d\n%b" % (len(part), part) for part in parts)
+
+
+def decode_batch(data: bytes) -> list[bytes]:
+    """The node frames of a payload (:func:`encode_batch`)."""
+    parts: list[bytes] = []
+    pos, end = 0, len(data)
+    try:
+        while pos < end:
+            eol = data.index(b"\n", pos)
+            size = int(data[pos:eol])
+            pos = eol + 1 + size
+            if size < 0 or pos > end:
+                raise ValueError("truncated")
+            parts.append(data[eol + 1 : pos])
+    except ValueError as exc:
+        raise Malformed(f"node frames: {exc}") from None
+    return parts
 
 
 def directory_value(node: str, d: Directory) -> str:

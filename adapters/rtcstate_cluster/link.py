@@ -7,7 +7,8 @@ A :class:`ClusterLink` joins a :class:`~rtcstate_asyncio.relay.Relay` whose hub 
 
 * **Out.** The relay hands it every ``Forward`` and ``Directory`` effect, in the hub's order;
   they wait in one queue, and one writer task sends what is queued as one pipeline (node
-  frames as ``PUBLISH rtc:to:<node>``, directory changes as the :data:`~rtcstate_cluster.
+  frames as ``PUBLISH rtc:to:<node>``, those for one node between two directory changes in
+  one message, directory changes as the :data:`~rtcstate_cluster.
   scripts.BIND` / :data:`~rtcstate_cluster.scripts.FREE` scripts, which publish the change)
   on one connection: Redis runs one connection's commands in order, so what one node says
   (a registration, then the messages of that user) reaches every other node in that order.
@@ -160,28 +161,41 @@ class ClusterLink:
                 await self._flush()
 
     async def _flush(self) -> None:
-        """Send up to ``batch`` queued effects as one pipeline, in order."""
+        """Send up to ``batch`` queued effects as one pipeline, in order: the frames for one
+        node between two directory changes go as one message on its channel."""
         out = self._out
         pipe = self._redis.pipeline(transaction=False)
         node = self.node
+        pending: dict[str, list[bytes]] = {}
+
+        def publish() -> None:
+            for target, parts in pending.items():
+                pipe.publish(scripts.node_channel(target), frames.encode_batch(parts))
+            pending.clear()
+
         n = 0
         while out and n < self.batch:
             e = out.popleft()
             n += 1
             if type(e) is Forward:
-                pipe.publish(scripts.node_channel(e.node), frames.encode_frame(node, e))
+                parts = pending.get(e.node)
+                if parts is None:
+                    parts = pending[e.node] = []
+                parts.append(frames.encode_frame(node, e))
+                continue
+            assert isinstance(e, Directory)
+            publish()  # what was said before the change is read before it
+            member = f"{e.tenant}\n{e.address}"
+            keys = [scripts.dir_key(e.tenant), scripts.addrs_key(node)]
+            if e.bound:
+                value = frames.directory_value(node, e)
+                event = frames.bound_event(node, e)
+                pipe.evalsha(self._bind, 3, *keys, scripts.TENANTS, e.address, value, member,
+                             e.tenant, event)  # fmt: skip
             else:
-                assert isinstance(e, Directory)
-                member = f"{e.tenant}\n{e.address}"
-                keys = [scripts.dir_key(e.tenant), scripts.addrs_key(node)]
-                if e.bound:
-                    value = frames.directory_value(node, e)
-                    event = frames.bound_event(node, e)
-                    pipe.evalsha(self._bind, 3, *keys, scripts.TENANTS, e.address, value, member,
-                                 e.tenant, event)  # fmt: skip
-                else:
-                    event = frames.freed_event(node, e)
-                    pipe.evalsha(self._free, 2, *keys, e.address, f"{node}\n", member, event)
+                event = frames.freed_event(node, e)
+                pipe.evalsha(self._free, 2, *keys, e.address, f"{node}\n", member, event)
+        publish()
         await pipe.execute()
         self.published += n
         self.round_trips += 1
@@ -221,8 +235,9 @@ class ClusterLink:
             now = loop.time()
             try:
                 if msg["channel"] == mine:
-                    origin, f = frames.decode_frame(data, max_size)
-                    apply(self._forwarded(origin, f, now))
+                    for part in frames.decode_batch(data):
+                        origin, f = frames.decode_frame(part, max_size)
+                        apply(self._forwarded(origin, f, now))
                 else:
                     apply(self._event(frames.decode_event(data.decode()), now))
             except (frames.Malformed, UnicodeDecodeError) as exc:

@@ -18,7 +18,7 @@ from clustertools import client, frame, nodes, recv
 from redistools import RedisServer
 from rtcstate_asyncio import FakeMediaNetwork, UserAgent
 from rtcstate_asyncio.api import ReceivedDataChannelInvitation, ReceivedFileTransferInvitation
-from rtcstate_cluster import scripts
+from rtcstate_cluster import frames, scripts
 
 from rtcstate import wire
 from rtcstate.codes import HangupFrom, HangupReason, InvitationStatus
@@ -252,9 +252,11 @@ def test_a_forged_from_is_restamped_and_clients_cannot_reach_the_node_channels(u
             assert isinstance(env.message, wire.ServerError) and env.message.code == "forbidden"
             assert n["a"].link.published == before
             with redis.Redis.from_url(url) as r:
-                r.publish(scripts.node_channel("b"), b"route\na\ndefault\nmallory/d\n{not json")
+                bad = b"route\na\ndefault\nmallory/d\n{not json"
+                r.publish(scripts.node_channel("b"), frames.encode_batch([bad]))
+                r.publish(scripts.node_channel("b"), b"999\ntruncated")
                 r.publish(scripts.DIR_CHANNEL, b"B\nz\nnothing")
-            await until(lambda: n["b"].link.malformed == 2)
+            await until(lambda: n["b"].link.malformed == 3)
             await mallory.send(frame(wire.ContactMessage(2, "still"), to="bob/d"))
             env = await asyncio.wait_for(recv(bob), WAIT)
             assert env.message == wire.ContactMessage(2, "still")
