@@ -335,3 +335,38 @@ def test_serve_without_redis_is_a_hub_alone() -> None:
         serve.build_hub(p.parse_args(["--node-id", "n1"]))
     with pytest.raises(errors.UsageError):
         serve.build_hub(p.parse_args(["--redis", "redis://x", "--node-id", "a/b"]))
+
+
+def test_an_aiortc_call_between_users_on_two_nodes_media_flows_then_hangup_agrees(
+    url: str,
+) -> None:
+    """Real media (aiortc, 127.0.0.1 only): the signalling crosses Redis, the media does not."""
+    from rtcstate_aiortc import AiortcMedia
+
+    async def test() -> None:
+        async with nodes(url, ["a", "b"]) as n:
+            alice_ua = UserAgent("alice", media=AiortcMedia(loopback_only=True), options=FAST)
+            bob_media = AiortcMedia(loopback_only=True)
+            bob_ua = UserAgent("bob", media=bob_media, options=FAST)
+            alice = await alice_ua.register(n["a"].url, timeout=WAIT)
+            bob = await bob_ua.register(n["b"].url, timeout=WAIT)
+            await until(lambda: alice.get_contact("bob").is_online)
+            incoming = bob.wait_for("incomingCall", 15.0)
+            call = alice.get_contact("bob").call()
+            accepted = call.wait_for("accepted", 15.0)
+            invitation = await incoming
+            theirs = invitation.accept()
+            await accepted
+
+            def flowing() -> bool:
+                got = bob_media.frames_received(theirs.id)
+                return got.get("audio", 0) >= 5 and got.get("video", 0) >= 2
+
+            await until(flowing, 15.0)
+            ended = theirs.wait_for("hangup", 15.0)
+            call.hangup()
+            assert (await ended)["from"] == "remote"
+            await alice_ua.unregister()
+            await bob_ua.unregister()
+
+    run(test, limit=60.0)
