@@ -332,3 +332,50 @@ def test_one_hostile_client_is_rate_limited_on_its_own_node_before_anything_cros
     # the burst of 20, less the token its registration took
     assert sim.carried == 19
     assert len(texts(sim, "bob")) == 19
+
+
+def test_coalesced_presence_crosses_nodes_at_the_next_flush() -> None:
+    """``rtcstate serve``'s default: presence told in batches every ``presence_interval``;
+    a registration or a departure on another node is told at this node's next flush."""
+    sim = cluster(presence_interval=0.1)
+    sim.register("a", "alice", "alice")
+    sim.register("b", "bob", "bob")
+    for t in (0.2, 0.4):
+        sim.now = t
+        for name, hub in sim.hubs.items():
+            sim.apply(name, hub.tick(t))
+        sim.run()
+    batches = [m for m in sim.read("alice") if isinstance(m, wire.PresenceBatch)]
+    assert any("bob/d" in b.devices for b in batches)
+    sim.disconnect("bob")
+    sim.closed["bob"] = 1000
+    for t in (0.6, 0.8):
+        sim.now = t
+        for name, hub in sim.hubs.items():
+            sim.apply(name, hub.tick(t))
+        sim.run()
+    batches = [m for m in sim.read("alice") if isinstance(m, wire.PresenceBatch)]
+    assert any(b.left and "bob" in b.left for b in batches), batches
+
+
+def test_a_revocation_on_one_node_frees_the_address_on_every_node() -> None:
+    from rtcstate.identity import Identity, Revocations
+
+    def verify(register: wire.Register, now: float) -> Identity:
+        return Identity(register.user, verified=True, token_id=register.token)
+
+    sim = SimCluster(NODES, verifier=verify)
+    sim.register("a", "alice", "alice")
+    sim.connect("b", "bob")
+    sim.send("bob", wire.Register("bob", "d", token="t-bob"))
+    assert sim.hubs["c"].devices("bob") == ("bob/d",)
+    # (a token id is known to the node that verified it: revoked by user here)
+    sim.apply("a", sim.hubs["a"].revoke(Revocations(users=frozenset({"bob"})), 1.0))
+    sim.run()
+    assert sim.closed["bob"] == 4403
+    assert [m.code for m in sim.read("bob") if isinstance(m, wire.ServerError)] == ["token_revoked"]
+    assert ("default", "bob/d") not in sim.directory
+    for hub in sim.hubs.values():
+        assert hub.devices("bob") == ()
+    told = [m for m in sim.read("alice") if isinstance(m, wire.Presence) and m.contact == "bob"]
+    assert told[-1] == wire.Presence("bob", False, [])

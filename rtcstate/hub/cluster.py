@@ -60,6 +60,8 @@ from rtcstate.machine import spec_of
 
 __all__ = ["ClusterDrop", "ClusterHub", "remote_id"]
 
+Code = wire.ServerErrorCode
+_CODES = frozenset(int(c) for c in CloseCode)
 _BAD_NODE = frozenset('/"\\@ ') | frozenset(map(chr, range(0x21))) | {"\x7f"}
 
 
@@ -258,11 +260,17 @@ class ClusterHub(Hub):
         return [Deliver(c.id, env)]
 
     def remote_close(self, tenant: str, address: str, reason: str, code: int) -> list[HubEffect]:
-        """Another node took ``address`` of ``tenant`` over: close its local holder."""
+        """Another node closed ``address`` of ``tenant``: close its local holder. A takeover
+        (``code`` conflict) moves the address, nothing is unbound; any other close (a
+        revocation there) frees it as a close here would."""
         c = self._local(tenant, address)
         if c is None:
             return [Drop(ClusterDrop.NO_RECIPIENT, f"{address} of {tenant} is not here")]
-        return self._out(self._hand_over(c, reason, code, answer=False))
+        if code == CloseCode.CONFLICT:
+            return self._out(self._hand_over(c, reason, code, answer=False))
+        why = Code.TOKEN_REVOKED if code == CloseCode.REVOKED else Code.FORBIDDEN
+        return self._out(self._close(c, why, CloseCode(code) if code in _CODES else
+                                     CloseCode.POLICY, reason, answer=False))  # fmt: skip
 
     # --- internals ------------------------------------------------------------------------------
 
