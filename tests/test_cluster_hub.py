@@ -379,3 +379,14 @@ def test_a_revocation_on_one_node_frees_the_address_on_every_node() -> None:
         assert hub.devices("bob") == ()
     told = [m for m in sim.read("alice") if isinstance(m, wire.Presence) and m.contact == "bob"]
     assert told[-1] == wire.Presence("bob", False, [])
+
+
+def test_what_leaves_a_node_carries_the_verified_sender_only() -> None:
+    hub = ClusterHub(node="a", presence_group=None)
+    hub.remote_bind("b", "default", "bob/d", (), False, 0.0)
+    hub.connect("ws1", 0.0)
+    hub.receive("ws1", wire.encode(wire.Register("mallory", "d")), 0.0)
+    forged = wire.encode(wire.ContactMessage(1, "x"), to="bob/d", sender="bob/d")
+    [f] = [e for e in hub.receive("ws1", forged, 0.0) if type(e) is Forward]
+    assert (f.node, f.address, f.kind.value) == ("b", "mallory/d", "route")
+    assert f.envelope is not None and f.envelope.sender == "mallory/d"

@@ -358,7 +358,8 @@ class ClusterHub(Hub):
             if is_conversation(msg):
                 authority = self.room_authority
                 if authority is not None and authority != self.node:
-                    return [Forward(authority, ForwardKind.ROUTE, space.tenant, sender, env)]
+                    stamped = wire.Envelope(msg, env.to, sender)  # (a client's own is not kept)
+                    return [Forward(authority, ForwardKind.ROUTE, space.tenant, sender, stamped)]
             else:
                 to = env.to
                 kind = type(msg)
@@ -369,7 +370,8 @@ class ClusterHub(Hub):
                     if r is not None and not (type(call_id) is str and call_id in space.forks):
                         if type(call_id) is str:
                             space._settle_ringing(sender, to, msg, call_id)
-                        return [Forward(r.node, ForwardKind.ROUTE, r.tenant, sender, env)]
+                        stamped = wire.Envelope(msg, to, sender)
+                        return [Forward(r.node, ForwardKind.ROUTE, r.tenant, sender, stamped)]
         return super()._handle(c, env, now, limited)
 
     def _register(
