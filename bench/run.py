@@ -1114,6 +1114,15 @@ def bench_mesh_join(sizes: Sizes) -> dict[str, Any]:
         f"{min(raw) * 1e3:.1f} ms"
     )
     return line("mesh_join_overhead", value, "ms", base, "ratio <= 1.5", note=note)
+def bench_cluster_forward(sizes: Sizes) -> dict[str, Any]:
+    """Messages/s between two cluster nodes over one node's (bench/cluster.py)."""
+    from bench import cluster
+
+    why = cluster.missing()
+    if why is not None:
+        return {"name": "cluster_forward_ratio", "skipped": why}
+    value, base, note = cluster.measure(sizes.mode)
+    return line("cluster_forward_ratio", value, "msg/s", base, "ratio >= 0.5", note=note)
 
 
 BENCHMARKS: dict[str, Callable[[Sizes], dict[str, Any]]] = {
@@ -1131,6 +1140,7 @@ BENCHMARKS: dict[str, Callable[[Sizes], dict[str, Any]]] = {
     "conversation_join": bench_conversation_join,
     "mesh_join_overhead": bench_mesh_join,
     "relay_vs_raw": lambda sizes: bench_relay_vs_raw(sizes.mode),
+    "cluster_forward_ratio": bench_cluster_forward,
 }
 
 

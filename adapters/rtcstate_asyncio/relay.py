@@ -59,7 +59,16 @@ from websockets.http11 import Request, Response
 
 from rtcstate import wire
 from rtcstate.effects import Drop
-from rtcstate.hub import CloseCode, CloseConnection, Deliver, Hub, HubEffect, Log
+from rtcstate.hub import (
+    CloseCode,
+    CloseConnection,
+    Deliver,
+    Directory,
+    Forward,
+    Hub,
+    HubEffect,
+    Log,
+)
 from rtcstate_asyncio.metrics import Gauges, RelayMetrics
 from rtcstate_asyncio.opshttp import OpsServer
 from rtcstate_asyncio.revocation import RevocationFile
@@ -133,6 +142,9 @@ class Relay:
         self.draining = False
         self._started = 0.0
         self._left: asyncio.Event | None = None  # set when the last connection left a drain
+        #: carries a cluster hub's ``Forward`` and ``Directory`` effects to the other nodes
+        #: (set by ``rtcstate_cluster.ClusterLink``; a hub alone returns none)
+        self.cluster: Callable[[Forward | Directory], None] | None = None
 
     @property
     def port(self) -> int:
@@ -312,6 +324,12 @@ class Relay:
                 log.info("%s", e.line())
             elif type(e) is Drop:
                 log.debug("hub dropped: %s %s", e.reason, e.detail)
+            elif (type(e) is Forward or type(e) is Directory) and self.cluster is not None:
+                self.cluster(e)
+
+    def apply(self, effects: list[HubEffect]) -> None:
+        """Carry out effects of the hub computed outside the relay (inputs from other nodes)."""
+        self._apply(effects)
 
     async def _write(self, conn: str, peer: _Peer) -> None:
         loop = asyncio.get_running_loop()

@@ -111,6 +111,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--presence-group", default=defaults["presence_group"], metavar="NAME",
         help="group every registration joins and subscribes to ('' for none)",
     )  # fmt: skip
+    cluster = p.add_argument_group("cluster: several nodes through Redis (docs/cluster.md)")
+    cluster.add_argument("--redis", metavar="URL",
+                         help="join the cluster at this Redis (redis://HOST:6379/0)")  # fmt: skip
+    cluster.add_argument("--node-id", metavar="N", help="this node's name in the cluster")
+    cluster.add_argument("--heartbeat", type=float, default=1.0, metavar="SECONDS",
+                         help="seconds between heartbeats")  # fmt: skip
+    cluster.add_argument("--node-ttl", type=float, default=3.0, metavar="SECONDS",
+                         help="a node silent this long is taken for dead")  # fmt: skip
     limits.add_argument(
         "--presence-interval", type=_optional(float), default=0.1, metavar="SECONDS",
         help="presence changes told every SECONDS in one batch per group (0: each at once)",
@@ -151,6 +159,16 @@ def build_hub(args: argparse.Namespace) -> Hub:
             kw["verifier"] = TokenVerifier.from_secret_file(args.auth_secret_file, **claims)
         else:
             kw["verifier"] = TokenVerifier.from_public_key_file(args.auth_public_key, **claims)
+    redis_url, node = getattr(args, "redis", None), getattr(args, "node_id", None)
+    if (redis_url is None) != (node is None):
+        raise errors.UsageError("--redis and --node-id go together")
+    if node is not None:
+        from rtcstate.hub import ClusterHub
+
+        try:
+            return ClusterHub(node=node, **kw)
+        except ValueError as exc:
+            raise errors.UsageError(f"--node-id: {exc}") from None
     return Hub(**kw)
 
 
@@ -206,6 +224,18 @@ def main(args: argparse.Namespace) -> int:
                     args.metrics_host)  # fmt: skip
     ctx = tls_context(args.certfile, args.keyfile)
     revocations = _revocations(args.revoked_tokens)
+    if args.redis is not None:
+        require("cluster", "rtcstate serve --redis")
+        from rtcstate_cluster import run_cluster_relay
+
+        from rtcstate.hub import ClusterHub
+
+        assert isinstance(hub, ClusterHub)
+        options = {"heartbeat": args.heartbeat, "ttl": args.node_ttl, "ssl": ctx,
+                   "process_request": _web_app(args.web), "revocations": revocations}  # fmt: skip
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(run_cluster_relay(hub, args.redis, args.host, args.port, **options))
+        return 0
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(
             run_relay(

@@ -5,19 +5,36 @@ Modules: :mod:`~rtcstate.hub.core` (the hub: registration, refusals, limits, dis
 :mod:`~rtcstate.hub.routing` (one tenant's addresses and forked calls),
 :mod:`~rtcstate.hub.presence` (scoped presence), :mod:`~rtcstate.hub.conversations`
 (conversation rooms), :mod:`~rtcstate.hub.limits` (token buckets
-and deadlines), :mod:`~rtcstate.hub.effects` (what the hub asks its adapter to do).
+and deadlines), :mod:`~rtcstate.hub.effects` (what the hub asks its adapter to do),
+:mod:`~rtcstate.hub.cluster` (a hub that is one node of a cluster).
 """
 
+from rtcstate.hub.cluster import ClusterDrop, ClusterHub
 from rtcstate.hub.core import Hub
-from rtcstate.hub.effects import CloseCode, CloseConnection, Deliver, HubDrop, HubEffect, Log
+from rtcstate.hub.effects import (
+    CloseCode,
+    CloseConnection,
+    Deliver,
+    Directory,
+    Forward,
+    ForwardKind,
+    HubDrop,
+    HubEffect,
+    Log,
+)
 from rtcstate.hub.lifecycle import ConnState
 from rtcstate.identity import Identity, Refusal, Revocations, Verifier, claimed
 
 __all__ = [
     "CloseCode",
     "CloseConnection",
+    "ClusterDrop",
+    "ClusterHub",
     "ConnState",
     "Deliver",
+    "Directory",
+    "Forward",
+    "ForwardKind",
     "Hub",
     "HubDrop",
     "HubEffect",

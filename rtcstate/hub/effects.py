@@ -7,6 +7,9 @@ carries them out: :class:`Deliver` (send an envelope on a connection), :class:`C
 (close one, with a websocket close code from :class:`CloseCode` and a reason in words),
 :class:`Log` (one structured log line: registrations, refusals and closes with their reason)
 and :class:`~rtcstate.effects.Drop` (an input ignored on purpose, its reason a :class:`HubDrop`).
+A hub that is one node of a cluster (:class:`~rtcstate.hub.cluster.ClusterHub`) also returns
+:class:`Forward` (carry an envelope to another node) and :class:`Directory` (publish a change
+of this node's addresses); a hub alone never does.
 Refusals are answered in-band with ``ServerError`` whose code is a
 :class:`~rtcstate.wire.ServerErrorCode`; nothing else changes when a request is refused.
 """
@@ -22,7 +25,17 @@ from rtcstate import wire
 from rtcstate.drops import DropReason
 from rtcstate.effects import Drop
 
-__all__ = ["CloseCode", "CloseConnection", "Deliver", "HubDrop", "HubEffect", "Log"]
+__all__ = [
+    "CloseCode",
+    "CloseConnection",
+    "Deliver",
+    "Directory",
+    "Forward",
+    "ForwardKind",
+    "HubDrop",
+    "HubEffect",
+    "Log",
+]
 
 
 class CloseCode(enum.IntEnum):
@@ -100,5 +113,48 @@ class Log:
         return " ".join(parts)
 
 
-HubEffect = Deliver | CloseConnection | Log | Drop
+class ForwardKind(enum.Enum):
+    """What the node receiving a :class:`Forward` does with it."""
+
+    ROUTE = "route"
+    """Route the envelope there, as if ``address`` (held by the sending node) had sent it:
+    the destination's node decides (its forks, its ringing caps, its rooms)."""
+    DELIVER = "deliver"
+    """Deliver the envelope, already routed and stamped, to the connection holding
+    ``address`` there."""
+    CLOSE = "close"
+    """Close the connection holding ``address`` there (taken over on the sending node;
+    ``reason`` and ``code`` are the close's)."""
+
+
+@attrs.frozen(slots=True)
+class Forward:
+    """Carry ``envelope`` to cluster node ``node``: ``kind`` says what it does there with
+    ``address`` of ``tenant`` (the verified sender for a route, the recipient otherwise)."""
+
+    node: str
+    kind: ForwardKind
+    tenant: str
+    address: str
+    envelope: wire.Envelope | None = None
+    reason: str = ""
+    code: int = CloseCode.CONFLICT
+
+
+@attrs.frozen(slots=True)
+class Directory:
+    """This node now holds ``address`` of ``tenant`` (``bound``, with the presence ``groups``
+    it joined and whether its identity is ``verified``; ``registered``: by a registration,
+    whose presence is told again, rather than a change of groups), or no longer does: for the
+    other nodes' directory."""
+
+    tenant: str
+    address: str
+    bound: bool
+    groups: tuple[str, ...] = ()
+    verified: bool = False
+    registered: bool = True
+
+
+HubEffect = Deliver | CloseConnection | Log | Drop | Forward | Directory
 """What a :class:`~rtcstate.hub.Hub` asks its adapter to do."""

@@ -1,0 +1,400 @@
+"""One hub of a cluster: each node is the authority for its own connections.
+
+Theory of operation
+-------------------
+A :class:`ClusterHub` is a :class:`~rtcstate.hub.Hub` that is node ``node`` of a cluster
+(docs/cluster.md). It holds its own websockets exactly as a hub alone does; the addresses held
+on the other nodes are told to it by its adapter from the shared directory
+(:meth:`ClusterHub.remote_bind`, :meth:`ClusterHub.remote_unbind`, :meth:`ClusterHub.node_lost`)
+and become *remote connections*: records in the hub's own tables, registered, whose id
+(``@node/tenant/user/device``) no adapter uses. So every rule of one hub (routing by
+``user/device`` or bare ``user``, forks, ringing caps, presence scoped by tenant, group and
+contact, the takeover of an address by the same identity, ``max_devices``, rooms) applies
+across nodes unchanged; what a remote connection is sent leaves as an effect for its node:
+
+* a :class:`~rtcstate.hub.effects.Deliver` to a remote connection becomes
+  :class:`~rtcstate.hub.effects.Forward` ``DELIVER`` (already routed and stamped), a
+  :class:`~rtcstate.hub.effects.CloseConnection` of one (a takeover by the same identity here)
+  ``CLOSE``;
+* a message from a local connection to a ``user/device`` held on another node (and not part
+  of a fork this node holds) is not routed here: it goes as ``ROUTE`` to that node, which
+  routes it as if the sender were one of its remote connections
+  (:meth:`ClusterHub.remote_receive`), so the destination's node applies its forks and caps;
+  a message to a bare ``user`` is routed by the sender's node (which holds the fork of an
+  ``Invite``; the callees' answers, addressed to the caller's device, come back to it);
+* conversation requests go to the room authority (:attr:`ClusterHub.room_authority`, one node
+  chosen by the adapter through a lease) as ``ROUTE``; its notices come back as ``DELIVER``;
+* every change of a local address (registered, freed, its presence groups) is a
+  :class:`~rtcstate.hub.effects.Directory` effect, for the adapter to write and publish.
+
+The ``from`` of everything that crosses nodes is the address the sending node verified: a
+client's own ``from`` is replaced on its node, and only nodes speak to each other. Inputs from
+other nodes never raise: what cannot be carried out is a ``Drop`` (:class:`ClusterDrop`).
+Cost: one dict lookup per effect to map remote connections (none when no address is remote).
+"""
+
+from __future__ import annotations
+
+import attrs
+
+from rtcstate import wire
+from rtcstate.drops import DropReason
+from rtcstate.effects import Drop
+from rtcstate.hub.conversations import is_conversation
+from rtcstate.hub.core import _RELAY_ONLY, Hub
+from rtcstate.hub.effects import (
+    CloseCode,
+    CloseConnection,
+    Deliver,
+    Directory,
+    Forward,
+    ForwardKind,
+    HubEffect,
+    Log,
+)
+from rtcstate.hub.lifecycle import Connection, ConnState
+from rtcstate.hub.limits import TokenBucket
+from rtcstate.hub.routing import Space, server_error
+from rtcstate.identity import Identity, Revocations
+from rtcstate.machine import spec_of
+
+__all__ = ["ClusterDrop", "ClusterHub", "remote_id"]
+
+Code = wire.ServerErrorCode
+_CODES = frozenset(int(c) for c in CloseCode)
+_BAD_NODE = frozenset('/"\\@ ') | frozenset(map(chr, range(0x21))) | {"\x7f"}
+
+
+class ClusterDrop(DropReason):
+    """Why a cluster hub ignored an input from another node."""
+
+    UNKNOWN_SENDER = "unknown-sender"
+    """A route from an address the directory does not place on that node (it left)."""
+    NOT_ROUTABLE = "not-routable"
+    """A route of a message a client may not send to another (relay-only, no ``to``)."""
+    NO_RECIPIENT = "no-recipient"
+    """A delivery or close for an address no local connection holds (any more)."""
+
+
+def remote_id(node: str, tenant: str, address: str) -> str:
+    """The hub connection id of ``address`` of ``tenant`` held on ``node``."""
+    return f"@{node}/{tenant}/{address}"
+
+
+@attrs.frozen(slots=True)
+class _Remote:
+    node: str
+    tenant: str
+    address: str
+
+
+@attrs.define(slots=True, eq=False)
+class ClusterHub(Hub):
+    """A :class:`~rtcstate.hub.Hub` that is node ``node`` of a cluster (module docstring)."""
+
+    node: str = "node"
+    #: the node that holds the conversation rooms (None or ``node``: this one)
+    room_authority: str | None = None
+    _remote: dict[str, _Remote] = attrs.field(factory=dict, init=False)
+
+    def __attrs_post_init__(self) -> None:
+        super().__attrs_post_init__()
+        if not self.node or _BAD_NODE.intersection(self.node) or len(self.node) > 64:
+            raise ValueError('node must be 1-64 printable characters without / \\ " @ or space')
+
+    # --- queries --------------------------------------------------------------------------------
+
+    @property
+    def connections(self) -> int:
+        """Local connections (the remote ones are not counted)."""
+        return len(self._conns) - len(self._remote)
+
+    @property
+    def remote_addresses(self) -> int:
+        return len(self._remote)
+
+    def held_state(self) -> dict[str, int]:
+        held = super().held_state()
+        held["connections"] -= len(self._remote)
+        held["remote"] = len(self._remote)
+        return held
+
+    def local_bindings(self) -> list[Directory]:
+        """A :class:`Directory` ``bound`` for every local registered address (to publish the
+        whole of this node again, after it was taken for dead)."""
+        return [
+            self._bound(c)
+            for c in self._conns.values()
+            if c.id not in self._remote and c.state is ConnState.REGISTERED and c.address
+        ]
+
+    def is_remote(self, conn: str) -> bool:
+        return conn in self._remote
+
+    # --- transport inputs: the remote connections' effects mapped --------------------------------
+
+    def connect(self, conn: str, now: float, source: str | None = None) -> list[HubEffect]:
+        return self._out(super().connect(conn, now, source))
+
+    def disconnect(self, conn: str, now: float) -> list[HubEffect]:
+        if conn in self._remote:
+            return []
+        return self._out(super().disconnect(conn, now))
+
+    def receive(self, conn: str, data: bytes | str, now: float) -> list[HubEffect]:
+        return self._out(super().receive(conn, data, now))
+
+    def receive_envelope(self, conn: str, env: wire.Envelope, now: float) -> list[HubEffect]:
+        return self._out(super().receive_envelope(conn, env, now))
+
+    def queued(self, conn: str, nbytes: int, now: float) -> list[HubEffect]:
+        return self._out(super().queued(conn, nbytes, now))
+
+    def revoke(self, revocations: Revocations, now: float) -> list[HubEffect]:
+        return self._out(super().revoke(revocations, now))
+
+    def tick(self, now: float) -> list[HubEffect]:
+        return self._out(super().tick(now))
+
+    # --- inputs from the other nodes ------------------------------------------------------------
+
+    def remote_bind(
+        self,
+        node: str,
+        tenant: str,
+        address: str,
+        groups: tuple[str, ...],
+        verified: bool,
+        now: float,
+        registered: bool = True,
+    ) -> list[HubEffect]:
+        """The directory says ``node`` holds ``address`` of ``tenant`` (joined to ``groups``;
+        ``registered``: by a registration, told to the audience again as one hub would)."""
+        if node == self.node:
+            return []
+        pid = remote_id(node, tenant, address)
+        user = address.partition("/")[0]
+        existing = self._conns.get(pid)
+        if existing is not None and existing.space is not None:  # its groups changed
+            old = list(existing.presence.joined)
+            join = [g for g in groups if g not in existing.presence.joined]
+            leave = [g for g in old if g not in groups]
+            if not registered:
+                return self._out(self._move_groups(existing, existing.space, join, leave))
+            # registered again (a takeover on its node): it leaves its groups and joins again
+            self._drop_presence(existing)
+            self._join(existing, existing.space, user, groups)
+            return self._out(self._told(existing.space, user, pid, now))
+        space = self._spaces.get(tenant)
+        if space is None:
+            space = Space(tenant, self.fork_linger, self.max_ringing, self.ring_timeout)
+            space.presence.coalesce = self.presence_interval is not None
+            self._spaces[tenant] = space
+        fx: list[HubEffect] = []
+        holder_id = space.by_address.get(address)
+        holder = None if holder_id is None else self._conns.get(holder_id)
+        if holder is not None and holder.id in self._remote:
+            # it moved from a third node, which that node's takeover closes
+            self._drop_presence(holder)
+            self._forget_remote(holder.id)
+        elif holder is not None and holder.state is ConnState.REGISTERED:
+            # the address moved to ``node``: it keeps its rooms and forks (nothing unbound)
+            fx.extend(self._hand_over(holder, f"{address} registered on node {node}"))
+        c = Connection(pid, None, TokenBucket.full(None, 1.0, now), since=now, last_seen=now)
+        c.identity = Identity(user=user, tenant=tenant, verified=verified)
+        c.address, c.space = address, space
+        spec_of(c).fire(c, "register")
+        self._conns[pid] = c
+        self._remote[pid] = _Remote(node, tenant, address)
+        space.bind(address, pid)
+        self._join(c, space, user, groups)
+        fx.extend(self._told(space, user, pid, now))
+        return self._out(fx)
+
+    def remote_unbind(self, node: str, tenant: str, address: str, now: float) -> list[HubEffect]:
+        """The directory says ``node`` no longer holds ``address`` of ``tenant``."""
+        pid = remote_id(node, tenant, address)
+        c = self._conns.get(pid)
+        if c is None or pid not in self._remote:
+            return []
+        c.last_seen = now
+        fx = self._unbind(c)
+        self._forget_remote(pid)
+        return self._out(fx)
+
+    def node_lost(self, node: str, now: float) -> list[HubEffect]:
+        """``node`` is dead: every address it held is freed here (presence told, rooms left)."""
+        fx: list[HubEffect] = []
+        for r in [r for r in self._remote.values() if r.node == node]:
+            fx.extend(self.remote_unbind(r.node, r.tenant, r.address, now))
+        return fx
+
+    def remote_receive(
+        self, node: str, tenant: str, sender: str, env: wire.Envelope, now: float
+    ) -> list[HubEffect]:
+        """Route ``env`` from ``sender`` of ``tenant``, verified by ``node`` (a ``ROUTE``)."""
+        c = self._conns.get(remote_id(node, tenant, sender))
+        space = None if c is None else c.space
+        if c is None or space is None or c.state is not ConnState.REGISTERED:
+            return [Drop(ClusterDrop.UNKNOWN_SENDER, f"{sender} of {tenant} is not on {node}")]
+        c.last_seen = now
+        msg = env.message
+        kind = type(msg)
+        if is_conversation(msg):
+            return self._out(self._conversations.handle(c, space, msg, now))
+        if (
+            env.to is None
+            or kind in _RELAY_ONLY
+            or kind is wire.Register
+            or kind is wire.Unregister
+        ):
+            return [Drop(ClusterDrop.NOT_ROUTABLE, f"{msg.TYPE} from {sender} via {node}")]
+        space.expire(now)
+        return self._out(space.dispatch(c.id, sender, env, now))
+
+    def remote_deliver(self, tenant: str, address: str, env: wire.Envelope) -> list[HubEffect]:
+        """Deliver ``env`` (routed on another node) to the local holder of ``address``."""
+        c = self._local(tenant, address)
+        if c is None:
+            return [Drop(ClusterDrop.NO_RECIPIENT, f"{address} of {tenant} is not here")]
+        return [Deliver(c.id, env)]
+
+    def remote_close(self, tenant: str, address: str, reason: str, code: int) -> list[HubEffect]:
+        """Another node closed ``address`` of ``tenant``: close its local holder. A takeover
+        (``code`` conflict) moves the address, nothing is unbound; any other close (a
+        revocation there) frees it as a close here would."""
+        c = self._local(tenant, address)
+        if c is None:
+            return [Drop(ClusterDrop.NO_RECIPIENT, f"{address} of {tenant} is not here")]
+        if code == CloseCode.CONFLICT:
+            return self._out(self._hand_over(c, reason, code, answer=False))
+        why = Code.TOKEN_REVOKED if code == CloseCode.REVOKED else Code.FORBIDDEN
+        return self._out(self._close(c, why, CloseCode(code) if code in _CODES else
+                                     CloseCode.POLICY, reason, answer=False))  # fmt: skip
+
+    # --- internals ------------------------------------------------------------------------------
+
+    def _local(self, tenant: str, address: str) -> Connection | None:
+        space = self._spaces.get(tenant)
+        conn = None if space is None else space.by_address.get(address)
+        c = None if conn is None or conn in self._remote else self._conns.get(conn)
+        return c if c is not None and c.state is ConnState.REGISTERED else None
+
+    def _hand_over(
+        self, holder: Connection, info: str, code: int = CloseCode.CONFLICT, answer: bool = True
+    ) -> list[HubEffect]:
+        """``holder``'s address is now held elsewhere: it is closed, nothing is unbound."""
+        fx: list[HubEffect] = []
+        if answer:
+            fx.append(server_error(holder.id, wire.ServerErrorCode.CONFLICT, info))
+        self._drop_presence(holder)
+        holder.address = None
+        spec_of(holder).fire(holder, "close")
+        fx.append(Log("closing", holder.id, (("code", "conflict"), ("reason", info))))
+        fx.append(CloseConnection(holder.id, info, code))
+        return fx
+
+    @staticmethod
+    def _join(c: Connection, space: Space, user: str, groups: tuple[str, ...]) -> None:
+        for group in dict.fromkeys(groups):
+            c.presence.joined[group] = None
+            space.presence.join(user, group)
+
+    def _told(self, space: Space, user: str, pid: str, now: float) -> list[HubEffect]:
+        """``user``'s devices, told to its audience here (at the next flush if coalesced)."""
+        if space.presence.coalesce:
+            space.presence.touch(user)
+            self._arm_flush(now)
+            return []
+        return self._tell(space, user, space.presence.audience(user), except_conn=pid)
+
+    def _forget_remote(self, pid: str) -> None:
+        self._remote.pop(pid, None)
+        self._conns.pop(pid, None)
+
+    def _bound(self, c: Connection, registered: bool = True) -> Directory:
+        assert c.address is not None and c.identity is not None
+        identity = c.identity
+        joined = tuple(c.presence.joined)
+        return Directory(identity.tenant, c.address, True, joined, identity.verified, registered)
+
+    def _out(self, fx: list[HubEffect]) -> list[HubEffect]:
+        """Map the effects on remote connections to :class:`Forward` for their nodes."""
+        remote = self._remote
+        if not remote:
+            return fx
+        out: list[HubEffect] = []
+        for e in fx:
+            kind = type(e)
+            if kind is Deliver:
+                assert isinstance(e, Deliver)
+                r = remote.get(e.conn)
+                if r is not None:
+                    e = Forward(r.node, ForwardKind.DELIVER, r.tenant, r.address, e.envelope)
+            elif kind is CloseConnection:
+                assert isinstance(e, CloseConnection)
+                r = remote.get(e.conn)
+                if r is not None:
+                    self._forget_remote(e.conn)
+                    e = Forward(r.node, ForwardKind.CLOSE, r.tenant, r.address, None, e.reason,
+                                e.code)  # fmt: skip
+            out.append(e)
+        return out
+
+    def _move_groups(
+        self, c: Connection, space: Space, join: list[str], leave: list[str]
+    ) -> list[HubEffect]:
+        return self._groups(c, space, join, leave) if join or leave else []
+
+    # --- hooks in the hub's own steps -----------------------------------------------------------
+
+    def _handle(
+        self, c: Connection, env: wire.Envelope, now: float, limited: bool
+    ) -> list[HubEffect]:
+        space = c.space
+        msg = env.message
+        if c.state is ConnState.REGISTERED and space is not None and c.address is not None:
+            sender = c.address
+            if is_conversation(msg):
+                authority = self.room_authority
+                if authority is not None and authority != self.node:
+                    stamped = wire.Envelope(msg, env.to, sender)  # (a client's own is not kept)
+                    return [Forward(authority, ForwardKind.ROUTE, space.tenant, sender, stamped)]
+            else:
+                to = env.to
+                kind = type(msg)
+                if to is not None and "/" in to and kind not in _RELAY_ONLY:
+                    holder = space.by_address.get(to)
+                    r = None if holder is None else self._remote.get(holder)
+                    call_id = getattr(msg, "call_id", None)
+                    if r is not None and not (type(call_id) is str and call_id in space.forks):
+                        if type(call_id) is str:
+                            space._settle_ringing(sender, to, msg, call_id)
+                        stamped = wire.Envelope(msg, to, sender)
+                        return [Forward(r.node, ForwardKind.ROUTE, r.tenant, sender, stamped)]
+        return super()._handle(c, env, now, limited)
+
+    def _register(
+        self, c: Connection, msg: wire.Register, now: float, limited: bool
+    ) -> list[HubEffect]:
+        fx = super()._register(c, msg, now, limited)
+        if c.state is ConnState.REGISTERED and c.address == f"{msg.user}/{msg.device}":
+            fx.append(self._bound(c))
+        return fx
+
+    def _unbind(self, c: Connection) -> list[HubEffect]:
+        space, address = c.space, c.address
+        held = space is not None and address is not None and space.by_address.get(address) == c.id
+        fx = super()._unbind(c)
+        if held and c.id not in self._remote and space is not None and address is not None:
+            fx.append(Directory(space.tenant, address, False))
+        return fx
+
+    def _groups(
+        self, c: Connection, space: Space, join: list[str], leave: list[str]
+    ) -> list[HubEffect]:
+        before = tuple(c.presence.joined)
+        fx = super()._groups(c, space, join, leave)
+        if c.id not in self._remote and tuple(c.presence.joined) != before:
+            fx.append(self._bound(c, registered=False))
+        return fx
