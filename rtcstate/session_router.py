@@ -46,6 +46,7 @@ ROUTE_KINDS: Mapping[str, str] = {
     "request_id": "media",
     "hold_id": "hold",
     "room": "conversation",  # conversations by room name (rtcstate.conversation.registry)
+    "post_id": "post",  # contact messages awaiting their ack (rtcstate.contact_post)
 }
 """Route field of a message or media report → the kind of child it addresses.
 
