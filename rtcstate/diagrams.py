@@ -29,6 +29,7 @@ MACHINE_MODULES: tuple[str, ...] = (
     "rtcstate.stream",
     "rtcstate.conversation.call",
     "rtcstate.recording",
+    "rtcstate.contact_post",
 )
 """Modules that declare machines; each new machine module is added here."""
 

@@ -40,14 +40,23 @@ from typing import Any
 
 import attrs
 
-from rtcstate import call_factory, datachannel, filetransfer, presence_groups, wire
+from rtcstate import call_factory, contact_post, datachannel, filetransfer, presence_groups, wire
 from rtcstate.call import Call
 from rtcstate.codes import CallType, ErrorCode, ErrorNumber
 from rtcstate.conversation import invitations as conversation_invitations
 from rtcstate.conversation import registry as conversation_registry
 from rtcstate.conversation.machine import Conference, Conversation
 from rtcstate.datachannel import DataChannel
-from rtcstate.effects import CancelTimer, Drop, Effect, ReleaseMedia, Send, StartTimer
+from rtcstate.effects import (
+    SESSION,
+    CancelTimer,
+    Drop,
+    Effect,
+    Emit,
+    ReleaseMedia,
+    Send,
+    StartTimer,
+)
 from rtcstate.errors import RtcError
 from rtcstate.filetransfer import FileTransfer
 from rtcstate.ids import CounterIds, IdSource, RandomSource, SplitMix64
@@ -78,6 +87,7 @@ from rtcstate.session_router import (
 from rtcstate.session_timers import PRESENCE_KIND, SESSION_KIND, TimerBook
 from rtcstate.settings import CallSettings
 from rtcstate.transfer import DEFAULT_CHUNK_SIZE, DEFAULT_WINDOW, TransferSettings
+from rtcstate.wire_contact import UserDataSet, UserDataUpdate
 
 __all__ = [
     "ROUTE_KINDS",
@@ -125,6 +135,12 @@ class Session:
     _router: Router = attrs.field(init=False, factory=Router)
     _presence: ContactPresence = attrs.field(init=False)
     connection: SessionConnection = attrs.field(init=False)
+    #: the number of the last contact message sent (apiRTC's ``uuid``, what sendMessage gives)
+    _message_uuid: int = attrs.field(init=False, default=0)
+    #: this user's data (apiRTC ``setUserData``), sent again after each registration
+    _user_data: dict[str, Any] | None = attrs.field(init=False, default=None)
+    #: the contacts' user data as the relay last told it
+    _contact_user_data: dict[str, dict[str, Any]] = attrs.field(init=False, factory=dict)
 
     def __attrs_post_init__(self) -> None:
         self._presence = ContactPresence(self._timers, self.config.contact_disconnection_delay)
@@ -136,6 +152,7 @@ class Session:
         filetransfer.install(self)
         conversation_registry.install(self)
         conversation_invitations.install(self)
+        contact_post.install(self)
 
     # --- the connection's state, read through ------------------------------------------------
 
@@ -306,6 +323,72 @@ class Session:
             chunk_size=DEFAULT_CHUNK_SIZE if chunk_size is None else chunk_size,
             window=DEFAULT_WINDOW if window is None else window, settings=settings,
         )  # fmt: skip
+
+    # --- contact messaging (held under the ``post_id`` route: rtcstate.contact_post) ---------
+
+    def send_message(
+        self, contact: str, now: float, content: str
+    ) -> tuple[contact_post.OutgoingPost, list[Effect]]:
+        """``contact.sendMessage(msg)``: send a text to ``contact`` (a user: all its devices;
+        ``user/device``: that one). Returns the post (its ``value`` is the message's ``uuid``,
+        what the promise resolves with) and the effects; ``Resolve`` on the contact's
+        acknowledgement, ``Reject`` + ``messageNotDelivered`` on failure. Raises
+        ERROR_BAD_PARAMETER for an empty or non-string message, ERROR_WRONG_STATE unless
+        CONNECTED (nothing sent then)."""
+        uuid = self._message_uuid + 1
+        out = contact_post.post(
+            self, self.ids("post"), contact, now, contact_post.PostCommand.MESSAGE, content,
+            uuid=uuid,
+        )  # fmt: skip
+        self._message_uuid = uuid
+        return out
+
+    def send_data(
+        self, contact: str, now: float, data: dict[str, Any]
+    ) -> tuple[contact_post.OutgoingPost, list[Effect]]:
+        """``contact.sendData(data)``: send a JSON object (``contactData`` / ``data`` there);
+        acknowledged like :meth:`send_message`."""
+        return contact_post.post(
+            self, self.ids("post"), contact, now, contact_post.PostCommand.DATA, data
+        )
+
+    def send_custom_event(
+        self, contact: str, now: float, event: str, content: dict[str, Any] | None = None
+    ) -> tuple[contact_post.OutgoingPost, list[Effect]]:
+        """``contact.sendCustomEvent(event, content)``: ``customEvent`` there; acknowledged
+        like :meth:`send_message`."""
+        return contact_post.post(
+            self, self.ids("post"), contact, now, contact_post.PostCommand.CUSTOM_EVENT,
+            content, event=event,
+        )  # fmt: skip
+
+    # --- user data (apiRTC's UserData) ---------------------------------------------------------
+
+    @property
+    def user_data(self) -> dict[str, Any] | None:
+        """``getUserData()``: this user's data as last set (None: never set)."""
+        return None if self._user_data is None else dict(self._user_data)
+
+    def set_user_data(self, now: float, data: Mapping[str, Any]) -> list[Effect]:
+        """``setUserData(data)`` / ``UserData.setToSession()``: publish ``data`` (a JSON
+        object) to whoever hears this user's presence; kept and sent again after each
+        registration. Raises ERROR_BAD_PARAMETER for data that is not a JSON object (nothing
+        changes then). Before registration it is only kept. The relay refuses data over its
+        size limit with a ``server_error`` (the session's ``error`` event)."""
+        if not isinstance(data, Mapping) or not all(isinstance(k, str) for k in data):
+            raise RtcError(ErrorNumber.ERROR_BAD_PARAMETER, "user data is a JSON object")
+        message = UserDataSet(dict(data))
+        try:
+            wire.encode(message)
+        except wire.EncodeError as exc:
+            raise RtcError(ErrorNumber.ERROR_BAD_PARAMETER, f"user data: {exc}") from None
+        self._user_data = dict(data)
+        return [Send(None, message)] if self.connected else []
+
+    def contact_user_data(self, user: str) -> dict[str, Any] | None:
+        """``contact.getUserData()``: the data ``user`` published, as the relay told it."""
+        data = self._contact_user_data.get(user)
+        return None if data is None else dict(data)
 
     # --- conversations (held under the ``room`` route: rtcstate.conversation.registry) --------
 
@@ -548,6 +631,8 @@ class Session:
     def registered(self, fx: list[Effect], now: float, resumed: bool) -> None:
         """Registered (again): restore the presence scope; children renegotiate if resumed."""
         fx.extend(Send(None, m) for m in self.presence_scope.resend())
+        if self._user_data is not None:
+            fx.append(Send(None, UserDataSet(dict(self._user_data))))
         if resumed:
             fx.extend(self._each_child("on_reconnected", now))
 
@@ -575,8 +660,22 @@ class Session:
         fx.extend(presence_groups.group_batch(self, msg, now))
 
     def presence_refused(self, request: Mapping[str, Any]) -> None:
-        """The relay refused a presence request: the scope stops asking for it."""
+        """The relay refused a presence request (the scope stops asking for it) or this
+        user's data (oversize: not sent again after reconnection)."""
+        if request.get("type") == UserDataSet.TYPE:
+            self._user_data = None
+            return
         self.presence_scope.refuse(request)
+
+    def user_data_update(self, msg: UserDataUpdate, fx: list[Effect], now: float) -> None:
+        """A contact's user data: kept, and ``contactListUpdate.userDataChanged`` when new."""
+        if msg.user == self.config.user or self._contact_user_data.get(msg.user) == msg.data:
+            return
+        self._contact_user_data[msg.user] = dict(msg.data)
+        fx.append(
+            Emit(SESSION, "contactListUpdate",
+                 {"joinedGroup": {}, "leftGroup": {}, "userDataChanged": [msg.user]})
+        )  # fmt: skip
 
     def presence(self, msg: wire.Presence, fx: list[Effect], now: float) -> None:
         """The server's presence of one contact; its ringing callee calls hear the devices."""

@@ -72,6 +72,7 @@ from rtcstate.machine import ILLEGAL, Classify, Ignore, Inputs, Verdict, machine
 from rtcstate.retry import ExponentialBackoff, RetryPolicy
 from rtcstate.session_timers import SESSION_KIND, TimerBook
 from rtcstate.settings import CallSettings
+from rtcstate.wire_contact import UserDataUpdate
 
 __all__ = [
     "INPUTS",
@@ -191,6 +192,7 @@ TRANSITIONS: list[dict[str, Any]] = [
     *stay("presence_batch", "CONNECTED", after="_presence_batch"),
     *stay("contact_message", "CONNECTED", after="_contact_message"),
     *stay("contact_data", "CONNECTED", after="_contact_data"),
+    *stay("user_data", "CONNECTED", after="_user_data"),
     # timers
     {"trigger": "register_timeout", "source": "REGISTERING", "dest": "FAILED",
      "after": ["_close_transport", "_fail_initial"]},
@@ -225,6 +227,7 @@ INPUTS = Inputs(
         wire.PresenceBatch: _server_only("presence_batch"),
         wire.ContactMessage: "contact_message",
         wire.ContactData: "contact_data",
+        UserDataUpdate: _server_only("user_data"),
     },
     timers={
         SessionTimer.REGISTER: "register_timeout",
@@ -236,7 +239,7 @@ INPUTS = Inputs(
 """The session's own inputs: wire messages (as classified) and timers -> triggers."""
 
 _MESSAGES = ("ping", "pong", "presence", "presence_batch", "contact_message", "contact_data",
-             "peer_error", "server_error", "registered")  # fmt: skip
+             "peer_error", "server_error", "registered", "user_data")  # fmt: skip
 _REPORTS = ("transport_open", "transport_failed", "transport_lost", "transport_moved")
 _TIMERS = ("register_timeout", "retry_timer", "keepalive_timer", "pong_timeout")
 
@@ -337,6 +340,9 @@ class ConnectionOwner(Protocol):
 
     def presence_refused(self, request: Mapping[str, Any]) -> None:
         """The relay refused a presence subscription or group (remembered, not asked again)."""
+
+    def user_data_update(self, msg: UserDataUpdate, fx: list[Effect], now: float) -> None:
+        """The relay's user data of one contact (apiRTC's ``UserData``)."""
 
 
 def _no_owner() -> ConnectionOwner:
@@ -533,6 +539,10 @@ class SessionConnection:
             frm = sender or ""
             fx.append(Emit(SESSION, "contactData", {"sender": frm, "content": msg.content}))
             fx.append(Emit(target("contact", frm.partition("/")[0]), "data", msg.content))
+
+    def _user_data(self, fx: list[Effect], now: float, msg: Any = None, **_: Any) -> None:
+        if isinstance(msg, UserDataUpdate):
+            self.owner.user_data_update(msg, fx, now)
 
     def _will_retry(
         self, fx: list[Effect], now: float, delay: float | None = None, **_: Any

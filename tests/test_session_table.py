@@ -17,6 +17,7 @@ from rtcstate.machine import spec_of
 from rtcstate.session import Session, SessionConfig, SessionState
 from rtcstate.session_connection import INPUTS, SessionConnection, SessionDrop, SessionTimer
 from rtcstate.testing.exhaustive import check_differential, check_pair, pairs
+from rtcstate.wire_contact import UserDataUpdate
 
 NOW = st.floats(0, 1e6, allow_nan=False)
 REASON = st.text(max_size=8)
@@ -37,6 +38,7 @@ MESSAGES: dict[type[wire.Message], st.SearchStrategy[wire.Message]] = {
     wire.PresenceBatch: st.builds(wire.PresenceBatch, DEVICES),
     wire.ContactMessage: st.builds(wire.ContactMessage, st.integers(0, 9), REASON),
     wire.ContactData: st.builds(wire.ContactData, st.just({"k": 1})),
+    UserDataUpdate: st.builds(UserDataUpdate, NAME, st.just({"nick": "b"})),
 }
 TRIGGER_OF_MESSAGE = {
     "registered": wire.Registered,
@@ -48,6 +50,7 @@ TRIGGER_OF_MESSAGE = {
     "presence_batch": wire.PresenceBatch,
     "contact_message": wire.ContactMessage,
     "contact_data": wire.ContactData,
+    "user_data": UserDataUpdate,
 }
 
 

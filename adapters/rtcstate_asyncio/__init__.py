@@ -16,7 +16,13 @@ require("asyncio", "rtcstate_asyncio")
 
 # ruff: noqa: E402 - the extra is checked before anything imports websockets
 
-from rtcstate_asyncio.agent import Contact, RegistrationError, Session, UserAgent
+from rtcstate_asyncio.agent import (
+    Contact,
+    ContactMessageError,
+    RegistrationError,
+    Session,
+    UserAgent,
+)
 from rtcstate_asyncio.backend import MEDIA_EFFECTS, MediaBackend
 from rtcstate_asyncio.calls import Call, ReceivedCallInvitation
 from rtcstate_asyncio.channels import DataChannel, ReceivedDataChannelInvitation
@@ -47,6 +53,7 @@ __all__ = [
     "Call",
     "Conference",
     "Contact",
+    "ContactMessageError",
     "Conversation",
     "ConversationError",
     "DataChannel",

@@ -51,6 +51,7 @@ from rtcstate_asyncio.channels import DataChannel, ReceivedDataChannelInvitation
 from rtcstate_asyncio.conversations import (
     Conference,
     Conversation,
+    ConversationError,
     Outcomes,
     ReceivedConversationInvitation,
     ReceivedConversationJoinRequest,
@@ -69,7 +70,15 @@ from rtcstate_asyncio.runtime import Runtime
 from rtcstate_asyncio.streams import LocalStreams, Stream
 from rtcstate_asyncio.typed import ContactEvents, SessionEvents, UserAgentEvents
 
-__all__ = ["Contact", "MediaSource", "RegistrationError", "Session", "Tap", "UserAgent"]
+__all__ = [
+    "Contact",
+    "ContactMessageError",
+    "MediaSource",
+    "RegistrationError",
+    "Session",
+    "Tap",
+    "UserAgent",
+]
 
 log = logging.getLogger("rtcstate_asyncio.api")  # the logger name docs/asyncio.md documents
 
@@ -92,6 +101,17 @@ class RegistrationError(RtcError):
     def __init__(self, code: ErrorNumber, message: str, descriptor: Mapping[str, Any]) -> None:
         super().__init__(code, message)
         self.descriptor = dict(descriptor)
+
+
+class ContactMessageError(RtcError):
+    """A contact message, data or custom event was not delivered: ``code`` is its apiRTC
+    number (8 ERROR_NOT_FOUND: the contact is not online; 11 ERROR_TIMED_OUT: no
+    acknowledgement within 10 s; 2 ERROR_NETWORK_UNAVAILABLE: the relay was lost first),
+    ``command`` what was sent (``message``, ``data``, ``customEvent``)."""
+
+    def __init__(self, code: ErrorNumber, message: str, command: str) -> None:
+        super().__init__(code, message)
+        self.command = command
 
 
 class UserAgent(UserAgentEvents):
@@ -330,6 +350,35 @@ class Session(SessionEvents):
         if contact is None:
             contact = self._contacts[user] = Contact(self, user)
         return contact
+
+    def get_or_create_contact(self, user: str) -> Contact:
+        """``getOrCreateContact(id)``: the same as :meth:`get_contact` (one object per user,
+        made on first use)."""
+        return self.get_contact(user)
+
+    def get_contacts_array(self, group: str | None = None) -> list[Contact]:
+        """``getContactsArray(group)``: the contacts heard in presence group ``group`` (None:
+        every contact online), sorted by id."""
+        if group is None:
+            return self.get_online_contacts()
+        core = self.core
+        members = set(core.presence_scope.members(group))
+        if group == "default":  # presence told one contact at a time is the default group's
+            heard = core.presence_scope.heard
+            members.update(c for c in core.contacts if c not in heard)
+        return [self.get_contact(c) for c in sorted(members)]
+
+    # --- user data (apiRTC's UserData) --------------------------------------------------------
+
+    def set_user_data(self, data: Mapping[str, Any]) -> None:
+        """``setUserData(data)``: publish ``data`` (a JSON object) to whoever hears this user's
+        presence (``contactListUpdate.userDataChanged`` there); kept and sent again after each
+        reconnection. Raises ERROR_BAD_PARAMETER for data that is not a JSON object."""
+        self.runtime.run(lambda now: self.core.set_user_data(now, data))
+
+    def get_user_data(self) -> dict[str, Any] | None:
+        """``getUserData()``: this user's data as last set (None: never set)."""
+        return self.core.user_data
 
     def get_online_contacts(self) -> list[Contact]:
         """The contacts the relay says are online (sorted by id)."""
@@ -642,6 +691,42 @@ class Contact(ContactEvents):
             )
         )  # fmt: skip
         return self.session._wrap_call(call)
+
+    # --- messaging outside conversations (rtcstate.contact_post) ------------------------------
+
+    async def send_message(self, content: str) -> int:
+        """``contact.sendMessage(msg)``: ``message`` on the contact's devices (and
+        ``contactMessage`` on their session); resolves with the message's ``uuid`` at the first
+        device's acknowledgement. Raises :class:`ContactMessageError` (and
+        ``messageNotDelivered`` fires here) when not delivered; ERROR_BAD_PARAMETER for an
+        empty message and ERROR_WRONG_STATE when not registered, nothing sent then."""
+        core = self.session.core
+        uuid: int = await self._post(lambda now: core.send_message(self.id, now, content))
+        return uuid
+
+    async def send_data(self, data: dict[str, Any]) -> None:
+        """``contact.sendData(data)``: ``data`` there (``contactData`` on its session);
+        acknowledged like :meth:`send_message`."""
+        core = self.session.core
+        await self._post(lambda now: core.send_data(self.id, now, data))
+
+    async def send_custom_event(self, event: str, content: dict[str, Any] | None = None) -> None:
+        """``contact.sendCustomEvent(event, content)``: ``customEvent`` there; acknowledged
+        like :meth:`send_message`."""
+        core = self.session.core
+        await self._post(lambda now: core.send_custom_event(self.id, now, event, content))
+
+    def get_user_data(self) -> dict[str, Any] | None:
+        """``getUserData()``: the data this contact published (None: none heard)."""
+        return self.session.core.contact_user_data(self.id)
+
+    async def _post(self, fn: Callable[[float], tuple[Any, list[fx.Effect]]]) -> Any:
+        session = self.session
+        post = session.runtime.command(fn)
+        try:
+            return await session._outcomes.expect(post.id)
+        except ConversationError as exc:
+            raise ContactMessageError(exc.code, exc.message, exc.command) from None
 
     def start_data_channel(self, label: str = "data") -> DataChannel:
         """``contact.startDataChannel()``: open a data channel; ``opened`` fires when usable."""

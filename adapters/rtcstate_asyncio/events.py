@@ -25,6 +25,7 @@ from rtcstate.codes import AVAILABLE_EVENTS, RTCSTATE_EVENTS
 __all__ = [
     "PAYLOADS",
     "CcsConnectionStatusInfo",
+    "ContactCustomEventInfo",
     "ContactDataInfo",
     "ContactListUpdateInfo",
     "ContactMessageInfo",
@@ -299,11 +300,12 @@ class DeliveryError(TypedDict):
 
 
 class MessageNotDeliveredInfo(TypedDict):
-    """Conversation ``messageNotDelivered``."""
+    """Conversation and Contact ``messageNotDelivered`` (``event``: a custom event's name)."""
 
     error: DeliveryError
     contact: str | None
     command: str
+    event: NotRequired[str]
 
 
 class ConversationDataInfo(TypedDict):
@@ -338,12 +340,20 @@ class SessionConversationInfo(TypedDict):
 
 
 class SessionCustomEventInfo(TypedDict):
-    """Session ``customEvent`` (from a conversation)."""
+    """Session ``customEvent`` (``conversation``: from a conversation; absent: from a contact,
+    whose ``content`` may be None)."""
 
     event: str
     sender: str
-    content: dict[str, Any]
-    conversation: str
+    content: dict[str, Any] | None
+    conversation: NotRequired[str]
+
+
+class ContactCustomEventInfo(TypedDict):
+    """Contact ``customEvent`` (``contact.sendCustomEvent`` of that user)."""
+
+    event: str
+    content: dict[str, Any] | None
 
 
 class StreamListInfo(TypedDict):
@@ -459,6 +469,8 @@ PAYLOADS: dict[str, dict[str, str]] = {
         "joinGroup": "str",
         "leaveGroup": "str",
         "message": "MessageInfo",
+        "customEvent": "ContactCustomEventInfo",
+        "messageNotDelivered": "MessageNotDeliveredInfo",
     },
     "Call": {
         "accepted": "None",

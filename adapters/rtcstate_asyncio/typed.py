@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Literal, Self, TypeVar, overload
 from rtcstate_asyncio.emitter import Emitter, EventStream, Handler
 from rtcstate_asyncio.events import (
     CcsConnectionStatusInfo,
+    ContactCustomEventInfo,
     ContactDataInfo,
     ContactListUpdateInfo,
     ContactMessageInfo,
@@ -467,7 +468,7 @@ class SessionEvents(Emitter):
         return self._events(*names)
 
 
-ContactEventName = Literal["conversationInvitation", "customEvent", "data", "dataChannelInvitation", "fileSentSuccessfully", "fileTransferError", "fileTransferInvitation", "fileTransferProgress", "incomingCall", "incomingScreenSharingCall", "incomingScreenSharingCallInvitation", "internalApiRTCdataChannelInvitation", "joinGroup", "leaveGroup", "message", "newMediaAvailable", "whiteboardInvitation"]
+ContactEventName = Literal["conversationInvitation", "customEvent", "data", "dataChannelInvitation", "fileSentSuccessfully", "fileTransferError", "fileTransferInvitation", "fileTransferProgress", "incomingCall", "incomingScreenSharingCall", "incomingScreenSharingCallInvitation", "internalApiRTCdataChannelInvitation", "joinGroup", "leaveGroup", "message", "messageNotDelivered", "newMediaAvailable", "whiteboardInvitation"]
 
 
 class ContactEvents(Emitter):
@@ -475,11 +476,11 @@ class ContactEvents(Emitter):
 
     @overload
     def on(
-        self, event: Literal["customEvent", "data", "internalApiRTCdataChannelInvitation", "newMediaAvailable", "whiteboardInvitation"], handler: Callable[[Any], object]
+        self, event: Literal["data", "internalApiRTCdataChannelInvitation", "newMediaAvailable", "whiteboardInvitation"], handler: Callable[[Any], object]
     ) -> Self: ...
     @overload
     def on(
-        self, event: Literal["customEvent", "data", "internalApiRTCdataChannelInvitation", "newMediaAvailable", "whiteboardInvitation"], handler: None = None
+        self, event: Literal["data", "internalApiRTCdataChannelInvitation", "newMediaAvailable", "whiteboardInvitation"], handler: None = None
     ) -> Callable[[Callable[[Any], T]], Callable[[Any], T]]: ...
     @overload
     def on(
@@ -489,6 +490,14 @@ class ContactEvents(Emitter):
     def on(
         self, event: Literal["incomingScreenSharingCall"], handler: None = None
     ) -> Callable[[Callable[[Call], T]], Callable[[Call], T]]: ...
+    @overload
+    def on(
+        self, event: Literal["customEvent"], handler: Callable[[ContactCustomEventInfo], object]
+    ) -> Self: ...
+    @overload
+    def on(
+        self, event: Literal["customEvent"], handler: None = None
+    ) -> Callable[[Callable[[ContactCustomEventInfo], T]], Callable[[ContactCustomEventInfo], T]]: ...
     @overload
     def on(
         self, event: Literal["fileSentSuccessfully", "fileTransferProgress"], handler: Callable[[FileProgressInfo], object]
@@ -513,6 +522,14 @@ class ContactEvents(Emitter):
     def on(
         self, event: Literal["message"], handler: None = None
     ) -> Callable[[Callable[[MessageInfo], T]], Callable[[MessageInfo], T]]: ...
+    @overload
+    def on(
+        self, event: Literal["messageNotDelivered"], handler: Callable[[MessageNotDeliveredInfo], object]
+    ) -> Self: ...
+    @overload
+    def on(
+        self, event: Literal["messageNotDelivered"], handler: None = None
+    ) -> Callable[[Callable[[MessageNotDeliveredInfo], T]], Callable[[MessageNotDeliveredInfo], T]]: ...
     @overload
     def on(
         self, event: Literal["incomingCall", "incomingScreenSharingCallInvitation"], handler: Callable[[ReceivedCallInvitation], object]
@@ -559,11 +576,11 @@ class ContactEvents(Emitter):
 
     @overload
     def once(
-        self, event: Literal["customEvent", "data", "internalApiRTCdataChannelInvitation", "newMediaAvailable", "whiteboardInvitation"], handler: Callable[[Any], object]
+        self, event: Literal["data", "internalApiRTCdataChannelInvitation", "newMediaAvailable", "whiteboardInvitation"], handler: Callable[[Any], object]
     ) -> Self: ...
     @overload
     def once(
-        self, event: Literal["customEvent", "data", "internalApiRTCdataChannelInvitation", "newMediaAvailable", "whiteboardInvitation"], handler: None = None
+        self, event: Literal["data", "internalApiRTCdataChannelInvitation", "newMediaAvailable", "whiteboardInvitation"], handler: None = None
     ) -> Callable[[Callable[[Any], T]], Callable[[Any], T]]: ...
     @overload
     def once(
@@ -573,6 +590,14 @@ class ContactEvents(Emitter):
     def once(
         self, event: Literal["incomingScreenSharingCall"], handler: None = None
     ) -> Callable[[Callable[[Call], T]], Callable[[Call], T]]: ...
+    @overload
+    def once(
+        self, event: Literal["customEvent"], handler: Callable[[ContactCustomEventInfo], object]
+    ) -> Self: ...
+    @overload
+    def once(
+        self, event: Literal["customEvent"], handler: None = None
+    ) -> Callable[[Callable[[ContactCustomEventInfo], T]], Callable[[ContactCustomEventInfo], T]]: ...
     @overload
     def once(
         self, event: Literal["fileSentSuccessfully", "fileTransferProgress"], handler: Callable[[FileProgressInfo], object]
@@ -597,6 +622,14 @@ class ContactEvents(Emitter):
     def once(
         self, event: Literal["message"], handler: None = None
     ) -> Callable[[Callable[[MessageInfo], T]], Callable[[MessageInfo], T]]: ...
+    @overload
+    def once(
+        self, event: Literal["messageNotDelivered"], handler: Callable[[MessageNotDeliveredInfo], object]
+    ) -> Self: ...
+    @overload
+    def once(
+        self, event: Literal["messageNotDelivered"], handler: None = None
+    ) -> Callable[[Callable[[MessageNotDeliveredInfo], T]], Callable[[MessageNotDeliveredInfo], T]]: ...
     @overload
     def once(
         self, event: Literal["incomingCall", "incomingScreenSharingCallInvitation"], handler: Callable[[ReceivedCallInvitation], object]
@@ -643,12 +676,16 @@ class ContactEvents(Emitter):
 
     @overload
     def wait_for(
-        self, event: Literal["customEvent", "data", "internalApiRTCdataChannelInvitation", "newMediaAvailable", "whiteboardInvitation"], timeout: float | None = None
+        self, event: Literal["data", "internalApiRTCdataChannelInvitation", "newMediaAvailable", "whiteboardInvitation"], timeout: float | None = None
     ) -> asyncio.Future[Any]: ...
     @overload
     def wait_for(
         self, event: Literal["incomingScreenSharingCall"], timeout: float | None = None
     ) -> asyncio.Future[Call]: ...
+    @overload
+    def wait_for(
+        self, event: Literal["customEvent"], timeout: float | None = None
+    ) -> asyncio.Future[ContactCustomEventInfo]: ...
     @overload
     def wait_for(
         self, event: Literal["fileSentSuccessfully", "fileTransferProgress"], timeout: float | None = None
@@ -661,6 +698,10 @@ class ContactEvents(Emitter):
     def wait_for(
         self, event: Literal["message"], timeout: float | None = None
     ) -> asyncio.Future[MessageInfo]: ...
+    @overload
+    def wait_for(
+        self, event: Literal["messageNotDelivered"], timeout: float | None = None
+    ) -> asyncio.Future[MessageNotDeliveredInfo]: ...
     @overload
     def wait_for(
         self, event: Literal["incomingCall", "incomingScreenSharingCallInvitation"], timeout: float | None = None
@@ -686,15 +727,19 @@ class ContactEvents(Emitter):
         return self._wait_for(event, timeout)
 
     @overload
-    def events(self, name: Literal["customEvent", "data", "internalApiRTCdataChannelInvitation", "newMediaAvailable", "whiteboardInvitation"], /) -> EventStream[Any]: ...
+    def events(self, name: Literal["data", "internalApiRTCdataChannelInvitation", "newMediaAvailable", "whiteboardInvitation"], /) -> EventStream[Any]: ...
     @overload
     def events(self, name: Literal["incomingScreenSharingCall"], /) -> EventStream[Call]: ...
+    @overload
+    def events(self, name: Literal["customEvent"], /) -> EventStream[ContactCustomEventInfo]: ...
     @overload
     def events(self, name: Literal["fileSentSuccessfully", "fileTransferProgress"], /) -> EventStream[FileProgressInfo]: ...
     @overload
     def events(self, name: Literal["fileTransferError"], /) -> EventStream[FileTransferErrorInfo]: ...
     @overload
     def events(self, name: Literal["message"], /) -> EventStream[MessageInfo]: ...
+    @overload
+    def events(self, name: Literal["messageNotDelivered"], /) -> EventStream[MessageNotDeliveredInfo]: ...
     @overload
     def events(self, name: Literal["incomingCall", "incomingScreenSharingCallInvitation"], /) -> EventStream[ReceivedCallInvitation]: ...
     @overload

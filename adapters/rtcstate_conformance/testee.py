@@ -5,12 +5,17 @@ Theory of operation
 :func:`run_testee` connects to the conformance server's control endpoint, says ``hello`` with
 its capabilities and then carries out each ``command`` (docs/conformance.md lists them) on the
 apiRTC-shaped asyncio API only: ``UserAgent.register``, ``Contact.call``,
-``ReceivedCallInvitation.accept``... A command's misuse error (the core's ``RtcError``) is
-returned as a refused ``result``, never raised. Every event the session emits is reported with
-its target and a JSON form of its payload (API objects become ``{"class", "id"}``, a call
-invitation also gives its ``call_id``). Media are the in-process fake backend: the wire suite
-checks signaling, and its far side never sends a real SDP. ``reset`` unregisters and forgets
-everything (after each case).
+``ReceivedCallInvitation.accept``, ``Conversation.join``... A command's misuse error (the
+core's ``RtcError``) is returned as a refused ``result``, never raised. Every event the
+session emits is reported with its target and a JSON form of its payload (API objects become
+``{"class", "id"}``, a call invitation also gives its ``call_id``). Media are the in-process
+fake backend: the wire suite checks signaling, and its far side never sends a real SDP.
+``reset`` unregisters and forgets everything (after each case).
+
+Conversations: ``join_room`` / ``leave_room`` / ``send_room_message`` start the asyncio
+conversation's coroutine (``join()``, ``leave()``, ``send_message()``) as a task and answer at
+once: the relay's answer (a ``conv_joined``, a ``conv_ack``) is the suite's to send, after it
+has seen the request. A task's failure is the application's business (the events tell it).
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ from rtcstate.settings import CallSettings
 __all__ = ["CAPABILITIES", "Testee", "run_testee"]
 
 #: what this driver can do (cases needing anything else are reported unsupported)
-CAPABILITIES = ("calls", "data_channels", "files", "reconnection")
+CAPABILITIES = ("calls", "data_channels", "files", "reconnection", "conversations")
 
 
 class CommandError(Exception):
@@ -219,6 +224,31 @@ class Testee:
     async def cmd_cancel_file(self, args: dict[str, Any]) -> dict[str, Any]:
         self.find(args.get("transfer_id"), "SentInvitation").cancel()
         return {}
+
+    async def cmd_join_room(self, args: dict[str, Any]) -> dict[str, Any]:
+        room = self.session.get_conversation(str(args["room"]))
+        self._background(room.join())
+        return {}
+
+    async def cmd_leave_room(self, args: dict[str, Any]) -> dict[str, Any]:
+        room = self.session.get_conversation(str(args["room"]))
+        self._background(room.leave())
+        return {}
+
+    async def cmd_send_room_message(self, args: dict[str, Any]) -> dict[str, Any]:
+        room = self.session.get_conversation(str(args["room"]))
+        self._background(room.send_message(str(args["text"])))
+        return {}
+
+    def _background(self, request: Awaitable[Any]) -> None:
+        """Run a conversation request the relay answers later (its outcome is not awaited:
+        a refusal or an abandon is the application's business, the events tell it)."""
+
+        async def run() -> None:
+            with contextlib.suppress(RtcError, asyncio.CancelledError):
+                await request
+
+        self._spawn(run())
 
     async def close(self) -> None:
         await self.cmd_reset({})

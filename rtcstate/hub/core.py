@@ -72,9 +72,11 @@ from rtcstate.hub.limits import Buckets, Deadlines, TokenBucket
 from rtcstate.hub.presence import SnapshotJob, batches
 from rtcstate.hub.presence_feed import delta_batches, feed, flush
 from rtcstate.hub.routing import Space, server, server_error
+from rtcstate.hub.userdata import DEFAULT_MAX_USER_DATA, UserDataStore
 from rtcstate.identity import DEFAULT_TENANT, Identity, Refusal, Revocations, Verifier, claimed
 from rtcstate.machine import spec_of
 from rtcstate.rooms import RoomAuthority
+from rtcstate.wire_contact import UserDataSet, UserDataUpdate
 
 __all__ = ["Hub"]
 
@@ -82,8 +84,9 @@ Code = wire.ServerErrorCode
 
 #: Message types only the relay sends; a client may not route them to another client.
 _RELAY_ONLY: frozenset[type[wire.Message]] = frozenset(
-    {wire.Registered, wire.Presence, wire.PresenceBatch, wire.ServerError, wire.UserNotFound}
-)
+    {wire.Registered, wire.Presence, wire.PresenceBatch, wire.ServerError, wire.UserNotFound,
+     UserDataUpdate}
+)  # fmt: skip
 #: characters never accepted in a name (they would need escaping in JSON, or are separators)
 _BAD_CHARS = frozenset('/"\\') | frozenset(map(chr, range(0x20))) | {"\x7f"}
 _SWEEP_EVERY = 10.0
@@ -134,6 +137,8 @@ class Hub:
     revocations: Revocations = attrs.field(factory=Revocations)
     #: the conversation rooms, their limits its fields (see :mod:`rtcstate.hub.conversations`)
     rooms: RoomAuthority = attrs.field(factory=RoomAuthority)
+    #: bytes of one user's published data (apiRTC ``UserData``) at most (``oversize`` over it)
+    max_user_data: int = DEFAULT_MAX_USER_DATA
 
     _conns: dict[str, Connection] = attrs.field(factory=dict, init=False)
     _spaces: dict[str, Space] = attrs.field(factory=dict, init=False)
@@ -149,6 +154,7 @@ class Hub:
     _next_flush: float | None = attrs.field(default=None, init=False)
     #: connections still owed initial presence (coalesced presence)
     _feeding: dict[str, None] = attrs.field(factory=dict, init=False)
+    _user_data: UserDataStore = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
         for name in ("rate_limit", "identity_rate_limit", "source_rate_limit", "register_rate",
@@ -176,6 +182,7 @@ class Hub:
         self._id_regs = Buckets(self.register_rate, self.register_burst)
         self._src_conns = Buckets(self.connect_rate, self.connect_burst)
         self._conversations = HubRooms.of(self.rooms)
+        self._user_data = UserDataStore(self.max_user_data)
 
     # --- public: queries ----------------------------------------------------------------------
 
@@ -440,6 +447,9 @@ class Hub:
             if kind is wire.PresenceGroups:
                 assert isinstance(msg, wire.PresenceGroups)
                 return self._groups(c, space, msg.join, msg.leave)
+            if kind is UserDataSet:
+                assert isinstance(msg, UserDataSet)
+                return self._set_user_data(c, space, sender, msg)
             return [server_error(c.id, Code.UNEXPECTED, f"{msg.TYPE} needs a destination ('to')")]
         if kind in _RELAY_ONLY:
             return [server_error(c.id, Code.FORBIDDEN, f"{msg.TYPE} is sent by the relay only")]
@@ -675,6 +685,8 @@ class Hub:
         self._drop_presence(c)
         if not space.unbind(address, c.id):
             return []
+        if not space.users.get(user):
+            self._user_data.forget(space.tenant, user)
         after = space.presence.audience(user)
         devices = list(space.users.get(user, ()))
         # its rooms (``last_seen`` only dates the expiry of bans: any past time will do)
@@ -696,6 +708,8 @@ class Hub:
         self._drop_presence(c)
         if not space.unbind(address, c.id):
             return []
+        if not space.users.get(user):
+            self._user_data.forget(space.tenant, user)
         space.presence.touch(user)
         self._arm_flush(c.last_seen)
         fx: list[HubEffect] = self._conversations.freed(space, address, c.last_seen)
@@ -758,6 +772,28 @@ class Hub:
                   self.client_frame_limit, budget, small_only)  # fmt: skip
         if not c.presence.jobs:
             self._feeding.pop(c.id, None)
+        return self._with_user_data(c.id, space, fx)
+
+    def _with_user_data(self, conn: str, space: Space, fx: list[HubEffect]) -> list[HubEffect]:
+        """``fx`` (presence for ``conn``) followed by the data of the users it lists."""
+        users: dict[str, None] = {}
+        for e in fx:
+            if type(e) is Deliver and type(e.envelope.message) is wire.PresenceBatch:
+                batch = e.envelope.message
+                assert isinstance(batch, wire.PresenceBatch)
+                users.update(dict.fromkeys(a.partition("/")[0] for a in batch.devices))
+        if users:
+            fx.extend(self._user_data.initial(conn, space.tenant, users))
+        return fx
+
+    def _set_user_data(
+        self, c: Connection, space: Space, sender: str, msg: UserDataSet
+    ) -> list[HubEffect]:
+        """``user_data_set``: kept and told to who hears the user (:mod:`.userdata`)."""
+        user = sender.partition("/")[0]
+        fx, refusal = self._user_data.set(c.id, space.tenant, user, msg, space.presence)
+        if refusal is not None:
+            return self._refuse(c, Code.OVERSIZE, refusal, refused={"type": UserDataSet.TYPE})
         return fx
 
     def _tell(
@@ -812,9 +848,10 @@ class Hub:
             if not theirs or (user == own and len(theirs) == 1):
                 continue
             devices.extend(theirs)
-        return [
+        fx: list[HubEffect] = [
             server(c.id, wire.PresenceBatch(b)) for b in batches(devices, self.client_frame_limit)
         ]
+        return self._with_user_data(c.id, space, fx)
 
     def _unsubscribe(
         self, c: Connection, space: Space, contacts: list[str], groups: list[str]

@@ -226,6 +226,9 @@ RTCSTATE_EVENTS: Mapping[str, tuple[str, ...]] = MappingProxyType(
         # the sans-I/O form of accept()'s promise resolving: {fileInfo, sha256,
         # transferInformation}, fired (before statusChange ENDED) once the file is verified
         "ReceivedFileTransferInvitation": ("transferComplete",),
+        # a message, data or custom event sent to the contact was not delivered (the payload
+        # of Conversation's messageNotDelivered: {error, contact, command, event?})
+        "Contact": ("messageNotDelivered",),
     }
 )
 """Events rtcstate fires beyond apiRTC's, per class (documented in ``docs/codes.md``)."""

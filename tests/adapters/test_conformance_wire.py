@@ -23,8 +23,8 @@ from rtcstate import wire
 #: known findings: the case, and a word of the reason it is non-strict for rtcstate's client
 NON_STRICT: dict[str, str] = {}  # 5.1 was non-strict until the retransmitted
 #: data_channel_invite followed the answering device
-#: rtcstate's asyncio client has no conversations yet (issue 12)
-UNSUPPORTED = {c.id for c in CASES if "conversations" in c.requires}
+#: rtcstate's asyncio client declares every capability the suite knows
+UNSUPPORTED: set[str] = set()
 
 
 #: the reports of the asyncio client's run, kept as CI artefacts (git-ignored)

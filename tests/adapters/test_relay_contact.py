@@ -6,11 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 from adaptertools import FAST, WAIT, run, until
-from rtcstate_asyncio import UserAgent, serve
+from rtcstate_asyncio import ContactMessageError, UserAgent, serve
 from securitytools import register
 from websockets.asyncio.client import connect
 
 from rtcstate import wire
+from rtcstate.codes import ErrorNumber
 
 
 def test_get_contact_user_hears_every_device_of_that_user() -> None:
@@ -35,3 +36,63 @@ def test_get_contact_user_hears_every_device_of_that_user() -> None:
             await ua.unregister()
 
     run(main, limit=20.0)
+
+
+def test_contact_messaging_and_user_data_between_two_agents() -> None:
+    """``send_message`` / ``send_data`` / ``send_custom_event`` resolve on the receiver's
+    acknowledgement; an offline user raises ContactMessageError (8) and fires
+    ``messageNotDelivered``; user data set on one session is seen by the other's contact."""
+
+    async def main() -> None:
+        async with await serve("127.0.0.1", 0) as relay:
+            ua_a, ua_b = UserAgent("alice", options=FAST), UserAgent("bob", options=FAST)
+            alice = await ua_a.register(relay.url, timeout=WAIT)
+            bob = await ua_b.register(relay.url, timeout=WAIT)
+            await until(lambda: alice.get_contact("bob").is_online, WAIT)
+            messages: list[Any] = []
+            on_session: list[Any] = []
+            events: list[Any] = []
+            data: list[Any] = []
+            changed: list[Any] = []
+            bob.get_or_create_contact("alice").on("message", messages.append)
+            bob.on("contactMessage", on_session.append)
+            bob.get_contact("alice").on("customEvent", events.append)
+            bob.get_contact("alice").on("data", data.append)
+            bob.on("contactListUpdate", lambda u: changed.extend(u["userDataChanged"]))
+            assert bob.get_or_create_contact("alice") is bob.get_contact("alice")
+            to_bob = alice.get_contact("bob")
+            assert await to_bob.send_message("hello") == 1
+            assert await to_bob.send_message("again") == 2
+            await to_bob.send_data({"k": [1]})
+            await to_bob.send_custom_event("poke", {"n": 2})
+            # resolved means acknowledged: bob's session has fired its events already
+            assert [(m["content"], m["uuid"], m["device"]) for m in messages] == [
+                ("hello", 1, "alice/default"),
+                ("again", 2, "alice/default"),
+            ]
+            assert [m["sender"] for m in on_session] == ["alice/default"] * 2
+            assert data == [{"k": [1]}] and events == [{"event": "poke", "content": {"n": 2}}]
+            # an offline user: rejected with 8, messageNotDelivered on the contact
+            missed: list[Any] = []
+            carol = alice.get_contact("carol")
+            carol.on("messageNotDelivered", missed.append)
+            try:
+                await carol.send_message("anyone?")
+            except ContactMessageError as exc:
+                assert exc.code is ErrorNumber.ERROR_NOT_FOUND and exc.command == "message"
+            else:
+                raise AssertionError("a message to an offline user was delivered")
+            await until(lambda: len(missed) == 1, WAIT)
+            assert missed[0]["contact"] == "carol"
+            # user data, and the contacts arrays
+            alice.set_user_data({"nick": "Al"})
+            assert alice.get_user_data() == {"nick": "Al"}
+            await until(lambda: bob.get_contact("alice").get_user_data() == {"nick": "Al"}, WAIT)
+            assert changed == ["alice"]
+            assert [c.id for c in bob.get_contacts_array("default")] == ["alice"]
+            assert [c.id for c in bob.get_contacts_array()] == ["alice"]
+            assert bob.get_contacts_array("team") == []
+            await ua_a.unregister()
+            await ua_b.unregister()
+
+    run(main, limit=30.0)
