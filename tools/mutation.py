@@ -49,6 +49,15 @@ MODULES: dict[str, tuple[str, list[str]]] = {
     "rooms_routing": ("rtcstate/rooms_routing.py", ["tests/test_rooms_routing.py"]),
     "rooms": ("rtcstate/rooms.py", ["tests/test_rooms.py", "tests/test_rooms_property.py"]),
     "call": ("rtcstate/call.py", ["tests/test_call_codes.py", "tests/test_call_mutants.py"]),
+    "reliable": ("rtcstate/reliable.py", ["tests/test_reliable.py"]),
+    "negotiation": ("rtcstate/negotiation.py", ["tests/test_negotiation.py"]),
+    "presence_groups": (
+        "rtcstate/presence_groups.py",
+        ["tests/test_presence_scope.py", "tests/test_presence_refusal.py"],
+    ),
+    "session_timers": ("rtcstate/session_timers.py", ["tests/test_session.py"]),
+    "recording": ("rtcstate/recording.py", ["tests/test_recording.py"]),
+    "stream": ("rtcstate/stream.py", ["tests/test_stream.py"]),
 }
 
 COPIED = ("rtcstate", "tests", "adapters", "pyproject.toml")
