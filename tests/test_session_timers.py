@@ -55,17 +55,21 @@ def _expected(timer_id: str) -> tuple[str, str, str]:
     return KINDS.get(kind, kind), key, name
 
 
+OWNERS = [
+    ("session", ""),
+    ("presence", "bob"),
+    ("call_id", "c1"),
+    ("call_id", "c2"),
+    ("channel_id", "d:1"),
+    ("call_id", "zz"),
+]
 OPS = st.one_of(
     st.tuples(st.sampled_from(["arm", "disarm", "take", "armed"]), st.sampled_from(IDS)),
     st.tuples(
         st.just("book"),
         st.lists(st.tuples(st.booleans(), st.sampled_from(IDS)), max_size=4),
     ),
-    st.tuples(
-        st.just("release"),
-        st.sampled_from([("session", ""), ("presence", "bob"), ("call_id", "c1"),
-                         ("call_id", "c2"), ("channel_id", "d:1"), ("call_id", "zz")]),
-    ),  # fmt: skip
+    st.tuples(st.just("release"), st.sampled_from(OWNERS)),
     st.tuples(st.just("release_kind"), st.sampled_from(["presence", "call_id", "session", "x"])),
     st.tuples(st.just("clear"), st.none()),
 )
