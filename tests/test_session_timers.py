@@ -33,6 +33,10 @@ def test_an_id_is_read_once_into_its_owner_and_name() -> None:
     assert book.arm("dataChannel:d:1:rtx") == Booking(Owner("channel_id", "d:1"), "rtx")
     assert book.arm("other:k:t") == Booking(Owner("other", "k"), "t")  # an unknown kind: as is
     assert book.arm("bare") == Booking(Owner("", ""), "bare")
+    # the session's own timers: the key defaults to ""
+    assert book.of("session") == ("session:retry",)
+    assert book.release("session") == [CancelTimer("session:retry")]
+    assert book.of("session") == () and not book.armed("session:retry")
 
 
 class Model:

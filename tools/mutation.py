@@ -58,7 +58,10 @@ MODULES: dict[str, tuple[str, list[str]]] = {
         "rtcstate/presence_groups.py",
         ["tests/test_session.py", "tests/test_hub_presence_coalesced.py"],
     ),
-    "session_timers": ("rtcstate/session_timers.py", ["tests/test_session.py"]),
+    "session_timers": (
+        "rtcstate/session_timers.py",
+        ["tests/test_session.py", "tests/test_session_timers.py"],
+    ),
     "recording": ("rtcstate/recording.py", ["tests/test_recording.py"]),
     "stream": ("rtcstate/stream.py", ["tests/test_stream.py"]),
 }
