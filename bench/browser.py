@@ -19,11 +19,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from rtcstate_browser.chromium import launch_persistent
 from rtcstate_cli.agent import Bot
 
 from tests.browser.conftest import (
-    CHROMIUM,
-    FLAGS,
     ServerThread,
     open_pages,
     register,
@@ -104,9 +103,7 @@ def main() -> int:
         with sync_playwright() as pw:
             for run in range(args.runs):  # a fresh profile each time: nothing cached
                 with tempfile.TemporaryDirectory() as profile:
-                    ctx = pw.chromium.launch_persistent_context(
-                        profile, executable_path=CHROMIUM, headless=True, args=FLAGS
-                    )
+                    ctx = launch_persistent(pw, profile)
                     page = open_pages(ctx, base, 1)[0]
                     cold.append(page.evaluate("() => window.rtcstatePage.bootMs"))
                     cold_pyodide.append(page.evaluate("() => window.rtcstatePage.pyodideMs"))

@@ -45,10 +45,12 @@ from rtcstate.datachannel import DataChannel, ReceivedDataChannelInvitation
 from rtcstate.errors import RtcError
 from rtcstate.filetransfer import FileTransfer, ReceivedFileTransferInvitation
 from rtcstate.invitation import ReceivedCallInvitation
+from rtcstate.retry import ExponentialBackoff
 from rtcstate.session import Session, SessionConfig
+from rtcstate.settings import CallSettings
 from rtcstate.transfer import NeedData, ReceivedData
 
-__all__ = ["MEDIA_REPORTS", "Bridge"]
+__all__ = ["MEDIA_REPORTS", "Bridge", "session_settings"]
 
 #: The media reports JavaScript may send, by class name.
 MEDIA_REPORTS: dict[str, type[media.MediaEvent]] = {
@@ -67,16 +69,48 @@ def _ids(kind: str) -> str:
     return f"{kind}-{uuid.uuid4()}"
 
 
+def session_settings(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """:class:`~rtcstate.session.SessionConfig` fields from JSON: ``keepalive_interval``,
+    ``keepalive_timeout``, ``register_timeout`` (seconds), ``retry`` (the fields of
+    :class:`~rtcstate.retry.ExponentialBackoff`) and ``calls`` (fields of
+    :class:`~rtcstate.settings.CallSettings`); any other key is a ``TypeError``."""
+    settings: dict[str, Any] = {}
+    for name, value in raw.items():
+        if name in _SECONDS:
+            settings[name] = None if value is None else float(value)
+        elif name == "retry" and isinstance(value, Mapping):
+            settings["retry_policy"] = ExponentialBackoff(**value)
+        elif name == "calls" and isinstance(value, Mapping):
+            settings["calls"] = CallSettings(**value)
+        else:
+            raise TypeError(f"unknown session setting {name!r}")
+    return settings
+
+
+_SECONDS = frozenset({"keepalive_interval", "keepalive_timeout", "register_timeout"})
+
+
 class Bridge:
     """One core session driven from JavaScript (see the module docstring)."""
 
     def __init__(
-        self, user: str, server_url: str, device: str | None = None, options_json: str = "{}"
+        self,
+        user: str,
+        server_url: str,
+        device: str | None = None,
+        options_json: str = "{}",
+        config_json: str = "{}",
     ) -> None:
         """``options_json``: apiRTC's call options by their rtcstate names, e.g.
         ``{"allow_multiple_calls": false}`` (``allowMultipleCalls(false)``); a bad one raises
-        the core's ``ParameterError``."""
-        config = SessionConfig(user, server_url=server_url, device=device or _ids("tab"))
+        the core's ``ParameterError``. ``config_json``: session settings (see
+        :func:`session_settings`); a bad one raises the core's ``RtcError`` or ``TypeError``."""
+        config = SessionConfig(
+            user,
+            server_url=server_url,
+            device=device or _ids("tab"),
+            **session_settings(json.loads(config_json)),
+        )
         self.session = Session(config, ids=_ids, rand=random.random)
         for name, value in json.loads(options_json).items():
             self.session.set_option(str(name), value)
@@ -207,15 +241,17 @@ class Bridge:
         if isinstance(obj, Call):
             ref.update(contact=obj.contact, callType=obj.call_type, outgoing=obj.outgoing)
         elif isinstance(obj, ReceivedCallInvitation | ReceivedDataChannelInvitation):
-            ref["sender"] = obj.sender
+            ref.update(sender=obj.sender, callId=obj.call.call_id)
             if isinstance(obj, ReceivedCallInvitation):
                 ref["callType"] = obj.call_type
+            else:
+                ref["channelId"] = obj.channel_id
         elif isinstance(obj, ReceivedFileTransferInvitation | FileTransfer):
-            ref["fileInfo"] = self._plain(obj.file_info)
+            ref.update(fileInfo=self._plain(obj.file_info), transferId=obj.transfer_id)
             if isinstance(obj, ReceivedFileTransferInvitation):
                 ref["sender"] = obj.sender
         elif isinstance(obj, DataChannel):
-            ref.update(contact=obj.contact, label=obj.label)
+            ref.update(contact=obj.contact, label=obj.label, channelId=obj.channel_id)
         return ref
 
     def _object(self, args: Mapping[str, Any]) -> _Objects:

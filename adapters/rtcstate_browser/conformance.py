@@ -35,12 +35,6 @@ import base64
 import contextlib
 import enum
 import json
-import os
-import shutil
-import signal
-import subprocess
-import tempfile
-import time
 from importlib import resources
 from typing import Any
 
@@ -49,64 +43,26 @@ import attrs
 from rtcstate import effects as fx
 from rtcstate import media
 from rtcstate.media import MediaEvent
+from rtcstate_browser.chromium import CHROMIUM, FLAGS, Chromium
 
 __all__ = ["CHROMIUM", "FLAGS", "BrowserBackends", "PageMedia", "loopback_sdp", "on_loopback"]
 
-CHROMIUM = os.environ.get("RTCSTATE_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-#: Measured flags (see the browser notes): loopback ICE, fake camera and microphone granted
-#: without a prompt, raw host candidates instead of mDNS names, nothing from outside.
-FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--allow-loopback-in-peer-connection",
-    "--use-fake-ui-for-media-stream",
-    "--use-fake-device-for-media-stream",
-    "--disable-features=WebRtcHideLocalIpsWithMdns",
-]
 ORIGIN = "http://127.0.0.1"
 
 
-_SHARED: list[tuple[subprocess.Popen[bytes], str]] = []
+_SHARED: list[Chromium] = []
 
 
 def _shared_browser() -> str:
     """The DevTools URL of this process's one headless Chromium, started on first use (each
     case of the suite runs in its own event loop: starting a browser for each would cost seconds
     per case on a loaded machine); it is killed when the process exits."""
-    if _SHARED and _SHARED[0][0].poll() is None:
-        return _SHARED[0][1]
-    profile = tempfile.mkdtemp(prefix="rtcstate-chromium-")
-    proc = subprocess.Popen(
-        [CHROMIUM, "--headless=new", "--remote-debugging-address=127.0.0.1",
-         "--remote-debugging-port=0", f"--user-data-dir={profile}", *FLAGS, "about:blank"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
-    )  # fmt: skip
-    assert proc.stderr is not None
-    deadline = time.monotonic() + 60.0
-    url = None
-    while url is None and time.monotonic() < deadline:
-        line = proc.stderr.readline().decode(errors="replace")
-        if not line and proc.poll() is not None:
-            break
-        if "DevTools listening on " in line:
-            url = line.split("DevTools listening on ", 1)[1].strip()
-    if url is None:
-        os.killpg(proc.pid, signal.SIGKILL)
-        raise RuntimeError(f"{CHROMIUM} did not start")
-    _SHARED[:] = [(proc, url)]
-
-    def stop() -> None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        shutil.rmtree(profile, ignore_errors=True)
-
-    atexit.register(stop)
-    return url
+    if _SHARED and _SHARED[0].running:
+        return _SHARED[0].devtools
+    browser = Chromium.start()
+    _SHARED[:] = [browser]
+    atexit.register(browser.stop)
+    return browser.devtools
 
 
 #: the media reports the page may send, by class name

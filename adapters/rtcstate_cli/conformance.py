@@ -1,11 +1,12 @@
 """``rtcstate conformance``: the wire conformance suite (docs/conformance.md).
 
-Three ways to run it: with no option, the suite runs against rtcstate's own asyncio client in
-this process; with ``--external`` it waits for an outside client's testee driver on the control
-URL it prints (``ws://127.0.0.1:PORT/control``; the client connects to ``/relay``); with
-``--connect URL`` this process is only rtcstate's testee, for a conformance server running
-elsewhere. The reports (``report.json``, ``report.html``) go to ``--report-dir``; the exit code
-is 1 when a case failed.
+Four ways to run it: with no option, the suite runs against rtcstate's own asyncio client in
+this process; with ``--browser`` against the browser client (the core under Pyodide in headless
+Chromium, :mod:`rtcstate_browser.testee`); with ``--external`` it waits for an outside
+client's testee driver on the control URL it prints (``ws://127.0.0.1:PORT/control``; the
+client connects to ``/relay``); with ``--connect URL`` this process is only rtcstate's testee,
+for a conformance server running elsewhere. The reports (``report.json``, ``report.html``) go
+to ``--report-dir``; the exit code is 1 when a case failed.
 """
 
 from __future__ import annotations
@@ -35,8 +36,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="wait for an outside client's testee on the control URL printed",
     )  # fmt: skip
     parser.add_argument(
-        "--wait", type=float, default=120.0, help="seconds to wait for an outside testee"
-    )
+        "--browser", action="store_true",
+        help="run the suite against the browser client (headless Chromium, Pyodide; "
+        "needs the [browser] extra and make web-assets)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--wait", type=float, default=120.0,
+        help="seconds to wait for the testee's hello (at least 300 with --browser)",
+    )  # fmt: skip
     parser.add_argument(
         "--connect", metavar="URL",
         help="only run rtcstate's testee against the server at URL (ws://HOST:PORT/control)",
@@ -52,14 +59,22 @@ def main(args: argparse.Namespace) -> int:
     from rtcstate_conformance.runner import run_suite
     from rtcstate_conformance.server import Verdict
 
+    testee = None
+    wait = args.wait
+    if args.browser:
+        from rtcstate_browser.testee import run_browser_testee
+
+        testee, wait = run_browser_testee, max(wait, 300.0)  # booting Pyodide takes a while
+
     results = asyncio.run(
         run_suite(
             args.report_dir,
             builtin=not args.external,
             patterns=args.cases,
             port=args.port,
-            wait=args.wait,
+            wait=wait,
             out=sys.stdout,
+            testee=testee,
         )
     )
     return 1 if any(r.verdict == Verdict.FAIL for r in results) else 0

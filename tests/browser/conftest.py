@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import threading
 import time
 from collections.abc import Callable, Coroutine, Iterator
@@ -19,27 +18,13 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+from rtcstate_browser.chromium import CHROMIUM, FLAGS, launch_persistent
 from rtcstate_browser.web import WebApp, find_pyodide
 
 T = TypeVar("T")
 
-CHROMIUM = os.environ.get("RTCSTATE_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 ARTEFACTS = Path(__file__).resolve().parents[2] / "build" / "test-artefacts"
-#: Measured flags (shared/notes/browser-interop.md): loopback ICE, fake camera and microphone
-#: granted without a prompt, raw host candidates instead of mDNS names, nothing from outside.
-FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--allow-loopback-in-peer-connection",
-    "--use-fake-ui-for-media-stream",
-    "--use-fake-device-for-media-stream",
-    "--disable-features=WebRtcHideLocalIpsWithMdns",
-]
+__all__ = ["CHROMIUM", "FLAGS", "ServerThread", "open_pages", "register", "until"]
 
 
 def _missing() -> str | None:
@@ -134,9 +119,7 @@ def chromium(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 
     profile = tmp_path_factory.mktemp("chromium-profile")
     with sync_playwright() as pw:
-        context = pw.chromium.launch_persistent_context(
-            str(profile), executable_path=CHROMIUM, headless=True, args=FLAGS
-        )
+        context = launch_persistent(pw, profile)
         try:
             yield context
         finally:

@@ -128,8 +128,12 @@ def test_a_call_a_channel_and_a_file_through_the_json_interface() -> None:
     assert (
         invitation["class"] == "ReceivedDataChannelInvitation" and invitation["sender"] == "alice"
     )
+    # references carry the wire ids a driver finds objects by (the conformance testee does)
+    assert invitation["channelId"] == channel["channelId"] == channel["id"]
+    assert invitation["callId"] == offer["call_id"] != invitation["channelId"]
     accepted = json.loads(bob.command("accept", json.dumps({"ref": invitation["$ref"]}), 0.0))
     assert accepted["result"]["class"] == "DataChannel"
+    assert accepted["result"]["channelId"] == channel["channelId"]
     net.feed("bob", json.dumps(accepted["effects"]))
     remote = [e for e in net.seen["bob"] if e["k"] == "SetRemoteDescription"]
     assert remote and remote[0]["sdp"] == "v=0\r\n" and remote[0]["sdp_type"] == "offer"
@@ -141,6 +145,7 @@ def test_a_call_a_channel_and_a_file_through_the_json_interface() -> None:
         )
     )
     assert sent["result"]["class"] == "FileTransfer"
+    assert sent["result"]["transferId"] == sent["result"]["id"]
     assert sent["result"]["fileInfo"] == {
         "name": "f.bin",
         "type": "application/octet-stream",
@@ -173,3 +178,32 @@ def test_call_options_are_the_cores_and_a_bad_one_is_refused() -> None:
         Bridge("alice", "ws://127.0.0.1:9", None, json.dumps({"allow_multiple_calls": "no"}))
     assert info.value.code is ErrorNumber.ERROR_BAD_PARAMETER
     assert "setAllowMultipleCalls" in str(info.value)
+
+
+def test_session_settings_from_javascript() -> None:
+    import pytest
+    from rtcstate_browser.bridge import session_settings
+
+    from rtcstate.errors import RtcError
+    from rtcstate.retry import ExponentialBackoff
+
+    config = {
+        "keepalive_interval": 0.5,
+        "keepalive_timeout": 2,
+        "register_timeout": 3,
+        "retry": {"initial": 0.2, "maximum": 1.0, "max_elapsed": 30.0},
+        "calls": {"connect_timeout": 12.0},
+    }
+    b = Bridge("alice", "ws://127.0.0.1:9", "d7", "{}", json.dumps(config))
+    got = b.session.config
+    assert (got.user, got.device, got.server_url) == ("alice", "d7", "ws://127.0.0.1:9")
+    assert (got.keepalive_interval, got.keepalive_timeout, got.register_timeout) == (0.5, 2.0, 3.0)
+    assert got.retry_policy == ExponentialBackoff(initial=0.2, maximum=1.0, max_elapsed=30.0)
+    assert got.calls.connect_timeout == 12.0 and b.session.settings.connect_timeout == 12.0
+    assert session_settings({"keepalive_interval": None}) == {"keepalive_interval": None}
+    assert Bridge("bob", "ws://127.0.0.1:9").session.config.keepalive_interval == 20.0
+    for bad in ({"nope": 1}, {"retry": 3}, {"calls": {"nope": 1}}, {"retry": {"nope": 1}}):
+        with pytest.raises(TypeError):
+            Bridge("alice", "ws://127.0.0.1:9", None, "{}", json.dumps(bad))
+    with pytest.raises(RtcError):  # the core's own check of a value
+        Bridge("alice", "ws://127.0.0.1:9", None, "{}", json.dumps({"keepalive_timeout": 0}))

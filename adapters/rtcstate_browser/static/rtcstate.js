@@ -61,11 +61,18 @@ export async function boot({ base = new URL("/", location.href).href, log = () =
 }
 
 export class UserAgent extends Emitter {
-  /** options: {onLocalStream, onRemoteStream, callOptions: {allow_multiple_calls: false, ...}} */
-  constructor(id, { Bridge, wsUrl, log = () => {}, onLocalStream, onRemoteStream, callOptions = {} }) {
+  /** options: {onLocalStream, onRemoteStream, callOptions: {allow_multiple_calls: false, ...},
+   *  device (a fresh id by default), config: session settings ({keepalive_interval,
+   *  keepalive_timeout, register_timeout, retry: {initial, maximum, ...}, calls: {...}}),
+   *  media: (mediaOptions) => a media backend (BrowserMedia by default)} */
+  constructor(id, { Bridge, wsUrl, log = () => {}, onLocalStream, onRemoteStream, callOptions = {},
+                    device = null, config = {}, media = (o) => new BrowserMedia(o) }) {
     super();
     this.id = id;
     this.callOptions = callOptions;
+    this.device = device;
+    this.config = config;
+    this.makeMedia = media;
     this.Bridge = Bridge;
     this.wsUrl = wsUrl;
     this.log = log;
@@ -79,8 +86,10 @@ export class UserAgent extends Emitter {
 
   /** Register on the relay; resolves with the Session once connected. */
   register(url = this.wsUrl, timeoutMs = 10000) {
-    const bridge = this.Bridge(this.id, url, null, JSON.stringify(this.callOptions));
+    const bridge = this.Bridge(this.id, url, this.device, JSON.stringify(this.callOptions),
+      JSON.stringify(this.config));
     const session = new Session(this, bridge);
+    this.lastSession = session; // the one registering (closed by close())
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error("registration timed out")), timeoutMs);
       session.hooks.push((target, event, payload) => {
@@ -105,6 +114,15 @@ export class UserAgent extends Emitter {
     setTimeout(() => session.runtime.close(), 500);
   }
 
+  /** Stop at once: unregister when registered, close the transport, timers and media. */
+  close() {
+    const session = this.lastSession;
+    this.session = this.lastSession = null;
+    if (!session || session.runtime.closed) return;
+    try { session.runtime.command("unregister"); } catch (err) { this.log("unregister: " + err.message); }
+    session.runtime.close();
+  }
+
   getCurrentSession() { return this.session; }
 }
 
@@ -125,7 +143,7 @@ export class Session extends Emitter {
     this.taps = [...ua.taps];
     this.objects = new Map(); // emit target -> wrapper
     this.contacts = new Map();
-    this.media = new BrowserMedia(ua.mediaOptions);
+    this.media = ua.makeMedia(ua.mediaOptions);
     this.runtime = new Runtime(bridge, { onEmit: (t, e, p) => this.dispatch(t, e, p), media: this.media, log: ua.log });
     this.media.bind(
       (kind, fields) => this.runtime.mediaReport(kind, fields),
