@@ -223,6 +223,11 @@ class Envelope:
         return Envelope(self.message, self.to, sender)
 
 
+_set_env_message: Final[Callable[[Envelope, Message], None]] = Envelope.__dict__["message"].__set__
+_set_env_to: Final[Callable[[Envelope, str | None], None]] = Envelope.__dict__["to"].__set__
+_set_env_sender: Final[Callable[[Envelope, str | None], None]] = Envelope.__dict__["sender"].__set__
+
+
 class FieldKind(enum.Enum):
     """The supported body field kinds."""
 
@@ -248,6 +253,7 @@ class FieldInfo:
 
 
 _MISSING: Final[Any] = object()  # sentinel: key absent
+_new_object: Final = object.__new__
 _REQUIRED: Final[Any] = object()  # sentinel: field has no default
 
 #: A checker takes ``(field name, decoded JSON value)`` and returns the attribute value or raises.
@@ -266,6 +272,9 @@ class _Spec:
     allowed: frozenset[str]
     #: (position, info) of the fields encode() must check: floats (finite) and payloads.
     encode_checks: tuple[tuple[int, FieldInfo], ...]
+    #: ``build(obj, obj.get)``: checks 7-9 of :func:`decode` (``v`` and ``type`` are checked
+    #: already), the :class:`Envelope` built (see :func:`_compile`).
+    build: Callable[[dict[str, Any], Callable[..., Any]], Envelope]
 
 
 _REGISTRY: dict[str, type[Message]] = {}
@@ -526,6 +535,7 @@ def register(cls: M) -> M:
         getter = operator.attrgetter(*names)
     spec = _Spec(
         cls=cls,
+        build=_compile(cls, entries, infos),
         entries=tuple(entries),
         infos=tuple(infos),
         names=names,
@@ -539,6 +549,92 @@ def register(cls: M) -> M:
     _SPECS[wire_type] = spec
     _SPECS_BY_CLASS[cls] = spec
     return cls
+
+
+def _unexpected(obj: dict[str, Any], allowed: frozenset[str]) -> NoReturn:
+    unknown = sorted(k for k in obj if k not in allowed)
+    _fail(DecodeReason.UNEXPECTED_FIELD, f"unexpected field(s) {', '.join(map(repr, unknown))}")
+
+
+def _address(name: str, value: Any) -> Any:
+    if value is not None:
+        _wrong(name, "string", value)
+    return None
+
+
+def _compile(
+    cls: type[Message], entries: list[_FieldEntry], infos: list[FieldInfo]
+) -> Callable[[dict[str, Any], Callable[..., Any]], Envelope]:
+    """Generate, once per class, the function that checks an object's addresses and body fields
+    and builds its :class:`Envelope`.
+
+    The same checks as the entries (:func:`_check_str` and co., in declaration order, the
+    first failure reported), unrolled: a str or bool field is one exact type test, an int one
+    a type test and a range comparison, the checker is called only off that fast path. The
+    message is built as attrs' ``__init__`` would (``object.__new__`` and the slots' setters),
+    without the call of ``__init__`` and its per-field ``object.__setattr__``; the envelope
+    likewise (``Envelope.__init__`` only stores its three attributes).
+    """
+    env: dict[str, Any] = {
+        "_M": _MISSING,
+        "_new": _new_object,
+        "_cls": cls,
+        "_fail": _fail,
+        "_MISSING_FIELD": DecodeReason.MISSING_FIELD,
+        "_unexpected": _unexpected,
+        "_allowed": _ENVELOPE_KEYS | frozenset(i.name for i in infos),
+        "_S": MAX_SAFE_INT,
+        "_address": _address,
+        "_Envelope": Envelope,
+        "_set_message": _set_env_message,
+        "_set_to": _set_env_to,
+        "_set_sender": _set_env_sender,
+    }
+    lines = ["def build(obj, get):", f"    expected = {len(entries) + 4}"]
+    for var, key in (("to", "to"), ("sender", "from")):
+        lines.append(f"    {var} = get({key!r}, _M)")
+        lines.append(f"    if type({var}) is not str:")
+        lines.append(f"        if {var} is _M:")
+        lines.append(f"            {var} = None")
+        lines.append("            expected -= 1")
+        lines.append("        else:")
+        lines.append(f"            {var} = _address({key!r}, {var})")
+    for n, ((name, exact, check, default), info) in enumerate(zip(entries, infos, strict=True)):
+        v = f"v{n}"
+        env[f"_c{n}"] = check
+        env[f"_d{n}"] = default
+        env[f"_set{n}"] = cls.__dict__[name].__set__  # the slot's member descriptor
+        lines.append(f"    {v} = get({name!r}, _M)")
+        if exact is not None:
+            env[f"_t{n}"] = exact
+            fast = f"type({v}) is _t{n}"
+        elif info.kind is FieldKind.INT:
+            fast = f"type({v}) is int and -_S <= {v} <= _S"
+        else:
+            fast = "False"
+        if info.optional:
+            fast = f"{fast} or {v} is None" if fast != "False" else f"{v} is None"
+        lines.append(f"    if not ({fast}):")
+        lines.append(f"        if {v} is _M:")
+        if default is _REQUIRED:
+            lines.append(f"            _fail(_MISSING_FIELD, {f'field {name!r} is missing'!r})")
+        else:
+            lines.append(f"            {v} = _d{n}")
+            lines.append("            expected -= 1")
+        lines.append("        else:")
+        lines.append(f"            {v} = _c{n}({name!r}, {v})")
+    lines.append("    if len(obj) != expected:")
+    lines.append("        _unexpected(obj, _allowed)")
+    lines.append("    m = _new(_cls)")
+    lines.extend(f"    _set{n}(m, v{n})" for n in range(len(entries)))
+    lines.append("    e = _new(_Envelope)")
+    lines.append("    _set_message(e, m)")
+    lines.append("    _set_to(e, to)")
+    lines.append("    _set_sender(e, sender)")
+    lines.append("    return e")
+    exec(compile("\n".join(lines), f"<wire build {cls.TYPE}>", "exec"), env)
+    built: Callable[[dict[str, Any], Callable[..., Any]], Envelope] = env["build"]
+    return built
 
 
 def fields_of(cls: type[Message]) -> tuple[FieldInfo, ...]:
@@ -897,12 +993,41 @@ def _parse_float(literal: str) -> float:
     return value
 
 
+#: Digits of the shortest integer literal that overflows a double (10**308 does not).
+_OVERFLOW_DIGITS: Final = 309
+
+
+def _parse_int(literal: str) -> int:
+    """An integer literal, refused (as orjson refuses it) when it overflows a double."""
+    value = int(literal)
+    if len(literal) >= _OVERFLOW_DIGITS:
+        try:
+            float(value)
+        except OverflowError:
+            raise _ParseProblem("number overflows a double") from None
+    return value
+
+
+# Two stdlib scanners. The exact one hands every object's pairs to `_pairs_to_dict`, which
+# checks the values a duplicate key shadows (orjson refuses a document whose dropped value holds
+# a lone surrogate or an integer that overflows a double). The fast one lets the C scanner build
+# the dicts (the last duplicate wins, as with `dict(pairs)`): used for a text that cannot hold a
+# lone surrogate (one needs a `\u` escape: a raw one is refused before parsing), where only a
+# long integer literal could be a hidden problem, and `_parse_int` refuses that wherever it is.
+# A text shorter than such a literal is scanned without even that hook.
 _std_decoder: Final = json.JSONDecoder(
     object_pairs_hook=_pairs_to_dict, parse_constant=_reject_constant, parse_float=_parse_float
 )
 _ScanOnce = Callable[[str, int], tuple[Any, int]]
 _std_scan: Final[_ScanOnce] = getattr(_std_decoder, "scan_once")  # noqa: B009 (untyped C attr)
 _std_full_decode: Final = _std_decoder.decode
+_fast_decoder: Final = json.JSONDecoder(
+    parse_constant=_reject_constant, parse_float=_parse_float, parse_int=_parse_int
+)
+_fast_scan: Final[_ScanOnce] = getattr(_fast_decoder, "scan_once")  # noqa: B009
+_fast_full_decode: Final = _fast_decoder.decode
+_short_decoder: Final = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_parse_float)
+_short_scan: Final[_ScanOnce] = getattr(_short_decoder, "scan_once")  # noqa: B009
 _std_encode: Final = json.JSONEncoder(
     ensure_ascii=False, separators=(",", ":"), allow_nan=False, check_circular=False
 ).encode
@@ -972,20 +1097,27 @@ def _parse_stdlib(data: bytes | str, max_size: int) -> Any:
     # which the scanner rejects at offset 0 without recursing.
     if ("[" in text or text.find("{", 1) >= 0) and not text.startswith(_BOM) and _too_deep(text):
         raise DecodeError(DecodeReason.MALFORMED_JSON, _TOO_DEEP)
+    exact = "\\" in text and "\\u" in text  # (a one-character test first: memchr)
+    if exact:
+        scan, full_decode = _std_scan, _std_full_decode
+    elif len(text) < _OVERFLOW_DIGITS:
+        scan, full_decode = _short_scan, _fast_full_decode
+    else:
+        scan, full_decode = _fast_scan, _fast_full_decode
     try:
         # The C scanner directly: no encoding sniffing, no whitespace regexes on the hot path.
         try:
-            obj, end = _std_scan(text, 0)
+            obj, end = scan(text, 0)
         except StopIteration:
             end = -1
         if end != len(text):  # leading/trailing whitespace, or an error to report
-            obj = _std_full_decode(text)
+            obj = full_decode(text)
     except Exception as exc:  # JSONDecodeError, RecursionError, int digit limit ValueError
         raise _parse_failure(text, exc) from None
-    # Only an escape can smuggle a lone surrogate into a string (orjson rejects those).  The
+    # Only a \u escape can smuggle a lone surrogate into a string (orjson rejects those).  The
     # strings an accepted message can hold are top-level values and list items; payloads are
     # walked by their checker, and anything else fails validation and is walked on that path.
-    if "\\" in text and type(obj) is dict and _has_lone_surrogate(obj):
+    if exact and type(obj) is dict and _has_lone_surrogate(obj):
         raise DecodeError(DecodeReason.MALFORMED_JSON, "lone surrogate in string")
     return obj
 
@@ -1115,12 +1247,6 @@ use_json_backend(available_json_backends()[0])
 # Decoding
 
 
-_new_object: Final = object.__new__
-_set_env_message: Final[Callable[[Envelope, Message], None]] = Envelope.__dict__["message"].__set__
-_set_env_to: Final[Callable[[Envelope, str | None], None]] = Envelope.__dict__["to"].__set__
-_set_env_sender: Final[Callable[[Envelope, str | None], None]] = Envelope.__dict__["sender"].__set__
-
-
 def _build(obj: Any) -> Envelope:
     if type(obj) is not dict:
         _fail(DecodeReason.NOT_AN_OBJECT, f"top level is {_jtype(obj)}, not an object")
@@ -1142,45 +1268,7 @@ def _build(obj: Any) -> Envelope:
         if type(wire_type) is not str:
             _wrong("type", "string", wire_type)
         _fail(DecodeReason.UNKNOWN_TYPE, f"unknown message type {wire_type!r}")
-    entries = spec.entries
-    expected = len(entries) + 4
-    to = get("to", _MISSING)
-    if type(to) is not str:
-        if to is _MISSING:
-            to = None
-            expected -= 1
-        elif to is not None:
-            _wrong("to", "string", to)
-    sender = get("from", _MISSING)
-    if type(sender) is not str:
-        if sender is _MISSING:
-            sender = None
-            expected -= 1
-        elif sender is not None:
-            _wrong("from", "string", sender)
-    args: list[Any] = []
-    append = args.append
-    missing = _MISSING
-    for name, exact, check, default in entries:
-        value = get(name, missing)
-        if type(value) is exact:
-            append(value)
-        elif value is missing:
-            if default is _REQUIRED:
-                _fail(DecodeReason.MISSING_FIELD, f"field {name!r} is missing")
-            append(default)
-            expected -= 1
-        else:
-            append(check(name, value))
-    if len(obj) != expected:
-        unknown = sorted(k for k in obj if k not in spec.allowed)
-        _fail(DecodeReason.UNEXPECTED_FIELD, f"unexpected field(s) {', '.join(map(repr, unknown))}")
-    # Envelope.__init__ only stores three attributes; doing it directly is ~0.1 us cheaper.
-    env = _new_object(Envelope)
-    _set_env_message(env, spec.cls(*args))
-    _set_env_to(env, to)
-    _set_env_sender(env, sender)
-    return env
+    return spec.build(obj, get)
 
 
 def decode(data: bytes | str, *, max_size: int = DEFAULT_MAX_SIZE) -> Envelope:

@@ -483,6 +483,30 @@ def test_shadowed_duplicate_values_must_be_valid_json(backend: str, literal: str
     ).message == Ping(1)
 
 
+@pytest.mark.parametrize("escape", ["", "\\u00e9", "\\n"])
+@pytest.mark.parametrize("where", ["top", "payload", "list"])
+def test_shadowed_overflowing_integer_is_refused_on_every_scanner_path(
+    backend: str, escape: str, where: str
+) -> None:
+    """The stdlib backend scans a text with a ``\\u`` escape with its exact scanner (every
+    object's pairs checked) and any other with the C scanner's own dicts plus an integer hook:
+    a shadowed integer that overflows a double is refused either way, as orjson refuses it,
+    and a shadowed ill-typed value is dropped either way."""
+    huge = "9" * 400
+    if where == "top":
+        body = f'"seq":{huge},"seq":1'
+        doc = f'{{"v":1,"type":"ping","to":"a{escape}",{body}}}'
+        ok = f'{{"v":1,"type":"ping","to":"a{escape}","seq":"x","seq":1}}'
+    else:
+        inner = f'{{"k":{huge},"k":1}}' if where == "payload" else f'[{{"k":{huge},"k":1}}]'
+        doc = f'{{"v":1,"type":"contact_data","content":{{"a{escape}":{inner}}}}}'
+        ok = f'{{"v":1,"type":"contact_data","content":{{"a{escape}":{{"k":"x","k":1}}}}}}'
+    expect(doc.encode(), DecodeReason.MALFORMED_JSON)
+    expect(doc, DecodeReason.MALFORMED_JSON)
+    assert decode(ok).message == decode(wire.encode(decode(ok).message)).message
+    assert json.loads(ok) == wire._to_dict(decode(ok).message, decode(ok).to, None)
+
+
 def test_payload_rules(backend: str) -> None:
     # The top-level object is depth 1 and the payload object depth 2.
     ok = raw({"v": 1, "type": "contact_data", "content": {"a": nested(wire.MAX_DEPTH - 2)}})

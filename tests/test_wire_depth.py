@@ -8,7 +8,7 @@ entered, so that the guarantee holds where the parser's own limit does not prote
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -30,21 +30,20 @@ BALANCED = '{"v":1,"type":"ping","seq":' + "[" * DEEP + "]" * DEEP + "}"
 
 @pytest.fixture
 def stdlib_scanner_watched(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
-    """Select the stdlib backend and record the length of every text its scanner is given."""
+    """Select the stdlib backend and record the length of every text its scanners are given
+    (the exact one, the fast one and the one for short texts: see ``wire._parse_stdlib``)."""
     previous = wire.use_json_backend("stdlib")
     seen: list[int] = []
-    scan, full = wire._std_scan, wire._std_full_decode
 
-    def watched_scan(text: str, index: int) -> Any:
-        seen.append(len(text))
-        return scan(text, index)
+    def watched(parse: Callable[..., Any]) -> Callable[..., Any]:
+        def watched_parse(text: str, *index: int) -> Any:
+            seen.append(len(text))
+            return parse(text, *index)
 
-    def watched_full(text: str) -> Any:
-        seen.append(len(text))
-        return full(text)
+        return watched_parse
 
-    monkeypatch.setattr(wire, "_std_scan", watched_scan)
-    monkeypatch.setattr(wire, "_std_full_decode", watched_full)
+    for name in ("_std_scan", "_std_full_decode", "_fast_scan", "_fast_full_decode", "_short_scan"):
+        monkeypatch.setattr(wire, name, watched(getattr(wire, name)))
     try:
         yield seen
     finally:
