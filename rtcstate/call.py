@@ -30,14 +30,15 @@ Messages whose (relay-stamped) sender is not a device of the far side's user are
 knowing a call id is not enough to answer, renegotiate or end someone else's call.
 
 *Ending.* A remote ``bye`` ends the call at once (ENDED): the ``DISTANT_*`` error its reason
-maps to, ``streamRemoved`` per remote stream, ``hangup {from: "remote", reason}`` (and, while the
-caller was still waiting, ``declined {reason}`` and ``response("declined")``; a ringing
+maps to, ``streamRemoved`` per remote stream, ``hangup {from: "remote", reason}`` (and, while
+the caller was still waiting, ``declined {reason}`` and ``response("declined")``; a ringing
 invitation becomes EXPIRED). A local end (``hangup()``, a refusal, a fatal media error, a
 timer) tears the media down at once, makes the status ENDED and sends a ``bye`` (ENDING); the
 ``hangup {from: "local"}`` event is fired when the ``bye`` is acknowledged, so that when both
 ends hang up at once (crossing ``bye``s) they still agree: the caller's reason wins, the caller
-reports ``from: local`` and the callee ``from: remote``. (A ``bye`` that cannot be delivered
-still ends the call after the retransmissions.)
+reports ``from: local`` and the callee ``from: remote`` -- unless one side already told its
+application (it ended while its session was offline): that side's end wins. (A ``bye`` that
+cannot be delivered still ends the call after the retransmissions.)
 
 *Media trouble.* ICE ``disconnected`` → ``error ICE_CONNECTION_STATE_DISCONNECTED``, a
 ``media_state`` to the far side (its ``error DISTANT_…``), ``disconnectionWarning {tries}`` at
@@ -346,7 +347,7 @@ TRANSITIONS: list[dict[str, Any]] = [
     {"trigger": "remote_bye", "source": ["PREPARING", *_LIVE], "dest": "ENDED",
      "before": "_end_remote"},
     {"trigger": "remote_bye", "source": "ENDING", "dest": "ENDING",
-     "conditions": "_is_caller", "after": "_crossed_and_won"},
+     "conditions": "_wins_crossing", "after": "_crossed_and_won"},
     {"trigger": "remote_bye", "source": "ENDING", "dest": "ENDED", "before": "_end_remote"},
     {"trigger": "bye_acked", "source": "ENDING", "dest": "ENDED", "conditions": "_bye_in_flight",
      "before": "_take_ack", "after": "_announce"},
@@ -648,6 +649,7 @@ class Call:
     _distant: ErrorCode | None = None  # the far side's ICE trouble we reported (DISTANT_*)
     _recording: bool = False
     _away_ends_now: bool = False  # the end's EndCause.away_ends_now
+    _told_alone: bool = False  # announced a local end without word from the far side
     #: ended because the relay found no device of the far side (its invite or bye undelivered)
     unreached: bool = False
     # the session's index of ringing callee calls by contact (an intrusive list: 16 bytes)
@@ -680,6 +682,17 @@ class Call:
     def ended(self) -> bool:
         """True once final (the session then forgets the call and cancels its timers)."""
         return self.state is CallState.ENDED
+
+    @property
+    def told_first(self) -> bool:
+        """Its application heard the end before the far side answered (ended while offline,
+        or the far device away): a crossing bye then learns this side's reason."""
+        return (
+            self._announced
+            and self._end is not None
+            and self._end[0] is HangupFrom.LOCAL
+            and (self._offline or self._told_alone)
+        )
 
     @property
     def hangup_cause(self) -> tuple[HangupFrom, str] | None:
@@ -1352,6 +1365,7 @@ class Call:
         self._send_reliably(fx, now, wire.Bye(self.call_id, reason))
         if self._offline:
             # the bye waits for the reconnection; the application hears now
+            self._told_alone = True
             self._announce(fx, now)
 
     def _end_silently(self, fx: list[Effect], now: float, **kw: Any) -> None:
@@ -1390,8 +1404,10 @@ class Call:
         self._end = (HangupFrom.REMOTE, reason)
         self._announce(fx, now, declined=waiting)
 
-    def _is_caller(self, fx: list[Effect], now: float, **_: Any) -> bool:
-        return self.outgoing
+    def _wins_crossing(self, fx: list[Effect], now: float, **_: Any) -> bool:
+        """Crossing byes: the side that already told its application (it ended while away
+        from the server) keeps its word; otherwise the caller's reason wins."""
+        return self.outgoing or self._announced
 
     def _crossed_and_won(self, fx: list[Effect], now: float, **kw: Any) -> None:
         """Both ends sent a bye: the caller's reason wins; tell the callee which one it was."""
@@ -1404,7 +1420,7 @@ class Call:
         """Fire streamRemoved per remote stream then hangup (once), and ``declined`` for a
         caller's call the far side ended while it waited; or tell the owner which end it was."""
         crossed = _inputs(kw).get("reason") if kw.get("cause") == "bye_acked" else None
-        if crossed:
+        if crossed and not self._announced:
             self._end = (HangupFrom.REMOTE, crossed)
         if self.state is CallState.ENDED:
             self._clear_rtx(fx, now)

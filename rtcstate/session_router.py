@@ -146,8 +146,10 @@ def _winning_reason(child: object) -> str | None:
     """The reason a crossing bye must be acknowledged with once ``child`` is gone: its own,
     if it is a call this side placed and ended locally (the caller's reason wins)."""
     cause = getattr(child, "hangup_cause", None)
-    if not getattr(child, "outgoing", False) or cause is None or cause[0] is not HangupFrom.LOCAL:
+    if cause is None or cause[0] is not HangupFrom.LOCAL:
         return None
+    if not getattr(child, "outgoing", False) and not getattr(child, "told_first", False):
+        return None  # a callee's end wins only if it told its application first (offline)
     reason: str = cause[1]
     return reason
 
@@ -252,6 +254,14 @@ class Router:
         elif type(msg) is wire.Bye and env.sender is not None and self.ended_calls.get(msg.call_id):
             won = self.ended_calls[msg.call_id]  # our reason wins the crossing (we called)
             fx.append(Send(env.sender, wire.Ack(call_id=msg.call_id, what="bye", reason=won)))
+        elif (
+            type(msg) is wire.Update
+            and env.sender is not None
+            and (told := self.ended_calls.get(msg.call_id))
+        ):
+            # the far side renegotiates a call we ended (offline, our bye given up with it):
+            # it hears our reason, not Call_not_found
+            fx.append(Send(env.sender, wire.Bye(call_id=msg.call_id, reason=told)))
         elif answer.reply is not None or answer.ack is not None:
             fx.extend(_unknown_reply(env, answer.reply, answer.ack))
         if answer.drop is not None:
