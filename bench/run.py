@@ -1114,6 +1114,8 @@ def bench_mesh_join(sizes: Sizes) -> dict[str, Any]:
         f"{min(raw) * 1e3:.1f} ms"
     )
     return line("mesh_join_overhead", value, "ms", base, "ratio <= 1.5", note=note)
+
+
 def bench_cluster_forward(sizes: Sizes) -> dict[str, Any]:
     """Messages/s between two cluster nodes over one node's (bench/cluster.py)."""
     from bench import cluster
