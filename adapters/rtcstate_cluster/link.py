@@ -76,6 +76,7 @@ class ClusterLink:
         self.batch = batch
         self._out: deque[Forward | Directory] = deque()
         self._wake = asyncio.Event()
+        self._flushing = False
         self._tasks: list[asyncio.Task[None]] = []
         self._redis: Any = None
         self._pubsub: Any = None
@@ -121,9 +122,11 @@ class ClusterLink:
     async def close(self) -> None:
         """Leave: stop the tasks and close the connections (the directory entries of this
         node are freed as its connections close, or reaped by the others after ``ttl``)."""
-        if self._out:  # what is queued still leaves, within a bound
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._flush(), timeout=2.0)
+        # what is queued still leaves (the writer sends it, in order), within a bound
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(2.0):
+                while (self._out or self._flushing) and self._tasks and not self.failed:
+                    await asyncio.sleep(0.01)
         tasks, self._tasks = self._tasks, []
         for t in tasks:
             t.cancel()
@@ -157,8 +160,12 @@ class ClusterLink:
         while True:
             await self._wake.wait()
             self._wake.clear()
-            while self._out:
-                await self._flush()
+            self._flushing = True
+            try:
+                while self._out:
+                    await self._flush()
+            finally:
+                self._flushing = False
 
     async def _flush(self) -> None:
         """Send up to ``batch`` queued effects as one pipeline, in order: the frames for one
