@@ -87,7 +87,7 @@ from rtcstate.session_router import (
 from rtcstate.session_timers import PRESENCE_KIND, SESSION_KIND, TimerBook
 from rtcstate.settings import CallSettings
 from rtcstate.transfer import DEFAULT_CHUNK_SIZE, DEFAULT_WINDOW, TransferSettings
-from rtcstate.wire_contact import UserDataSet, UserDataUpdate
+from rtcstate.wire_contact import RingingPeer, UserDataSet, UserDataUpdate
 
 __all__ = [
     "ROUTE_KINDS",
@@ -676,6 +676,15 @@ class Session:
             Emit(SESSION, "contactListUpdate",
                  {"joinedGroup": {}, "leftGroup": {}, "userDataChanged": [msg.user]})
         )  # fmt: skip
+
+    def ringing_peer(self, msg: RingingPeer, fx: list[Effect], now: float) -> None:
+        """The relay's device list of a contact whose calls ring here, for a session that does
+        not hear that contact's presence (:mod:`rtcstate.hub.ringwatch`): its ringing callee
+        calls only (the contacts online are unchanged)."""
+        devices = tuple(msg.devices)
+        for call in self._presence.ringing_from(msg.contact):
+            fx.extend(self._from_child("call_id", call.call_id, call,
+                                       call.peer_presence(devices, now)))  # fmt: skip
 
     def presence(self, msg: wire.Presence, fx: list[Effect], now: float) -> None:
         """The server's presence of one contact; its ringing callee calls hear the devices."""

@@ -72,7 +72,7 @@ from rtcstate.machine import ILLEGAL, Classify, Ignore, Inputs, Verdict, machine
 from rtcstate.retry import ExponentialBackoff, RetryPolicy
 from rtcstate.session_timers import SESSION_KIND, TimerBook
 from rtcstate.settings import CallSettings
-from rtcstate.wire_contact import UserDataUpdate
+from rtcstate.wire_contact import RingingPeer, UserDataUpdate
 
 __all__ = [
     "INPUTS",
@@ -193,6 +193,7 @@ TRANSITIONS: list[dict[str, Any]] = [
     *stay("contact_message", "CONNECTED", after="_contact_message"),
     *stay("contact_data", "CONNECTED", after="_contact_data"),
     *stay("user_data", "CONNECTED", after="_user_data"),
+    *stay("ringing_peer", "CONNECTED", after="_ringing_peer"),
     # timers
     {"trigger": "register_timeout", "source": "REGISTERING", "dest": "FAILED",
      "after": ["_close_transport", "_fail_initial"]},
@@ -228,6 +229,7 @@ INPUTS = Inputs(
         wire.ContactMessage: "contact_message",
         wire.ContactData: "contact_data",
         UserDataUpdate: _server_only("user_data"),
+        RingingPeer: _server_only("ringing_peer"),
     },
     timers={
         SessionTimer.REGISTER: "register_timeout",
@@ -239,7 +241,8 @@ INPUTS = Inputs(
 """The session's own inputs: wire messages (as classified) and timers -> triggers."""
 
 _MESSAGES = ("ping", "pong", "presence", "presence_batch", "contact_message", "contact_data",
-             "peer_error", "server_error", "registered", "user_data")  # fmt: skip
+             "peer_error", "server_error", "registered", "user_data",
+             "ringing_peer")  # fmt: skip
 _REPORTS = ("transport_open", "transport_failed", "transport_lost", "transport_moved")
 _TIMERS = ("register_timeout", "retry_timer", "keepalive_timer", "pong_timeout")
 
@@ -343,6 +346,9 @@ class ConnectionOwner(Protocol):
 
     def user_data_update(self, msg: UserDataUpdate, fx: list[Effect], now: float) -> None:
         """The relay's user data of one contact (apiRTC's ``UserData``)."""
+
+    def ringing_peer(self, msg: RingingPeer, fx: list[Effect], now: float) -> None:
+        """The devices of a contact whose calls ring here (not a presence: calls only)."""
 
 
 def _no_owner() -> ConnectionOwner:
@@ -539,6 +545,10 @@ class SessionConnection:
             frm = sender or ""
             fx.append(Emit(SESSION, "contactData", {"sender": frm, "content": msg.content}))
             fx.append(Emit(target("contact", frm.partition("/")[0]), "data", msg.content))
+
+    def _ringing_peer(self, fx: list[Effect], now: float, msg: Any = None, **_: Any) -> None:
+        if isinstance(msg, RingingPeer):
+            self.owner.ringing_peer(msg, fx, now)
 
     def _user_data(self, fx: list[Effect], now: float, msg: Any = None, **_: Any) -> None:
         if isinstance(msg, UserDataUpdate):

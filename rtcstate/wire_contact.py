@@ -38,6 +38,7 @@ __all__ = [
     "ContactEvent",
     "ContactPayload",
     "ContactText",
+    "RingingPeer",
     "UserDataSet",
     "UserDataUpdate",
 ]
@@ -110,8 +111,21 @@ class UserDataUpdate(Message):
     data: dict[str, Any]
 
 
+@register
+@attrs.frozen(slots=True)
+class RingingPeer(Message):
+    """relay -> client: the online devices of ``contact``, whose call this device rings for
+    and whose presence it does not hear (scoped presence: :mod:`rtcstate.hub.ringwatch`);
+    only that contact's ringing callee calls take it."""
+
+    TYPE: ClassVar[str] = "ringing_peer"
+    ROUTE: ClassVar[str | None] = None
+    contact: str
+    devices: list[str]
+
+
 POSTS: tuple[type[Message], ...] = (ContactText, ContactPayload, ContactEvent)
 """The messages a sender posts to a contact (each answered by a :class:`ContactAck`)."""
 
-RELAY_ONLY: frozenset[type[Message]] = frozenset({UserDataUpdate})
+RELAY_ONLY: frozenset[type[Message]] = frozenset({UserDataUpdate, RingingPeer})
 """Sent by the relay only: a client that routes one to another client is refused."""

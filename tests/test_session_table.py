@@ -17,7 +17,7 @@ from rtcstate.machine import spec_of
 from rtcstate.session import Session, SessionConfig, SessionState
 from rtcstate.session_connection import INPUTS, SessionConnection, SessionDrop, SessionTimer
 from rtcstate.testing.exhaustive import check_differential, check_pair, pairs
-from rtcstate.wire_contact import UserDataUpdate
+from rtcstate.wire_contact import RingingPeer, UserDataUpdate
 
 NOW = st.floats(0, 1e6, allow_nan=False)
 REASON = st.text(max_size=8)
@@ -39,6 +39,7 @@ MESSAGES: dict[type[wire.Message], st.SearchStrategy[wire.Message]] = {
     wire.ContactMessage: st.builds(wire.ContactMessage, st.integers(0, 9), REASON),
     wire.ContactData: st.builds(wire.ContactData, st.just({"k": 1})),
     UserDataUpdate: st.builds(UserDataUpdate, NAME, st.just({"nick": "b"})),
+    RingingPeer: st.builds(RingingPeer, NAME, DEVICES),
 }
 TRIGGER_OF_MESSAGE = {
     "registered": wire.Registered,
@@ -51,6 +52,7 @@ TRIGGER_OF_MESSAGE = {
     "contact_message": wire.ContactMessage,
     "contact_data": wire.ContactData,
     "user_data": UserDataUpdate,
+    "ringing_peer": RingingPeer,
 }
 
 

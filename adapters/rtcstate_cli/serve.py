@@ -55,6 +55,7 @@ LIMITS: tuple[tuple[str, str, type, str], ...] = (
     ("--max-queue-bytes", "max_queue_bytes", int, "unsent bytes before a slow consumer is closed"),
     ("--max-ringing", "max_ringing", int, "calls ringing per device (more are busy)"),
     ("--ring-timeout", "ring_timeout", float, "seconds a call counts as ringing at most"),
+    ("--max-user-data", "max_user_data", int, "bytes of one user's published data at most"),
     ("--client-frame-limit", "client_frame_limit", int, "largest frame clients accept, bytes"),
     ("--max-strikes", "max_strikes", int, "refused frames in a row before closing"),
 )  # fmt: skip

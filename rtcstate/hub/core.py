@@ -58,7 +58,7 @@ checks; every other rule applies.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import attrs
@@ -71,12 +71,14 @@ from rtcstate.hub.lifecycle import Connection, ConnState
 from rtcstate.hub.limits import Buckets, Deadlines, TokenBucket
 from rtcstate.hub.presence import SnapshotJob, batches
 from rtcstate.hub.presence_feed import delta_batches, feed, flush
+from rtcstate.hub.ringwatch import RingWatch, ringing_peer
 from rtcstate.hub.routing import Space, server, server_error
 from rtcstate.hub.userdata import DEFAULT_MAX_USER_DATA, UserDataStore
 from rtcstate.identity import DEFAULT_TENANT, Identity, Refusal, Revocations, Verifier, claimed
 from rtcstate.machine import spec_of
 from rtcstate.rooms import RoomAuthority
-from rtcstate.wire_contact import UserDataSet, UserDataUpdate
+from rtcstate.wire_contact import RELAY_ONLY as CONTACT_RELAY_ONLY
+from rtcstate.wire_contact import UserDataSet
 
 __all__ = ["Hub"]
 
@@ -85,7 +87,7 @@ Code = wire.ServerErrorCode
 #: Message types only the relay sends; a client may not route them to another client.
 _RELAY_ONLY: frozenset[type[wire.Message]] = frozenset(
     {wire.Registered, wire.Presence, wire.PresenceBatch, wire.ServerError, wire.UserNotFound,
-     UserDataUpdate}
+     *CONTACT_RELAY_ONLY}
 )  # fmt: skip
 #: characters never accepted in a name (they would need escaping in JSON, or are separators)
 _BAD_CHARS = frozenset('/"\\') | frozenset(map(chr, range(0x20))) | {"\x7f"}
@@ -155,6 +157,7 @@ class Hub:
     #: connections still owed initial presence (coalesced presence)
     _feeding: dict[str, None] = attrs.field(factory=dict, init=False)
     _user_data: UserDataStore = attrs.field(init=False)
+    _ring_watch: RingWatch = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
         for name in ("rate_limit", "identity_rate_limit", "source_rate_limit", "register_rate",
@@ -183,6 +186,7 @@ class Hub:
         self._src_conns = Buckets(self.connect_rate, self.connect_burst)
         self._conversations = HubRooms.of(self.rooms)
         self._user_data = UserDataStore(self.max_user_data)
+        self._ring_watch = RingWatch(self.ring_timeout)
 
     # --- public: queries ----------------------------------------------------------------------
 
@@ -397,6 +401,7 @@ class Hub:
             fx.extend(self._flush_presence(now))
         if now >= self._next_sweep:
             self._next_sweep = now + _SWEEP_EVERY
+            self._ring_watch.sweep(now)
             for buckets in (self._id_msgs, self._src_msgs, self._id_regs):
                 buckets.sweep(now)
             self._src_conns.sweep(now)
@@ -453,7 +458,53 @@ class Hub:
             return [server_error(c.id, Code.UNEXPECTED, f"{msg.TYPE} needs a destination ('to')")]
         if kind in _RELAY_ONLY:
             return [server_error(c.id, Code.FORBIDDEN, f"{msg.TYPE} is sent by the relay only")]
-        return space.dispatch(c.id, sender, env, now)
+        fx = space.dispatch(c.id, sender, env, now)
+        if kind is wire.Invite:
+            self._watch_invite(space, sender, env, now)
+        elif kind is wire.Ack or kind is wire.Answer or kind is wire.Bye:
+            fx.extend(self._watch_ringing(c, space, sender, env, now))
+        return fx
+
+    # --- internals: the ringing-callee presence rule (rtcstate.hub.ringwatch) -----------------
+
+    def _watch_invite(self, space: Space, sender: str, env: wire.Envelope, now: float) -> None:
+        """Note the devices the invite rings now (those whose ringing count holds it)."""
+        msg = env.message
+        assert isinstance(msg, wire.Invite) and env.to is not None
+        callee_user, _, device = env.to.partition("/")
+        devices = (env.to,) if device else space.users.get(callee_user, ())
+        rang = [a for a in devices if msg.call_id in space.ringing.get(a, ())]
+        caller = sender.partition("/")[0]
+        self._ring_watch.invited(space.tenant, caller, rang, msg.call_id, now)
+
+    def _watch_ringing(
+        self, c: Connection, space: Space, sender: str, env: wire.Envelope, now: float
+    ) -> list[HubEffect]:
+        msg = env.message
+        call_id: str = getattr(msg, "call_id")  # noqa: B009
+        if type(msg) is not wire.Ack:
+            self._ring_watch.settled(space.tenant, call_id)
+            return []
+        assert isinstance(msg, wire.Ack)
+        if msg.what != "invite" or env.to is None:
+            return []
+        caller = env.to.partition("/")[0]
+        return self._ring_watch.acked(space.tenant, sender, caller, call_id, now,
+                                      self._ringing_peer(space))  # fmt: skip
+
+    def _ringing_peer(self, space: Space) -> Callable[[str, str], HubEffect | None]:
+        def tell(callee: str, user: str) -> HubEffect | None:
+            conn = space.by_address.get(callee)
+            c = None if conn is None else self._conns.get(conn)
+            if c is None or conn is None or space.presence.sees(conn, c.presence, user):
+                return None  # gone, or hears the user's presence anyway
+            return ringing_peer(conn, user, list(space.users.get(user, ())))
+
+        return tell
+
+    def _ringing_changed(self, space: Space, user: str, now: float) -> list[HubEffect]:
+        """A device of ``user`` registered or left: who rings for its calls is told."""
+        return self._ring_watch.changed(space.tenant, user, now, self._ringing_peer(space))
 
     # --- internals: limits ---------------------------------------------------------------------
 
@@ -653,6 +704,7 @@ class Hub:
             c.presence.joined[group] = None
             space.presence.join(user, group)
         fx.extend(self._subscribe(c, space, [], [] if group is None else [group], initial=True))
+        fx.extend(self._ringing_changed(space, user, now))
         if space.presence.coalesce:
             space.presence.touch(user)  # told at the next flush: O(the user's groups)
             self._arm_flush(now)
@@ -691,6 +743,7 @@ class Hub:
         devices = list(space.users.get(user, ()))
         # its rooms (``last_seen`` only dates the expiry of bans: any past time will do)
         fx: list[HubEffect] = self._conversations.freed(space, address, c.last_seen)
+        fx.extend(self._ringing_changed(space, user, c.last_seen))
         on = wire.Envelope(wire.Presence(user, bool(devices), devices))
         off = wire.Envelope(wire.Presence(user, False, []))
         for conn in before:
@@ -713,6 +766,7 @@ class Hub:
         space.presence.touch(user)
         self._arm_flush(c.last_seen)
         fx: list[HubEffect] = self._conversations.freed(space, address, c.last_seen)
+        fx.extend(self._ringing_changed(space, user, c.last_seen))
         if space.empty() and not space.expiring and self._spaces.get(space.tenant) is space:
             fx.extend(self._flush_space(space))  # its last words, before it is forgotten
             del self._spaces[space.tenant]

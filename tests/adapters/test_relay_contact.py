@@ -1,5 +1,7 @@
 """Contact messages through a real relay: ``get_contact(user)`` hears its user's messages from
-any device (the device stays in the payload), and a spoofed sender is re-stamped."""
+any device (the device stays in the payload), and a spoofed sender is re-stamped; the
+acknowledged messaging of the asyncio API, user data, and what a hostile contact gets (another
+tenant, oversized user data)."""
 
 from __future__ import annotations
 
@@ -7,11 +9,13 @@ from typing import Any
 
 from adaptertools import FAST, WAIT, run, until
 from rtcstate_asyncio import ContactMessageError, UserAgent, serve
+from rtcstate_asyncio.auth import TokenVerifier, issue_token
 from securitytools import register
 from websockets.asyncio.client import connect
 
 from rtcstate import wire
 from rtcstate.codes import ErrorNumber
+from rtcstate.hub import Hub
 
 
 def test_get_contact_user_hears_every_device_of_that_user() -> None:
@@ -94,5 +98,49 @@ def test_contact_messaging_and_user_data_between_two_agents() -> None:
             assert bob.get_contacts_array("team") == []
             await ua_a.unregister()
             await ua_b.unregister()
+
+    run(main, limit=30.0)
+
+
+SECRET = "contact messaging tests: a secret long enough"
+
+
+def test_hostile_contacts_over_real_websockets() -> None:
+    """Another tenant's user cannot reach anyone here (the post fails 8, nothing arrives);
+    oversized user data is refused with a typed answer (an ``error`` event: ``oversize``),
+    nobody hears it, and the session forgets it (not sent again)."""
+
+    async def main() -> None:
+        hub = Hub(verifier=TokenVerifier.from_secret(SECRET), max_user_data=256)
+        async with await serve("127.0.0.1", 0, hub=hub) as relay:
+            users = {}
+            for name, tenant in (("alice", "acme"), ("bob", "acme"), ("mallory", "evil")):
+                ua = UserAgent(name, options=FAST)
+                token = issue_token(SECRET, name, tenant=tenant)
+                users[name] = (ua, await ua.register(relay.url, token=token, timeout=WAIT))
+            alice, bob, mallory = (users[n][1] for n in ("alice", "bob", "mallory"))
+            heard: list[Any] = []
+            alice.on("contactMessage", heard.append)
+            try:
+                await mallory.get_contact("alice").send_message("psst")
+            except ContactMessageError as exc:
+                assert exc.code is ErrorNumber.ERROR_NOT_FOUND
+            else:
+                raise AssertionError("a post crossed tenants")
+            assert await bob.get_contact("alice").send_message("hi") == 1
+            assert [m["content"] for m in heard] == ["hi"]
+            errors: list[Any] = []
+            alice.on("error", errors.append)
+            alice.set_user_data({"blob": "x" * 400})
+            await until(lambda: len(errors) == 1, WAIT)
+            descriptor = errors[0]["descriptor"]
+            assert descriptor["code"] == "oversize"
+            assert descriptor["refused"] == {"type": "user_data_set"}
+            assert alice.get_user_data() is None
+            alice.set_user_data({"nick": "Al"})
+            await until(lambda: bob.get_contact("alice").get_user_data() == {"nick": "Al"}, WAIT)
+            assert mallory.get_contact("alice").get_user_data() is None
+            for ua, _ in users.values():
+                await ua.unregister()
 
     run(main, limit=30.0)
