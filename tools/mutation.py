@@ -56,7 +56,7 @@ MODULES: dict[str, tuple[str, list[str]]] = {
     "negotiation": ("rtcstate/negotiation.py", ["tests/test_negotiation.py"]),
     "presence_groups": (
         "rtcstate/presence_groups.py",
-        ["tests/test_session.py", "tests/test_hub_presence_coalesced.py"],
+        ["tests/test_session.py"],
     ),
     "session_timers": (
         "rtcstate/session_timers.py",
