@@ -119,3 +119,40 @@ def test_a_ringing_call_hears_its_callers_devices() -> None:
     assert len(timers) == 1 and "c1" in timers[0].timer_id
     back = batch(s, ["bob/p", "bob/q"])
     assert CancelTimer(timers[0].timer_id) in back
+
+
+def test_a_contact_listed_after_this_very_device_is_still_heard() -> None:
+    s = connected()
+    assert batch(s, ["alice/d1", "bob/p"]) == [
+        update({"g": ["bob"]}, {}),
+        Emit("contact:bob", "joinGroup", "g"),
+    ]
+    assert s.contacts == {"bob": ("bob/p",)}
+
+
+def test_a_ringing_call_hears_that_its_caller_left_every_source() -> None:
+    s = connected()
+    batch(s, ["bob/p"])
+    s.receive(server(wire.Invite("c1", CallType.MEDIA, sdp="o"), "bob/p"), 2.0)
+    fx = batch(s, [], left=["bob"])
+    window = s.settings.server_loss_window
+    timers = [e for e in fx if isinstance(e, StartTimer)]
+    assert len(timers) == 1 and "c1" in timers[0].timer_id
+    assert timers[0].deadline == 1.0 + window  # armed at the batch's time
+    assert s.contacts == {}
+
+
+def test_the_older_form_mixed_in_never_raises() -> None:
+    """A contact the older form took offline (no delay) while still heard from two sources:
+    leaving one source tells its ringing call it has no device, leaving the last one finds
+    it already gone from the online contacts."""
+    s = connected(contact_disconnection_delay=0)
+    batch(s, ["bob/p"])
+    batch(s, ["bob/p"], group=None)
+    s.receive(server(wire.Invite("c1", CallType.MEDIA, sdp="o"), "bob/p"), 2.0)
+    s.receive(server(wire.Presence(contact="bob", online=False, devices=[])), 2.5)
+    assert "bob" not in s.contacts and s.presence_scope.heard["bob"] == {"g": None, "": None}
+    fx = batch(s, [], left=["bob"])
+    assert fx[-2:] == [update({}, {"g": ["bob"]}), Emit("contact:bob", "leaveGroup", "g")]
+    assert batch(s, [], group=None, left=["bob"])[-1] == update({}, {CONTACTS: ["bob"]})
+    assert "bob" not in s.contacts and "bob" not in s.presence_scope.heard
