@@ -106,3 +106,10 @@ def test_an_acknowledgement_of_one_seq_leaves_the_other_seqs_waiting() -> None:
     assert sender.waiting == [U2] and sender.state is ReliableState.WAITING and fx == []
     assert sender.settle(fx, 2.0, OWNER, wire.Update, seq=2)
     assert sender.state is ReliableState.IDLE and fx == [CancelTimer(TID)]
+
+
+def test_an_acknowledgement_with_a_seq_never_matches_a_message_without_one() -> None:
+    sender = waiting_with(BYE)
+    fx: list[Effect] = []
+    assert not sender.settle(fx, 1.0, OWNER, wire.Bye, seq=3)
+    assert sender.waiting == [BYE] and sender.state is ReliableState.WAITING and fx == []

@@ -37,6 +37,9 @@ def test_an_id_is_read_once_into_its_owner_and_name() -> None:
     assert book.of("session") == ("session:retry",)
     assert book.release("session") == [CancelTimer("session:retry")]
     assert book.of("session") == () and not book.armed("session:retry")
+    # an expiry takes the booking once: then the id is stale
+    assert book.take("call:c1:ice") == Booking(Owner("call_id", "c1"), "ice")
+    assert book.take("call:c1:ice") is None and not book.armed("call:c1:ice")
 
 
 class Model:
