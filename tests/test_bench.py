@@ -23,6 +23,7 @@ EXPECTED = {
     "file_transfer_vs_raw": "MB/s",
     "conversation_fanout": "us",
     "conversation_join": "us",
+    "newcomer_registration": "ms",
 }
 KEYS = {"name", "value", "unit", "baseline", "ratio", "goal"}
 OPTIONAL = {"note", "top"}
