@@ -1127,6 +1127,22 @@ def bench_cluster_forward(sizes: Sizes) -> dict[str, Any]:
     return line("cluster_forward_ratio", value, "msg/s", base, "ratio >= 0.5", note=note)
 
 
+def bench_newcomer_registration(sizes: Sizes) -> dict[str, Any]:
+    """A real websocket newcomer's registration, the relay in another process (issue 11)."""
+    from bench.newcomer import ratio
+
+    big = {"smoke": 200, "quick": 10_000, "full": 10_000}[sizes.mode]
+    count = {"smoke": 3, "quick": 20, "full": 40}[sizes.mode]
+    small, large = ratio(10, big, count)
+    note = (
+        f"median of {count} newcomers (connect, register, registered) from this process; the "
+        f"relay in a subprocess holding {big:,} users (value) or 10 (baseline), all in group "
+        "'default' with coalesced presence (0.1 s), 10 of them leaving and registering again "
+        "every 10 ms"
+    )
+    return line("newcomer_registration", large * 1e3, "ms", small * 1e3, "ratio <= 2.0", note=note)
+
+
 BENCHMARKS: dict[str, Callable[[Sizes], dict[str, Any]]] = {
     "receive": bench_receive,
     "receive_stdlib": bench_receive_stdlib,
@@ -1143,6 +1159,7 @@ BENCHMARKS: dict[str, Callable[[Sizes], dict[str, Any]]] = {
     "mesh_join_overhead": bench_mesh_join,
     "relay_vs_raw": lambda sizes: bench_relay_vs_raw(sizes.mode),
     "cluster_forward_ratio": bench_cluster_forward,
+    "newcomer_registration": bench_newcomer_registration,
 }
 
 

@@ -9,9 +9,12 @@ Theory of operation
 typed notices (:mod:`rtcstate.notices`: established, ended, declined, with the real ``now``),
 and the application never hears the call. Starting sends a ``data_channel_invite`` (channel id,
 call id, label; apiRTC's ``contact_datachannel_invitation``) and starts the call, as the SDK
-does. The invite is retransmitted (timer ``dataChannel:<id>:rtx``, the calls' schedule:
-``rtx_initial`` doubling to ``rtx_max``, ``rtx_attempts`` sends) until a ``data_channel_ack``
-arrives or the call is established. When the call is established (ICE connected) the DataChannel
+does. The invite is sent reliably by a :class:`~rtcstate.reliable.ReliableSender` (the
+sub-machine a call's own messages use): retransmitted on timer ``dataChannel:<id>:rtx`` with
+the calls' schedule (``rtx_initial`` doubling to ``rtx_max``, ``rtx_attempts`` sends; the
+table's ``rtx_timer`` rows resend it or give up), paused while the server is away and sent
+again at once when it is back, until a ``data_channel_ack`` settles it or the call is
+established. When the call is established (ICE connected) the DataChannel
 fires ``accepted`` and ``response`` and asks the adapter to open the RTCDataChannel
 (:class:`~rtcstate.effects.OpenDataChannel`); when the adapter reports it open
 (:class:`~rtcstate.media.DataChannelOpened`) the status is ONGOING and ``opened {type:
@@ -147,6 +150,8 @@ from rtcstate.notices import (
     ChannelNotice,
     ChannelOpened,
 )
+from rtcstate.reliable import ReliableSender, RtxOutcome
+from rtcstate.settings import CallSettings
 
 __all__ = [
     "CHUNK_SIZE",
@@ -372,7 +377,8 @@ TRANSITIONS: list[dict[str, Any]] = [
     *stay("invite_again", _NOT_FINAL, conditions="_copy_of_our_invite", after="_ack_invite"),
     *stay("invite_again", _NOT_FINAL, after="_unexpected_message"),
     *stay("not_found", _NOT_FINAL, after="_not_found"),
-    # timers
+    # timers: the invite's sender resends it, or gives up once it was sent rtx_attempts times
+    *stay("rtx_timer", "INVITING", conditions="_invite_spent", after="_give_up_invite"),
     *stay("rtx_timer", "INVITING", after="_retransmit"),
     {"trigger": "grace_timer", "source": "CLOSED", "dest": "ENDING",
      "after": ["_close_channel", "_hang_up"]},
@@ -453,7 +459,7 @@ class DataChannel:
     outgoing: bool = True  # the initiator (startDataChannel) side
     kind: DataChannelType = DataChannelType.DATACHANNEL_TYPE_SEND
     state: DataChannelState = DataChannelState.IDLE
-    _rtx_tries: int = 0  # invite sends so far (0: acknowledged or not sent)
+    _rtx: ReliableSender | None = None  # the invite until acknowledged (made at start)
     _offline: bool = False
     _requested: bool = False  # OpenDataChannel asked for (or the far side's channel expected)
     _open: bool = False  # the channel was open: ``closed`` is owed
@@ -574,18 +580,16 @@ class DataChannel:
     def on_disconnected(self, now: float) -> list[Effect]:
         self._offline = True
         fx: list[Effect] = []
-        self._cancel(fx, ChannelTimer.RTX)
+        if self._rtx is not None:
+            self._rtx.pause(fx, now, _InviteOwner(self))
         return fx
 
     def on_reconnected(self, now: float) -> list[Effect]:
         self._offline = False
-        if not self._rtx_tries or self.state is not DataChannelState.INVITING:
-            return []
-        self._rtx_tries = 1
-        return [
-            self._invite(),
-            StartTimer(self._tid(ChannelTimer.RTX), now + self.session.settings.rtx_initial),
-        ]
+        fx: list[Effect] = []
+        if self._rtx is not None:
+            self._rtx.resume(fx, now, _InviteOwner(self))  # an invite waiting goes out again
+        return fx
 
     # --- CallOwner: the data call's notices ---------------------------------------------------
 
@@ -624,19 +628,23 @@ class DataChannel:
         ):
             fx.append(CancelTimer(tid))
 
-    def _invite(self) -> Send:
+    def _invite(self) -> wire.Message:
         invite = self.invite
         if invite is None:
             invite = wire.DataChannelInvite(self.channel_id, self.call.call_id, self.label)
-        # once the data call is answered, its device: a forking relay must not ring the others
-        to = self.call.remote if "/" in self.call.remote else self.remote
-        return Send(to, invite)
+        return invite
 
-    def _stop_rtx(self, fx: list[Effect]) -> bool:
-        if not self._rtx_tries:
+    def _invite_to(self) -> str:
+        # once the data call is answered, its device: a forking relay must not ring the others
+        return self.call.remote if "/" in self.call.remote else self.remote
+
+    def _stop_rtx(self, fx: list[Effect], now: float) -> bool:
+        """Stop sending the invite (the call was established, or ends); False if it was not
+        waiting for its acknowledgement."""
+        rtx = self._rtx
+        if rtx is None or not rtx.pending:
             return False
-        self._rtx_tries = 0
-        self._cancel(fx, ChannelTimer.RTX)
+        rtx.clear(fx, now, _InviteOwner(self))
         return True
 
     def _hang_up_call(self, now: float) -> list[Effect]:
@@ -651,8 +659,8 @@ class DataChannel:
             self._closed_told = True
             self._tell(fx, now, ChannelClosed(), ("closed", None))
 
-    def _wind_down(self, fx: list[Effect]) -> None:
-        self._stop_rtx(fx)
+    def _wind_down(self, fx: list[Effect], now: float) -> None:
+        self._stop_rtx(fx, now)
         self._cancel(fx, ChannelTimer.GRACE)
 
     def _detach(self, fx: list[Effect]) -> None:
@@ -664,14 +672,14 @@ class DataChannel:
     # --- transition callbacks (signature: fx, now, **kw) -------------------------------------
 
     def _send_invite(self, fx: list[Effect], now: float, **_: Any) -> None:
-        fx.append(self._invite())
-        self._rtx_tries = 1
-        if not self._offline:
-            deadline = now + self.session.settings.rtx_initial
-            fx.append(StartTimer(self._tid(ChannelTimer.RTX), deadline))
+        rtx = self._rtx = ReliableSender()
+        owner = _InviteOwner(self)
+        if self._offline:  # kept, sent now, retransmitted once the server is back
+            rtx.pause(fx, now, owner)
+        rtx.send(fx, now, owner, self._invite())
 
     def _accepted(self, fx: list[Effect], now: float, **_: Any) -> None:
-        self._stop_rtx(fx)  # the receiver accepted: it had the invite
+        self._stop_rtx(fx, now)  # the receiver accepted: it had the invite
         self._tell(fx, now, ChannelAccepted(), ("accepted", None), ("response", None))
         self._requested = True
         fx.append(OpenDataChannel(self.call.call_id, self.channel_id, self.label))
@@ -713,7 +721,7 @@ class DataChannel:
         self._opened(fx, now)
 
     def _close_channel(self, fx: list[Effect], now: float, **_: Any) -> None:
-        self._wind_down(fx)
+        self._wind_down(fx, now)
         if self._requested or (self._open and not self._closed_told):
             self._requested = False
             fx.append(CloseDataChannel(self.channel_id))
@@ -726,7 +734,7 @@ class DataChannel:
         self, fx: list[Effect], now: float, notice: CallEnded | None = None, **_: Any
     ) -> None:
         """The data call ended (or a channel never started was closed): ``ended {from}``."""
-        self._wind_down(fx)
+        self._wind_down(fx, now)
         frm, reason = (
             (notice.frm, notice.reason)
             if notice is not None
@@ -742,7 +750,7 @@ class DataChannel:
     ) -> None:
         """The far side refused the data call: ``ended {from: remote}``, ``declined``,
         ``response`` (the SDK's order)."""
-        self._wind_down(fx)
+        self._wind_down(fx, now)
         ended = ("ended", {"from": HangupFrom.REMOTE.value})
         reason = notice.reason if notice is not None else HangupReason.USER_REFUSED_CALL.value
         self._tell(fx, now, ChannelDeclined(reason), ended, ("declined", None),
@@ -777,7 +785,8 @@ class DataChannel:
         return not self.outgoing and getattr(msg, "call_id", None) == self.call.call_id
 
     def _take_ack(self, fx: list[Effect], now: float, **_: Any) -> None:
-        if not self._stop_rtx(fx):
+        rtx = self._rtx
+        if rtx is None or not rtx.settle(fx, now, _InviteOwner(self), type(self._invite())):
             fx.append(Drop(ChannelDrop.DUPLICATE_ACK, self.id))
 
     def _ack_invite(self, fx: list[Effect], now: float, sender: str = "", **_: Any) -> None:
@@ -789,22 +798,24 @@ class DataChannel:
         fx.append(Drop(ChannelDrop.UNEXPECTED_MESSAGE, what))
 
     def _not_found(self, fx: list[Effect], now: float, **_: Any) -> None:
-        self._stop_rtx(fx)  # the data call hears it too and ends
+        self._stop_rtx(fx, now)  # the data call hears it too and ends
         fx.append(Drop(ChannelDrop.USER_NOT_FOUND, f"{self.contact} for data channel {self.id}"))
 
+    def _invite_spent(self, fx: list[Effect], now: float, **_: Any) -> bool:
+        return self._rtx is not None and self._rtx.spent(_InviteOwner(self))
+
+    def _give_up_invite(self, fx: list[Effect], now: float, **_: Any) -> None:
+        assert self._rtx is not None  # _invite_spent
+        self._rtx.expire(fx, now, _InviteOwner(self))  # GAVE_UP: the invite is forgotten
+        # (the receiver's hold gives up too: the data call ends then)
+        what = f"data_channel_invite {self.id} never acknowledged"
+        fx.append(Drop(ChannelDrop.RTX_EXHAUSTED, what))
+
     def _retransmit(self, fx: list[Effect], now: float, **_: Any) -> None:
-        settings = self.session.settings
-        if not self._rtx_tries or self._offline:
+        rtx = self._rtx
+        outcome = RtxOutcome.STALE if rtx is None else rtx.expire(fx, now, _InviteOwner(self))
+        if outcome is RtxOutcome.STALE:  # acknowledged, or the server is away
             fx.append(Drop(ChannelDrop.STALE_TIMER, self._tid(ChannelTimer.RTX)))
-        elif self._rtx_tries >= settings.rtx_attempts:
-            self._rtx_tries = 0  # the receiver's hold gives up too: the data call ends then
-            what = f"data_channel_invite {self.id} never acknowledged"
-            fx.append(Drop(ChannelDrop.RTX_EXHAUSTED, what))
-        else:
-            delay = min(settings.rtx_initial * 2**self._rtx_tries, settings.rtx_max)
-            self._rtx_tries += 1
-            fx.append(self._invite())
-            fx.append(StartTimer(self._tid(ChannelTimer.RTX), now + delay))
 
     def _drop_transfers(self) -> None:
         self._queue.clear()
@@ -1140,3 +1151,24 @@ def incoming_described(
     if holding is None:
         return [Drop(ChannelDrop.TOO_MANY_HELD, f"{msg.TYPE} for data call {call_id} not held")]
     return [ack, *holding]
+
+
+@attrs.frozen(slots=True)
+class _InviteOwner:
+    """A data channel as its invite's :class:`~rtcstate.reliable.ReliableOwner`: where the
+    invite goes (read at each send: the data call's device once it answered), the calls'
+    schedule, the channel's ``rtx`` timer."""
+
+    channel: DataChannel
+
+    @property
+    def remote(self) -> str:
+        return self.channel._invite_to()
+
+    @property
+    def settings(self) -> CallSettings:
+        return self.channel.session.settings
+
+    @property
+    def rtx_timer_id(self) -> str:
+        return self.channel._tid(ChannelTimer.RTX)

@@ -37,7 +37,7 @@ from rtcstate.effects import (
 from rtcstate.hub import CloseConnection, Deliver, Hub
 from rtcstate.invitation import ReceivedCallInvitation
 from rtcstate.negotiation import Negotiation
-from rtcstate.reliable import ReliableSender
+from rtcstate.reliable import ReliableSender, ReliableState
 from rtcstate.session import Session, SessionConfig, SessionState
 from rtcstate.settings import CallSettings
 from rtcstate.testing.fakemedia import FakeMediaNetwork, FakeMediaStack, MediaModel
@@ -57,6 +57,7 @@ __all__ = [
     "connected_session",
     "from_peer",
     "invitation_state",
+    "invite_sender",
     "scene_session",
 ]
 
@@ -526,3 +527,11 @@ SCENARIOS: dict[str, Callable[[], Scene]] = {
     "callee-ENDED-expired": lambda: callee_in("ENDED", via="remote_bye"),
 }
 """Scenario name -> a fresh scene; together they reach every CallState on both sides."""
+
+
+def invite_sender(channel: Any, tries: int) -> ReliableSender | None:
+    """The sender of a data channel's invite after ``tries`` unacknowledged sends (None: the
+    invite was never sent, or it was acknowledged), to put a channel in a given shape."""
+    if tries == 0:
+        return None
+    return ReliableSender(ReliableState.WAITING, [channel._invite()], tries)

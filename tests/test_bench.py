@@ -26,6 +26,7 @@ EXPECTED = {
     "mesh_join_overhead": "ms",
     "relay_vs_raw": "msg/s",
     "cluster_forward_ratio": "msg/s",
+    "newcomer_registration": "ms",
 }
 KEYS = {"name", "value", "unit", "baseline", "ratio", "goal"}
 OPTIONAL = {"note", "top"}

@@ -19,7 +19,7 @@ from typing import Any
 
 import attrs
 import pytest
-from calltools import Device, Net, connected_session
+from calltools import Device, Net, connected_session, invite_sender
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
@@ -728,7 +728,7 @@ def _shape(dc: DataChannel, shape: Shape) -> None:
     dc._requested = shape.requested
     dc._open = shape.opened
     dc._closed_told = shape.told
-    dc._rtx_tries = shape.rtx
+    dc._rtx = invite_sender(dc, shape.rtx)
 
 
 CHANNEL_ARGS = {

@@ -18,7 +18,7 @@ from typing import Any
 
 import attrs
 import pytest
-from calltools import connected_session
+from calltools import connected_session, invite_sender
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -283,7 +283,8 @@ def _channel() -> DataChannel:
 
 
 def _shape_channel(dc: DataChannel, shape: tuple[bool, bool, bool, int]) -> None:
-    dc.outgoing, dc._open, dc._closed_told, dc._rtx_tries = shape
+    dc.outgoing, dc._open, dc._closed_told, tries = shape
+    dc._rtx = invite_sender(dc, tries)
 
 
 def test_every_declared_input_of_a_data_channel_is_covered() -> None:
