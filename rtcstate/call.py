@@ -37,8 +37,10 @@ timer) tears the media down at once, makes the status ENDED and sends a ``bye`` 
 ``hangup {from: "local"}`` event is fired when the ``bye`` is acknowledged, so that when both
 ends hang up at once (crossing ``bye``s) they still agree: the caller's reason wins, the caller
 reports ``from: local`` and the callee ``from: remote`` -- unless one side already told its
-application (it ended while its session was offline): that side's end wins. (A ``bye`` that
-cannot be delivered still ends the call after the retransmissions.)
+application (it ended while its session was offline, its ``server_loss_window`` ran out, its
+``bye`` went unanswered): that side's end wins, and its session still answers a late ``bye``
+with its reason once the call is forgotten (``told_first``). (A ``bye`` that cannot be
+delivered still ends the call after the retransmissions.)
 
 *Media trouble.* ICE ``disconnected`` → ``error ICE_CONNECTION_STATE_DISCONNECTED``, a
 ``media_state`` to the far side (its ``error DISTANT_…``), ``disconnectionWarning {tries}`` at
@@ -68,8 +70,12 @@ unknown state; apiRTC hangs up with that reason when switching media fails).
 
 *Server connection.* Losing the server does not end a call (media is peer to peer): the call
 arms ``server_loss`` (``server_loss_window``); the session's reconnection cancels it, resends
-what was unacknowledged and, for an established call, the caller renegotiates with an ICE
-restart (apiRTC: whichever side reconnected; the callee's is not done yet). If the window runs
+what was unacknowledged and renegotiates an established call with an ICE restart, as apiRTC
+does whichever side reconnected: the caller at once, the callee after ``ice_restart_delay``
+(timer ``ice_restart``, CONNECTED) unless the caller's ``update`` came first (both lost the
+server: one restart is enough; crossing ones are settled by the negotiation, the callee
+yielding). A ``user_not_found`` for the far device while the media flows keeps the ``update``
+going (attempts not counted). If the window runs
 out the call ends with reason ``disconnected``: the application hears ``hangup {local,
 disconnected}`` at once, and a call the far side knows keeps its ``bye`` (ENDING) for one more
 window, sent if the session reconnects. A ``user_not_found`` for a device of the far side
@@ -108,7 +114,8 @@ the message saying what it carries; the call's own ReceivedCallInvitation is the
 
 Timers owned (:class:`CallTimer`, seen by the adapter as ``call:<id>:<name>``): ``rtx``,
 ``no_answer`` (caller), ``lifetime`` (callee, from the invite's lifetime), ``connect``,
-``ice_warning``, ``ice_timeout``, ``ice_restart``, ``server_loss``, ``peer_gone`` (callee,
+``ice_warning``, ``ice_timeout``, ``ice_restart`` (caller: ICE trouble; callee: after its own
+reconnection), ``server_loss``, ``peer_gone`` (callee,
 ringing). Every one is cancelled when the call ends (the session cancels what is left when it
 detaches the call), so none outlives it.
 
@@ -355,6 +362,10 @@ TRANSITIONS: list[dict[str, Any]] = [
     *stay("invite_acked", _NOT_FINAL, after="_take_ack"),
     *stay("answer_acked", _NOT_FINAL, after="_take_ack"),
     *stay("not_found", "ENDING", conditions="_device_away", after="_keep_bye_going"),
+    # the far device reconnecting to the server: a renegotiation (an ICE restart after our own
+    # reconnection) waits for it while the media flows (RECONNECTING: the ICE timeout governs)
+    *stay("not_found", ["CONNECTING", "CONNECTED"], conditions="_device_away",
+          after="_keep_update_going"),
     # a resent invite unreached: an earlier copy may ring a device now away; keep the bye going
     {"trigger": "not_found", "source": "INVITING", "dest": "ENDING",
      "conditions": "_invite_resent", "before": ["_mark_unreached", "_end_unreached"],
@@ -405,6 +416,8 @@ TRANSITIONS: list[dict[str, Any]] = [
      "after": "_warn"},
     {"trigger": "ice_restart_timer", "source": "RECONNECTING", "dest": "RECONNECTING",
      "conditions": "_can_restart", "after": "_restart_ice"},
+    # the callee's own server loss: no update from the caller since it came back
+    *stay("ice_restart_timer", "CONNECTED", conditions="_callee", after="_restart_after_loss"),
     {"trigger": "ice_timeout_timer", "source": "RECONNECTING", "dest": "ENDING",
      "after": "_end_local"},
     # an ICE-restart update unanswered while ICE is down (a dead peer): the ICE timeout governs
@@ -649,7 +662,7 @@ class Call:
     _distant: ErrorCode | None = None  # the far side's ICE trouble we reported (DISTANT_*)
     _recording: bool = False
     _away_ends_now: bool = False  # the end's EndCause.away_ends_now
-    _told_alone: bool = False  # announced a local end without word from the far side
+    _told_alone: bool = False  # announced a local end before the far side acknowledged it
     #: ended because the relay found no device of the far side (its invite or bye undelivered)
     unreached: bool = False
     # the session's index of ringing callee calls by contact (an intrusive list: 16 bytes)
@@ -685,14 +698,11 @@ class Call:
 
     @property
     def told_first(self) -> bool:
-        """Its application heard the end before the far side answered (ended while offline,
-        or the far device away): a crossing bye then learns this side's reason."""
-        return (
-            self._announced
-            and self._end is not None
-            and self._end[0] is HangupFrom.LOCAL
-            and (self._offline or self._told_alone)
-        )
+        """Its application heard a local end before the far side acknowledged the bye (ended
+        while offline, ``server_loss_window`` ran out, the far device away or unreachable): a
+        crossing bye then learns this side's reason (docs/calls.md: "Ending across a server
+        loss")."""
+        return self._announced and self._told_alone
 
     @property
     def hangup_cause(self) -> tuple[HangupFrom, str] | None:
@@ -854,6 +864,8 @@ class Call:
             return []
         self._offline = True
         fx: list[Effect] = []
+        if not self.outgoing:
+            self._cancel(fx, CallTimer.ICE_RESTART)  # armed again on the reconnection
         if self._rtx is not None:
             self._rtx.pause(fx, now, self)
         fx.append(
@@ -869,11 +881,16 @@ class Call:
         if self._rtx is not None:
             self._rtx.resume(fx, now, self)
         if self.outgoing and self.state in (CallState.CONNECTED, CallState.RECONNECTING):
-            # renegotiate with an ICE restart, as apiRTC does after a server reconnection (the
-            # callee's own restart is not done yet: over aiortc, both sides restarting at once
-            # cancels a file transfer in flight, tests/adapters/test_e2e_resume.py)
+            # renegotiate with an ICE restart, as apiRTC does after a server reconnection
             fx.append(RestartIce(self.call_id))
             fx.append(CreateOffer(self.call_id, ice_restart=True))
+        elif self.state is CallState.CONNECTED and self.settings.ice_restart_attempts > 0:
+            # the callee renegotiates too (apiRTC: whichever side lost the server), unless the
+            # caller does first: it lost the server too (a relay restart) and restarts at once
+            # on its reconnection. Waiting ice_restart_delay for its update keeps the two
+            # restarts from crossing (over aiortc each is a new peer connection)
+            deadline = now + self.settings.ice_restart_delay
+            fx.append(StartTimer(self._tid(CallTimer.ICE_RESTART), deadline))
         if self.state is CallState.RINGING and not self.outgoing:
             # while we were away the caller may have left the relay for good: unknown until the
             # presence the relay sends after Registered lists its device again (cancelling this)
@@ -1202,6 +1219,8 @@ class Call:
 
     def _ice_disconnected(self, fx: list[Effect], now: float, **_: Any) -> None:
         self._cancel(fx, CallTimer.CONNECT)
+        if not self.outgoing:
+            self._cancel(fx, CallTimer.ICE_RESTART)  # ICE trouble: the caller's restarts
         self._warnings = 0
         desc = self._ice_descriptor("disconnected")
         self._emit(fx, "error", _error(ErrorCode.ICE_CONNECTION_STATE_DISCONNECTED, desc))
@@ -1231,6 +1250,7 @@ class Call:
         if self.outgoing:
             self._restart_ice(fx, now)
         else:
+            self._cancel(fx, CallTimer.ICE_RESTART)  # ICE trouble: the caller's restarts
             self._restarts += 1  # the callee counts the caller's restarts it waits for
 
     def _has_timer(self, fx: list[Effect], timer: CallTimer) -> bool:
@@ -1243,6 +1263,15 @@ class Call:
         if not self.outgoing:
             return
         self._restarts += 1
+        fx.append(RestartIce(self.call_id))
+        fx.append(CreateOffer(self.call_id, ice_restart=True))
+
+    def _callee(self, fx: list[Effect], now: float, **_: Any) -> bool:
+        return not self.outgoing
+
+    def _restart_after_loss(self, fx: list[Effect], now: float, **_: Any) -> None:
+        """The callee's session came back ``ice_restart_delay`` ago and the caller sent no
+        update meanwhile (it kept the server): the callee renegotiates with an ICE restart."""
         fx.append(RestartIce(self.call_id))
         fx.append(CreateOffer(self.call_id, ice_restart=True))
 
@@ -1365,7 +1394,6 @@ class Call:
         self._send_reliably(fx, now, wire.Bye(self.call_id, reason))
         if self._offline:
             # the bye waits for the reconnection; the application hears now
-            self._told_alone = True
             self._announce(fx, now)
 
     def _end_silently(self, fx: list[Effect], now: float, **kw: Any) -> None:
@@ -1428,11 +1456,13 @@ class Call:
         if self._announced or self._end is None:
             return
         self._announced = True
+        frm, reason = self._end
+        # a local end told without the far side's acknowledgement: this side's word stands
+        self._told_alone = frm is HangupFrom.LOCAL and kw.get("cause") != "bye_acked"
         for sid, kinds in sorted((self._streams or {}).items()):
             self._emit(fx, "streamRemoved", self._stream_info(sid, kinds))
         self._streams = None
         self._tracks = None
-        frm, reason = self._end
         hangup = ("hangup", {"from": frm.value, "reason": reason})
         if declined:
             declines = (("declined", {"reason": reason}), ("response", "declined"))
@@ -1608,6 +1638,14 @@ class Call:
         if self._away_ends_now:  # END_CAUSES: such an end is heard now (an ICE timeout)
             self._announce(fx, now)
 
+    def _keep_update_going(self, fx: list[Effect], now: float, msg: Any = None, **_: Any) -> None:
+        """The device we talk to is away from the server (reconnecting): what waits for its
+        acknowledgement (an ``update``) is retransmitted on, attempts not counted; ICE, not the
+        retransmission, says whether the peer is gone."""
+        assert self._rtx is not None  # _device_away
+        self._rtx.count_afresh(fx, now, self)
+        fx.append(Drop(CallDrop.USER_NOT_FOUND, f"{msg.user} away: retransmitted on"))
+
     def _mark_unreached(self, fx: list[Effect], now: float, **_: Any) -> None:
         # the far side may hold a copy of our invite and never hear how the call ended
         self.unreached = True
@@ -1646,6 +1684,8 @@ class Call:
         })  # fmt: skip
 
     def _take_update(self, fx: list[Effect], now: float, msg: Any = None, **_: Any) -> None:
+        if not self.outgoing:
+            self._cancel(fx, CallTimer.ICE_RESTART)  # the caller renegotiates: no need to
         self._negotiate(fx, now, msg)
 
     def _take_update_ok(self, fx: list[Effect], now: float, msg: Any = None, **_: Any) -> None:

@@ -18,7 +18,10 @@ States (the signaling state of RFC 8829, plus what the owner needs):
 * STABLE: descriptions applied, no renegotiation in flight; candidates go to the stack at once.
 * HAVE_LOCAL_OFFER: our ``update`` is out, waiting for its ``update_ok``.
 * HAVE_REMOTE_OFFER: the far side's offer is applied, our answer is being made.
-* CROSSED: both at once (we made an offer while answering theirs, an ICE restart say).
+* CROSSED: both at once (the impolite side made an offer while answering theirs, an ICE
+  restart say). On the polite side an offer reported while answering was made before the far
+  side's offer was applied, so the stack rolled it back: it is dropped and made again once the
+  answer is out (``rolled-back-offer``), never sent.
 * CLOSED: the owner tore the peer connection down; nothing is taken any more.
 
 Duplicates and stale messages are decided here too: an ``update`` at or below the last one
@@ -86,6 +89,9 @@ class NegotiationDrop(DropReason):
     """An answer to a renegotiation that is not the one in flight."""
     SUPERSEDED_ANSWER = "superseded-answer"
     """A local answer to a far-side offer a newer one replaced."""
+    ROLLED_BACK_OFFER = "rolled-back-offer"
+    """Polite: a local offer made before the far side's offer was applied (the stack rolled it
+    back when it took theirs); offered again once our answer is out."""
     UNEXPECTED_REPORT = "unexpected-report"
     """A local description with no exchange to put it in (an answer with no offer to answer)."""
     LATE_CANDIDATE = "late-candidate"
@@ -165,6 +171,7 @@ TRANSITIONS: list[dict[str, Any]] = [
      "after": "_send_offer"},
     {"trigger": "local_offer", "source": "HAVE_LOCAL_OFFER", "dest": "HAVE_LOCAL_OFFER",
      "before": "_withdraw_ours", "after": "_send_offer"},
+    *stay("local_offer", "HAVE_REMOTE_OFFER", conditions="_polite", after="_offer_rolled_back"),
     {"trigger": "local_offer", "source": "HAVE_REMOTE_OFFER", "dest": "CROSSED",
      "after": "_send_offer"},
     {"trigger": "local_offer", "source": "CROSSED", "dest": "CROSSED",
@@ -303,6 +310,13 @@ class Negotiation:
         self.reoffer = True
         if self.state is NegotiationState.CROSSED:
             self.superseded += 1  # our answer to their previous offer is not ready: skip it
+
+    def _offer_rolled_back(self, out: list[Any], now: float, msg: Any = None, **_: Any) -> None:
+        """Polite, answering: our offer was made before theirs was applied, so the stack rolled
+        it back (a renegotiation of ours crossing theirs, an ICE restart say); sending it would
+        ask the far side to answer an offer we no longer hold. Offer again after answering."""
+        self.reoffer = True
+        out.append(Drop(NegotiationDrop.ROLLED_BACK_OFFER, f"{self.call_id}: offered again"))
 
     def _supersede(self, out: list[Any], now: float, **_: Any) -> None:
         self.superseded += 1  # the answer to the previous offer is not ready: skip it

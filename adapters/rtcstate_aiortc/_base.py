@@ -41,6 +41,9 @@ class _Channel:
     label: str
     local: bool  # opened by this side (re-created on a new connection)
     dc: RTCDataChannel | None = None  # the current RTCDataChannel (None while swapping)
+    #: the RTCDataChannel on the connection this side is replacing (ICE restart it started):
+    #: what the far side still sends on it is delivered until the far side answered
+    retiring_dc: RTCDataChannel | None = None
     pending: collections.deque[bytes | str] = attrs.field(factory=collections.deque)
     pending_bytes: int = 0
     opened: bool = False  # DataChannelOpened reported
@@ -73,6 +76,9 @@ class _Call:
     polite: bool = False
     worker: asyncio.Task[None] | None = None
     pc: RTCPeerConnection | None = None
+    #: the connection an ICE restart of this side replaced, kept (receiving) until the far side
+    #: answers on the new one, so that nothing it sent on the old one is lost
+    retiring: RTCPeerConnection | None = None
     bootstrap: bool = False  # connections of this call carry the bootstrap SCTP channel
     ice: str | None = None  # last IceStateChanged reported for the current connection
     remote_tracks: dict[str, str] = attrs.field(factory=dict)  # reported track id -> kind

@@ -372,7 +372,7 @@ class AiortcMedia(_PeerConnections):
             self._publish(call, effect.stream_id)
         elif isinstance(effect, fx.RestartIce):
             if call.pc is not None and call.pc.localDescription is not None:
-                await self._replace_pc(call, drain=True)
+                await self._replace_pc(call, keep=True)
         elif isinstance(effect, fx.CreateOffer):
             await self._offer(call, effect.ice_restart)
         elif isinstance(effect, fx.CreateAnswer):
@@ -399,6 +399,7 @@ class AiortcMedia(_PeerConnections):
             self._channel_calls.pop(channel_id, None)
         pc, call.pc = call.pc, None
         try:
+            await self._retire(call)
             if pc is not None:
                 await self._dispose(call, pc)
         finally:

@@ -12,10 +12,14 @@ A channel is the call's, not the connection's: an ICE restart re-creates the cha
 opened on the new connection (same label and protocol) and data sent meanwhile waits in the
 channel's ``pending`` queue until it is open again; before this side swaps a connection whose
 association is still up, what its channels sent is first acknowledged (``_flush_channels``,
-bounded by :data:`DRAIN_TIMEOUT`). A channel that closes because its SCTP association went
-down is not reported closed: the connection's failure is, and a restart brings the channel
-back. A channel closed under a live connection is reported closed and may be opened again
-under the same id (a file transfer's is): the far side reports the new one it receives.
+as long as acknowledgements progress: :data:`DRAIN_TIMEOUT`, :data:`DRAIN_LIMIT`). A channel
+that closes because its SCTP association went down is not reported closed: the connection's
+failure is, and a restart brings the channel back. An ICE restart this side starts keeps the
+old connection receiving until the far side answers (what it sent on the old association
+before its own drain is delivered); the far side drains its channels before it takes the new
+offer, so nothing is lost either way. A channel closed under a live connection is reported
+closed and may be opened again under the same id (a file transfer's is): the far side reports
+the new one it receives.
 """
 
 from __future__ import annotations
@@ -27,8 +31,11 @@ from aiortc import RTCDataChannel, RTCPeerConnection
 from rtcstate import media as m
 from rtcstate_aiortc._base import _Base, _Call, _Channel, log
 
-#: longest a swap this side starts (ICE restart) waits for its channels' data to be acknowledged
+#: longest a swap (ICE restart) waits without the far side acknowledging anything more of what
+#: the call's channels sent (a slow association that makes progress is waited for)
 DRAIN_TIMEOUT = 2.0
+#: longest a swap waits in all for its channels' data to be acknowledged
+DRAIN_LIMIT = 20.0
 
 
 def _size(data: bytes | str) -> int:
@@ -75,7 +82,7 @@ class _DataChannels(_Base):
 
         @dc.on("message")
         def on_message(data: bytes | str) -> None:
-            if channel.dc is dc:
+            if channel.dc is dc or channel.retiring_dc is dc:
                 self._emit(m.DataChannelMessage(channel.channel_id, data))
 
         @dc.on("close")
@@ -107,20 +114,27 @@ class _DataChannels(_Base):
         return bool(sctp.state == "connected" and sctp.transport.state == "connected")
 
     async def _flush_channels(self, call: _Call) -> None:
-        """Before this side swaps a live connection: wait (at most :data:`DRAIN_TIMEOUT`) until
-        the far side acknowledged every message sent on the call's channels, so that none is
-        lost with the old SCTP association. Later sends wait in the call's queue meanwhile."""
+        """Before this side swaps a live connection: wait until the far side acknowledged every
+        message sent on the call's channels, so that none is lost with the old SCTP association,
+        as long as it makes progress (nothing more acknowledged for :data:`DRAIN_TIMEOUT`: a
+        dead peer; :data:`DRAIN_LIMIT` in all). Later sends wait in the call's queue meanwhile."""
         dcs = [c.dc for c in call.channels.values() if c.dc is not None]
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + DRAIN_TIMEOUT
-        while dcs and loop.time() < deadline and not self._closed:
+        limit = loop.time() + DRAIN_LIMIT
+        stall = loop.time() + DRAIN_TIMEOUT
+        left: int | None = None
+        while dcs and loop.time() < min(stall, limit) and not self._closed:
             if not self._association_up(call, dcs[0]):
                 return  # nothing can be acknowledged any more
             sctp = dcs[0].transport
             # aiortc keeps the chunks not yet acknowledged in these queues (no public API)
-            unsent = any(dc.bufferedAmount > 0 for dc in dcs if dc.readyState == "open")
-            if not (unsent or sctp._outbound_queue or sctp._sent_queue):
+            unsent = sum(int(dc.bufferedAmount) for dc in dcs if dc.readyState == "open")
+            outstanding = unsent + len(sctp._outbound_queue) + len(sctp._sent_queue)
+            if not outstanding:
                 return
+            if left is None or outstanding < left:
+                stall = loop.time() + DRAIN_TIMEOUT  # progress: the association is alive
+            left = outstanding
             await asyncio.sleep(0.01)
 
     def _channel_open(self, channel: _Channel, dc: RTCDataChannel) -> None:

@@ -30,8 +30,12 @@ a server loss; aiortc has no rollback). The swap is invisible to the core: no
 meanwhile waits in the backend and goes out when the channel is open again. When this side
 restarts while the old SCTP association is still up (after a server reconnection), it first
 waits (at most ``DRAIN_TIMEOUT``) until the far side acknowledged what the call's channels sent
-on it, so that none of it is lost with the old association. The new connection's ``connected``
-is reported as usual (the core moves RECONNECTING → CONNECTED).
+on it, so that none of it is lost with the old association, and keeps the old connection
+receiving (``retiring``) until the far side's answer is applied; the side that takes such an
+offer drains its own channels the same way before swapping, so a restart over a live
+association (after a server reconnection, by either side) loses nothing. A data call whose
+channels the far side opened gets the bootstrap SCTP section on its new connection. The new
+connection's ``connected`` is reported as usual (the core moves RECONNECTING → CONNECTED).
 """
 
 from __future__ import annotations
@@ -128,22 +132,37 @@ class _PeerConnections(_RemoteTracks, _StatsPolling, _DataChannels):
     def _add_bootstrap(self, pc: RTCPeerConnection) -> None:
         pc.createDataChannel("rtcstate-sctp", negotiated=True, id=BOOTSTRAP_CHANNEL_ID)
 
-    async def _replace_pc(self, call: _Call, *, drain: bool = False) -> None:
+    async def _replace_pc(self, call: _Call, *, drain: bool = True, keep: bool = False) -> None:
         """ICE restart: close the call's connection and build a new one (same tracks/channels).
 
-        ``drain`` (this side restarts): first let the far side acknowledge what the call's
-        channels sent on the old connection, if it is still up (``_flush_channels``)."""
+        ``drain``: first let the far side acknowledge what the call's channels sent on the old
+        connection, if it is still up (``_flush_channels``). ``keep`` (this side starts the
+        restart): the old connection keeps receiving (``retiring``) until the far side answers,
+        so that what the far side sent on it before draining its own channels arrives."""
         old = call.pc
         if drain and old is not None:
             await self._flush_channels(call)
+        await self._retire(call)
         for channel in call.channels.values():
-            channel.dc = None  # the old channels' events are ignored from now on
+            channel.retiring_dc = channel.dc if keep else None
+            channel.dc = None  # sends wait for the new channel; only messages come from the old
         call.pc = None
         call.ice = None
         self._cancel_gone(call)
-        if old is not None:
+        if old is not None and keep:
+            await self._stop_stats(call)
+            call.retiring = old
+        elif old is not None:
             await self._dispose(call, old)
         call.pc = self._new_pc(call)
+
+    async def _retire(self, call: _Call) -> None:
+        """Close the connection a restart replaced (the far side answered on the new one)."""
+        old, call.retiring = call.retiring, None
+        for channel in call.channels.values():
+            channel.retiring_dc = None
+        if old is not None:
+            await self._dispose(call, old)
 
     async def _dispose(self, call: _Call, pc: RTCPeerConnection) -> None:
         await self._stop_stats(call)
@@ -170,10 +189,12 @@ class _PeerConnections(_RemoteTracks, _StatsPolling, _DataChannels):
     async def _offer(self, call: _Call, ice_restart: bool) -> None:
         pc = self._pc(call)
         if ice_restart and pc.localDescription is not None:
-            await self._replace_pc(call, drain=True)  # no RestartIce came first: restart here
+            await self._replace_pc(call, keep=True)  # no RestartIce came first: restart here
             pc = self._pc(call)
-        if not pc.getTransceivers() and not call.bootstrap and not call.channels:
-            call.bootstrap = True  # a data call: give ICE an SCTP section to connect
+        if not pc.getTransceivers() and pc.sctp is None:
+            # a data call with no channel of this side's on this connection (none yet, or the
+            # far side opened them and this side restarts ICE): an SCTP section to connect
+            call.bootstrap = True
             self._add_bootstrap(pc)
         await pc.setLocalDescription(await pc.createOffer())
         self._emit(m.LocalDescriptionReady(call.call_id, "offer", self._local_sdp(pc)))
@@ -189,10 +210,14 @@ class _PeerConnections(_RemoteTracks, _StatsPolling, _DataChannels):
             await self._replace_pc(call)
             pc = self._pc(call)
         elif sdp_type == "offer" and current is not None and _restarted(str(current.sdp), sdp):
-            await self._replace_pc(call)  # the far side restarted with a new connection
+            # the far side restarted with a new connection, keeping its old one receiving: what
+            # this side sent on it is acknowledged first (drained), then the swap
+            await self._replace_pc(call)
             pc = self._pc(call)
         call.remote_msid.update(_msids(sdp))
         await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type=sdp_type))
+        if sdp_type == "answer":
+            await self._retire(call)  # the far side is on the new connection
         self._count_rtp(call, pc)
 
     async def _add_candidate(self, call: _Call, effect: fx.AddIceCandidate) -> None:

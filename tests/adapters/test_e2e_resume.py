@@ -1,6 +1,6 @@
 """End to end over loopback: a file transfer that survives what happens under it, on real aiortc.
 
-Two scenarios, each with the real relay, real runtimes and real :class:`AiortcMedia`
+Three scenarios, each with the real relay, real runtimes and real :class:`AiortcMedia`
 (loopback only), as in ``test_e2e_aiortc.py`` (whose helpers are reused):
 
 - the transfer's RTCDataChannel is closed out from under the core mid-transfer while its data
@@ -8,7 +8,10 @@ Two scenarios, each with the real relay, real runtimes and real :class:`AiortcMe
   same channel id, the far side's backend reports the new channel (same ``protocol``) opened,
   both fire ``resumed`` and the file arrives byte-identical;
 - the relay is restarted mid-transfer: the sessions reconnect, the peer-to-peer channel is never
-  interrupted and the file arrives byte-identical.
+  interrupted and the file arrives byte-identical;
+- the receiver (the data call's callee) alone loses the relay mid-transfer: once back it
+  restarts ICE itself (new connections on both sides), the channel is never interrupted and
+  the file arrives byte-identical.
 
 Each test runs in its own ``asyncio.run``, bounds every wait and checks that no task is left.
 """
@@ -37,6 +40,7 @@ from test_e2e_aiortc import (
 from rtcstate import effects as fx
 from rtcstate import media as m
 from rtcstate.codes import InvitationStatus
+from rtcstate.settings import CallSettings
 
 Tap = list[tuple[str, str, Any]]  # (target, event, payload) from Session.on_any
 
@@ -73,9 +77,13 @@ class RecordingMedia(AiortcMedia):
         ]
 
 
-async def join(w: World, user: str) -> tuple[Session, RecordingMedia, Tap]:
+async def join(w: World, user: str, **calls: Any) -> tuple[Session, RecordingMedia, Tap]:
+    """``calls``: :class:`~rtcstate.settings.CallSettings` options for this user."""
     media = RecordingMedia(loopback_only=True)
-    ua = UserAgent(user, media=media, options=dict(FAST))
+    options: dict[str, Any] = dict(FAST)
+    if calls:
+        options["calls"] = CallSettings(**calls)
+    ua = UserAgent(user, media=media, options=options)
     w.uas[user], w.media[user] = ua, media
     session = await ua.register(w.relay.url, timeout=WAIT)
     seen: Tap = []
@@ -246,6 +254,78 @@ def test_relay_restarted_mid_transfer_the_file_goes_on_and_arrives_intact() -> N
             await until(lambda: invitation.status is InvitationStatus.INVITATION_STATUS_ENDED)
             print(
                 "\nrelay restart: "
+                + ", ".join(
+                    f"{what} at {t:.2f} s ({n / len(data):.0%})" for what, (t, n) in marks.items()
+                )
+            )
+
+    run(test, limit=30.0)
+
+
+def test_callee_alone_loses_the_relay_mid_transfer_restarts_ice_and_the_file_arrives_intact() -> (
+    None
+):
+    # Only the receiving side (bob, the data call's callee) loses the relay: once registered
+    # again he waits ice_restart_delay for the caller's update (none comes: alice kept the relay)
+    # and renegotiates himself with an ICE restart, as apiRTC does whichever side lost the
+    # server. aiortc builds a new connection on each side, mid-transfer; nothing is lost.
+    async def test() -> None:
+        async with world() as w:
+            alice, alice_media, alice_seen = await join(w, "alice")
+            bob, bob_media, bob_seen = await join(w, "bob", ice_restart_delay=0.5)
+            data = random.Random(20261203).randbytes(3_000_000)
+            contact = alice.get_contact("bob")
+            invited = bob.wait_for("fileTransferInvitation", WAIT)
+            sent = contact.send_file(data, name="callee.bin")
+            invitation = await invited
+            tid = sent.id
+
+            loop = asyncio.get_running_loop()
+            started = loop.time()
+            marks: dict[str, tuple[float, int]] = {}  # what -> (when, bytes bob held)
+
+            def mark(what: str) -> None:
+                marks.setdefault(what, (loop.time() - started, invitation.received))
+
+            bob_media.on_restart = lambda: mark("ICE restart")
+            mid_way = loop.create_future()
+
+            def on_progress(info: dict[str, Any]) -> None:
+                if info["percentage"] >= 10.0 and not mid_way.done():
+                    mid_way.set_result(None)
+
+            invitation.on("progress", on_progress)
+            lost, back = bob.wait_for("disconnect", WAIT), bob.wait_for("reconnection", WAIT)
+            received = invitation.accept()
+            await asyncio.wait_for(mid_way, WAIT)
+            channel_id = sending_channel(alice_media, tid).channel_id
+            mark("link dropped")
+            link = bob.runtime._link  # bob's websocket to the relay, under the runtime
+            assert link is not None and link.ws is not None
+            link.ws.transport.abort()
+            await asyncio.gather(lost, back)
+            mark("reconnected")
+            async with asyncio.timeout(20.0):
+                got = await received
+                done = await sent.done()
+            mark("done")
+
+            assert got["file"] == data and got["sha256"] == _sha256(data)
+            assert done["transferInformation"]["remainingSize"] == 0
+            assert not contact.fired("fileTransferError")
+            assert not invitation.fired("error")
+            assert "disconnect" not in alice.fired()  # alice kept the relay
+            # the callee restarted, the caller did not: one new connection on each side
+            assert bob_media.restarts == [tid] and alice_media.restarts == []
+            assert marks["reconnected"][0] <= marks["ICE restart"][0], marks
+            await until(
+                lambda: alice_media.connections_created == bob_media.connections_created == 2
+            )
+            assert transfer_events(alice_seen, tid) == transfer_events(bob_seen, tid) == []
+            for media in (alice_media, bob_media):
+                assert media.channel_reports(channel_id) == ["DataChannelOpened"]
+            print(
+                "\ncallee relay loss: "
                 + ", ".join(
                     f"{what} at {t:.2f} s ({n / len(data):.0%})" for what, (t, n) in marks.items()
                 )
