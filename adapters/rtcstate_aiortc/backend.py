@@ -39,25 +39,33 @@ candidates elsewhere are ignored; see :mod:`rtcstate_aiortc.loopback`. No STUN/T
 its statistics task); :meth:`AiortcMedia.close` does so for every call (pending effects are
 discarded), waits for every task the backend started and reports nothing more.
 
-Not supported: recording (``StartRecording`` reports ``RecordingReport("failed")``), call quality
-(MOS) in the statistics, renegotiation rollback (a colliding remote offer on a connection with a
-local offer pending fails with ``DescriptionFailed``).
+Recording (``StartRecording`` / ``StopRecording``) is :mod:`~rtcstate_aiortc.recorder`'s: aiortc's
+``MediaRecorder`` into a real file. *Real media out*: with ``on_remote_track`` the application
+gets each remote track (an aiortc ``MediaRelay`` subscription; the backend drains another).
+``ice_servers`` configures STUN/TURN for deployments (refused with ``loopback_only``).
+
+Not supported: call quality (MOS) in the statistics, renegotiation rollback (a colliding remote
+offer on a connection with a local offer pending fails with ``DescriptionFailed``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
+import pathlib
 import uuid
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from aiortc import RTCPeerConnection
+from aiortc import RTCIceServer, RTCPeerConnection
+from aiortc.mediastreams import MediaStreamTrack
 
 from rtcstate import effects as fx
 from rtcstate import media as m
 from rtcstate_aiortc import loopback
 from rtcstate_aiortc._base import Reporter, _Call, _describe, log
 from rtcstate_aiortc.connection import BOOTSTRAP_CHANNEL_ID, _PeerConnections
+from rtcstate_aiortc.recorder import _Recorders
 from rtcstate_aiortc.sources import SourceControl, SyntheticStream
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -68,7 +76,7 @@ __all__ = ["BOOTSTRAP_CHANNEL_ID", "AiortcMedia"]
 _FINISHED_KEPT = 256
 
 
-class AiortcMedia(_PeerConnections):
+class AiortcMedia(_PeerConnections, _Recorders):
     """A :class:`~rtcstate_asyncio.backend.MediaBackend` on aiortc (see the module docstring).
 
     Options (keyword-only):
@@ -97,6 +105,17 @@ class AiortcMedia(_PeerConnections):
         seconds between two ``StatsReport`` of a connected call (apiRTC's CallStats shape, see
         :mod:`~rtcstate_aiortc.stats`), as apiRTC's ``enableCallStatsMonitoring`` interval (whose
         minimum is 1 s; any value > 0 is accepted here, tests use less).
+    ``ice_servers`` (default none)
+        STUN/TURN servers (``RTCIceServer`` values) for a deployment; only with
+        ``loopback_only=False`` (loopback stays the default in tests, DESIGN.md §8).
+    ``on_remote_track`` (default None)
+        ``callback(call_id, track)`` for each remote track: the application's own aiortc
+        track (a ``MediaRelay`` subscription that drops frames rather than queue them if the
+        application reads slowly); the backend still drains and counts the original.
+    ``relay_remote`` (default False; implied by ``on_remote_track``)
+        relay remote tracks so that ``StartRecording(call_id)`` can record them.
+    ``recordings_dir`` (default: a fresh temporary folder)
+        where recordings are written.
     """
 
     def __init__(
@@ -110,6 +129,10 @@ class AiortcMedia(_PeerConnections):
         peer_gone_delay: float = 2.0,
         media_timeout: float | None = 3.0,
         stats_interval: float | None = None,
+        ice_servers: Sequence[RTCIceServer] = (),
+        on_remote_track: Callable[[str, MediaStreamTrack], None] | None = None,
+        relay_remote: bool = False,
+        recordings_dir: str | pathlib.Path | None = None,
     ) -> None:
         if not 0 <= buffered_low < buffered_high:
             raise ValueError("need 0 <= buffered_low < buffered_high")
@@ -124,6 +147,15 @@ class AiortcMedia(_PeerConnections):
             raise ValueError("media_timeout must be > 0 or None")
         if stats_interval is not None and not stats_interval > 0:
             raise ValueError("stats_interval must be > 0 or None")
+        if ice_servers and loopback_only:
+            raise ValueError("ice_servers need loopback_only=False (nothing leaves loopback)")
+        self.ice_servers = list(ice_servers)
+        self.on_remote_track = on_remote_track
+        self.relay_remote = relay_remote or on_remote_track is not None
+        self.recordings_dir = None if recordings_dir is None else pathlib.Path(recordings_dir)
+        self._recordings = {}
+        self._relays = {}
+        self._recording_serial = 0
         self.loopback_only = loopback_only
         self.buffered_high = buffered_high
         self.buffered_low = buffered_low
@@ -194,6 +226,7 @@ class AiortcMedia(_PeerConnections):
                 task.cancel()
             if late:
                 await asyncio.wait(late)
+        await self._stop_all_recordings()
         for pc in list(self._pcs):
             await pc.close()
         self._pcs.clear()
@@ -247,10 +280,9 @@ class AiortcMedia(_PeerConnections):
             if call is not None and effect.kind in call.control.enabled:
                 call.control.enabled[effect.kind] = effect.enabled
         elif isinstance(effect, fx.StartRecording):
-            info = {"error": "recording is not supported by the aiortc backend"}
-            self._report_soon(m.RecordingReport(effect.call_id, "failed", info))
+            self._start_recording(effect.call_id)
         elif isinstance(effect, fx.StopRecording):
-            log.debug("rtcstate_aiortc: StopRecording(%s) ignored", effect.call_id)
+            self._stop_recording(effect.call_id)
         elif isinstance(effect, fx.SendData | fx.CloseDataChannel):
             call_id = self._channel_calls.get(effect.channel_id)
             call = None if call_id is None else self._calls.get(call_id)
@@ -409,6 +441,7 @@ class AiortcMedia(_PeerConnections):
                 await asyncio.wait(left)
             call.consumers.clear()
             self._calls.pop(call.call_id, None)
+            self._relays.pop(call.call_id, None)
             self._by_request.pop(call.call_id, None)
             self._finished[call.call_id] = None
             while len(self._finished) > _FINISHED_KEPT:  # counters of old calls go too
