@@ -54,10 +54,11 @@ import asyncio
 import collections
 import pathlib
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from aiortc import RTCIceServer, RTCPeerConnection
+from aiortc.contrib.media import MediaPlayer, MediaRelay
 from aiortc.mediastreams import MediaStreamTrack
 
 from rtcstate import effects as fx
@@ -65,6 +66,7 @@ from rtcstate import media as m
 from rtcstate_aiortc import loopback
 from rtcstate_aiortc._base import Reporter, _Call, _describe, log
 from rtcstate_aiortc.connection import BOOTSTRAP_CHANNEL_ID, _PeerConnections
+from rtcstate_aiortc.feeds import MediaSource, feeds_of
 from rtcstate_aiortc.recorder import _Recorders
 from rtcstate_aiortc.sources import SourceControl, SyntheticStream
 
@@ -116,6 +118,12 @@ class AiortcMedia(_PeerConnections, _Recorders):
         relay remote tracks so that ``StartRecording(call_id)`` can record them.
     ``recordings_dir`` (default: a fresh temporary folder)
         where recordings are written.
+    ``media_source`` (default None: synthetic content)
+        ``source(call_type)`` called for each acquired stream, returning the aiortc tracks (or
+        a ``MediaPlayer``) that feed it: :func:`~rtcstate_aiortc.feeds.file_source` plays a
+        media file, :func:`~rtcstate_aiortc.feeds.tracks_source` relays the application's
+        own tracks. A kind the source lacks stays synthetic; a source that raises fails the
+        acquisition (``MediaFailed``).
     """
 
     def __init__(
@@ -133,6 +141,7 @@ class AiortcMedia(_PeerConnections, _Recorders):
         on_remote_track: Callable[[str, MediaStreamTrack], None] | None = None,
         relay_remote: bool = False,
         recordings_dir: str | pathlib.Path | None = None,
+        media_source: MediaSource | None = None,
     ) -> None:
         if not 0 <= buffered_low < buffered_high:
             raise ValueError("need 0 <= buffered_low < buffered_high")
@@ -153,7 +162,10 @@ class AiortcMedia(_PeerConnections, _Recorders):
         self.on_remote_track = on_remote_track
         self.relay_remote = relay_remote or on_remote_track is not None
         self.recordings_dir = None if recordings_dir is None else pathlib.Path(recordings_dir)
+        self.media_source = media_source
+        self._feed_relay = MediaRelay()
         self._recordings = {}
+        self._recorded = {}
         self._relays = {}
         self._recording_serial = 0
         self.loopback_only = loopback_only
@@ -236,9 +248,39 @@ class AiortcMedia(_PeerConnections, _Recorders):
             await asyncio.wait(list(self._tasks))
         self._tasks.clear()
         for stream in self._streams.values():
-            stream.released = True
+            stream.release()
         self._streams.clear()
         self._calls.clear()
+
+    # --- real media in -------------------------------------------------------------------------
+
+    def add_stream(
+        self, source: Iterable[MediaStreamTrack] | MediaPlayer, stream_id: str | None = None
+    ) -> str:
+        """Hold a local stream fed by the application's ``source`` (its aiortc tracks, at most
+        one per kind, or a ``MediaPlayer``) and return its id: what ``PublishStream`` (a
+        call's or a conversation's publish) and ``StartRecording`` name. A player's tracks
+        are stopped when the stream is released (``ReleaseMedia``), the application's own
+        tracks are left to it. Raises ``ValueError`` for a bad source or a stream id in use."""
+        feeds = feeds_of(source)
+        if not feeds:
+            raise ValueError("a stream needs an audio or a video track")
+        sid = stream_id if stream_id is not None else f"stream-{uuid.uuid4().hex[:16]}"
+        if sid in self._streams:
+            raise ValueError(f"stream id {sid!r} is in use")
+        width, height = self.video_size
+        self._streams[sid] = SyntheticStream(
+            sid,
+            audio="audio" in feeds,
+            video="video" in feeds,
+            width=width,
+            height=height,
+            fps=self.video_fps,
+            feeds=feeds,
+            relay=self._feed_relay,
+            owns_feeds=isinstance(source, MediaPlayer),
+        )
+        return sid
 
     # --- introspection ------------------------------------------------------------------------
 
@@ -274,7 +316,7 @@ class AiortcMedia(_PeerConnections, _Recorders):
         elif isinstance(effect, fx.ReleaseMedia):
             stream = self._streams.pop(effect.stream_id, None)
             if stream is not None:
-                stream.released = True  # its tracks end, as a stopped camera's do
+                stream.release()  # its tracks end, as a stopped camera's do
         elif isinstance(effect, fx.SetTrackEnabled):
             call = self._call(effect.call_id, create=True)
             if call is not None and effect.kind in call.control.enabled:
@@ -338,6 +380,13 @@ class AiortcMedia(_PeerConnections, _Recorders):
             self._report_soon(m.MediaFailed(effect.request_id, "neither audio nor video asked"))
             return
         width, height = self.video_size
+        feeds: dict[str, MediaStreamTrack] = {}
+        if self.media_source is not None:
+            try:
+                feeds = feeds_of(self.media_source(effect.call_type))
+            except Exception as exc:  # the application's source: the acquisition fails
+                self._report_soon(m.MediaFailed(effect.request_id, _describe(exc)))
+                return
         stream = SyntheticStream(
             f"stream-{uuid.uuid4().hex[:16]}",
             audio=effect.audio,
@@ -346,7 +395,14 @@ class AiortcMedia(_PeerConnections, _Recorders):
             width=width,
             height=height,
             fps=self.video_fps,
+            relay=self._feed_relay,
+            owns_feeds=True,
         )
+        for kind, feed in feeds.items():
+            if stream.has(kind):
+                stream.feeds[kind] = feed
+            else:
+                feed.stop()  # a kind the call did not ask for
         self._streams[stream.stream_id] = stream
         self._by_request[effect.request_id] = stream.stream_id
         acquired = m.MediaAcquired(effect.request_id, stream.stream_id, effect.audio, effect.video)
