@@ -5,9 +5,10 @@ Theory of operation
 -------------------
 ``StartRecording(media_id)`` records what ``media_id`` names: a local stream the backend holds
 (acquired, or given by the application) -- fresh tracks reading that stream, so every call
-publishing it goes on untouched -- or a call whose remote tracks are relayed (the backend's
-``relay_remote`` option: a call's remote tracks then go through aiortc's ``MediaRelay``, one
-subscription drained as always, one per recorder). The file is ``<recordings_dir>/<media id>-
+publishing it goes on untouched -- or a call: its remote tracks when they are relayed (the
+backend's ``relay_remote`` option: a call's remote tracks then go through aiortc's
+``MediaRelay``, one subscription drained as always, one per recorder), else the stream it
+sends. The file is ``<recordings_dir>/<media id>-
 <n>.webm`` (VP8 + Opus); once the recorder has started the backend reports
 ``RecordingReport(media_id, "started", {mediaURL, recordedFileName})``. ``StopRecording``
 stops the recorder (the file is finalised) and reports ``stopped`` then ``available`` with the
@@ -197,9 +198,13 @@ class _Recorders(_Base):
             kinds = [k for k in ("audio", "video") if stream.has(k)]
             return control.tracks(kinds)
         relayed = self._relays.get(media_id)
-        if relayed is not None:
+        if relayed is not None:  # a call's received media (relay_remote)
             relay, originals = relayed
             return [relay.subscribe(track) for track in originals.values()]
+        call = self._calls.get(media_id)
+        published = None if call is None else call.control.stream
+        if published is not None and not published.released:  # a call's sent media
+            return self._record_tracks(published.stream_id)
         return []
 
     def _start_recording(self, media_id: str) -> None:
@@ -226,6 +231,7 @@ class _Recorders(_Base):
             for t in sources
         ]  # fmt: skip
         try:
+            folder.mkdir(parents=True, exist_ok=True)
             recorder = MediaRecorder(str(path))
             for track in tracks:
                 recorder.addTrack(track)
