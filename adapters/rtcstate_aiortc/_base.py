@@ -105,6 +105,9 @@ class _Base:
     peer_gone_delay: float
     media_timeout: float | None
     stats_interval: float | None
+    ice_servers: list[Any]
+    on_remote_track: Callable[[str, Any], None] | None
+    relay_remote: bool
     connections_created: int
     _reporter: Reporter | None
     _closed: bool

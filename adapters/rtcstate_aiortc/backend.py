@@ -39,25 +39,35 @@ candidates elsewhere are ignored; see :mod:`rtcstate_aiortc.loopback`. No STUN/T
 its statistics task); :meth:`AiortcMedia.close` does so for every call (pending effects are
 discarded), waits for every task the backend started and reports nothing more.
 
-Not supported: recording (``StartRecording`` reports ``RecordingReport("failed")``), call quality
-(MOS) in the statistics, renegotiation rollback (a colliding remote offer on a connection with a
-local offer pending fails with ``DescriptionFailed``).
+Recording (``StartRecording`` / ``StopRecording``) is :mod:`~rtcstate_aiortc.recorder`'s: aiortc's
+``MediaRecorder`` into a real file. *Real media out*: with ``on_remote_track`` the application
+gets each remote track (an aiortc ``MediaRelay`` subscription; the backend drains another).
+``ice_servers`` configures STUN/TURN for deployments (refused with ``loopback_only``).
+
+Not supported: call quality (MOS) in the statistics, renegotiation rollback (a colliding remote
+offer on a connection with a local offer pending fails with ``DescriptionFailed``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
+import pathlib
 import uuid
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
 
-from aiortc import RTCPeerConnection
+from aiortc import RTCIceServer, RTCPeerConnection
+from aiortc.contrib.media import MediaPlayer, MediaRelay
+from aiortc.mediastreams import MediaStreamTrack
 
 from rtcstate import effects as fx
 from rtcstate import media as m
 from rtcstate_aiortc import loopback
 from rtcstate_aiortc._base import Reporter, _Call, _describe, log
 from rtcstate_aiortc.connection import BOOTSTRAP_CHANNEL_ID, _PeerConnections
+from rtcstate_aiortc.feeds import MediaSource, feeds_of
+from rtcstate_aiortc.recorder import _Recorders
 from rtcstate_aiortc.sources import SourceControl, SyntheticStream
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -68,7 +78,7 @@ __all__ = ["BOOTSTRAP_CHANNEL_ID", "AiortcMedia"]
 _FINISHED_KEPT = 256
 
 
-class AiortcMedia(_PeerConnections):
+class AiortcMedia(_PeerConnections, _Recorders):
     """A :class:`~rtcstate_asyncio.backend.MediaBackend` on aiortc (see the module docstring).
 
     Options (keyword-only):
@@ -97,6 +107,23 @@ class AiortcMedia(_PeerConnections):
         seconds between two ``StatsReport`` of a connected call (apiRTC's CallStats shape, see
         :mod:`~rtcstate_aiortc.stats`), as apiRTC's ``enableCallStatsMonitoring`` interval (whose
         minimum is 1 s; any value > 0 is accepted here, tests use less).
+    ``ice_servers`` (default none)
+        STUN/TURN servers (``RTCIceServer`` values) for a deployment; only with
+        ``loopback_only=False`` (loopback stays the default in tests, DESIGN.md §8).
+    ``on_remote_track`` (default None)
+        ``callback(call_id, track)`` for each remote track: the application's own aiortc
+        track (a ``MediaRelay`` subscription that drops frames rather than queue them if the
+        application reads slowly); the backend still drains and counts the original.
+    ``relay_remote`` (default False; implied by ``on_remote_track``)
+        relay remote tracks so that ``StartRecording(call_id)`` can record them.
+    ``recordings_dir`` (default: a fresh temporary folder)
+        where recordings are written.
+    ``media_source`` (default None: synthetic content)
+        ``source(call_type)`` called for each acquired stream, returning the aiortc tracks (or
+        a ``MediaPlayer``) that feed it: :func:`~rtcstate_aiortc.feeds.file_source` plays a
+        media file, :func:`~rtcstate_aiortc.feeds.tracks_source` relays the application's
+        own tracks. A kind the source lacks stays synthetic; a source that raises fails the
+        acquisition (``MediaFailed``).
     """
 
     def __init__(
@@ -110,6 +137,11 @@ class AiortcMedia(_PeerConnections):
         peer_gone_delay: float = 2.0,
         media_timeout: float | None = 3.0,
         stats_interval: float | None = None,
+        ice_servers: Sequence[RTCIceServer] = (),
+        on_remote_track: Callable[[str, MediaStreamTrack], None] | None = None,
+        relay_remote: bool = False,
+        recordings_dir: str | pathlib.Path | None = None,
+        media_source: MediaSource | None = None,
     ) -> None:
         if not 0 <= buffered_low < buffered_high:
             raise ValueError("need 0 <= buffered_low < buffered_high")
@@ -124,6 +156,18 @@ class AiortcMedia(_PeerConnections):
             raise ValueError("media_timeout must be > 0 or None")
         if stats_interval is not None and not stats_interval > 0:
             raise ValueError("stats_interval must be > 0 or None")
+        if ice_servers and loopback_only:
+            raise ValueError("ice_servers need loopback_only=False (nothing leaves loopback)")
+        self.ice_servers = list(ice_servers)
+        self.on_remote_track = on_remote_track
+        self.relay_remote = relay_remote or on_remote_track is not None
+        self.recordings_dir = None if recordings_dir is None else pathlib.Path(recordings_dir)
+        self.media_source = media_source
+        self._feed_relay = MediaRelay()
+        self._recordings = {}
+        self._recorded = {}
+        self._relays = {}
+        self._recording_serial = 0
         self.loopback_only = loopback_only
         self.buffered_high = buffered_high
         self.buffered_low = buffered_low
@@ -194,6 +238,7 @@ class AiortcMedia(_PeerConnections):
                 task.cancel()
             if late:
                 await asyncio.wait(late)
+        await self._stop_all_recordings()
         for pc in list(self._pcs):
             await pc.close()
         self._pcs.clear()
@@ -203,9 +248,39 @@ class AiortcMedia(_PeerConnections):
             await asyncio.wait(list(self._tasks))
         self._tasks.clear()
         for stream in self._streams.values():
-            stream.released = True
+            stream.release()
         self._streams.clear()
         self._calls.clear()
+
+    # --- real media in -------------------------------------------------------------------------
+
+    def add_stream(
+        self, source: Iterable[MediaStreamTrack] | MediaPlayer, stream_id: str | None = None
+    ) -> str:
+        """Hold a local stream fed by the application's ``source`` (its aiortc tracks, at most
+        one per kind, or a ``MediaPlayer``) and return its id: what ``PublishStream`` (a
+        call's or a conversation's publish) and ``StartRecording`` name. A player's tracks
+        are stopped when the stream is released (``ReleaseMedia``), the application's own
+        tracks are left to it. Raises ``ValueError`` for a bad source or a stream id in use."""
+        feeds = feeds_of(source)
+        if not feeds:
+            raise ValueError("a stream needs an audio or a video track")
+        sid = stream_id if stream_id is not None else f"stream-{uuid.uuid4().hex[:16]}"
+        if sid in self._streams:
+            raise ValueError(f"stream id {sid!r} is in use")
+        width, height = self.video_size
+        self._streams[sid] = SyntheticStream(
+            sid,
+            audio="audio" in feeds,
+            video="video" in feeds,
+            width=width,
+            height=height,
+            fps=self.video_fps,
+            feeds=feeds,
+            relay=self._feed_relay,
+            owns_feeds=isinstance(source, MediaPlayer),
+        )
+        return sid
 
     # --- introspection ------------------------------------------------------------------------
 
@@ -241,16 +316,15 @@ class AiortcMedia(_PeerConnections):
         elif isinstance(effect, fx.ReleaseMedia):
             stream = self._streams.pop(effect.stream_id, None)
             if stream is not None:
-                stream.released = True  # its tracks end, as a stopped camera's do
+                stream.release()  # its tracks end, as a stopped camera's do
         elif isinstance(effect, fx.SetTrackEnabled):
             call = self._call(effect.call_id, create=True)
             if call is not None and effect.kind in call.control.enabled:
                 call.control.enabled[effect.kind] = effect.enabled
         elif isinstance(effect, fx.StartRecording):
-            info = {"error": "recording is not supported by the aiortc backend"}
-            self._report_soon(m.RecordingReport(effect.call_id, "failed", info))
+            self._start_recording(effect.call_id)
         elif isinstance(effect, fx.StopRecording):
-            log.debug("rtcstate_aiortc: StopRecording(%s) ignored", effect.call_id)
+            self._stop_recording(effect.call_id)
         elif isinstance(effect, fx.SendData | fx.CloseDataChannel):
             call_id = self._channel_calls.get(effect.channel_id)
             call = None if call_id is None else self._calls.get(call_id)
@@ -306,6 +380,13 @@ class AiortcMedia(_PeerConnections):
             self._report_soon(m.MediaFailed(effect.request_id, "neither audio nor video asked"))
             return
         width, height = self.video_size
+        feeds: dict[str, MediaStreamTrack] = {}
+        if self.media_source is not None:
+            try:
+                feeds = feeds_of(self.media_source(effect.call_type))
+            except Exception as exc:  # the application's source: the acquisition fails
+                self._report_soon(m.MediaFailed(effect.request_id, _describe(exc)))
+                return
         stream = SyntheticStream(
             f"stream-{uuid.uuid4().hex[:16]}",
             audio=effect.audio,
@@ -314,7 +395,14 @@ class AiortcMedia(_PeerConnections):
             width=width,
             height=height,
             fps=self.video_fps,
+            relay=self._feed_relay,
+            owns_feeds=True,
         )
+        for kind, feed in feeds.items():
+            if stream.has(kind):
+                stream.feeds[kind] = feed
+            else:
+                feed.stop()  # a kind the call did not ask for
         self._streams[stream.stream_id] = stream
         self._by_request[effect.request_id] = stream.stream_id
         acquired = m.MediaAcquired(effect.request_id, stream.stream_id, effect.audio, effect.video)
@@ -410,6 +498,7 @@ class AiortcMedia(_PeerConnections):
                 await asyncio.wait(left)
             call.consumers.clear()
             self._calls.pop(call.call_id, None)
+            self._relays.pop(call.call_id, None)
             self._by_request.pop(call.call_id, None)
             self._finished[call.call_id] = None
             while len(self._finished) > _FINISHED_KEPT:  # counters of old calls go too

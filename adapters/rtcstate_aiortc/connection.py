@@ -94,7 +94,7 @@ class _PeerConnections(_RemoteTracks, _StatsPolling, _DataChannels):
     ICE-restart swap, aiortc's connection state."""
 
     def _new_pc(self, call: _Call) -> RTCPeerConnection:
-        pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        pc = RTCPeerConnection(RTCConfiguration(iceServers=list(self.ice_servers)))
         self._pcs.add(pc)
         self.connections_created += 1
 

@@ -25,6 +25,16 @@ The tracks pace themselves on the loop's clock and produce:
 A muted kind (``SetTrackEnabled``), or one the published stream lacks or released, gives
 silence or black frames, as a disabled browser track does. Every frame handed to aiortc is
 counted in ``SourceControl.sent``.
+
+*Real media in.* A stream may be *fed* by the application's own aiortc tracks (a microphone,
+a bot's generated frames, the tracks of aiortc's ``MediaPlayer`` reading a file): its
+``feeds`` hold one track per kind and an aiortc ``MediaRelay`` fans each out, so every call
+publishing the stream (and every recorder) reads its own subscription. A call's track then
+forwards the feed's frames instead of making its own, paced by the feed, re-stamped so the
+track's timestamps stay continuous whatever it read before (video: the wall time since the
+track's first frame, 90 kHz; audio: the samples sent so far). A feed that ends (a file played
+out) leaves its kind ended in the stream: silence or black from then on, as a stopped device.
+Muting still gives silence / black (the feed is not read meanwhile).
 """
 
 from __future__ import annotations
@@ -35,6 +45,7 @@ import math
 import struct
 
 import attrs
+from aiortc.contrib.media import MediaRelay
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from av import AudioFrame, VideoFrame
 
@@ -77,9 +88,36 @@ class SyntheticStream:
     height: int = 120
     fps: float = 15.0
     released: bool = False
+    #: the application's tracks feeding this stream, by kind (none: synthetic content)
+    feeds: dict[str, MediaStreamTrack] = attrs.field(factory=dict)
+    #: kinds whose feed ended (a file played out): silence / black from then on
+    ended: set[str] = attrs.field(factory=set)
+    #: fans the feeds out (one per backend: two relays reading one track would share its
+    #: frames between them)
+    relay: MediaRelay | None = None
+    #: the feeds are the backend's (a file's player): released with the stream; the
+    #: application's own tracks are left to it
+    owns_feeds: bool = False
 
     def has(self, kind: str) -> bool:
         return self.audio if kind == "audio" else self.video if kind == "video" else False
+
+    def subscribe(self, kind: str) -> MediaStreamTrack | None:
+        """A new reader of the feed of ``kind`` (None: no live feed, synthetic content)."""
+        feed = self.feeds.get(kind)
+        if feed is None or kind in self.ended or self.released:
+            return None
+        if self.relay is None:
+            self.relay = MediaRelay()
+        return self.relay.subscribe(feed)
+
+    def release(self) -> None:
+        """Released (``ReleaseMedia``): its readers go silent / black; feeds it owns are
+        stopped, as a released device's tracks are."""
+        self.released = True
+        if self.owns_feeds:
+            for feed in self.feeds.values():
+                feed.stop()
 
 
 @attrs.define(slots=True, eq=False)
@@ -129,6 +167,8 @@ class _PacedTrack(MediaStreamTrack):
         self._period = period
         self._count = 0
         self._start: float | None = None
+        self._reader: tuple[SyntheticStream, MediaStreamTrack] | None = None  # feed being read
+        self._fed = False  # a feed was read once: timestamps from the wall clock on
 
     @property
     def id(self) -> str:
@@ -152,6 +192,56 @@ class _PacedTrack(MediaStreamTrack):
         self._control.sent[self.kind] += 1
         return self._count
 
+    async def _fed_frame(self) -> AudioFrame | VideoFrame | None:
+        """The next frame of the published stream's feed of this kind, or None when there is
+        none to read (no feed, muted, released, ended): synthetic content then."""
+        control, kind = self._control, self.kind
+        stream = control.stream
+        reader = self._reader
+        if reader is not None and (reader[0] is not stream or not control.live(kind)):
+            reader[1].stop()  # published another stream, muted, released: stop reading
+            self._reader = reader = None
+        if reader is None:
+            track = None
+            if stream is not None and control.live(kind):
+                track = stream.subscribe(kind)
+            if track is None:
+                return None
+            self._reader = reader = (stream, track)  # type: ignore[assignment]
+        assert reader is not None
+        try:
+            frame = await reader[1].recv()
+        except MediaStreamError:
+            reader[0].ended.add(kind)  # the feed ended: silence / black from now on
+            self._reader = None
+            return None
+        if self.readyState != "live":
+            raise MediaStreamError
+        loop = asyncio.get_running_loop()
+        if self._start is None:
+            self._start = loop.time()
+        else:
+            self._count += 1
+        self._fed = True
+        control.sent[kind] += 1
+        if not isinstance(frame, AudioFrame | VideoFrame):  # a track of packets: not usable
+            reader[0].ended.add(kind)
+            self._reader = None
+            reader[1].stop()
+            return None
+        return frame
+
+    def stop(self) -> None:
+        super().stop()
+        if self._reader is not None:
+            self._reader[1].stop()
+            self._reader = None
+
+    def _repace(self) -> None:
+        """After a fed frame, pace synthetic frames from now on (no burst to catch up)."""
+        if self._start is not None:
+            self._start = asyncio.get_running_loop().time() - self._count * self._period
+
 
 class SyntheticAudioTrack(_PacedTrack):
     """48 kHz mono tone in 20 ms frames; silence while muted or without a source."""
@@ -160,14 +250,25 @@ class SyntheticAudioTrack(_PacedTrack):
 
     def __init__(self, control: SourceControl, track_id: str) -> None:
         super().__init__(control, track_id, AUDIO_PTIME)
+        self._samples = 0  # sent so far, at AUDIO_RATE: the next frame's timestamp
 
     async def recv(self) -> AudioFrame:
-        n = await self._next()
+        fed = await self._fed_frame()
+        if fed is not None:
+            assert isinstance(fed, AudioFrame)
+            rate = fed.sample_rate or AUDIO_RATE
+            fed.pts = self._samples * rate // AUDIO_RATE
+            fed.time_base = fractions.Fraction(1, rate)
+            self._samples += fed.samples * AUDIO_RATE // rate
+            self._repace()
+            return fed
+        await self._next()
         frame = AudioFrame(format="s16", layout="mono", samples=_AUDIO_SAMPLES)
         frame.planes[0].update(_TONE if self._control.live("audio") else _SILENCE)
-        frame.pts = n * _AUDIO_SAMPLES
+        frame.pts = self._samples
         frame.sample_rate = AUDIO_RATE
         frame.time_base = fractions.Fraction(1, AUDIO_RATE)
+        self._samples += _AUDIO_SAMPLES
         return frame
 
 
@@ -184,6 +285,8 @@ class SyntheticVideoTrack(_PacedTrack):
         self._width, self._height, self._fps = width, height, fps
         self._chroma = bytes([128]) * ((width // 2) * (height // 2))
         self._black = bytes([16]) * (width * height)
+        self._last_pts = -1
+        self._epoch: float | None = None  # loop time of pts 0
 
     def _luma(self, n: int) -> bytes:
         w, h = self._width, self._height
@@ -194,12 +297,29 @@ class SyntheticVideoTrack(_PacedTrack):
         return bytes(row) * h
 
     async def recv(self) -> VideoFrame:
+        fed = await self._fed_frame()
+        if fed is not None:
+            assert isinstance(fed, VideoFrame)
+            self._stamp(fed, 0)
+            self._repace()
+            return fed
         n = await self._next()
         frame = VideoFrame(self._width, self._height, "yuv420p")
         luma = self._luma(n) if self._control.live("video") else self._black
         frame.planes[0].update(luma)
         frame.planes[1].update(self._chroma)
         frame.planes[2].update(self._chroma)
-        frame.pts = int(n * _VIDEO_CLOCK / self._fps)
-        frame.time_base = fractions.Fraction(1, _VIDEO_CLOCK)
+        self._stamp(frame, int(n * _VIDEO_CLOCK / self._fps))
         return frame
+
+    def _stamp(self, frame: VideoFrame, pts: int) -> None:
+        """``pts`` (90 kHz), or once a feed was read the wall time since the first frame:
+        always increasing."""
+        now = asyncio.get_running_loop().time()
+        if self._epoch is None:
+            self._epoch = now - pts / _VIDEO_CLOCK
+        if self._fed:
+            pts = max(self._last_pts + 1, int((now - self._epoch) * _VIDEO_CLOCK))
+        frame.pts = pts
+        frame.time_base = fractions.Fraction(1, _VIDEO_CLOCK)
+        self._last_pts = pts

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 
 from aiortc import RTCPeerConnection
+from aiortc.contrib.media import MediaRelay
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from rtcstate import media as m
@@ -28,12 +29,24 @@ from rtcstate_aiortc._base import _Base, _Call, _describe, log
 
 
 class _RemoteTracks(_Base):
+    _relays: dict[str, tuple[MediaRelay, dict[str, MediaStreamTrack]]]
+
     """One consumer task per remote track, frame counters, the ``media_timeout`` watch."""
 
     def _on_track(self, call: _Call, pc: RTCPeerConnection, track: MediaStreamTrack) -> None:
         if call.pc is not pc or call.closing or self._closed:
             return
-        task = self._spawn(self._drain(call, pc, track), f"rtcstate-aiortc:drain:{track.id}")
+        source = track
+        if self.relay_remote:  # one relay subscription drained, others for the app, recorders
+            relay, originals = self._relays.setdefault(call.call_id, (MediaRelay(), {}))
+            originals[track.kind] = track
+            source = relay.subscribe(track)
+            if self.on_remote_track is not None:
+                try:
+                    self.on_remote_track(call.call_id, relay.subscribe(track, buffered=False))
+                except Exception:  # the application's problem: the call goes on
+                    log.exception("rtcstate_aiortc: on_remote_track failed")
+        task = self._spawn(self._drain(call, pc, source), f"rtcstate-aiortc:drain:{track.id}")
         call.consumers[task] = pc
         if track.id not in call.remote_tracks:  # a track back after a restart is not news
             call.remote_tracks[track.id] = track.kind

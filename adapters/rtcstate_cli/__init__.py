@@ -47,14 +47,23 @@ def _docs(directory: Path, check: bool) -> int:
     return 0
 
 
-def _agent(name: str, relay: str) -> int:
+def _agent(name: str, relay: str, ice_servers: list[str], media_file: str | None) -> int:
     import asyncio
     import contextlib
 
+    from rtcstate_aiortc.ice import ice_servers_from
+
     from rtcstate_cli.agent import run
 
+    try:
+        ice_servers_from(ice_servers)
+        if media_file is not None and not Path(media_file).is_file():
+            raise ValueError(f"no media file {media_file!r}")
+    except ValueError as exc:
+        print(f"rtcstate agent: {exc}", file=sys.stderr)
+        return 2
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(run(name, relay))
+        asyncio.run(run(name, relay, ice_servers=ice_servers, media_file=media_file))
     return 0
 
 
@@ -112,6 +121,14 @@ def main(argv: list[str] | None = None) -> int:
     p_agent.add_argument(
         "--relay", default="ws://127.0.0.1:8765", metavar="URL", type=errors.relay_url
     )
+    p_agent.add_argument(
+        "--ice-server", action="append", default=[], metavar="URL[,USER,CREDENTIAL]",
+        help="a STUN/TURN server for a deployment (repeatable; none: loopback only)",
+    )  # fmt: skip
+    p_agent.add_argument(
+        "--media-file", metavar="PATH", help="send this media file (looped) instead of the "
+        "synthetic pattern and tone",
+    )  # fmt: skip
     p_demo = command("demo", "alice calls bob over real WebRTC on loopback")
     p_demo.add_argument(
         "--scenario", default="call",
@@ -169,7 +186,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "serve":
         return serve.main(args)
     if args.command == "agent":
-        return _agent(args.name, args.relay)
+        return _agent(args.name, args.relay, args.ice_server, args.media_file)
     if args.command == "conformance":
         from rtcstate_cli import conformance
 

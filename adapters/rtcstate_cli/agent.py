@@ -3,9 +3,10 @@
 Theory of operation
 -------------------
 A :class:`Bot` is one ``UserAgent`` with an ``AiortcMedia`` backend (loopback host candidates
-only, no STUN/TURN) registered on a relay. It drives the apiRTC-shaped API only: it answers
-every call (sending aiortc's synthetic test pattern and tone back, counting what it receives),
-accepts every data channel and echoes each message (``echo: <text>``), and accepts every file,
+only, no STUN/TURN, unless ``ice_servers`` names a deployment's) registered on a relay. It
+drives the apiRTC-shaped API only: it answers every call (sending aiortc's synthetic test
+pattern and tone back, or ``media_file`` played in a loop, counting what it receives), accepts
+every data channel and echoes each message (``echo: <text>``), and accepts every file,
 keeping its sha256 (and announcing it on its open data channels, ``sha256 <name> <hex>``).
 With ``busy=True`` it takes one call at a time (apiRTC's ``allowMultipleCalls(false)``), so a
 second caller hears ``User_Busy``; with ``decline=True`` it refuses every call. Every event is
@@ -40,15 +41,24 @@ class Bot:
         decline: bool = False,
         busy: bool = True,
         out: TextIO | None = sys.stdout,
+        ice_servers: list[str] | None = None,
+        media_file: str | None = None,
     ) -> None:
         from rtcstate_aiortc import AiortcMedia
+        from rtcstate_aiortc.feeds import file_source
+        from rtcstate_aiortc.ice import ice_servers_from
         from rtcstate_asyncio import UserAgent
 
         self.name = name
         self.decline = decline
         self.out = out
         self.start = time.monotonic()
-        self.media = AiortcMedia(loopback_only=True)
+        servers = ice_servers_from(ice_servers or [])
+        source = None if media_file is None else file_source(media_file, loop=True)
+        # loopback only unless the deployment names its STUN/TURN servers
+        self.media = AiortcMedia(
+            loopback_only=not servers, ice_servers=servers, media_source=source
+        )
         calls = CallSettings(ice_disconnection_timeout=5.0, no_answer_timeout=30.0)
         if busy:
             calls = attrs.evolve(calls, allow_multiple_calls=False)
@@ -135,9 +145,17 @@ class Bot:
                     channel.send_data(f"sha256 {file['name']} {digest}")
 
 
-async def run(name: str, relay_url: str, *, decline: bool = False, busy: bool = True) -> int:
+async def run(
+    name: str,
+    relay_url: str,
+    *,
+    decline: bool = False,
+    busy: bool = True,
+    ice_servers: list[str] | None = None,
+    media_file: str | None = None,
+) -> int:
     """Run a bot on the relay at ``relay_url`` until Ctrl-C."""
-    bot = Bot(name, decline=decline, busy=busy)
+    bot = Bot(name, decline=decline, busy=busy, ice_servers=ice_servers, media_file=media_file)
     try:
         await bot.register(relay_url)
         await asyncio.Event().wait()
