@@ -34,7 +34,9 @@ refused, one being accepted is closed at once), closes every connection with
 another relay at once) and waits until they have left or ``drain_timeout`` passed.
 :func:`serve` starts a relay and returns it; :func:`run_relay` runs one until cancelled (or
 SIGTERM: drain, then close), for the ``rtcstate serve`` command, with its metrics and health
-page (:mod:`rtcstate_asyncio.opshttp`) when given a port.
+page (:mod:`rtcstate_asyncio.opshttp`) when given a port, and with a :class:`RelayLink` (a
+cluster node's link to the others, ``rtcstate serve --redis``) started before the relay listens
+and closed after it (the drained clients' addresses freed first).
 
 Metrics: :attr:`Relay.metrics` (:class:`~rtcstate_asyncio.metrics.RelayMetrics`) counts where
 the facts are: frames read, envelopes queued (routed ones: from a client; the hub's
@@ -51,6 +53,7 @@ import logging
 import signal
 import ssl as ssl_module
 from collections.abc import Callable, Sequence
+from typing import Protocol
 
 from websockets.asyncio.server import Server, ServerConnection
 from websockets.asyncio.server import serve as ws_serve
@@ -73,7 +76,7 @@ from rtcstate_asyncio.metrics import Gauges, RelayMetrics
 from rtcstate_asyncio.opshttp import OpsServer
 from rtcstate_asyncio.revocation import RevocationFile
 
-__all__ = ["Relay", "run_relay", "serve"]
+__all__ = ["Relay", "RelayLink", "run_relay", "serve"]
 
 log = logging.getLogger(__name__)
 
@@ -421,6 +424,15 @@ async def serve(
     return relay
 
 
+class RelayLink(Protocol):
+    """What :func:`run_relay` starts before the relay listens and closes after it (e.g.
+    ``rtcstate_cluster.ClusterLink``: join the cluster, then leave it)."""
+
+    async def start(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+
 async def run_relay(
     host: str | Sequence[str] = "127.0.0.1",
     port: int = 8765,
@@ -433,14 +445,23 @@ async def run_relay(
     metrics_port: int | None = None,
     metrics_host: str = "127.0.0.1",
     node_id: str | None = None,
+    link: Callable[[Relay], RelayLink] | None = None,
 ) -> None:
     """Run a relay until cancelled (Ctrl-C: closed at once) or SIGTERM (drained for at most
     ``drain_timeout`` seconds, then closed); ``SIGHUP`` re-reads the revoked tokens file.
     ``metrics_port``: also serve ``/healthz`` and ``/metrics`` on ``metrics_host`` (0: any
-    free port), the page naming the relay ``node_id``."""
-    relay = await serve(
-        host, port, hub=hub, ssl=ssl, process_request=process_request, revocations=revocations
-    )
+    free port), the page naming the relay ``node_id``. ``link``: made from the relay, started
+    before it listens and closed after it (a cluster node's, ``rtcstate_cluster``)."""
+    relay = Relay(hub, ssl=ssl, process_request=process_request, revocations=revocations)
+    attached = link(relay) if link is not None else None
+    if attached is not None:
+        await attached.start()
+    try:
+        await relay.start(host, port)
+    except BaseException:
+        if attached is not None:
+            await attached.close()
+        raise
     ops: OpsServer | None = None
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -459,5 +480,7 @@ async def run_relay(
             loop.remove_signal_handler(signal.SIGTERM)
             loop.remove_signal_handler(signal.SIGHUP)
         await relay.close()
+        if attached is not None:
+            await attached.close()
         if ops is not None:
             await ops.close()

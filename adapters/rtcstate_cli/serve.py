@@ -225,33 +225,25 @@ def main(args: argparse.Namespace) -> int:
                     args.metrics_host)  # fmt: skip
     ctx = tls_context(args.certfile, args.keyfile)
     revocations = _revocations(args.revoked_tokens)
+    options: dict[str, Any] = {
+        "hub": hub, "ssl": ctx, "process_request": _web_app(args.web),
+        "revocations": revocations, "drain_timeout": args.drain_timeout,
+        "metrics_port": args.metrics_port, "metrics_host": args.metrics_host,
+        "node_id": getattr(args, "node_id", None),
+    }  # fmt: skip
     if args.redis is not None:
         require("cluster", "rtcstate serve --redis")
-        from rtcstate_cluster import run_cluster_relay
+        from rtcstate_cluster import ClusterLink
 
-        from rtcstate.hub import ClusterHub
+        redis_url, heartbeat, ttl = args.redis, args.heartbeat, args.node_ttl
 
-        assert isinstance(hub, ClusterHub)
-        options = {"heartbeat": args.heartbeat, "ttl": args.node_ttl, "ssl": ctx,
-                   "process_request": _web_app(args.web), "revocations": revocations}  # fmt: skip
-        with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(run_cluster_relay(hub, args.redis, args.host, args.port, **options))
-        return 0
+        def link(relay: Any) -> Any:
+            return ClusterLink(relay, redis_url, heartbeat=heartbeat, ttl=ttl)
+
+        options["link"] = link
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(
-            run_relay(
-                args.host,
-                args.port,
-                hub=hub,
-                ssl=ctx,
-                process_request=_web_app(args.web),
-                revocations=revocations,
-                drain_timeout=args.drain_timeout,
-                metrics_port=args.metrics_port,
-                metrics_host=args.metrics_host,
-                node_id=getattr(args, "node_id", None),
-            )
-        )
+        # one runner with or without a cluster: SIGTERM drains, --metrics-port serves
+        asyncio.run(run_relay(args.host, args.port, **options))
     return 0
 
 

@@ -26,6 +26,13 @@ A :class:`ClusterLink` joins a :class:`~rtcstate_asyncio.relay.Relay` whose hub 
   learn the room authority (held by lease; the hub routes conversation requests to it). A node
   told it had been reaped (it stalled for longer than ``ttl``) publishes its addresses again.
 
+* **Leave** (:meth:`ClusterLink.close`, after the relay drained and closed): what is queued
+  is sent, then :data:`~rtcstate_cluster.scripts.LEAVE` removes the node's key and what is
+  left of its entries at once (the others hear ``U`` and ``L`` without waiting for ``ttl``).
+
+Every pipeline and script call is one Redis round trip, counted in :attr:`ClusterLink.
+round_trips` and in the relay's ``/metrics`` (``rtcstate_redis_round_trips_total``).
+
 Nothing from Redis raises into the relay: a frame that does not parse is logged and dropped;
 a lost Redis connection stops the link's tasks with an error in the log (``failed``), and the
 node goes on serving its own users alone.
@@ -40,6 +47,7 @@ from collections import deque
 from typing import Any
 
 import redis.asyncio as aioredis
+from redis.exceptions import RedisError
 from rtcstate_asyncio.relay import Relay
 
 from rtcstate.hub import ClusterHub, Directory, Forward, ForwardKind, HubEffect
@@ -120,8 +128,9 @@ class ClusterLink:
         log.info("node %s joined the cluster at %s", self.node, self.url)
 
     async def close(self) -> None:
-        """Leave: stop the tasks and close the connections (the directory entries of this
-        node are freed as its connections close, or reaped by the others after ``ttl``)."""
+        """Leave: send what is queued, stop the tasks, remove this node from the cluster
+        (:data:`~rtcstate_cluster.scripts.LEAVE`: its key and its remaining entries) and close
+        the connections. A link that failed does not leave: the others reap it after ``ttl``."""
         # what is queued still leaves (the writer sends it, in order), within a bound
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(2.0):
@@ -134,12 +143,31 @@ class ClusterLink:
             await asyncio.wait(tasks, timeout=2.0)
         if self.relay.cluster == self._carry:
             self.relay.cluster = None
+        if self._beat is not None and self.failed is None:
+            await self._leave()
         if self._pubsub is not None:
             with contextlib.suppress(Exception):
                 await self._pubsub.aclose()
         if self._redis is not None:
             with contextlib.suppress(Exception):
                 await self._redis.aclose()
+
+    async def _leave(self) -> None:
+        try:
+            async with asyncio.timeout(2.0):
+                freed = await self._redis.eval(scripts.LEAVE, 0, self.node)
+            self._trip()
+        except (TimeoutError, OSError, RedisError) as exc:
+            log.warning("node %s: could not leave the cluster (%r): reaped after %g s",
+                        self.node, exc, self.ttl)  # fmt: skip
+            return
+        log.info("node %s left the cluster (%s directory entries left behind freed)",
+                 self.node, freed)  # fmt: skip
+
+    def _trip(self) -> None:
+        """One more round trip to Redis (a pipeline or a script call)."""
+        self.round_trips += 1
+        self.relay.metrics.redis_round_trip()
 
     async def _guard(self, work: Any) -> None:
         try:
@@ -205,7 +233,7 @@ class ClusterLink:
         publish()
         await pipe.execute()
         self.published += n
-        self.round_trips += 1
+        self._trip()
 
     # --- in -------------------------------------------------------------------------------------
 
@@ -282,7 +310,7 @@ class ClusterLink:
     async def _heartbeat_once(self, first: bool = False) -> None:
         ttl_ms = max(1, int(self.ttl * 1000))
         out = await self._beat(args=[self.node, ttl_ms, ttl_ms])
-        self.round_trips += 1
+        self._trip()
         was_reaped, authority, *reaped = (x.decode() if isinstance(x, bytes) else x for x in out)
         for node in reaped:
             self.reaped.append(str(node))

@@ -3,20 +3,21 @@
 :func:`start_node` joins the cluster first (so the hub knows the directory and the room
 authority before it accepts anyone), then listens; :meth:`ClusterNode.close` stops listening
 (every connection closed with 1001, so this node's addresses leave the directory as they
-close), then leaves. :func:`run_cluster_relay` runs a node until cancelled or ``SIGTERM``, for
-``rtcstate serve --redis URL --node-id N``.
+close), then leaves (its node key and what is left of its directory entries removed at once:
+the others do not wait for its heartbeat to expire). :func:`run_cluster_relay` runs a node for
+``rtcstate serve --redis URL --node-id N`` with the one runner of ``rtcstate serve``
+(:func:`rtcstate_asyncio.relay.run_relay`): until cancelled, or ``SIGTERM`` (a drain: every
+client told to move with 1012), with ``/healthz`` and ``/metrics`` when given a metrics port.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import signal
 import ssl as ssl_module
 from collections.abc import Sequence
+from typing import Any
 
 import attrs
-from rtcstate_asyncio.relay import ProcessRequest, Relay
+from rtcstate_asyncio.relay import ProcessRequest, Relay, run_relay
 from rtcstate_asyncio.revocation import RevocationFile
 
 from rtcstate.hub import ClusterHub
@@ -68,19 +69,17 @@ async def run_cluster_relay(
     redis_url: str,
     host: str | Sequence[str] = "127.0.0.1",
     port: int = 8765,
-    **options: object,
+    *,
+    heartbeat: float = 1.0,
+    ttl: float = 3.0,
+    **options: Any,
 ) -> None:
-    """Run a node until cancelled (Ctrl-C) or ``SIGTERM``, then close it."""
-    node = await start_node(hub, redis_url, host, port, **options)  # type: ignore[arg-type]
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-        loop.add_signal_handler(signal.SIGTERM, stop.set)
-        loop.add_signal_handler(signal.SIGHUP, node.relay.reload_revocations, True)
-    try:
-        await stop.wait()
-    finally:
-        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-            loop.remove_signal_handler(signal.SIGTERM)
-            loop.remove_signal_handler(signal.SIGHUP)
-        await node.close()
+    """Run a node until cancelled (Ctrl-C) or ``SIGTERM`` (drained, then closed): ``options``
+    are :func:`~rtcstate_asyncio.relay.run_relay`'s (``drain_timeout``, ``metrics_port``...);
+    ``/healthz`` names the node by its id."""
+
+    def link(relay: Relay) -> ClusterLink:
+        return ClusterLink(relay, redis_url, heartbeat=heartbeat, ttl=ttl)
+
+    options.setdefault("node_id", hub.node)
+    await run_relay(host, port, hub=hub, link=link, **options)

@@ -17,11 +17,14 @@ expiry, the heartbeat), ``rtc:rooms:authority`` (the room authority's lease). Ch
   node is reaped exactly once, whichever survivors run it at the same time.
 * :data:`FRESH` is the reaping of a node by itself when it starts (what a previous process
   with its id left behind).
+* :data:`LEAVE` is a node leaving cleanly (after a drain): its key, its place in ``rtc:nodes``
+  and the room authority's lease if it holds it are removed, and it reaps itself, so the
+  others neither wait for its heartbeat to expire nor keep an entry of it.
 """
 
 from __future__ import annotations
 
-__all__ = ["BIND", "DIR_CHANNEL", "FREE", "FRESH", "HEARTBEAT", "addrs_key", "dir_key",
+__all__ = ["BIND", "DIR_CHANNEL", "FREE", "FRESH", "HEARTBEAT", "LEAVE", "addrs_key", "dir_key",
            "node_channel"]  # fmt: skip
 
 DIR_CHANNEL = "rtc:dir"
@@ -116,5 +119,19 @@ FRESH = (
     _REAP
     + """
 return reap(ARGV[1])
+"""
+)
+
+# ARGV: node; returns how many entries it removed
+LEAVE = (
+    _REAP
+    + """
+local me = ARGV[1]
+redis.call('SREM', 'rtc:nodes', me)
+redis.call('DEL', 'rtc:alive:' .. me)
+if redis.call('GET', 'rtc:rooms:authority') == me then
+  redis.call('DEL', 'rtc:rooms:authority')
+end
+return reap(me)
 """
 )

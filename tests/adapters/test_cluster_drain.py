@@ -1,0 +1,149 @@
+"""Three ``rtcstate serve --redis URL --node-id N`` processes; one is drained with SIGTERM.
+
+The node runs the same runner as a relay alone: ``SIGTERM`` tells its client to move (1012),
+the client moves to the next URL it was given (``register([n1, n2])``), a user on the third
+node then calls it there; the drained node leaves the cluster at once (its key and its entries
+gone long before its heartbeat would expire), exits 0, and its ``/healthz`` named it by its
+node id while its ``/metrics`` counted its Redis round trips. Bounded in time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import redis
+from adaptertools import FAST, run, until
+from clustertools import flush
+from redistools import RedisServer, free_port
+from rtcstate_asyncio import FakeMediaNetwork, ReceivedCallInvitation, UserAgent
+
+TTL = 30.0  # a node key expiring by itself would take this long: a leave is seen far sooner
+WAIT = 15.0  # every single wait, seconds (the machine may be loaded)
+
+
+def start(url: str, node: str, metrics: int | None = None) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    cmd = [sys.executable, "-m", "rtcstate_cli", "serve", "--host", "127.0.0.1",
+           "--port", str(port), "--redis", url, "--node-id", node, "--heartbeat", "0.2",
+           "--node-ttl", str(TTL), "--drain-timeout", "20"]  # fmt: skip
+    if metrics is not None:
+        cmd += ["--metrics-port", str(metrics)]
+    out = subprocess.PIPE if metrics is not None else subprocess.DEVNULL
+    proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
+    return proc, f"ws://127.0.0.1:{port}"
+
+
+async def scrape(port: int, path: str) -> tuple[int, bytes]:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    async with asyncio.timeout(WAIT):
+        data = await reader.read()
+    writer.close()
+    head, _, body = data.partition(b"\r\n\r\n")
+    return int(head.split(b" ")[1]), body
+
+
+def sample(page: bytes, name: str) -> float:
+    for line in page.decode().splitlines():
+        if line.startswith(f"rtcstate_{name} "):
+            return float(line.split()[1])
+    raise AssertionError(f"{name} not on the page")
+
+
+async def reachable(url: str) -> None:
+    from websockets.asyncio.client import connect
+
+    async with asyncio.timeout(60.0):
+        while True:
+            try:
+                async with connect(url, proxy=None):
+                    return
+            except OSError:
+                await asyncio.sleep(0.1)
+
+
+def test_sigterm_drains_a_cluster_node_its_client_moves_and_is_called_there(
+    redis_server: RedisServer,
+) -> None:
+    url = redis_server.url
+    flush(url)
+    metrics = free_port()
+    n1, n1_url = start(url, "n1", metrics)
+    others = {n: start(url, n) for n in ("n2", "n3")}
+    procs = [n1, *(p for p, _ in others.values())]
+    try:
+        run(lambda: _scenario(url, n1, n1_url, others["n2"][1], others["n3"][1], metrics),
+            limit=120)  # fmt: skip
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait(5)
+        out = n1.stdout.read().decode() if n1.stdout is not None else ""
+        if n1.stdout is not None:
+            n1.stdout.close()
+    assert "relay draining: 1 connections told to move" in out
+    assert "relay drained: every client left" in out
+    assert "node n1 left the cluster" in out
+
+
+async def _scenario(
+    redis_url: str, n1: subprocess.Popen[bytes], n1_url: str, n2_url: str, n3_url: str,
+    metrics: int,
+) -> None:  # fmt: skip
+    for u in (n1_url, n2_url, n3_url):
+        await reachable(u)
+    net = FakeMediaNetwork()
+    alice_ua = UserAgent("alice", media=net.backend("alice"), options=FAST)
+    carol_ua = UserAgent("carol", media=net.backend("carol"), options=FAST)
+    alice = await alice_ua.register([n1_url, n2_url], timeout=WAIT)
+    carol = await carol_ua.register(n3_url, timeout=WAIT)
+    try:
+        assert alice.core.connection.url == n1_url
+        await until(lambda: carol.get_contact("alice").is_online, WAIT)
+        # the node names itself by its id and has counted its round trips to Redis
+        status, body = await scrape(metrics, "/healthz")
+        health = json.loads(body)
+        assert status == 200 and health["node"] == "n1" and health["registered"] == 1
+        page = (await scrape(metrics, "/metrics"))[1]
+        assert sample(page, "redis_round_trips_total") > 0
+        with redis.Redis.from_url(redis_url) as r:
+            assert r.exists("rtc:alive:n1") == 1
+            assert r.hget("rtc:dir:default", "alice/default").startswith(b"n1\n")
+        back = alice.wait_for("reconnection", WAIT)
+        started = time.monotonic()
+        n1.send_signal(signal.SIGTERM)
+        await back
+        assert alice.core.connection.url == n2_url
+        code = await asyncio.to_thread(n1.wait, WAIT)
+        assert code == 0
+        assert time.monotonic() - started < 10.0  # no drain timeout (20 s), no TTL (30 s)
+        with redis.Redis.from_url(redis_url) as r:
+            # left at once: no key, not a member, no entry (alice is n2's now)
+            assert r.exists("rtc:alive:n1") == 0
+            assert r.smembers("rtc:nodes") == {b"n2", b"n3"}
+            assert r.scard("rtc:addrs:n1") == 0
+            await until(
+                lambda: (r.hget("rtc:dir:default", "alice/default") or b"").startswith(b"n2\n"),
+                WAIT,
+            )
+        # carol, on the third node, reaches alice on her new node
+        incoming = alice.wait_for("incomingCall", WAIT)
+        call = carol.get_contact("alice").call()
+        accepted = call.wait_for("accepted", WAIT)
+        invitation = await incoming
+        assert isinstance(invitation, ReceivedCallInvitation)
+        invitation.accept()
+        await accepted
+        assert not call.fired("error")
+    finally:
+        for ua in (alice_ua, carol_ua):
+            if ua.session is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(ua.unregister(), WAIT)
