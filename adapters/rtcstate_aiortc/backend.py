@@ -8,7 +8,9 @@ raises. What needs no peer connection is done at once: ``AcquireMedia`` creates 
 :class:`~rtcstate_aiortc.sources.SyntheticStream` and reports ``MediaAcquired`` on the next loop
 iteration (never from inside ``apply``: the runtime is still carrying out the input that
 produced the effect), ``ReleaseMedia`` releases a stream (what still reads it sends silence or
-black), ``SetTrackEnabled`` flips the call's mute flags. Everything else about a call goes
+black), ``SetTrackEnabled`` flips the call's mute flags, and the stream commands
+(``SetStreamTrackEnabled``, ``ReleaseTrack``, ``ApplyConstraints``) change the stream every
+call publishing it reads (:mod:`rtcstate_aiortc.streamcontrol`). Everything else about a call goes
 into that call's queue and is carried out, strictly in order, by the call's worker task; a
 failure becomes a report (``DescriptionFailed`` for descriptions, ``IceStateChanged("failed")``
 for the connection, ``DataChannelClosed`` for a channel), never an exception. Data channel
@@ -69,6 +71,7 @@ from rtcstate_aiortc.connection import BOOTSTRAP_CHANNEL_ID, _PeerConnections
 from rtcstate_aiortc.feeds import MediaSource, feeds_of
 from rtcstate_aiortc.recorder import _Recorders
 from rtcstate_aiortc.sources import SourceControl, SyntheticStream
+from rtcstate_aiortc.streamcontrol import STREAM_COMMANDS, carry_out
 
 if TYPE_CHECKING:  # pragma: no cover
     from rtcstate_asyncio.backend import MediaBackend
@@ -304,6 +307,14 @@ class AiortcMedia(_PeerConnections, _Recorders):
         desc = None if pc is None else pc.localDescription
         return None if desc is None else str(desc.sdp)
 
+    def streams(self) -> list[str]:
+        """Ids of the local streams the backend holds (acquired or added, not released)."""
+        return list(self._streams)
+
+    def stream(self, stream_id: str) -> SyntheticStream | None:
+        """The local stream ``stream_id`` (its kinds, geometry, disabled and stopped kinds)."""
+        return self._streams.get(stream_id)
+
     def calls(self) -> list[str]:
         """Ids of the calls the backend holds (a connection or pending effects)."""
         return list(self._calls)
@@ -321,6 +332,10 @@ class AiortcMedia(_PeerConnections, _Recorders):
             call = self._call(effect.call_id, create=True)
             if call is not None and effect.kind in call.control.enabled:
                 call.control.enabled[effect.kind] = effect.enabled
+        elif isinstance(effect, STREAM_COMMANDS):
+            report = carry_out(self._streams, effect)
+            if report is not None:
+                self._report_soon(report)
         elif isinstance(effect, fx.StartRecording):
             self._start_recording(effect.call_id)
         elif isinstance(effect, fx.StopRecording):
