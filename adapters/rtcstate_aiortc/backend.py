@@ -65,13 +65,14 @@ from aiortc.mediastreams import MediaStreamTrack
 
 from rtcstate import effects as fx
 from rtcstate import media as m
+from rtcstate.stream import AudioLevel
 from rtcstate_aiortc import loopback
 from rtcstate_aiortc._base import Reporter, _Call, _describe, log
 from rtcstate_aiortc.connection import BOOTSTRAP_CHANNEL_ID, _PeerConnections
 from rtcstate_aiortc.feeds import MediaSource, feeds_of
 from rtcstate_aiortc.recorder import _Recorders
 from rtcstate_aiortc.sources import SourceControl, SyntheticStream
-from rtcstate_aiortc.streamcontrol import STREAM_COMMANDS, carry_out
+from rtcstate_aiortc.streamcontrol import STREAM_COMMANDS, audio_level, carry_out
 
 if TYPE_CHECKING:  # pragma: no cover
     from rtcstate_asyncio.backend import MediaBackend
@@ -121,6 +122,11 @@ class AiortcMedia(_PeerConnections, _Recorders):
         relay remote tracks so that ``StartRecording(call_id)`` can record them.
     ``recordings_dir`` (default: a fresh temporary folder)
         where recordings are written.
+    ``audio_level_interval`` (default None: off)
+        seconds between two ``AudioLevel`` reports of each local stream whose audio is
+        synthetic (the tone: about 0.65; disabled, released or stopped: 0.0;
+        :func:`~rtcstate_aiortc.streamcontrol.audio_level`): the stream's ``audioAmplitude``.
+        Streams fed by the application's audio are not measured.
     ``media_source`` (default None: synthetic content)
         ``source(call_type)`` called for each acquired stream, returning the aiortc tracks (or
         a ``MediaPlayer``) that feed it: :func:`~rtcstate_aiortc.feeds.file_source` plays a
@@ -145,6 +151,7 @@ class AiortcMedia(_PeerConnections, _Recorders):
         relay_remote: bool = False,
         recordings_dir: str | pathlib.Path | None = None,
         media_source: MediaSource | None = None,
+        audio_level_interval: float | None = None,
     ) -> None:
         if not 0 <= buffered_low < buffered_high:
             raise ValueError("need 0 <= buffered_low < buffered_high")
@@ -166,6 +173,10 @@ class AiortcMedia(_PeerConnections, _Recorders):
         self.relay_remote = relay_remote or on_remote_track is not None
         self.recordings_dir = None if recordings_dir is None else pathlib.Path(recordings_dir)
         self.media_source = media_source
+        if audio_level_interval is not None and not audio_level_interval > 0:
+            raise ValueError("audio_level_interval must be > 0 or None")
+        self.audio_level_interval = audio_level_interval
+        self._metering = False
         self._feed_relay = MediaRelay()
         self._recordings = {}
         self._recorded = {}
@@ -283,7 +294,32 @@ class AiortcMedia(_PeerConnections, _Recorders):
             relay=self._feed_relay,
             owns_feeds=isinstance(source, MediaPlayer),
         )
+        self._meter_soon()
         return sid
+
+    # --- audio levels -------------------------------------------------------------------------
+
+    def _meter_soon(self) -> None:
+        interval = self.audio_level_interval
+        if interval is None or self._metering:
+            return
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return  # no loop (a stream added before the loop runs): metered from the next one
+        self._metering = True
+        self._later(interval, self._meter)
+
+    def _meter(self) -> None:
+        """One ``AudioLevel`` per metered stream; again after the interval while any is held."""
+        self._metering = False
+        if self._closed or not self._streams:
+            return
+        for sid, stream in list(self._streams.items()):
+            level = audio_level(stream)
+            if level is not None:
+                self._emit(AudioLevel(sid, level))
+        self._meter_soon()
 
     # --- introspection ------------------------------------------------------------------------
 
@@ -420,6 +456,7 @@ class AiortcMedia(_PeerConnections, _Recorders):
                 feed.stop()  # a kind the call did not ask for
         self._streams[stream.stream_id] = stream
         self._by_request[effect.request_id] = stream.stream_id
+        self._meter_soon()
         acquired = m.MediaAcquired(effect.request_id, stream.stream_id, effect.audio, effect.video)
         self._report_soon(acquired)
 

@@ -54,6 +54,7 @@ from av import AudioFrame, VideoFrame
 __all__ = [
     "AUDIO_PTIME",
     "AUDIO_RATE",
+    "TONE_PEAK",
     "SourceControl",
     "SyntheticAudioTrack",
     "SyntheticStream",
@@ -65,6 +66,8 @@ AUDIO_PTIME = 0.020
 _AUDIO_SAMPLES = int(AUDIO_RATE * AUDIO_PTIME)  # 960
 _TONE_HZ = 400.0  # 8 whole periods per 20 ms frame
 _TONE_AMPLITUDE = 3000
+TONE_PEAK = _TONE_AMPLITUDE
+"""The synthetic tone's peak sample (s16): what the audio meter reads."""
 _VIDEO_CLOCK = 90_000
 
 

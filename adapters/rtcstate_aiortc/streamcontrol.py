@@ -23,11 +23,17 @@ sees the change at its next frame (its tracks read the stream through their
   stream fed by the application's own video keeps the feed's size (only the synthetic frames
   follow).
 
+*Audio levels* (the backend's ``audio_level_interval``): :func:`audio_level` is the level of a
+stream's synthetic audio as a meter of 60 dB range would show its peak (``(dBFS + 60) / 60``,
+clamped to [0, 1]): the tone's peak (3000 of 32768, about -21 dBFS) reads about 0.65,
+silence 0.0; a stream whose audio is the application's feed is not measured (None).
+
 A command for a stream the backend does not hold (released, never acquired) does nothing.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -39,14 +45,25 @@ from rtcstate.stream import (
     SetStreamTrackEnabled,
     StreamTrackEnded,
 )
-from rtcstate_aiortc.sources import SyntheticStream
+from rtcstate_aiortc.sources import TONE_PEAK, SyntheticStream
 
-__all__ = ["STREAM_COMMANDS", "carry_out", "constraint_value"]
+__all__ = ["STREAM_COMMANDS", "audio_level", "carry_out", "constraint_value"]
 
 STREAM_COMMANDS = (SetStreamTrackEnabled, ReleaseTrack, ApplyConstraints)
 """The effect classes :func:`carry_out` handles."""
 
 _MAX_SIDE = 4096
+_METER_RANGE_DB = 60.0
+
+
+def audio_level(stream: SyntheticStream) -> float | None:
+    """The meter's level of ``stream``'s synthetic audio (None: no audio, or a fed one)."""
+    if not stream.has("audio") or "audio" in stream.feeds:
+        return None
+    if not stream.sends("audio"):
+        return 0.0
+    dbfs = 20.0 * math.log10(TONE_PEAK / 32768.0)
+    return max(0.0, min(1.0, (dbfs + _METER_RANGE_DB) / _METER_RANGE_DB))
 
 
 def constraint_value(value: Any) -> float | None:

@@ -8,13 +8,15 @@ import asyncio
 from collections.abc import Callable
 
 import av
-from adaptertools import until
+import pytest
+from adaptertools import run as run_async
+from adaptertools import until, world
 from aiortc.mediastreams import MediaStreamTrack
 from hypothesis import given
 from hypothesis import strategies as st
 from rtcstate_aiortc import AiortcMedia
-from rtcstate_aiortc.sources import SourceControl, SyntheticStream
-from rtcstate_aiortc.streamcontrol import carry_out, constraint_value
+from rtcstate_aiortc.sources import SourceControl, SyntheticAudioTrack, SyntheticStream
+from rtcstate_aiortc.streamcontrol import audio_level, carry_out, constraint_value
 from test_aiortc_backend import Net, run
 from test_aiortc_feeds import call_between
 
@@ -22,6 +24,7 @@ from rtcstate import effects as fx
 from rtcstate import media as m
 from rtcstate.stream import (
     ApplyConstraints,
+    AudioLevel,
     ConstraintsApplied,
     ReleaseTrack,
     SetStreamTrackEnabled,
@@ -167,3 +170,52 @@ def test_any_constraints_give_a_sane_geometry_and_report_what_applies(
     asked = {"width": width, "height": height, "frameRate": rate}
     for key in report.constraints:
         assert constraint_value(asked[key]) is not None
+
+
+def test_synthetic_audio_is_metered_and_a_created_stream_fires_audio_amplitude() -> None:
+    async def test() -> None:
+        async with world(lambda user: AiortcMedia(audio_level_interval=0.05)) as w:
+            await w.join("alice")
+            cam = await w.uas["alice"].create_stream()
+            backend = w.media["alice"]
+            assert isinstance(backend, AiortcMedia)
+            amplitudes = cam.events("audioAmplitudeInfo")
+            tone = (await amplitudes.next(WAIT)).payload
+            assert 60.0 <= tone["amplitude"] <= 70.0 and tone["isSpeaking"] is True
+            cam.disable_audio()
+            async with asyncio.timeout(WAIT):
+                while (await amplitudes.next(WAIT)).payload["amplitude"] != 0.0:
+                    pass
+            assert cam.is_audio_enabled() is False
+            sid = cam.stream_id
+            cam.release()
+            await until(lambda: sid not in backend.streams(), WAIT)
+
+    run_async(test)
+
+
+def test_a_fed_stream_is_not_metered_and_metering_stops_with_the_streams() -> None:
+    async def scenario(net: Net) -> None:
+        reports: list[m.MediaEvent] = []
+        backend = AiortcMedia(audio_level_interval=0.02)
+        backend.bind(reports.append)
+        feed = SyntheticAudioTrack(SourceControl(), "own-audio")
+        fed = backend.add_stream([feed])
+        backend.apply(fx.AcquireMedia("r1", "media", audio=True, video=False))
+        await until(lambda: any(isinstance(r, AudioLevel) for r in reports))
+        (sid,) = [s for s in backend.streams() if s != fed]
+        levels = [r for r in reports if isinstance(r, AudioLevel)]
+        assert {r.stream_id for r in levels} == {sid}
+        assert levels[0].level == audio_level(backend.stream(sid))  # type: ignore[arg-type]
+        backend.apply(fx.ReleaseMedia(sid))
+        backend.apply(fx.ReleaseMedia(fed))
+        await asyncio.sleep(0.1)
+        count = len(reports)
+        await asyncio.sleep(0.1)
+        assert len(reports) == count  # nothing held: no meter running
+        feed.stop()
+        await backend.close()
+
+    run(scenario)
+    with pytest.raises(ValueError):
+        AiortcMedia(audio_level_interval=0)
