@@ -8,17 +8,20 @@ from typing import Any
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
+from rtcstate.conversation import ConversationState
 from rtcstate.effects import Drop, Effect, Emit
 from rtcstate.session import ROUTE_KINDS, Session, SessionConfig
 from rtcstate.session_connection import SessionDrop
 from rtcstate.stream import (
     AudioLevel,
     ConstraintsApplied,
+    RemoteFlowChanged,
     Stream,
     StreamDrop,
     StreamTrackEnded,
     StreamTrackMuted,
 )
+from rtcstate.testing.network import Client, SimNetwork
 
 SID = "stream-1"
 
@@ -95,3 +98,51 @@ def test_a_stream_child_ignores_wire_timers_and_connection_changes() -> None:
     (drop,) = stream.timer_fired("x", 1.0)
     assert isinstance(drop, Drop) and drop.reason is StreamDrop.UNEXPECTED
     assert stream.state.value == "live"
+
+
+# --- streams held by a conversation (published or received there), through real sessions ---
+
+ROOM = "mesh"
+
+
+def _room_with_stream() -> tuple[SimNetwork, Client, Client, Stream]:
+    net = SimNetwork(seed=5)
+    alice, bob = (net.add_client(SessionConfig(u)) for u in ("alice", "bob"))
+    net.run(until=1.0)
+    convs = []
+    for at, client in ((1.0, alice), (2.0, bob)):
+        conv = client.session.get_conversation(ROOM)
+        net.command(client, at, conv.join, "join")
+        net.run(until=at + 1.0)
+        assert conv.state is ConversationState.JOINED
+        convs.append(conv)
+    a, b = convs
+    cam = Stream("cam-a")
+    net.command(alice, 4.0, lambda now: a.publish(now, cam), "publish")
+    net.run(until=5.0)
+    net.command(bob, 6.0, lambda now: b.subscribe_to_stream(now, "cam-a"), "subscribe")
+    net.run(until=9.0)
+    assert "cam-a" in b.media.remote_streams and a.holds_stream("cam-a")
+    return net, alice, bob, cam
+
+
+def _stream_emits(fx: list[Effect], event: str) -> list[Any]:
+    return [e.payload for e in fx if isinstance(e, Emit) and e.event == event]
+
+
+def test_reports_about_a_rooms_streams_reach_them_through_the_session() -> None:
+    _net, alice, bob, cam = _room_with_stream()
+    # the publisher's stream (not attached: the room holds it)
+    fx = alice.session.media_event(AudioLevel("cam-a", 0.3), 10.0)
+    assert _stream_emits(fx, "audioAmplitude")[0] == 30.0
+    fx = alice.session.media_event(StreamTrackMuted("cam-a", "audio", True), 10.0)
+    assert _stream_emits(fx, "audioFlowStatusChanged") == [{"enabled": True, "muted": True}]
+    assert cam.is_audio_muted()
+    # the subscriber's remote stream: the far side's switch
+    fx = bob.session.media_event(RemoteFlowChanged("cam-a", "video", False), 10.0)
+    (active,) = _stream_emits(fx, "activeStateChange")
+    assert active["active"] is False and active["type"] == "video"
+    assert _stream_emits(fx, "remoteStreamUpdated")[0]["videoMuted"] is True
+    # a stream no room holds
+    (drop,) = bob.session.media_event(AudioLevel("cam-z", 0.3), 10.0)
+    assert isinstance(drop, Drop) and drop.reason is SessionDrop.UNKNOWN_ID
