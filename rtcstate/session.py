@@ -23,7 +23,9 @@ and random sources. It composes four parts, each a module of one concern:
 Routing: a received message whose class has ``ROUTE`` goes, once CONNECTED, to the child
 registered under that id (O(1)), or to the factory for its type, or gets the unknown-id answer;
 any other message is an input of the connection table. A media report goes to the child named by
-its ``ROUTE`` (``Capabilities`` are kept: calls consult them). A timer goes to the machine that
+its ``ROUTE`` (``Capabilities`` are kept: calls consult them); a stream-level report
+(``stream_id``) to the stream the application attached, else to the room that publishes or
+received that stream. A timer goes to the machine that
 armed it. Whatever a child returns is booked (its timers) and a child that ended is detached, its
 timers cancelled: no timer outlives its machine. Undecodable input gives ``error``
 ``MESSAGE_DECODE_ERROR``; nothing from the wire, the media stack or a timer raises.
@@ -561,6 +563,12 @@ class Session:
         if child is None and route == "call_id":  # a conversation's call (its slot)
             child = self._router.routes["ccall_id"].get(key)
             route = "ccall_id" if child is not None else route
+        if child is None and route == "stream_id":  # a stream published or received in a room
+            for name, room in self._router.routes["room"].items():
+                holds = getattr(room, "holds_stream", None)
+                if holds is not None and holds(key):
+                    child, route, key = room, "room", name
+                    break
         if child is None:
             detail = f"{type(event).__name__} for unknown {route} {key}"
             drop = Drop(SessionDrop.UNKNOWN_ID, detail)

@@ -48,6 +48,7 @@ ROUTE_KINDS: Mapping[str, str] = {
     "room": "conversation",  # conversations by room name (rtcstate.conversation.registry)
     "ccall_id": "conversationCall",  # a conversation's calls (rtcstate.conversation.slots)
     "post_id": "post",  # contact messages awaiting their ack (rtcstate.contact_post)
+    "stream_id": "stream",  # streams the application created (rtcstate.stream: media reports)
 }
 """Route field of a message or media report → the kind of child it addresses.
 

@@ -33,6 +33,11 @@ stream's tracks belong to its peer connection) and :class:`ApplyConstraints`. Re
 routed by ``stream_id``): :class:`StreamTrackMuted`, :class:`StreamTrackEnded`,
 :class:`AudioLevel`, :class:`ConstraintsApplied`, :class:`RemoteFlowChanged`.
 
+The session routes the reports to a stream the application created (``ua.create_stream``)
+when it is attached under the ``stream_id`` route (:data:`~rtcstate.session_router.ROUTE_KINDS`;
+the stream then implements the session's child protocol: no wire message, no timer); a
+released stream is detached at its next report.
+
 Inputs are data: :data:`STREAM_INPUTS` and :data:`STREAM_VERDICTS` (every report to a
 released stream is dropped with :attr:`StreamDrop.RELEASED`; a report about a kind the stream
 does not have with :attr:`StreamDrop.NO_SUCH_TRACK`). A report never raises. The stream owns no
@@ -273,6 +278,11 @@ class Stream:
     def released(self) -> bool:
         return self.state is StreamState.RELEASED
 
+    @property
+    def ended(self) -> bool:
+        """A session child (route ``stream_id``) is detached once released."""
+        return self.state is StreamState.RELEASED
+
     def has_audio(self) -> bool:
         return self.tracks["audio"].available
 
@@ -370,6 +380,21 @@ class Stream:
         if not handled and not fx:
             fx.append(Drop(StreamDrop.NO_SUCH_TRACK, f"{type(event).__name__}: no {kind} track"))
         return fx
+
+    # --- the rest of a session child (route ``stream_id``): a stream owns no wire message,
+    # no timer, and does not care about the relay connection
+
+    def receive(self, env: object, now: float) -> list[Effect]:
+        return [Drop(StreamDrop.UNEXPECTED, f"wire message {type(env).__name__}")]
+
+    def timer_fired(self, name: str, now: float) -> list[Effect]:
+        return [Drop(StreamDrop.UNEXPECTED, f"timer {name}")]
+
+    def on_disconnected(self, now: float) -> list[Effect]:
+        return []
+
+    def on_reconnected(self, now: float) -> list[Effect]:
+        return []
 
     # --- internals ------------------------------------------------------------------------------
 

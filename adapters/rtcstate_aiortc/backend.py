@@ -8,7 +8,9 @@ raises. What needs no peer connection is done at once: ``AcquireMedia`` creates 
 :class:`~rtcstate_aiortc.sources.SyntheticStream` and reports ``MediaAcquired`` on the next loop
 iteration (never from inside ``apply``: the runtime is still carrying out the input that
 produced the effect), ``ReleaseMedia`` releases a stream (what still reads it sends silence or
-black), ``SetTrackEnabled`` flips the call's mute flags. Everything else about a call goes
+black), ``SetTrackEnabled`` flips the call's mute flags, and the stream commands
+(``SetStreamTrackEnabled``, ``ReleaseTrack``, ``ApplyConstraints``) change the stream every
+call publishing it reads (:mod:`rtcstate_aiortc.streamcontrol`). Everything else about a call goes
 into that call's queue and is carried out, strictly in order, by the call's worker task; a
 failure becomes a report (``DescriptionFailed`` for descriptions, ``IceStateChanged("failed")``
 for the connection, ``DataChannelClosed`` for a channel), never an exception. Data channel
@@ -63,12 +65,14 @@ from aiortc.mediastreams import MediaStreamTrack
 
 from rtcstate import effects as fx
 from rtcstate import media as m
+from rtcstate.stream import AudioLevel
 from rtcstate_aiortc import loopback
 from rtcstate_aiortc._base import Reporter, _Call, _describe, log
 from rtcstate_aiortc.connection import BOOTSTRAP_CHANNEL_ID, _PeerConnections
 from rtcstate_aiortc.feeds import MediaSource, feeds_of
 from rtcstate_aiortc.recorder import _Recorders
 from rtcstate_aiortc.sources import SourceControl, SyntheticStream
+from rtcstate_aiortc.streamcontrol import STREAM_COMMANDS, audio_level, carry_out
 
 if TYPE_CHECKING:  # pragma: no cover
     from rtcstate_asyncio.backend import MediaBackend
@@ -118,6 +122,11 @@ class AiortcMedia(_PeerConnections, _Recorders):
         relay remote tracks so that ``StartRecording(call_id)`` can record them.
     ``recordings_dir`` (default: a fresh temporary folder)
         where recordings are written.
+    ``audio_level_interval`` (default None: off)
+        seconds between two ``AudioLevel`` reports of each local stream whose audio is
+        synthetic (the tone: about 0.65; disabled, released or stopped: 0.0;
+        :func:`~rtcstate_aiortc.streamcontrol.audio_level`): the stream's ``audioAmplitude``.
+        Streams fed by the application's audio are not measured.
     ``media_source`` (default None: synthetic content)
         ``source(call_type)`` called for each acquired stream, returning the aiortc tracks (or
         a ``MediaPlayer``) that feed it: :func:`~rtcstate_aiortc.feeds.file_source` plays a
@@ -142,6 +151,7 @@ class AiortcMedia(_PeerConnections, _Recorders):
         relay_remote: bool = False,
         recordings_dir: str | pathlib.Path | None = None,
         media_source: MediaSource | None = None,
+        audio_level_interval: float | None = None,
     ) -> None:
         if not 0 <= buffered_low < buffered_high:
             raise ValueError("need 0 <= buffered_low < buffered_high")
@@ -163,6 +173,10 @@ class AiortcMedia(_PeerConnections, _Recorders):
         self.relay_remote = relay_remote or on_remote_track is not None
         self.recordings_dir = None if recordings_dir is None else pathlib.Path(recordings_dir)
         self.media_source = media_source
+        if audio_level_interval is not None and not audio_level_interval > 0:
+            raise ValueError("audio_level_interval must be > 0 or None")
+        self.audio_level_interval = audio_level_interval
+        self._metering = False
         self._feed_relay = MediaRelay()
         self._recordings = {}
         self._recorded = {}
@@ -280,7 +294,32 @@ class AiortcMedia(_PeerConnections, _Recorders):
             relay=self._feed_relay,
             owns_feeds=isinstance(source, MediaPlayer),
         )
+        self._meter_soon()
         return sid
+
+    # --- audio levels -------------------------------------------------------------------------
+
+    def _meter_soon(self) -> None:
+        interval = self.audio_level_interval
+        if interval is None or self._metering:
+            return
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return  # no loop (a stream added before the loop runs): metered from the next one
+        self._metering = True
+        self._later(interval, self._meter)
+
+    def _meter(self) -> None:
+        """One ``AudioLevel`` per metered stream; again after the interval while any is held."""
+        self._metering = False
+        if self._closed or not self._streams:
+            return
+        for sid, stream in list(self._streams.items()):
+            level = audio_level(stream)
+            if level is not None:
+                self._emit(AudioLevel(sid, level))
+        self._meter_soon()
 
     # --- introspection ------------------------------------------------------------------------
 
@@ -304,6 +343,14 @@ class AiortcMedia(_PeerConnections, _Recorders):
         desc = None if pc is None else pc.localDescription
         return None if desc is None else str(desc.sdp)
 
+    def streams(self) -> list[str]:
+        """Ids of the local streams the backend holds (acquired or added, not released)."""
+        return list(self._streams)
+
+    def stream(self, stream_id: str) -> SyntheticStream | None:
+        """The local stream ``stream_id`` (its kinds, geometry, disabled and stopped kinds)."""
+        return self._streams.get(stream_id)
+
     def calls(self) -> list[str]:
         """Ids of the calls the backend holds (a connection or pending effects)."""
         return list(self._calls)
@@ -321,6 +368,10 @@ class AiortcMedia(_PeerConnections, _Recorders):
             call = self._call(effect.call_id, create=True)
             if call is not None and effect.kind in call.control.enabled:
                 call.control.enabled[effect.kind] = effect.enabled
+        elif isinstance(effect, STREAM_COMMANDS):
+            report = carry_out(self._streams, effect)
+            if report is not None:
+                self._report_soon(report)
         elif isinstance(effect, fx.StartRecording):
             self._start_recording(effect.call_id)
         elif isinstance(effect, fx.StopRecording):
@@ -405,6 +456,7 @@ class AiortcMedia(_PeerConnections, _Recorders):
                 feed.stop()  # a kind the call did not ask for
         self._streams[stream.stream_id] = stream
         self._by_request[effect.request_id] = stream.stream_id
+        self._meter_soon()
         acquired = m.MediaAcquired(effect.request_id, stream.stream_id, effect.audio, effect.video)
         self._report_soon(acquired)
 

@@ -22,9 +22,11 @@ The tracks pace themselves on the loop's clock and produce:
   with a bright vertical bar sliding across a grey background. A frame is one row repeated,
   built with ``bytes`` multiplication: no numpy, little CPU.
 
-A muted kind (``SetTrackEnabled``), or one the published stream lacks or released, gives
-silence or black frames, as a disabled browser track does. Every frame handed to aiortc is
-counted in ``SourceControl.sent``.
+A muted kind (``SetTrackEnabled``, per call), a kind of the stream disabled or released
+(``SetStreamTrackEnabled``, ``ReleaseTrack``: :mod:`rtcstate_aiortc.streamcontrol`), or one the
+published stream lacks or released, gives silence or black frames, as a disabled browser track
+does. The video follows the stream's size and rate (``ApplyConstraints``) at its next frame.
+Every frame handed to aiortc is counted in ``SourceControl.sent``.
 
 *Real media in.* A stream may be *fed* by the application's own aiortc tracks (a microphone,
 a bot's generated frames, the tracks of aiortc's ``MediaPlayer`` reading a file): its
@@ -52,6 +54,7 @@ from av import AudioFrame, VideoFrame
 __all__ = [
     "AUDIO_PTIME",
     "AUDIO_RATE",
+    "TONE_PEAK",
     "SourceControl",
     "SyntheticAudioTrack",
     "SyntheticStream",
@@ -63,6 +66,8 @@ AUDIO_PTIME = 0.020
 _AUDIO_SAMPLES = int(AUDIO_RATE * AUDIO_PTIME)  # 960
 _TONE_HZ = 400.0  # 8 whole periods per 20 ms frame
 _TONE_AMPLITUDE = 3000
+TONE_PEAK = _TONE_AMPLITUDE
+"""The synthetic tone's peak sample (s16): what the audio meter reads."""
 _VIDEO_CLOCK = 90_000
 
 
@@ -98,6 +103,32 @@ class SyntheticStream:
     #: the feeds are the backend's (a file's player): released with the stream; the
     #: application's own tracks are left to it
     owns_feeds: bool = False
+    #: kinds the application disabled (``SetStreamTrackEnabled``): silence / black meanwhile
+    disabled: set[str] = attrs.field(factory=set)
+    #: kinds released (``ReleaseTrack``): silence / black from then on
+    stopped: set[str] = attrs.field(factory=set)
+
+    def sends(self, kind: str) -> bool:
+        """Whether ``kind`` carries content (has it, not released, disabled or stopped)."""
+        return (
+            self.has(kind)
+            and not self.released
+            and kind not in self.disabled
+            and kind not in self.stopped
+        )
+
+    def set_enabled(self, kind: str, enabled: bool) -> None:
+        if enabled:
+            self.disabled.discard(kind)
+        else:
+            self.disabled.add(kind)
+
+    def stop_track(self, kind: str) -> None:
+        """``ReleaseTrack``: ``kind`` is over (a feed of it the stream owns is stopped)."""
+        self.stopped.add(kind)
+        feed = self.feeds.get(kind)
+        if feed is not None and self.owns_feeds:
+            feed.stop()
 
     def has(self, kind: str) -> bool:
         return self.audio if kind == "audio" else self.video if kind == "video" else False
@@ -133,12 +164,7 @@ class SourceControl:
     def live(self, kind: str) -> bool:
         """Whether ``kind`` carries content now (else silence / black)."""
         stream = self.stream
-        return (
-            self.enabled.get(kind, False)
-            and stream is not None
-            and not stream.released
-            and stream.has(kind)
-        )
+        return self.enabled.get(kind, False) and stream is not None and stream.sends(kind)
 
     def tracks(self, kinds: list[str]) -> list[MediaStreamTrack]:
         """Fresh track objects for ``kinds`` (audio first), with the call's stable ids."""
@@ -287,6 +313,7 @@ class SyntheticVideoTrack(_PacedTrack):
         self._black = bytes([16]) * (width * height)
         self._last_pts = -1
         self._epoch: float | None = None  # loop time of pts 0
+        self._wall = False  # the geometry changed once: pts from the wall clock
 
     def _luma(self, n: int) -> bytes:
         w, h = self._width, self._height
@@ -296,6 +323,23 @@ class SyntheticVideoTrack(_PacedTrack):
         row[x : x + bar] = bytes([235]) * bar
         return bytes(row) * h
 
+    def _follow(self) -> None:
+        """The published stream's geometry changed (``ApplyConstraints``): frames of the new
+        size and rate from the next one on, stamped from the wall clock (still increasing)."""
+        stream = self._control.stream
+        if stream is None or (stream.width, stream.height, stream.fps) == (
+            self._width,
+            self._height,
+            self._fps,
+        ):
+            return
+        self._width, self._height, self._fps = stream.width, stream.height, stream.fps
+        self._chroma = bytes([128]) * ((self._width // 2) * (self._height // 2))
+        self._black = bytes([16]) * (self._width * self._height)
+        self._period = 1.0 / self._fps
+        self._repace()
+        self._wall = True
+
     async def recv(self) -> VideoFrame:
         fed = await self._fed_frame()
         if fed is not None:
@@ -303,6 +347,7 @@ class SyntheticVideoTrack(_PacedTrack):
             self._stamp(fed, 0)
             self._repace()
             return fed
+        self._follow()
         n = await self._next()
         frame = VideoFrame(self._width, self._height, "yuv420p")
         luma = self._luma(n) if self._control.live("video") else self._black
@@ -318,7 +363,7 @@ class SyntheticVideoTrack(_PacedTrack):
         now = asyncio.get_running_loop().time()
         if self._epoch is None:
             self._epoch = now - pts / _VIDEO_CLOCK
-        if self._fed:
+        if self._fed or self._wall:
             pts = max(self._last_pts + 1, int((now - self._epoch) * _VIDEO_CLOCK))
         frame.pts = pts
         frame.time_base = fractions.Fraction(1, _VIDEO_CLOCK)

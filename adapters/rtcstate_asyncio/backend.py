@@ -16,6 +16,7 @@ from typing import Protocol
 
 from rtcstate import effects as fx
 from rtcstate.media import MediaEvent
+from rtcstate.stream import ApplyConstraints, ReleaseTrack, SetStreamTrackEnabled
 
 Reporter = Callable[[MediaEvent], None]
 
@@ -37,6 +38,9 @@ MEDIA_EFFECTS: tuple[type[fx.Effect], ...] = (
     fx.PublishStream,
     fx.StartRecording,
     fx.StopRecording,
+    SetStreamTrackEnabled,
+    ReleaseTrack,
+    ApplyConstraints,
 )
 
 

@@ -12,6 +12,10 @@ to no call: the session would release it). A stream so made can be published in 
 (``conversation.publish``) and sent in a 1-1 call (``contact.call(stream_id=stream.stream_id)``):
 the backend sends a stream it holds by id (``PublishStream``). A *remote* stream is the one a
 subscription or a call received (``streamAdded``); its tracks belong to the peer connection.
+A local stream is attached to the session under the ``stream_id`` route: the backend's reports
+about it (``AudioLevel``, ``StreamTrackEnded``, ``StreamTrackMuted``, ``ConstraintsApplied``)
+reach it and fire its events (``audioAmplitude``, ``trackStopped``, ``flowStatusChanged``,
+``constraintsChanged``).
 
 Commands (``enable_audio``, ``disable_video``, ``release``...) run the core's at once: a misuse
 (a kind the stream lacks: 9; a released stream: 16) raises before anything changes. Creation
@@ -23,6 +27,7 @@ backend could not make the media or there is no backend, 11 ERROR_TIMED_OUT afte
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 from typing import TYPE_CHECKING, Any
 
@@ -126,12 +131,29 @@ class Stream(StreamEvents):
         """``release()``: its tracks stop (``release``, then ``stopped``)."""
         self._run(self.core.release)
 
+    def release_audio(self) -> None:
+        """``releaseAudio()``: the audio track stops (``trackStopped``)."""
+        self._run(self.core.release_audio)
+
+    def release_video(self) -> None:
+        """``releaseVideo()``: the video track stops (``trackStopped``)."""
+        self._run(self.core.release_video)
+
+    def apply_constraints(self, constraints: dict[str, Any]) -> None:
+        """``applyConstraints()``: the backend applies what it can (``width``, ``height``,
+        ``frameRate`` over aiortc) and ``constraintsChanged`` tells what applies."""
+        self._run(functools.partial(_constrain, self.core, constraints))
+
     def _run(self, command: Any) -> None:
         self.session.runtime.run(command)
 
     def __repr__(self) -> str:
         where = "remote" if self.is_remote else "local"
         return f"<Stream {self.stream_id} {where}{' released' if self.released else ''}>"
+
+
+def _constrain(core: core_stream.Stream, constraints: Any, now: float) -> list[fx.Effect]:
+    return core.apply_constraints(now, constraints)
 
 
 class LocalStreams:
@@ -186,7 +208,13 @@ class LocalStreams:
             return True
         if isinstance(event, MediaAcquired):
             core = core_stream.Stream(event.stream_id, audio=event.audio, video=event.video)
+            self.session.runtime.run(functools.partial(self._attach, core))
             future.set_result(self.session._wrap_stream(core))
         elif isinstance(event, MediaFailed):
             future.set_exception(RtcError(ErrorNumber.ERROR_OTHER, event.error))
         return True
+
+    def _attach(self, core: core_stream.Stream, now: float) -> list[fx.Effect]:
+        """The session routes the stream's media reports (``stream_id``) to it from now on."""
+        self.session.core.attach("stream_id", core.stream_id, core)
+        return []

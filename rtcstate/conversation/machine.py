@@ -567,6 +567,12 @@ class _Room:
 
     # --- public: media (publish / subscribe: rtcstate.conversation.media) ------------------------
 
+    def holds_stream(self, stream_id: str) -> bool:
+        """Whether ``stream_id`` is a stream this device publishes here or received here (the
+        session routes a stream-level report no created stream takes to the room holding it)."""
+        media = self.media
+        return stream_id in media.published or stream_id in media.remote_streams
+
     def get_available_stream_list(self) -> list[dict[str, Any]]:
         """``getAvailableStreamList()``: the room's streams (StreamInfo), this device's too."""
         return self.media.get_available_stream_list()
