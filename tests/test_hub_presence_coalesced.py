@@ -289,3 +289,24 @@ def test_every_session_converges_to_the_hub_with_contact_list_updates_per_group(
                     members[g] -= set(users)
         for g in GROUPS:
             assert members.get(g, set()) == groups.get(g, set()), (conn, g)
+
+
+def test_a_user_that_does_not_read_and_registers_again_is_not_walked_at_every_tick() -> None:
+    """Churn of users whose backlog is high (issue 11): registering again on the same
+    connection owes them the group's list again, but they are fed when they report their
+    backlog drained, not polled at every tick (which made each tick O(users online))."""
+    hub = Hub(presence_interval=INTERVAL, register_rate=None, identity_rate_limit=None,
+              idle_timeout=None)  # fmt: skip
+    populate(hub, 200)
+    for i in range(100):  # churn: leave and register again, still not reading
+        hub.receive_envelope(f"u{i}", Envelope(wire.Unregister()), 20.0)
+        assert batches_to(register(hub, f"u{i}", f"u{i}", 20.0), f"u{i}") == []
+    flushed = hub.tick(20.0 + INTERVAL)  # the churn's changes, to every subscriber
+    assert len(batches_to(flushed, "u150")) == 1
+    assert all(batches_to(flushed, f"u{i}") == batches_to(flushed, "u150") for i in range(100))
+    # nothing is owed to anyone who may be sent it: no more flush is due
+    due = hub.next_deadline()
+    assert due is None or due > 20.0 + 5 * INTERVAL
+    # one of them reports its backlog drained: it is fed the list again, in bounded batches
+    fed = batches_to(hub.queued("u7", 0, 30.0), "u7")
+    assert fed and all(b.group == "default" for b in fed)

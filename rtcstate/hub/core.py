@@ -830,6 +830,8 @@ class Hub:
 
     def _with_user_data(self, conn: str, space: Space, fx: list[HubEffect]) -> list[HubEffect]:
         """``fx`` (presence for ``conn``) followed by the data of the users it lists."""
+        if not self._user_data.users(space.tenant):
+            return fx  # nobody published data: the batches need not be read again
         users: dict[str, None] = {}
         for e in fx:
             if type(e) is Deliver and type(e.envelope.message) is wire.PresenceBatch:
@@ -887,7 +889,8 @@ class Hub:
             mine.jobs.extend(SnapshotJob(g, None) for g in new_groups)
             if not mine.jobs:
                 return []
-            self._feeding[c.id] = None
+            if mine.queued <= self.feed_step:  # else fed when it reports its backlog drained
+                self._feeding[c.id] = None
             # what is small now (contacts, small groups), the rest as the backlog drains
             return self._feed(c, self.feed_step, small_only=True)
         seen = set() if initial else set(presence.visible_users(mine))

@@ -161,23 +161,30 @@ def feed(
             job.names = list(members)
         names = job.names
         present: list[list[str]] = []
+        flat: list[str] = []
         used = 0
         limit = min(max_bytes // 2, budget - sent)  # about one frame's worth per batch
-        while job.pos < len(names) and used < limit:
-            user = names[job.pos]
-            job.pos += 1
+        live = presence.members.get(group, {}) if group is not None else mine.contacts
+        pos, end = job.pos, len(names)
+        while pos < end and used < limit:
+            user = names[pos]
+            pos += 1
             devs = users.get(user)
-            if not devs or (len(devs) == 1 and own in devs):
+            if not devs or user not in live or (len(devs) == 1 and own in devs):
                 continue
-            if group is None:
-                if user not in mine.contacts:
-                    continue
-            elif user not in presence.members.get(group, {}):
-                continue
-            present.append(list(devs))
-            used += sum(len(a.encode()) + 3 for a in devs)
-        for msg in delta_batches(group, present, [], max_bytes):
-            fx.append(Deliver(conn, wire.Envelope(msg)))
+            listed = list(devs)
+            present.append(listed)
+            flat.extend(listed)
+            for address in listed:
+                used += len(address.encode()) + 3
+        job.pos = pos
+        room = max_bytes - _OVERHEAD - (0 if group is None else len(group.encode()))
+        if present and used <= room:
+            # what delta_batches would say, without measuring every name again: one batch
+            fx.append(Deliver(conn, wire.Envelope(wire.PresenceBatch(flat, group, []))))
+        else:
+            for msg in delta_batches(group, present, [], max_bytes):
+                fx.append(Deliver(conn, wire.Envelope(msg)))
         sent += max(used, 1)
         if job.pos >= len(names):
             jobs.popleft()
