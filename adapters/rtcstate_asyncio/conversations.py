@@ -93,11 +93,13 @@ class Outcomes:
     def expect_recording(self, target: str, command: str) -> asyncio.Future[Any]:
         """The future of a recording ``command`` (``start`` / ``stop``) of ``target``, settled
         by the core's ``RecordingOutcome`` (its 10 s / 5 s timers included)."""
-        return self.expect(_recording_key(target, command))
+        key = _recording_key(target, command)
+        self._early.pop(key, None)  # an outcome nobody awaited (a core command) is stale
+        return self.expect(key)
 
-    def forget(self, key: str) -> None:
+    def forget_recording(self, target: str, command: str) -> None:
         """Drop an expectation whose command raised (nothing will settle it)."""
-        self._futures.pop(key, None)
+        self._futures.pop(_recording_key(target, command), None)
 
     def settle(self, effect: Effect) -> None:
         """A Resolve / Reject / RecordingOutcome from the core (the runtime calls this)."""
@@ -403,7 +405,7 @@ class _Room:
         try:
             self.session.runtime.run(run)
         except BaseException:
-            outcomes.forget(_recording_key(target, command))
+            outcomes.forget_recording(target, command)
             future.cancel()
             raise
         info: dict[str, Any] = await future
