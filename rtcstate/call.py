@@ -190,6 +190,9 @@ from rtcstate.media import (
 )
 from rtcstate.negotiation import AdoptCallType, Negotiation, SendOnce, SendReliably, Withdraw
 from rtcstate.notices import CallDeclined, CallEnded, CallEstablished, CallNotice
+from rtcstate.recording import START_TIMEOUT as RECORDING_START_TIMEOUT
+from rtcstate.recording import STOP_TIMEOUT as RECORDING_STOP_TIMEOUT
+from rtcstate.recording import RecordingOutcome
 from rtcstate.reliable import ReliableSender, RtxOutcome
 from rtcstate.settings import CallSettings
 
@@ -202,6 +205,7 @@ __all__ = [
     "CallDrop",
     "CallHost",
     "CallOwner",
+    "CallRecordingTimer",
     "CallState",
     "CallTimer",
     "EndCause",
@@ -294,6 +298,18 @@ class CallTimer(enum.Enum):
 
 
 _TIMER_BY_NAME: dict[str, CallTimer] = {t.value: t for t in CallTimer}
+
+
+class CallRecordingTimer(enum.Enum):
+    """The recording's timers (``call:<call id>:recording_start|stop``): outside the table,
+    they settle the application's recording promise (``RecordingOutcome``) and never change
+    the call's state."""
+
+    START = "recording_start"  # apiRTC's 10 s start bound
+    STOP = "recording_stop"  # apiRTC's 5 s stop bound
+
+
+_RECORDING_TIMERS = frozenset(t.value for t in CallRecordingTimer)
 
 
 class CallState(enum.Enum):
@@ -661,6 +677,9 @@ class Call:
     _muted: tuple[bool, bool] = (False, False)  # audio, video
     _distant: ErrorCode | None = None  # the far side's ICE trouble we reported (DISTANT_*)
     _recording: bool = False
+    #: the recording command whose promise is pending (``start`` / ``stop``), its last info
+    _rec_pending: str | None = None
+    _rec_info: dict[str, Any] | None = None
     _away_ends_now: bool = False  # the end's EndCause.away_ends_now
     _told_alone: bool = False  # announced a local end before the far side acknowledged it
     #: ended because the relay found no device of the far side (its invite or bye undelivered)
@@ -756,14 +775,21 @@ class Call:
         if self._recording:
             raise RtcError(ErrorNumber.ERROR_STREAM_RECORD, "recording is already on")
         self._recording = True
-        return self.session.child_output(self, [StartRecording(self.call_id)])
+        self._rec_info = {"callId": self.call_id}
+        fx: list[Effect] = [StartRecording(self.call_id)]
+        self._rec_await(fx, "start", now + RECORDING_START_TIMEOUT)
+        return self.session.child_output(self, fx)
 
     def stop_recording(self, now: float) -> list[Effect]:
         """``stopRecording()``; ``recordingStopped`` then ``recordingAvailable`` follow."""
         if not self._recording:
             raise RtcError(ErrorNumber.ERROR_STREAM_RECORD, "recording is not on")
         self._recording = False
-        return self.session.child_output(self, [StopRecording(self.call_id)])
+        fx: list[Effect] = []
+        self._rec_settle(fx, int(ErrorNumber.ERROR_STREAM_RECORD))  # a start still pending
+        fx.append(StopRecording(self.call_id))
+        self._rec_await(fx, "stop", now + RECORDING_STOP_TIMEOUT)
+        return self.session.child_output(self, fx)
 
     def check_command(self, trigger: str) -> None:
         """Raise the apiRTC error ``trigger`` would give now (used by the invitation)."""
@@ -845,7 +871,10 @@ class Call:
         return self._deliver(type(event), event, now, None)
 
     def timer_fired(self, name: str, now: float) -> list[Effect]:
-        """One of this call's timers expired (``INPUTS.timers``); never raises."""
+        """One of this call's timers expired (``INPUTS.timers``, or a recording's); never
+        raises."""
+        if name in _RECORDING_TIMERS:
+            return self._rec_timeout(name)
         timer = _TIMER_BY_NAME.get(name)
         if timer is None:
             return [Drop(CallDrop.STALE_TIMER, f"call:{self.call_id}:{name}")]
@@ -948,6 +977,34 @@ class Call:
         fx: list[Effect] = []
         self._fire(fx, trigger, now, **kw)
         return fx
+
+    # --- recording: apiRTC's 10 s start / 5 s stop bounds --------------------------------------
+
+    def _rec_await(self, fx: list[Effect], command: str, deadline: float) -> None:
+        self._rec_pending = command
+        fx.append(StartTimer(f"call:{self.call_id}:recording_{command}", deadline))
+
+    def _rec_settle(self, fx: list[Effect], code: int | None = None) -> None:
+        """Settle the pending recording command (if any): resolved with the last info, or
+        rejected with ``code``; its timer is cancelled."""
+        command, self._rec_pending = self._rec_pending, None
+        if command is None:
+            return
+        fx.append(CancelTimer(f"call:{self.call_id}:recording_{command}"))
+        info = dict(self._rec_info or {"callId": self.call_id})
+        fx.append(RecordingOutcome(self.target, command, info, code))
+
+    def _rec_timeout(self, name: str) -> list[Effect]:
+        command = name.removeprefix("recording_")
+        if self._rec_pending != command:
+            return [Drop(CallDrop.STALE_TIMER, f"call:{self.call_id}:{name}")]
+        self._rec_pending = None
+        info = dict(self._rec_info or {"callId": self.call_id})
+        if command == "stop":  # apiRTC resolves a stop with the last info it has
+            return [RecordingOutcome(self.target, "stop", info)]
+        self._recording = False  # a start not confirmed in time: whatever began is stopped
+        code = int(ErrorNumber.ERROR_TIMED_OUT)
+        return [StopRecording(self.call_id), RecordingOutcome(self.target, "start", info, code)]
 
     def _tid(self, timer: CallTimer) -> str:
         return f"call:{self.call_id}:{timer.value}"
@@ -1369,6 +1426,10 @@ class Call:
         if self._recording:
             self._recording = False
             fx.append(StopRecording(self.call_id))
+        # the call ends: a pending start is rejected, a pending stop resolved with what is known
+        self._rec_settle(
+            fx, int(ErrorNumber.ERROR_STREAM_RECORD) if self._rec_pending == "start" else None
+        )
         if self._pc:
             self._pc = False
             fx.append(ClosePeerConnection(self.call_id))
@@ -1747,17 +1808,24 @@ class Call:
 
     def _recording_report(self, fx: list[Effect], now: float, msg: Any = None, **_: Any) -> None:
         info = {"callId": self.call_id, **msg.info}
+        if msg.status in ("started", "stopped", "available"):
+            self._rec_info = dict(info)
         if msg.status == "started":
             self._emit(fx, "recordingStarted", info)
+            if self._rec_pending == "start":
+                self._rec_settle(fx)
         elif msg.status == "stopped":
             self._recording = False
             self._emit(fx, "recordingStopped", info)
         elif msg.status == "available":
             self._emit(fx, "recordingAvailable", info)
             self._emit(fx, "recordAvailable", {"mediaURL": info.get("mediaURL")})
+            if self._rec_pending == "stop":
+                self._rec_settle(fx)
         elif msg.status == "failed":
             self._recording = False
             self._emit(fx, "error", _error(ErrorCode.RECORDING_FAILED, info))
+            self._rec_settle(fx, int(ErrorNumber.ERROR_STREAM_RECORD))
         else:
             fx.append(Drop(CallDrop.UNEXPECTED_REPORT, f"recording {msg.status}"))
 

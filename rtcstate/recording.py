@@ -152,6 +152,9 @@ class Recording:
     record_type: str = "stream"
     audio_only: bool = False
     video_only: bool = False
+    #: the first part of its timer ids (``<kind>:<media id>:start``): a conversation's
+    #: recording uses its calls' kind so the session routes the expiry to its slot
+    timer_kind: str = "recording"
     state: RecordingState = RecordingState.IDLE
     info: dict[str, Any] = attrs.field(factory=dict)
     timers: dict[RecordingTimer, float] = attrs.field(factory=dict)
@@ -161,7 +164,7 @@ class Recording:
         return self.state is not RecordingState.IDLE
 
     def timer_id(self, timer: RecordingTimer) -> str:
-        return f"recording:{self.media_id}:{timer.value}"
+        return f"{self.timer_kind}:{self.media_id}:{timer.value}"
 
     def start(self, now: float) -> list[Effect]:
         return self._command("start", now)

@@ -13,7 +13,15 @@ from hypothesis import strategies as st
 
 from rtcstate import call as call_module
 from rtcstate import media, wire
-from rtcstate.call import END_CAUSES, Call, CallDrop, CallState, CallTimer, EndPhase
+from rtcstate.call import (
+    END_CAUSES,
+    Call,
+    CallDrop,
+    CallRecordingTimer,
+    CallState,
+    CallTimer,
+    EndPhase,
+)
 from rtcstate.codes import LOCAL_ERROR_TO_WIRE_REASON, CallType, ErrorCode, HangupReason
 from rtcstate.drops import catalogue
 from rtcstate.effects import Drop, Effect, Emit
@@ -76,7 +84,7 @@ def test_call_drops_are_catalogued_members_never_free_strings() -> None:
 def test_every_timer_a_call_arms_is_one_of_its_typed_timers(name: str) -> None:
     scene = SCENARIOS[name]()
     prefix = f"call:{scene.call.call_id}:"
-    names = {t.value for t in CallTimer}
+    names = {t.value for t in CallTimer} | {t.value for t in CallRecordingTimer}
     for timer_id in scene.session.armed_timers():
         if timer_id.startswith(prefix):
             assert timer_id[len(prefix) :] in names, timer_id

@@ -124,5 +124,5 @@ def test_a_conversation_records_its_published_stream() -> None:
     assert book.start_recording(0.0)[0] == StartRecording("s1")
     fx = book.media_event(RecordingReport("s1", "started"), 1.0)
     assert _events(fx) == ["recordingStarted"] and book.is_recorded()
-    assert book.timer_fired("recording:s1:start", 10.0)[0].reason == "late-report"  # type: ignore[attr-defined]
+    assert book.timer_fired("conversationCall:s1:start", 10.0)[0].reason == "late-report"  # type: ignore[attr-defined]
     assert StopRecording("s1") in book.stop_recording(2.0)

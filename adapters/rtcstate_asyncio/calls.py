@@ -8,23 +8,19 @@ object) when an event or a command first names them. ``hangup()``, ``mute()``, `
 ``decline()`` call the core at once through the session's runtime (a misuse raises the core's
 :class:`~rtcstate.errors.RtcError` and nothing changes); the events come back through the
 session's routing. ``_ended`` tells the session when it may forget the wrapper.
-``start_recording()`` / ``stop_recording()`` settle on the call's recording events, with
-apiRTC's 10 s (start: rejects) and 5 s (stop: resolves with the last info) bounds, kept here
-because the core's 1-1 call has no recording timers yet (a conversation's recording has them,
-in :class:`rtcstate.recording.Recording`).
+``start_recording()`` / ``stop_recording()`` await the core's
+:class:`~rtcstate.recording.RecordingOutcome` (the runtime hands it to the session's
+outcomes): the core's call keeps apiRTC's 10 s (start: rejects) and 5 s (stop: resolves with
+the last info) bounds as its own timers; no timer decision lives here.
 """
 
 from __future__ import annotations
 
-import asyncio
 from typing import TYPE_CHECKING, Any
 
 from rtcstate import call as core_call
 from rtcstate import invitation as core_inv
-from rtcstate.codes import CallStatus, ErrorCode, ErrorNumber, HangupReason, InvitationStatus
-from rtcstate.errors import RtcError
-from rtcstate.recording import START_TIMEOUT, STOP_TIMEOUT
-from rtcstate_asyncio.emitter import EventStream
+from rtcstate.codes import CallStatus, HangupReason, InvitationStatus
 from rtcstate_asyncio.typed import CallEvents, ReceivedCallInvitationEvents
 from rtcstate_asyncio.wrapper import ReceivedInvitation, Wrapper
 
@@ -69,57 +65,33 @@ class Call(Wrapper[core_call.Call], CallEvents):
         """``startRecording()``: the RecordingInfo of ``recordingStarted``. Raises at once what
         the core raises (not ONGOING: 16; already on: 12); ``ERROR_STREAM_RECORD`` (12) when
         the media stack fails it (``error RECORDING_FAILED``), ``ERROR_TIMED_OUT`` (11) after
-        apiRTC's 10 s."""
-        events = self._events("recordingStarted", "error")
-        try:
-            self.session.runtime.run(lambda now: self.core.start_recording(now))
-            return await _recording_outcome(events, "recordingStarted", START_TIMEOUT)
-        finally:
-            events.close()
+        apiRTC's 10 s (the core's timer)."""
+        return await self._recording("start")
 
     async def stop_recording(self) -> dict[str, Any]:
         """``stopRecording()``: the RecordingInfo of ``recordingAvailable`` (the file written:
-        ``mediaURL``); after apiRTC's 5 s without it, resolves with the last info known (as
-        apiRTC does). Raises ``ERROR_STREAM_RECORD`` (12) when not recording."""
-        events = self._events("recordingStopped", "recordingAvailable", "error")
-        last: dict[str, Any] = {"callId": self.id}
+        ``mediaURL``); after apiRTC's 5 s without it (the core's timer), resolves with the last
+        info known (as apiRTC does). Raises ``ERROR_STREAM_RECORD`` (12) when not recording."""
+        return await self._recording("stop")
+
+    async def _recording(self, command: str) -> dict[str, Any]:
+        outcomes = self.session._outcomes
+        target = self.core.target
+        future = outcomes.expect_recording(target, command)
         try:
-            self.session.runtime.run(lambda now: self.core.stop_recording(now))
-            async with asyncio.timeout(STOP_TIMEOUT):
-                while True:
-                    event = await events.next()
-                    if event.name == "recordingStopped":
-                        last = dict(event.payload)
-                    elif event.name == "recordingAvailable":
-                        return dict(event.payload)
-                    elif _recording_failed(event.payload):
-                        raise RtcError(ErrorNumber.ERROR_STREAM_RECORD, "RECORDING_FAILED")
-        except TimeoutError:
-            return last
-        finally:
-            events.close()
+            if command == "start":
+                self.session.runtime.run(lambda now: self.core.start_recording(now))
+            else:
+                self.session.runtime.run(lambda now: self.core.stop_recording(now))
+        except BaseException:
+            outcomes.forget_recording(target, command)
+            future.cancel()
+            raise
+        info: dict[str, Any] = await future
+        return info
 
     def unmute(self, kind: str = "audio") -> None:
         self.session.runtime.run(lambda now: self.core.unmute(now, kind))
-
-
-def _recording_failed(payload: Any) -> bool:
-    return (
-        isinstance(payload, dict) and payload.get("errorCode") == ErrorCode.RECORDING_FAILED.value
-    )
-
-
-async def _recording_outcome(events: EventStream[Any], name: str, timeout: float) -> dict[str, Any]:
-    try:
-        async with asyncio.timeout(timeout):
-            while True:
-                event = await events.next()
-                if event.name == name:
-                    return dict(event.payload)
-                if _recording_failed(event.payload):
-                    raise RtcError(ErrorNumber.ERROR_STREAM_RECORD, "RECORDING_FAILED")
-    except TimeoutError:
-        raise RtcError(ErrorNumber.ERROR_TIMED_OUT, f"no {name} within {timeout} s") from None
 
 
 class ReceivedCallInvitation(

@@ -31,6 +31,7 @@ from rtcstate.codes import ConversationStatus, ErrorNumber, InvitationStatus
 from rtcstate.conversation import invitations as core_inv
 from rtcstate.effects import Effect
 from rtcstate.errors import RtcError
+from rtcstate.recording import RecordingOutcome
 from rtcstate.wire_conversation import ConvRequest
 from rtcstate_asyncio.emitter import EventStream, Handler
 from rtcstate_asyncio.streams import Stream
@@ -89,8 +90,21 @@ class Outcomes:
             self._futures[request_id] = future
         return future
 
+    def expect_recording(self, target: str, command: str) -> asyncio.Future[Any]:
+        """The future of a recording ``command`` (``start`` / ``stop``) of ``target``, settled
+        by the core's ``RecordingOutcome`` (its 10 s / 5 s timers included)."""
+        key = _recording_key(target, command)
+        self._early.pop(key, None)  # an outcome nobody awaited (a core command) is stale
+        return self.expect(key)
+
+    def forget_recording(self, target: str, command: str) -> None:
+        """Drop an expectation whose command raised (nothing will settle it)."""
+        self._futures.pop(_recording_key(target, command), None)
+
     def settle(self, effect: Effect) -> None:
-        """A Resolve / Reject from the core (the runtime calls this)."""
+        """A Resolve / Reject / RecordingOutcome from the core (the runtime calls this)."""
+        if isinstance(effect, RecordingOutcome):
+            effect = _from_recording(effect)
         if not isinstance(effect, cc.Resolve | cc.Reject):
             return
         future = self._futures.pop(effect.request_id, None)
@@ -109,6 +123,19 @@ class Outcomes:
                 code = ErrorNumber.ERROR_NETWORK_UNAVAILABLE
                 future.set_exception(ConversationError(code, info, "abandoned"))
                 future.exception()  # retrieved: an unawaited one is no error
+
+
+def _recording_key(target: str, command: str) -> str:
+    return f"recording:{target}:{command}"
+
+
+def _from_recording(effect: RecordingOutcome) -> cc.Resolve | cc.Reject:
+    key = _recording_key(effect.target, effect.command)
+    command = f"{effect.command}Recording"
+    if effect.code is None:
+        return cc.Resolve(effect.target, key, command, dict(effect.info))
+    info = "RECORDING_FAILED" if effect.code == ErrorNumber.ERROR_STREAM_RECORD else "timed out"
+    return cc.Reject(effect.target, key, command, effect.code, info)
 
 
 def _settle(future: asyncio.Future[Any], effect: cc.Resolve | cc.Reject) -> None:
@@ -314,6 +341,35 @@ class _Room:
         """``unsubscribeToStream(streamId)``: stop receiving it (``streamRemoved``)."""
         self.session.runtime.run(lambda now: self.core.unsubscribe_to_stream(now, stream_id))
 
+    async def start_recording(self, options: dict[str, Any] | None = None) -> dict[str, Any]:
+        """``startRecording(options)``: record the conversation -- the first stream this agent
+        publishes in it (``options``: RecordingOptions ``audioOnly`` / ``videoOnly``). Resolves
+        with the RecordingInfo of ``recordingStarted``; raises 12 ``ERROR_STREAM_RECORD`` at
+        once when nothing is published or it is already recorded, and when the media stack
+        fails it; 11 ``ERROR_TIMED_OUT`` when not started within 10 s (the core's timer)."""
+        return await self._recording("start", None, options)
+
+    async def stop_recording(self) -> dict[str, Any]:
+        """``stopRecording()``: the RecordingInfo of ``recordingAvailable`` (``mediaURL``: the
+        file); after 5 s without it, the last info known (as apiRTC does). 12 when not
+        recording, 16 while the start is still pending."""
+        return await self._recording("stop", None, None)
+
+    async def start_recording_published_stream(
+        self, stream: Stream | str, options: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """``ConversationCall.startRecordingPublishedStream(options)``: record one stream
+        published here (as :meth:`start_recording`)."""
+        return await self._recording("start", _sid(stream), options)
+
+    async def stop_recording_published_stream(self, stream: Stream | str) -> dict[str, Any]:
+        """``ConversationCall.stopRecordingPublishedStream()`` (as :meth:`stop_recording`)."""
+        return await self._recording("stop", _sid(stream), None)
+
+    def is_recorded(self) -> bool:
+        """``isRecorded()``: a recording of a stream published here is in progress."""
+        return self.core.media.is_recorded()
+
     # --- internals ----------------------------------------------------------------------------
 
     def _media_request(self, command: Any) -> asyncio.Future[Any]:
@@ -331,6 +387,29 @@ class _Room:
 
         self.session.runtime.run(run)
         return self.session._outcomes.expect(sent[0] if sent else None)
+
+    async def _recording(
+        self, command: str, stream_id: str | None, options: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        opts = options or {}
+        outcomes = self.session._outcomes
+        target = self.core.target
+        future = outcomes.expect_recording(target, command)
+
+        def run(now: float) -> list[Effect]:
+            if command == "stop":
+                return self.core.stop_recording(now, stream_id)
+            audio, video = bool(opts.get("audioOnly")), bool(opts.get("videoOnly"))
+            return self.core.start_recording(now, stream_id, audio_only=audio, video_only=video)
+
+        try:
+            self.session.runtime.run(run)
+        except BaseException:
+            outcomes.forget_recording(target, command)
+            future.cancel()
+            raise
+        info: dict[str, Any] = await future
+        return info
 
     def _listened(self) -> None:
         """A listener for ``streamListChanged`` is attached: the buffered ones are replayed."""

@@ -31,8 +31,9 @@ application API); an exception raised there is logged and the runtime goes on. M
 (:data:`~rtcstate_asyncio.backend.MEDIA_EFFECTS`) go to the :class:`MediaBackend`, whose reports
 come back as ``media_event``; with no backend the runtime reports
 ``Capabilities(webrtc=False, data_channels=False)`` so the core refuses what it cannot do.
-``Drop`` is logged at debug level. A conversation request's ``Resolve`` / ``Reject`` goes to
-the ``on_outcome`` callback (the API's futures, conversations.py).
+``Drop`` is logged at debug level. A conversation request's ``Resolve`` / ``Reject`` and a
+conversation recording's ``RecordingOutcome`` go to the ``on_outcome`` callback (the API's
+futures, conversations.py).
 
 *File transfers.* The core never holds a file: it asks the sending application for bytes with
 ``NeedData`` and hands the receiving one what arrived with ``ReceivedData``. The runtime keeps a
@@ -75,6 +76,7 @@ from rtcstate.filetransfer import FileTransfer, ReceivedFileTransferInvitation
 from rtcstate.hub import CloseCode
 from rtcstate.ids import IdSource, RandomSource
 from rtcstate.media import Capabilities, MediaEvent
+from rtcstate.recording import RecordingOutcome
 from rtcstate.session import Session, SessionConfig
 from rtcstate.transfer import NeedData, ReceivedData
 from rtcstate_asyncio.backend import MEDIA_EFFECTS, MediaBackend
@@ -298,7 +300,7 @@ class Runtime:
                 self._close(link)
         elif kind is fx.Drop:
             log.debug("%s: dropped %r", self.session.address, e)
-        elif kind is Resolve or kind is Reject:
+        elif kind is Resolve or kind is Reject or kind is RecordingOutcome:
             if self.on_outcome is not None:
                 self.on_outcome(e)
         elif kind is NeedData:

@@ -59,7 +59,7 @@ from rtcstate.conversation.joinrequest import ReceivedConversationJoinRequest
 from rtcstate.conversation.media import ConversationMedia
 from rtcstate.conversation.outcomes import Reject, Resolve
 from rtcstate.conversation.slots import ROUTE as CALL_ROUTE
-from rtcstate.conversation.slots import CallSlot
+from rtcstate.conversation.slots import CallSlot, RecordingSlot
 from rtcstate.drops import DropReason
 from rtcstate.effects import SESSION, CancelTimer, Drop, Effect, Emit, Send, StartTimer, target
 from rtcstate.errors import RtcError
@@ -623,6 +623,28 @@ class _Room:
             return self._media_command(now, lambda: call.hangup(now))
         return self._media_command(now, lambda: call.hangup(now, reason))
 
+    def start_recording(
+        self,
+        now: float,
+        stream_id: str | None = None,
+        *,
+        audio_only: bool = False,
+        video_only: bool = False,
+    ) -> list[Effect]:
+        """``startRecording`` (``stream_id`` None: the conversation, i.e. the first stream
+        published here; else ``startRecordingPublishedStream`` of that stream). 12 when nothing
+        is published or it is already recorded; settled by a ``RecordingOutcome``."""
+        return self._media_command(
+            now,
+            lambda: self.media.start_recording(
+                now, stream_id, audio_only=audio_only, video_only=video_only
+            ),
+        )
+
+    def stop_recording(self, now: float, stream_id: str | None = None) -> list[Effect]:
+        """``stopRecording`` (12 when not recording, 16 while it is still starting)."""
+        return self._media_command(now, lambda: self.media.stop_recording(now, stream_id))
+
     def call_ids(self) -> tuple[str, ...]:
         """The ids of this room's live calls (their slots are registered with the host)."""
         return tuple(self.media.calls)
@@ -654,15 +676,25 @@ class _Room:
 
     def _sync_slots(self, fx: list[Effect]) -> None:
         media = self.media
-        for call_id in [c for c in self._slots if c not in media.calls]:
-            del self._slots[call_id]
+        live = {sid: r for sid, r in media.recordings.items() if r.recording}
+        for key in [c for c in self._slots if c not in media.calls and c not in live]:
+            del self._slots[key]
             if self.host is not None:
-                fx.extend(e for e in self.host.detach(CALL_ROUTE, call_id) if e not in fx)
+                fx.extend(e for e in self.host.detach(CALL_ROUTE, key) if e not in fx)
         for call_id, call in media.calls.items():
             if call_id not in self._slots:
                 self._slots[call_id] = None
                 if self.host is not None:
                     self.host.attach(CALL_ROUTE, call_id, CallSlot(media, call))
+        for sid, recording in live.items():
+            # a recording's slot may have been detached by the session (it ended on its own
+            # report) while its key stayed here: a new recording of the stream attaches again
+            if sid not in self._slots or (
+                self.host is not None and self.host.child(CALL_ROUTE, sid) is None
+            ):
+                self._slots[sid] = None
+                if self.host is not None:
+                    self.host.attach(CALL_ROUTE, sid, RecordingSlot(media, recording))
 
     # --- internals: commands ---------------------------------------------------------------------
 

@@ -50,7 +50,7 @@ from rtcstate.effects import Drop, Effect, Emit, PublishStream, Send, target
 from rtcstate.errors import RtcError
 from rtcstate.ids import CounterIds, IdSource
 from rtcstate.media import RecordingReport
-from rtcstate.recording import Recording, RecordingTimer
+from rtcstate.recording import Recording, RecordingState, RecordingTimer
 from rtcstate.stream import Stream
 from rtcstate.wire_conversation import ConvAck, ConvError, ConvRequest
 from rtcstate.wire_streams import (
@@ -68,7 +68,8 @@ from rtcstate.wire_streams import (
 
 __all__ = ["ConversationMedia", "MediaDrop"]
 
-_TIMER_PREFIX = "conversationCall:"
+_SLOT_KIND = "conversationCall"
+_TIMER_PREFIX = f"{_SLOT_KIND}:"
 
 
 class MediaDrop(DropReason):
@@ -298,17 +299,28 @@ class ConversationMedia:
             fx.extend(call.abort(now))
         return fx
 
-    def start_recording(self, now: float, stream_id: str | None = None) -> list[Effect]:
+    def start_recording(
+        self,
+        now: float,
+        stream_id: str | None = None,
+        *,
+        audio_only: bool = False,
+        video_only: bool = False,
+    ) -> list[Effect]:
         """``startRecording`` of a published stream (``stream_id``; None: the conversation,
-        recorded as the first stream this device publishes in it)."""
+        recorded as the first stream this device publishes in it); RecordingOptions
+        ``audioOnly`` / ``videoOnly`` go into its RecordingInfo."""
         sid = stream_id if stream_id is not None else next(iter(self.published), None)
         if sid is None or sid not in self.published:
             raise RtcError(ErrorNumber.ERROR_STREAM_RECORD, "START_RECORD_MEDIA_FOUND")
         recording = self.recordings.get(sid)
+        kind = "stream" if stream_id is not None else "conversation"
         if recording is None:
-            kind = "stream" if stream_id is not None else "conversation"
-            recording = Recording(sid, self.target, self.room, kind)
+            recording = Recording(sid, self.target, self.room, kind, timer_kind=_SLOT_KIND)
             self.recordings[sid] = recording
+        if recording.state is RecordingState.IDLE:  # else start raises 12, nothing changed
+            recording.record_type = kind
+            recording.audio_only, recording.video_only = audio_only, video_only
         return recording.start(now)
 
     def stop_recording(self, now: float, stream_id: str | None = None) -> list[Effect]:

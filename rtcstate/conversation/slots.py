@@ -17,6 +17,12 @@ session detaches a slot that ends on its own input (cancelling any timer left); 
 conversation detaches the slots of calls that ended on any other input (leave, ejection, room
 closed, a stream removed, a bye, the relay connection lost): no timer outlives its call. Wire
 messages never reach a slot (none routes by ``ccall_id``); one that did would be dropped.
+
+A recording in progress (``startRecording`` of a published stream) has a slot too, a
+:class:`RecordingSlot` keyed by the recorded stream's id: the adapter's ``RecordingReport``
+names that id as its ``call_id`` and the recording's timers are spelled
+``conversationCall:<stream id>:start|stop``, so its reports and its 10 s / 5 s timers reach it
+the same way. It ends once the recording is idle again.
 """
 
 from __future__ import annotations
@@ -28,8 +34,9 @@ from rtcstate.conversation.call import ConversationCall, ConversationCallState
 from rtcstate.conversation.media import ConversationMedia, MediaDrop
 from rtcstate.drops import DropReason
 from rtcstate.effects import Drop, Effect
+from rtcstate.recording import Recording
 
-__all__ = ["KIND", "ROUTE", "CallSlot", "SlotDrop"]
+__all__ = ["KIND", "ROUTE", "CallSlot", "RecordingSlot", "SlotDrop"]
 
 ROUTE = "ccall_id"
 """The session route a conversation's calls are registered under (by call id)."""
@@ -73,6 +80,36 @@ class CallSlot:
 
     def on_disconnected(self, now: float) -> list[Effect]:
         return []  # the conversation tears its calls down
+
+    def on_reconnected(self, now: float) -> list[Effect]:
+        return []
+
+
+@attrs.define(slots=True, eq=False)
+class RecordingSlot:
+    """The session's handle on one recording of a published stream (keyed by its id)."""
+
+    media: ConversationMedia
+    recording: Recording
+
+    @property
+    def ended(self) -> bool:
+        return not self.recording.recording
+
+    def receive(self, env: wire.Envelope, now: float) -> list[Effect]:
+        return [Drop(SlotDrop.NOT_ROUTED, env.message.TYPE)]
+
+    def media_event(self, event: object, now: float) -> list[Effect]:
+        return self.media.media_event(event, now)
+
+    def timer_fired(self, name: str, now: float) -> list[Effect]:
+        return self.media.timer_fired(f"{KIND}:{self.recording.media_id}:{name}", now)
+
+    def close(self, now: float) -> list[Effect]:
+        return []
+
+    def on_disconnected(self, now: float) -> list[Effect]:
+        return []
 
     def on_reconnected(self, now: float) -> list[Effect]:
         return []
