@@ -149,17 +149,7 @@ class ConversationMedia:
             return []
         self.resuming = False
         for stream in list(self.published.values()):
-            info = stream.info()
-            request = ConvPublish(
-                self.room,
-                self._rid(),
-                stream.stream_id,
-                stream.has_audio(),
-                stream.has_video(),
-                bool(info["isAudioMuted"]),
-                bool(info["isVideoMuted"]),
-            )
-            fx.extend(self._send(request))
+            fx.extend(self._send(self._publish_request(stream)))
         return fx
 
     def suspend(self, now: float) -> list[Effect]:
@@ -221,17 +211,7 @@ class ConversationMedia:
             raise RtcError(ErrorNumber.ERROR_WRONG_STATE, "publish requires a joined conversation")
         if stream.released or stream.is_remote:
             raise RtcError(ErrorNumber.ERROR_BAD_PARAMETER, "a live local stream is published")
-        info = stream.info()
-        request = ConvPublish(
-            self.room,
-            self._rid(),
-            stream.stream_id,
-            stream.has_audio(),
-            stream.has_video(),
-            bool(info["isAudioMuted"]),
-            bool(info["isVideoMuted"]),
-            context,
-        )
+        request = self._publish_request(stream, context)
         self.published[stream.stream_id] = stream
         stream.conversations[self.room] = None
         return self._send(request)
@@ -429,6 +409,22 @@ class ConversationMedia:
         return [Emit(self.target, "streamAdded", stream.info())]
 
     # --- internals -----------------------------------------------------------------------------
+
+    def _publish_request(
+        self, stream: Stream, context: dict[str, Any] | None = None
+    ) -> ConvPublish:
+        """The relay request publishing ``stream`` here (at publish, and again on rejoining)."""
+        info = stream.info()
+        return ConvPublish(
+            self.room,
+            self._rid(),
+            stream.stream_id,
+            stream.has_audio(),
+            stream.has_video(),
+            bool(info["isAudioMuted"]),
+            bool(info["isVideoMuted"]),
+            context,
+        )
 
     def _rid(self) -> str:
         return self.ids("media-request")

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import pathlib
 from collections.abc import AsyncIterator, Awaitable, Callable
+from fractions import Fraction
 from typing import Any
 
 from rtcstate_asyncio import Relay, Session, UserAgent, serve
@@ -93,3 +95,22 @@ async def world(
         yield w
     finally:
         await w.close()
+
+
+def recorded_video_seconds(path: pathlib.Path) -> tuple[float, int, int]:
+    """Seconds covered by a recorded file's decoded video frames (PyAV), and the frames of
+    each kind: (seconds, video frames, audio frames)."""
+    import av
+
+    first: float | None = None
+    last = 0.0
+    counts = {"video": 0, "audio": 0}
+    with av.open(str(path)) as container:
+        for frame in container.decode(*container.streams):
+            kind = "video" if isinstance(frame, av.VideoFrame) else "audio"
+            counts[kind] += 1
+            if kind == "video" and frame.pts is not None:
+                t = float(frame.pts * (frame.time_base or Fraction(1, 1000)))
+                first = t if first is None else min(first, t)
+                last = max(last, t)
+    return last - (first or 0.0), counts["video"], counts["audio"]

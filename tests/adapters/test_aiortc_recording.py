@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import pathlib
-from fractions import Fraction
 from typing import Any
 
 import av
-from adaptertools import until
+from adaptertools import recorded_video_seconds, until
 from aiortc.mediastreams import MediaStreamTrack
 from rtcstate_aiortc import AiortcMedia
 from test_aiortc_backend import Net, connect_call, flowing, run
@@ -65,22 +64,6 @@ class Driver:
             handle.cancel()
 
 
-def _video_seconds(path: pathlib.Path) -> tuple[float, int, int]:
-    """Seconds covered by the decoded video frames, and the frames of each kind."""
-    first: float | None = None
-    last = 0.0
-    counts = {"video": 0, "audio": 0}
-    with av.open(str(path)) as container:
-        for frame in container.decode(*container.streams):
-            kind = "video" if isinstance(frame, av.VideoFrame) else "audio"
-            counts[kind] += 1
-            if kind == "video" and frame.pts is not None:
-                t = float(frame.pts * (frame.time_base or Fraction(1, 1000)))
-                first = t if first is None else min(first, t)
-                last = max(last, t)
-    return last - (first or 0.0), counts["video"], counts["audio"]
-
-
 def test_a_published_stream_is_recorded_into_a_decodable_file_of_the_recorded_time(
     tmp_path: pathlib.Path,
 ) -> None:
@@ -110,7 +93,7 @@ def test_a_published_stream_is_recorded_into_a_decodable_file_of_the_recorded_ti
             done = backend.recorded(acquired.stream_id)
             assert done is not None and done.path == path
             assert 1.0 < done.seconds < 2.0 + WAIT, done
-            seconds, video, audio = _video_seconds(path)
+            seconds, video, audio = recorded_video_seconds(path)
             assert video > 0 and audio > 0
             print(f"recorded: file {seconds:.3f} s, recorder's wall time {done.seconds:.3f} s")
             assert abs(seconds - done.seconds) <= 0.1 * done.seconds, (seconds, done.seconds)

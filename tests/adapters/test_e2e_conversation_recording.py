@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import pathlib
-from fractions import Fraction
 
 import adaptertools
-import av
 import pytest
 from rtcstate_aiortc import AiortcMedia
 
@@ -21,22 +19,6 @@ from rtcstate.errors import RtcError
 
 WAIT = 30.0
 ROOM = "recorded"
-
-
-def _video_seconds(path: pathlib.Path) -> tuple[float, int, int]:
-    """Seconds covered by the decoded video frames, and the frames of each kind."""
-    first: float | None = None
-    last = 0.0
-    counts = {"video": 0, "audio": 0}
-    with av.open(str(path)) as container:
-        for frame in container.decode(*container.streams):
-            kind = "video" if isinstance(frame, av.VideoFrame) else "audio"
-            counts[kind] += 1
-            if kind == "video" and frame.pts is not None:
-                t = float(frame.pts * (frame.time_base or Fraction(1, 1000)))
-                first = t if first is None else min(first, t)
-                last = max(last, t)
-    return last - (first or 0.0), counts["video"], counts["audio"]
 
 
 def test_a_conversation_is_recorded_into_a_decodable_file_of_the_recorded_time(
@@ -88,7 +70,7 @@ def test_a_conversation_is_recorded_into_a_decodable_file_of_the_recorded_time(
             done = media.recorded(cam.stream_id)
             assert done is not None and done.path == path
             assert 1.0 < done.seconds < 2.0 + WAIT, done
-            seconds, video, audio = _video_seconds(path)
+            seconds, video, audio = adaptertools.recorded_video_seconds(path)
             assert video > 0 and audio > 0
             print(f"recorded: file {seconds:.3f} s, recorder's wall time {done.seconds:.3f} s")
             assert abs(seconds - done.seconds) <= 0.1 * done.seconds, (seconds, done.seconds)
