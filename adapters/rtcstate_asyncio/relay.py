@@ -237,11 +237,16 @@ class Relay:
         if server is None:
             return
         ticker, self._ticker = self._ticker, None
+        # everything is stopped before the first await: a close cancelled midway leaves
+        # neither the ticker nor the listening socket behind
         if ticker is not None:
             ticker.cancel()
-            await asyncio.gather(ticker, return_exceptions=True)
         server.close(close_connections=True, code=GOING_AWAY, reason="relay shutting down")
-        await server.wait_closed()
+        try:
+            await server.wait_closed()
+        finally:
+            if ticker is not None:
+                await asyncio.gather(ticker, return_exceptions=True)
 
     async def __aenter__(self) -> Relay:
         return self

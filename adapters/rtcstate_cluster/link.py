@@ -44,6 +44,7 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -98,6 +99,8 @@ class ClusterLink:
         self.malformed = 0
         self.reaped: list[str] = []
         self.failed: BaseException | None = None
+        #: set by :meth:`close`: the link's loops end
+        self.closing = False
 
     # --- life -----------------------------------------------------------------------------------
 
@@ -121,36 +124,56 @@ class ClusterLink:
         self.relay.cluster = self._carry
         loop = asyncio.get_running_loop()
         self._tasks = [
-            loop.create_task(self._guard(self._read())),
-            loop.create_task(self._guard(self._write())),
-            loop.create_task(self._guard(self._heartbeats())),
+            loop.create_task(self._guard(self._read)),
+            loop.create_task(self._guard(self._write)),
+            loop.create_task(self._guard(self._heartbeats)),
         ]
         log.info("node %s joined the cluster at %s", self.node, self.url)
 
     async def close(self) -> None:
         """Leave: send what is queued, stop the tasks, remove this node from the cluster
         (:data:`~rtcstate_cluster.scripts.LEAVE`: its key and its remaining entries) and close
-        the connections. A link that failed does not leave: the others reap it after ``ttl``."""
-        # what is queued still leaves (the writer sends it, in order), within a bound
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(2.0):
-                while (self._out or self._flushing) and self._tasks and not self.failed:
-                    await asyncio.sleep(0.01)
-        tasks, self._tasks = self._tasks, []
-        for t in tasks:
-            t.cancel()
-        if tasks:
-            await asyncio.wait(tasks, timeout=2.0)
-        if self.relay.cluster == self._carry:
-            self.relay.cluster = None
-        if self._beat is not None and self.failed is None:
-            await self._leave()
-        if self._pubsub is not None:
-            with contextlib.suppress(Exception):
-                await self._pubsub.aclose()
-        if self._redis is not None:
-            with contextlib.suppress(Exception):
-                await self._redis.aclose()
+        the connections. A link that failed does not leave: the others reap it after ``ttl``.
+
+        A close cancelled midway still stops the tasks and closes the connections: the loops
+        end on :attr:`closing` as well as on cancellation, and they are cancelled again until
+        they end (bounded), so none outlives its node even if a cancellation is swallowed."""
+        loop = asyncio.get_running_loop()
+        try:
+            # what is queued still leaves (the writer sends it, in order), within a bound: a
+            # deadline, not ``asyncio.timeout``, whose expiry in a task already cancelled (a
+            # cleanup after a test's bound) raises CancelledError on Python 3.11
+            deadline = loop.time() + 2.0
+            while (self._out or self._flushing) and self._tasks and not self.failed:
+                if loop.time() >= deadline:
+                    break
+                await asyncio.sleep(0.01)
+        finally:
+            self.closing = True
+            self._wake.set()
+            tasks, self._tasks = self._tasks, []
+            for t in tasks:
+                t.cancel()
+            if self.relay.cluster == self._carry:
+                self.relay.cluster = None
+            try:
+                await _stopped(tasks, 2.0)
+                if self._beat is not None and self.failed is None:
+                    await self._leave()
+            finally:
+                await self._disconnect()
+
+    async def _disconnect(self) -> None:
+        pubsub, self._pubsub = self._pubsub, None
+        r, self._redis = self._redis, None
+        try:
+            if pubsub is not None:
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()
+        finally:
+            if r is not None:
+                with contextlib.suppress(Exception):
+                    await r.aclose()
 
     async def _leave(self) -> None:
         try:
@@ -169,9 +192,9 @@ class ClusterLink:
         self.round_trips += 1
         self.relay.metrics.redis_round_trip()
 
-    async def _guard(self, work: Any) -> None:
-        try:
-            await work
+    async def _guard(self, work: Callable[[], Awaitable[None]]) -> None:
+        try:  # (a coroutine made here: a task cancelled before it ran leaves none unawaited)
+            await work()
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a lost Redis: logged, the node serves its own users
@@ -185,7 +208,7 @@ class ClusterLink:
         self._wake.set()
 
     async def _write(self) -> None:
-        while True:
+        while not self.closing and not _cancelled():
             await self._wake.wait()
             self._wake.clear()
             self._flushing = True
@@ -263,6 +286,8 @@ class ClusterLink:
         hub, apply = self.hub, self.relay.apply
         max_size = hub.max_message_size
         async for msg in pubsub.listen():
+            if self.closing or _cancelled():
+                return
             if msg.get("type") != "message":
                 continue
             self.received += 1
@@ -303,9 +328,10 @@ class ClusterLink:
     # --- heartbeats -----------------------------------------------------------------------------
 
     async def _heartbeats(self) -> None:
-        while True:
+        while not self.closing and not _cancelled():
             await asyncio.sleep(self.heartbeat)
-            await self._heartbeat_once()
+            if not self.closing and not _cancelled():
+                await self._heartbeat_once()
 
     async def _heartbeat_once(self, first: bool = False) -> None:
         ttl_ms = max(1, int(self.ttl * 1000))
@@ -322,3 +348,26 @@ class ClusterLink:
                         self.node)  # fmt: skip
             for d in self.hub.local_bindings():
                 self._carry(d)
+
+
+def _cancelled() -> bool:
+    """Whether this task was asked to stop, though the cancellation may have been swallowed:
+    redis-py sends each command under ``asyncio.wait_for``, which on Python 3.11 returns the
+    result when the cancellation meets a completed write (the task goes on as if never
+    cancelled; a ``while True`` loop then outlives its node and ``asyncio.run`` waits forever)."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
+async def _stopped(tasks: list[asyncio.Task[None]], limit: float) -> None:
+    """Wait (at most ``limit`` seconds) until ``tasks``, cancelled, have ended: cancelled again
+    every 0.1 s meanwhile (a library may swallow one cancellation)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + limit
+    pending = set(tasks)
+    while pending and loop.time() < deadline:
+        _, pending = await asyncio.wait(pending, timeout=0.1)
+        for t in pending:
+            t.cancel()
+    if pending:
+        log.error("cluster link tasks still running after %g s: %s", limit, pending)

@@ -12,6 +12,7 @@ client told to move with 1012), with ``/healthz`` and ``/metrics`` when given a 
 
 from __future__ import annotations
 
+import asyncio
 import ssl as ssl_module
 from collections.abc import Sequence
 from typing import Any
@@ -36,8 +37,10 @@ class ClusterNode:
         return self.relay.url
 
     async def close(self) -> None:
-        await self.relay.close()
-        await self.link.close()
+        try:
+            await self.relay.close()
+        finally:  # even when cancelled: the link's tasks (its heartbeat) never outlive the node
+            await self.link.close()
 
 
 async def start_node(
@@ -55,13 +58,27 @@ async def start_node(
     """Join the cluster at ``redis_url`` as ``hub.node``, then listen on ``host``:``port``."""
     relay = Relay(hub, ssl=ssl, process_request=process_request, revocations=revocations)
     link = ClusterLink(relay, redis_url, heartbeat=heartbeat, ttl=ttl)
-    await link.start()
-    try:
+    task = asyncio.current_task()
+    asked = task.cancelling() if task is not None else 0
+    try:  # a start cancelled or failed midway closes what it opened (connections, tasks)
+        await link.start()
+        _honour_cancellation(task, asked)
         await relay.start(host, port)
+        _honour_cancellation(task, asked)
     except BaseException:
-        await link.close()
+        try:
+            await relay.close()
+        finally:
+            await link.close()
         raise
     return ClusterNode(relay, link)
+
+
+def _honour_cancellation(task: asyncio.Task[Any] | None, asked: int) -> None:
+    """Raise the cancellation that a library swallowed (redis-py's ``asyncio.wait_for`` on
+    Python 3.11 can): a cancelled start must not return a running node."""
+    if task is not None and task.cancelling() > asked:
+        raise asyncio.CancelledError
 
 
 async def run_cluster_relay(

@@ -1,13 +1,15 @@
-"""What the cluster tests share: nodes on one real Redis (emptied first), raw wire clients."""
+"""What the cluster tests share: nodes on one real Redis (emptied first), in this process or
+as ``rtcstate serve --redis`` processes, and raw wire clients."""
 
 from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import redis
+from adaptertools import Served, serve_process
 from rtcstate_cluster import ClusterNode, start_node
 from websockets.asyncio.client import ClientConnection, connect
 
@@ -42,6 +44,22 @@ async def nodes(
     finally:
         for node in started.values():
             await node.close()
+
+
+@contextlib.contextmanager
+def node_processes(
+    url: str, names: list[str], *args: str, **more: list[str]
+) -> Iterator[dict[str, Served]]:
+    """``rtcstate serve --redis URL --node-id NAME ARGS`` for each of ``names`` (the cluster
+    emptied first), ``more[NAME]`` more arguments for that one; killed afterwards."""
+    flush(url)
+    with contextlib.ExitStack() as stack:
+        yield {
+            name: stack.enter_context(
+                serve_process("--redis", url, "--node-id", name, *args, *more.get(name, []))
+            )
+            for name in names
+        }
 
 
 async def client(url: str, user: str, device: str = "d") -> ClientConnection:

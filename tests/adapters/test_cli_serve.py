@@ -5,69 +5,35 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import socket
-import subprocess
-import sys
 from typing import Any
 
+from adaptertools import run, serve_process
 from rtcstate_asyncio import FakeMediaNetwork, UserAgent
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 def test_serve_runs_a_relay_and_stops_on_sigterm() -> None:
-    port = free_port()
-    cmd = [
-        sys.executable,
-        "-m",
-        "rtcstate_cli",
-        "serve",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-    ]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    try:
+    with serve_process() as served:
 
         async def scenario() -> None:
             net = FakeMediaNetwork()
             alice = UserAgent("alice", media=net.backend("alice"))
             bob = UserAgent("bob", media=net.backend("bob"))
-            url = f"ws://127.0.0.1:{port}"
-            async with asyncio.timeout(15):
-                while True:  # the process is starting
-                    try:
-                        a = await alice.register(url, timeout=2)
-                        break
-                    except Exception:
-                        await asyncio.sleep(0.2)
-                b = await bob.register(url, timeout=5)
-                b.on("incomingCall", lambda invitation: invitation.accept())
-                call = a.get_contact("bob").call()
-                await call.wait_for("accepted", timeout=5)
-                lost = a.wait_for("disconnect", timeout=10)
-                proc.send_signal(signal.SIGTERM)
-                await lost  # the relay went away gracefully; the session noticed
-                assert await asyncio.to_thread(proc.wait, 10) == 0
-                await alice.unregister()
-                await bob.unregister()
+            await served.ready()
+            a = await alice.register(served.url, timeout=5)
+            b = await bob.register(served.url, timeout=5)
+            b.on("incomingCall", lambda invitation: invitation.accept())
+            call = a.get_contact("bob").call()
+            await call.wait_for("accepted", timeout=5)
+            lost = a.wait_for("disconnect", timeout=10)
+            served.proc.send_signal(signal.SIGTERM)
+            await lost  # the relay went away gracefully; the session noticed
+            assert await asyncio.to_thread(served.proc.wait, 10) == 0
+            await alice.unregister()
+            await bob.unregister()
 
-        asyncio.run(scenario())
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(5)
-        out = proc.stdout.read().decode() if proc.stdout is not None else ""
-        if proc.stdout is not None:
-            proc.stdout.close()
+        run(scenario, limit=30)
     # the safe default says so on start
-    assert "no authentication: any name is accepted" in out
+    assert "no authentication: any name is accepted" in served.output
 
 
 def test_serve_refuses_a_public_address_without_authentication(capsys: Any) -> None:
@@ -127,43 +93,27 @@ def test_serve_with_tokens_over_tls(tmp_path: object) -> None:
     directory = Path(str(tmp_path))
     certfile, keyfile = self_signed(directory)
     (directory / "secret").write_text(SECRET + "\n")
-    port = free_port()
-    cmd = [sys.executable, "-m", "rtcstate_cli", "serve", "--port", str(port),
-           "--auth-secret-file", str(directory / "secret"),
-           "--certfile", str(certfile), "--keyfile", str(keyfile)]  # fmt: skip
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    try:
+    args = ["--auth-secret-file", str(directory / "secret"), "--certfile", str(certfile),
+            "--keyfile", str(keyfile)]  # fmt: skip
+    with serve_process(*args, scheme="wss") as served:
 
         async def scenario() -> None:
             import ssl
 
             ctx = ssl.create_default_context(cafile=str(certfile))
-            url = f"wss://127.0.0.1:{port}"
             alice = UserAgent("alice", options={"keepalive_interval": None})
-            async with asyncio.timeout(20):
-                while True:  # the process is starting
-                    try:
-                        await alice.register(url, token=issue_token(SECRET, "alice"), ssl=ctx,
-                                             timeout=2)  # fmt: skip
-                        break
-                    except RegistrationError as exc:
-                        assert "Connect" in str(exc.descriptor.get("cause")), exc
-                        await asyncio.sleep(0.2)
-                bob = UserAgent("bob")
-                with pytest.raises(RegistrationError, match="expired token"):
-                    await bob.register(url, token=issue_token(SECRET, "bob", ttl=-5), ssl=ctx,
-                                       timeout=5)  # fmt: skip
-                await alice.unregister()
-            proc.send_signal(signal.SIGTERM)
-            assert await asyncio.to_thread(proc.wait, 10) == 0
+            await served.ready()
+            await alice.register(served.url, token=issue_token(SECRET, "alice"), ssl=ctx,
+                                 timeout=5)  # fmt: skip
+            bob = UserAgent("bob")
+            with pytest.raises(RegistrationError, match="expired token"):
+                await bob.register(served.url, token=issue_token(SECRET, "bob", ttl=-5), ssl=ctx,
+                                   timeout=5)  # fmt: skip
+            await alice.unregister()
+            served.proc.send_signal(signal.SIGTERM)
+            assert await asyncio.to_thread(served.proc.wait, 10) == 0
 
-        asyncio.run(scenario())
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(5)
-        out = proc.stdout.read().decode() if proc.stdout is not None else ""
-        if proc.stdout is not None:
-            proc.stdout.close()
+        run(scenario, limit=30)
+    out = served.output
     assert "event=registered" in out and "address=alice/default" in out
     assert "code=token_expired" in out

@@ -13,30 +13,16 @@ import asyncio
 import contextlib
 import json
 import signal
-import subprocess
-import sys
 import time
 
 import redis
-from adaptertools import FAST, run, until
-from clustertools import flush
+from adaptertools import FAST, Served, run, until
+from clustertools import node_processes
 from redistools import RedisServer, free_port
 from rtcstate_asyncio import FakeMediaNetwork, ReceivedCallInvitation, UserAgent
 
 TTL = 30.0  # a node key expiring by itself would take this long: a leave is seen far sooner
 WAIT = 15.0  # every single wait, seconds (the machine may be loaded)
-
-
-def start(url: str, node: str, metrics: int | None = None) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    cmd = [sys.executable, "-m", "rtcstate_cli", "serve", "--host", "127.0.0.1",
-           "--port", str(port), "--redis", url, "--node-id", node, "--heartbeat", "0.2",
-           "--node-ttl", str(TTL), "--drain-timeout", "20"]  # fmt: skip
-    if metrics is not None:
-        cmd += ["--metrics-port", str(metrics)]
-    out = subprocess.PIPE if metrics is not None else subprocess.DEVNULL
-    proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
-    return proc, f"ws://127.0.0.1:{port}"
 
 
 async def scrape(port: int, path: str) -> tuple[int, bytes]:
@@ -56,49 +42,25 @@ def sample(page: bytes, name: str) -> float:
     raise AssertionError(f"{name} not on the page")
 
 
-async def reachable(url: str) -> None:
-    from websockets.asyncio.client import connect
-
-    async with asyncio.timeout(60.0):
-        while True:
-            try:
-                async with connect(url, proxy=None):
-                    return
-            except OSError:
-                await asyncio.sleep(0.1)
-
-
 def test_sigterm_drains_a_cluster_node_its_client_moves_and_is_called_there(
     redis_server: RedisServer,
 ) -> None:
     url = redis_server.url
-    flush(url)
     metrics = free_port()
-    n1, n1_url = start(url, "n1", metrics)
-    others = {n: start(url, n) for n in ("n2", "n3")}
-    procs = [n1, *(p for p, _ in others.values())]
-    try:
-        run(lambda: _scenario(url, n1, n1_url, others["n2"][1], others["n3"][1], metrics),
-            limit=120)  # fmt: skip
-    finally:
-        for proc in procs:
-            if proc.poll() is None:
-                proc.kill()
-            proc.wait(5)
-        out = n1.stdout.read().decode() if n1.stdout is not None else ""
-        if n1.stdout is not None:
-            n1.stdout.close()
+    args = ["--heartbeat", "0.2", "--node-ttl", str(TTL), "--drain-timeout", "20"]
+    more = {"n1": ["--metrics-port", str(metrics)]}
+    with node_processes(url, ["n1", "n2", "n3"], *args, **more) as n:
+        run(lambda: _scenario(url, n, metrics), limit=120)
+    out = n["n1"].output
     assert "relay draining: 1 connections told to move" in out
     assert "relay drained: every client left" in out
     assert "node n1 left the cluster" in out
 
 
-async def _scenario(
-    redis_url: str, n1: subprocess.Popen[bytes], n1_url: str, n2_url: str, n3_url: str,
-    metrics: int,
-) -> None:  # fmt: skip
-    for u in (n1_url, n2_url, n3_url):
-        await reachable(u)
+async def _scenario(redis_url: str, n: dict[str, Served], metrics: int) -> None:
+    for node in n.values():
+        await node.ready()
+    n1, n1_url, n2_url, n3_url = n["n1"].proc, n["n1"].url, n["n2"].url, n["n3"].url
     net = FakeMediaNetwork()
     alice_ua = UserAgent("alice", media=net.backend("alice"), options=FAST)
     carol_ua = UserAgent("carol", media=net.backend("carol"), options=FAST)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from adaptertools import until
+from adaptertools import run, until
 from clustertools import client, frame, nodes
 from redistools import RedisServer
 from websockets.asyncio.client import ClientConnection
@@ -89,4 +89,4 @@ def test_a_thousand_clients_over_three_nodes_lose_misroute_and_repeat_nothing(
                   f"{elapsed:.1f} s in all")  # fmt: skip
             await asyncio.gather(*(ws.close() for ws in socks))
 
-    asyncio.run(asyncio.wait_for(test(), LIMIT + 30))
+    run(test, limit=LIMIT + 30)  # a hang anywhere, even in the teardown, is a failure

@@ -10,14 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import subprocess
-import sys
-from typing import Any
 
 import redis
-from adaptertools import FAST, until
-from clustertools import client, flush, frame
-from redistools import RedisServer, free_port
+from adaptertools import FAST, Served, run, until
+from clustertools import client, frame, node_processes
+from redistools import RedisServer
 from rtcstate_asyncio import FakeMediaNetwork, UserAgent
 
 from rtcstate import wire
@@ -27,50 +24,24 @@ TTL = 0.6
 WAIT = 15.0  # every single wait, seconds (the machine may be loaded)
 
 
-def start(url: str, node: str) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    cmd = [sys.executable, "-m", "rtcstate_cli", "serve", "--host", "127.0.0.1",
-           "--port", str(port), "--redis", url, "--node-id", node, "--heartbeat", "0.1",
-           "--node-ttl", str(TTL), "--presence-interval", "0"]  # fmt: skip
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return proc, f"ws://127.0.0.1:{port}"
-
-
 def _offline(m: wire.Message, user: str) -> bool:
     return isinstance(m, wire.Presence) and m.contact == user and not m.online
-
-
-async def reachable(url: str, limit: float = 60.0) -> None:
-    from websockets.asyncio.client import connect
-
-    async with asyncio.timeout(limit):
-        while True:
-            try:
-                async with connect(url, proxy=None):
-                    return
-            except OSError:
-                await asyncio.sleep(0.1)
 
 
 def test_a_node_sigkilled_mid_call_the_call_goes_on_and_presence_is_corrected(
     redis_server: RedisServer,
 ) -> None:
     url = redis_server.url
-    flush(url)
-    procs = {n: start(url, n) for n in ("n1", "n2", "n3")}
-    try:
-        asyncio.run(asyncio.wait_for(_scenario(url, {n: u for n, (_, u) in procs.items()},
-                                               procs["n3"][0]), 150))  # fmt: skip
-    finally:
-        for proc, _ in procs.values():
-            if proc.poll() is None:
-                proc.kill()
-            proc.wait(5)
+    args = ["--heartbeat", "0.1", "--node-ttl", str(TTL), "--presence-interval", "0"]
+    with node_processes(url, ["n1", "n2", "n3"], *args) as n:
+        run(lambda: _scenario(url, n), limit=150)
 
 
-async def _scenario(redis_url: str, urls: dict[str, str], victim: Any) -> None:
-    for u in urls.values():
-        await reachable(u)
+async def _scenario(redis_url: str, n: dict[str, Served]) -> None:
+    for node in n.values():
+        await node.ready()
+    urls = {name: node.url for name, node in n.items()}
+    victim = n["n3"].proc
     # n1 heartbeats first: it holds the room authority
     with redis.Redis.from_url(redis_url) as r:
         await until(lambda: r.get("rtc:rooms:authority") is not None, 10.0)

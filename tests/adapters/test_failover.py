@@ -9,30 +9,20 @@ import asyncio
 import contextlib
 import json
 import signal
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-from adaptertools import FAST, run, until
-from rtcstate_asyncio import FakeMediaNetwork, ReceivedCallInvitation, Session, UserAgent, serve
+from adaptertools import FAST, relays, run, serve_process, until
+from redistools import free_port
+from rtcstate_asyncio import FakeMediaNetwork, ReceivedCallInvitation, Session, UserAgent
 from rtcstate_asyncio.calls import Call
-from rtcstate_asyncio.relay import Relay
 
 from rtcstate.codes import CallStatus
 from rtcstate.retry import ExponentialBackoff, FixedDelay
 from rtcstate.session import SessionState
 
 WAIT = 5.0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 class Agents:
@@ -60,16 +50,6 @@ async def agents() -> AsyncIterator[Agents]:
         yield a
     finally:
         await a.close()
-
-
-@contextlib.asynccontextmanager
-async def relays(n: int) -> AsyncIterator[list[Relay]]:
-    started = [await serve("127.0.0.1", 0) for _ in range(n)]
-    try:
-        yield started
-    finally:
-        for relay in started:
-            await relay.close()
 
 
 async def call_and_accept(caller: Session, callee: Session) -> tuple[Call, Call]:
@@ -138,30 +118,20 @@ def test_a_hangup_sent_while_moving_reaches_the_far_side_once() -> None:
 
 
 def test_a_relay_that_dies_moves_its_client_to_the_other_and_a_peer_there_reaches_it() -> None:
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "rtcstate_cli", "serve", "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
+    with serve_process() as dying:
 
         async def test() -> None:
             async with relays(1) as (b,), agents() as ag:
-                dying = f"ws://127.0.0.1:{port}"
-                async with asyncio.timeout(15):
-                    while True:  # the process is starting
-                        with contextlib.suppress(OSError):
-                            socket.create_connection(("127.0.0.1", port), 1).close()
-                            break
-                        await asyncio.sleep(0.1)
+                await dying.ready()
                 # the default backoff: the documented bound (docs/operations.md)
-                alice = await ag.join("alice", [dying, b.url], retry_policy=ExponentialBackoff())
+                alice = await ag.join(
+                    "alice", [dying.url, b.url], retry_policy=ExponentialBackoff()
+                )
                 carol = await ag.join("carol", b.url)
                 assert not b.hub.devices("alice")
                 back = alice.wait_for("reconnection", WAIT)
                 killed = time.monotonic()
-                proc.send_signal(signal.SIGKILL)
+                dying.proc.send_signal(signal.SIGKILL)
                 await back
                 assert time.monotonic() - killed < 2.0
                 assert b.hub.devices("alice") == ("alice/default",)
@@ -175,10 +145,6 @@ def test_a_relay_that_dies_moves_its_client_to_the_other_and_a_peer_there_reache
                 await accepted
 
         run(test, limit=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait(5)
 
 
 async def scrape(port: int, path: str) -> tuple[int, bytes]:
@@ -193,17 +159,15 @@ async def scrape(port: int, path: str) -> tuple[int, bytes]:
 
 def test_sigterm_drains_rtcstate_serve_its_clients_move_and_it_exits_0() -> None:
     clients = 2
-    port, metrics = free_port(), free_port()
-    cmd = [sys.executable, "-m", "rtcstate_cli", "serve", "--port", str(port),
-           "--metrics-port", str(metrics), "--drain-timeout", "20"]  # fmt: skip
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    try:
+    metrics = free_port()
+    with serve_process("--metrics-port", str(metrics), "--drain-timeout", "20") as served:
 
         async def test() -> None:
             async with relays(1) as (b,), agents() as ag:
-                url = f"ws://127.0.0.1:{port}"
+                url = served.url
+                await served.ready()
                 async with asyncio.timeout(15):
-                    while True:  # the process is starting
+                    while True:  # the metrics port may open a little after the relay's
                         with contextlib.suppress(OSError):
                             status, body = await scrape(metrics, "/healthz")
                             break
@@ -214,20 +178,13 @@ def test_sigterm_drains_rtcstate_serve_its_clients_move_and_it_exits_0() -> None
                 assert health["registered"] == clients and health["node"] == url
                 back = [s.wait_for("reconnection", WAIT) for s in sessions]
                 started = time.monotonic()
-                proc.send_signal(signal.SIGTERM)
+                served.proc.send_signal(signal.SIGTERM)
                 await asyncio.gather(*back)
                 assert len(b.hub.devices("u0")) == 1
-                code = await asyncio.to_thread(proc.wait, 10)
+                code = await asyncio.to_thread(served.proc.wait, 10)
                 assert code == 0
                 assert time.monotonic() - started < 10  # they left: no 20 s drain timeout
 
         run(test, limit=40)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(5)
-        out = proc.stdout.read().decode() if proc.stdout is not None else ""
-        if proc.stdout is not None:
-            proc.stdout.close()
-    assert "relay draining: 2 connections told to move" in out
-    assert "relay drained: every client left" in out
+    assert "relay draining: 2 connections told to move" in served.output
+    assert "relay drained: every client left" in served.output
