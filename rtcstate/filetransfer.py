@@ -63,8 +63,13 @@ open again the transfer resumes from the receiver's offset (``resumed``; see
 
 *The table is the only decision point.* :class:`FileTransfer` is a machine of its own (SETUP
 until the channel opens, SENDING while the FileSender runs, ENDED once the data call is over):
-:data:`INPUTS` maps the channel's notices and the FileSender's timers to its triggers,
-:data:`VERDICTS` declares the rest ignored (a :class:`TransferDrop`). The receiver's
+:data:`INPUTS` maps the channel's notices, data and buffered-amount reports, the FileSender's
+timers and the FileSender's events (by name, a :class:`~rtcstate.machine.Classify`: progress,
+complete, error, declined, cancelled) to its triggers, :data:`VERDICTS` declares the rest
+ignored (a :class:`TransferDrop`). How the transfer ends when its data call does (the receiver
+cancelled, the call cut it short, the far side refused it, or it simply ended) is four guarded
+rows of ``channel_ended``, tried in order; which Contact event each FileSender event becomes,
+and whether it hangs the data call up, is one row each. The receiver's
 :class:`ReceivedFileTransferInvitation` declares the copies of the ``file_offer``, the data call's
 and the channel's notices and the FileReceiver's timers (:data:`RECEIVED_INPUTS`); its status
 (apiRTC's) may be decided before its data call ends, and until then it still serves its channel
@@ -108,7 +113,7 @@ from rtcstate.drops import DropReason
 from rtcstate.effects import Drop, Effect, Emit, Send, target
 from rtcstate.errors import InvalidStateError, RtcError
 from rtcstate.invitation import InvitationState, OnCall, SentInvitation
-from rtcstate.machine import ILLEGAL, Ignore, Inputs, Verdict, machine, spec_of, stay
+from rtcstate.machine import ILLEGAL, Classify, Ignore, Inputs, Verdict, machine, spec_of, stay
 from rtcstate.media import MediaEvent
 from rtcstate.notices import (
     CallDeclined,
@@ -208,16 +213,58 @@ class FileTransferState(enum.Enum):
     ENDED = "ENDED"  # the data call is over (final)
 
 
+class ChannelData:
+    """Input key: a message received on the transfer's channel (``ChannelOwner.channel_data``)."""
+
+
+class ChannelBufferedHigh:
+    """Input key: the channel's send buffer went above its high mark (``channel_buffered``)."""
+
+
+class ChannelBufferedLow:
+    """Input key: the channel's send buffer drained below its low mark (``channel_buffered``)."""
+
+
+_BUFFERED: dict[bool, type] = {True: ChannelBufferedHigh, False: ChannelBufferedLow}
+
+_LIVE = ["SETUP", "SENDING"]
+
 TRANSITIONS: list[dict[str, Any]] = [
     # the channel's notices
-    *stay("channel_accepted", "SETUP", after="_accepted"),
+    *stay("channel_accepted", "SETUP", conditions="_invitation_waits", after="_accepted"),
+    *stay("channel_accepted", "SETUP"),  # the invitation was decided already (cancelled)
     {"trigger": "channel_opened", "source": "SETUP", "dest": "SENDING", "after": "_start"},
     *stay("channel_opened", "SENDING", after="_resume"),
-    *stay("channel_closed", "SENDING", after="_interrupted"),
-    {"trigger": "channel_ended", "source": ["SETUP", "SENDING"], "dest": "ENDED",
-     "after": "_ended"},
+    *stay("channel_closed", "SENDING", conditions="_sender_live", after="_interrupted"),
+    *stay("channel_closed", "SENDING"),  # the transfer is over: nothing to interrupt
+    # the data call is over: how the transfer ends is decided here, in this order
+    {"trigger": "channel_ended", "source": _LIVE, "dest": "ENDED",
+     "conditions": ["_cut_short", "_receiver_hung_up"],
+     "after": ["_receiver_cancelled", "_end_invitation", "_release"]},
+    {"trigger": "channel_ended", "source": _LIVE, "dest": "ENDED", "conditions": "_cut_short",
+     "after": ["_aborted", "_end_invitation", "_release"]},
+    {"trigger": "channel_ended", "source": _LIVE, "dest": "ENDED", "conditions": "_refused",
+     "after": ["_decline_invitation", "_release"]},
+    {"trigger": "channel_ended", "source": _LIVE, "dest": "ENDED",
+     "after": ["_end_invitation", "_release"]},
+    # the channel's data and flow control, for the transfer machine
+    *stay("channel_data", "SENDING", after="_to_sender"),
+    *stay("buffered_high", "SENDING", conditions="_sender_live", after="_pace_high"),
+    *stay("buffered_high", "SENDING"),
+    *stay("buffered_low", "SENDING", conditions="_sender_live", after="_pace_low"),
+    *stay("buffered_low", "SENDING"),
     # the transfer machine's timers
     *stay("sender_timer", "SENDING", after="_sender_timer"),
+    # the transfer machine's events (on the transfer's target), as apiRTC's Contact events
+    *stay("sent_progress", "SENDING", after="_progress_step"),
+    *stay("sent_complete", "SENDING", conditions="_last_step_untold",
+          after=["_progress_step", "_delivered"]),
+    *stay("sent_complete", "SENDING", after="_delivered"),
+    *stay("sent_error", "SENDING", after="_failed"),
+    *stay("sent_declined", "SENDING", after="_refused_in_band"),
+    *stay("sent_cancelled", "SENDING", conditions="_cancelled_here", after="_hang_up_later"),
+    *stay("sent_cancelled", "SENDING", after="_cancelled_there"),
+    *stay("sent_other", "SENDING", after="_pass_on"),
 ]  # fmt: skip
 
 INPUTS = Inputs(
@@ -229,20 +276,44 @@ INPUTS = Inputs(
         ChannelClosed: "channel_closed",
         ChannelEnded: "channel_ended",
         ChannelDeclined: "channel_ended",
+        ChannelData: "channel_data",
+        ChannelBufferedHigh: "buffered_high",
+        ChannelBufferedLow: "buffered_low",
+        # what the transfer machine tells the application, translated by event name
+        Emit: Classify(
+            "event",
+            {
+                "transferProgress": "sent_progress",
+                "transferComplete": "sent_complete",
+                "error": "sent_error",
+                "declined": "sent_declined",
+                "cancelled": "sent_cancelled",
+            },
+            otherwise="sent_other",  # accepted, interrupted, resumed: on the transfer's target
+        ),
     },
 )
-"""Every input of a sending transfer: its channel's notices and its transfer machine's timers
-(wire messages and media reports go to the data call and the channel, never here)."""
+"""Every input of a sending transfer: its channel's notices, data and buffered-amount reports,
+its transfer machine's timers and events (wire messages and media reports go to the data call
+and the channel, never here)."""
 
 VERDICTS: dict[str | tuple[str, str], Verdict] = {
     "channel_accepted": Ignore(TransferDrop.LATE_NOTICE),
     "channel_opened": Ignore(TransferDrop.LATE_NOTICE),
     "channel_closed": Ignore(TransferDrop.LATE_NOTICE),
     "channel_ended": Ignore(TransferDrop.LATE_NOTICE),
+    "channel_data": Ignore(TransferDrop.NOT_STARTED),
+    "buffered_high": Ignore(TransferDrop.NOT_STARTED),
+    "buffered_low": Ignore(TransferDrop.NOT_STARTED),
     "sender_timer": Ignore(TransferDrop.STALE_TIMER),
-}
+    **dict.fromkeys(
+        ["sent_progress", "sent_complete", "sent_error", "sent_declined", "sent_cancelled",
+         "sent_other"],
+        Ignore(TransferDrop.LATE_NOTICE),
+    ),
+}  # fmt: skip
 """What the pairs without a row mean: every one ignored on purpose (a notice before the
-transfer machine exists, a timer once it is gone)."""
+transfer machine exists or once the data call is over, a timer once it is gone)."""
 
 _SENDER_TIMERS = {t.value: t for t in SenderTimer}
 
@@ -275,6 +346,7 @@ class FileTransfer:
     state: FileTransferState = FileTransferState.SETUP
     _reported: bool = False  # fileSentSuccessfully or fileTransferError fired
     _progress: float | None = None  # percentage of the last fileTransferProgress
+    _hang_up_due: bool = False  # an event of the transfer machine ended it: hang up after it
 
     @property
     def id(self) -> str:
@@ -374,25 +446,21 @@ class FileTransfer:
         _SPEC.deliver(self, type(notice), notice, fx, now, notice=notice)
 
     def channel_data(self, fx: list[Effect], data: bytes | str, now: float) -> None:
-        sender = self.sender
-        if sender is None or self.state is not FileTransferState.SENDING:
-            fx.append(Drop(TransferDrop.NOT_STARTED, f"data outside transfer {self.id}"))
-            return
-        fx.extend(self._translate(sender.on_frame(data, now), now))
+        """A message on the channel (``INPUTS.notices[ChannelData]``): for the FileSender."""
+        _SPEC.deliver(self, ChannelData, data, fx, now, data=data)
 
     def channel_buffered(self, fx: list[Effect], high: bool, now: float) -> None:
-        sender = self.sender
-        if sender is not None and not sender.finished and not self.ended:
-            out = sender.buffered_high(now) if high else sender.buffered_low(now)
-            fx.extend(self._translate(out, now))
+        """The channel's buffered amount crossed a mark: the FileSender pauses or resumes."""
+        _SPEC.deliver(self, _BUFFERED[high], high, fx, now)
 
     # --- transition callbacks (signature: fx, now, **kw) ---------------------------------------
 
-    def _accepted(self, fx: list[Effect], now: float, **_: Any) -> None:
+    def _invitation_waits(self, fx: list[Effect], now: float, **_: Any) -> bool:
         inv = self.invitation
-        spec = spec_of(inv)
-        if spec.allowed(inv.state, "answer_accept"):
-            spec.fire(inv, "answer_accept", fx, now)
+        return spec_of(inv).allowed(inv.state, "answer_accept")
+
+    def _accepted(self, fx: list[Effect], now: float, **_: Any) -> None:
+        spec_of(self.invitation).fire(self.invitation, "answer_accept", fx, now)
 
     def _start(self, fx: list[Effect], now: float, **_: Any) -> None:
         self.sender = FileSender(
@@ -401,70 +469,176 @@ class FileTransfer:
         )  # fmt: skip
         fx.extend(self._translate(self.sender.start(now), now))
 
+    def _live_sender(self) -> FileSender:
+        sender = self.sender
+        assert sender is not None  # SENDING: the channel opened, the sender exists
+        return sender
+
+    def _sender_live(self, fx: list[Effect], now: float, **_: Any) -> bool:
+        return not self._live_sender().finished
+
     def _resume(self, fx: list[Effect], now: float, **_: Any) -> None:
         """The channel came back: resume."""
-        sender = self.sender
-        assert sender is not None
-        fx.extend(self._translate(sender.channel_opened(now), now))
+        fx.extend(self._translate(self._live_sender().channel_opened(now), now))
 
     def _interrupted(self, fx: list[Effect], now: float, **_: Any) -> None:
-        sender = self.sender
-        if sender is not None and not sender.finished:
-            fx.extend(self._translate(sender.channel_closed(now), now))
+        fx.extend(self._translate(self._live_sender().channel_closed(now), now))
+
+    def _to_sender(self, fx: list[Effect], now: float, data: bytes | str = b"", **_: Any) -> None:
+        fx.extend(self._translate(self._live_sender().on_frame(data, now), now))
+
+    def _pace_high(self, fx: list[Effect], now: float, **_: Any) -> None:
+        fx.extend(self._translate(self._live_sender().buffered_high(now), now))
+
+    def _pace_low(self, fx: list[Effect], now: float, **_: Any) -> None:
+        fx.extend(self._translate(self._live_sender().buffered_low(now), now))
 
     def _sender_timer(
         self, fx: list[Effect], now: float, msg: SenderTimer = SenderTimer.ACK, **_: Any
     ) -> None:
+        timer_id = f"{self.target}:{msg.value}"
+        fx.extend(self._translate(self._live_sender().timer_fired(timer_id, now), now))
+
+    # the transfer machine's events (``event``: the Emit on the transfer's target)
+
+    def _progress_step(
+        self, fx: list[Effect], now: float, event: Emit | None = None, **_: Any
+    ) -> None:
+        payload = _payload(event)
+        self._progress = payload.get("percentage")
+        info = {"fileInfo": self.file_info, "transferInformation": payload}
+        fx.append(self._contact_event("fileTransferProgress", info))
+
+    def _last_step_untold(
+        self, fx: list[Effect], now: float, event: Emit | None = None, **_: Any
+    ) -> bool:
+        """The last step was not reported as progress (apiRTC reports it before success)."""
+        return self._progress != _payload(event).get("percentage")
+
+    def _delivered(self, fx: list[Effect], now: float, event: Emit | None = None, **_: Any) -> None:
+        self._reported = True
+        info = {"fileInfo": self.file_info, "transferInformation": _payload(event)}
+        fx.append(self._contact_event("fileSentSuccessfully", info))
+        self._hang_up_due = True
+
+    def _failed(self, fx: list[Effect], now: float, event: Emit | None = None, **_: Any) -> None:
+        self._hang_up_due = True
+        fx.extend(self._error(dict(_payload(event))))
+
+    def _refused_in_band(
+        self, fx: list[Effect], now: float, event: Emit | None = None, **_: Any
+    ) -> None:
+        payload = _payload(event)
+        self._hang_up_due = True
+        error = _code_payload(
+            ErrorCode.TRANSFER_DECLINED, str(payload.get("reason", "")), code=payload.get("code")
+        )
+        fx.extend(self._error(error))
+
+    def _cancelled_here(
+        self, fx: list[Effect], now: float, event: Emit | None = None, **_: Any
+    ) -> bool:
+        """The application cancelled: no error event for it."""
+        return _payload(event).get("from") == "local"
+
+    def _hang_up_later(self, fx: list[Effect], now: float, **_: Any) -> None:
+        self._hang_up_due = True
+
+    def _cancelled_there(
+        self, fx: list[Effect], now: float, event: Emit | None = None, **_: Any
+    ) -> None:
+        self._hang_up_due = True
+        reason = str(_payload(event).get("reason", ""))
+        fx.extend(self._error(_code_payload(ErrorCode.TRANSFER_CANCELLED, reason)))
+
+    def _pass_on(self, fx: list[Effect], now: float, event: Emit | None = None, **_: Any) -> None:
+        """rtcstate's own (accepted, interrupted, resumed), on the transfer's target."""
+        assert event is not None
+        fx.append(event)
+
+    # the data call is over (``notice`` says how)
+
+    def _cut_short(self, fx: list[Effect], now: float, **_: Any) -> bool:
+        """The file was not confirmed while the invitation stood accepted."""
         sender = self.sender
-        assert sender is not None  # SENDING: the channel opened, the sender exists
-        fx.extend(self._translate(sender.timer_fired(f"{self.target}:{msg.value}", now), now))
+        return (sender is None or not sender.finished) and (
+            self.invitation.state is InvitationState.ACCEPTED
+        )
+
+    def _receiver_hung_up(
+        self, fx: list[Effect], now: float, notice: ChannelNotice | None = None, **_: Any
+    ) -> bool:
+        """The receiver hung up (its cancel, racing its CANCEL frame)."""
+        return isinstance(notice, ChannelEnded | ChannelDeclined) and (
+            (notice.frm, notice.reason) == (HangupFrom.REMOTE, default_hangup_reason(False).value)
+        )
+
+    def _refused(
+        self, fx: list[Effect], now: float, notice: ChannelNotice | None = None, **_: Any
+    ) -> bool:
+        """The far side refused the data call before it was established."""
+        return (
+            self.invitation.state is InvitationState.STANDBY
+            and not self.channel.call.established
+            and isinstance(notice, ChannelEnded | ChannelDeclined)
+            and notice.frm is HangupFrom.REMOTE
+        )
+
+    def _receiver_cancelled(self, fx: list[Effect], now: float, **_: Any) -> None:
+        detail = "the receiver ended the transfer"
+        fx.extend(self._error(_code_payload(ErrorCode.TRANSFER_CANCELLED, detail)))
+
+    def _aborted(self, fx: list[Effect], now: float, **_: Any) -> None:
+        detail = "the data call ended before the receiver confirmed the file"
+        fx.extend(self._error(_code_payload(ErrorCode.TRANSFER_ABORTED, detail)))
+
+    def _end_invitation(
+        self, fx: list[Effect], now: float, notice: ChannelNotice | None = None, **_: Any
+    ) -> None:
+        self._invitation_told(fx, now, "end", notice)
+
+    def _decline_invitation(
+        self, fx: list[Effect], now: float, notice: ChannelNotice | None = None, **_: Any
+    ) -> None:
+        self._invitation_told(fx, now, "answer_decline", notice)  # the channel's declined follows
+
+    def _release(self, fx: list[Effect], now: float, **_: Any) -> None:
+        if self.session.child("transfer_id", self.transfer_id) is self:
+            fx.extend(self.session.detach("transfer_id", self.transfer_id))
 
     # --- internals -----------------------------------------------------------------------------
+
+    def _invitation_told(
+        self, fx: list[Effect], now: float, trigger: str, notice: ChannelNotice | None
+    ) -> None:
+        inv = self.invitation
+        spec = spec_of(inv)
+        if spec.allowed(inv.state, trigger):
+            spec.fire(inv, trigger, fx, now, reason=getattr(notice, "reason", None) or None)
+            fx.extend(self.session.child_output(inv, []))
 
     def _contact_event(self, event: str, payload: dict[str, Any]) -> Emit:
         return Emit(target("contact", self.contact), event, payload)
 
     def _translate(self, fx: list[Effect], now: float) -> list[Effect]:
-        """The transfer machine's events, as apiRTC's Contact events."""
+        """The transfer machine's events, as apiRTC's Contact events (``INPUTS.notices[Emit]``:
+        one generic dispatch each); the data call is hung up after them if one ended it."""
         out: list[Effect] = []
         mine = self.target
-        hang_up = False
         for e in fx:
             if type(e) is not Emit or e.target != mine:
                 out.append(e)
                 continue
-            event, payload = e.event, e.payload
-            if event == "transferProgress":
-                self._progress = payload.get("percentage")
-                info = {"fileInfo": self.file_info, "transferInformation": payload}
-                out.append(self._contact_event("fileTransferProgress", info))
-            elif event == "transferComplete":
-                self._reported = True
-                info = {"fileInfo": self.file_info, "transferInformation": payload}
-                if self._progress != payload.get("percentage"):  # the last step, as apiRTC
-                    out.append(self._contact_event("fileTransferProgress", dict(info)))
-                out.append(self._contact_event("fileSentSuccessfully", info))
-                hang_up = True
-            elif event in ("error", "declined", "cancelled"):
-                hang_up = True
-                if event == "cancelled" and payload.get("from") == "local":
-                    continue  # the application cancelled: no error event for it
-                if event == "declined":
-                    error = _code_payload(
-                        ErrorCode.TRANSFER_DECLINED, str(payload.get("reason", "")),
-                        code=payload.get("code"),
-                    )  # fmt: skip
-                elif event == "cancelled":
-                    reason = str(payload.get("reason", ""))
-                    error = _code_payload(ErrorCode.TRANSFER_CANCELLED, reason)
-                else:
-                    error = dict(payload)
-                out.extend(self._error(error))
-            else:  # accepted, interrupted, resumed: rtcstate's own, on the transfer's target
-                out.append(e)
-        if hang_up:
+            self._sender_said(out, e, now)
+        if self._hang_up_due:
+            self._hang_up_due = False
             out.extend(self._hang_up(now))
         return out
+
+    def _sender_said(self, fx: list[Effect], event: Emit, now: float) -> None:
+        """One event of the transfer machine (``INPUTS.notices[Emit]``); a row that ends the
+        transfer only notes that the data call is to be hung up (by :meth:`_translate`)."""
+        _SPEC.deliver(self, Emit, event, fx, now, event=event)
 
     def _error(self, error: dict[str, Any]) -> list[Effect]:
         if self._reported:
@@ -479,42 +653,10 @@ class FileTransfer:
             return channel.close(now)
         return []
 
-    def _ended(
-        self,
-        fx: list[Effect],
-        now: float,
-        notice: ChannelEnded | ChannelDeclined | None = None,
-        **_: Any,
-    ) -> None:
-        """The data call is over (``notice`` says how): report a transfer it cut short, end
-        the invitation."""
-        sender = self.sender
-        call = self.channel.call
-        frm, reason = (notice.frm, notice.reason) if notice is not None else (HangupFrom.LOCAL, "")
-        cause = (frm, reason)
-        if (sender is None or not sender.finished) and (
-            self.invitation.state is InvitationState.ACCEPTED
-        ):
-            if cause == (HangupFrom.REMOTE, default_hangup_reason(False).value):
-                # the receiver hung up (its cancel, racing its CANCEL frame)
-                detail = "the receiver ended the transfer"
-                fx.extend(self._error(_code_payload(ErrorCode.TRANSFER_CANCELLED, detail)))
-            else:
-                detail = "the data call ended before the receiver confirmed the file"
-                fx.extend(self._error(_code_payload(ErrorCode.TRANSFER_ABORTED, detail)))
-        inv = self.invitation
-        trigger = "end"
-        if (
-            inv.state is InvitationState.STANDBY
-            and not call.established
-            and frm is HangupFrom.REMOTE
-        ):
-            trigger = "answer_decline"  # refused (the channel's ``declined`` follows)
-        if spec_of(inv).allowed(inv.state, trigger):
-            spec_of(inv).fire(inv, trigger, fx, now, reason=reason or None)
-            fx.extend(self.session.child_output(inv, []))
-        if self.session.child("transfer_id", self.transfer_id) is self:
-            fx.extend(self.session.detach("transfer_id", self.transfer_id))
+
+def _payload(event: Emit | None) -> Mapping[str, Any]:
+    payload = getattr(event, "payload", None)
+    return payload if isinstance(payload, Mapping) else {}
 
 
 _SPEC = spec_of(FileTransfer)
