@@ -71,7 +71,10 @@ cancelled, the call cut it short, the far side refused it, or it simply ended) i
 rows of ``channel_ended``, tried in order; which Contact event each FileSender event becomes,
 and whether it hangs the data call up, is one row each. The receiver's
 :class:`ReceivedFileTransferInvitation` declares the copies of the ``file_offer``, the data call's
-and the channel's notices and the FileReceiver's timers (:data:`RECEIVED_INPUTS`); its status
+and the channel's notices, the channel's data, the FileReceiver's timers and its events (by name:
+progress, transferComplete, which makes it ENDED, error, cancelled; :data:`RECEIVED_INPUTS`);
+whether the transfer machine exists yet (built when the channel first opens) is a guard of
+its rows, not a branch in a callback. Its status
 (apiRTC's) may be decided before its data call ends, and until then it still serves its channel
 (a finished FileReceiver says its last word again), so only DECLINED is final in its table and
 the data call's final notice releases it whatever its status. ``receive``, ``timer_fired`` and
@@ -553,8 +556,7 @@ class FileTransfer:
 
     def _pass_on(self, fx: list[Effect], now: float, event: Emit | None = None, **_: Any) -> None:
         """rtcstate's own (accepted, interrupted, resumed), on the transfer's target."""
-        assert event is not None
-        fx.append(event)
+        fx.extend(() if event is None else (event,))
 
     # the data call is over (``notice`` says how)
 
@@ -629,13 +631,13 @@ class FileTransfer:
             if type(e) is not Emit or e.target != mine:
                 out.append(e)
                 continue
-            self._sender_said(out, e, now)
+            self._transfer_said(out, e, now)
         if self._hang_up_due:
             self._hang_up_due = False
             out.extend(self._hang_up(now))
         return out
 
-    def _sender_said(self, fx: list[Effect], event: Emit, now: float) -> None:
+    def _transfer_said(self, fx: list[Effect], event: Emit, now: float) -> None:
         """One event of the transfer machine (``INPUTS.notices[Emit]``); a row that ends the
         transfer only notes that the data call is to be hung up (by :meth:`_translate`)."""
         _SPEC.deliver(self, Emit, event, fx, now, event=event)
@@ -736,8 +738,13 @@ RECEIVED_TRANSITIONS: list[dict[str, Any]] = [
     {"trigger": "accept", "source": "STANDBY", "dest": "ACCEPTED", "after": "_changed"},
     {"trigger": "decline", "source": "STANDBY", "dest": "DECLINED", "after": "_changed"},
     {"trigger": "cancel", "source": "ACCEPTED", "dest": "CANCELLED", "after": "_changed"},
-    # the transfer machine's verdict
-    {"trigger": "verified", "source": "ACCEPTED", "dest": "ENDED", "after": "_changed"},
+    # the transfer machine's events (on its target), as the invitation's
+    {"trigger": "verified", "source": "ACCEPTED", "dest": "ENDED",
+     "after": ["_file_complete", "_changed"]},
+    *stay("verified", ["CANCELLED", "ENDED"], after="_file_complete"),
+    *stay("progress", _AFTER_ACCEPT, after="_progress_event"),
+    *stay("failed", _AFTER_ACCEPT, after="_error_event"),
+    *stay("passed_on", _AFTER_ACCEPT, after="_pass_on"),
     # the data call's end (its notice, or the channel's), or the sender's CANCEL
     {"trigger": "call_ended", "source": ["STANDBY", "ACCEPTED"], "dest": "CANCELLED",
      "after": "_changed"},
@@ -747,9 +754,15 @@ RECEIVED_TRANSITIONS: list[dict[str, Any]] = [
     *stay("offer_again", ["STANDBY", *_AFTER_ACCEPT], conditions="_copy_of_offer",
           after="_ack_offer"),
     *stay("offer_again", ["STANDBY", *_AFTER_ACCEPT], after="_unexpected_message"),
-    *stay("channel_opened", _AFTER_ACCEPT, after="_channel_opened"),
-    *stay("channel_closed", _AFTER_ACCEPT, after="_channel_closed"),
-    *stay("receiver_timer", _AFTER_ACCEPT, after="_receiver_timer"),
+    # the channel's life, data and timers, for the transfer machine (once there is one)
+    *stay("channel_opened", _AFTER_ACCEPT, conditions="_no_receiver", after="_new_receiver"),
+    *stay("channel_opened", _AFTER_ACCEPT, after="_channel_reopened"),
+    *stay("channel_closed", _AFTER_ACCEPT, conditions="_receiver_live", after="_channel_closed"),
+    *stay("channel_closed", _AFTER_ACCEPT),  # nothing to interrupt
+    *stay("channel_data", _AFTER_ACCEPT, conditions="_serving", after="_to_receiver"),
+    *stay("channel_data", _AFTER_ACCEPT, after="_not_open"),
+    *stay("receiver_timer", _AFTER_ACCEPT, conditions="_serving", after="_receiver_timer"),
+    *stay("receiver_timer", _AFTER_ACCEPT, after="_stale_receiver_timer"),
 ]  # fmt: skip
 
 RECEIVED_INPUTS = Inputs(
@@ -763,11 +776,23 @@ RECEIVED_INPUTS = Inputs(
         ChannelClosed: "channel_closed",
         ChannelEnded: "call_ended",
         ChannelDeclined: "call_ended",
+        ChannelData: "channel_data",
+        # what the transfer machine tells the application, translated by event name
+        Emit: Classify(
+            "event",
+            {
+                "progress": "progress",
+                "transferComplete": "verified",  # then statusChange ENDED
+                "error": "failed",
+                "cancelled": "call_ended",  # the sender cancelled in-band
+            },
+            otherwise="passed_on",  # interrupted, resumed: on the transfer's target
+        ),
     },
 )
 """Every input of a received transfer: copies of the ``file_offer``, the data call's and the
-channel's notices, and its transfer machine's timers (``CallEstablished`` and
-``ChannelAccepted`` are the initiator's: a receiver is never told them)."""
+channel's notices and data, and its transfer machine's timers and events (``CallEstablished``
+and ``ChannelAccepted`` are the initiator's: a receiver is never told them)."""
 
 RECEIVED_VERDICTS: dict[str | tuple[str, str], Verdict] = {
     "accept": ILLEGAL,
@@ -778,7 +803,11 @@ RECEIVED_VERDICTS: dict[str | tuple[str, str], Verdict] = {
     "offer_again": Ignore(TransferDrop.UNEXPECTED_MESSAGE),
     "channel_opened": Ignore(TransferDrop.LATE_NOTICE),
     "channel_closed": Ignore(TransferDrop.LATE_NOTICE),
+    "channel_data": Ignore(TransferDrop.NOT_OPEN),
     "receiver_timer": Ignore(TransferDrop.STALE_TIMER),
+    "progress": Ignore(TransferDrop.LATE_NOTICE),
+    "failed": Ignore(TransferDrop.LATE_NOTICE),
+    "passed_on": Ignore(TransferDrop.LATE_NOTICE),
 }
 """What the pairs without a row mean (the notices of a channel before acceptance, a timer
 before the transfer machine exists, a command in the wrong status)."""
@@ -965,14 +994,8 @@ class ReceivedFileTransferInvitation(OnCall):
                 fx.extend(self.session.detach("transfer_id", self.id))
 
     def channel_data(self, fx: list[Effect], data: bytes | str, now: float) -> None:
-        receiver = self.receiver
-        if receiver is None or self._done:
-            fx.append(Drop(TransferDrop.NOT_OPEN, f"data outside the transfer {self.id}"))
-            return
-        out = receiver.on_frame(data, now)
-        if receiver.state is FileReceiverState.OFFERED:
-            out.extend(self._take_offer(receiver, now))
-        fx.extend(self._translate(out, now))
+        """A message on the channel (``RECEIVED_INPUTS.notices[ChannelData]``)."""
+        _RECEIVED_SPEC.deliver(self, ChannelData, data, fx, now, data=data)
 
     def channel_buffered(self, fx: list[Effect], high: bool, now: float) -> None:
         return None  # the receiver sends little: no flow control on its side
@@ -995,31 +1018,81 @@ class ReceivedFileTransferInvitation(OnCall):
         what = f"{getattr(msg, 'TYPE', 'message')} for file transfer {self.id}"
         fx.append(Drop(TransferDrop.UNEXPECTED_MESSAGE, what))
 
-    def _channel_opened(self, fx: list[Effect], now: float, **_: Any) -> None:
+    def _no_receiver(self, fx: list[Effect], now: float, **_: Any) -> bool:
+        return self.receiver is None
+
+    def _new_receiver(self, fx: list[Effect], now: float, **_: Any) -> None:
+        """The channel opened for the first time: the transfer machine waits for the offer."""
+        self.receiver = FileReceiver(
+            self.id, self.channel_id, self.max_size, self.max_chunk_size, self.settings,
+            self._timer_target,
+        )  # fmt: skip
+
+    def _live_receiver(self) -> FileReceiver:
         receiver = self.receiver
-        if receiver is None:
-            self.receiver = FileReceiver(
-                self.id, self.channel_id, self.max_size, self.max_chunk_size, self.settings,
-                self._timer_target,
-            )  # fmt: skip
-        else:
-            fx.extend(self._translate(receiver.channel_opened(now), now))
+        assert receiver is not None  # the guard of the row (or the row before it) says so
+        return receiver
+
+    def _channel_reopened(self, fx: list[Effect], now: float, **_: Any) -> None:
+        fx.extend(self._translate(self._live_receiver().channel_opened(now), now))
+
+    def _receiver_live(self, fx: list[Effect], now: float, **_: Any) -> bool:
+        receiver = self.receiver
+        return receiver is not None and not receiver.finished
 
     def _channel_closed(self, fx: list[Effect], now: float, **_: Any) -> None:
-        receiver = self.receiver
-        if receiver is not None and not receiver.finished:
-            fx.extend(self._translate(receiver.channel_closed(now), now))
+        fx.extend(self._translate(self._live_receiver().channel_closed(now), now))
+
+    def _serving(self, fx: list[Effect], now: float, **_: Any) -> bool:
+        """The transfer machine exists and the data call is not over."""
+        return self.receiver is not None and not self._done
+
+    def _to_receiver(self, fx: list[Effect], now: float, data: bytes | str = b"", **_: Any) -> None:
+        receiver = self._live_receiver()
+        out = receiver.on_frame(data, now)
+        if receiver.state is FileReceiverState.OFFERED:
+            out.extend(self._take_offer(receiver, now))
+        fx.extend(self._translate(out, now))
+
+    def _not_open(self, fx: list[Effect], now: float, **_: Any) -> None:
+        fx.append(Drop(TransferDrop.NOT_OPEN, f"data outside the transfer {self.id}"))
 
     def _receiver_timer(
         self, fx: list[Effect], now: float, msg: ReceiverTimer = ReceiverTimer.ACK, **_: Any
     ) -> None:
-        receiver = self.receiver
-        if receiver is None:
-            fx.append(Drop(TransferDrop.STALE_TIMER, f"{self._timer_target}:{msg.value}"))
-            return
-        fx.extend(
-            self._translate(receiver.timer_fired(f"{self._timer_target}:{msg.value}", now), now)
-        )
+        timer_id = f"{self._timer_target}:{msg.value}"
+        fx.extend(self._translate(self._live_receiver().timer_fired(timer_id, now), now))
+
+    def _stale_receiver_timer(
+        self, fx: list[Effect], now: float, msg: ReceiverTimer = ReceiverTimer.ACK, **_: Any
+    ) -> None:
+        fx.append(Drop(TransferDrop.STALE_TIMER, f"{self._timer_target}:{msg.value}"))
+
+    # the transfer machine's events (``event``: the Emit on the transfer's target)
+
+    def _progress_event(
+        self, fx: list[Effect], now: float, event: Emit | None = None, **_: Any
+    ) -> None:
+        fx.append(Emit(self.target, "progress", getattr(event, "payload", None)))
+
+    def _file_complete(
+        self, fx: list[Effect], now: float, event: Emit | None = None, **_: Any
+    ) -> None:
+        info = {
+            "fileInfo": self.file_info,
+            "sha256": getattr(self.receiver, "digest", None),
+            "transferInformation": getattr(event, "payload", None),
+        }
+        fx.append(Emit(self.target, "transferComplete", info))
+
+    def _error_event(
+        self, fx: list[Effect], now: float, event: Emit | None = None, **_: Any
+    ) -> None:
+        fx.append(Emit(self.target, "error", getattr(event, "payload", None)))
+
+    def _pass_on(self, fx: list[Effect], now: float, event: Emit | None = None, **_: Any) -> None:
+        """rtcstate's own (interrupted, resumed), on the transfer's target."""
+        fx.extend(() if event is None else (event,))
 
     # --- internals -----------------------------------------------------------------------------
 
@@ -1040,36 +1113,20 @@ class ReceivedFileTransferInvitation(OnCall):
         return fx
 
     def _translate(self, fx: list[Effect], now: float) -> list[Effect]:
-        """The transfer machine's events, as the invitation's."""
+        """The transfer machine's events, as the invitation's (``RECEIVED_INPUTS.notices[Emit]``:
+        one generic dispatch each)."""
         out: list[Effect] = []
         mine = self._timer_target
         for e in fx:
             if type(e) is not Emit or e.target != mine:
                 out.append(e)
                 continue
-            event, payload = e.event, e.payload
-            if event == "progress":
-                out.append(Emit(self.target, "progress", payload))
-            elif event == "transferComplete":  # then statusChange ENDED
-                receiver = self.receiver
-                info = {
-                    "fileInfo": self.file_info,
-                    "sha256": receiver.digest if receiver is not None else None,
-                    "transferInformation": payload,
-                }
-                out.append(Emit(self.target, "transferComplete", info))
-                spec = spec_of(self)
-                if spec.allowed(self.state, "verified"):
-                    spec.fire(self, "verified", out, now)
-            elif event == "error":
-                out.append(Emit(self.target, "error", payload))
-            elif event == "cancelled":
-                spec = spec_of(self)
-                if spec.allowed(self.state, "call_ended"):
-                    spec.fire(self, "call_ended", out, now)
-            else:  # interrupted, resumed: rtcstate's own, on the transfer's target
-                out.append(e)
+            self._transfer_said(out, e, now)
         return out
+
+    def _transfer_said(self, fx: list[Effect], event: Emit, now: float) -> None:
+        """One event of the transfer machine (``RECEIVED_INPUTS.notices[Emit]``)."""
+        _RECEIVED_SPEC.deliver(self, Emit, event, fx, now, event=event)
 
 
 _RECEIVED_SPEC = spec_of(ReceivedFileTransferInvitation)

@@ -288,7 +288,7 @@ def _deliver_to(obj: Any, value: Any, now: float, *, route: str, route_value: st
         obj.channel_buffered(fx, value.high, now)
         return fx
     if isinstance(value, Emit):  # what the owner's transfer machine says, on its target
-        obj._sender_said(fx, attrs.evolve(value, target=obj.target), now)
+        obj._transfer_said(fx, attrs.evolve(value, target=obj.target), now)
         return fx
     if isinstance(value, enum.Enum):
         return list(obj.timer_fired(value.value, now))

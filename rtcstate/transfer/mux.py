@@ -397,14 +397,16 @@ class TransferMux:
             fx += self._after(t, t.channel_opened(now, self.channel_id))
 
     def _pace_high(self, fx: list[Effect], now: float, **kw: Any) -> None:
-        for s in list(self._senders.values()):
-            if not s.finished:
-                fx += self._after(s, s.buffered_high(now))
+        self._pace(fx, now, "buffered_high")
 
     def _pace_low(self, fx: list[Effect], now: float, **kw: Any) -> None:
+        self._pace(fx, now, "buffered_low")
+
+    def _pace(self, fx: list[Effect], now: float, report: str) -> None:
+        """Tell every live sender the channel's buffered-amount ``report``."""
         for s in list(self._senders.values()):
             if not s.finished:
-                fx += self._after(s, s.buffered_low(now))
+                fx += self._after(s, getattr(s, report)(now))
 
     def _timer_held(self, fx: list[Effect], now: float, timer_id: str = "", **kw: Any) -> bool:
         return timer_id in self._by_timer
