@@ -63,10 +63,18 @@ open again the transfer resumes from the receiver's offset (``resumed``; see
 
 *The table is the only decision point.* :class:`FileTransfer` is a machine of its own (SETUP
 until the channel opens, SENDING while the FileSender runs, ENDED once the data call is over):
-:data:`INPUTS` maps the channel's notices and the FileSender's timers to its triggers,
-:data:`VERDICTS` declares the rest ignored (a :class:`TransferDrop`). The receiver's
+:data:`INPUTS` maps the channel's notices, data and buffered-amount reports, the FileSender's
+timers and the FileSender's events (by name, a :class:`~rtcstate.machine.Classify`: progress,
+complete, error, declined, cancelled) to its triggers, :data:`VERDICTS` declares the rest
+ignored (a :class:`TransferDrop`). How the transfer ends when its data call does (the receiver
+cancelled, the call cut it short, the far side refused it, or it simply ended) is four guarded
+rows of ``channel_ended``, tried in order; which Contact event each FileSender event becomes,
+and whether it hangs the data call up, is one row each. The receiver's
 :class:`ReceivedFileTransferInvitation` declares the copies of the ``file_offer``, the data call's
-and the channel's notices and the FileReceiver's timers (:data:`RECEIVED_INPUTS`); its status
+and the channel's notices, the channel's data, the FileReceiver's timers and its events (by name:
+progress, transferComplete, which makes it ENDED, error, cancelled; :data:`RECEIVED_INPUTS`);
+whether the transfer machine exists yet (built when the channel first opens) is a guard of
+its rows, not a branch in a callback. Its status
 (apiRTC's) may be decided before its data call ends, and until then it still serves its channel
 (a finished FileReceiver says its last word again), so only DECLINED is final in its table and
 the data call's final notice releases it whatever its status. ``receive``, ``timer_fired`` and
@@ -108,7 +116,7 @@ from rtcstate.drops import DropReason
 from rtcstate.effects import Drop, Effect, Emit, Send, target
 from rtcstate.errors import InvalidStateError, RtcError
 from rtcstate.invitation import InvitationState, OnCall, SentInvitation
-from rtcstate.machine import ILLEGAL, Ignore, Inputs, Verdict, machine, spec_of, stay
+from rtcstate.machine import ILLEGAL, Classify, Ignore, Inputs, Verdict, machine, spec_of, stay
 from rtcstate.media import MediaEvent
 from rtcstate.notices import (
     CallDeclined,
@@ -208,16 +216,58 @@ class FileTransferState(enum.Enum):
     ENDED = "ENDED"  # the data call is over (final)
 
 
+class ChannelData:
+    """Input key: a message received on the transfer's channel (``ChannelOwner.channel_data``)."""
+
+
+class ChannelBufferedHigh:
+    """Input key: the channel's send buffer went above its high mark (``channel_buffered``)."""
+
+
+class ChannelBufferedLow:
+    """Input key: the channel's send buffer drained below its low mark (``channel_buffered``)."""
+
+
+_BUFFERED: dict[bool, type] = {True: ChannelBufferedHigh, False: ChannelBufferedLow}
+
+_LIVE = ["SETUP", "SENDING"]
+
 TRANSITIONS: list[dict[str, Any]] = [
     # the channel's notices
-    *stay("channel_accepted", "SETUP", after="_accepted"),
+    *stay("channel_accepted", "SETUP", conditions="_invitation_waits", after="_accepted"),
+    *stay("channel_accepted", "SETUP"),  # the invitation was decided already (cancelled)
     {"trigger": "channel_opened", "source": "SETUP", "dest": "SENDING", "after": "_start"},
     *stay("channel_opened", "SENDING", after="_resume"),
-    *stay("channel_closed", "SENDING", after="_interrupted"),
-    {"trigger": "channel_ended", "source": ["SETUP", "SENDING"], "dest": "ENDED",
-     "after": "_ended"},
+    *stay("channel_closed", "SENDING", conditions="_sender_live", after="_interrupted"),
+    *stay("channel_closed", "SENDING"),  # the transfer is over: nothing to interrupt
+    # the data call is over: how the transfer ends is decided here, in this order
+    {"trigger": "channel_ended", "source": _LIVE, "dest": "ENDED",
+     "conditions": ["_cut_short", "_receiver_hung_up"],
+     "after": ["_receiver_cancelled", "_end_invitation", "_release"]},
+    {"trigger": "channel_ended", "source": _LIVE, "dest": "ENDED", "conditions": "_cut_short",
+     "after": ["_aborted", "_end_invitation", "_release"]},
+    {"trigger": "channel_ended", "source": _LIVE, "dest": "ENDED", "conditions": "_refused",
+     "after": ["_decline_invitation", "_release"]},
+    {"trigger": "channel_ended", "source": _LIVE, "dest": "ENDED",
+     "after": ["_end_invitation", "_release"]},
+    # the channel's data and flow control, for the transfer machine
+    *stay("channel_data", "SENDING", after="_to_sender"),
+    *stay("buffered_high", "SENDING", conditions="_sender_live", after="_pace_high"),
+    *stay("buffered_high", "SENDING"),
+    *stay("buffered_low", "SENDING", conditions="_sender_live", after="_pace_low"),
+    *stay("buffered_low", "SENDING"),
     # the transfer machine's timers
     *stay("sender_timer", "SENDING", after="_sender_timer"),
+    # the transfer machine's events (on the transfer's target), as apiRTC's Contact events
+    *stay("sent_progress", "SENDING", after="_progress_step"),
+    *stay("sent_complete", "SENDING", conditions="_last_step_untold",
+          after=["_progress_step", "_delivered"]),
+    *stay("sent_complete", "SENDING", after="_delivered"),
+    *stay("sent_error", "SENDING", after="_failed"),
+    *stay("sent_declined", "SENDING", after="_refused_in_band"),
+    *stay("sent_cancelled", "SENDING", conditions="_cancelled_here", after="_hang_up_later"),
+    *stay("sent_cancelled", "SENDING", after="_cancelled_there"),
+    *stay("sent_other", "SENDING", after="_pass_on"),
 ]  # fmt: skip
 
 INPUTS = Inputs(
@@ -229,20 +279,44 @@ INPUTS = Inputs(
         ChannelClosed: "channel_closed",
         ChannelEnded: "channel_ended",
         ChannelDeclined: "channel_ended",
+        ChannelData: "channel_data",
+        ChannelBufferedHigh: "buffered_high",
+        ChannelBufferedLow: "buffered_low",
+        # what the transfer machine tells the application, translated by event name
+        Emit: Classify(
+            "event",
+            {
+                "transferProgress": "sent_progress",
+                "transferComplete": "sent_complete",
+                "error": "sent_error",
+                "declined": "sent_declined",
+                "cancelled": "sent_cancelled",
+            },
+            otherwise="sent_other",  # accepted, interrupted, resumed: on the transfer's target
+        ),
     },
 )
-"""Every input of a sending transfer: its channel's notices and its transfer machine's timers
-(wire messages and media reports go to the data call and the channel, never here)."""
+"""Every input of a sending transfer: its channel's notices, data and buffered-amount reports,
+its transfer machine's timers and events (wire messages and media reports go to the data call
+and the channel, never here)."""
 
 VERDICTS: dict[str | tuple[str, str], Verdict] = {
     "channel_accepted": Ignore(TransferDrop.LATE_NOTICE),
     "channel_opened": Ignore(TransferDrop.LATE_NOTICE),
     "channel_closed": Ignore(TransferDrop.LATE_NOTICE),
     "channel_ended": Ignore(TransferDrop.LATE_NOTICE),
+    "channel_data": Ignore(TransferDrop.NOT_STARTED),
+    "buffered_high": Ignore(TransferDrop.NOT_STARTED),
+    "buffered_low": Ignore(TransferDrop.NOT_STARTED),
     "sender_timer": Ignore(TransferDrop.STALE_TIMER),
-}
+    **dict.fromkeys(
+        ["sent_progress", "sent_complete", "sent_error", "sent_declined", "sent_cancelled",
+         "sent_other"],
+        Ignore(TransferDrop.LATE_NOTICE),
+    ),
+}  # fmt: skip
 """What the pairs without a row mean: every one ignored on purpose (a notice before the
-transfer machine exists, a timer once it is gone)."""
+transfer machine exists or once the data call is over, a timer once it is gone)."""
 
 _SENDER_TIMERS = {t.value: t for t in SenderTimer}
 
@@ -275,6 +349,7 @@ class FileTransfer:
     state: FileTransferState = FileTransferState.SETUP
     _reported: bool = False  # fileSentSuccessfully or fileTransferError fired
     _progress: float | None = None  # percentage of the last fileTransferProgress
+    _hang_up_due: bool = False  # an event of the transfer machine ended it: hang up after it
 
     @property
     def id(self) -> str:
@@ -374,25 +449,21 @@ class FileTransfer:
         _SPEC.deliver(self, type(notice), notice, fx, now, notice=notice)
 
     def channel_data(self, fx: list[Effect], data: bytes | str, now: float) -> None:
-        sender = self.sender
-        if sender is None or self.state is not FileTransferState.SENDING:
-            fx.append(Drop(TransferDrop.NOT_STARTED, f"data outside transfer {self.id}"))
-            return
-        fx.extend(self._translate(sender.on_frame(data, now), now))
+        """A message on the channel (``INPUTS.notices[ChannelData]``): for the FileSender."""
+        _SPEC.deliver(self, ChannelData, data, fx, now, data=data)
 
     def channel_buffered(self, fx: list[Effect], high: bool, now: float) -> None:
-        sender = self.sender
-        if sender is not None and not sender.finished and not self.ended:
-            out = sender.buffered_high(now) if high else sender.buffered_low(now)
-            fx.extend(self._translate(out, now))
+        """The channel's buffered amount crossed a mark: the FileSender pauses or resumes."""
+        _SPEC.deliver(self, _BUFFERED[high], high, fx, now)
 
     # --- transition callbacks (signature: fx, now, **kw) ---------------------------------------
 
-    def _accepted(self, fx: list[Effect], now: float, **_: Any) -> None:
+    def _invitation_waits(self, fx: list[Effect], now: float, **_: Any) -> bool:
         inv = self.invitation
-        spec = spec_of(inv)
-        if spec.allowed(inv.state, "answer_accept"):
-            spec.fire(inv, "answer_accept", fx, now)
+        return spec_of(inv).allowed(inv.state, "answer_accept")
+
+    def _accepted(self, fx: list[Effect], now: float, **_: Any) -> None:
+        spec_of(self.invitation).fire(self.invitation, "answer_accept", fx, now)
 
     def _start(self, fx: list[Effect], now: float, **_: Any) -> None:
         self.sender = FileSender(
@@ -401,70 +472,175 @@ class FileTransfer:
         )  # fmt: skip
         fx.extend(self._translate(self.sender.start(now), now))
 
+    def _live_sender(self) -> FileSender:
+        sender = self.sender
+        assert sender is not None  # SENDING: the channel opened, the sender exists
+        return sender
+
+    def _sender_live(self, fx: list[Effect], now: float, **_: Any) -> bool:
+        return not self._live_sender().finished
+
     def _resume(self, fx: list[Effect], now: float, **_: Any) -> None:
         """The channel came back: resume."""
-        sender = self.sender
-        assert sender is not None
-        fx.extend(self._translate(sender.channel_opened(now), now))
+        fx.extend(self._translate(self._live_sender().channel_opened(now), now))
 
     def _interrupted(self, fx: list[Effect], now: float, **_: Any) -> None:
-        sender = self.sender
-        if sender is not None and not sender.finished:
-            fx.extend(self._translate(sender.channel_closed(now), now))
+        fx.extend(self._translate(self._live_sender().channel_closed(now), now))
+
+    def _to_sender(self, fx: list[Effect], now: float, data: bytes | str = b"", **_: Any) -> None:
+        fx.extend(self._translate(self._live_sender().on_frame(data, now), now))
+
+    def _pace_high(self, fx: list[Effect], now: float, **_: Any) -> None:
+        fx.extend(self._translate(self._live_sender().buffered_high(now), now))
+
+    def _pace_low(self, fx: list[Effect], now: float, **_: Any) -> None:
+        fx.extend(self._translate(self._live_sender().buffered_low(now), now))
 
     def _sender_timer(
         self, fx: list[Effect], now: float, msg: SenderTimer = SenderTimer.ACK, **_: Any
     ) -> None:
+        timer_id = f"{self.target}:{msg.value}"
+        fx.extend(self._translate(self._live_sender().timer_fired(timer_id, now), now))
+
+    # the transfer machine's events (``event``: the Emit on the transfer's target)
+
+    def _progress_step(
+        self, fx: list[Effect], now: float, event: Emit | None = None, **_: Any
+    ) -> None:
+        payload = _payload(event)
+        self._progress = payload.get("percentage")
+        info = {"fileInfo": self.file_info, "transferInformation": payload}
+        fx.append(self._contact_event("fileTransferProgress", info))
+
+    def _last_step_untold(
+        self, fx: list[Effect], now: float, event: Emit | None = None, **_: Any
+    ) -> bool:
+        """The last step was not reported as progress (apiRTC reports it before success)."""
+        return self._progress != _payload(event).get("percentage")
+
+    def _delivered(self, fx: list[Effect], now: float, event: Emit | None = None, **_: Any) -> None:
+        self._reported = True
+        info = {"fileInfo": self.file_info, "transferInformation": _payload(event)}
+        fx.append(self._contact_event("fileSentSuccessfully", info))
+        self._hang_up_due = True
+
+    def _failed(self, fx: list[Effect], now: float, event: Emit | None = None, **_: Any) -> None:
+        self._hang_up_due = True
+        fx.extend(self._error(dict(_payload(event))))
+
+    def _refused_in_band(
+        self, fx: list[Effect], now: float, event: Emit | None = None, **_: Any
+    ) -> None:
+        payload = _payload(event)
+        self._hang_up_due = True
+        error = _code_payload(
+            ErrorCode.TRANSFER_DECLINED, str(payload.get("reason", "")), code=payload.get("code")
+        )
+        fx.extend(self._error(error))
+
+    def _cancelled_here(
+        self, fx: list[Effect], now: float, event: Emit | None = None, **_: Any
+    ) -> bool:
+        """The application cancelled: no error event for it."""
+        return _payload(event).get("from") == "local"
+
+    def _hang_up_later(self, fx: list[Effect], now: float, **_: Any) -> None:
+        self._hang_up_due = True
+
+    def _cancelled_there(
+        self, fx: list[Effect], now: float, event: Emit | None = None, **_: Any
+    ) -> None:
+        self._hang_up_due = True
+        reason = str(_payload(event).get("reason", ""))
+        fx.extend(self._error(_code_payload(ErrorCode.TRANSFER_CANCELLED, reason)))
+
+    def _pass_on(self, fx: list[Effect], now: float, event: Emit | None = None, **_: Any) -> None:
+        """rtcstate's own (accepted, interrupted, resumed), on the transfer's target."""
+        fx.extend(() if event is None else (event,))
+
+    # the data call is over (``notice`` says how)
+
+    def _cut_short(self, fx: list[Effect], now: float, **_: Any) -> bool:
+        """The file was not confirmed while the invitation stood accepted."""
         sender = self.sender
-        assert sender is not None  # SENDING: the channel opened, the sender exists
-        fx.extend(self._translate(sender.timer_fired(f"{self.target}:{msg.value}", now), now))
+        return (sender is None or not sender.finished) and (
+            self.invitation.state is InvitationState.ACCEPTED
+        )
+
+    def _receiver_hung_up(
+        self, fx: list[Effect], now: float, notice: ChannelNotice | None = None, **_: Any
+    ) -> bool:
+        """The receiver hung up (its cancel, racing its CANCEL frame)."""
+        return isinstance(notice, ChannelEnded | ChannelDeclined) and (
+            (notice.frm, notice.reason) == (HangupFrom.REMOTE, default_hangup_reason(False).value)
+        )
+
+    def _refused(
+        self, fx: list[Effect], now: float, notice: ChannelNotice | None = None, **_: Any
+    ) -> bool:
+        """The far side refused the data call before it was established."""
+        return (
+            self.invitation.state is InvitationState.STANDBY
+            and not self.channel.call.established
+            and isinstance(notice, ChannelEnded | ChannelDeclined)
+            and notice.frm is HangupFrom.REMOTE
+        )
+
+    def _receiver_cancelled(self, fx: list[Effect], now: float, **_: Any) -> None:
+        detail = "the receiver ended the transfer"
+        fx.extend(self._error(_code_payload(ErrorCode.TRANSFER_CANCELLED, detail)))
+
+    def _aborted(self, fx: list[Effect], now: float, **_: Any) -> None:
+        detail = "the data call ended before the receiver confirmed the file"
+        fx.extend(self._error(_code_payload(ErrorCode.TRANSFER_ABORTED, detail)))
+
+    def _end_invitation(
+        self, fx: list[Effect], now: float, notice: ChannelNotice | None = None, **_: Any
+    ) -> None:
+        self._invitation_told(fx, now, "end", notice)
+
+    def _decline_invitation(
+        self, fx: list[Effect], now: float, notice: ChannelNotice | None = None, **_: Any
+    ) -> None:
+        self._invitation_told(fx, now, "answer_decline", notice)  # the channel's declined follows
+
+    def _release(self, fx: list[Effect], now: float, **_: Any) -> None:
+        if self.session.child("transfer_id", self.transfer_id) is self:
+            fx.extend(self.session.detach("transfer_id", self.transfer_id))
 
     # --- internals -----------------------------------------------------------------------------
+
+    def _invitation_told(
+        self, fx: list[Effect], now: float, trigger: str, notice: ChannelNotice | None
+    ) -> None:
+        inv = self.invitation
+        spec = spec_of(inv)
+        if spec.allowed(inv.state, trigger):
+            spec.fire(inv, trigger, fx, now, reason=getattr(notice, "reason", None) or None)
+            fx.extend(self.session.child_output(inv, []))
 
     def _contact_event(self, event: str, payload: dict[str, Any]) -> Emit:
         return Emit(target("contact", self.contact), event, payload)
 
     def _translate(self, fx: list[Effect], now: float) -> list[Effect]:
-        """The transfer machine's events, as apiRTC's Contact events."""
+        """The transfer machine's events, as apiRTC's Contact events (``INPUTS.notices[Emit]``:
+        one generic dispatch each); the data call is hung up after them if one ended it."""
         out: list[Effect] = []
         mine = self.target
-        hang_up = False
         for e in fx:
             if type(e) is not Emit or e.target != mine:
                 out.append(e)
                 continue
-            event, payload = e.event, e.payload
-            if event == "transferProgress":
-                self._progress = payload.get("percentage")
-                info = {"fileInfo": self.file_info, "transferInformation": payload}
-                out.append(self._contact_event("fileTransferProgress", info))
-            elif event == "transferComplete":
-                self._reported = True
-                info = {"fileInfo": self.file_info, "transferInformation": payload}
-                if self._progress != payload.get("percentage"):  # the last step, as apiRTC
-                    out.append(self._contact_event("fileTransferProgress", dict(info)))
-                out.append(self._contact_event("fileSentSuccessfully", info))
-                hang_up = True
-            elif event in ("error", "declined", "cancelled"):
-                hang_up = True
-                if event == "cancelled" and payload.get("from") == "local":
-                    continue  # the application cancelled: no error event for it
-                if event == "declined":
-                    error = _code_payload(
-                        ErrorCode.TRANSFER_DECLINED, str(payload.get("reason", "")),
-                        code=payload.get("code"),
-                    )  # fmt: skip
-                elif event == "cancelled":
-                    reason = str(payload.get("reason", ""))
-                    error = _code_payload(ErrorCode.TRANSFER_CANCELLED, reason)
-                else:
-                    error = dict(payload)
-                out.extend(self._error(error))
-            else:  # accepted, interrupted, resumed: rtcstate's own, on the transfer's target
-                out.append(e)
-        if hang_up:
+            self._transfer_said(out, e, now)
+        if self._hang_up_due:
+            self._hang_up_due = False
             out.extend(self._hang_up(now))
         return out
+
+    def _transfer_said(self, fx: list[Effect], event: Emit, now: float) -> None:
+        """One event of the transfer machine (``INPUTS.notices[Emit]``); a row that ends the
+        transfer only notes that the data call is to be hung up (by :meth:`_translate`)."""
+        _SPEC.deliver(self, Emit, event, fx, now, event=event)
 
     def _error(self, error: dict[str, Any]) -> list[Effect]:
         if self._reported:
@@ -479,42 +655,10 @@ class FileTransfer:
             return channel.close(now)
         return []
 
-    def _ended(
-        self,
-        fx: list[Effect],
-        now: float,
-        notice: ChannelEnded | ChannelDeclined | None = None,
-        **_: Any,
-    ) -> None:
-        """The data call is over (``notice`` says how): report a transfer it cut short, end
-        the invitation."""
-        sender = self.sender
-        call = self.channel.call
-        frm, reason = (notice.frm, notice.reason) if notice is not None else (HangupFrom.LOCAL, "")
-        cause = (frm, reason)
-        if (sender is None or not sender.finished) and (
-            self.invitation.state is InvitationState.ACCEPTED
-        ):
-            if cause == (HangupFrom.REMOTE, default_hangup_reason(False).value):
-                # the receiver hung up (its cancel, racing its CANCEL frame)
-                detail = "the receiver ended the transfer"
-                fx.extend(self._error(_code_payload(ErrorCode.TRANSFER_CANCELLED, detail)))
-            else:
-                detail = "the data call ended before the receiver confirmed the file"
-                fx.extend(self._error(_code_payload(ErrorCode.TRANSFER_ABORTED, detail)))
-        inv = self.invitation
-        trigger = "end"
-        if (
-            inv.state is InvitationState.STANDBY
-            and not call.established
-            and frm is HangupFrom.REMOTE
-        ):
-            trigger = "answer_decline"  # refused (the channel's ``declined`` follows)
-        if spec_of(inv).allowed(inv.state, trigger):
-            spec_of(inv).fire(inv, trigger, fx, now, reason=reason or None)
-            fx.extend(self.session.child_output(inv, []))
-        if self.session.child("transfer_id", self.transfer_id) is self:
-            fx.extend(self.session.detach("transfer_id", self.transfer_id))
+
+def _payload(event: Emit | None) -> Mapping[str, Any]:
+    payload = getattr(event, "payload", None)
+    return payload if isinstance(payload, Mapping) else {}
 
 
 _SPEC = spec_of(FileTransfer)
@@ -594,8 +738,13 @@ RECEIVED_TRANSITIONS: list[dict[str, Any]] = [
     {"trigger": "accept", "source": "STANDBY", "dest": "ACCEPTED", "after": "_changed"},
     {"trigger": "decline", "source": "STANDBY", "dest": "DECLINED", "after": "_changed"},
     {"trigger": "cancel", "source": "ACCEPTED", "dest": "CANCELLED", "after": "_changed"},
-    # the transfer machine's verdict
-    {"trigger": "verified", "source": "ACCEPTED", "dest": "ENDED", "after": "_changed"},
+    # the transfer machine's events (on its target), as the invitation's
+    {"trigger": "verified", "source": "ACCEPTED", "dest": "ENDED",
+     "after": ["_file_complete", "_changed"]},
+    *stay("verified", ["CANCELLED", "ENDED"], after="_file_complete"),
+    *stay("progress", _AFTER_ACCEPT, after="_progress_event"),
+    *stay("failed", _AFTER_ACCEPT, after="_error_event"),
+    *stay("passed_on", _AFTER_ACCEPT, after="_pass_on"),
     # the data call's end (its notice, or the channel's), or the sender's CANCEL
     {"trigger": "call_ended", "source": ["STANDBY", "ACCEPTED"], "dest": "CANCELLED",
      "after": "_changed"},
@@ -605,9 +754,15 @@ RECEIVED_TRANSITIONS: list[dict[str, Any]] = [
     *stay("offer_again", ["STANDBY", *_AFTER_ACCEPT], conditions="_copy_of_offer",
           after="_ack_offer"),
     *stay("offer_again", ["STANDBY", *_AFTER_ACCEPT], after="_unexpected_message"),
-    *stay("channel_opened", _AFTER_ACCEPT, after="_channel_opened"),
-    *stay("channel_closed", _AFTER_ACCEPT, after="_channel_closed"),
-    *stay("receiver_timer", _AFTER_ACCEPT, after="_receiver_timer"),
+    # the channel's life, data and timers, for the transfer machine (once there is one)
+    *stay("channel_opened", _AFTER_ACCEPT, conditions="_no_receiver", after="_new_receiver"),
+    *stay("channel_opened", _AFTER_ACCEPT, after="_channel_reopened"),
+    *stay("channel_closed", _AFTER_ACCEPT, conditions="_receiver_live", after="_channel_closed"),
+    *stay("channel_closed", _AFTER_ACCEPT),  # nothing to interrupt
+    *stay("channel_data", _AFTER_ACCEPT, conditions="_serving", after="_to_receiver"),
+    *stay("channel_data", _AFTER_ACCEPT, after="_not_open"),
+    *stay("receiver_timer", _AFTER_ACCEPT, conditions="_serving", after="_receiver_timer"),
+    *stay("receiver_timer", _AFTER_ACCEPT, after="_stale_receiver_timer"),
 ]  # fmt: skip
 
 RECEIVED_INPUTS = Inputs(
@@ -621,11 +776,23 @@ RECEIVED_INPUTS = Inputs(
         ChannelClosed: "channel_closed",
         ChannelEnded: "call_ended",
         ChannelDeclined: "call_ended",
+        ChannelData: "channel_data",
+        # what the transfer machine tells the application, translated by event name
+        Emit: Classify(
+            "event",
+            {
+                "progress": "progress",
+                "transferComplete": "verified",  # then statusChange ENDED
+                "error": "failed",
+                "cancelled": "call_ended",  # the sender cancelled in-band
+            },
+            otherwise="passed_on",  # interrupted, resumed: on the transfer's target
+        ),
     },
 )
 """Every input of a received transfer: copies of the ``file_offer``, the data call's and the
-channel's notices, and its transfer machine's timers (``CallEstablished`` and
-``ChannelAccepted`` are the initiator's: a receiver is never told them)."""
+channel's notices and data, and its transfer machine's timers and events (``CallEstablished``
+and ``ChannelAccepted`` are the initiator's: a receiver is never told them)."""
 
 RECEIVED_VERDICTS: dict[str | tuple[str, str], Verdict] = {
     "accept": ILLEGAL,
@@ -636,7 +803,11 @@ RECEIVED_VERDICTS: dict[str | tuple[str, str], Verdict] = {
     "offer_again": Ignore(TransferDrop.UNEXPECTED_MESSAGE),
     "channel_opened": Ignore(TransferDrop.LATE_NOTICE),
     "channel_closed": Ignore(TransferDrop.LATE_NOTICE),
+    "channel_data": Ignore(TransferDrop.NOT_OPEN),
     "receiver_timer": Ignore(TransferDrop.STALE_TIMER),
+    "progress": Ignore(TransferDrop.LATE_NOTICE),
+    "failed": Ignore(TransferDrop.LATE_NOTICE),
+    "passed_on": Ignore(TransferDrop.LATE_NOTICE),
 }
 """What the pairs without a row mean (the notices of a channel before acceptance, a timer
 before the transfer machine exists, a command in the wrong status)."""
@@ -823,14 +994,8 @@ class ReceivedFileTransferInvitation(OnCall):
                 fx.extend(self.session.detach("transfer_id", self.id))
 
     def channel_data(self, fx: list[Effect], data: bytes | str, now: float) -> None:
-        receiver = self.receiver
-        if receiver is None or self._done:
-            fx.append(Drop(TransferDrop.NOT_OPEN, f"data outside the transfer {self.id}"))
-            return
-        out = receiver.on_frame(data, now)
-        if receiver.state is FileReceiverState.OFFERED:
-            out.extend(self._take_offer(receiver, now))
-        fx.extend(self._translate(out, now))
+        """A message on the channel (``RECEIVED_INPUTS.notices[ChannelData]``)."""
+        _RECEIVED_SPEC.deliver(self, ChannelData, data, fx, now, data=data)
 
     def channel_buffered(self, fx: list[Effect], high: bool, now: float) -> None:
         return None  # the receiver sends little: no flow control on its side
@@ -853,31 +1018,81 @@ class ReceivedFileTransferInvitation(OnCall):
         what = f"{getattr(msg, 'TYPE', 'message')} for file transfer {self.id}"
         fx.append(Drop(TransferDrop.UNEXPECTED_MESSAGE, what))
 
-    def _channel_opened(self, fx: list[Effect], now: float, **_: Any) -> None:
+    def _no_receiver(self, fx: list[Effect], now: float, **_: Any) -> bool:
+        return self.receiver is None
+
+    def _new_receiver(self, fx: list[Effect], now: float, **_: Any) -> None:
+        """The channel opened for the first time: the transfer machine waits for the offer."""
+        self.receiver = FileReceiver(
+            self.id, self.channel_id, self.max_size, self.max_chunk_size, self.settings,
+            self._timer_target,
+        )  # fmt: skip
+
+    def _live_receiver(self) -> FileReceiver:
         receiver = self.receiver
-        if receiver is None:
-            self.receiver = FileReceiver(
-                self.id, self.channel_id, self.max_size, self.max_chunk_size, self.settings,
-                self._timer_target,
-            )  # fmt: skip
-        else:
-            fx.extend(self._translate(receiver.channel_opened(now), now))
+        assert receiver is not None  # the guard of the row (or the row before it) says so
+        return receiver
+
+    def _channel_reopened(self, fx: list[Effect], now: float, **_: Any) -> None:
+        fx.extend(self._translate(self._live_receiver().channel_opened(now), now))
+
+    def _receiver_live(self, fx: list[Effect], now: float, **_: Any) -> bool:
+        receiver = self.receiver
+        return receiver is not None and not receiver.finished
 
     def _channel_closed(self, fx: list[Effect], now: float, **_: Any) -> None:
-        receiver = self.receiver
-        if receiver is not None and not receiver.finished:
-            fx.extend(self._translate(receiver.channel_closed(now), now))
+        fx.extend(self._translate(self._live_receiver().channel_closed(now), now))
+
+    def _serving(self, fx: list[Effect], now: float, **_: Any) -> bool:
+        """The transfer machine exists and the data call is not over."""
+        return self.receiver is not None and not self._done
+
+    def _to_receiver(self, fx: list[Effect], now: float, data: bytes | str = b"", **_: Any) -> None:
+        receiver = self._live_receiver()
+        out = receiver.on_frame(data, now)
+        if receiver.state is FileReceiverState.OFFERED:
+            out.extend(self._take_offer(receiver, now))
+        fx.extend(self._translate(out, now))
+
+    def _not_open(self, fx: list[Effect], now: float, **_: Any) -> None:
+        fx.append(Drop(TransferDrop.NOT_OPEN, f"data outside the transfer {self.id}"))
 
     def _receiver_timer(
         self, fx: list[Effect], now: float, msg: ReceiverTimer = ReceiverTimer.ACK, **_: Any
     ) -> None:
-        receiver = self.receiver
-        if receiver is None:
-            fx.append(Drop(TransferDrop.STALE_TIMER, f"{self._timer_target}:{msg.value}"))
-            return
-        fx.extend(
-            self._translate(receiver.timer_fired(f"{self._timer_target}:{msg.value}", now), now)
-        )
+        timer_id = f"{self._timer_target}:{msg.value}"
+        fx.extend(self._translate(self._live_receiver().timer_fired(timer_id, now), now))
+
+    def _stale_receiver_timer(
+        self, fx: list[Effect], now: float, msg: ReceiverTimer = ReceiverTimer.ACK, **_: Any
+    ) -> None:
+        fx.append(Drop(TransferDrop.STALE_TIMER, f"{self._timer_target}:{msg.value}"))
+
+    # the transfer machine's events (``event``: the Emit on the transfer's target)
+
+    def _progress_event(
+        self, fx: list[Effect], now: float, event: Emit | None = None, **_: Any
+    ) -> None:
+        fx.append(Emit(self.target, "progress", getattr(event, "payload", None)))
+
+    def _file_complete(
+        self, fx: list[Effect], now: float, event: Emit | None = None, **_: Any
+    ) -> None:
+        info = {
+            "fileInfo": self.file_info,
+            "sha256": getattr(self.receiver, "digest", None),
+            "transferInformation": getattr(event, "payload", None),
+        }
+        fx.append(Emit(self.target, "transferComplete", info))
+
+    def _error_event(
+        self, fx: list[Effect], now: float, event: Emit | None = None, **_: Any
+    ) -> None:
+        fx.append(Emit(self.target, "error", getattr(event, "payload", None)))
+
+    def _pass_on(self, fx: list[Effect], now: float, event: Emit | None = None, **_: Any) -> None:
+        """rtcstate's own (interrupted, resumed), on the transfer's target."""
+        fx.extend(() if event is None else (event,))
 
     # --- internals -----------------------------------------------------------------------------
 
@@ -898,36 +1113,20 @@ class ReceivedFileTransferInvitation(OnCall):
         return fx
 
     def _translate(self, fx: list[Effect], now: float) -> list[Effect]:
-        """The transfer machine's events, as the invitation's."""
+        """The transfer machine's events, as the invitation's (``RECEIVED_INPUTS.notices[Emit]``:
+        one generic dispatch each)."""
         out: list[Effect] = []
         mine = self._timer_target
         for e in fx:
             if type(e) is not Emit or e.target != mine:
                 out.append(e)
                 continue
-            event, payload = e.event, e.payload
-            if event == "progress":
-                out.append(Emit(self.target, "progress", payload))
-            elif event == "transferComplete":  # then statusChange ENDED
-                receiver = self.receiver
-                info = {
-                    "fileInfo": self.file_info,
-                    "sha256": receiver.digest if receiver is not None else None,
-                    "transferInformation": payload,
-                }
-                out.append(Emit(self.target, "transferComplete", info))
-                spec = spec_of(self)
-                if spec.allowed(self.state, "verified"):
-                    spec.fire(self, "verified", out, now)
-            elif event == "error":
-                out.append(Emit(self.target, "error", payload))
-            elif event == "cancelled":
-                spec = spec_of(self)
-                if spec.allowed(self.state, "call_ended"):
-                    spec.fire(self, "call_ended", out, now)
-            else:  # interrupted, resumed: rtcstate's own, on the transfer's target
-                out.append(e)
+            self._transfer_said(out, e, now)
         return out
+
+    def _transfer_said(self, fx: list[Effect], event: Emit, now: float) -> None:
+        """One event of the transfer machine (``RECEIVED_INPUTS.notices[Emit]``)."""
+        _RECEIVED_SPEC.deliver(self, Emit, event, fx, now, event=event)
 
 
 _RECEIVED_SPEC = spec_of(ReceivedFileTransferInvitation)

@@ -41,7 +41,11 @@ released stream is detached at its next report.
 Inputs are data: :data:`STREAM_INPUTS` and :data:`STREAM_VERDICTS` (every report to a
 released stream is dropped with :attr:`StreamDrop.RELEASED`; a report about a kind the stream
 does not have with :attr:`StreamDrop.NO_SUCH_TRACK`). A report never raises. The stream owns no
-timer and no wire message.
+timer and no wire message. The table decides what a local and a remote stream do differently
+(only a local one tells the adapter to switch or release its tracks and fires
+``localStreamUpdated``; only a remote one fires ``remoteStreamUpdated``) and that a switch or a
+report that changes nothing fires nothing: guarded rows, tried in order, not branches in the
+callbacks.
 """
 
 from __future__ import annotations
@@ -181,24 +185,54 @@ class RemoteFlowChanged(MediaEvent):
 _ON = ("enable_audio", "enable_video", "unmute_audio", "unmute_video")
 _OFF = ("disable_audio", "disable_video", "mute_audio", "mute_video")
 
+
+def _switch_rows(trigger: str, changes: str, to: str) -> list[dict[str, Any]]:
+    """A kind switched on or off: a local stream also tells the adapter (first) and its
+    conversations (last); a switch to the state the kind is in already does nothing."""
+    local = [to, "_tell_track_switch", "_flow_event", "_local_updated"]
+    return [
+        *stay(trigger, "LIVE", conditions=["_has_kind", changes, "_is_local"], after=local),
+        *stay(trigger, "LIVE", conditions=["_has_kind", changes], after=[to, "_flow_event"]),
+        *stay(trigger, "LIVE", conditions="_has_kind"),  # no change
+    ]
+
+
+_RELEASE_LOCAL = ["_drop_tracks", "_release_media", "_release_events"]
+_RELEASE_REMOTE = ["_drop_tracks", "_release_events"]  # its tracks are its peer connection's
+
 STREAM_TRANSITIONS: list[dict[str, Any]] = [
-    *[row for t in _ON for row in stay(t, "LIVE", conditions="_has_kind", after="_enable")],
-    *[row for t in _OFF for row in stay(t, "LIVE", conditions="_has_kind", after="_disable")],
-    {"trigger": "release", "source": "LIVE", "dest": "RELEASED", "after": "_release"},
+    *[row for t in _ON for row in _switch_rows(t, "_kind_disabled", "_enable")],
+    *[row for t in _OFF for row in _switch_rows(t, "_kind_enabled", "_disable")],
+    {"trigger": "release", "source": "LIVE", "dest": "RELEASED", "conditions": "_is_local",
+     "after": _RELEASE_LOCAL},
+    {"trigger": "release", "source": "LIVE", "dest": "RELEASED", "after": _RELEASE_REMOTE},
     {"trigger": "release_track", "source": "LIVE", "dest": "RELEASED",
-     "conditions": ["_has_kind", "_last_track"], "after": "_release"},
-    *stay("release_track", "LIVE", conditions="_has_kind", after="_release_track"),
+     "conditions": ["_has_kind", "_last_track", "_is_local"], "after": _RELEASE_LOCAL},
+    {"trigger": "release_track", "source": "LIVE", "dest": "RELEASED",
+     "conditions": ["_has_kind", "_last_track"], "after": _RELEASE_REMOTE},
+    *stay("release_track", "LIVE", conditions=["_has_kind", "_is_local"],
+          after=["_forget_track", "_release_track_media", "_track_stopped"]),
+    *stay("release_track", "LIVE", conditions="_has_kind",
+          after=["_forget_track", "_track_stopped"]),
     *stay("apply_constraints", "LIVE", after="_apply_constraints"),
     # media reports
-    *stay("track_muted", "LIVE", conditions="_has_kind", after="_track_muted"),
+    *stay("track_muted", "LIVE", conditions=["_has_kind", "_mute_changes"],
+          after="_track_muted"),
+    *stay("track_muted", "LIVE", conditions="_has_kind"),  # as it was: no event
     {"trigger": "track_ended", "source": "LIVE", "dest": "RELEASED",
      "conditions": ["_has_kind", "_last_track"], "after": "_ended"},
     *stay("track_ended", "LIVE", conditions="_has_kind", after="_track_ended"),
     *stay("audio_level", "LIVE", after="_audio_level"),
     *stay("constraints_applied", "LIVE", after="_constraints_applied"),
-    *stay("remote_flow", "LIVE", conditions="_has_kind", after="_remote_flow"),
+    *stay("remote_flow", "LIVE", conditions=["_has_kind", "_flow_changes"], unless="_is_local",
+          after=["_remote_flow", "_remote_updated"]),
+    *stay("remote_flow", "LIVE", conditions=["_has_kind", "_flow_changes"],
+          after="_remote_flow"),
+    *stay("remote_flow", "LIVE", conditions="_has_kind"),  # as it was: no event
 ]  # fmt: skip
-"""The stream's table: LIVE until released (or its last track gone)."""
+"""The stream's table: LIVE until released (or its last track gone). Whether the stream is
+local (its tracks are the adapter's to switch and release) and whether a switch or a report
+changes anything are guards of its rows, tried in order."""
 
 STREAM_INPUTS = Inputs(
     unexpected=StreamDrop.UNEXPECTED,
@@ -440,38 +474,64 @@ class Stream:
             }
             fx.append(Emit(target("conversation", name), event, payload))
 
+    # conditions
+
+    def _is_local(self, fx: list[Effect], now: float, **_: Any) -> bool:
+        return not self.is_remote
+
+    def _kind_enabled(self, fx: list[Effect], now: float, kind: Any = None, **_: Any) -> bool:
+        return self.tracks[kind].enabled
+
+    def _kind_disabled(self, fx: list[Effect], now: float, kind: Any = None, **_: Any) -> bool:
+        return not self.tracks[kind].enabled
+
+    def _mute_changes(self, fx: list[Effect], now: float, msg: Any = None, **_: Any) -> bool:
+        return self.tracks[msg.kind].muted is not bool(msg.muted)
+
+    def _flow_changes(self, fx: list[Effect], now: float, msg: Any = None, **_: Any) -> bool:
+        track = self.tracks[msg.kind]
+        return (track.active, track.muted) != (bool(msg.enabled), bool(msg.muted))
+
+    # the application's switches and releases
+
     def _enable(self, fx: list[Effect], now: float, kind: Any = None, **_: Any) -> None:
-        self._switch(fx, kind, True)
+        self.tracks[kind].enabled = True
 
     def _disable(self, fx: list[Effect], now: float, kind: Any = None, **_: Any) -> None:
-        self._switch(fx, kind, False)
+        self.tracks[kind].enabled = False
 
-    def _switch(self, fx: list[Effect], kind: str, enabled: bool) -> None:
-        track = self.tracks[kind]
-        if track.enabled is enabled:
-            return
-        track.enabled = enabled
-        if not self.is_remote:
-            fx.append(SetStreamTrackEnabled(self.stream_id, kind, track.enabled))
+    def _tell_track_switch(self, fx: list[Effect], now: float, kind: Any = None, **_: Any) -> None:
+        fx.append(SetStreamTrackEnabled(self.stream_id, kind, self.tracks[kind].enabled))
+
+    def _flow_event(self, fx: list[Effect], now: float, kind: Any = None, **_: Any) -> None:
         self._flow(fx, kind)
-        if not self.is_remote:
-            self._updated(fx, "localStreamUpdated", "userAction")
 
-    def _release(self, fx: list[Effect], now: float, **_: Any) -> None:
+    def _local_updated(self, fx: list[Effect], now: float, **_: Any) -> None:
+        self._updated(fx, "localStreamUpdated", "userAction")
+
+    def _drop_tracks(self, fx: list[Effect], now: float, **_: Any) -> None:
         for t in self.tracks.values():
             t.available = False
-        if not self.is_remote:
-            fx.append(ReleaseMedia(self.stream_id))
+
+    def _release_media(self, fx: list[Effect], now: float, **_: Any) -> None:
+        fx.append(ReleaseMedia(self.stream_id))
+
+    def _release_events(self, fx: list[Effect], now: float, **_: Any) -> None:
         self._emit(fx, "release")
         self._stopped(fx)
 
     def _stopped(self, fx: list[Effect]) -> None:
         self._emit(fx, "stopped", {"streamId": self.stream_id, "callId": self.call_id})
 
-    def _release_track(self, fx: list[Effect], now: float, kind: Any = None, **_: Any) -> None:
+    def _forget_track(self, fx: list[Effect], now: float, kind: Any = None, **_: Any) -> None:
         self.tracks[kind].available = False
-        if not self.is_remote:
-            fx.append(ReleaseTrack(self.stream_id, kind))
+
+    def _release_track_media(
+        self, fx: list[Effect], now: float, kind: Any = None, **_: Any
+    ) -> None:
+        fx.append(ReleaseTrack(self.stream_id, kind))
+
+    def _track_stopped(self, fx: list[Effect], now: float, kind: Any = None, **_: Any) -> None:
         self._emit(fx, "trackStopped", {"type": kind, "id": f"{self.stream_id}:{kind}"})
 
     def _apply_constraints(
@@ -480,10 +540,7 @@ class Stream:
         fx.append(ApplyConstraints(self.stream_id, dict(constraints or {})))
 
     def _track_muted(self, fx: list[Effect], now: float, msg: Any = None, **_: Any) -> None:
-        track = self.tracks[msg.kind]
-        if track.muted is bool(msg.muted):
-            return
-        track.muted = bool(msg.muted)
+        self.tracks[msg.kind].muted = bool(msg.muted)
         self._flow(fx, msg.kind)
 
     def _track_ended(self, fx: list[Effect], now: float, msg: Any = None, **_: Any) -> None:
@@ -522,13 +579,12 @@ class Stream:
         kind = msg.kind
         track = self.tracks[kind]
         active, muted = bool(msg.enabled), bool(msg.muted)
-        if track.active is active and track.muted is muted:
-            return
         track.active, track.muted = active, muted
         remote = f"remote{kind.capitalize()}FlowStatusChanged"
         self._emit(fx, remote, {"enabled": active, "muted": muted})
         base = {"streamId": self.stream_id, "callId": self.call_id, "type": kind}
         self._emit(fx, "activeStateChange", {**base, "active": active})
         self._emit(fx, "muteStateChange", {**base, "muted": not active})
-        if self.is_remote:
-            self._updated(fx, "remoteStreamUpdated", "userAction")
+
+    def _remote_updated(self, fx: list[Effect], now: float, **_: Any) -> None:
+        self._updated(fx, "remoteStreamUpdated", "userAction")

@@ -35,6 +35,9 @@ from rtcstate.codes import (
 from rtcstate.datachannel import ChannelTimer, DataChannel, ReceivedDataChannelInvitation
 from rtcstate.effects import Drop, Effect, Emit
 from rtcstate.filetransfer import (
+    ChannelBufferedHigh,
+    ChannelBufferedLow,
+    ChannelData,
     FileTransfer,
     FileTransferState,
     ReceivedFileTransferInvitation,
@@ -224,12 +227,33 @@ def _timer(key: enum.Enum) -> st.SearchStrategy[Any]:
     return st.just(key)
 
 
+SENT_EVENTS = st.sampled_from(
+    ["transferProgress", "transferComplete", "error", "declined", "cancelled", "accepted",
+     "interrupted", "resumed"]
+)  # fmt: skip
+SENT_PAYLOADS = st.fixed_dictionaries(
+    {},
+    optional={
+        "percentage": st.sampled_from([None, 50.0, 100.0]),
+        "from": st.sampled_from(["local", "remote"]),
+        "reason": TEXT,
+        "code": st.none() | TEXT,
+    },
+)
+
+
 def _values(spec_cls: type, key: object, sender: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
     spec = spec_of(spec_cls)
     assert spec.inputs is not None
     if isinstance(key, enum.Enum):
         return _timer(key)
     assert isinstance(key, type)
+    if key is ChannelData:  # a message on the owner's channel: bytes or text
+        return st.builds(_OnChannel, st.binary(max_size=40) | TEXT)
+    if key in (ChannelBufferedHigh, ChannelBufferedLow):
+        return st.just(_Buffered(key is ChannelBufferedHigh))
+    if key is Emit:  # an event of the owner's transfer machine, on the owner's target
+        return st.builds(Emit, st.just(""), SENT_EVENTS, SENT_PAYLOADS)
     if key in spec.inputs.notices:
         return _notice(key)
     if key in spec.inputs.wire:
@@ -245,8 +269,27 @@ def _values(spec_cls: type, key: object, sender: st.SearchStrategy[Any]) -> st.S
     }[key]
 
 
+@attrs.frozen
+class _OnChannel:
+    data: bytes | str
+
+
+@attrs.frozen
+class _Buffered:
+    high: bool
+
+
 def _deliver_to(obj: Any, value: Any, now: float, *, route: str, route_value: str) -> list[Effect]:
     fx: list[Effect] = []
+    if isinstance(value, _OnChannel):
+        obj.channel_data(fx, value.data, now)
+        return fx
+    if isinstance(value, _Buffered):
+        obj.channel_buffered(fx, value.high, now)
+        return fx
+    if isinstance(value, Emit):  # what the owner's transfer machine says, on its target
+        obj._transfer_said(fx, attrs.evolve(value, target=obj.target), now)
+        return fx
     if isinstance(value, enum.Enum):
         return list(obj.timer_fired(value.value, now))
     if isinstance(value, wire.Envelope):

@@ -38,6 +38,7 @@ from rtcstate.media import (
     DataChannelMessage,
     DataChannelOpened,
     IceStateChanged,
+    MediaEvent,
 )
 from rtcstate.testing.exhaustive import (
     check_differential,
@@ -82,7 +83,14 @@ from rtcstate.transfer import (
     is_transfer_frame,
 )
 from rtcstate.transfer.inputs import check_replies, flatten
-from rtcstate.transfer.mux import ForTransfer, MuxState, UnknownId
+from rtcstate.transfer.mux import (
+    ForTransfer,
+    MuxState,
+    NewChannel,
+    OtherChannel,
+    TransferTimer,
+    UnknownId,
+)
 from rtcstate.transfer.receiver import RECEIVER_REPLIES, ReceiverTimer
 from rtcstate.transfer.sender import SENDER_REPLIES, SenderTimer
 
@@ -1469,10 +1477,33 @@ def _mux_values(key: Any) -> st.SearchStrategy[Any]:
         return frames(st.just("zz")).filter(lambda f: not isinstance(f, Offer))
     if key is FrameError:
         return st.builds(FrameError, TEXT)
+    if key is DataChannelMessage:  # a frame, or bytes that do not decode, on its channel
+        data = st.binary(max_size=12) | _mux_values(ForTransfer).map(encode_frame)
+        return st.builds(DataChannelMessage, st.just("ch"), data)
+    if key is NewChannel:  # another channel opened
+        return st.builds(DataChannelOpened, st.just("ch2"))
+    if key is OtherChannel:  # any report about another channel (or about none)
+        return (
+            st.builds(DataChannelClosed, st.just("ch2"))
+            | st.builds(BufferedAmountHigh, st.just("ch2"))
+            | st.builds(IceStateChanged, st.just("c1"), TEXT)
+        )
+    if key is TransferTimer:  # a timer id of a transfer it holds, or of none
+        held = st.sampled_from(sorted(_mux_with_a_transfer()._by_timer))
+        return st.builds(_TimerId, held | st.just("outgoingTransfer:zz:ack"))
     return st.builds(key, st.just("ch"))
 
 
+@attrs.frozen
+class _TimerId:
+    timer_id: str
+
+
 def _mux_deliver(mux: TransferMux, value: Any, now: float) -> list[Effect]:
+    if isinstance(value, _TimerId):
+        return mux.timer_fired(value.timer_id, now)
+    if isinstance(value, MediaEvent):  # its generic entry: own channel, another, a message
+        return mux.media_event(value, now)
     if isinstance(value, FrameError):
         return mux._deliver(FrameError, value, now, error=value)
     if isinstance(value, Frame):

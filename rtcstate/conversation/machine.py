@@ -231,20 +231,34 @@ def _table(closed_callback: str, extra: list[dict[str, Any]]) -> list[dict[str, 
          "after": "_denied"},
         {"trigger": "join_acked", "source": "WAITING", "dest": "NOT_JOINED",
          "after": "_removed"},
-        *stay("acked", _ALL, after="_settle"),
+        # an answer settles the request it names; one naming no pending request is stale
+        *stay("acked", _ALL, conditions="_answers_a_request", after="_settle"),
+        *stay("acked", _ALL, after="_stale_ack"),
         {"trigger": "refused", "source": ["JOINING", "WAITING"], "dest": "NOT_JOINED",
          "conditions": "_refuses_join", "after": "_join_refused"},
-        *stay("refused", _ALL, after="_refused"),
-        *stay("data_state", _ALL, after="_data_state"),
-        # the relay's notices to members
+        *stay("refused", _ALL, conditions="_answers_a_request", after="_refused"),
+        *stay("refused", _ALL, after="_stale_refusal"),
+        *stay("data_state", _ALL, conditions="_answers_a_request", after="_data_state"),
+        *stay("data_state", _ALL, after="_stale_data_state"),
+        # the relay's notices to members (a notice of what this room knows already is a
+        # duplicate: the relay repeats itself across a resync)
+        *stay("contact_joined", "JOINED", conditions="_contact_listed", after="_listed_already"),
         *stay("contact_joined", "JOINED", after="_contact_joined"),
-        *stay("contact_left", "JOINED", after="_contact_left"),
+        *stay("contact_left", "JOINED", conditions="_contact_in_room", after="_contact_left"),
+        *stay("contact_left", "JOINED", after="_not_listed"),
+        *stay("join_request", "JOINED", conditions="_contact_waits", after="_waits_already"),
         *stay("join_request", "JOINED", after="_join_request"),
-        *stay("waiting_left", "JOINED", after="_waiting_left"),
-        *stay("message", "JOINED", after="_message"),
+        *stay("waiting_left", "JOINED", conditions="_contact_waits", after="_waiting_left"),
+        *stay("waiting_left", "JOINED", after="_not_waiting"),
+        *stay("message", "JOINED", conditions=["_from_history", "_history_unseen"],
+              after=["_history_seen", "_history_message"]),
+        *stay("message", "JOINED", conditions="_from_history", after="_history_replayed"),
+        *stay("message", "JOINED", conditions="_live_unseen", after=["_live_seen", "_message"]),
+        *stay("message", "JOINED", after="_message_seen"),
         *stay("data", "JOINED", after="_data"),
         *stay("custom_event", "JOINED", after="_custom_event"),
-        *stay("data_updated", "JOINED", after="_data_updated"),
+        *stay("data_updated", "JOINED", conditions="_data_newer", after="_data_updated"),
+        *stay("data_updated", "JOINED", after="_data_held"),
         {"trigger": "ejected", "source": _IN, "dest": "NOT_JOINED", "conditions": "_self_ejected",
          "after": "_ejected_self"},
         *stay("ejected", "JOINED", after="_other_ejected"),
@@ -253,7 +267,8 @@ def _table(closed_callback: str, extra: list[dict[str, Any]]) -> list[dict[str, 
          "after": closed_callback},
         # ... and to waiters
         *stay("moderator_connected", "WAITING", after="_moderator_connected"),
-        *stay("moderator_left", "WAITING", after="_moderator_left"),
+        *stay("moderator_left", "WAITING", conditions="_our_moderator", after="_moderator_left"),
+        *stay("moderator_left", "WAITING"),  # another moderator: the one we wait for stays
         # the repeat timer and the relay connection
         {"trigger": "repeat_timer", "source": "JOINING", "dest": "NOT_JOINED",
          "conditions": "_join_overdue", "after": "_join_timed_out"},
@@ -900,12 +915,21 @@ class _Room:
             self._reject(fx, join, ErrorNumber.ERROR_NOT_ALLOWED, info)
         self._disarm(fx)
 
+    def _answers_a_request(self, fx: list[Effect], now: float, msg: Any = None, **_: Any) -> bool:
+        return getattr(msg, "request_id", None) in self._pending
+
+    def _stale_ack(self, fx: list[Effect], now: float, msg: Any = None, **_: Any) -> None:
+        fx.append(Drop(_D.STALE_ANSWER, f"ack of {getattr(msg, 'request_id', None)}"))
+
+    def _stale_refusal(self, fx: list[Effect], now: float, msg: Any = None, **_: Any) -> None:
+        fx.append(Drop(_D.STALE_ANSWER, f"refusal of {getattr(msg, 'request_id', None)}"))
+
+    def _stale_data_state(self, fx: list[Effect], now: float, msg: Any = None, **_: Any) -> None:
+        fx.append(Drop(_D.STALE_ANSWER, f"data state for {getattr(msg, 'request_id', None)}"))
+
     def _settle(self, fx: list[Effect], now: float, msg: Any = None, **_: Any) -> None:
         assert isinstance(msg, ConvAck)
-        request = self._take(msg.request_id)
-        if request is None:
-            fx.append(Drop(_D.STALE_ANSWER, f"ack of {msg.request_id}"))
-            return
+        request = self._pending.pop(msg.request_id).request  # _answers_a_request
         value: Any = None
         if msg.seq is not None:
             value = msg.seq
@@ -940,10 +964,7 @@ class _Room:
 
     def _refused(self, fx: list[Effect], now: float, msg: Any = None, **_: Any) -> None:
         assert isinstance(msg, ConvError)
-        request = self._take(msg.request_id)
-        if request is None:
-            fx.append(Drop(_D.STALE_ANSWER, f"refusal of {msg.request_id}"))
-            return
+        request = self._pending.pop(msg.request_id).request  # _answers_a_request
         conflict = msg.reason is RoomRefusal.VERSION_CONFLICT and msg.version is not None
         if conflict and msg.version is not None and msg.version != self.data_version:
             self.data_version = msg.version
@@ -953,10 +974,7 @@ class _Room:
 
     def _data_state(self, fx: list[Effect], now: float, msg: Any = None, **_: Any) -> None:
         assert isinstance(msg, ConvDataState)
-        request = self._take(msg.request_id)
-        if request is None:
-            fx.append(Drop(_D.STALE_ANSWER, f"data state for {msg.request_id}"))
-            return
+        request = self._pending.pop(msg.request_id).request  # _answers_a_request
         if msg.version >= self.data_version:
             self.data_version = msg.version
             self.data = dict(msg.data)
@@ -965,11 +983,21 @@ class _Room:
 
     # --- callbacks: notices --------------------------------------------------------------------
 
+    def _contact_listed(self, fx: list[Effect], now: float, msg: Any = None, **_: Any) -> bool:
+        contact = getattr(msg, "contact", None)
+        return contact == self.address or contact in self.contacts
+
+    def _contact_in_room(self, fx: list[Effect], now: float, msg: Any = None, **_: Any) -> bool:
+        return getattr(msg, "contact", None) in self.contacts
+
+    def _listed_already(self, fx: list[Effect], now: float, msg: Any = None, **_: Any) -> None:
+        fx.append(Drop(_D.DUPLICATE, f"{getattr(msg, 'contact', None)} is listed already"))
+
+    def _not_listed(self, fx: list[Effect], now: float, msg: Any = None, **_: Any) -> None:
+        fx.append(Drop(_D.DUPLICATE, f"{getattr(msg, 'contact', None)} is not listed"))
+
     def _contact_joined(self, fx: list[Effect], now: float, msg: Any = None, **_: Any) -> None:
         assert isinstance(msg, ConvContactJoined)
-        if msg.contact == self.address or msg.contact in self.contacts:
-            fx.append(Drop(_D.DUPLICATE, f"{msg.contact} is listed already"))
-            return
         self.contacts[msg.contact] = msg.role
         if msg.role is ConversationRole.MODERATOR:
             self.moderators[msg.contact] = None
@@ -977,17 +1005,21 @@ class _Room:
 
     def _contact_left(self, fx: list[Effect], now: float, msg: Any = None, **_: Any) -> None:
         assert isinstance(msg, ConvContactLeft)
-        if self.contacts.pop(msg.contact, None) is None:
-            fx.append(Drop(_D.DUPLICATE, f"{msg.contact} is not listed"))
-            return
+        del self.contacts[msg.contact]  # _contact_in_room
         self.moderators.pop(msg.contact, None)
         self._emit(fx, "contactLeft", msg.contact)
 
+    def _contact_waits(self, fx: list[Effect], now: float, msg: Any = None, **_: Any) -> bool:
+        return getattr(msg, "contact", None) in self.waiting_room
+
+    def _waits_already(self, fx: list[Effect], now: float, msg: Any = None, **_: Any) -> None:
+        fx.append(Drop(_D.DUPLICATE, f"{getattr(msg, 'contact', None)} is waiting already"))
+
+    def _not_waiting(self, fx: list[Effect], now: float, msg: Any = None, **_: Any) -> None:
+        fx.append(Drop(_D.DUPLICATE, f"{getattr(msg, 'contact', None)} is not waiting"))
+
     def _join_request(self, fx: list[Effect], now: float, msg: Any = None, **_: Any) -> None:
         assert isinstance(msg, ConvJoinRequest)
-        if msg.contact in self.waiting_room:
-            fx.append(Drop(_D.DUPLICATE, f"{msg.contact} is waiting already"))
-            return
         request = ReceivedConversationJoinRequest(
             f"{self.name}:{msg.contact}", self.name, msg.contact, self
         )
@@ -997,29 +1029,50 @@ class _Room:
 
     def _waiting_left(self, fx: list[Effect], now: float, msg: Any = None, **_: Any) -> None:
         assert isinstance(msg, ConvWaitingLeft)
-        request = self.waiting_room.pop(msg.contact, None)
-        if request is None:
-            fx.append(Drop(_D.DUPLICATE, f"{msg.contact} is not waiting"))
-            return
+        request = self.waiting_room.pop(msg.contact)  # _contact_waits
         request.withdrawn(fx, now, msg.reason)
         self._emit(fx, "contactLeftWaitingRoom", msg.contact)
+
+    # a live message above the last number held is new; a history message (the replay after a
+    # join) is new when above the last replayed and at or below the number at the join
+
+    def _from_history(self, fx: list[Effect], now: float, msg: Any = None, **_: Any) -> bool:
+        return bool(getattr(msg, "history", False))
+
+    def _history_unseen(self, fx: list[Effect], now: float, msg: Any = None, **_: Any) -> bool:
+        return bool(self._history_seq < msg.seq <= self.last_seq)
+
+    def _live_unseen(self, fx: list[Effect], now: float, msg: Any = None, **_: Any) -> bool:
+        return bool(msg.seq > self.last_seq)
+
+    def _history_seen(self, fx: list[Effect], now: float, msg: Any = None, **_: Any) -> None:
+        self._history_seq = msg.seq
+
+    def _live_seen(self, fx: list[Effect], now: float, msg: Any = None, **_: Any) -> None:
+        self.last_seq = msg.seq
+
+    def _history_replayed(self, fx: list[Effect], now: float, msg: Any = None, **_: Any) -> None:
+        seq = getattr(msg, "seq", None)
+        fx.append(Drop(_D.DUPLICATE, f"history message {seq} replayed already"))
+
+    def _message_seen(self, fx: list[Effect], now: float, msg: Any = None, **_: Any) -> None:
+        seq = getattr(msg, "seq", None)
+        fx.append(Drop(_D.DUPLICATE, f"message {seq} (held up to {self.last_seq})"))
 
     def _message(self, fx: list[Effect], now: float, msg: Any = None, sender: Any = None,
                  **_: Any) -> None:  # fmt: skip
         assert isinstance(msg, ConvMessage)
-        if msg.history:
-            if not self._history_seq < msg.seq <= self.last_seq:
-                fx.append(Drop(_D.DUPLICATE, f"history message {msg.seq} replayed already"))
-                return
-            self._history_seq = msg.seq
-        elif msg.seq <= self.last_seq:
-            fx.append(Drop(_D.DUPLICATE, f"message {msg.seq} (held up to {self.last_seq})"))
-            return
-        else:
-            self.last_seq = msg.seq
-        body: dict[str, Any] = {"content": msg.content, "sender": sender, "time": now}
-        if msg.history:
-            body["history"] = True
+        self._message_event(fx, now, msg, sender, {})
+
+    def _history_message(self, fx: list[Effect], now: float, msg: Any = None, sender: Any = None,
+                         **_: Any) -> None:  # fmt: skip
+        assert isinstance(msg, ConvMessage)
+        self._message_event(fx, now, msg, sender, {"history": True})
+
+    def _message_event(
+        self, fx: list[Effect], now: float, msg: ConvMessage, sender: Any, flag: dict[str, Any]
+    ) -> None:
+        body: dict[str, Any] = {"content": msg.content, "sender": sender, "time": now, **flag}
         self._emit(fx, "message", body)
         session = {"sender": sender, "content": msg.content, "conversation": self.name}
         fx.append(Emit(SESSION, "conversationMessage", session))
@@ -1038,12 +1091,16 @@ class _Room:
         self._emit(fx, "customEvent", body)
         fx.append(Emit(SESSION, "customEvent", {**body, "conversation": self.name}))
 
+    def _data_newer(self, fx: list[Effect], now: float, msg: Any = None, **_: Any) -> bool:
+        return bool(msg.version > self.data_version)
+
+    def _data_held(self, fx: list[Effect], now: float, msg: Any = None, **_: Any) -> None:
+        version = getattr(msg, "version", None)
+        fx.append(Drop(_D.DUPLICATE, f"data version {version} (held {self.data_version})"))
+
     def _data_updated(self, fx: list[Effect], now: float, msg: Any = None, sender: Any = None,
                       **_: Any) -> None:  # fmt: skip
         assert isinstance(msg, ConvDataUpdated)
-        if msg.version <= self.data_version:
-            fx.append(Drop(_D.DUPLICATE, f"data version {msg.version} (held {self.data_version})"))
-            return
         self.data_version = msg.version
         self.data = dict(msg.data)
         body = {"data": dict(msg.data), "version": msg.version, "sender": sender}
@@ -1094,9 +1151,10 @@ class _Room:
         self._emit(fx, "moderatorConnected", {"moderator": msg.moderator})
 
     def _moderator_left(self, fx: list[Effect], now: float, msg: Any = None, **_: Any) -> None:
-        assert isinstance(msg, ConvModeratorLeft)
-        if self.moderator == msg.moderator:
-            self.moderator = None
+        self.moderator = None
+
+    def _our_moderator(self, fx: list[Effect], now: float, msg: Any = None, **_: Any) -> bool:
+        return isinstance(msg, ConvModeratorLeft) and self.moderator == msg.moderator
 
     # --- callbacks: the timer and the connection -------------------------------------------------
 

@@ -112,18 +112,51 @@ class UnknownId:
     """Input key: a decoded frame for a transfer id this mux does not hold (an OFFER aside)."""
 
 
+class NewChannel:
+    """Input key: a report that another data channel opened (the mux's next one, while down)."""
+
+
+class OtherChannel:
+    """Input key: any other media report about another data channel (or about none)."""
+
+
+class TransferTimer:
+    """Input key: the expiry of a timer id (``<transfer target>:<name>``)."""
+
+
+_ELSEWHERE: dict[type, type] = {DataChannelOpened: NewChannel}
+"""The input key of a report about another channel, by the report's class (else
+:class:`OtherChannel`)."""
+
+_UNHELD: dict[type, type] = {Offer: Offer}
+"""The input key of a frame for a transfer id the mux does not hold, by the frame's class
+(else :class:`UnknownId`): an OFFER makes a new transfer."""
+
+
 _BOTH = ["UP", "DOWN"]
 
 MUX_TRANSITIONS: list[dict[str, Any]] = [
+    # frames: routed by transfer id and direction
     *stay("to_transfer", _BOTH, after="_to_owner"),
     *stay("new_offer", _BOTH, conditions="_busy", after="_refuse_busy"),
     *stay("new_offer", _BOTH, after="_admit"),
     *stay("unknown_id", _BOTH, after="_answer_unknown"),
+    # bytes that do not decode: for the transfer they name, if it is held
+    *stay("garbled", _BOTH, conditions="_names_a_held_transfer", after="_garbled_to_owner"),
     *stay("garbled", _BOTH, after="_undecodable"),
+    *stay("channel_message", _BOTH, after="_decode"),
+    # the channel's life
     {"trigger": "channel_closed", "source": "UP", "dest": "DOWN", "after": "_all_closed"},
+    {"trigger": "channel_opened", "source": "DOWN", "dest": "UP", "conditions": "_names_channel",
+     "after": ["_adopt_channel", "_all_opened"]},
     {"trigger": "channel_opened", "source": "DOWN", "dest": "UP", "after": "_all_opened"},
+    {"trigger": "new_channel", "source": "DOWN", "dest": "UP",
+     "after": ["_adopt_channel", "_all_opened"]},
     *stay("buffered_high", _BOTH, after="_pace_high"),
     *stay("buffered_low", _BOTH, after="_pace_low"),
+    # timers: one lookup finds the transfer that owns the timer id
+    *stay("transfer_timer", _BOTH, conditions="_timer_held", after="_to_timer_owner"),
+    *stay("transfer_timer", _BOTH, after="_stale_timer"),
 ]  # fmt: skip
 """The mux's table: routing is data-driven (transfer ids), what each kind of input does is here."""
 
@@ -138,19 +171,26 @@ MUX_INPUTS = Inputs(
             {k: "unknown_id" for k in FrameType if k not in _FINAL_WORDS},
             otherwise=Ignore(MuxDrop.UNKNOWN_TRANSFER),
         ),
-        FrameError: "garbled",  # bytes that do not decode and name no transfer it holds
+        FrameError: "garbled",  # bytes that do not decode
     },
     media={
+        DataChannelMessage: "channel_message",
         DataChannelOpened: "channel_opened",
         DataChannelClosed: "channel_closed",
         BufferedAmountHigh: "buffered_high",
         BufferedAmountLow: "buffered_low",
+        NewChannel: "new_channel",
+        # a report about another channel: never this mux's
+        OtherChannel: Classify("__class__", {}, otherwise=Ignore(MuxDrop.OTHER_CHANNEL)),
     },
+    timers={},
+    notices={TransferTimer: "transfer_timer"},  # its transfers' timers, by their ids
 )
 """How each input of a :class:`TransferMux` becomes a trigger."""
 
 MUX_VERDICTS = flatten({
     ("channel_opened"): {"UP": ILLEGAL},  # the channel it has is open already
+    ("new_channel"): {"UP": Ignore(MuxDrop.OTHER_CHANNEL)},  # it has one, open
     ("channel_closed"): {"DOWN": Ignore(MuxDrop.CHANNEL_DOWN)},
 })  # fmt: skip
 """The verdict of every (state, trigger) pair the mux's table has no row for."""
@@ -190,12 +230,15 @@ class TransferMux:
     _by_timer: dict[str, Transfer] = attrs.field(factory=dict, init=False)
     _ended: deque[Transfer] = attrs.field(factory=deque, init=False)
     _ended_ids: set[int] = attrs.field(factory=set, init=False)
+    #: a frame's direction (``to_sender``) -> the transfers that take frames in it
+    _directions: dict[bool | None, dict[str, Any]] = attrs.field(factory=dict, init=False)
     state: MuxState = attrs.field(default=MuxState.UP, init=False)
 
     def __attrs_post_init__(self) -> None:
         if not self.target:
             self.target = target("dataChannel", self.channel_id)
         self.state = MuxState.UP if self.channel_up else MuxState.DOWN
+        self._directions = {True: self._senders, False: self._receivers}
 
     # --- public -------------------------------------------------------------------------------
 
@@ -236,17 +279,11 @@ class TransferMux:
         try:
             frame = decode_frame(data)
         except FrameError as exc:
-            owner = self._owner(exc.transfer_id, exc.to_sender)
-            if owner is not None:
-                return self._deliver(ForTransfer, None, now, owner=owner, data=data)
-            return self._deliver(FrameError, exc, now, error=exc)
-        tid = frame.transfer_id
-        owner = (self._senders if frame.to_sender else self._receivers).get(tid)
+            return self._deliver(FrameError, exc, now, error=exc, data=data)
+        owner = self._owner(frame.transfer_id, frame.to_sender)
         if owner is not None:
             return self._deliver(ForTransfer, None, now, owner=owner, frame=frame)
-        if isinstance(frame, Offer):
-            return self._deliver(Offer, frame, now, frame=frame)
-        return self._deliver(UnknownId, frame, now, frame=frame)
+        return self._deliver(_UNHELD.get(type(frame), UnknownId), frame, now, frame=frame)
 
     def channel_opened(self, now: float, channel_id: str | None = None) -> list[Effect]:
         return self._deliver(DataChannelOpened, None, now, channel_id=channel_id)
@@ -262,20 +299,14 @@ class TransferMux:
 
     def timer_fired(self, timer_id: str, now: float) -> list[Effect]:
         """A timer of one of its transfers: one lookup finds the transfer that owns it."""
-        owner = self._by_timer.get(timer_id)
-        if owner is None:
-            return [Drop(MuxDrop.STALE_TIMER, timer_id)]
-        return self._after(owner, owner.timer_fired(timer_id, now))
+        return self._deliver(TransferTimer, timer_id, now, timer_id=timer_id)
 
     def media_event(self, event: MediaEvent, now: float) -> list[Effect]:
         """A media-stack report about this channel (or, while it is down, a new one opening)."""
-        if isinstance(event, DataChannelOpened) and self.state is MuxState.DOWN:
-            return self.channel_opened(now, event.channel_id)
+        key: type = type(event)
         if getattr(event, "channel_id", None) != self.channel_id:
-            return [Drop(MuxDrop.OTHER_CHANNEL, repr(event))]
-        if isinstance(event, DataChannelMessage):
-            return self.on_frame(event.data, now)
-        return self._deliver(type(event), event, now)
+            key = _ELSEWHERE.get(key, OtherChannel)
+        return self._deliver(key, event, now, event=event)
 
     # --- dispatch -----------------------------------------------------------------------------
 
@@ -287,18 +318,29 @@ class TransferMux:
     # --- table callbacks ----------------------------------------------------------------------
 
     def _to_owner(
-        self,
-        fx: list[Effect],
-        now: float,
-        owner: Transfer | None = None,
-        frame: Frame | None = None,
-        data: bytes | bytearray | memoryview | str = b"",
-        **kw: Any,
-    ) -> None:
-        if owner is None:
-            return
-        out = owner.receive_frame(frame, now) if frame is not None else owner.on_frame(data, now)
-        fx += self._after(owner, out)
+        self, fx: list[Effect], now: float, owner: Transfer | None = None,
+        frame: Frame | None = None, **kw: Any,
+    ) -> None:  # fmt: skip
+        assert owner is not None and frame is not None  # on_frame routed it here
+        fx += self._after(owner, owner.receive_frame(frame, now))
+
+    def _names_a_held_transfer(
+        self, fx: list[Effect], now: float, error: FrameError | None = None, **kw: Any
+    ) -> bool:
+        return error is not None and self._owner(error.transfer_id, error.to_sender) is not None
+
+    def _garbled_to_owner(
+        self, fx: list[Effect], now: float, error: FrameError | None = None,
+        data: bytes | bytearray | memoryview | str = b"", **kw: Any,
+    ) -> None:  # fmt: skip
+        """The bytes name a transfer it holds: that transfer answers them (its own error)."""
+        assert error is not None
+        owner = self._owner(error.transfer_id, error.to_sender)
+        assert owner is not None  # _names_a_held_transfer
+        fx += self._after(owner, owner.on_frame(data, now))
+
+    def _decode(self, fx: list[Effect], now: float, event: Any = None, **kw: Any) -> None:
+        fx += self.on_frame(event.data, now)
 
     def _busy(self, fx: list[Effect], now: float, **kw: Any) -> bool:
         return sum(1 for r in self._receivers.values() if not r.finished) >= self.max_incoming
@@ -306,22 +348,20 @@ class TransferMux:
     def _refuse_busy(
         self, fx: list[Effect], now: float, frame: Offer | None = None, **kw: Any
     ) -> None:
-        if frame is None:
-            return
+        assert frame is not None  # on_frame routed it here
         live = sum(1 for r in self._receivers.values() if not r.finished)
         reply = Reject(frame.transfer_id, RejectCode.BUSY, f"{live} transfers in progress")
         fx.append(SendData(self.channel_id, encode_frame(reply)))
         fx.append(Drop(MuxDrop.BUSY, f"offer {frame.transfer_id!r} refused"))
 
     def _admit(self, fx: list[Effect], now: float, frame: Offer | None = None, **kw: Any) -> None:
-        if frame is not None:
-            fx += self._incoming(frame, now)
+        assert frame is not None  # on_frame routed it here
+        fx += self._incoming(frame, now)
 
     def _answer_unknown(
         self, fx: list[Effect], now: float, frame: Frame | None = None, **kw: Any
     ) -> None:
-        if frame is None:
-            return
+        assert frame is not None  # on_frame routed it here
         code = TransferErrorCode.MESSAGE_FOR_UNKNOWN_ID
         reply = Cancel(frame.transfer_id, not frame.to_sender, CancelCode.FAILED, code.value)
         detail = f"{type(frame).__name__} for unknown transfer {frame.transfer_id!r}"
@@ -331,40 +371,58 @@ class TransferMux:
     def _undecodable(
         self, fx: list[Effect], now: float, error: FrameError | None = None, **kw: Any
     ) -> None:
-        reason = error.reason if error is not None else ""
-        fx.append(self._mux_error(TransferErrorCode.MESSAGE_DECODE_ERROR, reason, None))
+        assert error is not None  # on_frame routed it here
+        fx.append(self._mux_error(TransferErrorCode.MESSAGE_DECODE_ERROR, error.reason, None))
 
     def _all_closed(self, fx: list[Effect], now: float, **kw: Any) -> None:
         self.channel_up = False
         for t in self.transfers():
             fx += self._after(t, t.channel_closed(now))
 
-    def _all_opened(
+    def _names_channel(
         self, fx: list[Effect], now: float, channel_id: str | None = None, **kw: Any
-    ) -> None:
+    ) -> bool:
+        return bool(channel_id)
+
+    def _adopt_channel(
+        self, fx: list[Effect], now: float, channel_id: str | None = None, event: Any = None,
+        **kw: Any,
+    ) -> None:  # fmt: skip
+        """The channel that opened is the mux's from now on (its id, or the report's)."""
+        self.channel_id = channel_id or event.channel_id
+
+    def _all_opened(self, fx: list[Effect], now: float, **kw: Any) -> None:
         self.channel_up = True
-        if channel_id:
-            self.channel_id = channel_id
         for t in self.transfers():
             fx += self._after(t, t.channel_opened(now, self.channel_id))
 
     def _pace_high(self, fx: list[Effect], now: float, **kw: Any) -> None:
-        for s in list(self._senders.values()):
-            if not s.finished:
-                fx += self._after(s, s.buffered_high(now))
+        self._pace(fx, now, "buffered_high")
 
     def _pace_low(self, fx: list[Effect], now: float, **kw: Any) -> None:
+        self._pace(fx, now, "buffered_low")
+
+    def _pace(self, fx: list[Effect], now: float, report: str) -> None:
+        """Tell every live sender the channel's buffered-amount ``report``."""
         for s in list(self._senders.values()):
             if not s.finished:
-                fx += self._after(s, s.buffered_low(now))
+                fx += self._after(s, getattr(s, report)(now))
+
+    def _timer_held(self, fx: list[Effect], now: float, timer_id: str = "", **kw: Any) -> bool:
+        return timer_id in self._by_timer
+
+    def _to_timer_owner(self, fx: list[Effect], now: float, timer_id: str = "", **kw: Any) -> None:
+        owner = self._by_timer[timer_id]
+        fx += self._after(owner, owner.timer_fired(timer_id, now))
+
+    def _stale_timer(self, fx: list[Effect], now: float, timer_id: str = "", **kw: Any) -> None:
+        fx.append(Drop(MuxDrop.STALE_TIMER, timer_id))
 
     # --- internals ----------------------------------------------------------------------------
 
     def _owner(self, transfer_id: str | None, to_sender: bool | None) -> Transfer | None:
-        if transfer_id is None or to_sender is None:
-            return None
-        table: dict[str, Any] = self._senders if to_sender else self._receivers
-        owner: Transfer | None = table.get(transfer_id)
+        """The transfer a frame (or undecodable bytes) names: by id, in its direction."""
+        owner: Transfer | None = self._directions.get(to_sender, {}).get(transfer_id or "")
         return owner
 
     def _mux_error(self, code: TransferErrorCode, detail: str, uuid: str | None) -> Emit:
@@ -402,9 +460,7 @@ class TransferMux:
         for timer_id in _timer_ids(transfer):
             if self._by_timer.get(timer_id) is transfer:
                 del self._by_timer[timer_id]
-        table: dict[str, Any] = (
-            self._senders if isinstance(transfer, FileSender) else self._receivers
-        )
+        table = self._directions[isinstance(transfer, FileSender)]
         if table.get(transfer.transfer_id) is transfer:
             del table[transfer.transfer_id]
 
