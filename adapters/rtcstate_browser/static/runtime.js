@@ -6,6 +6,9 @@
 // go to the core at once (a misuse throws the core's error, nothing changes). One drain loop
 // carries out effects strictly in order and feeds the next input only when every effect before
 // it is done. No protocol decision is taken here: every `if` about a call is the core's.
+// A conversation request's outcome (the core's Resolve / Reject, naming the request's id)
+// settles the promise `expect(requestId)` returned. A socket the relay closes with 1012 (it is
+// draining) is reported as moved: the core goes to the next relay at once.
 
 export class RtcError extends Error {
   constructor(error) {
@@ -16,6 +19,21 @@ export class RtcError extends Error {
 }
 
 const now = () => performance.now() / 1000;
+
+/** The websocket close code of a relay that drains (rtcstate.codes.CloseCode.DRAINING). */
+export const DRAINING = 1012;
+
+/** A conversation request failed: `number` is the apiRTC error number, `command` the request,
+ *  `version` the persistent data's current version when a compare-and-set lost. */
+export class ConversationError extends Error {
+  constructor(reject) {
+    super(reject.info || reject.command);
+    this.name = "ConversationError";
+    this.number = reject.code;
+    this.command = reject.command;
+    this.version = reject.version ?? null;
+  }
+}
 
 export class Runtime {
   constructor(bridge, { onEmit, media, log = () => {} }) {
@@ -31,6 +49,8 @@ export class Runtime {
     this.sources = new Map(); // transfer id -> Uint8Array of the file we send
     this.sinks = new Map(); // transfer id -> (offset, Uint8Array) => void
     this.closed = false;
+    this.pending = new Map(); // conversation request id -> {resolve, reject}
+    this.early = new Map(); // outcomes that came before their promise (same drain)
   }
 
   // --- the core's JSON, with bytes as blobs -------------------------------------------------
@@ -48,6 +68,35 @@ export class Runtime {
     if (answer.error) throw new RtcError(answer.error);
     this.execute(answer.effects);
     return answer.result;
+  }
+
+  // --- conversation requests: a promise per request id, settled by Resolve / Reject ---------
+  expect(requestId) {
+    if (!requestId) return Promise.resolve(null);
+    const promise = new Promise((resolve, reject) => {
+      const early = this.early.get(requestId);
+      this.early.delete(requestId);
+      if (early) this.settleWith({ resolve, reject }, early);
+      else this.pending.set(requestId, { resolve, reject });
+    });
+    promise.catch(() => {}); // a request nobody awaits (fire and forget) is no page error
+    return promise;
+  }
+
+  settle(e) {
+    const waiter = this.pending.get(e.request_id);
+    if (!waiter) {
+      this.early.set(e.request_id, e);
+      if (this.early.size > 256) this.early.delete(this.early.keys().next().value);
+      return;
+    }
+    this.pending.delete(e.request_id);
+    this.settleWith(waiter, e);
+  }
+
+  settleWith({ resolve, reject }, e) {
+    if (e.k === "Resolve") resolve(e.value ?? null);
+    else reject(new ConversationError(e));
   }
 
   // --- reports: queued, fed in order --------------------------------------------------------
@@ -107,6 +156,7 @@ export class Runtime {
       case "CloseTransport": this.closeTransport(); return;
       case "NeedData": this.report((t) => this.feed(e, t)); return;
       case "ReceivedData": this.sinks.get(e.transfer)?.(e.offset, e.data); return;
+      case "Resolve": case "Reject": this.settle(e); return;
       default: this.media.apply(e);
     }
   }
@@ -140,7 +190,8 @@ export class Runtime {
       if (this.ws !== ws || ws.closing) return;
       this.ws = null;
       const reason = `closed ${ev.code} ${ev.reason}`.trim();
-      if (opened) this.report((t) => this.bridge.connection_lost(t, reason));
+      if (opened && ev.code === DRAINING) this.report((t) => this.bridge.connection_moved(t, reason));
+      else if (opened) this.report((t) => this.bridge.connection_lost(t, reason));
       else this.report((t) => this.bridge.connection_failed(t, reason));
     };
   }
@@ -153,6 +204,9 @@ export class Runtime {
 
   close() {
     this.closed = true;
+    for (const { reject } of this.pending.values())
+      reject(new ConversationError({ code: 2, command: "abandoned", info: "the session closed" }));
+    this.pending.clear();
     for (const handle of this.timers.values()) clearTimeout(handle);
     this.timers.clear();
     this.closeTransport();
