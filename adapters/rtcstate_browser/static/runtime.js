@@ -44,7 +44,8 @@ export class Runtime {
     this.effects = [];
     this.inputs = [];
     this.draining = false;
-    this.timers = new Map();
+    this.timers = new Map(); // timer id -> {deadline, seq (start order), handle}
+    this.timerSeq = 0;
     this.ws = null;
     this.sources = new Map(); // transfer id -> Uint8Array of the file we send
     this.sinks = new Map(); // transfer id -> (offset, Uint8Array) => void
@@ -144,11 +145,8 @@ export class Runtime {
         return;
       case "StartTimer": {
         this.cancelTimer(e.timer_id);
-        const delay = Math.max(0, e.deadline * 1000 - performance.now());
-        this.timers.set(e.timer_id, setTimeout(() => {
-          this.timers.delete(e.timer_id);
-          this.report((t) => this.bridge.timer_fired(e.timer_id, t));
-        }, delay));
+        this.timerSeq += 1;
+        this.arm(e.timer_id, { deadline: e.deadline, seq: this.timerSeq, handle: null });
         return;
       }
       case "CancelTimer": this.cancelTimer(e.timer_id); return;
@@ -168,9 +166,37 @@ export class Runtime {
     return this.bridge.feed(need.transfer, need.offset, piece, t);
   }
 
+  // Timers: setTimeout may fire a fraction of a millisecond early, and two timers with the same
+  // deadline in either order. So a timer is due only once its deadline has passed, and every
+  // due timer is fed in the order of (deadline, start): a keep-alive ping and the pong timeout
+  // of the ping before it, both due at one instant, reach the core pong timeout first. A timer
+  // cancelled or restarted after it was queued is not fed.
+  arm(id, timer) {
+    const delay = Math.max(0, Math.ceil(timer.deadline * 1000 - performance.now()));
+    timer.handle = setTimeout(() => this.timersDue(id, timer), delay);
+    this.timers.set(id, timer);
+  }
+
+  timersDue(woken, wokenTimer) {
+    const t = now();
+    const due = [...this.timers].filter(([, timer]) => timer.deadline <= t);
+    due.sort(([, a], [, b]) => a.deadline - b.deadline || a.seq - b.seq);
+    for (const [id, timer] of due) {
+      if (timer.handle !== null) clearTimeout(timer.handle);
+      timer.handle = null; // still armed until fed
+      this.report((at) => {
+        if (this.timers.get(id) !== timer) return "[]"; // cancelled or restarted meanwhile
+        this.timers.delete(id);
+        return this.bridge.timer_fired(id, at);
+      });
+    }
+    if (this.timers.get(woken) === wokenTimer && wokenTimer.deadline > t)
+      this.arm(woken, wokenTimer); // woken early: wait for the rest
+  }
+
   cancelTimer(id) {
-    const handle = this.timers.get(id);
-    if (handle !== undefined) { clearTimeout(handle); this.timers.delete(id); }
+    const timer = this.timers.get(id);
+    if (timer !== undefined) { if (timer.handle !== null) clearTimeout(timer.handle); this.timers.delete(id); }
   }
 
   // --- the transport --------------------------------------------------------------------------
@@ -207,7 +233,7 @@ export class Runtime {
     for (const { reject } of this.pending.values())
       reject(new ConversationError({ code: 2, command: "abandoned", info: "the session closed" }));
     this.pending.clear();
-    for (const handle of this.timers.values()) clearTimeout(handle);
+    for (const timer of this.timers.values()) if (timer.handle !== null) clearTimeout(timer.handle);
     this.timers.clear();
     this.closeTransport();
     this.media.close();
