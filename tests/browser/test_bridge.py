@@ -297,3 +297,45 @@ def test_a_relay_that_drains_moves_the_bridge_to_the_next_url_at_once() -> None:
     assert not [e for e in lost if e["k"] == "OpenTransport"]
     [retry] = [e for e in lost if e["k"] == "StartTimer" and e["timer_id"] == "session:retry"]
     assert retry["deadline"] >= 1.0 + 30.0 * 0.5  # the policy's delay, jitter at most half
+
+
+def test_a_conference_s_data_and_close_through_the_json_interface() -> None:
+    net = Wire()
+    net.join("alice"), net.join("bob")
+    ref = _cmd(net, "alice", "getConversation", name="c", conference=True)["result"]["$ref"]
+    theirs = _cmd(net, "bob", "getConversation", name="c", conference=True)["result"]["$ref"]
+    _cmd(net, "alice", "join", ref=ref), _cmd(net, "bob", "join", ref=theirs)
+    assert _cmd(net, "alice", "conversationInfo", ref=ref)["result"]["contacts"] == ["bob/d1"]
+    saved = _cmd(net, "alice", "setData", ref=ref, data={"topic": "x"})["result"]["request"]
+    version = _outcome(net, "alice", saved)["value"]
+    assert isinstance(version, int) and version > 0
+    assert net.emitted("bob", "persistentDataUpdated")
+    read = _cmd(net, "bob", "getData", ref=theirs)["result"]["request"]
+    assert _outcome(net, "bob", read)["value"] == {"data": {"topic": "x"}, "version": version}
+    merged = _cmd(net, "bob", "updateData", ref=theirs, changes={"n": 1})["result"]["request"]
+    assert _outcome(net, "bob", merged)["k"] == "Resolve"
+    closed = _cmd(net, "alice", "close", ref=ref)["result"]["request"]
+    assert _outcome(net, "alice", closed)["k"] == "Resolve"
+    assert net.emitted("bob", "closed") and net.emitted("bob", "left")
+
+
+def test_bad_conversation_commands_are_error_answers_and_send_nothing() -> None:
+    net = Wire()
+    net.join("alice"), net.join("bob")
+    ref = _cmd(net, "alice", "getConversation", name="r")["result"]["$ref"]
+    _cmd(net, "alice", "join", ref=ref)
+    call = _cmd(net, "alice", "call", contact="bob")["result"]["$ref"]
+    before = len(net.seen["alice"])
+    refused = {
+        "no name": _cmd(net, "alice", "getConversation"),
+        "content not text": _cmd(net, "alice", "sendMessage", ref=ref, content=5),
+        "data not an object": _cmd(net, "alice", "sendData", ref=ref, data="x"),
+        "no event": _cmd(net, "alice", "sendCustomEvent", ref=ref),
+        "a call is no room": _cmd(net, "alice", "sendCustomEvent", ref=call, event="e"),
+        "unknown room": _cmd(net, "alice", "leave", ref="conversation:nope"),
+        "a moderator ejecting itself": _cmd(net, "alice", "eject", ref=ref, contact="alice"),
+    }
+    for what, answer in refused.items():
+        assert "error" in answer, what
+    assert len(net.seen["alice"]) == before  # nothing carried out
+    assert _cmd(net, "alice", "conversationInfo", ref=ref)["result"]["joined"] is True
