@@ -45,6 +45,10 @@ from rtcstate import media, wire
 from rtcstate.call import Call
 from rtcstate.codes import CallType
 from rtcstate.conversation import Conversation, ReceivedConversationJoinRequest
+from rtcstate.conversation.invitations import (
+    ReceivedConversationInvitation,
+    SentConversationInvitation,
+)
 from rtcstate.datachannel import DataChannel, ReceivedDataChannelInvitation
 from rtcstate.errors import RtcError
 from rtcstate.filetransfer import FileTransfer, ReceivedFileTransferInvitation
@@ -55,6 +59,7 @@ from rtcstate.settings import CallSettings
 from rtcstate.transfer import NeedData, ReceivedData
 from rtcstate_browser.bridge_rooms import (
     ROOM_COMMANDS,
+    accept_invitation,
     close_conference,
     join_request,
     room_info,
@@ -74,7 +79,8 @@ MEDIA_REPORTS: dict[str, type[media.MediaEvent]] = {
 
 _Core = Call | ReceivedCallInvitation | DataChannel | ReceivedDataChannelInvitation
 _Rooms = Conversation | ReceivedConversationJoinRequest
-_Objects = _Core | FileTransfer | ReceivedFileTransferInvitation | _Rooms
+_Invitations = SentConversationInvitation | ReceivedConversationInvitation
+_Objects = _Core | FileTransfer | ReceivedFileTransferInvitation | _Rooms | _Invitations
 
 
 def _ids(kind: str) -> str:
@@ -258,11 +264,18 @@ class Bridge:
             self._objects[obj.target] = obj
             room = {"$ref": obj.target, "class": type(obj).__name__, "id": obj.name}
             return {**room, **room_info(obj)}
-        key = fx.target("invitation", obj.id) if isinstance(obj, _JoinRequest) else obj.target
+        if isinstance(obj, _JoinRequest | _Invitations):  # events on invitation:<id>
+            key = fx.target("invitation", obj.id)
+        else:
+            key = obj.target
         self._objects[key] = obj
         ref: dict[str, Any] = {"$ref": key, "class": type(obj).__name__, "id": obj.id}
         if isinstance(obj, _JoinRequest):
             ref.update(sender=obj.sender, conversation=obj.room)
+        elif isinstance(obj, ReceivedConversationInvitation):
+            ref.update(sender=obj.sender, conversation=obj.room, type=obj.kind.value)
+        elif isinstance(obj, SentConversationInvitation):
+            ref.update(contact=obj.invitation.contact, conversation=obj.room)
         elif isinstance(obj, Call):
             ref.update(contact=obj.contact, callType=obj.call_type, outgoing=obj.outgoing)
         elif isinstance(obj, ReceivedCallInvitation | ReceivedDataChannelInvitation):
@@ -321,6 +334,8 @@ def _accept(b: Bridge, args: Mapping[str, Any], now: float) -> _Result:
     obj = b._object(args)
     if isinstance(obj, _JoinRequest):
         return join_request(obj, lambda: obj.accept(now))
+    if isinstance(obj, ReceivedConversationInvitation):
+        return accept_invitation(obj, now)
     if isinstance(obj, ReceivedCallInvitation):
         effects = obj.accept(now, audio_only=bool(args.get("audioOnly", False)))
         return obj.call, effects
@@ -339,12 +354,15 @@ def _decline(b: Bridge, args: Mapping[str, Any], now: float) -> _Result:
         ReceivedCallInvitation
         | ReceivedDataChannelInvitation
         | ReceivedFileTransferInvitation
-        | _JoinRequest,
+        | _JoinRequest
+        | ReceivedConversationInvitation,
     ):
         raise TypeError(f"{type(obj).__name__} has no decline()")
     reason = args.get("reason")
     if isinstance(obj, _JoinRequest):
         return join_request(obj, lambda: obj.decline(now, None if reason is None else str(reason)))
+    if isinstance(obj, ReceivedConversationInvitation):
+        return None, obj.decline(now, None if reason is None else str(reason))
     return None, obj.decline(now) if reason is None else obj.decline(now, str(reason))
 
 

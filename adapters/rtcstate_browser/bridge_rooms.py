@@ -13,7 +13,12 @@ outcome comes later as a ``Resolve`` / ``Reject`` effect naming that id, which t
 runtime turns into the settlement of the command's promise. A moderator's
 :class:`~rtcstate.conversation.ReceivedConversationJoinRequest` (the payload of
 ``conversationJoinRequest``) is a reference too: ``accept`` / ``decline`` go through the
-bridge's usual commands. A misuse raises the core's error, and nothing changes, as elsewhere.
+bridge's usual commands. So are conversation invitations: ``sendInvitation`` answers the
+sender's :class:`~rtcstate.conversation.invitations.SentConversationInvitation`, and the
+invitee's :class:`~rtcstate.conversation.invitations.ReceivedConversationInvitation` (the
+payload of ``conversationInvitation``) is accepted through ``accept``, which answers the
+conversation it joins and the request of that join. A misuse raises the core's error, and
+nothing changes, as elsewhere.
 
 Media in rooms (publish / subscribe) is not carried: the page's media backend drives one
 ``RTCPeerConnection`` per 1-1 call and has no local ``Stream`` the core could publish.
@@ -25,12 +30,20 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from rtcstate.conversation import Conference, Conversation, ReceivedConversationJoinRequest
+from rtcstate.conversation.invitations import ReceivedConversationInvitation, send_invitation
 from rtcstate.effects import Effect
 
 if TYPE_CHECKING:
     from rtcstate_browser.bridge import Bridge
 
-__all__ = ["ROOM_COMMANDS", "close_conference", "join_request", "room_info", "send_room_data"]
+__all__ = [
+    "ROOM_COMMANDS",
+    "accept_invitation",
+    "close_conference",
+    "join_request",
+    "room_info",
+    "send_room_data",
+]
 
 _Result = tuple[Any, list[Effect]]
 
@@ -73,6 +86,23 @@ def join_request(
     if isinstance(conv, Conversation):
         return _requested(conv, run)
     return None, run()
+
+
+def accept_invitation(invitation: ReceivedConversationInvitation, now: float) -> _Result:
+    """Accept an invitation to a room: ``{conversation, request}`` (the join it sent, if any)."""
+    held = invitation.conversation()
+    before = None if held is None else held.last_request
+    effects = invitation.accept(now)
+    conv = invitation.conversation()
+    request = None if conv is None or conv.last_request == before else conv.last_request
+    return {"conversation": conv, "request": request}, effects
+
+
+def _send_invitation(b: Bridge, args: Mapping[str, Any], now: float) -> _Result:
+    conv = _room(b, args)
+    expiration = args.get("expiration")
+    seconds = None if expiration is None else float(expiration)
+    return send_invitation(b.session, conv, args["contact"], now, seconds)
 
 
 def _get_conversation(b: Bridge, args: Mapping[str, Any], now: float) -> _Result:
@@ -181,6 +211,7 @@ ROOM_COMMANDS: dict[str, Callable[[Bridge, Mapping[str, Any], float], _Result]] 
     "allowEntry": _allow_entry,
     "denyEntry": _deny_entry,
     "eject": _eject,
+    "sendInvitation": _send_invitation,
 }
 """The conversation commands by name (``sendData`` and ``close`` are shared with data
 channels: the bridge's own handlers hand a conversation to :func:`send_room_data` and

@@ -339,3 +339,26 @@ def test_bad_conversation_commands_are_error_answers_and_send_nothing() -> None:
         assert "error" in answer, what
     assert len(net.seen["alice"]) == before  # nothing carried out
     assert _cmd(net, "alice", "conversationInfo", ref=ref)["result"]["joined"] is True
+
+
+def test_an_invitation_to_a_room_through_the_json_interface() -> None:
+    net = Wire()
+    net.join("alice"), net.join("bob")
+    ref = _cmd(net, "alice", "getConversation", name="party")["result"]["$ref"]
+    _cmd(net, "alice", "join", ref=ref)
+    sent = _cmd(net, "alice", "sendInvitation", ref=ref, contact="bob", expiration=30)["result"]
+    assert sent["class"] == "SentConversationInvitation" and sent["contact"] == "bob"
+    assert sent["$ref"] == f"invitation:{sent['id']}" and sent["conversation"] == "party"
+    [got] = [e for e in net.emitted("bob", "conversationInvitation") if e["target"] == "session"]
+    invitation = got["payload"]
+    assert invitation["class"] == "ReceivedConversationInvitation"
+    assert invitation["sender"] == "alice/d1" and invitation["conversation"] == "party"
+    assert [e["target"] for e in net.emitted("alice", "receive")] == [sent["$ref"]]
+    answer = _cmd(net, "bob", "accept", ref=invitation["$ref"])["result"]
+    assert answer["conversation"]["$ref"] == "conversation:party"
+    assert _outcome(net, "bob", answer["request"])["k"] == "Resolve"  # the join
+    assert net.emitted("alice", "contactJoined")[0]["payload"] == "bob/d1"
+    accepted = [e for e in net.emitted("alice", "statusChange") if e["target"] == sent["$ref"]]
+    assert accepted[-1]["payload"]["status"] == "INVITATION_STATUS_ACCEPTED"
+    # a second answer is refused, nothing changes
+    assert _cmd(net, "bob", "accept", ref=invitation["$ref"])["error"]["number"] == 16

@@ -396,6 +396,27 @@ def test_two_pages_in_a_moderated_room(pages: list[Any]) -> None:
     amy.evaluate("() => window.room.leave()")
 
 
+def test_a_page_invites_another_into_a_room(pages: list[Any]) -> None:
+    amy, ben = register(pages[0], "amy2"), register(pages[1], "ben2")
+    ben.evaluate("""() => { window.invited = window.rtcstatePage.session
+        .once("conversationInvitation", 20000)
+        .then((invitation) => invitation.accept())
+        .then((room) => ({ name: room.getName(), joined: room.isJoined(),
+                           contacts: room.getContacts() })); }""")
+    sent = amy.evaluate("""async () => { const room = window.rtcstatePage.session
+        .getConversation("party");
+        await room.join();
+        const sent = room.sendInvitation("ben2", { expirationTime: 20000 });
+        window.answered = sent.once("statusChange", 20000);
+        return sent.getId(); }""")
+    joined = ben.evaluate("() => window.invited")
+    assert joined["name"] == "party" and joined["joined"] is True
+    assert [c.split("/")[0] for c in joined["contacts"]] == ["amy2"]
+    answered = amy.evaluate("() => window.answered")
+    assert answered == {"status": "INVITATION_STATUS_ACCEPTED", "id": sent}
+    ben.evaluate("() => window.rtcstatePage.session.getConversation('party').leave()")
+
+
 # --- a relay that drains (close 1012) moves the page to the next relay at once -----------------
 
 SLOW_RETRY = {"retry": {"initial": 10.0, "maximum": 10.0, "jitter": 0.0}}

@@ -68,11 +68,37 @@ export class Conversation extends RoomObject {
   allowEntry(contact) { return this.request("allowEntry", { contact: address(contact) }); }
   denyEntry(contact, options) { return this.request("denyEntry", { contact: address(contact), reason: reasonOf(options) }); }
   eject(contact, options) { return this.request("eject", { contact: address(contact), reason: reasonOf(options) }); }
+  /** Invite a user (an id or a Contact): the SentConversationInvitation (statusChange,
+   *  response, receive); `expirationTime` in ms as apiRTC (EXPIRED without an answer). */
+  sendInvitation(contact, { expirationTime = null } = {}) {
+    const expiration = expirationTime === null ? null : expirationTime / 1000;
+    return this.session.wrap(this.command("sendInvitation", { contact: address(contact), expiration }));
+  }
 }
 
 export class Conference extends Conversation {
   /** Moderator: close the room for everyone (closed, then left, on every member). */
   close() { return this.request("close"); }
+}
+
+/** The sender's invitation to a room: fires statusChange {status, id}, response, receive. */
+export class SentConversationInvitation extends RoomObject {
+  getContact() { return this.session.getContact(this.info.contact); }
+}
+
+/** An invitation to a room, the payload of conversationInvitation (session and contact). */
+export class ReceivedConversationInvitation extends RoomObject {
+  getSender() { return this.info.sender; }
+  getConversationName() { return this.info.conversation; }
+  /** Answer and join: resolves with the Conversation once in the room. */
+  accept() {
+    const answer = this.command("accept"); // a misuse throws at once
+    const conversation = this.session.wrap(answer.conversation);
+    const joined = this.session.runtime.expect(answer.request).then(() => conversation);
+    joined.catch(() => {}); // as every request: unawaited, no page error
+    return joined;
+  }
+  decline(reason = null) { this.command("decline", reason === null ? {} : { reason }); }
 }
 
 /** A waiter in a moderated room, the payload of the moderator's conversationJoinRequest. */

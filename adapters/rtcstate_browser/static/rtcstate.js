@@ -14,9 +14,15 @@
 import { Runtime, RtcError, ConversationError } from "./runtime.js";
 import { BrowserMedia } from "./media.js";
 import { Emitter } from "./emitter.js";
-import { Conversation, Conference, ReceivedConversationJoinRequest } from "./conversation.js";
+import {
+  Conversation, Conference, ReceivedConversationJoinRequest, ReceivedConversationInvitation,
+  SentConversationInvitation,
+} from "./conversation.js";
 
-export { Emitter, RtcError, ConversationError, Conversation, Conference, ReceivedConversationJoinRequest };
+export {
+  Emitter, RtcError, ConversationError, Conversation, Conference, ReceivedConversationJoinRequest,
+  ReceivedConversationInvitation, SentConversationInvitation,
+};
 
 /** Load Pyodide and the core from the relay (or `base`); returns {UserAgent, py, bootMs,
  *  pyodideMs} (bootMs: until the core is imported, pyodideMs: of which loadPyodide). */
@@ -119,6 +125,8 @@ const CLASSES = {
   Conversation: (s, ref) => new Conversation(s, ref),
   Conference: (s, ref) => new Conference(s, ref),
   ReceivedConversationJoinRequest: (s, ref) => new ReceivedConversationJoinRequest(s, ref),
+  ReceivedConversationInvitation: (s, ref) => new ReceivedConversationInvitation(s, ref),
+  SentConversationInvitation: (s, ref) => new SentConversationInvitation(s, ref),
 };
 
 export class Session extends Emitter {
