@@ -19,7 +19,8 @@ and are remembered under that target, so that a later command names them (``acce
 object, so the JavaScript wrapper that receives the object's events is found the same way.
 A conversation's reference (``conversation:<name>``) also carries its state (members, role,
 status...); its commands are in :mod:`rtcstate_browser.bridge_rooms`, and the core's
-``Resolve`` / ``Reject`` outcomes of its requests go out as effects like any other.
+``Resolve`` / ``Reject`` outcomes of its requests go out as effects like any other. Local
+streams and a conversation's media: :mod:`rtcstate_browser.bridge_streams`.
 
 *Commands* go to the core at once; a misuse raises the core's :class:`~rtcstate.errors.RtcError`
 and nothing changes: the bridge answers ``{"error": {"number", "name", "message"}}`` instead of
@@ -65,6 +66,7 @@ from rtcstate_browser.bridge_rooms import (
     room_info,
     send_room_data,
 )
+from rtcstate_browser.bridge_streams import STREAM_COMMANDS, LocalStreams
 
 __all__ = ["MEDIA_REPORTS", "Bridge", "session_settings"]
 
@@ -137,6 +139,7 @@ class Bridge:
             self.session.set_option(str(name), value)
         self.blobs: list[bytes] = []
         self._objects: dict[str, _Objects] = {}
+        self.streams = LocalStreams()
 
     # --- reports from the world (never raise) --------------------------------------------------
 
@@ -169,6 +172,9 @@ class Bridge:
             event = None
         if event is None:
             return self._out([])
+        taken = self.streams.take(self, event)  # a stream the application created
+        if taken is not None:
+            return self._out(taken)
         return self._out(self.session.media_event(event, now))
 
     def channel_message(self, channel_id: str, data: bytes | str, now: float) -> str:
@@ -426,4 +432,5 @@ _COMMANDS: dict[str, Callable[[Bridge, Mapping[str, Any], float], _Result]] = {
     "mute": _mute,
     "onlineContacts": _contacts,
     **ROOM_COMMANDS,
+    **STREAM_COMMANDS,
 }

@@ -362,3 +362,41 @@ def test_an_invitation_to_a_room_through_the_json_interface() -> None:
     assert accepted[-1]["payload"]["status"] == "INVITATION_STATUS_ACCEPTED"
     # a second answer is refused, nothing changes
     assert _cmd(net, "bob", "accept", ref=invitation["$ref"])["error"]["number"] == 16
+
+
+def test_a_created_stream_published_in_a_room_and_subscribed_to() -> None:
+    net = Wire()
+    net.join("alice"), net.join("bob")
+    asked = _cmd(net, "alice", "createStream", audio=True, video=False)
+    [acquire] = [e for e in asked["effects"] if e["k"] == "AcquireMedia"]
+    request = asked["result"]["request"]
+    assert acquire["request_id"] == request and acquire["video"] is False
+    fields = {"request_id": request, "stream_id": "cam-1", "audio": True, "video": False}
+    made = net.feed(
+        "alice", net.bridges["alice"].media_event("MediaAcquired", json.dumps(fields), 0)
+    )
+    assert made == [{"k": "Resolve", "target": "stream:cam-1", "request_id": request,
+                     "command": "createStream",
+                     "value": {"streamId": "cam-1", "audio": True, "video": False}}]  # fmt: skip
+    # the same report again (nobody waits): the media is released, the core never sees it
+    again = json.loads(net.bridges["alice"].media_event("MediaAcquired", json.dumps(fields), 0))
+    assert again == [{"k": "ReleaseMedia", "stream_id": "cam-1"}]
+    ref = _cmd(net, "alice", "getConversation", name="live")["result"]["$ref"]
+    theirs = _cmd(net, "bob", "getConversation", name="live")["result"]["$ref"]
+    _cmd(net, "alice", "join", ref=ref), _cmd(net, "bob", "join", ref=theirs)
+    published = _cmd(net, "alice", "publish", ref=ref, streamId="cam-1")["result"]["request"]
+    assert _outcome(net, "alice", published)["k"] == "Resolve"
+    listed = _cmd(net, "bob", "streamList", ref=theirs)["result"]["streams"]
+    assert [s["streamId"] for s in listed] == ["cam-1"]
+    subscribed = _cmd(net, "bob", "subscribeToStream", ref=theirs, streamId="cam-1")["result"]
+    assert _outcome(net, "bob", subscribed["request"])["k"] == "Resolve"
+    # the conversation call: bob's side makes a peer connection, alice's sends her stream
+    [call] = _cmd(net, "bob", "streamList", ref=theirs)["result"]["calls"]
+    assert any(e["k"] == "CreatePeerConnection" and e["call_id"] == call for e in net.seen["bob"])
+    assert any(e["k"] == "PublishStream" and e["stream_id"] == "cam-1" for e in net.seen["alice"])
+    # misuse: an unknown local stream (8), a failed acquisition rejected (0)
+    assert _cmd(net, "alice", "publish", ref=ref, streamId="nope")["error"]["number"] == 8
+    failed_request = _cmd(net, "alice", "createStream")["result"]["request"]
+    failure = {"request_id": failed_request, "error": "NotAllowedError"}
+    out = json.loads(net.bridges["alice"].media_event("MediaFailed", json.dumps(failure), 0))
+    assert out[0]["k"] == "Reject" and out[0]["code"] == 0 and out[0]["info"] == "NotAllowedError"

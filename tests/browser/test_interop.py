@@ -417,6 +417,35 @@ def test_a_page_invites_another_into_a_room(pages: list[Any]) -> None:
     ben.evaluate("() => window.rtcstatePage.session.getConversation('party').leave()")
 
 
+def test_a_page_publishes_its_camera_in_a_room_and_another_receives_it(pages: list[Any]) -> None:
+    amy, ben = register(pages[0], "amy3"), register(pages[1], "ben3")
+    stream_id = amy.evaluate("""async () => { const p = window.rtcstatePage;
+        window.stage = p.session.getConversation("stage");
+        await window.stage.join();
+        const camera = await p.ua.createStream();   // the fake camera and microphone
+        await window.stage.publish(camera);
+        return camera.getId(); }""")
+    ben.evaluate("""async () => { const p = window.rtcstatePage;
+        window.stage = p.session.getConversation("stage");
+        window.added = window.stage.once("streamAdded", 30000);
+        await window.stage.join(); }""")
+    listing = "() => window.stage.getAvailableStreamList().map((s) => s.streamId)"
+    assert until(lambda: ben.evaluate(listing), WAIT) == [stream_id]  # the relay's list
+    ben.evaluate("(id) => window.stage.subscribeToStream(id)", stream_id)
+    added = ben.evaluate("() => window.added")
+    assert added["streamId"] == stream_id
+    [call_id] = ben.evaluate("() => window.stage.getConversationCallIds()")
+
+    def flowing() -> bool:
+        got = ben.evaluate("(id) => window.rtcstatePage.session.media.frames(id)", call_id)
+        return bool(got["received"]["video"] > 5 and got["received"]["audio"] > 5)
+
+    until(flowing, WAIT, 0.2)  # the subscriber decodes the publisher's camera
+    ben.evaluate("(id) => window.stage.unsubscribeToStream(id)", stream_id)
+    until(lambda: not ben.evaluate("() => window.stage.getConversationCallIds()"))
+    amy.evaluate("() => window.stage.leave()"), ben.evaluate("() => window.stage.leave()")
+
+
 # --- a relay that drains (close 1012) moves the page to the next relay at once -----------------
 
 SLOW_RETRY = {"retry": {"initial": 10.0, "maximum": 10.0, "jitter": 0.0}}

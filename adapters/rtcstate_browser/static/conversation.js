@@ -5,6 +5,9 @@
 //   await room.join();                              // resolves once the relay admitted us
 //   const n = await room.sendMessage("hello");      // the room's message number
 //   session.on("conversationJoinRequest", (request) => request.accept());  // a moderator
+//   const camera = await ua.createStream();         // publish it; the others subscribe:
+//   await room.publish(camera);                     // room.on("streamListChanged", ...)
+//   await room.subscribeToStream(streamId);         // streamAdded {streamId, callId, ...}
 //
 // Theory of operation: thin wrappers over the core's Conversation (the Pyodide bridge's
 // `conversation:<name>` reference; its commands: bridge_rooms.py). A command calls the core at
@@ -16,7 +19,10 @@
 // The events are the core's, by its names (apiRTC's): joined, left, contactJoined,
 // contactLeft, message, data, customEvent, waitingForModeratorAcceptance, entryAllowed,
 // entryDenied, contactJoinedWaitingRoom, contactLeftWaitingRoom, participantEjected,
-// persistentDataUpdated, moderatorConnected, closed (a conference).
+// persistentDataUpdated, moderatorConnected, closed (a conference); with media,
+// streamListChanged, streamAdded, streamRemoved. A room's media are the core's conversation
+// calls, carried out by the page's media backend like a 1-1 call (the remote tracks reach the
+// UserAgent's onRemoteStream(callId, stream)).
 
 import { Emitter } from "./emitter.js";
 
@@ -68,6 +74,24 @@ export class Conversation extends RoomObject {
   allowEntry(contact) { return this.request("allowEntry", { contact: address(contact) }); }
   denyEntry(contact, options) { return this.request("denyEntry", { contact: address(contact), reason: reasonOf(options) }); }
   eject(contact, options) { return this.request("eject", { contact: address(contact), reason: reasonOf(options) }); }
+  // --- media (the core's conversation calls) ----------------------------------------------------
+  /** Publish a stream of ua.createStream() (or its id): resolves with it once listed. */
+  publish(stream, { context = null } = {}) {
+    const streamId = typeof stream === "string" ? stream : stream.getId();
+    return this.request("publish", { streamId, context }).then(() => stream);
+  }
+  unpublish(stream) { return this.request("unpublish", { streamId: typeof stream === "string" ? stream : stream.getId() }); }
+  /** Receive a listed stream: resolves once the relay has the subscription; streamAdded when
+   *  media arrive. */
+  subscribeToStream(streamId, { audioOnly = false, videoOnly = false } = {}) {
+    return this.request("subscribeToStream", { streamId, audioOnly, videoOnly });
+  }
+  unsubscribeToStream(streamId) { return this.request("unsubscribeToStream", { streamId }); }
+  /** StreamInfo of the room's streams, this device's own included (isRemote false). */
+  getAvailableStreamList() { return this.command("streamList").streams; }
+  /** The ids of the room's live calls (one per published stream and subscriber). */
+  getConversationCallIds() { return this.command("streamList").calls; }
+
   /** Invite a user (an id or a Contact): the SentConversationInvitation (statusChange,
    *  response, receive); `expirationTime` in ms as apiRTC (EXPIRED without an answer). */
   sendInvitation(contact, { expirationTime = null } = {}) {
@@ -99,6 +123,20 @@ export class ReceivedConversationInvitation extends RoomObject {
     return joined;
   }
   decline(reason = null) { this.command("decline", reason === null ? {} : { reason }); }
+}
+
+/** A local stream made by ua.createStream(): its id and the page's MediaStream. */
+export class Stream {
+  constructor(session, info) {
+    this.session = session;
+    this.id = info.streamId;
+    this.info = info;
+  }
+  getId() { return this.id; }
+  hasAudio() { return this.info.audio; }
+  hasVideo() { return this.info.video; }
+  /** The MediaStream the page's media backend acquired (BrowserMedia), if any. */
+  getMediaStream() { return this.session.media.streams?.get(this.id) ?? null; }
 }
 
 /** A waiter in a moderated room, the payload of the moderator's conversationJoinRequest. */

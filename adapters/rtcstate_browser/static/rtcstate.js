@@ -16,12 +16,12 @@ import { BrowserMedia } from "./media.js";
 import { Emitter } from "./emitter.js";
 import {
   Conversation, Conference, ReceivedConversationJoinRequest, ReceivedConversationInvitation,
-  SentConversationInvitation,
+  SentConversationInvitation, Stream,
 } from "./conversation.js";
 
 export {
   Emitter, RtcError, ConversationError, Conversation, Conference, ReceivedConversationJoinRequest,
-  ReceivedConversationInvitation, SentConversationInvitation,
+  ReceivedConversationInvitation, SentConversationInvitation, Stream,
 };
 
 /** Load Pyodide and the core from the relay (or `base`); returns {UserAgent, py, bootMs,
@@ -113,6 +113,15 @@ export class UserAgent extends Emitter {
   }
 
   getCurrentSession() { return this.session; }
+
+  /** createStream({audio, video, callType}): the page's camera and microphone (or the screen,
+   *  callType "screenSharing"), to publish in conversations; resolves with a Stream. */
+  createStream({ audio = true, video = true, callType = "media" } = {}) {
+    const session = this.session;
+    if (!session) throw new RtcError({ number: 16, name: "ERROR_WRONG_STATE", message: "createStream needs a registered session" });
+    const answer = session.runtime.command("createStream", { audio, video, callType });
+    return session.runtime.expect(answer.request).then((info) => new Stream(session, info));
+  }
 }
 
 const CLASSES = {
