@@ -20,8 +20,8 @@ payload of ``conversationInvitation``) is accepted through ``accept``, which ans
 conversation it joins and the request of that join. A misuse raises the core's error, and
 nothing changes, as elsewhere.
 
-Media in rooms (publish / subscribe) is not carried: the page's media backend drives one
-``RTCPeerConnection`` per 1-1 call and has no local ``Stream`` the core could publish.
+A room's media (publish, subscribe) and the local streams they need:
+:mod:`rtcstate_browser.bridge_streams`.
 """
 
 from __future__ import annotations
