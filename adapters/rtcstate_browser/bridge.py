@@ -17,6 +17,10 @@ channel, a file transfer) become references ``{"$ref": <emit target>, "class": .
 and are remembered under that target, so that a later command names them (``accept``,
 ``hangUp``...). A reference is the very string the core uses as the ``Emit`` target of the
 object, so the JavaScript wrapper that receives the object's events is found the same way.
+A conversation's reference (``conversation:<name>``) also carries its state (members, role,
+status...); its commands are in :mod:`rtcstate_browser.bridge_rooms`, and the core's
+``Resolve`` / ``Reject`` outcomes of its requests go out as effects like any other. Local
+streams and a conversation's media: :mod:`rtcstate_browser.bridge_streams`.
 
 *Commands* go to the core at once; a misuse raises the core's :class:`~rtcstate.errors.RtcError`
 and nothing changes: the bridge answers ``{"error": {"number", "name", "message"}}`` instead of
@@ -41,6 +45,11 @@ from rtcstate import effects as fx
 from rtcstate import media, wire
 from rtcstate.call import Call
 from rtcstate.codes import CallType
+from rtcstate.conversation import Conversation, ReceivedConversationJoinRequest
+from rtcstate.conversation.invitations import (
+    ReceivedConversationInvitation,
+    SentConversationInvitation,
+)
 from rtcstate.datachannel import DataChannel, ReceivedDataChannelInvitation
 from rtcstate.errors import RtcError
 from rtcstate.filetransfer import FileTransfer, ReceivedFileTransferInvitation
@@ -49,6 +58,15 @@ from rtcstate.retry import ExponentialBackoff
 from rtcstate.session import Session, SessionConfig
 from rtcstate.settings import CallSettings
 from rtcstate.transfer import NeedData, ReceivedData
+from rtcstate_browser.bridge_rooms import (
+    ROOM_COMMANDS,
+    accept_invitation,
+    close_conference,
+    join_request,
+    room_info,
+    send_room_data,
+)
+from rtcstate_browser.bridge_streams import STREAM_COMMANDS, LocalStreams
 
 __all__ = ["MEDIA_REPORTS", "Bridge", "session_settings"]
 
@@ -62,7 +80,9 @@ MEDIA_REPORTS: dict[str, type[media.MediaEvent]] = {
 }
 
 _Core = Call | ReceivedCallInvitation | DataChannel | ReceivedDataChannelInvitation
-_Objects = _Core | FileTransfer | ReceivedFileTransferInvitation
+_Rooms = Conversation | ReceivedConversationJoinRequest
+_Invitations = SentConversationInvitation | ReceivedConversationInvitation
+_Objects = _Core | FileTransfer | ReceivedFileTransferInvitation | _Rooms | _Invitations
 
 
 def _ids(kind: str) -> str:
@@ -72,12 +92,15 @@ def _ids(kind: str) -> str:
 def session_settings(raw: Mapping[str, Any]) -> dict[str, Any]:
     """:class:`~rtcstate.session.SessionConfig` fields from JSON: ``keepalive_interval``,
     ``keepalive_timeout``, ``register_timeout`` (seconds), ``retry`` (the fields of
-    :class:`~rtcstate.retry.ExponentialBackoff`) and ``calls`` (fields of
-    :class:`~rtcstate.settings.CallSettings`); any other key is a ``TypeError``."""
+    :class:`~rtcstate.retry.ExponentialBackoff`), ``calls`` (fields of
+    :class:`~rtcstate.settings.CallSettings`) and ``fallback_urls`` (the relays to move to
+    after the first, in order); any other key is a ``TypeError``."""
     settings: dict[str, Any] = {}
     for name, value in raw.items():
         if name in _SECONDS:
             settings[name] = None if value is None else float(value)
+        elif name == "fallback_urls" and isinstance(value, list):
+            settings["fallback_urls"] = tuple(value)
         elif name == "retry" and isinstance(value, Mapping):
             settings["retry_policy"] = ExponentialBackoff(**value)
         elif name == "calls" and isinstance(value, Mapping):
@@ -116,6 +139,7 @@ class Bridge:
             self.session.set_option(str(name), value)
         self.blobs: list[bytes] = []
         self._objects: dict[str, _Objects] = {}
+        self.streams = LocalStreams()
 
     # --- reports from the world (never raise) --------------------------------------------------
 
@@ -127,6 +151,10 @@ class Bridge:
 
     def connection_lost(self, now: float, reason: str) -> str:
         return self._out(self.session.connection_lost(now, reason))
+
+    def connection_moved(self, now: float, reason: str) -> str:
+        """The relay closed the socket with 1012 (draining): the next relay, at once."""
+        return self._out(self.session.connection_moved(now, reason))
 
     def receive(self, data: str, now: float) -> str:
         return self._out(self.session.receive(data, now))
@@ -144,6 +172,9 @@ class Bridge:
             event = None
         if event is None:
             return self._out([])
+        taken = self.streams.take(self, event)  # a stream the application created
+        if taken is not None:
+            return self._out(taken)
         return self._out(self.session.media_event(event, now))
 
     def channel_message(self, channel_id: str, data: bytes | str, now: float) -> str:
@@ -235,10 +266,23 @@ class Bridge:
         return repr(value)
 
     def _ref(self, obj: _Objects) -> dict[str, Any]:
-        key = obj.target
+        if isinstance(obj, Conversation):  # its name is its id
+            self._objects[obj.target] = obj
+            room = {"$ref": obj.target, "class": type(obj).__name__, "id": obj.name}
+            return {**room, **room_info(obj)}
+        if isinstance(obj, _JoinRequest | _Invitations):  # events on invitation:<id>
+            key = fx.target("invitation", obj.id)
+        else:
+            key = obj.target
         self._objects[key] = obj
         ref: dict[str, Any] = {"$ref": key, "class": type(obj).__name__, "id": obj.id}
-        if isinstance(obj, Call):
+        if isinstance(obj, _JoinRequest):
+            ref.update(sender=obj.sender, conversation=obj.room)
+        elif isinstance(obj, ReceivedConversationInvitation):
+            ref.update(sender=obj.sender, conversation=obj.room, type=obj.kind.value)
+        elif isinstance(obj, SentConversationInvitation):
+            ref.update(contact=obj.invitation.contact, conversation=obj.room)
+        elif isinstance(obj, Call):
             ref.update(contact=obj.contact, callType=obj.call_type, outgoing=obj.outgoing)
         elif isinstance(obj, ReceivedCallInvitation | ReceivedDataChannelInvitation):
             ref.update(sender=obj.sender, callId=obj.call.call_id)
@@ -262,6 +306,7 @@ class Bridge:
 
 
 _Result = tuple[Any, list[fx.Effect]]
+_JoinRequest = ReceivedConversationJoinRequest
 
 
 def _register(b: Bridge, args: Mapping[str, Any], now: float) -> _Result:
@@ -293,6 +338,10 @@ def _send_file(b: Bridge, args: Mapping[str, Any], now: float) -> _Result:
 
 def _accept(b: Bridge, args: Mapping[str, Any], now: float) -> _Result:
     obj = b._object(args)
+    if isinstance(obj, _JoinRequest):
+        return join_request(obj, lambda: obj.accept(now))
+    if isinstance(obj, ReceivedConversationInvitation):
+        return accept_invitation(obj, now)
     if isinstance(obj, ReceivedCallInvitation):
         effects = obj.accept(now, audio_only=bool(args.get("audioOnly", False)))
         return obj.call, effects
@@ -307,10 +356,19 @@ def _accept(b: Bridge, args: Mapping[str, Any], now: float) -> _Result:
 def _decline(b: Bridge, args: Mapping[str, Any], now: float) -> _Result:
     obj = b._object(args)
     if not isinstance(
-        obj, ReceivedCallInvitation | ReceivedDataChannelInvitation | ReceivedFileTransferInvitation
+        obj,
+        ReceivedCallInvitation
+        | ReceivedDataChannelInvitation
+        | ReceivedFileTransferInvitation
+        | _JoinRequest
+        | ReceivedConversationInvitation,
     ):
         raise TypeError(f"{type(obj).__name__} has no decline()")
     reason = args.get("reason")
+    if isinstance(obj, _JoinRequest):
+        return join_request(obj, lambda: obj.decline(now, None if reason is None else str(reason)))
+    if isinstance(obj, ReceivedConversationInvitation):
+        return None, obj.decline(now, None if reason is None else str(reason))
     return None, obj.decline(now) if reason is None else obj.decline(now, str(reason))
 
 
@@ -324,6 +382,8 @@ def _hang_up(b: Bridge, args: Mapping[str, Any], now: float) -> _Result:
 
 def _send_data(b: Bridge, args: Mapping[str, Any], now: float) -> _Result:
     obj = b._object(args)
+    if isinstance(obj, Conversation):
+        return send_room_data(b, args, now)
     if not isinstance(obj, DataChannel):
         raise TypeError(f"{type(obj).__name__} has no sendData()")
     return obj.send_data(now, str(args["data"]))
@@ -331,6 +391,8 @@ def _send_data(b: Bridge, args: Mapping[str, Any], now: float) -> _Result:
 
 def _close(b: Bridge, args: Mapping[str, Any], now: float) -> _Result:
     obj = b._object(args)
+    if isinstance(obj, Conversation):
+        return close_conference(b, args, now)
     if not isinstance(obj, DataChannel):
         raise TypeError(f"{type(obj).__name__} has no close()")
     return None, obj.close(now)
@@ -369,4 +431,6 @@ _COMMANDS: dict[str, Callable[[Bridge, Mapping[str, Any], float], _Result]] = {
     "cancel": _cancel,
     "mute": _mute,
     "onlineContacts": _contacts,
+    **ROOM_COMMANDS,
+    **STREAM_COMMANDS,
 }

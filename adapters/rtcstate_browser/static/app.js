@@ -97,9 +97,11 @@ function sendFile(name, type, bytes) {
   return sent;
 }
 
-async function register(name, callOptions = {}) {
+/** Register as `name`; `urls`: the relays (a list: the others are where the session moves
+ *  when one is lost or drains), `config`: session settings (the UserAgent's). */
+async function register(name, callOptions = {}, { urls, config = {} } = {}) {
   page.ua = new page.rtc.UserAgent(name, {
-    callOptions,
+    callOptions, config,
     onLocalStream: (_id, stream) => { $("local").srcObject = stream; },
     onRemoteStream: (_id, stream) => { $("remote").srcObject = stream; },
   });
@@ -112,7 +114,7 @@ async function register(name, callOptions = {}) {
     }
     log(`${target.split("-")[0].slice(0, 24)} ${event} ${brief(payload)}`);
   });
-  const session = await page.ua.register();
+  const session = await page.ua.register(urls);
   page.session = session;
   $("status").textContent = `registered as ${name}`;
   session.on("contactListUpdate", refreshContacts);

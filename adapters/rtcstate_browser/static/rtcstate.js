@@ -5,39 +5,24 @@
 //   const session = await ua.register();            // ws://<this host>/
 //   session.on("incomingCall", (inv) => inv.accept());
 //   const call = session.getContact("bob").call();  // call.on("accepted" | "hangup" | ...)
+//   const room = session.getConversation("room");   // await room.join(); room.on("message", f)
 //
 // Objects are thin wrappers: a command calls the core at once through the runtime (a misuse
 // throws the core's RtcError, nothing changes); the core's Emit(target, event, payload) reaches
 // the wrapper its target names, payload references to core objects become wrappers.
 
-import { Runtime, RtcError } from "./runtime.js";
+import { Runtime, RtcError, ConversationError } from "./runtime.js";
 import { BrowserMedia } from "./media.js";
+import { Emitter } from "./emitter.js";
+import {
+  Conversation, Conference, ReceivedConversationJoinRequest, ReceivedConversationInvitation,
+  SentConversationInvitation, Stream,
+} from "./conversation.js";
 
-export { RtcError };
-
-export class Emitter {
-  constructor() { this.handlers = new Map(); }
-  on(event, fn) {
-    if (!this.handlers.has(event)) this.handlers.set(event, []);
-    this.handlers.get(event).push(fn);
-    return this;
-  }
-  off(event, fn) {
-    const list = this.handlers.get(event) ?? [];
-    this.handlers.set(event, fn ? list.filter((f) => f !== fn) : []);
-    return this;
-  }
-  once(event, timeoutMs = 30000) {
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => { this.off(event, fn); reject(new Error(`no ${event} in ${timeoutMs} ms`)); }, timeoutMs);
-      const fn = (payload) => { clearTimeout(timer); this.off(event, fn); resolve(payload); };
-      this.on(event, fn);
-    });
-  }
-  fire(event, payload) {
-    for (const fn of [...(this.handlers.get(event) ?? [])]) fn(payload);
-  }
-}
+export {
+  Emitter, RtcError, ConversationError, Conversation, Conference, ReceivedConversationJoinRequest,
+  ReceivedConversationInvitation, SentConversationInvitation, Stream,
+};
 
 /** Load Pyodide and the core from the relay (or `base`); returns {UserAgent, py, bootMs,
  *  pyodideMs} (bootMs: until the core is imported, pyodideMs: of which loadPyodide). */
@@ -84,10 +69,14 @@ export class UserAgent extends Emitter {
   /** Every event of every object, from registration on: tap(target, event, payload). */
   onAny(tap) { this.taps.push(tap); return this; }
 
-  /** Register on the relay; resolves with the Session once connected. */
+  /** Register on the relay; resolves with the Session once connected. `url` may be a list of
+   *  relays: the first is tried first, the others are where the session moves when one is lost
+   *  or drains (close 1012), in turn (the core's SessionConfig.fallback_urls). */
   register(url = this.wsUrl, timeoutMs = 10000) {
-    const bridge = this.Bridge(this.id, url, this.device, JSON.stringify(this.callOptions),
-      JSON.stringify(this.config));
+    const [first, ...others] = Array.isArray(url) ? url : [url];
+    const config = others.length ? { ...this.config, fallback_urls: others } : this.config;
+    const bridge = this.Bridge(this.id, first, this.device, JSON.stringify(this.callOptions),
+      JSON.stringify(config));
     const session = new Session(this, bridge);
     this.lastSession = session; // the one registering (closed by close())
     return new Promise((resolve, reject) => {
@@ -124,6 +113,15 @@ export class UserAgent extends Emitter {
   }
 
   getCurrentSession() { return this.session; }
+
+  /** createStream({audio, video, callType}): the page's camera and microphone (or the screen,
+   *  callType "screenSharing"), to publish in conversations; resolves with a Stream. */
+  createStream({ audio = true, video = true, callType = "media" } = {}) {
+    const session = this.session;
+    if (!session) throw new RtcError({ number: 16, name: "ERROR_WRONG_STATE", message: "createStream needs a registered session" });
+    const answer = session.runtime.command("createStream", { audio, video, callType });
+    return session.runtime.expect(answer.request).then((info) => new Stream(session, info));
+  }
 }
 
 const CLASSES = {
@@ -133,6 +131,11 @@ const CLASSES = {
   ReceivedFileTransferInvitation: (s, ref) => new ReceivedFileInvitation(s, ref),
   DataChannel: (s, ref) => new DataChannel(s, ref),
   FileTransfer: (s, ref) => new SentInvitation(s, ref),
+  Conversation: (s, ref) => new Conversation(s, ref),
+  Conference: (s, ref) => new Conference(s, ref),
+  ReceivedConversationJoinRequest: (s, ref) => new ReceivedConversationJoinRequest(s, ref),
+  ReceivedConversationInvitation: (s, ref) => new ReceivedConversationInvitation(s, ref),
+  SentConversationInvitation: (s, ref) => new SentConversationInvitation(s, ref),
 };
 
 export class Session extends Emitter {
@@ -157,6 +160,17 @@ export class Session extends Emitter {
   }
   getOnlineContacts() { return this.runtime.command("onlineContacts").map((id) => this.getContact(id)); }
   getCalls() { return [...this.objects.values()].filter((o) => o instanceof Call && !o.ended); }
+  /** The conversation `name` (made when new; nothing sent before join()): options
+   *  {moderated, password} (the room's, if this device's join creates it). */
+  getConversation(name, { moderated = false, password = null } = {}) {
+    return this.wrap(this.runtime.command("getConversation", { name, moderated, password }));
+  }
+  getOrCreateConversation(name, options) { return this.getConversation(name, options); }
+  /** A conference: a conversation its moderator may close() for everyone. */
+  getConference(name, { moderated = false, password = null } = {}) {
+    return this.wrap(this.runtime.command("getConversation", { name, moderated, password, conference: true }));
+  }
+  getOrCreateConference(name, options) { return this.getConference(name, options); }
   /** Every event of every object: tap(target, event, payload). */
   onAny(tap) { this.taps.push(tap); return this; }
 

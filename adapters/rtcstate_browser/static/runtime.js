@@ -6,6 +6,9 @@
 // go to the core at once (a misuse throws the core's error, nothing changes). One drain loop
 // carries out effects strictly in order and feeds the next input only when every effect before
 // it is done. No protocol decision is taken here: every `if` about a call is the core's.
+// A conversation request's outcome (the core's Resolve / Reject, naming the request's id)
+// settles the promise `expect(requestId)` returned. A socket the relay closes with 1012 (it is
+// draining) is reported as moved: the core goes to the next relay at once.
 
 export class RtcError extends Error {
   constructor(error) {
@@ -17,6 +20,21 @@ export class RtcError extends Error {
 
 const now = () => performance.now() / 1000;
 
+/** The websocket close code of a relay that drains (rtcstate.codes.CloseCode.DRAINING). */
+export const DRAINING = 1012;
+
+/** A conversation request failed: `number` is the apiRTC error number, `command` the request,
+ *  `version` the persistent data's current version when a compare-and-set lost. */
+export class ConversationError extends Error {
+  constructor(reject) {
+    super(reject.info || reject.command);
+    this.name = "ConversationError";
+    this.number = reject.code;
+    this.command = reject.command;
+    this.version = reject.version ?? null;
+  }
+}
+
 export class Runtime {
   constructor(bridge, { onEmit, media, log = () => {} }) {
     this.bridge = bridge;
@@ -26,11 +44,14 @@ export class Runtime {
     this.effects = [];
     this.inputs = [];
     this.draining = false;
-    this.timers = new Map();
+    this.timers = new Map(); // timer id -> {deadline, seq (start order), handle}
+    this.timerSeq = 0;
     this.ws = null;
     this.sources = new Map(); // transfer id -> Uint8Array of the file we send
     this.sinks = new Map(); // transfer id -> (offset, Uint8Array) => void
     this.closed = false;
+    this.pending = new Map(); // conversation request id -> {resolve, reject}
+    this.early = new Map(); // outcomes that came before their promise (same drain)
   }
 
   // --- the core's JSON, with bytes as blobs -------------------------------------------------
@@ -48,6 +69,35 @@ export class Runtime {
     if (answer.error) throw new RtcError(answer.error);
     this.execute(answer.effects);
     return answer.result;
+  }
+
+  // --- conversation requests: a promise per request id, settled by Resolve / Reject ---------
+  expect(requestId) {
+    if (!requestId) return Promise.resolve(null);
+    const promise = new Promise((resolve, reject) => {
+      const early = this.early.get(requestId);
+      this.early.delete(requestId);
+      if (early) this.settleWith({ resolve, reject }, early);
+      else this.pending.set(requestId, { resolve, reject });
+    });
+    promise.catch(() => {}); // a request nobody awaits (fire and forget) is no page error
+    return promise;
+  }
+
+  settle(e) {
+    const waiter = this.pending.get(e.request_id);
+    if (!waiter) {
+      this.early.set(e.request_id, e);
+      if (this.early.size > 256) this.early.delete(this.early.keys().next().value);
+      return;
+    }
+    this.pending.delete(e.request_id);
+    this.settleWith(waiter, e);
+  }
+
+  settleWith({ resolve, reject }, e) {
+    if (e.k === "Resolve") resolve(e.value ?? null);
+    else reject(new ConversationError(e));
   }
 
   // --- reports: queued, fed in order --------------------------------------------------------
@@ -95,11 +145,8 @@ export class Runtime {
         return;
       case "StartTimer": {
         this.cancelTimer(e.timer_id);
-        const delay = Math.max(0, e.deadline * 1000 - performance.now());
-        this.timers.set(e.timer_id, setTimeout(() => {
-          this.timers.delete(e.timer_id);
-          this.report((t) => this.bridge.timer_fired(e.timer_id, t));
-        }, delay));
+        this.timerSeq += 1;
+        this.arm(e.timer_id, { deadline: e.deadline, seq: this.timerSeq, handle: null });
         return;
       }
       case "CancelTimer": this.cancelTimer(e.timer_id); return;
@@ -107,6 +154,7 @@ export class Runtime {
       case "CloseTransport": this.closeTransport(); return;
       case "NeedData": this.report((t) => this.feed(e, t)); return;
       case "ReceivedData": this.sinks.get(e.transfer)?.(e.offset, e.data); return;
+      case "Resolve": case "Reject": this.settle(e); return;
       default: this.media.apply(e);
     }
   }
@@ -118,9 +166,37 @@ export class Runtime {
     return this.bridge.feed(need.transfer, need.offset, piece, t);
   }
 
+  // Timers: setTimeout may fire a fraction of a millisecond early, and two timers with the same
+  // deadline in either order. So a timer is due only once its deadline has passed, and every
+  // due timer is fed in the order of (deadline, start): a keep-alive ping and the pong timeout
+  // of the ping before it, both due at one instant, reach the core pong timeout first. A timer
+  // cancelled or restarted after it was queued is not fed.
+  arm(id, timer) {
+    const delay = Math.max(0, Math.ceil(timer.deadline * 1000 - performance.now()));
+    timer.handle = setTimeout(() => this.timersDue(id, timer), delay);
+    this.timers.set(id, timer);
+  }
+
+  timersDue(woken, wokenTimer) {
+    const t = now();
+    const due = [...this.timers].filter(([, timer]) => timer.deadline <= t);
+    due.sort(([, a], [, b]) => a.deadline - b.deadline || a.seq - b.seq);
+    for (const [id, timer] of due) {
+      if (timer.handle !== null) clearTimeout(timer.handle);
+      timer.handle = null; // still armed until fed
+      this.report((at) => {
+        if (this.timers.get(id) !== timer) return "[]"; // cancelled or restarted meanwhile
+        this.timers.delete(id);
+        return this.bridge.timer_fired(id, at);
+      });
+    }
+    if (this.timers.get(woken) === wokenTimer && wokenTimer.deadline > t)
+      this.arm(woken, wokenTimer); // woken early: wait for the rest
+  }
+
   cancelTimer(id) {
-    const handle = this.timers.get(id);
-    if (handle !== undefined) { clearTimeout(handle); this.timers.delete(id); }
+    const timer = this.timers.get(id);
+    if (timer !== undefined) { if (timer.handle !== null) clearTimeout(timer.handle); this.timers.delete(id); }
   }
 
   // --- the transport --------------------------------------------------------------------------
@@ -140,7 +216,8 @@ export class Runtime {
       if (this.ws !== ws || ws.closing) return;
       this.ws = null;
       const reason = `closed ${ev.code} ${ev.reason}`.trim();
-      if (opened) this.report((t) => this.bridge.connection_lost(t, reason));
+      if (opened && ev.code === DRAINING) this.report((t) => this.bridge.connection_moved(t, reason));
+      else if (opened) this.report((t) => this.bridge.connection_lost(t, reason));
       else this.report((t) => this.bridge.connection_failed(t, reason));
     };
   }
@@ -153,7 +230,10 @@ export class Runtime {
 
   close() {
     this.closed = true;
-    for (const handle of this.timers.values()) clearTimeout(handle);
+    for (const { reject } of this.pending.values())
+      reject(new ConversationError({ code: 2, command: "abandoned", info: "the session closed" }));
+    this.pending.clear();
+    for (const timer of this.timers.values()) if (timer.handle !== null) clearTimeout(timer.handle);
     this.timers.clear();
     this.closeTransport();
     this.media.close();

@@ -9,12 +9,14 @@
 // unknown id) is answered ok: false, never thrown. Every event of every object (UserAgent.onAny)
 // is reported with its target and a JSON form of its payload (wrappers become {class, id} and
 // the wire ids they carry). Commands run one at a time, in order; reset closes the client at
-// once (unregistering it) and forgets every object.
+// once (unregistering it) and forgets every object. Conversations (session.getConversation):
+// join_room / leave_room / send_room_message answer at once, their promise left to run (its
+// outcome is the application's business: the events tell it), as the asyncio driver does.
 
 import { boot, RtcError } from "./rtcstate.js";
 import { StubMedia } from "./stubmedia.js";
 
-export const CAPABILITIES = ["calls", "data_channels", "files", "reconnection"];
+export const CAPABILITIES = ["calls", "data_channels", "files", "reconnection", "conversations"];
 
 /** The class names commands look objects up by (the core's, as the bridge names them). */
 const SENT_FILE = "FileTransfer";
@@ -181,6 +183,21 @@ export class Testee {
   async cmd_decline_file(args) { this.find(args.transfer_id, "ReceivedFileTransferInvitation").decline(); return {}; }
 
   async cmd_cancel_file(args) { this.find(args.transfer_id, SENT_FILE).cancel(); return {}; }
+
+  room(args) { return this.session.getConversation(String(args.room)); }
+
+  async cmd_join_room(args) { this.background(this.room(args).join()); return {}; }
+
+  async cmd_leave_room(args) { this.background(this.room(args).leave()); return {}; }
+
+  async cmd_send_room_message(args) {
+    this.background(this.room(args).sendMessage(String(args.text)));
+    return {};
+  }
+
+  background(request) {
+    request.catch((err) => this.log(`a room request failed: ${err.number} ${err.message}`));
+  }
 }
 
 /** Serve the conformance server at `controlUrl` until it says done; resolves with
