@@ -30,12 +30,27 @@ A :class:`ClusterLink` joins a :class:`~rtcstate_asyncio.relay.Relay` whose hub 
   is sent, then :data:`~rtcstate_cluster.scripts.LEAVE` removes the node's key and what is
   left of its entries at once (the others hear ``U`` and ``L`` without waiting for ``ttl``).
 
+* **Shared limits** (:mod:`rtcstate.hub.shared`): an ``Admit`` of the hub runs
+  :data:`~rtcstate_cluster.scripts.ADMIT` in the writer's pipeline (after what this node said
+  before it) and its answer goes back to the hub (``admitted``); a ``SourceCount`` sets this
+  node's count in ``rtc:conns:<node>``. Every ``rate_tick`` seconds the hub's message counts
+  per identity go to :data:`~rtcstate_cluster.scripts.RATES` and the tokens left come back
+  (``shared_rates``).
+
 Every pipeline and script call is one Redis round trip, counted in :attr:`ClusterLink.
 round_trips` and in the relay's ``/metrics`` (``rtcstate_redis_round_trips_total``).
 
-Nothing from Redis raises into the relay: a frame that does not parse is logged and dropped;
-a lost Redis connection stops the link's tasks with an error in the log (``failed``), and the
-node goes on serving its own users alone.
+Nothing from Redis raises into the relay: a frame that does not parse is logged and dropped.
+**A lost Redis connection** (any task failing, or a heartbeat slower than ``ttl``) is logged
+(``failed``); the hub decides its limits alone meanwhile (the registrations waiting for Redis
+are decided here), what was queued for the other nodes is dropped (``lost``), and the link
+connects again with a bounded exponential backoff (``reconnect``, :class:`~rtcstate.retry.
+ExponentialBackoff` without a limit in time: a node never gives the cluster up). Connected
+again (``reconnects``, ``rtcstate_redis_reconnects_total``), it subscribes, publishes its
+addresses and its connections per source again, heartbeats and loads the directory; one
+``ttl`` later (when every live node has had a heartbeat to publish its own again, Redis may
+have restarted empty) it compares the directory with what its hub holds of the others and
+frees what is no longer there, so no presence stays wrong.
 """
 
 from __future__ import annotations
@@ -43,19 +58,29 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 from collections import deque
 from typing import Any
 
+import attrs
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 from rtcstate_asyncio.relay import Relay
 
 from rtcstate.hub import ClusterHub, Directory, Forward, ForwardKind, HubEffect
+from rtcstate.hub.effects import Admit, SourceCount
+from rtcstate.hub.shared import Admission
+from rtcstate.retry import ExponentialBackoff
 from rtcstate_cluster import frames, scripts
 
 __all__ = ["ClusterLink"]
 
 log = logging.getLogger(__name__)
+
+#: what the link carries for its hub
+Carried = Forward | Directory | Admit | SourceCount
+#: reconnection to Redis: 0.1 s, doubling, at most 2 s between attempts, never giving up
+RECONNECT = ExponentialBackoff(initial=0.1, factor=2.0, maximum=2.0, jitter=0.5, max_elapsed=None)
 
 
 class ClusterLink:
@@ -69,6 +94,8 @@ class ClusterLink:
         heartbeat: float = 1.0,
         ttl: float = 3.0,
         batch: int = 512,
+        rate_tick: float = 0.1,
+        reconnect: ExponentialBackoff = RECONNECT,
     ) -> None:
         hub = relay.hub
         if not isinstance(hub, ClusterHub):
@@ -82,15 +109,20 @@ class ClusterLink:
         self.heartbeat = heartbeat
         self.ttl = ttl
         self.batch = batch
-        self._out: deque[Forward | Directory] = deque()
+        self.rate_tick = rate_tick
+        self.reconnect = reconnect
+        self._out: deque[Carried] = deque()
+        self._connected = False
+        self._runner: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self._flushing = False
-        self._tasks: list[asyncio.Task[None]] = []
         self._redis: Any = None
         self._pubsub: Any = None
         self._bind = ""
         self._free = ""
+        self._admit = ""
         self._beat: Any = None
+        self._rates: Any = None
         #: counters (for tests, metrics and the bench)
         self.published = 0
         self.received = 0
@@ -98,34 +130,129 @@ class ClusterLink:
         self.malformed = 0
         self.reaped: list[str] = []
         self.failed: BaseException | None = None
+        self.reconnects = 0
+        #: frames for other nodes dropped while Redis was unreachable
+        self.lost = 0
 
     # --- life -----------------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Join the cluster (module docstring, *Start*); the relay may already be serving."""
-        self._redis = aioredis.from_url(self.url)
-        r = self._redis
-        # the directory's scripts run in the writer's pipelines: loaded once, called by sha
-        self._bind = await r.script_load(scripts.BIND)
-        self._free = await r.script_load(scripts.FREE)
-        self._beat = r.register_script(scripts.HEARTBEAT)
-        fresh = r.register_script(scripts.FRESH)
-        stale = await fresh(args=[self.node])
-        if stale:
-            log.info("node %s: %s stale directory entries of a previous run removed", self.node,
-                     stale)  # fmt: skip
-        self._pubsub = r.pubsub()
-        await self._pubsub.subscribe(scripts.DIR_CHANNEL, scripts.node_channel(self.node))
-        await self._load()
-        await self._heartbeat_once(first=True)
+        """Join the cluster (module docstring, *Start*); the relay may already be serving.
+        Redis unreachable here raises (a node does not start without its cluster)."""
+        await self._connect(first=True)
         self.relay.cluster = self._carry
-        loop = asyncio.get_running_loop()
-        self._tasks = [
-            loop.create_task(self._guard(self._read())),
-            loop.create_task(self._guard(self._write())),
-            loop.create_task(self._guard(self._heartbeats())),
-        ]
+        self._runner = asyncio.get_running_loop().create_task(self._run())
         log.info("node %s joined the cluster at %s", self.node, self.url)
+
+    async def _connect(self, first: bool) -> None:
+        """Connect to Redis, subscribe, publish this node again (``first``: reap what a
+        previous process left instead), load the directory and heartbeat."""
+        r: Any = aioredis.from_url(self.url, retry=None, retry_on_error=[])
+        pubsub = None
+        try:
+            async with asyncio.timeout(max(self.ttl, 2.0)):
+                # the scripts that run in the writer's pipelines: loaded, called by sha
+                self._bind = await r.script_load(scripts.BIND)
+                self._free = await r.script_load(scripts.FREE)
+                self._admit = await r.script_load(scripts.ADMIT)
+                self._beat = r.register_script(scripts.HEARTBEAT)
+                self._rates = r.register_script(scripts.RATES)
+                self._redis = r
+                if first:
+                    stale = await r.register_script(scripts.FRESH)(args=[self.node])
+                    if stale:
+                        log.info("node %s: %s stale directory entries of a previous run "
+                                 "removed", self.node, stale)  # fmt: skip
+                pubsub = r.pubsub()
+                await pubsub.subscribe(scripts.DIR_CHANNEL, scripts.node_channel(self.node))
+                self._pubsub = pubsub
+                if not first:  # this node's state, again, before anything newer
+                    bound = self.hub.local_bindings()
+                    held = [f"{d.tenant}\n{d.address}" for d in bound]
+                    await r.register_script(scripts.PRUNE)(args=[self.node, *held])
+                    again: list[Carried] = list(self.hub.source_counts())
+                    again.extend(attrs.evolve(d, registered=False) for d in bound)
+                    self._out.extendleft(reversed(again))
+                await self._load()
+                await self._heartbeat_once(first=True)
+        except BaseException:
+            if pubsub is not None:
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()
+            with contextlib.suppress(Exception):
+                await r.aclose()
+            raise
+        self._connected = True
+        self.hub.shared_limits = True
+        self._wake.set()
+
+    async def _run(self) -> None:
+        """The link's tasks; when one fails (Redis lost), connect again (module docstring)."""
+        loop = asyncio.get_running_loop()
+        reconcile: asyncio.Task[None] | None = None
+        while True:
+            tasks = [
+                loop.create_task(self._read()),
+                loop.create_task(self._write()),
+                loop.create_task(self._heartbeats()),
+                loop.create_task(self._share_rates()),
+            ]
+            if self.reconnects:
+                reconcile = loop.create_task(self._reconcile_later())
+            try:
+                done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for t in tasks:
+                    t.cancel()
+                if reconcile is not None:
+                    reconcile.cancel()
+                await asyncio.wait(tasks, timeout=2.0)
+            exc = next((t.exception() for t in done if not t.cancelled() and t.exception()),
+                       None)  # fmt: skip
+            self._lost(exc or ConnectionError("the link's task ended"))
+            await self._close_connections()
+            await self._connect_again()
+
+    def _lost(self, exc: BaseException) -> None:
+        """Redis is unreachable: the hub decides alone, what was queued is dropped."""
+        self.failed = exc
+        self._connected = False
+        log.error("node %s: lost Redis (%r): serving its own users alone, reconnecting",
+                  self.node, exc)  # fmt: skip
+        self.lost += sum(1 for e in self._out if type(e) is Forward)
+        self._out.clear()
+        self._flushing = False
+        loop = asyncio.get_running_loop()
+        self.relay.apply(self.hub.decide_alone(loop.time()))
+
+    async def _connect_again(self) -> None:
+        loop = asyncio.get_running_loop()
+        since = loop.time()
+        attempt = 0
+        while True:
+            attempt += 1
+            delay = self.reconnect.next_delay(attempt, loop.time() - since, random.random())
+            await asyncio.sleep(self.reconnect.maximum if delay is None else delay)
+            try:
+                await self._connect(first=False)
+            except (OSError, RedisError, TimeoutError) as exc:
+                log.debug("node %s: Redis still unreachable (%r)", self.node, exc)
+                continue
+            self.reconnects += 1
+            self.relay.metrics.redis_reconnect()
+            self.failed = None
+            log.info("node %s: connected to Redis again (attempt %s)", self.node, attempt)
+            return
+
+    async def _close_connections(self) -> None:
+        pubsub, r = self._pubsub, self._redis
+        self._pubsub = None
+        if pubsub is not None:
+            with contextlib.suppress(Exception):
+                await pubsub.aclose()
+        if r is not None:
+            with contextlib.suppress(Exception):
+                await r.aclose()
 
     async def close(self) -> None:
         """Leave: send what is queued, stop the tasks, remove this node from the cluster
@@ -134,23 +261,28 @@ class ClusterLink:
         # what is queued still leaves (the writer sends it, in order), within a bound
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(2.0):
-                while (self._out or self._flushing) and self._tasks and not self.failed:
+                while (self._out or self._flushing) and self._connected:
                     await asyncio.sleep(0.01)
-        tasks, self._tasks = self._tasks, []
-        for t in tasks:
-            t.cancel()
-        if tasks:
-            await asyncio.wait(tasks, timeout=2.0)
+        runner, self._runner = self._runner, None
+        if runner is not None:
+            runner.cancel()
+            await asyncio.wait([runner], timeout=2.0)
         if self.relay.cluster == self._carry:
             self.relay.cluster = None
-        if self._beat is not None and self.failed is None:
+        if self._connected:
             await self._leave()
-        if self._pubsub is not None:
-            with contextlib.suppress(Exception):
-                await self._pubsub.aclose()
-        if self._redis is not None:
-            with contextlib.suppress(Exception):
-                await self._redis.aclose()
+        self._connected = False
+        await self._close_connections()
+
+    def abandon(self) -> None:
+        """Stop at once without leaving: no heartbeat, no reconnection (what a killed process
+        does; the others reap this node after ``ttl``)."""
+        runner, self._runner = self._runner, None
+        if runner is not None:
+            runner.cancel()
+        self._connected = False
+        if self.relay.cluster == self._carry:
+            self.relay.cluster = None
 
     async def _leave(self) -> None:
         try:
@@ -169,18 +301,13 @@ class ClusterLink:
         self.round_trips += 1
         self.relay.metrics.redis_round_trip()
 
-    async def _guard(self, work: Any) -> None:
-        try:
-            await work
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # a lost Redis: logged, the node serves its own users
-            self.failed = exc
-            log.error("node %s: cluster link failed: %r", self.node, exc)
-
     # --- out ------------------------------------------------------------------------------------
 
-    def _carry(self, effect: Forward | Directory) -> None:
+    def _carry(self, effect: Carried) -> None:
+        if not self._connected:  # told again when connected (bindings, counts) or lost
+            if type(effect) is Forward:
+                self.lost += 1
+            return
         self._out.append(effect)
         self._wake.set()
 
@@ -208,6 +335,8 @@ class ClusterLink:
                 pipe.publish(scripts.node_channel(target), frames.encode_batch(parts))
             pending.clear()
 
+        admits: list[tuple[int, Admit]] = []
+        commands = 0
         n = 0
         while out and n < self.batch:
             e = out.popleft()
@@ -218,22 +347,41 @@ class ClusterLink:
                     parts = pending[e.node] = []
                 parts.append(frames.encode_frame(node, e))
                 continue
-            assert isinstance(e, Directory)
+            commands += len(pending)
             publish()  # what was said before the change is read before it
-            member = f"{e.tenant}\n{e.address}"
-            keys = [scripts.dir_key(e.tenant), scripts.addrs_key(node)]
-            if e.bound:
-                value = frames.directory_value(node, e)
-                event = frames.bound_event(node, e)
-                pipe.evalsha(self._bind, 3, *keys, scripts.TENANTS, e.address, value, member,
-                             e.tenant, event)  # fmt: skip
+            if type(e) is SourceCount:
+                if e.count > 0:
+                    pipe.hset(scripts.conns_key(node), e.source, e.count)
+                else:
+                    pipe.hdel(scripts.conns_key(node), e.source)
+            elif type(e) is Admit:
+                admits.append((commands, e))
+                pipe.evalsha(self._admit, 0, *_admit_args(node, e))
             else:
-                event = frames.freed_event(node, e)
-                pipe.evalsha(self._free, 2, *keys, e.address, f"{node}\n", member, event)
+                assert isinstance(e, Directory)
+                member = f"{e.tenant}\n{e.address}"
+                keys = [scripts.dir_key(e.tenant), scripts.addrs_key(node)]
+                if e.bound:
+                    value = frames.directory_value(node, e)
+                    event = frames.bound_event(node, e)
+                    pipe.evalsha(self._bind, 3, *keys, scripts.TENANTS, e.address, value,
+                                 member, e.tenant, event, node)  # fmt: skip
+                else:
+                    event = frames.freed_event(node, e)
+                    pipe.evalsha(self._free, 2, *keys, e.address, f"{node}\n", member, event,
+                                 e.tenant, node)  # fmt: skip
+            commands += 1
         publish()
-        await pipe.execute()
+        results = await pipe.execute()  # (failing, the admits are the hub's alone: decide_alone)
         self.published += n
         self._trip()
+        if admits:
+            now = asyncio.get_running_loop().time()
+            for i, a in admits:
+                refused, count = results[i]
+                verdict = Admission(refused.decode() if isinstance(refused, bytes) else refused,
+                                    int(count))  # fmt: skip
+                self.relay.apply(self.hub.admitted(a.conn, verdict, now))
 
     # --- in -------------------------------------------------------------------------------------
 
@@ -255,6 +403,27 @@ class ClusterLink:
                     self.relay.apply(self.hub.remote_bind(
                         b.node, b.tenant, b.address, b.groups, b.verified, loop.time()
                     ))  # fmt: skip
+
+    async def _reconcile_later(self) -> None:
+        """After a reconnection, once every live node has had ``ttl`` to publish its own
+        addresses again: free what the hub holds of the others that the directory lacks."""
+        await asyncio.sleep(self.ttl + self.heartbeat)
+        r = self._redis
+        before = set(self.hub.remote_entries())
+        held: set[tuple[str, str, str]] = set()
+        for raw_tenant in await r.smembers(scripts.TENANTS):
+            tenant = raw_tenant.decode()
+            for raw_address, raw_value in (await r.hgetall(scripts.dir_key(tenant))).items():
+                address = raw_address.decode()
+                held.add((raw_value.decode().partition("\n")[0], tenant, address))
+        self._trip()
+        now = asyncio.get_running_loop().time()
+        gone = [e for e in self.hub.remote_entries() if e in before and e not in held]
+        for node, tenant, address in gone:
+            self.relay.apply(self.hub.remote_unbind(node, tenant, address, now))
+        if gone:
+            log.info("node %s: %s addresses no longer in the directory freed", self.node,
+                     len(gone))  # fmt: skip
 
     async def _read(self) -> None:
         pubsub = self._pubsub
@@ -305,7 +474,27 @@ class ClusterLink:
     async def _heartbeats(self) -> None:
         while True:
             await asyncio.sleep(self.heartbeat)
-            await self._heartbeat_once()
+            async with asyncio.timeout(self.ttl):  # slower: Redis is taken for lost
+                await self._heartbeat_once()
+
+    async def _share_rates(self) -> None:
+        """Every ``rate_tick``: this node's message counts per identity added to the shared
+        buckets, the tokens left handed back to the hub (its allowances)."""
+        hub = self.hub
+        while True:
+            await asyncio.sleep(self.rate_tick)
+            rate = hub.identity_rate_limit
+            usage = hub.take_usage()
+            if not usage or rate is None:
+                continue
+            keys = list(usage)
+            args: list[Any] = [rate, hub.identity_rate_burst]
+            for key in keys:
+                args += [f"{key[0]}\n{key[1]}", usage[key]]
+            async with asyncio.timeout(self.ttl):
+                left = await self._rates(args=args)
+            self._trip()
+            hub.shared_rates({k: float(t) for k, t in zip(keys, left, strict=True)})
 
     async def _heartbeat_once(self, first: bool = False) -> None:
         ttl_ms = max(1, int(self.ttl * 1000))
@@ -322,3 +511,10 @@ class ClusterLink:
                         self.node)  # fmt: skip
             for d in self.hub.local_bindings():
                 self._carry(d)
+
+
+def _admit_args(node: str, a: Admit) -> list[Any]:
+    return [node, a.tenant, a.user, a.device, a.max_devices,
+            "" if a.register_rate is None else a.register_rate, a.register_burst,
+            a.source or "", "" if a.max_connections is None else a.max_connections,
+            f"{a.tenant}\n{a.user}/{a.device}"]  # fmt: skip

@@ -43,6 +43,7 @@ from rtcstate.effects import Drop
 from rtcstate.hub.conversations import is_conversation
 from rtcstate.hub.core import _RELAY_ONLY, Hub
 from rtcstate.hub.effects import (
+    Admit,
     CloseCode,
     CloseConnection,
     Deliver,
@@ -51,10 +52,12 @@ from rtcstate.hub.effects import (
     ForwardKind,
     HubEffect,
     Log,
+    SourceCount,
 )
 from rtcstate.hub.lifecycle import Connection, ConnState
 from rtcstate.hub.limits import TokenBucket
 from rtcstate.hub.routing import Space, server_error
+from rtcstate.hub.shared import Admission, Parked, SharedLimits
 from rtcstate.identity import Identity, Revocations
 from rtcstate.machine import spec_of
 
@@ -74,6 +77,8 @@ class ClusterDrop(DropReason):
     """A route of a message a client may not send to another (relay-only, no ``to``)."""
     NO_RECIPIENT = "no-recipient"
     """A delivery or close for an address no local connection holds (any more)."""
+    NOT_PARKED = "not-parked"
+    """The cluster's answer to a registration that no longer waits for one."""
 
 
 def remote_id(node: str, tenant: str, address: str) -> str:
@@ -95,7 +100,11 @@ class ClusterHub(Hub):
     node: str = "node"
     #: the node that holds the conversation rooms (None or ``node``: this one)
     room_authority: str | None = None
+    #: limits per identity and per source counted across the cluster (set by the adapter while
+    #: its link to Redis is up; False: this node counts them alone, as a hub alone does)
+    shared_limits: bool = False
     _remote: dict[str, _Remote] = attrs.field(factory=dict, init=False)
+    _shared: SharedLimits = attrs.field(factory=SharedLimits, init=False)
 
     def __attrs_post_init__(self) -> None:
         super().__attrs_post_init__()
@@ -128,18 +137,44 @@ class ClusterHub(Hub):
             if c.id not in self._remote and c.state is ConnState.REGISTERED and c.address
         ]
 
+    def remote_entries(self) -> list[tuple[str, str, str]]:
+        """``(node, tenant, address)`` of every address held on another node, as known here."""
+        return [(r.node, r.tenant, r.address) for r in self._remote.values()]
+
+    def decide_alone(self, now: float) -> list[HubEffect]:
+        """The cluster is unreachable: the limits are counted here alone until the adapter
+        sets :attr:`shared_limits` again, and every registration waiting for the cluster's
+        answer is decided here (within the local limits)."""
+        self.shared_limits = False
+        fx: list[HubEffect] = []
+        for conn in list(self._shared.parked):
+            fx.extend(self.admitted(conn, Admission(), now))
+        self._shared.allow.clear()
+        self._shared.usage.clear()
+        return fx
+
     def is_remote(self, conn: str) -> bool:
         return conn in self._remote
 
     # --- transport inputs: the remote connections' effects mapped --------------------------------
 
     def connect(self, conn: str, now: float, source: str | None = None) -> list[HubEffect]:
-        return self._out(super().connect(conn, now, source))
+        fx = self._out(super().connect(conn, now, source))
+        c = self._conns.get(conn)
+        if self.shared_limits and source is not None and c is not None and c.counted:
+            fx.append(SourceCount(source, self._per_source.get(source, 0)))
+        return fx
 
     def disconnect(self, conn: str, now: float) -> list[HubEffect]:
         if conn in self._remote:
             return []
-        return self._out(super().disconnect(conn, now))
+        c = self._conns.get(conn)
+        counted = None if c is None or not c.counted else c.source
+        fx = self._out(super().disconnect(conn, now))
+        self._shared.cleared.discard(conn)  # (a parked registration is released when answered)
+        if self.shared_limits and counted is not None:
+            fx.append(SourceCount(counted, self._per_source.get(counted, 0)))
+        return fx
 
     def receive(self, conn: str, data: bytes | str, now: float) -> list[HubEffect]:
         return self._out(super().receive(conn, data, now))
@@ -155,6 +190,86 @@ class ClusterHub(Hub):
 
     def tick(self, now: float) -> list[HubEffect]:
         return self._out(super().tick(now))
+
+    # --- limits shared through the cluster (rtcstate.hub.shared) ------------------------------
+
+    def admitted(self, conn: str, verdict: Admission, now: float) -> list[HubEffect]:
+        """The cluster's answer to this node's :class:`Admit` for ``conn``: the parked
+        registration is refused as one hub refuses it, or goes on."""
+        shared = self._shared
+        parked = shared.parked.pop(conn, None)
+        if parked is None:
+            return [Drop(ClusterDrop.NOT_PARKED, f"no registration of {conn} waits")]
+        c = self._conns.get(conn)
+        if c is None or c.state is ConnState.CLOSING:  # gone meanwhile: nothing is held
+            return self._release(parked) if verdict.ok else []
+        user = parked.message.user
+        if verdict.refused == "devices":
+            info = f"{user} has {verdict.count} devices online (the limit)"
+            return self._out(self._refuse(c, Code.TOO_MANY_DEVICES, info))
+        if verdict.refused == "register":
+            info = f"over {self.register_rate:g} registrations/s for {user}"
+            return self._out(self._close(c, Code.RECONNECTING_TOO_FAST,
+                                         CloseCode.TRY_AGAIN_LATER, info))  # fmt: skip
+        if verdict.refused == "source":
+            info = f"over {self.max_connections_per_source} connections from {c.source}"
+            return self._out(self._close(c, Code.TOO_MANY_CONNECTIONS,
+                                         CloseCode.TRY_AGAIN_LATER, info))  # fmt: skip
+        shared.cleared.add(conn)
+        fx = self._out(self._register(c, parked.message, now, parked.limited))
+        shared.cleared.discard(conn)
+        if c.address != parked.address or c.state is not ConnState.REGISTERED:
+            fx.extend(self._release(parked))  # refused here after all
+        return fx
+
+    def take_usage(self) -> dict[tuple[str, str], int]:
+        """The messages accepted per identity ``(tenant, user)`` since the last call (and 0
+        for each identity this node holds an allowance for), to add to the shared buckets."""
+        return self._shared.take_usage()
+
+    def shared_rates(self, left: dict[tuple[str, str], float]) -> None:
+        """The tokens ``left`` in the shared buckets of the identities just reported: this
+        node's allowances until the next report."""
+        self._shared.rates(left, self.identity_rate_burst)
+
+    def source_counts(self) -> list[SourceCount]:
+        """This node's open connections per source (to announce again after Redis lost them)."""
+        return [SourceCount(s, n) for s, n in self._per_source.items()]
+
+    @property
+    def admitting(self) -> int:
+        """Registrations waiting for the cluster's answer."""
+        return len(self._shared.parked)
+
+    def _release(self, parked: Parked) -> list[HubEffect]:
+        """Give the device reserved for a registration that did not happen back (unless a
+        connection here holds the address: the reservation is then its own)."""
+        space = self._spaces.get(parked.tenant)
+        holder = None if space is None else space.by_address.get(parked.address)
+        if holder is not None and holder not in self._remote:
+            return []
+        return [Directory(parked.tenant, parked.address, False)]
+
+    def _over_rate(self, c: Connection, now: float) -> str | None:
+        ident = c.identity
+        if (
+            not self.shared_limits
+            or ident is None
+            or c.state is not ConnState.REGISTERED
+            or self.identity_rate_limit is None
+        ):
+            return super()._over_rate(c, now)
+        key = ident.key
+        shared = self._shared
+        over = (
+            super()._over_rate(c, now)
+            if shared.allowed(key)
+            else f"over {self.identity_rate_limit:g} messages/s for {ident.user} "
+            f"(burst {self.identity_rate_burst:g})"
+        )
+        if over is None:
+            shared.accept(key)
+        return over
 
     # --- inputs from the other nodes ------------------------------------------------------------
 
@@ -377,10 +492,35 @@ class ClusterHub(Hub):
     def _register(
         self, c: Connection, msg: wire.Register, now: float, limited: bool
     ) -> list[HubEffect]:
+        if self.shared_limits and c.id not in self._shared.cleared:
+            admit = self._admit(c, msg, now, limited)
+            if admit is not None:
+                return admit
         fx = super()._register(c, msg, now, limited)
         if c.state is ConnState.REGISTERED and c.address == f"{msg.user}/{msg.device}":
             fx.append(self._bound(c))
         return fx
+
+    def _admit(
+        self, c: Connection, msg: wire.Register, now: float, limited: bool
+    ) -> list[HubEffect] | None:
+        """Park a registration that takes a new address and ask the cluster (an
+        :class:`Admit`); None: one the hub refuses or that takes nothing new, decided here."""
+        if c.id in self._shared.parked:
+            return self._refuse(c, Code.INVALID_REGISTER, "a registration is already pending")
+        if self._bad_name(msg.user, msg.device) is not None:
+            return None
+        identity = self.verifier(msg, now)
+        if not isinstance(identity, Identity) or identity.user != msg.user:
+            return None
+        address = f"{msg.user}/{msg.device}"
+        if c.state is ConnState.REGISTERED and c.address == address:
+            return None
+        self._shared.park(c.id, Parked(msg, limited, identity.tenant, address))
+        source = c.source if c.counted else None
+        rate = self.register_rate if limited else None
+        return [Admit(c.id, identity.tenant, msg.user, msg.device, self.max_devices, rate,
+                      self.register_burst, source, self.max_connections_per_source)]  # fmt: skip
 
     def _unbind(self, c: Connection) -> list[HubEffect]:
         space, address = c.space, c.address
