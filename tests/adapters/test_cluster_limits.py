@@ -13,10 +13,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import redis
 from adaptertools import run
 from adaptertools import until as _until
 from clustertools import client, frame, nodes, recv
 from redistools import RedisServer, require_redis
+from rtcstate_cluster import scripts
 from websockets.asyncio.client import ClientConnection, connect
 
 from rtcstate import wire
@@ -80,6 +82,31 @@ def test_an_identity_gets_no_more_devices_or_registrations_over_two_nodes(url: s
             env = await asyncio.wait_for(recv(again), WAIT)
             assert env.message == wire.ContactMessage(1, "hi") and env.sender == "alice/d"
             for ws in (first, wa, wb, again, late, alice):
+                await ws.close()
+
+    run(test, limit=60.0)
+
+
+def test_a_source_gets_no_more_connections_over_two_nodes(url: str) -> None:
+    async def test() -> None:
+        hub = {"presence_group": None, "max_connections_per_source": 3}
+        async with nodes(url, ["a", "b"], **hub) as n:
+            on_a = [await client(n["a"].url, "u1"), await client(n["a"].url, "u2")]
+            on_b = await client(n["b"].url, "u3")
+            with redis.Redis.from_url(url) as r:
+                await until(lambda: r.hget(scripts.conns_key("a"), "127.0.0.1") == b"2")
+                # node b alone holds 1 of the 3: the 4th connection from the same address
+                # opens there, its registration is closed as one relay closes the 4th
+                late, m = await attempt(n["b"].url, "u4", "d")
+                assert isinstance(m, wire.ServerError) and m.code == "too_many_connections"
+                assert m.info == "over 3 connections from 127.0.0.1"
+                await asyncio.wait_for(late.wait_closed(), WAIT)
+                assert late.close_code == 1013
+                await on_a[0].close()  # one fewer on node a: room for one on node b
+                await until(lambda: r.hget(scripts.conns_key("a"), "127.0.0.1") == b"1")
+            again, m = await attempt(n["b"].url, "u4", "d")
+            assert isinstance(m, wire.Registered)
+            for ws in (on_a[1], on_b, again):
                 await ws.close()
 
     run(test, limit=60.0)
