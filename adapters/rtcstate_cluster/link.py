@@ -77,8 +77,14 @@ __all__ = ["ClusterLink"]
 
 log = logging.getLogger(__name__)
 
-#: what the link carries for its hub
-Carried = Forward | Directory | Admit | SourceCount
+
+class _ShareRates:
+    """The writer's cue: the hub's message counts go to the shared buckets now."""
+
+
+_RATES = _ShareRates()
+#: what the link carries for its hub (and the writer's cue)
+Carried = Forward | Directory | Admit | SourceCount | _ShareRates
 #: reconnection to Redis: 0.1 s, doubling, at most 2 s between attempts, never giving up
 RECONNECT = ExponentialBackoff(initial=0.1, factor=2.0, maximum=2.0, jitter=0.5, max_elapsed=None)
 
@@ -113,6 +119,7 @@ class ClusterLink:
         self.reconnect = reconnect
         self._out: deque[Carried] = deque()
         self._connected = False
+        self._rates_queued = False
         self._runner: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self._flushing = False
@@ -121,9 +128,9 @@ class ClusterLink:
         self._bind = ""
         self._free = ""
         self._admit = ""
+        self._rates = ""
         self._beat: Any = None
-        self._rates: Any = None
-        #: counters (for tests, metrics and the bench)
+        #: counters (for tests, metrics and the bench); ``published``: frames and directory changes
         self.published = 0
         self.received = 0
         self.round_trips = 0
@@ -156,7 +163,7 @@ class ClusterLink:
                 self._free = await r.script_load(scripts.FREE)
                 self._admit = await r.script_load(scripts.ADMIT)
                 self._beat = r.register_script(scripts.HEARTBEAT)
-                self._rates = r.register_script(scripts.RATES)
+                self._rates = await r.script_load(scripts.RATES)
                 self._redis = r
                 if first:
                     stale = await r.register_script(scripts.FRESH)(args=[self.node])
@@ -206,7 +213,8 @@ class ClusterLink:
                     t.cancel()
                 if reconcile is not None:
                     reconcile.cancel()
-                await asyncio.wait(tasks, timeout=2.0)
+                    tasks.append(reconcile)
+                await _stop(tasks)
             exc = next((t.exception() for t in done if not t.cancelled() and t.exception()),
                        None)  # fmt: skip
             self._lost(exc or ConnectionError("the link's task ended"))
@@ -221,6 +229,7 @@ class ClusterLink:
                   self.node, exc)  # fmt: skip
         self.lost += sum(1 for e in self._out if type(e) is Forward)
         self._out.clear()
+        self._rates_queued = False
         self._flushing = False
         loop = asyncio.get_running_loop()
         self.relay.apply(self.hub.decide_alone(loop.time()))
@@ -265,8 +274,7 @@ class ClusterLink:
                     await asyncio.sleep(0.01)
         runner, self._runner = self._runner, None
         if runner is not None:
-            runner.cancel()
-            await asyncio.wait([runner], timeout=2.0)
+            await _stop([runner])
         if self.relay.cluster == self._carry:
             self.relay.cluster = None
         if self._connected:
@@ -277,9 +285,8 @@ class ClusterLink:
     def abandon(self) -> None:
         """Stop at once without leaving: no heartbeat, no reconnection (what a killed process
         does; the others reap this node after ``ttl``)."""
-        runner, self._runner = self._runner, None
-        if runner is not None:
-            runner.cancel()
+        if self._runner is not None:
+            self._runner.cancel()  # (its tasks end as it does: awaited by close)
         self._connected = False
         if self.relay.cluster == self._carry:
             self.relay.cluster = None
@@ -336,8 +343,10 @@ class ClusterLink:
             pending.clear()
 
         admits: list[tuple[int, Admit]] = []
+        rates: tuple[int, list[tuple[str, str]]] | None = None
         commands = 0
         n = 0
+        told = 0
         while out and n < self.batch:
             e = out.popleft()
             n += 1
@@ -346,6 +355,7 @@ class ClusterLink:
                 if parts is None:
                     parts = pending[e.node] = []
                 parts.append(frames.encode_frame(node, e))
+                told += 1
                 continue
             commands += len(pending)
             publish()  # what was said before the change is read before it
@@ -357,8 +367,21 @@ class ClusterLink:
             elif type(e) is Admit:
                 admits.append((commands, e))
                 pipe.evalsha(self._admit, 0, *_admit_args(node, e))
+            elif type(e) is _ShareRates:
+                self._rates_queued = False
+                hub = self.hub
+                usage = hub.take_usage()
+                if not usage or hub.identity_rate_limit is None:
+                    continue
+                idents = list(usage)
+                args: list[Any] = [hub.identity_rate_limit, hub.identity_rate_burst]
+                for ident in idents:
+                    args += [f"{ident[0]}\n{ident[1]}", usage[ident]]
+                rates = (commands, idents)
+                pipe.evalsha(self._rates, 0, *args)
             else:
                 assert isinstance(e, Directory)
+                told += 1
                 member = f"{e.tenant}\n{e.address}"
                 keys = [scripts.dir_key(e.tenant), scripts.addrs_key(node)]
                 if e.bound:
@@ -373,8 +396,12 @@ class ClusterLink:
             commands += 1
         publish()
         results = await pipe.execute()  # (failing, the admits are the hub's alone: decide_alone)
-        self.published += n
+        self.published += told
         self._trip()
+        if rates is not None:
+            i, idents = rates
+            left = results[i]
+            self.hub.shared_rates({k: float(t) for k, t in zip(idents, left, strict=True)})
         if admits:
             now = asyncio.get_running_loop().time()
             for i, a in admits:
@@ -478,23 +505,15 @@ class ClusterLink:
                 await self._heartbeat_once()
 
     async def _share_rates(self) -> None:
-        """Every ``rate_tick``: this node's message counts per identity added to the shared
-        buckets, the tokens left handed back to the hub (its allowances)."""
-        hub = self.hub
+        """Every ``rate_tick``: the writer is asked to add this node's message counts per
+        identity to the shared buckets (in its next pipeline; the tokens left go back to the
+        hub as its allowances)."""
         while True:
             await asyncio.sleep(self.rate_tick)
-            rate = hub.identity_rate_limit
-            usage = hub.take_usage()
-            if not usage or rate is None:
-                continue
-            keys = list(usage)
-            args: list[Any] = [rate, hub.identity_rate_burst]
-            for key in keys:
-                args += [f"{key[0]}\n{key[1]}", usage[key]]
-            async with asyncio.timeout(self.ttl):
-                left = await self._rates(args=args)
-            self._trip()
-            hub.shared_rates({k: float(t) for k, t in zip(keys, left, strict=True)})
+            if not self._rates_queued and self.hub.identity_rate_limit is not None:
+                self._rates_queued = True
+                self._out.append(_RATES)
+                self._wake.set()
 
     async def _heartbeat_once(self, first: bool = False) -> None:
         ttl_ms = max(1, int(self.ttl * 1000))
@@ -518,3 +537,19 @@ def _admit_args(node: str, a: Admit) -> list[Any]:
             "" if a.register_rate is None else a.register_rate, a.register_burst,
             a.source or "", "" if a.max_connections is None else a.max_connections,
             f"{a.tenant}\n{a.user}/{a.device}"]  # fmt: skip
+
+
+async def _stop(tasks: list[asyncio.Task[None]]) -> None:
+    """Cancel ``tasks`` until every one has ended, within a bound: a cancellation that lands
+    as an ``asyncio.timeout`` around a Redis call expires may be taken for the timeout's own
+    (CPython 3.11), and the task would go on; cancelled again, it ends."""
+    for _ in range(50):
+        pending = [t for t in tasks if not t.done()]
+        if not pending:
+            break
+        for t in pending:
+            t.cancel()
+        await asyncio.wait(pending, timeout=0.1)
+    for t in tasks:
+        if t.done() and not t.cancelled():
+            t.exception()  # retrieved: logged by the caller when it matters

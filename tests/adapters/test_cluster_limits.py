@@ -133,6 +133,10 @@ def test_a_flooder_over_two_nodes_reaches_its_victim_at_its_budget_plus_one_burs
                     sender = wire.decode(data).sender
                     got[sender] = got.get(sender, 0) + 1
 
+            async def drain(ws: ClientConnection) -> None:  # the flooders' refusals, read
+                async for _ in ws:
+                    pass
+
             async def flood(ws: ClientConnection, until_t: float) -> None:
                 i = 0
                 while loop.time() < until_t:
@@ -150,6 +154,7 @@ def test_a_flooder_over_two_nodes_reaches_its_victim_at_its_budget_plus_one_burs
 
             loop = asyncio.get_running_loop()
             reader = asyncio.create_task(read())
+            drains = [asyncio.create_task(drain(ws)) for ws in (f1, f2, carol)]
             start = loop.time()
             end = start + 2.0
             *_, sent = await asyncio.gather(flood(f1, end), flood(f2, end), honest(end))
@@ -163,8 +168,9 @@ def test_a_flooder_over_two_nodes_reaches_its_victim_at_its_budget_plus_one_burs
             budget = burst + rate * flooded
             print(f"flood over 2 nodes: {through} through in {flooded:.2f} s "
                   f"(budget {budget:.0f}, bound {budget + burst:.0f})")  # fmt: skip
-            reader.cancel()
-            await asyncio.gather(reader, return_exceptions=True)
+            for t in (reader, *drains):
+                t.cancel()
+            await asyncio.gather(reader, *drains, return_exceptions=True)
             for ws in (victim, f1, f2, carol):
                 await ws.close()
 
