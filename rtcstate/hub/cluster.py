@@ -299,7 +299,9 @@ class ClusterHub(Hub):
             # registered again (a takeover on its node): it leaves its groups and joins again
             self._drop_presence(existing)
             self._join(existing, existing.space, user, groups)
-            return self._out(self._told(existing.space, user, pid, now))
+            again = self._told(existing.space, user, pid, now)
+            again.extend(self._ringing_changed(existing.space, user, now))
+            return self._out(again)
         space = self._spaces.get(tenant)
         if space is None:
             space = Space(tenant, self.fork_linger, self.max_ringing, self.ring_timeout)
@@ -324,6 +326,7 @@ class ClusterHub(Hub):
         space.bind(address, pid)
         self._join(c, space, user, groups)
         fx.extend(self._told(space, user, pid, now))
+        fx.extend(self._ringing_changed(space, user, now))
         return self._out(fx)
 
     def remote_unbind(self, node: str, tenant: str, address: str, now: float) -> list[HubEffect]:
@@ -365,7 +368,13 @@ class ClusterHub(Hub):
         ):
             return [Drop(ClusterDrop.NOT_ROUTABLE, f"{msg.TYPE} from {sender} via {node}")]
         space.expire(now)
-        return self._out(space.dispatch(c.id, sender, env, now))
+        fx = space.dispatch(c.id, sender, env, now)
+        # the ringing-callee rule (rtcstate.hub.ringwatch), as for a local sender
+        if kind is wire.Invite:
+            self._watch_invite(space, sender, env, now)
+        elif kind is wire.Ack or kind is wire.Answer or kind is wire.Bye:
+            fx.extend(self._watch_ringing(c, space, sender, env, now))
+        return self._out(fx)
 
     def remote_deliver(self, tenant: str, address: str, env: wire.Envelope) -> list[HubEffect]:
         """Deliver ``env`` (routed on another node) to the local holder of ``address``."""
@@ -486,7 +495,13 @@ class ClusterHub(Hub):
                         if type(call_id) is str:
                             space._settle_ringing(sender, to, msg, call_id)
                         stamped = wire.Envelope(msg, to, sender)
-                        return [Forward(r.node, ForwardKind.ROUTE, r.tenant, sender, stamped)]
+                        fx: list[HubEffect] = [
+                            Forward(r.node, ForwardKind.ROUTE, r.tenant, sender, stamped)
+                        ]
+                        if kind is wire.Ack or kind is wire.Answer or kind is wire.Bye:
+                            # a watch of this node's (an invite routed here) is told or settled
+                            fx.extend(self._watch_ringing(c, space, sender, stamped, now))
+                        return fx
         return super()._handle(c, env, now, limited)
 
     def _register(
