@@ -424,3 +424,34 @@ def test_a_ringing_callee_on_another_node_hears_its_caller_as_on_one_hub(to: str
     one = _ringing_script(["a"], to)
     assert one["bob1"] and one["bob1"][-1].devices == ["alice/d2"]  # (what one hub does)
     assert _ringing_script(NODES, to) == one
+
+
+def _user_data_script(nodes: list[str]) -> dict[str, list[Any]]:
+    """bob (second node) sets its data twice; alice (first node) hears it live, carol (third
+    node, registering after) gets it with her initial presence; bob leaves: forgotten."""
+    from rtcstate.wire_contact import UserDataSet, UserDataUpdate
+
+    sim = SimCluster(nodes)
+    first, second, third = (nodes * 3)[:3]
+    sim.register(first, "alice", "alice")
+    sim.register(second, "bob", "bob")
+    sim.register(third, "dave", "dave")
+    sim.send("bob", UserDataSet({"mood": "ok"}))
+    sim.send("bob", UserDataSet({"mood": "great"}))
+    sim.register(third, "carol", "carol")
+    sim.disconnect("bob")
+    sim.register(first, "erin", "erin")  # after bob left: nothing of bob's is kept
+    return {
+        conn: [e.message for e in sim.inbox[conn] if isinstance(e.message, UserDataUpdate)]
+        for conn in ("alice", "carol", "dave", "erin")
+    }
+
+
+def test_a_users_data_is_heard_on_every_node_as_on_one_hub() -> None:
+    from rtcstate.wire_contact import UserDataUpdate
+
+    one = _user_data_script(["a"])
+    assert one["alice"] == [UserDataUpdate("bob", {"mood": "ok"}),
+                            UserDataUpdate("bob", {"mood": "great"})]  # fmt: skip
+    assert one["carol"] == [UserDataUpdate("bob", {"mood": "great"})] and one["erin"] == []
+    assert _user_data_script(NODES) == one

@@ -60,6 +60,7 @@ from rtcstate.hub.routing import Space, server_error
 from rtcstate.hub.shared import Admission, Parked, SharedLimits
 from rtcstate.identity import Identity, Revocations
 from rtcstate.machine import spec_of
+from rtcstate.wire_contact import UserDataSet
 
 __all__ = ["ClusterDrop", "ClusterHub", "remote_id"]
 
@@ -105,6 +106,8 @@ class ClusterHub(Hub):
     shared_limits: bool = False
     _remote: dict[str, _Remote] = attrs.field(factory=dict, init=False)
     _shared: SharedLimits = attrs.field(factory=SharedLimits, init=False)
+    #: tenant -> node -> addresses it holds there (where a user's data is told)
+    _nodes: dict[str, dict[str, int]] = attrs.field(factory=dict, init=False)
 
     def __attrs_post_init__(self) -> None:
         super().__attrs_post_init__()
@@ -323,6 +326,8 @@ class ClusterHub(Hub):
         spec_of(c).fire(c, "register")
         self._conns[pid] = c
         self._remote[pid] = _Remote(node, tenant, address)
+        held = self._nodes.setdefault(tenant, {})
+        held[node] = held.get(node, 0) + 1
         space.bind(address, pid)
         self._join(c, space, user, groups)
         fx.extend(self._told(space, user, pid, now))
@@ -360,6 +365,9 @@ class ClusterHub(Hub):
         kind = type(msg)
         if is_conversation(msg):
             return self._out(self._conversations.handle(c, space, msg, now))
+        if kind is UserDataSet and env.to is None:  # its data, told to the listeners here
+            assert isinstance(msg, UserDataSet)
+            return self._out(self._set_user_data(c, space, sender, msg))
         if (
             env.to is None
             or kind in _RELAY_ONLY
@@ -433,8 +441,17 @@ class ClusterHub(Hub):
         return self._tell(space, user, space.presence.audience(user), except_conn=pid)
 
     def _forget_remote(self, pid: str) -> None:
-        self._remote.pop(pid, None)
+        r = self._remote.pop(pid, None)
         self._conns.pop(pid, None)
+        held = None if r is None else self._nodes.get(r.tenant)
+        if r is not None and held is not None:
+            left = held.get(r.node, 0) - 1
+            if left > 0:
+                held[r.node] = left
+            else:
+                held.pop(r.node, None)
+                if not held:
+                    del self._nodes[r.tenant]
 
     def _bound(self, c: Connection, registered: bool = True) -> Directory:
         assert c.address is not None and c.identity is not None
@@ -536,6 +553,19 @@ class ClusterHub(Hub):
         rate = self.register_rate if limited else None
         return [Admit(c.id, identity.tenant, msg.user, msg.device, self.max_devices, rate,
                       self.register_burst, source, self.max_connections_per_source)]  # fmt: skip
+
+    def _set_user_data(
+        self, c: Connection, space: Space, sender: str, msg: UserDataSet
+    ) -> list[HubEffect]:
+        """A local user's data, kept, is also sent to every node holding an address of its
+        tenant (whose listeners hear it there; a node holding none has no listener)."""
+        fx = super()._set_user_data(c, space, sender, msg)
+        if c.id in self._remote or any(type(e) is Log and e.event == "refused" for e in fx):
+            return fx
+        env = wire.Envelope(msg, None, sender)
+        for node in self._nodes.get(space.tenant, ()):
+            fx.append(Forward(node, ForwardKind.ROUTE, space.tenant, sender, env))
+        return fx
 
     def _unbind(self, c: Connection) -> list[HubEffect]:
         space, address = c.space, c.address
