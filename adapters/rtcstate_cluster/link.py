@@ -244,7 +244,7 @@ class ClusterLink:
             await asyncio.sleep(self.reconnect.maximum if delay is None else delay)
             try:
                 await self._connect(first=False)
-            except (OSError, RedisError, TimeoutError) as exc:
+            except Exception as exc:  # (whatever it is, the node tries again)
                 log.debug("node %s: Redis still unreachable (%r)", self.node, exc)
                 continue
             self.reconnects += 1
