@@ -124,6 +124,12 @@ class RedisServer:
         self.stop()
         raise TimeoutError(f"redis-server did not answer within {START_TIMEOUT} s:\n{self.log}")
 
+    def restart(self) -> None:
+        """Stop, then start again on the same port (empty: nothing is written to disk)."""
+        self.stop()
+        if not self._start_once(self.port):
+            raise RuntimeError(f"redis-server did not start again on {self.port}:\n{self.log}")
+
     def stop(self) -> None:
         """SIGTERM, a bounded wait, then SIGKILL; idempotent."""
         process, self.process = self.process, None

@@ -390,3 +390,68 @@ def test_what_leaves_a_node_carries_the_verified_sender_only() -> None:
     [f] = [e for e in hub.receive("ws1", forged, 0.0) if type(e) is Forward]
     assert (f.node, f.address, f.kind.value) == ("b", "mallory/d", "route")
     assert f.envelope is not None and f.envelope.sender == "mallory/d"
+
+
+def _ringing_script(nodes: list[str], to: str) -> dict[str, list[Any]]:
+    """alice (d1 on the first node) calls ``to`` (bob's device on the second node, or bare
+    bob with a second device on the third); each callee acknowledges; a second device of alice
+    registers (on the third node), then d1 leaves. What each callee device is told of alice."""
+    from rtcstate.wire_contact import RingingPeer
+
+    sim = SimCluster(nodes, presence_group=None)
+    first, second, third = (nodes * 3)[:3]
+    sim.register(first, "alice1", "alice", "d1")
+    sim.register(second, "bob1", "bob", "d")
+    sim.register(third, "bob2", "bob", "e")
+    invite = wire.Invite(call_id="k1", call_type=wire.CallType.AUDIO, sdp="offer")
+    sim.send("alice1", invite, to=to)
+    for conn in ("bob1", "bob2"):
+        if any(isinstance(m, wire.Invite) for m in sim.read(conn)):
+            sim.send(conn, wire.Ack(call_id="k1", what="invite"), to="alice/d1")
+    sim.register(third, "alice2", "alice", "d2")
+    sim.disconnect("alice1")
+    return {
+        conn: [e.message for e in sim.inbox[conn] if isinstance(e.message, RingingPeer)]
+        for conn in ("bob1", "bob2")
+    }
+
+
+@pytest.mark.parametrize("to", ["bob/d", "bob"])
+def test_a_ringing_callee_on_another_node_hears_its_caller_as_on_one_hub(to: str) -> None:
+    """The ringing-callee rule (rtcstate.hub.ringwatch) with scoped presence: told at its
+    acknowledgement and at each change of the caller's devices, wherever caller and callee
+    are, exactly as one hub tells it."""
+    one = _ringing_script(["a"], to)
+    assert one["bob1"] and one["bob1"][-1].devices == ["alice/d2"]  # (what one hub does)
+    assert _ringing_script(NODES, to) == one
+
+
+def _user_data_script(nodes: list[str]) -> dict[str, list[Any]]:
+    """bob (second node) sets its data twice; alice (first node) hears it live, carol (third
+    node, registering after) gets it with her initial presence; bob leaves: forgotten."""
+    from rtcstate.wire_contact import UserDataSet, UserDataUpdate
+
+    sim = SimCluster(nodes)
+    first, second, third = (nodes * 3)[:3]
+    sim.register(first, "alice", "alice")
+    sim.register(second, "bob", "bob")
+    sim.register(third, "dave", "dave")
+    sim.send("bob", UserDataSet({"mood": "ok"}))
+    sim.send("bob", UserDataSet({"mood": "great"}))
+    sim.register(third, "carol", "carol")
+    sim.disconnect("bob")
+    sim.register(first, "erin", "erin")  # after bob left: nothing of bob's is kept
+    return {
+        conn: [e.message for e in sim.inbox[conn] if isinstance(e.message, UserDataUpdate)]
+        for conn in ("alice", "carol", "dave", "erin")
+    }
+
+
+def test_a_users_data_is_heard_on_every_node_as_on_one_hub() -> None:
+    from rtcstate.wire_contact import UserDataUpdate
+
+    one = _user_data_script(["a"])
+    assert one["alice"] == [UserDataUpdate("bob", {"mood": "ok"}),
+                            UserDataUpdate("bob", {"mood": "great"})]  # fmt: skip
+    assert one["carol"] == [UserDataUpdate("bob", {"mood": "great"})] and one["erin"] == []
+    assert _user_data_script(NODES) == one

@@ -10,7 +10,7 @@ so, its code the label), and the hub's structured :class:`~rtcstate.hub.Log` lin
 out (:meth:`RelayMetrics.log`): ``registered``, and ``closing`` whose ``code`` field is the
 label of the close. A label outside :class:`~rtcstate.wire.ServerErrorCode` counts as
 ``other``, so no client can grow the label set. The relay adds its own closes (``draining``).
-``redis_round_trips`` is a hook for a cluster adapter (0 without one).
+``redis_round_trips`` and ``redis_reconnects`` are hooks for a cluster adapter (0 without one).
 
 Gauges are read when the page is rendered (:meth:`RelayMetrics.render`), from what the relay
 reports then (:class:`Gauges`): connections open and registered, bytes queued, draining. The
@@ -55,6 +55,7 @@ class RelayMetrics:
     routed: int = 0
     registrations: int = 0
     redis_round_trips: int = 0
+    redis_reconnects: int = 0
     refusals: dict[str, int] = attrs.Factory(dict)
     closes: dict[str, int] = attrs.Factory(dict)
 
@@ -81,6 +82,10 @@ class RelayMetrics:
         """A cluster adapter made ``n`` Redis round trips (the hook ``/metrics`` shows)."""
         self.redis_round_trips += n
 
+    def redis_reconnect(self) -> None:
+        """A cluster adapter connected to Redis again after losing it."""
+        self.redis_reconnects += 1
+
     def render(self, gauges: Gauges) -> str:
         """The Prometheus text exposition (format 0.0.4) of every counter and gauge."""
         out: list[str] = []
@@ -102,6 +107,8 @@ class RelayMetrics:
              self.routed),
             ("redis_round_trips_total", counter, "round trips to Redis (cluster)",
              self.redis_round_trips),
+            ("redis_reconnects_total", counter, "connections to Redis made again after a loss",
+             self.redis_reconnects),
         ):  # fmt: skip
             out.extend(_family(name, kind, text, [((), value)]))
         out.extend(

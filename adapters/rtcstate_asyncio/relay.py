@@ -63,6 +63,7 @@ from websockets.http11 import Request, Response
 from rtcstate import wire
 from rtcstate.effects import Drop
 from rtcstate.hub import (
+    Admit,
     CloseCode,
     CloseConnection,
     Deliver,
@@ -71,6 +72,7 @@ from rtcstate.hub import (
     Hub,
     HubEffect,
     Log,
+    SourceCount,
 )
 from rtcstate_asyncio.metrics import Gauges, RelayMetrics
 from rtcstate_asyncio.opshttp import OpsServer
@@ -88,6 +90,8 @@ GOING_AWAY = int(CloseCode.GOING_AWAY)
 DRAINING = int(CloseCode.DRAINING)
 DRAIN_REASON = "relay draining: reconnect to another relay"
 POLICY_VIOLATION = int(CloseCode.POLICY)
+#: the effects a cluster node's link carries (rtcstate_cluster.ClusterLink)
+_CLUSTER = frozenset((Forward, Directory, Admit, SourceCount))
 
 
 class _Close:
@@ -147,7 +151,7 @@ class Relay:
         self._left: asyncio.Event | None = None  # set when the last connection left a drain
         #: carries a cluster hub's ``Forward`` and ``Directory`` effects to the other nodes
         #: (set by ``rtcstate_cluster.ClusterLink``; a hub alone returns none)
-        self.cluster: Callable[[Forward | Directory], None] | None = None
+        self.cluster: Callable[[Forward | Directory | Admit | SourceCount], None] | None = None
 
     @property
     def port(self) -> int:
@@ -333,8 +337,8 @@ class Relay:
                 log.info("%s", e.line())
             elif type(e) is Drop:
                 log.debug("hub dropped: %s %s", e.reason, e.detail)
-            elif (type(e) is Forward or type(e) is Directory) and self.cluster is not None:
-                self.cluster(e)
+            elif type(e) in _CLUSTER and self.cluster is not None:
+                self.cluster(e)  # type: ignore[arg-type]
 
     def apply(self, effects: list[HubEffect]) -> None:
         """Carry out effects of the hub computed outside the relay (inputs from other nodes)."""

@@ -30,12 +30,27 @@ A :class:`ClusterLink` joins a :class:`~rtcstate_asyncio.relay.Relay` whose hub 
   is sent, then :data:`~rtcstate_cluster.scripts.LEAVE` removes the node's key and what is
   left of its entries at once (the others hear ``U`` and ``L`` without waiting for ``ttl``).
 
+* **Shared limits** (:mod:`rtcstate.hub.shared`): an ``Admit`` of the hub runs
+  :data:`~rtcstate_cluster.scripts.ADMIT` in the writer's pipeline (after what this node said
+  before it) and its answer goes back to the hub (``admitted``); a ``SourceCount`` sets this
+  node's count in ``rtc:conns:<node>``. Every ``rate_tick`` seconds the hub's message counts
+  per identity go to :data:`~rtcstate_cluster.scripts.RATES` and the tokens left come back
+  (``shared_rates``).
+
 Every pipeline and script call is one Redis round trip, counted in :attr:`ClusterLink.
 round_trips` and in the relay's ``/metrics`` (``rtcstate_redis_round_trips_total``).
 
-Nothing from Redis raises into the relay: a frame that does not parse is logged and dropped;
-a lost Redis connection stops the link's tasks with an error in the log (``failed``), and the
-node goes on serving its own users alone.
+Nothing from Redis raises into the relay: a frame that does not parse is logged and dropped.
+**A lost Redis connection** (any task failing, or a heartbeat slower than ``ttl``) is logged
+(``failed``); the hub decides its limits alone meanwhile (the registrations waiting for Redis
+are decided here), what was queued for the other nodes is dropped (``lost``), and the link
+connects again with a bounded exponential backoff (``reconnect``, :class:`~rtcstate.retry.
+ExponentialBackoff` without a limit in time: a node never gives the cluster up). Connected
+again (``reconnects``, ``rtcstate_redis_reconnects_total``), it subscribes, publishes its
+addresses and its connections per source again, heartbeats and loads the directory; one
+``ttl`` later (when every live node has had a heartbeat to publish its own again, Redis may
+have restarted empty) it compares the directory with what its hub holds of the others and
+frees what is no longer there, so no presence stays wrong.
 """
 
 from __future__ import annotations
@@ -43,20 +58,35 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 from collections import deque
-from collections.abc import Awaitable, Callable
 from typing import Any
 
+import attrs
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 from rtcstate_asyncio.relay import Relay
 
 from rtcstate.hub import ClusterHub, Directory, Forward, ForwardKind, HubEffect
+from rtcstate.hub.effects import Admit, SourceCount
+from rtcstate.hub.shared import Admission
+from rtcstate.retry import ExponentialBackoff
 from rtcstate_cluster import frames, scripts
 
 __all__ = ["ClusterLink"]
 
 log = logging.getLogger(__name__)
+
+
+class _ShareRates:
+    """The writer's cue: the hub's message counts go to the shared buckets now."""
+
+
+_RATES = _ShareRates()
+#: what the link carries for its hub (and the writer's cue)
+Carried = Forward | Directory | Admit | SourceCount | _ShareRates
+#: reconnection to Redis: 0.1 s, doubling, at most 2 s between attempts, never giving up
+RECONNECT = ExponentialBackoff(initial=0.1, factor=2.0, maximum=2.0, jitter=0.5, max_elapsed=None)
 
 
 class ClusterLink:
@@ -70,6 +100,8 @@ class ClusterLink:
         heartbeat: float = 1.0,
         ttl: float = 3.0,
         batch: int = 512,
+        rate_tick: float = 0.1,
+        reconnect: ExponentialBackoff = RECONNECT,
     ) -> None:
         hub = relay.hub
         if not isinstance(hub, ClusterHub):
@@ -83,97 +115,193 @@ class ClusterLink:
         self.heartbeat = heartbeat
         self.ttl = ttl
         self.batch = batch
-        self._out: deque[Forward | Directory] = deque()
+        self.rate_tick = rate_tick
+        self.reconnect = reconnect
+        self._out: deque[Carried] = deque()
+        self._connected = False
+        self._rates_queued = False
+        self._runner: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self._flushing = False
-        self._tasks: list[asyncio.Task[None]] = []
         self._redis: Any = None
         self._pubsub: Any = None
         self._bind = ""
         self._free = ""
+        self._admit = ""
+        self._rates = ""
         self._beat: Any = None
-        #: counters (for tests, metrics and the bench)
+        #: counters (for tests, metrics and the bench); ``published``: frames and directory changes
         self.published = 0
         self.received = 0
         self.round_trips = 0
         self.malformed = 0
         self.reaped: list[str] = []
         self.failed: BaseException | None = None
-        #: set by :meth:`close`: the link's loops end
-        self.closing = False
+        self.reconnects = 0
+        #: frames for other nodes dropped while Redis was unreachable
+        self.lost = 0
 
     # --- life -----------------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Join the cluster (module docstring, *Start*); the relay may already be serving."""
-        self._redis = aioredis.from_url(self.url)
-        r = self._redis
-        # the directory's scripts run in the writer's pipelines: loaded once, called by sha
-        self._bind = await r.script_load(scripts.BIND)
-        self._free = await r.script_load(scripts.FREE)
-        self._beat = r.register_script(scripts.HEARTBEAT)
-        fresh = r.register_script(scripts.FRESH)
-        stale = await fresh(args=[self.node])
-        if stale:
-            log.info("node %s: %s stale directory entries of a previous run removed", self.node,
-                     stale)  # fmt: skip
-        self._pubsub = r.pubsub()
-        await self._pubsub.subscribe(scripts.DIR_CHANNEL, scripts.node_channel(self.node))
-        await self._load()
-        await self._heartbeat_once(first=True)
+        """Join the cluster (module docstring, *Start*); the relay may already be serving.
+        Redis unreachable here raises (a node does not start without its cluster)."""
+        await self._connect(first=True)
         self.relay.cluster = self._carry
-        loop = asyncio.get_running_loop()
-        self._tasks = [
-            loop.create_task(self._guard(self._read)),
-            loop.create_task(self._guard(self._write)),
-            loop.create_task(self._guard(self._heartbeats)),
-        ]
+        self._runner = asyncio.get_running_loop().create_task(self._run())
         log.info("node %s joined the cluster at %s", self.node, self.url)
+
+    async def _connect(self, first: bool) -> None:
+        """Connect to Redis, subscribe, publish this node again (``first``: reap what a
+        previous process left instead), load the directory and heartbeat."""
+        r: Any = aioredis.from_url(self.url, retry=None, retry_on_error=[])
+        pubsub = None
+        try:
+            async with asyncio.timeout(max(self.ttl, 2.0)):
+                # the scripts that run in the writer's pipelines: loaded, called by sha
+                self._bind = await r.script_load(scripts.BIND)
+                self._free = await r.script_load(scripts.FREE)
+                self._admit = await r.script_load(scripts.ADMIT)
+                self._beat = r.register_script(scripts.HEARTBEAT)
+                self._rates = await r.script_load(scripts.RATES)
+                self._redis = r
+                if first:
+                    stale = await r.register_script(scripts.FRESH)(args=[self.node])
+                    if stale:
+                        log.info("node %s: %s stale directory entries of a previous run "
+                                 "removed", self.node, stale)  # fmt: skip
+                pubsub = r.pubsub()
+                await pubsub.subscribe(scripts.DIR_CHANNEL, scripts.node_channel(self.node))
+                self._pubsub = pubsub
+                if not first:  # this node's state, again, before anything newer
+                    bound = self.hub.local_bindings()
+                    held = [f"{d.tenant}\n{d.address}" for d in bound]
+                    await r.register_script(scripts.PRUNE)(args=[self.node, *held])
+                    again: list[Carried] = list(self.hub.source_counts())
+                    again.extend(attrs.evolve(d, registered=False) for d in bound)
+                    self._out.extendleft(reversed(again))
+                await self._load()
+                await self._heartbeat_once(first=True)
+        except BaseException:
+            if pubsub is not None:
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()
+            with contextlib.suppress(Exception):
+                await r.aclose()
+            raise
+        self._connected = True
+        self.hub.shared_limits = True
+        self._wake.set()
+
+    async def _run(self) -> None:
+        """The link's tasks; when one fails (Redis lost), connect again (module docstring)."""
+        loop = asyncio.get_running_loop()
+        reconcile: asyncio.Task[None] | None = None
+        while True:
+            tasks = [
+                loop.create_task(self._read()),
+                loop.create_task(self._write()),
+                loop.create_task(self._heartbeats()),
+                loop.create_task(self._share_rates()),
+            ]
+            if self.reconnects:
+                reconcile = loop.create_task(self._reconcile_later())
+            try:
+                done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for t in tasks:
+                    t.cancel()
+                if reconcile is not None:
+                    reconcile.cancel()
+                    tasks.append(reconcile)
+                await _stop(tasks)
+            exc = next((t.exception() for t in done if not t.cancelled() and t.exception()),
+                       None)  # fmt: skip
+            self._lost(exc or ConnectionError("the link's task ended"))
+            await self._close_connections()
+            await self._connect_again()
+
+    def _lost(self, exc: BaseException) -> None:
+        """Redis is unreachable: the hub decides alone, what was queued is dropped."""
+        self.failed = exc
+        self._connected = False
+        log.error("node %s: lost Redis (%r): serving its own users alone, reconnecting",
+                  self.node, exc)  # fmt: skip
+        self.lost += sum(1 for e in self._out if type(e) is Forward)
+        self._out.clear()
+        self._rates_queued = False
+        self._flushing = False
+        loop = asyncio.get_running_loop()
+        self.relay.apply(self.hub.decide_alone(loop.time()))
+
+    async def _connect_again(self) -> None:
+        loop = asyncio.get_running_loop()
+        since = loop.time()
+        attempt = 0
+        while True:
+            attempt += 1
+            delay = self.reconnect.next_delay(attempt, loop.time() - since, random.random())
+            await asyncio.sleep(self.reconnect.maximum if delay is None else delay)
+            try:
+                await self._connect(first=False)
+            except Exception as exc:  # (whatever it is, the node tries again)
+                log.debug("node %s: Redis still unreachable (%r)", self.node, exc)
+                continue
+            self.reconnects += 1
+            self.relay.metrics.redis_reconnect()
+            self.failed = None
+            log.info("node %s: connected to Redis again (attempt %s)", self.node, attempt)
+            return
+
+    async def _close_connections(self) -> None:
+        pubsub, r = self._pubsub, self._redis
+        self._pubsub = None
+        if pubsub is not None:
+            with contextlib.suppress(Exception):
+                await pubsub.aclose()
+        if r is not None:
+            with contextlib.suppress(Exception):
+                await r.aclose()
 
     async def close(self) -> None:
         """Leave: send what is queued, stop the tasks, remove this node from the cluster
         (:data:`~rtcstate_cluster.scripts.LEAVE`: its key and its remaining entries) and close
         the connections. A link that failed does not leave: the others reap it after ``ttl``.
 
-        A close cancelled midway still stops the tasks and closes the connections: the loops
-        end on :attr:`closing` as well as on cancellation, and they are cancelled again until
-        they end (bounded), so none outlives its node even if a cancellation is swallowed."""
+        A close cancelled midway still stops the tasks and closes the connections (the
+        ``finally`` below; :func:`_stop` cancels again a task that swallowed a cancellation),
+        so none outlives its node."""
         loop = asyncio.get_running_loop()
         try:
             # what is queued still leaves (the writer sends it, in order), within a bound: a
             # deadline, not ``asyncio.timeout``, whose expiry in a task already cancelled (a
             # cleanup after a test's bound) raises CancelledError on Python 3.11
             deadline = loop.time() + 2.0
-            while (self._out or self._flushing) and self._tasks and not self.failed:
+            while (self._out or self._flushing) and self._connected:
                 if loop.time() >= deadline:
                     break
                 await asyncio.sleep(0.01)
         finally:
-            self.closing = True
-            self._wake.set()
-            tasks, self._tasks = self._tasks, []
-            for t in tasks:
-                t.cancel()
+            runner, self._runner = self._runner, None
             if self.relay.cluster == self._carry:
                 self.relay.cluster = None
             try:
-                await _stopped(tasks, 2.0)
-                if self._beat is not None and self.failed is None:
+                if runner is not None:
+                    await _stop([runner])
+                if self._connected:
                     await self._leave()
             finally:
-                await self._disconnect()
+                self._connected = False
+                await self._close_connections()
 
-    async def _disconnect(self) -> None:
-        pubsub, self._pubsub = self._pubsub, None
-        r, self._redis = self._redis, None
-        try:
-            if pubsub is not None:
-                with contextlib.suppress(Exception):
-                    await pubsub.aclose()
-        finally:
-            if r is not None:
-                with contextlib.suppress(Exception):
-                    await r.aclose()
+    def abandon(self) -> None:
+        """Stop at once without leaving: no heartbeat, no reconnection (what a killed process
+        does; the others reap this node after ``ttl``)."""
+        if self._runner is not None:
+            self._runner.cancel()  # (its tasks end as it does: awaited by close)
+        self._connected = False
+        if self.relay.cluster == self._carry:
+            self.relay.cluster = None
 
     async def _leave(self) -> None:
         try:
@@ -192,23 +320,18 @@ class ClusterLink:
         self.round_trips += 1
         self.relay.metrics.redis_round_trip()
 
-    async def _guard(self, work: Callable[[], Awaitable[None]]) -> None:
-        try:  # (a coroutine made here: a task cancelled before it ran leaves none unawaited)
-            await work()
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # a lost Redis: logged, the node serves its own users
-            self.failed = exc
-            log.error("node %s: cluster link failed: %r", self.node, exc)
-
     # --- out ------------------------------------------------------------------------------------
 
-    def _carry(self, effect: Forward | Directory) -> None:
+    def _carry(self, effect: Carried) -> None:
+        if not self._connected:  # told again when connected (bindings, counts) or lost
+            if type(effect) is Forward:
+                self.lost += 1
+            return
         self._out.append(effect)
         self._wake.set()
 
     async def _write(self) -> None:
-        while not self.closing and not _cancelled():
+        while True:
             await self._wake.wait()
             self._wake.clear()
             self._flushing = True
@@ -231,7 +354,11 @@ class ClusterLink:
                 pipe.publish(scripts.node_channel(target), frames.encode_batch(parts))
             pending.clear()
 
+        admits: list[tuple[int, Admit]] = []
+        rates: tuple[int, list[tuple[str, str]]] | None = None
+        commands = 0
         n = 0
+        told = 0
         while out and n < self.batch:
             e = out.popleft()
             n += 1
@@ -240,23 +367,60 @@ class ClusterLink:
                 if parts is None:
                     parts = pending[e.node] = []
                 parts.append(frames.encode_frame(node, e))
+                told += 1
                 continue
-            assert isinstance(e, Directory)
+            commands += len(pending)
             publish()  # what was said before the change is read before it
-            member = f"{e.tenant}\n{e.address}"
-            keys = [scripts.dir_key(e.tenant), scripts.addrs_key(node)]
-            if e.bound:
-                value = frames.directory_value(node, e)
-                event = frames.bound_event(node, e)
-                pipe.evalsha(self._bind, 3, *keys, scripts.TENANTS, e.address, value, member,
-                             e.tenant, event)  # fmt: skip
+            if type(e) is SourceCount:
+                if e.count > 0:
+                    pipe.hset(scripts.conns_key(node), e.source, e.count)
+                else:
+                    pipe.hdel(scripts.conns_key(node), e.source)
+            elif type(e) is Admit:
+                admits.append((commands, e))
+                pipe.evalsha(self._admit, 0, *_admit_args(node, e))
+            elif type(e) is _ShareRates:
+                self._rates_queued = False
+                hub = self.hub
+                usage = hub.take_usage()
+                if not usage or hub.identity_rate_limit is None:
+                    continue
+                idents = list(usage)
+                args: list[Any] = [hub.identity_rate_limit, hub.identity_rate_burst]
+                for ident in idents:
+                    args += [f"{ident[0]}\n{ident[1]}", usage[ident]]
+                rates = (commands, idents)
+                pipe.evalsha(self._rates, 0, *args)
             else:
-                event = frames.freed_event(node, e)
-                pipe.evalsha(self._free, 2, *keys, e.address, f"{node}\n", member, event)
+                assert isinstance(e, Directory)
+                told += 1
+                member = f"{e.tenant}\n{e.address}"
+                keys = [scripts.dir_key(e.tenant), scripts.addrs_key(node)]
+                if e.bound:
+                    value = frames.directory_value(node, e)
+                    event = frames.bound_event(node, e)
+                    pipe.evalsha(self._bind, 3, *keys, scripts.TENANTS, e.address, value,
+                                 member, e.tenant, event, node)  # fmt: skip
+                else:
+                    event = frames.freed_event(node, e)
+                    pipe.evalsha(self._free, 2, *keys, e.address, f"{node}\n", member, event,
+                                 e.tenant, node)  # fmt: skip
+            commands += 1
         publish()
-        await pipe.execute()
-        self.published += n
+        results = await pipe.execute()  # (failing, the admits are the hub's alone: decide_alone)
+        self.published += told
         self._trip()
+        if rates is not None:
+            i, idents = rates
+            left = results[i]
+            self.hub.shared_rates({k: float(t) for k, t in zip(idents, left, strict=True)})
+        if admits:
+            now = asyncio.get_running_loop().time()
+            for i, a in admits:
+                refused, count = results[i]
+                verdict = Admission(refused.decode() if isinstance(refused, bytes) else refused,
+                                    int(count))  # fmt: skip
+                self.relay.apply(self.hub.admitted(a.conn, verdict, now))
 
     # --- in -------------------------------------------------------------------------------------
 
@@ -279,6 +443,27 @@ class ClusterLink:
                         b.node, b.tenant, b.address, b.groups, b.verified, loop.time()
                     ))  # fmt: skip
 
+    async def _reconcile_later(self) -> None:
+        """After a reconnection, once every live node has had ``ttl`` to publish its own
+        addresses again: free what the hub holds of the others that the directory lacks."""
+        await asyncio.sleep(self.ttl + self.heartbeat)
+        r = self._redis
+        before = set(self.hub.remote_entries())
+        held: set[tuple[str, str, str]] = set()
+        for raw_tenant in await r.smembers(scripts.TENANTS):
+            tenant = raw_tenant.decode()
+            for raw_address, raw_value in (await r.hgetall(scripts.dir_key(tenant))).items():
+                address = raw_address.decode()
+                held.add((raw_value.decode().partition("\n")[0], tenant, address))
+        self._trip()
+        now = asyncio.get_running_loop().time()
+        gone = [e for e in self.hub.remote_entries() if e in before and e not in held]
+        for node, tenant, address in gone:
+            self.relay.apply(self.hub.remote_unbind(node, tenant, address, now))
+        if gone:
+            log.info("node %s: %s addresses no longer in the directory freed", self.node,
+                     len(gone))  # fmt: skip
+
     async def _read(self) -> None:
         pubsub = self._pubsub
         mine = scripts.node_channel(self.node).encode()
@@ -286,8 +471,6 @@ class ClusterLink:
         hub, apply = self.hub, self.relay.apply
         max_size = hub.max_message_size
         async for msg in pubsub.listen():
-            if self.closing or _cancelled():
-                return
             if msg.get("type") != "message":
                 continue
             self.received += 1
@@ -328,10 +511,21 @@ class ClusterLink:
     # --- heartbeats -----------------------------------------------------------------------------
 
     async def _heartbeats(self) -> None:
-        while not self.closing and not _cancelled():
+        while True:
             await asyncio.sleep(self.heartbeat)
-            if not self.closing and not _cancelled():
+            async with asyncio.timeout(self.ttl):  # slower: Redis is taken for lost
                 await self._heartbeat_once()
+
+    async def _share_rates(self) -> None:
+        """Every ``rate_tick``: the writer is asked to add this node's message counts per
+        identity to the shared buckets (in its next pipeline; the tokens left go back to the
+        hub as its allowances)."""
+        while True:
+            await asyncio.sleep(self.rate_tick)
+            if not self._rates_queued and self.hub.identity_rate_limit is not None:
+                self._rates_queued = True
+                self._out.append(_RATES)
+                self._wake.set()
 
     async def _heartbeat_once(self, first: bool = False) -> None:
         ttl_ms = max(1, int(self.ttl * 1000))
@@ -350,24 +544,24 @@ class ClusterLink:
                 self._carry(d)
 
 
-def _cancelled() -> bool:
-    """Whether this task was asked to stop, though the cancellation may have been swallowed:
-    redis-py sends each command under ``asyncio.wait_for``, which on Python 3.11 returns the
-    result when the cancellation meets a completed write (the task goes on as if never
-    cancelled; a ``while True`` loop then outlives its node and ``asyncio.run`` waits forever)."""
-    task = asyncio.current_task()
-    return task is not None and task.cancelling() > 0
+def _admit_args(node: str, a: Admit) -> list[Any]:
+    return [node, a.tenant, a.user, a.device, a.max_devices,
+            "" if a.register_rate is None else a.register_rate, a.register_burst,
+            a.source or "", "" if a.max_connections is None else a.max_connections,
+            f"{a.tenant}\n{a.user}/{a.device}"]  # fmt: skip
 
 
-async def _stopped(tasks: list[asyncio.Task[None]], limit: float) -> None:
-    """Wait (at most ``limit`` seconds) until ``tasks``, cancelled, have ended: cancelled again
-    every 0.1 s meanwhile (a library may swallow one cancellation)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + limit
-    pending = set(tasks)
-    while pending and loop.time() < deadline:
-        _, pending = await asyncio.wait(pending, timeout=0.1)
+async def _stop(tasks: list[asyncio.Task[None]]) -> None:
+    """Cancel ``tasks`` until every one has ended, within a bound: a cancellation that lands
+    as an ``asyncio.timeout`` around a Redis call expires may be taken for the timeout's own
+    (CPython 3.11), and the task would go on; cancelled again, it ends."""
+    for _ in range(50):
+        pending = [t for t in tasks if not t.done()]
+        if not pending:
+            break
         for t in pending:
             t.cancel()
-    if pending:
-        log.error("cluster link tasks still running after %g s: %s", limit, pending)
+        await asyncio.wait(pending, timeout=0.1)
+    for t in tasks:
+        if t.done() and not t.cancelled():
+            t.exception()  # retrieved: logged by the caller when it matters

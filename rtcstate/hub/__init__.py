@@ -12,6 +12,7 @@ and deadlines), :mod:`~rtcstate.hub.effects` (what the hub asks its adapter to d
 from rtcstate.hub.cluster import ClusterDrop, ClusterHub
 from rtcstate.hub.core import Hub
 from rtcstate.hub.effects import (
+    Admit,
     CloseCode,
     CloseConnection,
     Deliver,
@@ -21,11 +22,13 @@ from rtcstate.hub.effects import (
     HubDrop,
     HubEffect,
     Log,
+    SourceCount,
 )
 from rtcstate.hub.lifecycle import ConnState
 from rtcstate.identity import Identity, Refusal, Revocations, Verifier, claimed
 
 __all__ = [
+    "Admit",
     "CloseCode",
     "CloseConnection",
     "ClusterDrop",
@@ -42,6 +45,7 @@ __all__ = [
     "Log",
     "Refusal",
     "Revocations",
+    "SourceCount",
     "Verifier",
     "claimed",
 ]

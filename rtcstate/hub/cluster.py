@@ -43,6 +43,7 @@ from rtcstate.effects import Drop
 from rtcstate.hub.conversations import is_conversation
 from rtcstate.hub.core import _RELAY_ONLY, Hub
 from rtcstate.hub.effects import (
+    Admit,
     CloseCode,
     CloseConnection,
     Deliver,
@@ -51,12 +52,15 @@ from rtcstate.hub.effects import (
     ForwardKind,
     HubEffect,
     Log,
+    SourceCount,
 )
 from rtcstate.hub.lifecycle import Connection, ConnState
 from rtcstate.hub.limits import TokenBucket
 from rtcstate.hub.routing import Space, server_error
+from rtcstate.hub.shared import Admission, Parked, SharedLimits
 from rtcstate.identity import Identity, Revocations
 from rtcstate.machine import spec_of
+from rtcstate.wire_contact import UserDataSet
 
 __all__ = ["ClusterDrop", "ClusterHub", "remote_id"]
 
@@ -74,6 +78,8 @@ class ClusterDrop(DropReason):
     """A route of a message a client may not send to another (relay-only, no ``to``)."""
     NO_RECIPIENT = "no-recipient"
     """A delivery or close for an address no local connection holds (any more)."""
+    NOT_PARKED = "not-parked"
+    """The cluster's answer to a registration that no longer waits for one."""
 
 
 def remote_id(node: str, tenant: str, address: str) -> str:
@@ -95,7 +101,13 @@ class ClusterHub(Hub):
     node: str = "node"
     #: the node that holds the conversation rooms (None or ``node``: this one)
     room_authority: str | None = None
+    #: limits per identity and per source counted across the cluster (set by the adapter while
+    #: its link to Redis is up; False: this node counts them alone, as a hub alone does)
+    shared_limits: bool = False
     _remote: dict[str, _Remote] = attrs.field(factory=dict, init=False)
+    _shared: SharedLimits = attrs.field(factory=SharedLimits, init=False)
+    #: tenant -> node -> addresses it holds there (where a user's data is told)
+    _nodes: dict[str, dict[str, int]] = attrs.field(factory=dict, init=False)
 
     def __attrs_post_init__(self) -> None:
         super().__attrs_post_init__()
@@ -128,18 +140,44 @@ class ClusterHub(Hub):
             if c.id not in self._remote and c.state is ConnState.REGISTERED and c.address
         ]
 
+    def remote_entries(self) -> list[tuple[str, str, str]]:
+        """``(node, tenant, address)`` of every address held on another node, as known here."""
+        return [(r.node, r.tenant, r.address) for r in self._remote.values()]
+
+    def decide_alone(self, now: float) -> list[HubEffect]:
+        """The cluster is unreachable: the limits are counted here alone until the adapter
+        sets :attr:`shared_limits` again, and every registration waiting for the cluster's
+        answer is decided here (within the local limits)."""
+        self.shared_limits = False
+        fx: list[HubEffect] = []
+        for conn in list(self._shared.parked):
+            fx.extend(self.admitted(conn, Admission(), now))
+        self._shared.allow.clear()
+        self._shared.usage.clear()
+        return fx
+
     def is_remote(self, conn: str) -> bool:
         return conn in self._remote
 
     # --- transport inputs: the remote connections' effects mapped --------------------------------
 
     def connect(self, conn: str, now: float, source: str | None = None) -> list[HubEffect]:
-        return self._out(super().connect(conn, now, source))
+        fx = self._out(super().connect(conn, now, source))
+        c = self._conns.get(conn)
+        if self.shared_limits and source is not None and c is not None and c.counted:
+            fx.append(SourceCount(source, self._per_source.get(source, 0)))
+        return fx
 
     def disconnect(self, conn: str, now: float) -> list[HubEffect]:
         if conn in self._remote:
             return []
-        return self._out(super().disconnect(conn, now))
+        c = self._conns.get(conn)
+        counted = None if c is None or not c.counted else c.source
+        fx = self._out(super().disconnect(conn, now))
+        self._shared.cleared.discard(conn)  # (a parked registration is released when answered)
+        if self.shared_limits and counted is not None:
+            fx.append(SourceCount(counted, self._per_source.get(counted, 0)))
+        return fx
 
     def receive(self, conn: str, data: bytes | str, now: float) -> list[HubEffect]:
         return self._out(super().receive(conn, data, now))
@@ -155,6 +193,86 @@ class ClusterHub(Hub):
 
     def tick(self, now: float) -> list[HubEffect]:
         return self._out(super().tick(now))
+
+    # --- limits shared through the cluster (rtcstate.hub.shared) ------------------------------
+
+    def admitted(self, conn: str, verdict: Admission, now: float) -> list[HubEffect]:
+        """The cluster's answer to this node's :class:`Admit` for ``conn``: the parked
+        registration is refused as one hub refuses it, or goes on."""
+        shared = self._shared
+        parked = shared.parked.pop(conn, None)
+        if parked is None:
+            return [Drop(ClusterDrop.NOT_PARKED, f"no registration of {conn} waits")]
+        c = self._conns.get(conn)
+        if c is None or c.state is ConnState.CLOSING:  # gone meanwhile: nothing is held
+            return self._release(parked) if verdict.ok else []
+        user = parked.message.user
+        if verdict.refused == "devices":
+            info = f"{user} has {verdict.count} devices online (the limit)"
+            return self._out(self._refuse(c, Code.TOO_MANY_DEVICES, info))
+        if verdict.refused == "register":
+            info = f"over {self.register_rate:g} registrations/s for {user}"
+            return self._out(self._close(c, Code.RECONNECTING_TOO_FAST,
+                                         CloseCode.TRY_AGAIN_LATER, info))  # fmt: skip
+        if verdict.refused == "source":
+            info = f"over {self.max_connections_per_source} connections from {c.source}"
+            return self._out(self._close(c, Code.TOO_MANY_CONNECTIONS,
+                                         CloseCode.TRY_AGAIN_LATER, info))  # fmt: skip
+        shared.cleared.add(conn)
+        fx = self._out(self._register(c, parked.message, now, parked.limited))
+        shared.cleared.discard(conn)
+        if c.address != parked.address or c.state is not ConnState.REGISTERED:
+            fx.extend(self._release(parked))  # refused here after all
+        return fx
+
+    def take_usage(self) -> dict[tuple[str, str], int]:
+        """The messages accepted per identity ``(tenant, user)`` since the last call (and 0
+        for each identity this node holds an allowance for), to add to the shared buckets."""
+        return self._shared.take_usage()
+
+    def shared_rates(self, left: dict[tuple[str, str], float]) -> None:
+        """The tokens ``left`` in the shared buckets of the identities just reported: this
+        node's allowances until the next report."""
+        self._shared.rates(left, self.identity_rate_burst)
+
+    def source_counts(self) -> list[SourceCount]:
+        """This node's open connections per source (to announce again after Redis lost them)."""
+        return [SourceCount(s, n) for s, n in self._per_source.items()]
+
+    @property
+    def admitting(self) -> int:
+        """Registrations waiting for the cluster's answer."""
+        return len(self._shared.parked)
+
+    def _release(self, parked: Parked) -> list[HubEffect]:
+        """Give the device reserved for a registration that did not happen back (unless a
+        connection here holds the address: the reservation is then its own)."""
+        space = self._spaces.get(parked.tenant)
+        holder = None if space is None else space.by_address.get(parked.address)
+        if holder is not None and holder not in self._remote:
+            return []
+        return [Directory(parked.tenant, parked.address, False)]
+
+    def _over_rate(self, c: Connection, now: float) -> str | None:
+        ident = c.identity
+        if (
+            not self.shared_limits
+            or ident is None
+            or c.state is not ConnState.REGISTERED
+            or self.identity_rate_limit is None
+        ):
+            return super()._over_rate(c, now)
+        key = ident.key
+        shared = self._shared
+        over = (
+            super()._over_rate(c, now)
+            if shared.allowed(key)
+            else f"over {self.identity_rate_limit:g} messages/s for {ident.user} "
+            f"(burst {self.identity_rate_burst:g})"
+        )
+        if over is None:
+            shared.accept(key)
+        return over
 
     # --- inputs from the other nodes ------------------------------------------------------------
 
@@ -184,7 +302,9 @@ class ClusterHub(Hub):
             # registered again (a takeover on its node): it leaves its groups and joins again
             self._drop_presence(existing)
             self._join(existing, existing.space, user, groups)
-            return self._out(self._told(existing.space, user, pid, now))
+            again = self._told(existing.space, user, pid, now)
+            again.extend(self._ringing_changed(existing.space, user, now))
+            return self._out(again)
         space = self._spaces.get(tenant)
         if space is None:
             space = Space(tenant, self.fork_linger, self.max_ringing, self.ring_timeout)
@@ -206,9 +326,12 @@ class ClusterHub(Hub):
         spec_of(c).fire(c, "register")
         self._conns[pid] = c
         self._remote[pid] = _Remote(node, tenant, address)
+        held = self._nodes.setdefault(tenant, {})
+        held[node] = held.get(node, 0) + 1
         space.bind(address, pid)
         self._join(c, space, user, groups)
         fx.extend(self._told(space, user, pid, now))
+        fx.extend(self._ringing_changed(space, user, now))
         return self._out(fx)
 
     def remote_unbind(self, node: str, tenant: str, address: str, now: float) -> list[HubEffect]:
@@ -242,6 +365,9 @@ class ClusterHub(Hub):
         kind = type(msg)
         if is_conversation(msg):
             return self._out(self._conversations.handle(c, space, msg, now))
+        if kind is UserDataSet and env.to is None:  # its data, told to the listeners here
+            assert isinstance(msg, UserDataSet)
+            return self._out(self._set_user_data(c, space, sender, msg))
         if (
             env.to is None
             or kind in _RELAY_ONLY
@@ -250,7 +376,13 @@ class ClusterHub(Hub):
         ):
             return [Drop(ClusterDrop.NOT_ROUTABLE, f"{msg.TYPE} from {sender} via {node}")]
         space.expire(now)
-        return self._out(space.dispatch(c.id, sender, env, now))
+        fx = space.dispatch(c.id, sender, env, now)
+        # the ringing-callee rule (rtcstate.hub.ringwatch), as for a local sender
+        if kind is wire.Invite:
+            self._watch_invite(space, sender, env, now)
+        elif kind is wire.Ack or kind is wire.Answer or kind is wire.Bye:
+            fx.extend(self._watch_ringing(c, space, sender, env, now))
+        return self._out(fx)
 
     def remote_deliver(self, tenant: str, address: str, env: wire.Envelope) -> list[HubEffect]:
         """Deliver ``env`` (routed on another node) to the local holder of ``address``."""
@@ -309,8 +441,17 @@ class ClusterHub(Hub):
         return self._tell(space, user, space.presence.audience(user), except_conn=pid)
 
     def _forget_remote(self, pid: str) -> None:
-        self._remote.pop(pid, None)
+        r = self._remote.pop(pid, None)
         self._conns.pop(pid, None)
+        held = None if r is None else self._nodes.get(r.tenant)
+        if r is not None and held is not None:
+            left = held.get(r.node, 0) - 1
+            if left > 0:
+                held[r.node] = left
+            else:
+                held.pop(r.node, None)
+                if not held:
+                    del self._nodes[r.tenant]
 
     def _bound(self, c: Connection, registered: bool = True) -> Directory:
         assert c.address is not None and c.identity is not None
@@ -371,15 +512,59 @@ class ClusterHub(Hub):
                         if type(call_id) is str:
                             space._settle_ringing(sender, to, msg, call_id)
                         stamped = wire.Envelope(msg, to, sender)
-                        return [Forward(r.node, ForwardKind.ROUTE, r.tenant, sender, stamped)]
+                        fx: list[HubEffect] = [
+                            Forward(r.node, ForwardKind.ROUTE, r.tenant, sender, stamped)
+                        ]
+                        if kind is wire.Ack or kind is wire.Answer or kind is wire.Bye:
+                            # a watch of this node's (an invite routed here) is told or settled
+                            fx.extend(self._watch_ringing(c, space, sender, stamped, now))
+                        return fx
         return super()._handle(c, env, now, limited)
 
     def _register(
         self, c: Connection, msg: wire.Register, now: float, limited: bool
     ) -> list[HubEffect]:
+        if self.shared_limits and c.id not in self._shared.cleared:
+            admit = self._admit(c, msg, now, limited)
+            if admit is not None:
+                return admit
         fx = super()._register(c, msg, now, limited)
         if c.state is ConnState.REGISTERED and c.address == f"{msg.user}/{msg.device}":
             fx.append(self._bound(c))
+        return fx
+
+    def _admit(
+        self, c: Connection, msg: wire.Register, now: float, limited: bool
+    ) -> list[HubEffect] | None:
+        """Park a registration that takes a new address and ask the cluster (an
+        :class:`Admit`); None: one the hub refuses or that takes nothing new, decided here."""
+        if c.id in self._shared.parked:
+            return self._refuse(c, Code.INVALID_REGISTER, "a registration is already pending")
+        if self._bad_name(msg.user, msg.device) is not None:
+            return None
+        identity = self.verifier(msg, now)
+        if not isinstance(identity, Identity) or identity.user != msg.user:
+            return None
+        address = f"{msg.user}/{msg.device}"
+        if c.state is ConnState.REGISTERED and c.address == address:
+            return None
+        self._shared.park(c.id, Parked(msg, limited, identity.tenant, address))
+        source = c.source if c.counted else None
+        rate = self.register_rate if limited else None
+        return [Admit(c.id, identity.tenant, msg.user, msg.device, self.max_devices, rate,
+                      self.register_burst, source, self.max_connections_per_source)]  # fmt: skip
+
+    def _set_user_data(
+        self, c: Connection, space: Space, sender: str, msg: UserDataSet
+    ) -> list[HubEffect]:
+        """A local user's data, kept, is also sent to every node holding an address of its
+        tenant (whose listeners hear it there; a node holding none has no listener)."""
+        fx = super()._set_user_data(c, space, sender, msg)
+        if c.id in self._remote or any(type(e) is Log and e.event == "refused" for e in fx):
+            return fx
+        env = wire.Envelope(msg, None, sender)
+        for node in self._nodes.get(space.tenant, ()):
+            fx.append(Forward(node, ForwardKind.ROUTE, space.tenant, sender, env))
         return fx
 
     def _unbind(self, c: Connection) -> list[HubEffect]:

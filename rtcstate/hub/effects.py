@@ -8,8 +8,10 @@ carries them out: :class:`Deliver` (send an envelope on a connection), :class:`C
 :class:`Log` (one structured log line: registrations, refusals and closes with their reason)
 and :class:`~rtcstate.effects.Drop` (an input ignored on purpose, its reason a :class:`HubDrop`).
 A hub that is one node of a cluster (:class:`~rtcstate.hub.cluster.ClusterHub`) also returns
-:class:`Forward` (carry an envelope to another node) and :class:`Directory` (publish a change
-of this node's addresses); a hub alone never does.
+:class:`Forward` (carry an envelope to another node), :class:`Directory` (publish a change
+of this node's addresses), :class:`Admit` (ask the cluster whether a registration is within the
+limits shared by every node) and :class:`SourceCount` (this node's open connections from one
+source address, for the cluster-wide count); a hub alone never does.
 Refusals are answered in-band with ``ServerError`` whose code is a
 :class:`~rtcstate.wire.ServerErrorCode`; nothing else changes when a request is refused.
 """
@@ -26,6 +28,7 @@ from rtcstate.drops import DropReason
 from rtcstate.effects import Drop
 
 __all__ = [
+    "Admit",
     "CloseCode",
     "CloseConnection",
     "Deliver",
@@ -35,6 +38,7 @@ __all__ = [
     "HubDrop",
     "HubEffect",
     "Log",
+    "SourceCount",
 ]
 
 
@@ -156,5 +160,34 @@ class Directory:
     registered: bool = True
 
 
-HubEffect = Deliver | CloseConnection | Log | Drop | Forward | Directory
+@attrs.frozen(slots=True)
+class Admit:
+    """Ask the cluster, atomically, whether connection ``conn`` may register ``device`` of
+    ``user`` of ``tenant`` within the limits every node shares: ``max_devices`` online devices
+    of the identity, ``register_rate``/``register_burst`` registrations per second (``None``:
+    not counted), ``max_connections`` open connections from ``source`` (``None``: not
+    counted). Within them, the device is reserved for this node. The answer comes back as
+    :meth:`~rtcstate.hub.ClusterHub.admitted`."""
+
+    conn: str
+    tenant: str
+    user: str
+    device: str
+    max_devices: int
+    register_rate: float | None
+    register_burst: float
+    source: str | None
+    max_connections: int | None
+
+
+@attrs.frozen(slots=True)
+class SourceCount:
+    """This node now has ``count`` open connections from ``source`` (for the cluster-wide
+    count of connections per source address checked by :class:`Admit`)."""
+
+    source: str
+    count: int
+
+
+HubEffect = Deliver | CloseConnection | Log | Drop | Forward | Directory | Admit | SourceCount
 """What a :class:`~rtcstate.hub.Hub` asks its adapter to do."""

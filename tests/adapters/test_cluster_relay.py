@@ -318,8 +318,7 @@ def test_a_dead_node_is_reaped_once_and_its_users_leave_everywhere(url: str) -> 
             bob = await client(n["b"].url, "bob")
             await until(lambda: n["a"].relay.hub.devices("bob") == ("bob/d",))
             # b stops heartbeating (as a SIGKILLed process would): its link is cut
-            for t in n["b"].link._tasks:
-                t.cancel()
+            n["b"].link.abandon()
             await until(lambda: n["a"].relay.hub.devices("bob") == (), limit=5.0)
             await until(lambda: n["c"].relay.hub.devices("bob") == (), limit=5.0)
             assert n["a"].link.reaped + n["c"].link.reaped == ["b"]
