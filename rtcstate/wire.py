@@ -117,6 +117,7 @@ __all__ = [
     "UserNotFound",
     "available_json_backends",
     "decode",
+    "decode_keys",
     "encode",
     "encode_envelope",
     "fields_of",
@@ -1273,10 +1274,23 @@ def _build(obj: Any) -> Envelope:
 
 def decode(data: bytes | str, *, max_size: int = DEFAULT_MAX_SIZE) -> Envelope:
     """Parse and validate one wire message; raise :class:`DecodeError` (only) on any problem."""
+    return _decode(data, max_size)[0]
+
+
+def decode_keys(
+    data: bytes | str, *, max_size: int = DEFAULT_MAX_SIZE
+) -> tuple[Envelope, Mapping[str, Any]]:
+    """:func:`decode`, and the JSON object as parsed (its keys as written, escapes resolved,
+    the last of duplicates kept): a relay checks there whether a ``from`` was written at all,
+    even ``null`` (rtcstate.hub.restamp). Read it only."""
+    return _decode(data, max_size)
+
+
+def _decode(data: bytes | str, max_size: int) -> tuple[Envelope, Any]:
     try:
         obj = _parse(data, max_size)
         try:
-            return _build(obj)
+            return _build(obj), obj
         except DecodeError:
             if not _stdlib_active:
                 raise
@@ -1287,7 +1301,7 @@ def decode(data: bytes | str, *, max_size: int = DEFAULT_MAX_SIZE) -> Envelope:
             problem = _normalize_json(obj)
             if problem is not None:
                 raise DecodeError(DecodeReason.MALFORMED_JSON, problem) from None
-            return _build(obj)
+            return _build(obj), obj
     except DecodeError as exc:
         raise exc from None
     except Exception as exc:  # safety net: decode must never leak anything else

@@ -111,17 +111,21 @@ def test_every_way_of_writing_from_ends_with_the_verified_sender() -> None:
 
 
 def test_the_splice_declines_what_it_cannot_write_safely() -> None:
-    msg = wire.ContactMessage(1, "hi")
-    ok = wire.decode(wire.encode(msg, to="bob"))
-    assert restamped(wire.encode(msg, to="bob"), ok, "alice/d") is not None
-    assert restamped(wire.encode(msg, to="bob").decode(), ok, "alice/d") is not None
-    assert restamped(bytearray(wire.encode(msg, to="bob")), ok, "alice/d") is None
-    quoted = wire.decode(wire.encode(msg, to='bo"b'))
-    assert restamped(wire.encode(msg, to='bo"b'), quoted, "alice/d") is None
+    def splice(data: Any) -> bytes | None:
+        text = data if isinstance(data, str) else bytes(data)
+        env, keys = wire.decode_keys(text)
+        return restamped(data, env, keys, "alice/d")
+
+    canonical = wire.encode(wire.ContactMessage(1, "hi"), to="bob")
+    assert splice(canonical) == canonical.replace(b'"to":"bob",', b'"to":"bob","from":"alice/d",')
+    assert splice(canonical.decode()) == splice(canonical)
+    assert splice(bytearray(canonical)) is None
+    assert splice(wire.encode(wire.ContactMessage(1, "hi"), to='bo"b')) is None
     spaced = b'{"v": 1, "type": "contact_message", "to": "bob", "uuid": 1, "content": "hi"}'
-    assert restamped(spaced, wire.decode(spaced), "alice/d") is None  # not the canonical head
-    no_to = wire.decode(wire.encode(msg))
-    assert restamped(wire.encode(msg), no_to, "alice/d") is None
+    assert splice(spaced) is None  # not the canonical head
+    assert splice(wire.encode(wire.ContactMessage(1, "hi"))) is None  # no "to"
+    for written in (b'"from":null', b'"fr\\u006fm":null', b'"from":"x","from":null'):
+        assert splice(canonical[:-1] + b"," + written + b"}") is None
 
 
 def test_plain_routed_types_have_no_call_room_or_relay_state() -> None:

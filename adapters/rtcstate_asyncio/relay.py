@@ -325,7 +325,9 @@ class Relay:
                 if peer.queued > self.peak_queued:
                     self.peak_queued = peer.queued
                 now = asyncio.get_running_loop().time()
-                self._apply(self.hub.queued(e.conn, peer.queued, now))
+                more = self.hub.queued(e.conn, peer.queued, now)
+                if more:
+                    self._apply(more)
             elif type(e) is CloseConnection:
                 peer = self._peers.get(e.conn)
                 if peer is not None and not peer.closing:

@@ -323,7 +323,7 @@ class Hub:
         if limited is not None:
             return self._strike(c, Code.RATE_LIMITED, limited)
         try:
-            env = wire.decode(data, max_size=self.max_message_size)
+            env, keys = wire.decode_keys(data, max_size=self.max_message_size)
         except wire.DecodeError as exc:
             code = Code.OVERSIZE if exc.reason is wire.DecodeReason.OVERSIZE else Code.DECODE_ERROR
             return self._strike(c, code, f"{exc.reason.value}: {exc.detail}")
@@ -331,7 +331,7 @@ class Hub:
         sender = c.address
         fx = self._handle(c, env, now, limited=True)
         if sender is not None and env.to is not None:  # routed: the frame itself, re-stamped
-            return with_frames(fx, env, sender, data)
+            return with_frames(fx, env, keys, sender, data)
         return fx
 
     def receive_envelope(self, conn: str, env: wire.Envelope, now: float) -> list[HubEffect]:

@@ -13,22 +13,26 @@ inserted right after the canonical head ``{"v":1,"type":"<type>","to":"<to>",`` 
 frame in gives exactly ``wire.encode_envelope`` of the stamped envelope out; a frame that
 lists its fields in another order or with spaces after that head gives the same message, as
 the recipient decodes it. It declines (None: the adapter encodes the envelope as before)
-unless all of these hold, each a test of the text:
+unless both hold:
 
-* the frame carried no ``from`` of its own: the decoded sender is None and the text holds no
-  ``"from"`` and no ``\\u`` escape (a key spelled ``"fr\\u006fm"`` is ``from`` too). A spoofed
-  ``from``, even ``null``, never reaches the splice, where a later duplicate would win;
+* the frame carried no ``from`` of its own: the parsed object (``wire.decode_keys``: keys as
+  written, escapes resolved, ``"fr\\u006fm"`` is ``from`` too) has no ``from`` key, not even
+  ``null`` or shadowed by a duplicate. A spoofed ``from`` never reaches the splice, where a
+  later duplicate would win;
 * the frame starts with the canonical head, and ``to`` holds no quote or backslash (so the
   head written from the decoded ``to`` is the one in the text).
 
 :func:`with_frames` attaches the frame to the hub's :class:`~rtcstate.hub.effects.Deliver`
 effects that carry exactly that message re-stamped: the very message object decoded from the
 frame, the same ``to``, ``from`` the sender. Anything else the hub sends (forks' byes, errors,
-presence, notices) is encoded by the adapter as before. Cost: three substring searches and a
-prefix comparison per routed frame, a concatenation per frame routed.
+presence, notices) is encoded by the adapter as before. Cost: a key lookup, a prefix
+comparison and a concatenation per routed frame (an encoding is several times that).
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
 
 from rtcstate import wire
 from rtcstate.hub.effects import Deliver, HubEffect
@@ -39,14 +43,16 @@ __all__ = ["restamped", "with_frames"]
 _set_frame = Deliver.__dict__["frame"].__set__
 
 
-def restamped(data: bytes | str, env: wire.Envelope, sender: str) -> bytes | None:
-    """``data`` (the frame ``env`` was decoded from) with ``from`` = ``sender``, or None when
-    the text does not allow a splice (see the module docstring)."""
+def restamped(
+    data: bytes | str, env: wire.Envelope, keys: Mapping[str, Any], sender: str
+) -> bytes | None:
+    """``data`` (the frame ``env`` and the object ``keys`` were decoded from) with ``from`` =
+    ``sender``, or None when the text does not allow a splice (see the module docstring)."""
     to = env.to
-    if to is None or env.sender is not None or '"' in to or "\\" in to:
+    if to is None or "from" in keys or '"' in to or "\\" in to:
         return None
     raw = data.encode() if type(data) is str else data
-    if type(raw) is not bytes or b"\\u" in raw or b'"from"' in raw:
+    if type(raw) is not bytes:
         return None
     head = f'{{"v":1,"type":"{env.message.TYPE}","to":"{to}",'.encode()
     if not raw.startswith(head):
@@ -55,7 +61,11 @@ def restamped(data: bytes | str, env: wire.Envelope, sender: str) -> bytes | Non
 
 
 def with_frames(
-    fx: list[HubEffect], env: wire.Envelope, sender: str, data: bytes | str
+    fx: list[HubEffect],
+    env: wire.Envelope,
+    keys: Mapping[str, Any],
+    sender: str,
+    data: bytes | str,
 ) -> list[HubEffect]:
     """``fx`` with the re-stamped frame attached to each ``Deliver`` of ``env``'s message
     routed from ``sender`` (unchanged when there is none, or when the text allows no splice)."""
@@ -70,7 +80,7 @@ def with_frames(
             if out.message is not msg or out.to != to or out.sender != sender:
                 continue
             if frame is None:
-                frame = restamped(data, env, sender)
+                frame = restamped(data, env, keys, sender)
                 if frame is None:
                     return fx
             stamped = out

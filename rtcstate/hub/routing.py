@@ -58,6 +58,34 @@ _BUSY = HangupReason.USER_BUSY.value
 _MAX_INFO = 200
 
 
+_new = object.__new__
+_set_message = wire.Envelope.__dict__["message"].__set__
+_set_to = wire.Envelope.__dict__["to"].__set__
+_set_sender = wire.Envelope.__dict__["sender"].__set__
+_set_conn = Deliver.__dict__["conn"].__set__
+_set_envelope = Deliver.__dict__["envelope"].__set__
+_set_frame = Deliver.__dict__["frame"].__set__
+
+
+def _stamped(message: wire.Message, to: str, sender: str) -> wire.Envelope:
+    """``Envelope(message, to, sender)``, made through its slots (a routed message's hot path:
+    the frozen class's ``__init__`` costs twice that)."""
+    env: wire.Envelope = _new(wire.Envelope)
+    _set_message(env, message)
+    _set_to(env, to)
+    _set_sender(env, sender)
+    return env
+
+
+def _deliver(conn: str, env: wire.Envelope) -> Deliver:
+    """``Deliver(conn, env)``, made through its slots (as :func:`_stamped`)."""
+    d: Deliver = _new(Deliver)
+    _set_conn(d, conn)
+    _set_envelope(d, env)
+    _set_frame(d, None)
+    return d
+
+
 def server(conn: str, message: wire.Message) -> Deliver:
     """A message from the hub itself (no ``from``)."""
     return Deliver(conn, wire.Envelope(message))
@@ -227,13 +255,13 @@ class Space:
         if "/" in to:
             dest = self.by_address.get(to)
             if dest is not None:
-                return [Deliver(dest, wire.Envelope(env.message, to, sender))]
+                return [_deliver(dest, _stamped(env.message, to, sender))]
         else:
             devices = self.users.get(to)
             if devices:
-                stamped = wire.Envelope(env.message, to, sender)
+                stamped = _stamped(env.message, to, sender)
                 fx: list[HubEffect] = [
-                    Deliver(c, stamped) for a, c in devices.items() if a != sender
+                    _deliver(c, stamped) for a, c in devices.items() if a != sender
                 ]
                 if fx:
                     return fx
