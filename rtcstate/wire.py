@@ -1274,23 +1274,10 @@ def _build(obj: Any) -> Envelope:
 
 def decode(data: bytes | str, *, max_size: int = DEFAULT_MAX_SIZE) -> Envelope:
     """Parse and validate one wire message; raise :class:`DecodeError` (only) on any problem."""
-    return _decode(data, max_size)[0]
-
-
-def decode_keys(
-    data: bytes | str, *, max_size: int = DEFAULT_MAX_SIZE
-) -> tuple[Envelope, Mapping[str, Any]]:
-    """:func:`decode`, and the JSON object as parsed (its keys as written, escapes resolved,
-    the last of duplicates kept): a relay checks there whether a ``from`` was written at all,
-    even ``null`` (rtcstate.hub.restamp). Read it only."""
-    return _decode(data, max_size)
-
-
-def _decode(data: bytes | str, max_size: int) -> tuple[Envelope, Any]:
     try:
         obj = _parse(data, max_size)
         try:
-            return _build(obj), obj
+            return _build(obj)
         except DecodeError:
             if not _stdlib_active:
                 raise
@@ -1301,13 +1288,32 @@ def _decode(data: bytes | str, max_size: int) -> tuple[Envelope, Any]:
             problem = _normalize_json(obj)
             if problem is not None:
                 raise DecodeError(DecodeReason.MALFORMED_JSON, problem) from None
-            return _build(obj), obj
+            return _build(obj)
     except DecodeError as exc:
         raise exc from None
     except Exception as exc:  # safety net: decode must never leak anything else
         raise DecodeError(
             DecodeReason.INVALID_VALUE, f"internal validation error: {exc!r}"[:200]
         ) from None
+
+
+#: what :func:`decode_keys` answers for an object it did not keep: "a ``from`` may be there"
+_KEYS_UNKNOWN: Final[Mapping[str, Any]] = types.MappingProxyType({"from": None})
+
+
+def decode_keys(
+    data: bytes | str, *, max_size: int = DEFAULT_MAX_SIZE
+) -> tuple[Envelope, Mapping[str, Any]]:
+    """:func:`decode`, and the JSON object as parsed (its keys as written, escapes resolved,
+    the last of duplicates kept; read it only): a relay checks there whether a ``from`` was
+    written at all, even ``null`` (rtcstate.hub.restamp). When the first validation fails, the
+    answer is :func:`decode`'s (the same error, or the message after the stdlib backend's
+    second look, then with keys that say a ``from`` may be there)."""
+    try:
+        obj = _parse(data, max_size)
+        return _build(obj), obj
+    except Exception:
+        return decode(data, max_size=max_size), _KEYS_UNKNOWN
 
 
 # --------------------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from rtcstate.hub.conversations import is_conversation
 from rtcstate.hub.core import _PLAIN_ROUTED, _RELAY_ONLY
 from rtcstate.hub.limits import TokenBucket, take_one
 from rtcstate.hub.restamp import restamped
-from rtcstate.testing.strategies import messages
+from rtcstate.testing.strategies import envelopes, messages
 
 NOW = 1.0
 
@@ -204,3 +204,32 @@ def test_take_one_is_ready_then_take_of_each_bucket(
             assert (a is None and b is None) or (
                 a is not None and b is not None and (a.tokens, a.last) == (b.tokens, b.last)
             )
+
+
+def _outcome(fn: Any, data: bytes) -> tuple[str, Any]:
+    try:
+        return ("ok", fn(data))
+    except wire.DecodeError as exc:
+        return ("error", (exc.reason, exc.detail))
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    env=envelopes(),
+    cut=st.integers(0, 400),
+    junk=st.binary(max_size=6),
+    backend=st.sampled_from(wire.available_json_backends()),
+)
+def test_decode_keys_decides_as_decode_and_shows_the_keys_written(
+    env: wire.Envelope, cut: int, junk: bytes, backend: str
+) -> None:
+    previous = wire.use_json_backend(backend)
+    try:
+        frame = wire.encode_envelope(env)
+        for data in (frame, frame[:cut] + junk + frame[cut:]):
+            got = _outcome(lambda d: wire.decode_keys(d), data)
+            assert _outcome(wire.decode, data) == (got[0], got[1][0] if got[0] == "ok" else got[1])
+            if got[0] == "ok" and data is frame:
+                assert ("from" in got[1][1]) == (env.sender is not None)
+    finally:
+        wire.use_json_backend(previous)
