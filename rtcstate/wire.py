@@ -117,6 +117,7 @@ __all__ = [
     "UserNotFound",
     "available_json_backends",
     "decode",
+    "decode_keys",
     "encode",
     "encode_envelope",
     "fields_of",
@@ -1294,6 +1295,25 @@ def decode(data: bytes | str, *, max_size: int = DEFAULT_MAX_SIZE) -> Envelope:
         raise DecodeError(
             DecodeReason.INVALID_VALUE, f"internal validation error: {exc!r}"[:200]
         ) from None
+
+
+#: what :func:`decode_keys` answers for an object it did not keep: "a ``from`` may be there"
+_KEYS_UNKNOWN: Final[Mapping[str, Any]] = types.MappingProxyType({"from": None})
+
+
+def decode_keys(
+    data: bytes | str, *, max_size: int = DEFAULT_MAX_SIZE
+) -> tuple[Envelope, Mapping[str, Any]]:
+    """:func:`decode`, and the JSON object as parsed (its keys as written, escapes resolved,
+    the last of duplicates kept; read it only): a relay checks there whether a ``from`` was
+    written at all, even ``null`` (rtcstate.hub.restamp). When the first validation fails, the
+    answer is :func:`decode`'s (the same error, or the message after the stdlib backend's
+    second look, then with keys that say a ``from`` may be there)."""
+    try:
+        obj = _parse(data, max_size)
+        return _build(obj), obj
+    except Exception:
+        return decode(data, max_size=max_size), _KEYS_UNKNOWN
 
 
 # --------------------------------------------------------------------------------------------

@@ -77,6 +77,7 @@ from rtcstate.hub import (
 from rtcstate_asyncio.metrics import Gauges, RelayMetrics
 from rtcstate_asyncio.opshttp import OpsServer
 from rtcstate_asyncio.revocation import RevocationFile
+from rtcstate_asyncio.sockwrite import write_now
 
 __all__ = ["Relay", "RelayLink", "run_relay", "serve"]
 
@@ -103,10 +104,13 @@ class _Close:
 
 
 class _Peer:
-    def __init__(self, ws: ServerConnection) -> None:
+    def __init__(self, conn: str, ws: ServerConnection) -> None:
+        self.conn = conn
         self.ws = ws
-        self.queue: asyncio.Queue[str | _Close] = asyncio.Queue()
-        self.queued = 0  # bytes waiting in ``queue``
+        self.queue: asyncio.Queue[bytes | _Close] = asyncio.Queue()
+        #: frames written at the end of this turn of the loop (nothing waits in ``queue``)
+        self.pending: list[bytes] = []
+        self.queued = 0  # bytes waiting in ``pending`` and ``queue``
         self.closing = False
         self.watchdog: asyncio.TimerHandle | None = None
 
@@ -152,6 +156,7 @@ class Relay:
         #: carries a cluster hub's ``Forward`` and ``Directory`` effects to the other nodes
         #: (set by ``rtcstate_cluster.ClusterLink``; a hub alone returns none)
         self.cluster: Callable[[Forward | Directory | Admit | SourceCount], None] | None = None
+        self._dirty: list[_Peer] = []  # the peers with ``pending`` frames
 
     @property
     def port(self) -> int:
@@ -230,6 +235,7 @@ class Relay:
         if peer.closing:
             return
         peer.closing = True
+        _spill(peer)
         peer.queue.put_nowait(_Close(DRAINING, DRAIN_REASON))
         self.metrics.closed_by_relay("draining")
         loop = asyncio.get_running_loop()
@@ -266,7 +272,7 @@ class Relay:
         self.accepted += 1
         metrics = self.metrics
         metrics.accepted += 1
-        peer = _Peer(ws)
+        peer = _Peer(conn, ws)
         self._peers[conn] = peer
         if self.draining:  # accepted while the drain began: moved at once
             self._move(peer)
@@ -275,11 +281,13 @@ class Relay:
         source = str(remote[0]) if remote else None
         try:
             self._apply(self.hub.connect(conn, loop.time(), source))
-            async for data in ws:
+            recv, receive, apply = ws.recv, self.hub.receive, self._apply
+            while True:
+                data = await recv(decode=False)  # a text frame's UTF-8 is the hub's to check
                 if peer.closing:
                     continue  # closed by the hub: read on until the close completes
                 metrics.received += 1
-                self._apply(self.hub.receive(conn, data, loop.time()))
+                apply(receive(conn, data, loop.time()))
         except ConnectionClosed:
             pass
         finally:
@@ -294,7 +302,7 @@ class Relay:
             await asyncio.gather(writer, return_exceptions=True)
 
     def _apply(self, effects: list[HubEffect]) -> None:
-        last: tuple[wire.Envelope | None, str] = (None, "")
+        last: tuple[wire.Envelope | None, bytes] = (None, b"")
         peers = self._peers  # (a presence flush is one Deliver per subscriber: 10,000 of them)
         for e in effects:
             if type(e) is Deliver:
@@ -303,10 +311,18 @@ class Relay:
                     continue
                 if last[0] is e.envelope:  # one envelope to many (a presence flush)
                     data = last[1]
-                else:
-                    data = wire.encode_envelope(e.envelope).decode()
+                else:  # a routed frame comes re-stamped by the hub, the rest is encoded here
+                    frame = e.frame
+                    data = wire.encode_envelope(e.envelope) if frame is None else frame
                     last = (e.envelope, data)
-                peer.queue.put_nowait(data)
+                if peer.queue.empty():  # written at the end of this turn, with what follows
+                    if not peer.pending:
+                        if not self._dirty:
+                            asyncio.get_running_loop().call_soon(self._flush)
+                        self._dirty.append(peer)
+                    peer.pending.append(data)
+                else:  # behind what the writer has yet to send
+                    peer.queue.put_nowait(data)
                 peer.queued += len(data)
                 metrics = self.metrics
                 metrics.sent += 1
@@ -318,13 +334,16 @@ class Relay:
                 if peer.queued > self.peak_queued:
                     self.peak_queued = peer.queued
                 now = asyncio.get_running_loop().time()
-                self._apply(self.hub.queued(e.conn, peer.queued, now))
+                more = self.hub.queued(e.conn, peer.queued, now)
+                if more:
+                    self._apply(more)
             elif type(e) is CloseConnection:
                 peer = self._peers.get(e.conn)
                 if peer is not None and not peer.closing:
                     peer.closing = True
                     if peer.queued > self.hub.max_queue_bytes:  # it does not read: drop it all
                         _discard(peer)
+                    _spill(peer)
                     peer.queue.put_nowait(_Close(e.code, e.reason))
                     # a writer stuck on a client that does not read never reaches the close:
                     # the connection is aborted if it is still open a little later
@@ -340,6 +359,24 @@ class Relay:
             elif type(e) in _CLUSTER and self.cluster is not None:
                 self.cluster(e)  # type: ignore[arg-type]
 
+    def _flush(self) -> None:
+        """End of a turn of the loop: write each peer's pending frames in one socket write, or
+        hand them to its writer task when the socket cannot take them now."""
+        dirty, self._dirty = self._dirty, []
+        now = asyncio.get_running_loop().time()
+        for peer in dirty:
+            frames = peer.pending
+            if not frames:
+                continue  # moved to the queue (a close) or discarded since
+            peer.pending = []
+            if write_now(peer.ws, frames):
+                peer.queued -= sum(map(len, frames))
+                if not peer.closing and self._peers.get(peer.conn) is peer:
+                    self._apply(self.hub.queued(peer.conn, peer.queued, now))
+            else:
+                for frame in frames:
+                    peer.queue.put_nowait(frame)
+
     def apply(self, effects: list[HubEffect]) -> None:
         """Carry out effects of the hub computed outside the relay (inputs from other nodes)."""
         self._apply(effects)
@@ -354,7 +391,7 @@ class Relay:
                     await ws.close(item.code, item.reason)
                     return
                 if queue.empty():
-                    await ws.send(item)
+                    await ws.send(item, text=True)
                     peer.queued -= len(item)
                 else:  # several frames wait: one write to the socket for all of them
                     close = await _send_batch(ws, peer, item)
@@ -392,7 +429,7 @@ class Relay:
 _BATCH = 256
 
 
-async def _send_batch(ws: ServerConnection, peer: _Peer, first: str) -> _Close | None:
+async def _send_batch(ws: ServerConnection, peer: _Peer, first: bytes) -> _Close | None:
     """Write ``first`` and the frames queued behind it (up to a close, returned) in one go."""
     batch = [first]
     queue = peer.queue
@@ -406,7 +443,7 @@ async def _send_batch(ws: ServerConnection, peer: _Peer, first: str) -> _Close |
     async with ws.send_context():  # websockets' own send(), for several messages
         send_text = ws.protocol.send_text
         for text in batch:
-            send_text(text.encode())
+            send_text(text)
     peer.queued -= sum(map(len, batch))
     return close
 
@@ -415,7 +452,15 @@ def _discard(peer: _Peer) -> None:
     """Forget the frames a slow consumer has not read (the close goes out alone)."""
     while not peer.queue.empty():
         peer.queue.get_nowait()
+    peer.pending.clear()
     peer.queued = 0
+
+
+def _spill(peer: _Peer) -> None:
+    """Hand ``peer``'s pending frames to its writer (a close is queued behind them)."""
+    for frame in peer.pending:
+        peer.queue.put_nowait(frame)
+    peer.pending.clear()
 
 
 async def serve(

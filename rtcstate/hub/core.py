@@ -68,9 +68,10 @@ from rtcstate.effects import Drop
 from rtcstate.hub.conversations import HubRooms, is_conversation
 from rtcstate.hub.effects import CloseCode, CloseConnection, Deliver, HubDrop, HubEffect, Log
 from rtcstate.hub.lifecycle import Connection, ConnState
-from rtcstate.hub.limits import Buckets, Deadlines, TokenBucket
+from rtcstate.hub.limits import Buckets, Deadlines, TokenBucket, take_one
 from rtcstate.hub.presence import SnapshotJob, batches
 from rtcstate.hub.presence_feed import delta_batches, feed, flush
+from rtcstate.hub.restamp import with_frames
 from rtcstate.hub.ringwatch import RingWatch, ringing_peer
 from rtcstate.hub.routing import Space, server, server_error
 from rtcstate.hub.userdata import DEFAULT_MAX_USER_DATA, UserDataStore
@@ -78,7 +79,7 @@ from rtcstate.identity import DEFAULT_TENANT, Identity, Refusal, Revocations, Ve
 from rtcstate.machine import spec_of
 from rtcstate.rooms import RoomAuthority
 from rtcstate.wire_contact import RELAY_ONLY as CONTACT_RELAY_ONLY
-from rtcstate.wire_contact import UserDataSet
+from rtcstate.wire_contact import ContactAck, ContactEvent, ContactPayload, ContactText, UserDataSet
 
 __all__ = ["Hub"]
 
@@ -88,6 +89,12 @@ Code = wire.ServerErrorCode
 _RELAY_ONLY: frozenset[type[wire.Message]] = frozenset(
     {wire.Registered, wire.Presence, wire.PresenceBatch, wire.ServerError, wire.UserNotFound,
      *CONTACT_RELAY_ONLY}
+)  # fmt: skip
+#: Message types routed as they are when they have a ``to`` (no call, fork, room or hub state
+#: of their own: :meth:`Hub._handle` sends them straight to :meth:`Space.route`).
+_PLAIN_ROUTED: frozenset[type[wire.Message]] = frozenset(
+    {wire.ContactMessage, wire.ContactData, wire.DataChannelAck, wire.FileCancel,
+     wire.InviteAnswer, ContactText, ContactPayload, ContactEvent, ContactAck}
 )  # fmt: skip
 #: characters never accepted in a name (they would need escaping in JSON, or are separators)
 _BAD_CHARS = frozenset('/"\\') | frozenset(map(chr, range(0x20))) | {"\x7f"}
@@ -316,12 +323,16 @@ class Hub:
         if limited is not None:
             return self._strike(c, Code.RATE_LIMITED, limited)
         try:
-            env = wire.decode(data, max_size=self.max_message_size)
+            env, keys = wire.decode_keys(data, max_size=self.max_message_size)
         except wire.DecodeError as exc:
             code = Code.OVERSIZE if exc.reason is wire.DecodeReason.OVERSIZE else Code.DECODE_ERROR
             return self._strike(c, code, f"{exc.reason.value}: {exc.detail}")
         c.strikes = 0
-        return self._handle(c, env, now, limited=True)
+        sender = c.address
+        fx = self._handle(c, env, now, limited=True)
+        if sender is not None and env.to is not None:  # routed: the frame itself, re-stamped
+            return with_frames(fx, env, keys, sender, data)
+        return fx
 
     def receive_envelope(self, conn: str, env: wire.Envelope, now: float) -> list[HubEffect]:
         """Handle one decoded message received on ``conn`` (``env.sender`` is ignored)."""
@@ -416,7 +427,13 @@ class Hub:
         kind = type(msg)
         space = c.space
         if space is not None:
-            space.expire(now)
+            if space.expiring:
+                space.expire(now)
+            # the common case first: a plain message from a registered client to another
+            if kind in _PLAIN_ROUTED and env.to is not None and c.state is ConnState.REGISTERED:
+                sender = c.address
+                if sender is not None:
+                    return space.route(c.id, sender, env)
         if kind is wire.Register:
             assert isinstance(msg, wire.Register)
             return self._register(c, msg, now, limited)
@@ -513,22 +530,20 @@ class Hub:
         ident = c.identity if c.state is ConnState.REGISTERED else None
         id_bucket = None if ident is None else self._id_msgs.get(ident.key, now)
         src_bucket = None if c.source is None else self._src_msgs.get(c.source, now)
-        if not c.bucket.ready(now):
+        empty = take_one(now, (c.bucket, id_bucket, src_bucket))
+        if empty < 0:
+            return None
+        if empty == 0:
             return f"over {self.rate_limit:g} messages/s (burst {self.rate_burst:g})"
-        if id_bucket is not None and ident is not None and not id_bucket.ready(now):
+        if empty == 1 and ident is not None:
             return (
                 f"over {self.identity_rate_limit:g} messages/s for {ident.user} "
                 f"(burst {self.identity_rate_burst:g})"
             )
-        if src_bucket is not None and not src_bucket.ready(now):
-            return (
-                f"over {self.source_rate_limit:g} messages/s from {c.source} "
-                f"(burst {self.source_rate_burst:g})"
-            )
-        for bucket in (c.bucket, id_bucket, src_bucket):
-            if bucket is not None:
-                bucket.take()
-        return None
+        return (
+            f"over {self.source_rate_limit:g} messages/s from {c.source} "
+            f"(burst {self.source_rate_burst:g})"
+        )
 
     def _strike(self, c: Connection, code: Code, info: str) -> list[HubEffect]:
         """Answer a refused frame; close the connection at ``max_strikes`` in a row."""

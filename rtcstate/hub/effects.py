@@ -80,10 +80,13 @@ class HubDrop(DropReason):
 
 @attrs.frozen(slots=True)
 class Deliver:
-    """Send ``envelope`` on connection ``conn`` (encode it with ``wire.encode_envelope``)."""
+    """Send ``envelope`` on connection ``conn``: ``frame`` when given (the frame the hub
+    received, re-stamped: :mod:`rtcstate.hub.restamp`), else ``wire.encode_envelope(envelope)``.
+    ``frame`` is the same message as ``envelope`` (it takes no part in equality)."""
 
     conn: str
     envelope: wire.Envelope
+    frame: bytes | None = attrs.field(default=None, eq=False, repr=False)
 
 
 @attrs.frozen(slots=True)

@@ -22,7 +22,7 @@ from typing import Generic, TypeVar
 
 import attrs
 
-__all__ = ["Buckets", "Deadlines", "TokenBucket"]
+__all__ = ["Buckets", "Deadlines", "TokenBucket", "take_one"]
 
 K = TypeVar("K", bound=Hashable)
 
@@ -58,6 +58,24 @@ class TokenBucket:
 
     def is_full(self, now: float) -> bool:
         return self.rate is None or self.refill(now) >= self.burst
+
+
+def take_one(now: float, buckets: tuple[TokenBucket | None, ...]) -> int:
+    """One token from each bucket (None: no bucket) if every one has it at ``now``: -1; else
+    the index of the first that has none, and nothing is taken. (``ready`` then ``take`` of
+    each, in one call: it runs for every frame a relay receives.)"""
+    for n, b in enumerate(buckets):
+        if b is None or b.rate is None:
+            continue
+        if now > b.last:
+            b.tokens = min(b.burst, b.tokens + (now - b.last) * b.rate)
+            b.last = now
+        if b.tokens < 1.0:
+            return n
+    for b in buckets:
+        if b is not None and b.rate is not None:
+            b.tokens -= 1.0
+    return -1
 
 
 @attrs.define(slots=True, eq=False)

@@ -58,6 +58,34 @@ _BUSY = HangupReason.USER_BUSY.value
 _MAX_INFO = 200
 
 
+_new = object.__new__
+_set_message = wire.Envelope.__dict__["message"].__set__
+_set_to = wire.Envelope.__dict__["to"].__set__
+_set_sender = wire.Envelope.__dict__["sender"].__set__
+_set_conn = Deliver.__dict__["conn"].__set__
+_set_envelope = Deliver.__dict__["envelope"].__set__
+_set_frame = Deliver.__dict__["frame"].__set__
+
+
+def _stamped(message: wire.Message, to: str, sender: str) -> wire.Envelope:
+    """``Envelope(message, to, sender)``, made through its slots (a routed message's hot path:
+    the frozen class's ``__init__`` costs twice that)."""
+    env: wire.Envelope = _new(wire.Envelope)
+    _set_message(env, message)
+    _set_to(env, to)
+    _set_sender(env, sender)
+    return env
+
+
+def _deliver(conn: str, env: wire.Envelope) -> Deliver:
+    """``Deliver(conn, env)``, made through its slots (as :func:`_stamped`)."""
+    d: Deliver = _new(Deliver)
+    _set_conn(d, conn)
+    _set_envelope(d, env)
+    _set_frame(d, None)
+    return d
+
+
 def server(conn: str, message: wire.Message) -> Deliver:
     """A message from the hub itself (no ``from``)."""
     return Deliver(conn, wire.Envelope(message))
@@ -159,7 +187,7 @@ class Space:
                 return self._forked(conn, sender, env, fork, now)
             if type(msg) is wire.Invite:
                 return self._invite(conn, sender, env, call_id, now)
-        return self._route(conn, sender, env)
+        return self.route(conn, sender, env)
 
     # --- internals: the ringing cap ------------------------------------------------------------
 
@@ -219,14 +247,25 @@ class Space:
             return [] if conn is None else [(to, conn)]
         return [(a, c) for a, c in self.users.get(to, {}).items() if a != sender]
 
-    def _route(self, conn: str, sender: str, env: wire.Envelope) -> list[HubEffect]:
+    def route(self, conn: str, sender: str, env: wire.Envelope) -> list[HubEffect]:
+        """Route a message outside any fork: to ``env.to`` (a device, or every device of a
+        user but the sender's), ``from`` stamped, or ``not found`` back to ``conn``."""
         to = env.to
         assert to is not None
-        targets = self._targets(to, sender)
-        if not targets:
-            return [self._not_found(conn, env.message, to)]
-        stamped = wire.Envelope(env.message, to, sender)
-        return [Deliver(c, stamped) for _, c in targets]
+        if "/" in to:
+            dest = self.by_address.get(to)
+            if dest is not None:
+                return [_deliver(dest, _stamped(env.message, to, sender))]
+        else:
+            devices = self.users.get(to)
+            if devices:
+                stamped = _stamped(env.message, to, sender)
+                fx: list[HubEffect] = [
+                    _deliver(c, stamped) for a, c in devices.items() if a != sender
+                ]
+                if fx:
+                    return fx
+        return [self._not_found(conn, env.message, to)]
 
     @staticmethod
     def _not_found(conn: str, msg: wire.Message, to: str) -> Deliver:
@@ -257,7 +296,7 @@ class Space:
             return self._from_caller(conn, sender, env, fork, now)
         if sender.partition("/")[0] == fork.user:
             return self._from_callee(conn, sender, env, fork, now)
-        return self._route(conn, sender, env)  # a third party reusing the id: not the fork's
+        return self.route(conn, sender, env)  # a third party reusing the id: not the fork's
 
     def _from_caller(
         self, conn: str, sender: str, env: wire.Envelope, fork: _Fork, now: float
@@ -265,7 +304,7 @@ class Space:
         msg = env.message
         fx: list[HubEffect]
         if env.to != fork.user:  # to one device (or elsewhere): ordinary routing
-            fx = self._route(conn, sender, env)
+            fx = self.route(conn, sender, env)
             if env.to == fork.winner and _is_bye_ack(msg):
                 self._close(fork, now)
             return fx
@@ -291,11 +330,11 @@ class Space:
         if fork.winner is None:
             settles = kind is wire.Answer or kind is wire.Bye
             if not settles and not (fork.cancelled and _is_bye_ack(msg)):
-                return self._route(conn, sender, env)  # Ack of the invite, ...: as usual
+                return self.route(conn, sender, env)  # Ack of the invite, ...: as usual
             fork.winner = sender
             fork.others.pop(sender, None)
             self._index(sender, fork.call_id)
-            fx = self._route(conn, sender, env)
+            fx = self.route(conn, sender, env)
             if not fork.cancelled:
                 fork.reason = _TAKE if kind is wire.Answer else _BYE_OTHER
             # every other ringing device gets a bye from the hub itself, also after a cancel:
@@ -306,7 +345,7 @@ class Space:
                 self._close(fork, now)
             return fx
         if sender == fork.winner:
-            fx = self._route(conn, sender, env)
+            fx = self.route(conn, sender, env)
             if _is_bye_ack(msg):
                 self._close(fork, now)
             return fx
