@@ -14,7 +14,11 @@ writer task (so what one connection is sent stays in order; frames waiting behin
 leave in one socket write, up to 256) and reports the bytes waiting
 (``queued``: past the hub's ``max_queue_bytes`` the hub closes a client that does not read,
 so the relay never holds more than that for it; and again when the queue drains, so the hub
-can feed the initial presence it owes as the client reads); :class:`~rtcstate.hub.CloseConnection`
+can feed the initial presence it owes as the client reads; after each step of that feed the
+writer yields to the loop, so a newcomer's list of 10,000 names never holds the loop in one
+go); :class:`~rtcstate.hub.Fanout` (a presence flush to a group's subscribers) is encoded
+once and the same frame queued on each of its connections, as a Deliver each would be (in
+order, bytes counted, closing connections skipped); :class:`~rtcstate.hub.CloseConnection`
 queues a close (the hub's code and reason) behind what is already queued; :class:`~rtcstate.
 hub.Log` is one structured log line (``INFO``); ``Drop`` is logged at debug level. Every
 decision (who may register, presence, routing, forks, every limit) is the hub's; the
@@ -67,6 +71,7 @@ from rtcstate.hub import (
     CloseConnection,
     Deliver,
     Directory,
+    Fanout,
     Forward,
     Hub,
     HubEffect,
@@ -286,30 +291,20 @@ class Relay:
 
     def _apply(self, effects: list[HubEffect]) -> None:
         last: tuple[wire.Envelope | None, str] = (None, "")
-        peers = self._peers  # (a presence flush is one Deliver per subscriber: 10,000 of them)
+        peers = self._peers
         for e in effects:
             if type(e) is Deliver:
                 peer = peers.get(e.conn)
                 if peer is None or peer.closing:
                     continue
-                if last[0] is e.envelope:  # one envelope to many (a presence flush)
+                if last[0] is e.envelope:  # one envelope to several connections
                     data = last[1]
                 else:
                     data = wire.encode_envelope(e.envelope).decode()
                     last = (e.envelope, data)
-                peer.queue.put_nowait(data)
-                peer.queued += len(data)
-                metrics = self.metrics
-                metrics.sent += 1
-                env = e.envelope
-                if env.sender is not None:
-                    metrics.routed += 1
-                elif type(env.message) is wire.ServerError:  # a refusal, answered
-                    metrics.refused(env.message.code)
-                if peer.queued > self.peak_queued:
-                    self.peak_queued = peer.queued
-                now = asyncio.get_running_loop().time()
-                self._apply(self.hub.queued(e.conn, peer.queued, now))
+                self._queue(e.conn, peer, data, e.envelope)
+            elif type(e) is Fanout:
+                self._fanout(e)
             elif type(e) is CloseConnection:
                 peer = self._peers.get(e.conn)
                 if peer is not None and not peer.closing:
@@ -330,6 +325,34 @@ class Relay:
                 log.debug("hub dropped: %s %s", e.reason, e.detail)
             elif (type(e) is Forward or type(e) is Directory) and self.cluster is not None:
                 self.cluster(e)
+
+    def _queue(self, conn: str, peer: _Peer, data: str, env: wire.Envelope) -> None:
+        """Queue the encoded ``env`` on ``peer``'s writer and report its backlog to the hub."""
+        peer.queue.put_nowait(data)
+        peer.queued += len(data)
+        metrics = self.metrics
+        metrics.sent += 1
+        if env.sender is not None:
+            metrics.routed += 1
+        elif type(env.message) is wire.ServerError:  # a refusal, answered
+            metrics.refused(env.message.code)
+        if peer.queued > self.peak_queued:
+            self.peak_queued = peer.queued
+        self._apply(self.hub.queued(conn, peer.queued, asyncio.get_running_loop().time()))
+
+    def _fanout(self, e: Fanout) -> None:
+        """One frame to many connections (a presence flush to a group's subscribers): encoded
+        once, the same string queued on each connection the relay still holds."""
+        peers = self._peers
+        data: str | None = None
+        env = e.envelope
+        for conn in e.conns:
+            peer = peers.get(conn)
+            if peer is None or peer.closing:
+                continue
+            if data is None:
+                data = wire.encode_envelope(env).decode()
+            self._queue(conn, peer, data, env)
 
     def apply(self, effects: list[HubEffect]) -> None:
         """Carry out effects of the hub computed outside the relay (inputs from other nodes)."""
@@ -356,7 +379,13 @@ class Relay:
                 return
             if peer.queue.empty() and not peer.closing:
                 # drained: the hub may send more of what it feeds as the backlog drains
-                self._apply(self.hub.queued(conn, peer.queued, loop.time()))
+                fed = self.hub.queued(conn, peer.queued, loop.time())
+                if fed:
+                    self._apply(fed)
+                    # a step of initial presence (a newcomer's list of 10,000 names is several):
+                    # let the loop serve the others before the next step (a socket write does
+                    # not yield while the kernel takes the bytes)
+                    await asyncio.sleep(0)
 
     def reload_revocations(self, force: bool = False) -> None:
         """Re-read the revoked tokens file (if it changed, or ``force``: ``SIGHUP``) and cut

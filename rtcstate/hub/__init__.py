@@ -16,11 +16,13 @@ from rtcstate.hub.effects import (
     CloseConnection,
     Deliver,
     Directory,
+    Fanout,
     Forward,
     ForwardKind,
     HubDrop,
     HubEffect,
     Log,
+    delivers,
 )
 from rtcstate.hub.lifecycle import ConnState
 from rtcstate.identity import Identity, Refusal, Revocations, Verifier, claimed
@@ -33,6 +35,7 @@ __all__ = [
     "ConnState",
     "Deliver",
     "Directory",
+    "Fanout",
     "Forward",
     "ForwardKind",
     "Hub",
@@ -44,4 +47,5 @@ __all__ = [
     "Revocations",
     "Verifier",
     "claimed",
+    "delivers",
 ]
