@@ -13,10 +13,14 @@ that one) and holds an :class:`OutgoingPost` (SENT) under the ``post_id`` route,
   contact): :class:`~rtcstate.conversation.Resolve` of the request (a message resolves with its
   ``uuid``, as apiRTC's promise);
 * NOT_DELIVERED when the relay answers ``user_not_found`` (nobody there; a user of another
-  tenant looks the same), when the timer fires first, or when the server connection is lost
-  before the acknowledgement: :class:`~rtcstate.conversation.Reject` with 8 ERROR_NOT_FOUND,
-  11 ERROR_TIMED_OUT (the SDK's timeout rejects with 0 because of its ``timerReached`` bug; we
-  keep the documented number) or 2 ERROR_NETWORK_UNAVAILABLE, and ``messageNotDelivered``
+  tenant looks the same), when the relay refuses the post itself (``ServerError`` naming its
+  ``post_id`` in ``refused``: over a rate limit, handed over by the session), when the timer
+  fires first, or when the server connection is lost before the acknowledgement:
+  :class:`~rtcstate.conversation.Reject` with 8 ERROR_NOT_FOUND, 0 ERROR_OTHER (the SDK's
+  delivery callback knows only ``destNotFound`` and its timeout: any other failure is 0; the
+  relay's code is in the words), 11 ERROR_TIMED_OUT (the SDK's timeout rejects with 0 because
+  of its ``timerReached`` bug; we keep the documented number) or 2
+  ERROR_NETWORK_UNAVAILABLE, and ``messageNotDelivered``
   ``{error: {code, message}, contact, command}`` (+ ``event`` for a custom event) on
   ``contact:<user>`` (rtcstate's event on Contact: the payload of Conversation's).
 
@@ -106,13 +110,14 @@ class PostDrop(DropReason):
 POST_TRANSITIONS: list[dict[str, Any]] = [
     {"trigger": "acked", "source": "SENT", "dest": "DELIVERED", "after": "_delivered"},
     {"trigger": "unreached", "source": "SENT", "dest": "NOT_DELIVERED", "after": "_failed"},
+    {"trigger": "refused", "source": "SENT", "dest": "NOT_DELIVERED", "after": "_failed"},
     {"trigger": "timed_out", "source": "SENT", "dest": "NOT_DELIVERED", "after": "_failed"},
     {"trigger": "lost", "source": "SENT", "dest": "NOT_DELIVERED", "after": "_failed"},
 ]
 
 POST_INPUTS = Inputs(
     unexpected=PostDrop.UNEXPECTED,
-    wire={ContactAck: "acked", wire.UserNotFound: "unreached"},
+    wire={ContactAck: "acked", wire.UserNotFound: "unreached", wire.ServerError: "refused"},
     timers={PostTimer.TIMEOUT: "timed_out"},
 )
 
@@ -120,6 +125,7 @@ _SETTLED = ["DELIVERED", "NOT_DELIVERED"]
 POST_VERDICTS: dict[str | tuple[str, str], Verdict] = {
     **{("acked", s): Ignore(PostDrop.LATE_ACK) for s in _SETTLED},
     **{("unreached", s): Ignore(PostDrop.LATE_ACK) for s in _SETTLED},
+    **{("refused", s): Ignore(PostDrop.LATE_ACK) for s in _SETTLED},
     **{("timed_out", s): Ignore(PostDrop.STALE_TIMER) for s in _SETTLED},
     **{("lost", s): ILLEGAL for s in _SETTLED},
 }
@@ -127,6 +133,7 @@ POST_VERDICTS: dict[str | tuple[str, str], Verdict] = {
 #: how a post ends without delivery: trigger -> (apiRTC number, words)
 _FAILURES: dict[str, tuple[ErrorNumber, str]] = {
     "unreached": (ErrorNumber.ERROR_NOT_FOUND, "the contact is not online"),
+    "refused": (ErrorNumber.ERROR_OTHER, "refused by the relay"),
     "timed_out": (ErrorNumber.ERROR_TIMED_OUT, "no acknowledgement from the contact"),
     "lost": (ErrorNumber.ERROR_NETWORK_UNAVAILABLE, "the server connection was lost"),
 }
@@ -173,7 +180,7 @@ class OutgoingPost:
     def receive(self, env: wire.Envelope, now: float) -> list[Effect]:
         fx: list[Effect] = []
         msg = env.message
-        spec_of(self).deliver(self, type(msg), msg, fx, now)
+        spec_of(self).deliver(self, type(msg), msg, fx, now, msg=msg)
         return fx
 
     def media_event(self, event: MediaEvent, now: float) -> list[Effect]:
@@ -201,10 +208,14 @@ class OutgoingPost:
         fx.append(CancelTimer(self.timer_id))
         fx.append(Resolve(self.target, self.id, self.command.value, self.value))
 
-    def _failed(self, fx: list[Effect], now: float, trigger: str = "", **_: Any) -> None:
+    def _failed(
+        self, fx: list[Effect], now: float, trigger: str = "", msg: Any = None, **_: Any
+    ) -> None:
         if trigger != "timed_out":
             fx.append(CancelTimer(self.timer_id))
         code, info = _FAILURES[trigger]
+        if isinstance(msg, wire.ServerError):
+            info = f"{info}: {msg.code}"
         fx.append(Reject(self.target, self.id, self.command.value, code.value, info))
         payload: dict[str, Any] = {
             "error": {"code": code.value, "message": info},

@@ -675,6 +675,19 @@ class Session:
             return
         self.presence_scope.refuse(request)
 
+    def message_refused(self, msg: wire.ServerError, fx: list[Effect], now: float) -> None:
+        """The relay refused one of this session's messages, named by its route id
+        (``ServerError.refused``, e.g. ``{"type": "contact_text", "post_id": ...}``): a contact
+        post waiting for it settles at once (not delivered) instead of at its timeout."""
+        refused = msg.refused or {}
+        key = refused.get(contact_post.ROUTE)
+        if not isinstance(key, str):
+            return
+        child = self._router.routes[contact_post.ROUTE].get(key)
+        if child is not None:
+            route = contact_post.ROUTE
+            fx.extend(self._from_child(route, key, child, child.receive(wire.Envelope(msg), now)))
+
     def user_data_update(self, msg: UserDataUpdate, fx: list[Effect], now: float) -> None:
         """A contact's user data: kept, and ``contactListUpdate.userDataChanged`` when new."""
         if msg.user == self.config.user or self._contact_user_data.get(msg.user) == msg.data:

@@ -344,6 +344,10 @@ class ConnectionOwner(Protocol):
     def presence_refused(self, request: Mapping[str, Any]) -> None:
         """The relay refused a presence subscription or group (remembered, not asked again)."""
 
+    def message_refused(self, msg: wire.ServerError, fx: list[Effect], now: float) -> None:
+        """The relay refused a message it names by its route id (``refused``): the child
+        waiting for its answer hears the refusal (a contact post: not delivered)."""
+
     def user_data_update(self, msg: UserDataUpdate, fx: list[Effect], now: float) -> None:
         """The relay's user data of one contact (apiRTC's ``UserData``)."""
 
@@ -501,6 +505,8 @@ class SessionConnection:
         if refused is not None:
             descriptor["refused"] = refused
         fx.append(error_event(ErrorCode.SERVER_ERROR, descriptor))
+        if refused is not None and isinstance(msg, wire.ServerError):
+            self.owner.message_refused(msg, fx, now)
 
     def _remember_refusal(self, msg: Any) -> Mapping[str, Any] | None:
         """A presence request the relay refused is remembered (not asked again on reconnection)."""

@@ -22,6 +22,7 @@ from rtcstate.hub import (
     Forward,
     ForwardKind,
     HubEffect,
+    delivers,
 )
 
 Item = tuple[str, str, Forward | Directory]
@@ -72,7 +73,7 @@ class SimCluster:
 
     def apply(self, node: str, fx: list[HubEffect]) -> None:
         closing: list[str] = []
-        for e in fx:
+        for e in delivers(fx):
             if type(e) is Deliver:
                 conn = self._conn(node, e.conn)
                 if conn is not None and conn not in self.closed:

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from rtcstate import wire
 from rtcstate.codes import HangupReason
-from rtcstate.hub import ClusterHub, Deliver, Directory, Forward, Hub
+from rtcstate.hub import ClusterHub, Deliver, Directory, Fanout, Forward, ForwardKind, Hub
 from rtcstate.wire_conversation import (
     ConvAllow,
     ConvEject,
@@ -205,6 +205,19 @@ def test_inputs_from_other_nodes_never_raise_and_are_dropped_when_stale() -> Non
     relay_only = wire.Envelope(wire.Registered("x", "d", "s"), "bob/d", None)
     assert [type(e).__name__ for e in hub.remote_receive("b", "default", "x/d", relay_only, 0.0)]
     assert hub.remote_bind("a", "default", "y/d", (), False, 0.0) == []  # itself: ignored
+
+
+def test_a_fanout_to_a_remote_connection_leaves_as_a_forward_to_its_node() -> None:
+    hub = ClusterHub(node="a")
+    hub.connect("w1", 0.0)
+    hub.receive_envelope("w1", wire.Envelope(wire.Register("alice", "d")), 0.0)
+    hub.remote_bind("b", "default", "bob/d", (), False, 0.0)
+    [remote] = [c for c in hub._remote]
+    env = wire.Envelope(wire.PresenceBatch(["carol/d"], "default", []))
+    out = hub._out([Fanout(("w1", remote, "w2"), env)])
+    assert out == [Fanout(("w1", "w2"), env),
+                   Forward("b", ForwardKind.DELIVER, "default", "bob/d", env)]  # fmt: skip
+    assert hub._out([Fanout(("w1",), env)]) == [Fanout(("w1",), env)]  # all local: as it was
 
 
 # --- the cluster behaves as one hub (property) ---------------------------------------------------

@@ -250,7 +250,7 @@ def test_a_received_post_is_acknowledged_to_its_sender() -> None:
 
 _ARGS: dict[str, Any] = {
     t: st.builds(lambda now: ((now,), {}), st.floats(0, 1e6))
-    for t in ("acked", "unreached", "timed_out", "lost")
+    for t in ("acked", "unreached", "refused", "timed_out", "lost")
 }
 
 
@@ -283,8 +283,8 @@ def test_every_state_input_pair_never_raises() -> None:
 
 @settings(max_examples=60, deadline=None)
 @given(
-    first=st.sampled_from(["ack", "unreached", "timer", "lost"]),
-    then=st.lists(st.sampled_from(["ack", "unreached", "timer", "lost"]), max_size=4),
+    first=st.sampled_from(["ack", "unreached", "refused", "timer", "lost"]),
+    then=st.lists(st.sampled_from(["ack", "unreached", "refused", "timer", "lost"]), max_size=4),
 )
 def test_a_post_settles_exactly_once(first: str, then: list[str]) -> None:
     post = _make()
@@ -294,6 +294,9 @@ def test_a_post_settles_exactly_once(first: str, then: list[str]) -> None:
             fx = post.receive(Envelope(ContactAck("p1"), None, "bob/p"), 1.0)
         elif step == "unreached":
             fx = post.receive(Envelope(wire.UserNotFound("p1", "bob")), 1.0)
+        elif step == "refused":
+            named = {"type": "contact_text", "post_id": "p1"}
+            fx = post.receive(Envelope(wire.ServerError("rate_limited", "", named)), 1.0)
         elif step == "timer":
             fx = post.timer_fired(PostTimer.TIMEOUT.value, 1.0)
         else:
@@ -366,6 +369,67 @@ def test_the_rate_limit_holds_for_posts() -> None:
         )
     # the burst, then refusals (max_strikes of them in a row close the connection)
     assert delivered <= 5 + 1 and refused == hub.max_strikes
+
+
+def test_a_post_refused_for_its_rate_is_named_in_the_refusal() -> None:
+    """Over the rate limit a frame is refused before it is routed; the refusal names the post
+    (its type and ``post_id``) so that its sender settles it at once. A frame without a route
+    id, or that does not decode, is refused unnamed."""
+    hub = Hub(rate_limit=1.0, rate_burst=1.0, identity_rate_limit=None, source_rate_limit=None)
+    c = _online(hub, "alice/d", "bob/p")
+    frames = [
+        wire.encode(ContactText("p0", 0, "x"), to="bob"),  # the burst: routed
+        wire.encode(ContactText("p1", 1, "x"), to="bob"),
+        wire.encode(ContactEvent("p2", "poke"), to="bob/p"),
+        wire.encode(wire.ContactMessage(3, "x"), to="bob"),
+        b"{not json",
+    ]
+    refusals = []
+    for data in frames:
+        fx = _nolog(hub.receive(c["alice/d"], data, 0.0))
+        refusals += [e.message for e in _to(fx, c["alice/d"])]
+    assert [type(r) for r in refusals] == [wire.ServerError] * 4
+    assert all(isinstance(r, wire.ServerError) and r.code == "rate_limited" for r in refusals)
+    assert [getattr(r, "refused", None) for r in refusals] == [
+        {"type": "contact_text", "post_id": "p1"},
+        {"type": "contact_event", "post_id": "p2"},
+        None,
+        None,
+    ]
+
+
+def test_a_post_the_relay_refuses_is_not_delivered_at_once() -> None:
+    """The session's frames through the hub's bytes path: the second post is over the rate
+    limit; its refusal settles it at once (not at its 10 s timeout): Reject 0 ERROR_OTHER
+    (apiRTC's delivery callback maps nothing else), ``messageNotDelivered``, timer cancelled;
+    the first post still waits for its acknowledgement."""
+    hub = Hub(rate_limit=1.0, rate_burst=1.0, identity_rate_limit=None, source_rate_limit=None)
+    conn = _online(hub, "alice/default", "bob/p")["alice/default"]
+    s = _connected()
+    replies: list[bytes] = []
+    for text in ("first", "second"):
+        _, fx = s.send_message("bob", 1.0, text)
+        [send] = [e for e in fx if isinstance(e, Send)]
+        out = hub.receive(conn, wire.encode(send.message, to=send.to), 1.0)
+        replies += [wire.encode_envelope(e.envelope) for e in _nolog(out) if e.conn == conn]
+    [refusal] = replies
+    fx = s.receive(refusal, 1.5)
+    [reject] = [e for e in fx if isinstance(e, Reject)]
+    assert (reject.target, reject.command, reject.code) == (
+        "contact:bob",
+        "message",
+        ErrorNumber.ERROR_OTHER.value,
+    )
+    assert "rate_limited" in reject.info
+    [payload] = [e.payload for e in fx if isinstance(e, Emit) and e.event == "messageNotDelivered"]
+    assert payload["error"]["code"] == ErrorNumber.ERROR_OTHER.value and payload["contact"] == "bob"
+    assert any(isinstance(e, Emit) and e.event == "error" for e in fx)  # the session's, as before
+    assert s.child_count("post_id") == 1  # the first one, still waiting
+    assert len([t for t in s.armed_timers() if t.startswith("post:")]) == 1
+    # a refusal naming a post this session does not hold changes nothing
+    stray = wire.ServerError("rate_limited", "x", {"type": "contact_text", "post_id": "zz"})
+    fx = s.receive(wire.encode(stray), 2.0)
+    assert not [e for e in fx if isinstance(e, Reject)] and s.child_count("post_id") == 1
 
 
 def test_a_client_cannot_send_a_user_data_update_to_another() -> None:

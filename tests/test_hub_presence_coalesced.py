@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from rtcstate import wire
 from rtcstate.effects import Emit
-from rtcstate.hub import Deliver, Hub, HubEffect
+from rtcstate.hub import CloseConnection, Deliver, Fanout, Hub, HubEffect, Log, delivers
 from rtcstate.session import Session, SessionConfig
 from rtcstate.wire import Envelope
 
@@ -25,7 +25,7 @@ INTERVAL = 0.1
 def batches_to(fx: list[HubEffect], conn: str) -> list[wire.PresenceBatch]:
     return [
         e.envelope.message
-        for e in fx
+        for e in delivers(fx)
         if isinstance(e, Deliver)
         and e.conn == conn
         and isinstance(e.envelope.message, wire.PresenceBatch)
@@ -62,7 +62,7 @@ def test_changes_are_told_at_the_flush_in_one_batch_per_group_per_subscriber() -
     for i in range(10):
         fx += hub.disconnect(f"u{i}", 20.0)
     # nobody else hears anything yet (the newcomers get their Registered and snapshot)
-    assert not [e for e in fx if isinstance(e, Deliver) and e.conn.startswith("u")]
+    assert not [e for e in delivers(fx) if isinstance(e, Deliver) and e.conn.startswith("u")]
     assert hub.next_deadline() == 20.0 + INTERVAL
     flushed = hub.tick(20.0 + INTERVAL)
     # every remaining user hears exactly one batch: 20 joined, 10 left, from group "default"
@@ -70,10 +70,13 @@ def test_changes_are_told_at_the_flush_in_one_batch_per_group_per_subscriber() -
     assert batch.group == "default"
     assert sorted(batch.devices) == sorted(f"n{i}/d" for i in range(20))
     assert sorted(batch.left or []) == sorted(f"u{i}" for i in range(10))
-    assert len([e for e in flushed if isinstance(e, Deliver)]) == 40 + 20
+    assert len([e for e in delivers(flushed) if isinstance(e, Deliver)]) == 40 + 20
     assert hub.tick(30.0) == []  # nothing changed since: nothing sent
-    # one envelope shared by every subscriber (the relay encodes it once)
-    assert len({id(e.envelope) for e in flushed if isinstance(e, Deliver)}) == 1
+    # one effect for every subscriber, each once (the relay encodes its envelope once)
+    [fan] = flushed
+    assert isinstance(fan, Fanout)
+    assert sorted(fan.conns) == sorted([f"u{i}" for i in range(10, 50)] +
+                                       [f"n{i}" for i in range(20)])  # fmt: skip
 
 
 def test_a_newcomer_is_fed_its_initial_presence_in_bounded_batches_as_it_reads() -> None:
@@ -161,7 +164,8 @@ def test_deliveries_per_join_in_churn() -> None:
     start = time.perf_counter()
     fx = hub.tick(20.0 + INTERVAL)
     spent = time.perf_counter() - start
-    deliveries = len([e for e in fx if isinstance(e, Deliver)])
+    deliveries = len([e for e in delivers(fx) if isinstance(e, Deliver)])
+    assert len(fx) == 1  # one effect however many subscribers
     print(f"\nchurn: {k} leaves and joins among {n:,} users in 'default': {deliveries:,} "
           f"deliveries at the flush ({deliveries / k:.0f} per join, vs {n - 1:,} told at once), "
           f"{spent * 1e3:.0f} ms")  # fmt: skip
@@ -200,7 +204,7 @@ class World:
         return f"c{i}", user, f"d{i}"
 
     def apply(self, fx: list[HubEffect]) -> None:
-        for e in fx:
+        for e in delivers(fx):
             if isinstance(e, Deliver) and e.conn in self.sessions:
                 out = self.sessions[e.conn].receive(wire.encode_envelope(e.envelope), self.now)
                 self.events[e.conn].extend(x for x in out if isinstance(x, Emit))
@@ -310,3 +314,35 @@ def test_a_user_that_does_not_read_and_registers_again_is_not_walked_at_every_ti
     # one of them reports its backlog drained: it is fed the list again, in bounded batches
     fed = batches_to(hub.queued("u7", 0, 30.0), "u7")
     assert fed and all(b.group == "default" for b in fed)
+
+
+def test_a_flush_is_one_fanout_per_batch_listing_each_open_subscriber_once() -> None:
+    """The flush hands the adapter one effect per batch (the relay encodes it once), listing
+    every subscriber once and none that left or is being closed; in the effects' order it
+    stands where one Deliver per subscriber would (``delivers``)."""
+    hub = Hub(presence_interval=INTERVAL, register_rate=None, client_frame_limit=1024,
+              max_message_size=1024, max_name_length=32, max_devices=4)  # fmt: skip
+    populate(hub, 40)
+    hub.disconnect("u3", 20.0)  # gone
+    assert any(isinstance(e, CloseConnection)  # closed as a slow consumer: not told any more
+               for e in hub.queued("u4", hub.max_queue_bytes + 1, 20.0))  # fmt: skip
+    for i in range(60):  # more joins than one frame holds: several batches, several effects
+        register(hub, f"n{i}", f"name-long-enough-{i:03}", 20.0)
+        mute(hub, f"n{i}")
+    flushed = hub.tick(20.0 + INTERVAL)
+    assert len(flushed) >= 2 and all(isinstance(e, Fanout) for e in flushed)
+    expected = sorted({f"u{i}" for i in range(40)} - {"u3", "u4"} | {f"n{i}" for i in range(60)})
+    for fan in flushed:
+        assert isinstance(fan, Fanout)
+        assert sorted(fan.conns) == expected  # each once, only open ones
+        assert len(wire.encode_envelope(fan.envelope)) <= hub.client_frame_limit
+    # each subscriber hears every batch, in the flush's order
+    told = batches_to(flushed, "u0")
+    assert told == [fan.envelope.message for fan in flushed if isinstance(fan, Fanout)]
+    joined = {a for b in told for a in b.devices}
+    assert joined == {f"name-long-enough-{i:03}/d" for i in range(60)}
+    # delivers() puts one Deliver per subscriber in the Fanout's place, keeping what is around
+    log = Log("x", "u0")
+    first = flushed[0]
+    assert isinstance(first, Fanout)
+    assert delivers([log, first, log]) == [log, *first.delivers(), log]

@@ -105,8 +105,9 @@ class RegistrationError(RtcError):
 
 class ContactMessageError(RtcError):
     """A contact message, data or custom event was not delivered: ``code`` is its apiRTC
-    number (8 ERROR_NOT_FOUND: the contact is not online; 11 ERROR_TIMED_OUT: no
-    acknowledgement within 10 s; 2 ERROR_NETWORK_UNAVAILABLE: the relay was lost first),
+    number (8 ERROR_NOT_FOUND: the contact is not online; 0 ERROR_OTHER: the relay refused it,
+    over its rate limit, at once; 11 ERROR_TIMED_OUT: no acknowledgement within 10 s; 2
+    ERROR_NETWORK_UNAVAILABLE: the relay was lost first),
     ``command`` what was sent (``message``, ``data``, ``customEvent``)."""
 
     def __init__(self, code: ErrorNumber, message: str, command: str) -> None:

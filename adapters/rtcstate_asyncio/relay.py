@@ -14,7 +14,11 @@ writer task (so what one connection is sent stays in order; frames waiting behin
 leave in one socket write, up to 256) and reports the bytes waiting
 (``queued``: past the hub's ``max_queue_bytes`` the hub closes a client that does not read,
 so the relay never holds more than that for it; and again when the queue drains, so the hub
-can feed the initial presence it owes as the client reads); :class:`~rtcstate.hub.CloseConnection`
+can feed the initial presence it owes as the client reads; after each step of that feed the
+writer yields to the loop, so a newcomer's list of 10,000 names never holds the loop in one
+go); :class:`~rtcstate.hub.Fanout` (a presence flush to a group's subscribers) is encoded
+once and the same frame queued on each of its connections, as a Deliver each would be (in
+order, bytes counted, closing connections skipped); :class:`~rtcstate.hub.CloseConnection`
 queues a close (the hub's code and reason) behind what is already queued; :class:`~rtcstate.
 hub.Log` is one structured log line (``INFO``); ``Drop`` is logged at debug level. Every
 decision (who may register, presence, routing, forks, every limit) is the hub's; the
@@ -68,6 +72,7 @@ from rtcstate.hub import (
     CloseConnection,
     Deliver,
     Directory,
+    Fanout,
     Forward,
     Hub,
     HubEffect,
@@ -303,40 +308,21 @@ class Relay:
 
     def _apply(self, effects: list[HubEffect]) -> None:
         last: tuple[wire.Envelope | None, bytes] = (None, b"")
-        peers = self._peers  # (a presence flush is one Deliver per subscriber: 10,000 of them)
+        peers = self._peers
         for e in effects:
             if type(e) is Deliver:
                 peer = peers.get(e.conn)
                 if peer is None or peer.closing:
                     continue
-                if last[0] is e.envelope:  # one envelope to many (a presence flush)
+                if last[0] is e.envelope:  # one envelope to several connections
                     data = last[1]
                 else:  # a routed frame comes re-stamped by the hub, the rest is encoded here
                     frame = e.frame
                     data = wire.encode_envelope(e.envelope) if frame is None else frame
                     last = (e.envelope, data)
-                if peer.queue.empty():  # written at the end of this turn, with what follows
-                    if not peer.pending:
-                        if not self._dirty:
-                            asyncio.get_running_loop().call_soon(self._flush)
-                        self._dirty.append(peer)
-                    peer.pending.append(data)
-                else:  # behind what the writer has yet to send
-                    peer.queue.put_nowait(data)
-                peer.queued += len(data)
-                metrics = self.metrics
-                metrics.sent += 1
-                env = e.envelope
-                if env.sender is not None:
-                    metrics.routed += 1
-                elif type(env.message) is wire.ServerError:  # a refusal, answered
-                    metrics.refused(env.message.code)
-                if peer.queued > self.peak_queued:
-                    self.peak_queued = peer.queued
-                now = asyncio.get_running_loop().time()
-                more = self.hub.queued(e.conn, peer.queued, now)
-                if more:
-                    self._apply(more)
+                self._queue(e.conn, peer, data, e.envelope)
+            elif type(e) is Fanout:
+                self._fanout(e)
             elif type(e) is CloseConnection:
                 peer = self._peers.get(e.conn)
                 if peer is not None and not peer.closing:
@@ -377,6 +363,44 @@ class Relay:
                 for frame in frames:
                     peer.queue.put_nowait(frame)
 
+    def _queue(self, conn: str, peer: _Peer, data: bytes, env: wire.Envelope) -> None:
+        """Queue the encoded ``env`` on ``peer`` (written at the end of this turn with what
+        follows, or behind what its writer has yet to send) and report its backlog to the hub."""
+        if peer.queue.empty():  # written at the end of this turn, with what follows
+            if not peer.pending:
+                if not self._dirty:
+                    asyncio.get_running_loop().call_soon(self._flush)
+                self._dirty.append(peer)
+            peer.pending.append(data)
+        else:  # behind what the writer has yet to send
+            peer.queue.put_nowait(data)
+        peer.queued += len(data)
+        metrics = self.metrics
+        metrics.sent += 1
+        if env.sender is not None:
+            metrics.routed += 1
+        elif type(env.message) is wire.ServerError:  # a refusal, answered
+            metrics.refused(env.message.code)
+        if peer.queued > self.peak_queued:
+            self.peak_queued = peer.queued
+        more = self.hub.queued(conn, peer.queued, asyncio.get_running_loop().time())
+        if more:
+            self._apply(more)
+
+    def _fanout(self, e: Fanout) -> None:
+        """One frame to many connections (a presence flush to a group's subscribers): encoded
+        once, the same string queued on each connection the relay still holds."""
+        peers = self._peers
+        data: bytes | None = None
+        env = e.envelope
+        for conn in e.conns:
+            peer = peers.get(conn)
+            if peer is None or peer.closing:
+                continue
+            if data is None:
+                data = wire.encode_envelope(env)
+            self._queue(conn, peer, data, env)
+
     def apply(self, effects: list[HubEffect]) -> None:
         """Carry out effects of the hub computed outside the relay (inputs from other nodes)."""
         self._apply(effects)
@@ -402,7 +426,13 @@ class Relay:
                 return
             if peer.queue.empty() and not peer.closing:
                 # drained: the hub may send more of what it feeds as the backlog drains
-                self._apply(self.hub.queued(conn, peer.queued, loop.time()))
+                fed = self.hub.queued(conn, peer.queued, loop.time())
+                if fed:
+                    self._apply(fed)
+                    # a step of initial presence (a newcomer's list of 10,000 names is several):
+                    # let the loop serve the others before the next step (a socket write does
+                    # not yield while the kernel takes the bytes)
+                    await asyncio.sleep(0)
 
     def reload_revocations(self, force: bool = False) -> None:
         """Re-read the revoked tokens file (if it changed, or ``force``: ``SIGHUP``) and cut

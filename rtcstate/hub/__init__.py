@@ -17,12 +17,14 @@ from rtcstate.hub.effects import (
     CloseConnection,
     Deliver,
     Directory,
+    Fanout,
     Forward,
     ForwardKind,
     HubDrop,
     HubEffect,
     Log,
     SourceCount,
+    delivers,
 )
 from rtcstate.hub.lifecycle import ConnState
 from rtcstate.identity import Identity, Refusal, Revocations, Verifier, claimed
@@ -36,6 +38,7 @@ __all__ = [
     "ConnState",
     "Deliver",
     "Directory",
+    "Fanout",
     "Forward",
     "ForwardKind",
     "Hub",
@@ -48,4 +51,5 @@ __all__ = [
     "SourceCount",
     "Verifier",
     "claimed",
+    "delivers",
 ]

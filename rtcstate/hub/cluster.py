@@ -13,7 +13,8 @@ contact, the takeover of an address by the same identity, ``max_devices``, rooms
 across nodes unchanged; what a remote connection is sent leaves as an effect for its node:
 
 * a :class:`~rtcstate.hub.effects.Deliver` to a remote connection becomes
-  :class:`~rtcstate.hub.effects.Forward` ``DELIVER`` (already routed and stamped), a
+  :class:`~rtcstate.hub.effects.Forward` ``DELIVER`` (already routed and stamped; so does
+  each remote connection of a :class:`~rtcstate.hub.effects.Fanout`), a
   :class:`~rtcstate.hub.effects.CloseConnection` of one (a takeover by the same identity here)
   ``CLOSE``;
 * a message from a local connection to a ``user/device`` held on another node (and not part
@@ -48,6 +49,7 @@ from rtcstate.hub.effects import (
     CloseConnection,
     Deliver,
     Directory,
+    Fanout,
     Forward,
     ForwardKind,
     HubEffect,
@@ -472,6 +474,10 @@ class ClusterHub(Hub):
                 r = remote.get(e.conn)
                 if r is not None:
                     e = Forward(r.node, ForwardKind.DELIVER, r.tenant, r.address, e.envelope)
+            elif kind is Fanout:
+                assert isinstance(e, Fanout)
+                out.extend(self._fan_out(e))
+                continue
             elif kind is CloseConnection:
                 assert isinstance(e, CloseConnection)
                 r = remote.get(e.conn)
@@ -481,6 +487,23 @@ class ClusterHub(Hub):
                                 e.code)  # fmt: skip
             out.append(e)
         return out
+
+    def _fan_out(self, e: Fanout) -> list[HubEffect]:
+        """A :class:`Fanout`'s local connections (one effect still) and a ``DELIVER`` for
+        each remote one."""
+        remote = self._remote
+        env = e.envelope
+        forwards: list[HubEffect] = []
+        local: list[str] = []
+        for conn in e.conns:
+            r = remote.get(conn)
+            if r is None:
+                local.append(conn)
+            else:
+                forwards.append(Forward(r.node, ForwardKind.DELIVER, r.tenant, r.address, env))
+        if not forwards:
+            return [e]
+        return ([Fanout(tuple(local), env)] if local else []) + forwards
 
     def _move_groups(
         self, c: Connection, space: Space, join: list[str], leave: list[str]

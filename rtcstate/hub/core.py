@@ -321,7 +321,7 @@ class Hub:
             return self._close(c, Code.TOKEN_EXPIRED, CloseCode.AUTH_FAILED, "expired token")
         limited = self._over_rate(c, now)
         if limited is not None:
-            return self._strike(c, Code.RATE_LIMITED, limited)
+            return self._strike(c, Code.RATE_LIMITED, limited, self._named(data))
         try:
             env, keys = wire.decode_keys(data, max_size=self.max_message_size)
         except wire.DecodeError as exc:
@@ -545,15 +545,34 @@ class Hub:
             f"(burst {self.source_rate_burst:g})"
         )
 
-    def _strike(self, c: Connection, code: Code, info: str) -> list[HubEffect]:
-        """Answer a refused frame; close the connection at ``max_strikes`` in a row."""
+    def _strike(
+        self, c: Connection, code: Code, info: str, refused: dict[str, Any] | None = None
+    ) -> list[HubEffect]:
+        """Answer a refused frame (``refused``: the message it held, named); close the
+        connection at ``max_strikes`` in a row."""
         c.strikes += 1
         # one line per refused frame: bounded, since max_strikes in a row close the connection
-        fx: list[HubEffect] = self._refuse(c, code, info)
+        fx: list[HubEffect] = self._refuse(c, code, info, refused)
         if c.strikes >= self.max_strikes:
             reason = f"{code.value}: {c.strikes} refused messages in a row"
             fx.extend(self._close(c, code, CloseCode.POLICY, reason, answer=False))
         return fx
+
+    def _named(self, data: bytes | str) -> dict[str, Any] | None:
+        """The message of a frame refused for its rate, named by its type and route id
+        (``{"type": "contact_text", "post_id": ...}``), so that its sender settles what waits
+        for it at once (a contact message: not delivered); None for a frame that does not
+        decode or a message without a route id. Decoding costs what an accepted frame's does,
+        for at most ``max_strikes`` refused frames in a row."""
+        try:
+            msg = wire.decode(data, max_size=self.max_message_size).message
+        except wire.DecodeError:
+            return None
+        route = msg.ROUTE
+        if route is None:
+            return None
+        key = getattr(msg, route, None)
+        return {"type": msg.TYPE, route: key} if isinstance(key, str) else None
 
     def _expired(self, c: Connection, now: float) -> bool:
         identity = c.identity

@@ -3,7 +3,9 @@
 Theory of operation
 -------------------
 Every input of :class:`~rtcstate.hub.Hub` returns a list of effects, in the order the adapter
-carries them out: :class:`Deliver` (send an envelope on a connection), :class:`CloseConnection`
+carries them out: :class:`Deliver` (send an envelope on a connection), :class:`Fanout` (send
+one envelope on many connections: a coalesced presence flush to a group's subscribers, one
+effect however many they are, so the adapter encodes the frame once), :class:`CloseConnection`
 (close one, with a websocket close code from :class:`CloseCode` and a reason in words),
 :class:`Log` (one structured log line: registrations, refusals and closes with their reason)
 and :class:`~rtcstate.effects.Drop` (an input ignored on purpose, its reason a :class:`HubDrop`).
@@ -33,12 +35,14 @@ __all__ = [
     "CloseConnection",
     "Deliver",
     "Directory",
+    "Fanout",
     "Forward",
     "ForwardKind",
     "HubDrop",
     "HubEffect",
     "Log",
     "SourceCount",
+    "delivers",
 ]
 
 
@@ -87,6 +91,35 @@ class Deliver:
     conn: str
     envelope: wire.Envelope
     frame: bytes | None = attrs.field(default=None, eq=False, repr=False)
+
+
+@attrs.frozen(slots=True)
+class Fanout:
+    """Send ``envelope`` on every connection of ``conns`` (each at most once), the same
+    frame to all: for each of them it comes after what the effects before this one sent it
+    and before what the effects after it send (as if it were one :class:`Deliver` per
+    connection, in its place). An adapter encodes ``envelope`` once and skips the
+    connections it no longer holds (closed meanwhile, or closing)."""
+
+    conns: tuple[str, ...]
+    envelope: wire.Envelope
+
+    def delivers(self) -> list[Deliver]:
+        """The same, as one :class:`Deliver` per connection (for adapters and tests that
+        take deliveries one by one)."""
+        env = self.envelope
+        return [Deliver(conn, env) for conn in self.conns]
+
+
+def delivers(fx: list[HubEffect]) -> list[HubEffect]:
+    """``fx`` with every :class:`Fanout` replaced by its :class:`Deliver` effects, in place."""
+    out: list[HubEffect] = []
+    for e in fx:
+        if type(e) is Fanout:
+            out.extend(e.delivers())
+        else:
+            out.append(e)
+    return out
 
 
 @attrs.frozen(slots=True)
@@ -192,5 +225,7 @@ class SourceCount:
     count: int
 
 
-HubEffect = Deliver | CloseConnection | Log | Drop | Forward | Directory | Admit | SourceCount
+HubEffect = (
+    Deliver | Fanout | CloseConnection | Log | Drop | Forward | Directory | Admit | SourceCount
+)
 """What a :class:`~rtcstate.hub.Hub` asks its adapter to do."""

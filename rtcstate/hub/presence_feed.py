@@ -8,8 +8,10 @@ and for its contact subscribers. :func:`flush`, run by the hub's ``tick`` every
 ``presence_interval`` seconds, tells every subscriber of each marked group the group's changes
 in ``PresenceBatch(group=...)`` messages (one per group per flush unless the changes exceed a
 frame: every device of each user still in the group, and the users who left it); the same
-envelope goes to every subscriber, so a flush costs one delivery per subscriber per changed
-group, however many joins and leaves happened in the interval. Contact subscribers get their
+envelope goes to every subscriber in one :class:`~rtcstate.hub.effects.Fanout` (the group's
+subscribers, copied), so a flush costs the hub one effect per changed group and the adapter
+one encoding and one queued frame per subscriber, however many joins and leaves happened in
+the interval. Contact subscribers get their
 contacts' changes in one ``PresenceBatch`` (``group`` None) per flush.
 
 Initial presence is owed, not sent: subscribing queues a :class:`~rtcstate.hub.presence.
@@ -27,11 +29,10 @@ frame), so the client sees each user's full device list at once.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Final
+from collections.abc import Iterable, Iterator, Mapping
 
 from rtcstate import wire
-from rtcstate.hub.effects import Deliver, HubEffect
+from rtcstate.hub.effects import Deliver, Fanout, HubEffect
 from rtcstate.hub.presence import ConnPresence, Presence
 
 __all__ = ["delta_batches", "feed", "flush"]
@@ -40,6 +41,8 @@ __all__ = ["delta_batches", "feed", "flush"]
 _OVERHEAD = 112
 #: a group this small (or smaller) is listed at once when subscribed to
 SMALL_GROUP = 64
+#: names :func:`feed` measures at once
+_CHUNK = 32
 
 
 def delta_batches(
@@ -92,7 +95,7 @@ def flush(
             else:
                 left.append(user)
         for msg in delta_batches(group, present, left, max_bytes):
-            _deliver_to_all(fx, subs, wire.Envelope(msg))  # one envelope for every subscriber
+            fx.append(Fanout(tuple(subs), wire.Envelope(msg)))  # one effect, one frame
     dirty_users, presence.dirty_users = presence.dirty_users, {}
     per_conn: dict[str, tuple[list[list[str]], list[str]]] = {}
     for user in dirty_users:
@@ -110,25 +113,6 @@ def flush(
         fx.extend(Deliver(conn, wire.Envelope(m)) for m in delta_batches(None, present, left,
                                                                          max_bytes))  # fmt: skip
     return fx
-
-
-_new: Final = object.__new__
-_set_conn: Final[Callable[[Deliver, str], None]] = Deliver.__dict__["conn"].__set__
-_set_envelope: Final[Callable[[Deliver, wire.Envelope], None]] = Deliver.__dict__[
-    "envelope"
-].__set__
-
-
-def _deliver_to_all(fx: list[HubEffect], conns: Iterable[str], env: wire.Envelope) -> None:
-    """``Deliver(conn, env)`` for every connection, built through the slots: a flush to a
-    group of 10,000 subscribers builds 10,000 of them, and skipping ``Deliver.__init__`` (with
-    its ``object.__setattr__`` per field) makes that about 40 % cheaper."""
-    append = fx.append
-    for conn in conns:
-        d = _new(Deliver)
-        _set_conn(d, conn)
-        _set_envelope(d, env)
-        append(d)
 
 
 def feed(
@@ -160,32 +144,61 @@ def feed(
                 break
             job.names = list(members)
         names = job.names
-        present: list[list[str]] = []
         flat: list[str] = []
         used = 0
         limit = min(max_bytes // 2, budget - sent)  # about one frame's worth per batch
         live = presence.members.get(group, {}) if group is not None else mine.contacts
-        pos, end = job.pos, len(names)
+        first, end = job.pos, len(names)
+        pos = first
         while pos < end and used < limit:
-            user = names[pos]
-            pos += 1
-            devs = users.get(user)
-            if not devs or user not in live or (len(devs) == 1 and own in devs):
+            # a chunk of names at once, measured in one go; the chunk where the budget ends
+            # is walked again name by name (so a batch stops where it would one by one)
+            stop = min(end, pos + _CHUNK)
+            mark = len(flat)
+            for user in names[pos:stop]:
+                devs = users.get(user)
+                if devs and user in live and not (len(devs) == 1 and own in devs):
+                    flat.extend(devs)
+            added = len(flat) - mark
+            cost = len("".join(flat[mark:]).encode()) + 3 * added
+            if used + cost < limit:
+                used += cost
+                pos = stop
                 continue
-            listed = list(devs)
-            present.append(listed)
-            flat.extend(listed)
-            for address in listed:
-                used += len(address.encode()) + 3
+            del flat[mark:]
+            while pos < stop and used < limit:
+                user = names[pos]
+                pos += 1
+                devs = users.get(user)
+                if not devs or user not in live or (len(devs) == 1 and own in devs):
+                    continue
+                flat.extend(devs)
+                for address in devs:
+                    used += len(address.encode()) + 3
         job.pos = pos
         room = max_bytes - _OVERHEAD - (0 if group is None else len(group.encode()))
-        if present and used <= room:
+        if flat and used <= room:
             # what delta_batches would say, without measuring every name again: one batch
             fx.append(Deliver(conn, wire.Envelope(wire.PresenceBatch(flat, group, []))))
-        else:
+        elif flat:  # more than a frame: split, each user's devices kept together
+            present = [list(devs) for devs in _listed(names[first:pos], users, live, own)]
             for msg in delta_batches(group, present, [], max_bytes):
                 fx.append(Deliver(conn, wire.Envelope(msg)))
         sent += max(used, 1)
         if job.pos >= len(names):
             jobs.popleft()
     return fx
+
+
+def _listed(
+    names: Iterable[str],
+    users: Mapping[str, Mapping[str, str]],
+    live: Mapping[str, object],
+    own: str | None,
+) -> Iterator[Mapping[str, str]]:
+    """The device lists :func:`feed` sends of ``names``: online, still in ``live``, and not
+    the connection's own address when it is its user's only device."""
+    for user in names:
+        devs = users.get(user)
+        if devs and user in live and not (len(devs) == 1 and own in devs):
+            yield devs

@@ -104,7 +104,7 @@ from rtcstate.effects import (
     Send,
     StartTimer,
 )
-from rtcstate.hub import CloseConnection, Deliver, Hub, HubEffect
+from rtcstate.hub import CloseConnection, Deliver, Hub, HubEffect, delivers
 from rtcstate.ids import IdSource, SplitMix64
 from rtcstate.media import (
     MediaEvent,
@@ -628,6 +628,7 @@ class SimNetwork:
         self._hub_effects(effects, None)
 
     def _hub_effects(self, effects: list[HubEffect], received: wire.Message | None) -> None:
+        effects = delivers(effects)  # a presence flush's Fanout: one Deliver per connection
         copies = sum(
             1 for e in effects if isinstance(e, Deliver) and e.envelope.message is received
         )

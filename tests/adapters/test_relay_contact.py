@@ -5,6 +5,7 @@ tenant, oversized user data)."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from adaptertools import FAST, WAIT, run, until
@@ -96,6 +97,43 @@ def test_contact_messaging_and_user_data_between_two_agents() -> None:
             assert [c.id for c in bob.get_contacts_array("default")] == ["alice"]
             assert [c.id for c in bob.get_contacts_array()] == ["alice"]
             assert bob.get_contacts_array("team") == []
+            await ua_a.unregister()
+            await ua_b.unregister()
+
+    run(main, limit=30.0)
+
+
+def test_a_message_refused_for_the_rate_limit_fails_at_once() -> None:
+    """A burst of messages over the relay's rate limit: each refused one raises
+    ContactMessageError 0 (ERROR_OTHER) and fires ``messageNotDelivered`` at once, not at the
+    10 s timeout; the others reach bob."""
+
+    async def main() -> None:
+        hub = Hub(rate_limit=1.0, rate_burst=12.0, identity_rate_limit=None,
+                  source_rate_limit=None)  # fmt: skip
+        async with await serve("127.0.0.1", 0, hub=hub) as relay:
+            ua_a, ua_b = UserAgent("alice", options=FAST), UserAgent("bob", options=FAST)
+            alice = await ua_a.register(relay.url, timeout=WAIT)
+            bob = await ua_b.register(relay.url, timeout=WAIT)
+            heard: list[Any] = []
+            bob.get_or_create_contact("alice").on("message", heard.append)
+            to_bob = alice.get_or_create_contact("bob")
+            missed: list[Any] = []
+            to_bob.on("messageNotDelivered", missed.append)
+            loop = asyncio.get_running_loop()
+            start = loop.time()
+            outcomes = await asyncio.gather(
+                *(to_bob.send_message(f"m{i}") for i in range(16)), return_exceptions=True
+            )
+            spent = loop.time() - start
+            failed = [o for o in outcomes if isinstance(o, BaseException)]
+            assert failed and all(isinstance(o, ContactMessageError) for o in failed)
+            assert all(o.code is ErrorNumber.ERROR_OTHER for o in failed)  # type: ignore[union-attr]
+            assert spent < 3.0  # answered by the relay, not by the 10 s timeout
+            await until(lambda: len(missed) == len(failed), WAIT)
+            assert all(m["error"]["code"] == 0 for m in missed)
+            delivered = [o for o in outcomes if not isinstance(o, BaseException)]
+            assert sorted(m["uuid"] for m in heard) == sorted(delivered)
             await ua_a.unregister()
             await ua_b.unregister()
 
