@@ -860,9 +860,14 @@ class Call:
             # the relay stamps senders: only the far side's user may act on this call (ids
             # are guessable; a third party must not answer, renegotiate or end it)
             return [Drop(CallDrop.STRANGER, f"{msg.TYPE} from {sender} for {self.call_id}")]
-        fx: list[Effect] = []
-        if self.state is not CallState.RINGING:  # the hot path: one generic dispatch
-            _SPEC.deliver(self, type(msg), msg, fx, now, msg=msg, sender=sender)
+        state = self.state
+        if state is not CallState.RINGING:  # the hot path: the pair's compiled step
+            fx: list[Effect] = []
+            step = _STEPS[id(state)].get(type(msg))
+            if step is None:
+                _SPEC.undeclared(fx, type(msg), state)
+            else:
+                step(self, msg, fx, now, msg, sender)
             return fx
         return self._deliver(type(msg), msg, now, sender)
 
@@ -1719,7 +1724,7 @@ class Call:
         # the hot path of a call's messages: straight to the negotiation's dispatch (a
         # candidate gives effects and drops only, no decision)
         neg = self._neg or self._negotiation()
-        _NEGOTIATION.deliver(neg, wire.Candidate, msg, fx, now, msg=msg)
+        _CANDIDATE_STEPS[id(neg.state)](neg, msg, fx, now, msg)
 
     def _far_media_state(self, fx: list[Effect], now: float, msg: Any = None, **_: Any) -> None:
         code = _DISTANT_ICE.get(msg.ice_state)
@@ -1839,7 +1844,12 @@ def _is_reason(value: str) -> bool:
 
 
 _SPEC = spec_of(Call)
-_NEGOTIATION = spec_of(Negotiation)
+#: the compiled steps of a message for the call (``deliver(..., msg=, sender=)``)
+_STEPS = _SPEC.steps("msg", "sender")
+#: a candidate's step in each negotiation state (``deliver(..., msg=)``): declared in all
+_CANDIDATE_STEPS = {
+    state: row[wire.Candidate] for state, row in spec_of(Negotiation).steps("msg").items()
+}
 
 
 def _inputs(kw: dict[str, Any]) -> dict[str, Any]:

@@ -72,6 +72,7 @@ from rtcstate.codes import ErrorNumber
 from rtcstate.drops import DropReason
 from rtcstate.effects import Drop
 from rtcstate.errors import InvalidStateError
+from rtcstate.machine_steps import Step, check_names, rows_step
 
 __all__ = [
     "ILLEGAL",
@@ -326,6 +327,7 @@ class MachineSpec:
         self.routes = self._compile_routes()
         # keyed by id(): an Enum's __hash__ is a Python-level call, id() is not
         self._by_state = {id(s): r for s, r in self.routes.items()}
+        self._steps: dict[tuple[str, ...], dict[int, dict[object, Step]]] = {}
 
     # --- construction -------------------------------------------------------------------------
 
@@ -570,6 +572,7 @@ class MachineSpec:
         }
         clone.routes = clone._compile_routes()
         clone._by_state = {id(s): r for s, r in clone.routes.items()}
+        clone._steps = {}
         return clone
 
     # --- run time -----------------------------------------------------------------------------
@@ -661,6 +664,62 @@ class MachineSpec:
             return True
         return False
 
+    def steps(self, *names: str) -> dict[int, dict[object, Step]]:
+        """The compiled steps of every declared input, ``{id(state): {input key: step}}``, for
+        callers passing the keywords ``names`` (see :mod:`rtcstate.machine_steps`).
+
+        ``steps(*names)[id(obj.state)][key](obj, value, fx, now, *values)`` does what
+        ``deliver(obj, key, value, fx, now, **dict(zip(names, values)))`` does, and returns the
+        same; a key without a step (not declared) is :meth:`undeclared`'s. Compiled once per
+        convention and cached.
+        """
+        compiled = self._steps.get(names)
+        if compiled is None:
+            check_names(names)
+            compiled = {
+                id(state): {
+                    key: self._step(state, key, outcome, names) for key, outcome in row.items()
+                }
+                for state, row in self.routes.items()
+            }
+            self._steps[names] = compiled
+        return compiled
+
+    def undeclared(self, fx: list[Any], key: object, state: enum.Enum) -> bool:
+        """What :meth:`deliver` does for an input ``key`` with no route at all: a ``Drop``."""
+        fx.append(Drop(self.unexpected, _describe(key, state)))
+        return False
+
+    def _step(self, state: enum.Enum, key: object, outcome: Any, names: tuple[str, ...]) -> Step:
+        if type(outcome) is tuple:
+            label = f"{self.name}.{state.name}.{_key_name(key)}"
+            return rows_step(outcome, names, self.trigger_keyword, label)
+        if type(outcome) is _Pick:
+            field = outcome.field
+            picks = {v: self._step(state, key, o, names) for v, o in outcome.outcomes.items()}
+            other = (
+                None
+                if outcome.otherwise is None
+                else self._step(state, key, outcome.otherwise, names)
+            )
+            unexpected = self.unexpected
+
+            def pick(obj: Any, value: Any, fx: list[Any], now: float, *args: Any) -> bool:
+                chosen = picks.get(getattr(value, field), other)
+                if chosen is None:
+                    fx.append(Drop(unexpected, _describe(key, state)))
+                    return False
+                return chosen(obj, value, fx, now, *args)
+
+            return pick
+        drop = outcome
+
+        def refuse(obj: Any, value: Any, fx: list[Any], now: float, *args: Any) -> bool:
+            fx.append(drop)
+            return False
+
+        return refuse
+
     def outcome(self, state: enum.Enum, key: object, value: object = None) -> str | Drop:
         """What input ``key`` (with ``value`` for a classified one) does in ``state``: the
         trigger whose rows run, or the ``Drop`` it gives."""
@@ -750,8 +809,11 @@ class MachineSpec:
 
 
 def _describe(key: object, state: enum.Enum) -> str:
-    name = key.__name__ if isinstance(key, type) else str(key)
-    return f"{name} in state {state.name}"
+    return f"{_key_name(key)} in state {state.name}"
+
+
+def _key_name(key: object) -> str:
+    return key.__name__ if isinstance(key, type) else str(key)
 
 
 _T = TypeVar("_T", bound=type)

@@ -1277,6 +1277,18 @@ def decode(data: bytes | str, *, max_size: int = DEFAULT_MAX_SIZE) -> Envelope:
     try:
         obj = _parse(data, max_size)
         try:
+            # the hot path, _build's first checks inlined: an object of this version and of a
+            # known type goes straight to its class's generated builder; anything else is
+            # _build's (which reports the first problem, in its order)
+            if type(obj) is dict:
+                get = obj.get
+                v = get("v")
+                if type(v) is int and v == PROTOCOL_VERSION:
+                    wire_type = get("type")
+                    if type(wire_type) is str:
+                        spec = _SPECS.get(wire_type)
+                        if spec is not None:
+                            return spec.build(obj, get)
             return _build(obj)
         except DecodeError:
             if not _stdlib_active:

@@ -2,9 +2,18 @@
 
     .venv/bin/python tools/core_figures.py            # all three, as Markdown tables
     .venv/bin/python tools/core_figures.py --only lines,tables,imports
+    .venv/bin/python tools/core_figures.py --only lines --before 35d727c   # lines then and now
 
 *Lines* per module of ``rtcstate/``: every line of the file, and its code lines (neither blank
 nor a comment; docstrings count as code).
+
+*Lines before and after* (``--before REV``): per module of ``rtcstate/`` at git revision
+``REV`` (``git show REV:path``), its lines then and the lines of what holds it now. A module
+that moved is counted with its successors (:data:`SUCCESSORS`: the old ``transfer.py`` against
+``transfer/*``, ``session.py`` against ``session*.py``, ``codes.py`` against ``codes.py`` and
+``vocab/*``, ``hub.py`` against ``hub/*``); a module that kept its path is compared with itself;
+a module with no successor shows no lines after; a module that did not exist at ``REV`` and
+belongs to no row above is new (no lines before).
 
 *Decisions in tables*, per machine of :func:`rtcstate.diagrams.load_all`. A table decision is
 one declared row (a (state, trigger) pair with its condition, destination and callbacks) or one
@@ -25,7 +34,9 @@ from __future__ import annotations
 
 import argparse
 import ast
+import fnmatch
 import inspect
+import subprocess
 import sys
 import textwrap
 from pathlib import Path
@@ -49,6 +60,60 @@ def line_counts() -> list[tuple[str, int, int]]:
         lines = path.read_text(encoding="utf-8").splitlines()
         code = sum(1 for line in lines if line.strip() and not line.lstrip().startswith("#"))
         rows.append((_module(path), len(lines), code))
+    return rows
+
+
+#: Old module path -> the patterns (relative to the repository) of the modules holding it now.
+SUCCESSORS: dict[str, tuple[str, ...]] = {
+    "rtcstate/transfer.py": ("rtcstate/transfer/*.py",),
+    "rtcstate/session.py": ("rtcstate/session.py", "rtcstate/session_*.py"),
+    "rtcstate/codes.py": ("rtcstate/codes.py", "rtcstate/vocab/*.py"),
+    "rtcstate/hub.py": ("rtcstate/hub/*.py",),
+}
+
+
+def _git(root: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", "-C", str(root), *args], check=True, capture_output=True, text=True
+    ).stdout
+
+
+def _line_count(text: str) -> int:
+    return len(text.splitlines())
+
+
+def lines_before_after(
+    rev: str, root: Path | None = None, successors: dict[str, tuple[str, ...]] | None = None
+) -> list[tuple[str, int | None, int | None]]:
+    """(module, lines at ``rev``, lines now) per module of ``root/rtcstate`` (default: this
+    repository's working tree), moved modules grouped with their successors (label
+    ``old -> patterns``); None where there is none."""
+    root = ROOT if root is None else root
+    moves = SUCCESSORS if successors is None else successors
+    old = [
+        p
+        for p in _git(root, "ls-tree", "-r", "--name-only", rev, "--", "rtcstate").splitlines()
+        if p.endswith(".py")
+    ]
+    now = {
+        path.relative_to(root).as_posix(): _line_count(path.read_text(encoding="utf-8"))
+        for path in sorted((root / "rtcstate").rglob("*.py"))
+    }
+    claimed: set[str] = set()
+    rows: list[tuple[str, int | None, int | None]] = []
+    for path in sorted(old):
+        before = _line_count(_git(root, "show", f"{rev}:{path}"))
+        patterns = moves.get(path)
+        if patterns is None:
+            after = now.get(path)
+            claimed.add(path)
+            rows.append((path, before, after))
+            continue
+        held = [p for p in now if any(fnmatch.fnmatchcase(p, pat) for pat in patterns)]
+        claimed.update(held)
+        total = sum(now[p] for p in held) if held else None
+        rows.append((f"{path} -> {', '.join(patterns)}", before, total))
+    rows.extend((path, None, lines) for path, lines in now.items() if path not in claimed)
     return rows
 
 
@@ -128,8 +193,24 @@ def layers(graph: dict[str, set[str]]) -> dict[str, int]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", default="lines,tables,imports")
-    chosen = parser.parse_args(argv).only.split(",")
-    if "lines" in chosen:
+    parser.add_argument("--before", metavar="REV", help="lines per module at REV and now")
+    args = parser.parse_args(argv)
+    chosen = args.only.split(",")
+    if "lines" in chosen and args.before:
+        moved = lines_before_after(args.before)
+        print(f"| module (at {args.before} -> now) | lines before | lines after |")
+        print("|---|---|---|")
+        for label, before, after in moved:
+            old, _, new = label.partition(" -> ")
+            name = f"`{old}`"
+            if new:
+                name += " -> " + ", ".join(f"`{p}`" for p in new.split(", "))
+            print(f"| {name} | {'—' if before is None else before} | "
+                  f"{'—' if after is None else after} |")  # fmt: skip
+        total_before = sum(b for _, b, _ in moved if b is not None)
+        total_after = sum(a for _, _, a in moved if a is not None)
+        print(f"| **total** | **{total_before}** | **{total_after}** |\n")
+    elif "lines" in chosen:
         rows = line_counts()
         print("| module | lines | code lines |\n|---|---|---|")
         for module, lines, code in rows:
