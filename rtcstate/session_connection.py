@@ -384,6 +384,8 @@ class SessionConnection:
     attempt: int = 0
     lost_at: float | None = None
     ping_seq: int = 0
+    #: the seq of the oldest ping still unanswered (its pong timer runs; a later ping keeps it)
+    pong_from: int = 0
     #: index in ``config.targets`` of the relay in use (or being tried)
     target: int = 0
 
@@ -462,7 +464,12 @@ class SessionConnection:
     def _send_ping(self, fx: list[Effect], now: float, **_: Any) -> None:
         self.ping_seq += 1
         fx.append(Send(None, wire.Ping(seq=self.ping_seq)))
-        fx.append(StartTimer(SessionTimer.PONG.value, now + self.config.keepalive_timeout))
+        if not self._armed(SessionTimer.PONG):
+            # a ping sent while an earlier one is unanswered (``keepalive_interval`` at most
+            # ``keepalive_timeout``) leaves the earlier deadline running: whatever order the
+            # adapter fires two timers due at once in, a lost pong is noticed in time
+            self.pong_from = self.ping_seq
+            fx.append(StartTimer(SessionTimer.PONG.value, now + self.config.keepalive_timeout))
         self._start_keepalive(fx, now)
 
     def _answer_ping(
@@ -474,7 +481,7 @@ class SessionConnection:
     def _awaited_pong(self, fx: list[Effect], now: float, msg: Any = None, **_: Any) -> bool:
         return (
             isinstance(msg, wire.Pong)
-            and msg.seq == self.ping_seq
+            and self.pong_from <= msg.seq <= self.ping_seq
             and self._armed(SessionTimer.PONG)
         )
 

@@ -194,6 +194,26 @@ def test_keepalive_ping_pong_and_dead_server_detection() -> None:
     assert "session:keepalive" not in s.armed_timers()
 
 
+@pytest.mark.parametrize("answered", [None, 1, 2])
+def test_a_ping_sent_while_one_is_unanswered_keeps_the_first_deadline(answered: int | None) -> None:
+    """``keepalive_interval`` at most ``keepalive_timeout``: the second ping does not push the
+    pong deadline back (a lost pong is noticed whatever order two timers due at once fire in),
+    and a pong to either outstanding ping is the awaited one."""
+    s = connected(make(keepalive_interval=5.0, keepalive_timeout=10.0))
+    fx = s.timer_fired("session:keepalive", 5.0)
+    assert StartTimer("session:pong", 15.0) in fx
+    fx = s.timer_fired("session:keepalive", 10.0)
+    assert Send(None, wire.Ping(seq=2)) in fx
+    assert not any(isinstance(e, StartTimer) and e.timer_id == "session:pong" for e in fx)
+    if answered is None:  # nothing answered: lost at the first ping's deadline
+        fx = s.timer_fired("session:pong", 15.0)
+        assert fx[0] == CloseTransport()
+        assert s.state is SessionState.DISCONNECTED
+    else:
+        assert s.receive(server(wire.Pong(seq=answered)), 12.0) == [CancelTimer("session:pong")]
+        assert s.state is SessionState.CONNECTED
+
+
 def test_server_ping_gets_a_pong() -> None:
     s = connected()
     assert s.receive(server(wire.Ping(seq=7)), 1.0) == [Send(None, wire.Pong(seq=7))]
