@@ -18,7 +18,11 @@ can feed the initial presence it owes as the client reads; after each step of th
 writer yields to the loop, so a newcomer's list of 10,000 names never holds the loop in one
 go); :class:`~rtcstate.hub.Fanout` (a presence flush to a group's subscribers) is encoded
 once and the same frame queued on each of its connections, as a Deliver each would be (in
-order, bytes counted, closing connections skipped); :class:`~rtcstate.hub.CloseConnection`
+order, bytes counted, closing connections skipped); one to more than 1,024 connections, on a
+relay holding more than that many websockets, goes out in slices of 1,024, the loop serving
+the others in between (a connection sent anything
+meanwhile, or closed, gets the fan-out's frame first, so each connection's order is the
+effects' order); :class:`~rtcstate.hub.CloseConnection`
 queues a close (the hub's code and reason) behind what is already queued; :class:`~rtcstate.
 hub.Log` is one structured log line (``INFO``); ``Drop`` is logged at debug level. Every
 decision (who may register, presence, routing, forks, every limit) is the hub's; the
@@ -51,6 +55,7 @@ and the relay's own drain closes.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import itertools
 import logging
@@ -158,6 +163,9 @@ class Relay:
         self.draining = False
         self._started = 0.0
         self._left: asyncio.Event | None = None  # set when the last connection left a drain
+        #: fan-outs larger than ``_FANOUT_SLICE`` still going out, oldest first
+        self._fans: collections.deque[_Fan] = collections.deque()
+        self._fanning: asyncio.Task[None] | None = None
         #: carries a cluster hub's ``Forward`` and ``Directory`` effects to the other nodes
         #: (set by ``rtcstate_cluster.ClusterLink``; a hub alone returns none)
         self.cluster: Callable[[Forward | Directory | Admit | SourceCount], None] | None = None
@@ -252,16 +260,20 @@ class Relay:
         if server is None:
             return
         ticker, self._ticker = self._ticker, None
+        fanning, self._fanning = self._fanning, None
+        self._fans.clear()
         # everything is stopped before the first await: a close cancelled midway leaves
-        # neither the ticker nor the listening socket behind
-        if ticker is not None:
-            ticker.cancel()
+        # neither the ticker, the slicing task nor the listening socket behind
+        for task in (ticker, fanning):
+            if task is not None:
+                task.cancel()
         server.close(close_connections=True, code=GOING_AWAY, reason="relay shutting down")
         try:
             await server.wait_closed()
         finally:
-            if ticker is not None:
-                await asyncio.gather(ticker, return_exceptions=True)
+            for task in (ticker, fanning):
+                if task is not None:
+                    await asyncio.gather(task, return_exceptions=True)
 
     async def __aenter__(self) -> Relay:
         return self
@@ -322,10 +334,17 @@ class Relay:
                     last = (e.envelope, data)
                 self._queue(e.conn, peer, data, e.envelope)
             elif type(e) is Fanout:
-                self._fanout(e)
+                if not self._fans and (
+                    len(e.conns) <= _FANOUT_SLICE or len(peers) <= _FANOUT_SLICE
+                ):  # (the connections it holds are what a fan-out costs the relay)
+                    self._fanout(e)
+                else:
+                    self._slice(e)
             elif type(e) is CloseConnection:
                 peer = self._peers.get(e.conn)
                 if peer is not None and not peer.closing:
+                    if self._fans:
+                        self._pull(e.conn, peer)  # what a fan-out owes it goes before the close
                     peer.closing = True
                     if peer.queued > self.hub.max_queue_bytes:  # it does not read: drop it all
                         _discard(peer)
@@ -364,8 +383,22 @@ class Relay:
                     peer.queue.put_nowait(frame)
 
     def _queue(self, conn: str, peer: _Peer, data: bytes, env: wire.Envelope) -> None:
-        """Queue the encoded ``env`` on ``peer`` (written at the end of this turn with what
-        follows, or behind what its writer has yet to send) and report its backlog to the hub."""
+        """Queue the encoded ``env`` on ``peer``'s writer and report its backlog to the hub
+        (after the frames of the fan-outs still going out that it has not been sent yet)."""
+        if self._fans:
+            self._pull(conn, peer)
+        self._put(conn, peer, data, env)
+
+    def _pull(self, conn: str, peer: _Peer) -> None:
+        """Queue on ``peer`` now the frame of each fan-out in slices that has not reached it
+        (oldest first): what it is sent next stays behind them, as in the effects' order."""
+        for fan in self._fans:
+            if conn in fan.left:
+                fan.left.discard(conn)
+                if not peer.closing:
+                    self._put(conn, peer, fan.data, fan.envelope)
+
+    def _put(self, conn: str, peer: _Peer, data: bytes, env: wire.Envelope) -> None:
         if peer.queue.empty():  # written at the end of this turn, with what follows
             if not peer.pending:
                 if not self._dirty:
@@ -400,6 +433,31 @@ class Relay:
             if data is None:
                 data = wire.encode_envelope(env)
             self._queue(conn, peer, data, env)
+
+    def _slice(self, e: Fanout) -> None:
+        """A large fan-out (a flush to 10,000 subscribers): queued ``_FANOUT_SLICE``
+        connections at a time by :meth:`_fan_out_slices`, the loop serving the others between
+        slices; a connection sent anything meanwhile gets the fan-out's frame first."""
+        fan = _Fan(e.conns, wire.encode_envelope(e.envelope), e.envelope)
+        self._fans.append(fan)
+        if self._fanning is None or self._fanning.done():
+            self._fanning = asyncio.get_running_loop().create_task(self._fan_out_slices())
+
+    async def _fan_out_slices(self) -> None:
+        peers, fans = self._peers, self._fans
+        while fans:
+            fan = fans[0]
+            end = min(len(fan.conns), fan.pos + _FANOUT_SLICE)
+            for conn in fan.conns[fan.pos : end]:
+                if conn in fan.left:
+                    fan.left.discard(conn)
+                    peer = peers.get(conn)
+                    if peer is not None and not peer.closing:
+                        self._put(conn, peer, fan.data, fan.envelope)
+            fan.pos = end
+            if (end >= len(fan.conns) or not fan.left) and fans and fans[0] is fan:
+                fans.popleft()  # reached every connection (by the slices or pulled forward)
+            await asyncio.sleep(0)
 
     def apply(self, effects: list[HubEffect]) -> None:
         """Carry out effects of the hub computed outside the relay (inputs from other nodes)."""
@@ -453,6 +511,26 @@ class Relay:
             await asyncio.sleep(delay)
             self.reload_revocations()
             self._apply(self.hub.tick(loop.time()))
+
+
+#: connections a :class:`~rtcstate.hub.Fanout` is queued on at once; a larger one goes out in
+#: slices of this many, the loop serving the others (a newcomer's registration) in between,
+#: when the relay holds more websockets than this (else queuing it at once costs little)
+_FANOUT_SLICE = 1024
+
+
+class _Fan:
+    """A fan-out going out in slices: its frame, encoded once, and the connections it has not
+    reached yet (``left``; ``pos``: how far the slices walked ``conns``)."""
+
+    __slots__ = ("conns", "data", "envelope", "left", "pos")
+
+    def __init__(self, conns: tuple[str, ...], data: bytes, envelope: wire.Envelope) -> None:
+        self.conns = conns
+        self.data = data
+        self.envelope = envelope
+        self.left = set(conns)
+        self.pos = 0
 
 
 #: frames written to a socket at once, at most (a batch is one ``send`` system call)

@@ -8,7 +8,8 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from adaptertools import run
+import rtcstate_asyncio.relay as relay_module
+from adaptertools import run, until
 from rtcstate_asyncio import serve
 from securitytools import WAIT, recv, register
 from websockets.asyncio.client import ClientConnection, connect
@@ -30,7 +31,15 @@ async def _numbers(ws: ClientConnection, count: int) -> list[int]:
     return got
 
 
-def test_a_fanout_reaches_each_connection_once_in_order_among_its_other_frames() -> None:
+@pytest.mark.parametrize("sliced", [False, True])
+def test_a_fanout_reaches_each_connection_once_in_order_among_its_other_frames(
+    sliced: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``sliced``: every fan-out goes out one connection at a time (as one to 10,000 does
+    1,024 at a time), the frames sent to a connection meanwhile pulling it forward."""
+    if sliced:
+        monkeypatch.setattr(relay_module, "_FANOUT_SLICE", 1)
+
     async def test() -> None:
         async with await serve("127.0.0.1", 0, hub=Hub(register_rate=None)) as relay:
             clients = [await connect(relay.url, proxy=None, open_timeout=WAIT) for _ in range(3)]
@@ -49,9 +58,11 @@ def test_a_fanout_reaches_each_connection_once_in_order_among_its_other_frames()
                         own = wire.Envelope(wire.ContactMessage(2 * n + 1, conn), None, "hub/x")
                         effects.append(Deliver(conn, own))
                 relay.apply(effects)  # queued at once, before any writer runs
+                assert bool(relay._fans) == sliced
                 for ws in clients:
                     assert await _numbers(ws, 2 * ROUNDS) == list(range(2 * ROUNDS))
                 assert relay.metrics.sent - sent_before == 3 * 2 * ROUNDS
+                await until(lambda: not relay._fans)  # every slice walked, the task done
             finally:
                 for ws in clients:
                     await ws.close()
