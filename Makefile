@@ -63,8 +63,13 @@ imports: $(STAMP)
 	$(BIN)/lint-imports
 
 # pytest exits 5 when it collected no test: that is a failure here, like any non-zero code.
+# Two workers (pytest-xdist): most of the suite's wall time is spent waiting (sockets, timers,
+# subprocesses), and every test is safe in parallel (ports chosen by the OS, one redis-server and
+# one Chromium per worker, files under tmp_path); the real-media tests stay together on one
+# worker (tests/conftest.py, MEDIA). PYTEST_WORKERS=0 runs the suite in one process.
+PYTEST_WORKERS ?= 2
 pytest: $(STAMP)
-	$(BIN)/python -m pytest; code=$$?; \
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup; code=$$?; \
 	if [ $$code -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; \
 	exit $$code
 

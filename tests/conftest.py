@@ -1,4 +1,5 @@
-"""Fixtures shared by the whole suite: a real Redis (tests/redistools.py)."""
+"""Fixtures shared by the whole suite: a real Redis (tests/redistools.py); the tests with real
+media (aiortc calls, Chromium) in one pytest-xdist group."""
 
 from __future__ import annotations
 
@@ -19,3 +20,16 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
         yield server
     finally:
         server.stop()
+
+
+#: the tests whose real media (aiortc, Chromium) must not compete with each other for the CPU:
+#: under ``pytest -n 2 --dist loadgroup`` (``make test``) they run one after the other on one
+#: worker (a module's shared Chromium is started once), the other worker runs the rest
+MEDIA = ("tests/browser/", "tests/adapters/test_e2e_", "tests/adapters/test_aiortc_",
+         "tests/adapters/test_failover_aiortc")  # fmt: skip
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.nodeid.startswith(MEDIA):  # (node ids are relative to the repository)
+            item.add_marker(pytest.mark.xdist_group("media"))

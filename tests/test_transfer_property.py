@@ -443,8 +443,11 @@ class Sim:
                 STATS[payload["errorCode"]] += 1
 
 
+# 400 examples by default (was 1,000: 225 s on the loaded 2-core machine, the slowest test of
+# the suite); 450 of them counted 103 resumed-and-completed, 586 completed, 475 ended, 350
+# disconnects and 54 drops, ten times the floors checked below. TRANSFER_EXAMPLES=N for more.
 @settings(
-    max_examples=int(os.environ.get("TRANSFER_EXAMPLES", "1000")),
+    max_examples=int(os.environ.get("TRANSFER_EXAMPLES", "400")),
     deadline=None,
     database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
