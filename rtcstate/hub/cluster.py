@@ -26,6 +26,16 @@ across nodes unchanged; what a remote connection is sent leaves as an effect for
   chosen by the adapter through a lease) as ``ROUTE``; its notices come back as ``DELIVER``;
 * every change of a local address (registered, freed, its presence groups) is a
   :class:`~rtcstate.hub.effects.Directory` effect, for the adapter to write and publish.
+* a local user's data (``user_data_set``) also goes as ``ROUTE`` (without ``to``) to every node
+  holding an address of its tenant, whose listeners hear it there; the ringing-callee rule
+  (:mod:`~rtcstate.hub.ringwatch`) is kept by the node that routed the invite, which sees the
+  acknowledgements, answers and byes whichever node sends them;
+* with :attr:`ClusterHub.shared_limits` (the adapter's link to Redis is up), the limits per
+  identity and per source are the cluster's (:mod:`rtcstate.hub.shared`): a registration is
+  parked behind an :class:`~rtcstate.hub.effects.Admit` until :meth:`ClusterHub.admitted`, the
+  connections per source are told as :class:`~rtcstate.hub.effects.SourceCount`, and the
+  message counts per identity go out by :meth:`ClusterHub.take_usage` and come back as
+  allowances by :meth:`ClusterHub.shared_rates`.
 
 The ``from`` of everything that crosses nodes is the address the sending node verified: a
 client's own ``from`` is replaced on its node, and only nodes speak to each other. Inputs from
