@@ -343,7 +343,7 @@ class ClusterLink:
             pending.clear()
 
         admits: list[tuple[int, Admit]] = []
-        rates: tuple[int, list[tuple[str, str]]] | None = None
+        rates: list[tuple[int, list[tuple[str, str]]]] = []
         commands = 0
         n = 0
         told = 0
@@ -371,14 +371,20 @@ class ClusterLink:
                 self._rates_queued = False
                 hub = self.hub
                 usage = hub.take_usage()
-                if not usage or hub.identity_rate_limit is None:
-                    continue
-                idents = list(usage)
-                args: list[Any] = [hub.identity_rate_limit, hub.identity_rate_burst]
-                for ident in idents:
-                    args += [f"{ident[0]}\n{ident[1]}", usage[ident]]
-                rates = (commands, idents)
-                pipe.evalsha(self._rates, 0, *args)
+                for first, rate, burst in (
+                    (True, hub.identity_rate_limit, hub.identity_rate_burst),
+                    (False, hub.source_rate_limit, hub.source_rate_burst),
+                ):
+                    counted = [k for k in usage if bool(k[0]) is first]
+                    if not counted or rate is None:
+                        continue
+                    args: list[Any] = [rate, burst]
+                    for k in counted:
+                        args += [f"{k[0]}\n{k[1]}", usage[k]]
+                    rates.append((commands, counted))
+                    pipe.evalsha(self._rates, 0, *args)
+                    commands += 1
+                continue
             else:
                 assert isinstance(e, Directory)
                 told += 1
@@ -398,10 +404,9 @@ class ClusterLink:
         results = await pipe.execute()  # (failing, the admits are the hub's alone: decide_alone)
         self.published += told
         self._trip()
-        if rates is not None:
-            i, idents = rates
+        for i, counted in rates:
             left = results[i]
-            self.hub.shared_rates({k: float(t) for k, t in zip(idents, left, strict=True)})
+            self.hub.shared_rates({k: float(t) for k, t in zip(counted, left, strict=True)})
         if admits:
             now = asyncio.get_running_loop().time()
             for i, a in admits:
@@ -510,7 +515,9 @@ class ClusterLink:
         hub as its allowances)."""
         while True:
             await asyncio.sleep(self.rate_tick)
-            if not self._rates_queued and self.hub.identity_rate_limit is not None:
+            hub = self.hub
+            limited = hub.identity_rate_limit is not None or hub.source_rate_limit is not None
+            if not self._rates_queued and limited:
                 self._rates_queued = True
                 self._out.append(_RATES)
                 self._wake.set()

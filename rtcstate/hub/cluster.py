@@ -236,14 +236,15 @@ class ClusterHub(Hub):
         return fx
 
     def take_usage(self) -> dict[tuple[str, str], int]:
-        """The messages accepted per identity ``(tenant, user)`` since the last call (and 0
-        for each identity this node holds an allowance for), to add to the shared buckets."""
+        """The messages accepted per identity ``(tenant, user)`` and per source address
+        ``("", source)`` since the last call (and 0 for each one this node holds an allowance
+        for), to add to the shared buckets."""
         return self._shared.take_usage()
 
     def shared_rates(self, left: dict[tuple[str, str], float]) -> None:
-        """The tokens ``left`` in the shared buckets of the identities just reported: this
-        node's allowances until the next report."""
-        self._shared.rates(left, self.identity_rate_burst)
+        """The tokens ``left`` in the shared buckets just reported: this node's allowances
+        until the next report."""
+        self._shared.rates(left, self.identity_rate_burst, self.source_rate_burst)
 
     def source_counts(self) -> list[SourceCount]:
         """This node's open connections per source (to announce again after Redis lost them)."""
@@ -264,24 +265,28 @@ class ClusterHub(Hub):
         return [Directory(parked.tenant, parked.address, False)]
 
     def _over_rate(self, c: Connection, now: float) -> str | None:
-        ident = c.identity
-        if (
-            not self.shared_limits
-            or ident is None
-            or c.state is not ConnState.REGISTERED
-            or self.identity_rate_limit is None
-        ):
+        if not self.shared_limits or c.state is not ConnState.REGISTERED:
             return super()._over_rate(c, now)
-        key = ident.key
         shared = self._shared
-        over = (
-            super()._over_rate(c, now)
-            if shared.allowed(key)
-            else f"over {self.identity_rate_limit:g} messages/s for {ident.user} "
-            f"(burst {self.identity_rate_burst:g})"
-        )
+        ident = c.identity
+        ikey = None if ident is None or self.identity_rate_limit is None else ident.key
+        skey = None if c.source is None or self.source_rate_limit is None else ("", c.source)
+        if ikey is not None and ident is not None and not shared.allowed(ikey):
+            return (
+                f"over {self.identity_rate_limit:g} messages/s for {ident.user} "
+                f"(burst {self.identity_rate_burst:g})"
+            )
+        if skey is not None and not shared.allowed(skey):
+            return (
+                f"over {self.source_rate_limit:g} messages/s from {c.source} "
+                f"(burst {self.source_rate_burst:g})"
+            )
+        over = super()._over_rate(c, now)
         if over is None:
-            shared.accept(key)
+            if ikey is not None:
+                shared.accept(ikey)
+            if skey is not None:
+                shared.accept(skey)
         return over
 
     # --- inputs from the other nodes ------------------------------------------------------------
