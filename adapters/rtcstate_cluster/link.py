@@ -245,6 +245,9 @@ class ClusterLink:
             try:
                 await self._connect(first=False)
             except Exception as exc:  # (whatever it is, the node tries again)
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():  # (closed meanwhile)
+                    raise asyncio.CancelledError from exc
                 log.debug("node %s: Redis still unreachable (%r)", self.node, exc)
                 continue
             self.reconnects += 1
@@ -273,8 +276,9 @@ class ClusterLink:
                 while (self._out or self._flushing) and self._connected:
                     await asyncio.sleep(0.01)
         runner, self._runner = self._runner, None
-        if runner is not None:
-            await _stop([runner])
+        if runner is not None:  # cancelled once: its own clean-up stops its tasks
+            runner.cancel()
+            await asyncio.wait([runner], timeout=10.0)
         if self.relay.cluster == self._carry:
             self.relay.cluster = None
         if self._connected:
@@ -547,9 +551,10 @@ def _admit_args(node: str, a: Admit) -> list[Any]:
 
 
 async def _stop(tasks: list[asyncio.Task[None]]) -> None:
-    """Cancel ``tasks`` until every one has ended, within a bound: a cancellation that lands
-    as an ``asyncio.timeout`` around a Redis call expires may be taken for the timeout's own
-    (CPython 3.11), and the task would go on; cancelled again, it ends."""
+    """Cancel ``tasks`` (leaves: nothing below them to clean up) until every one has ended,
+    within a bound: a cancellation that lands as an ``asyncio.timeout`` around a Redis call
+    expires may be taken for the timeout's own (CPython 3.11), and the task would go on;
+    cancelled again, it ends."""
     for _ in range(50):
         pending = [t for t in tasks if not t.done()]
         if not pending:
