@@ -121,7 +121,7 @@ def _flood(hub: ClusterHub, conn: str, now: float) -> bool:
 
 
 def test_a_node_refuses_an_identity_over_its_allowance_with_the_words_of_one_hub() -> None:
-    hub = shared(identity_rate_limit=10.0, identity_rate_burst=10.0)
+    hub = shared(identity_rate_limit=10.0, identity_rate_burst=10.0, source_rate_limit=None)
     register(hub, "c1", "bob", "d")
     hub.admitted("c1", Admission(), 0.0)
     assert all(_flood(hub, "c1", 0.0) for _ in range(3))
@@ -134,6 +134,19 @@ def test_a_node_refuses_an_identity_over_its_allowance_with_the_words_of_one_hub
     assert hub.take_usage() == {("default", "bob"): 2}
     hub.shared_rates({("default", "bob"): 10.0})  # full again: the local limits only
     assert hub.take_usage() == {}
+
+
+def test_a_node_refuses_a_source_over_its_allowance_with_the_words_of_one_hub() -> None:
+    hub = shared(source_rate_limit=50.0, source_rate_burst=20.0, identity_rate_limit=None)
+    register(hub, "c1", "bob", "d")
+    hub.admitted("c1", Admission(), 0.0)
+    register(hub, "c2", "carol", "d")
+    hub.admitted("c2", Admission(), 0.0)
+    assert _flood(hub, "c1", 0.0) and _flood(hub, "c2", 0.0)
+    assert hub.take_usage() == {("", SRC): 2}  # one source, two identities
+    hub.shared_rates({("", SRC): 0.5})  # the other nodes spent the rest
+    fx = hub.receive("c2", wire.encode(wire.ContactMessage(1, "x"), to="nobody/d"), 0.0)
+    assert [e.info for e in errors(fx, "c2")] == [f"over 50 messages/s from {SRC} (burst 20)"]
 
 
 def _bucket(tokens: float, last: float, now: float, rate: float, burst: float) -> float:
@@ -149,7 +162,8 @@ def test_an_identity_over_several_nodes_gets_its_budget_plus_one_burst_per_other
     nodes: int, steps: list[tuple[int, int]]
 ) -> None:
     rate, burst, tick = 20.0, 10.0, 0.1
-    limits = {"identity_rate_limit": rate, "identity_rate_burst": burst, "rate_limit": None}
+    limits = {"identity_rate_limit": rate, "identity_rate_burst": burst, "rate_limit": None,
+              "source_rate_limit": None}  # fmt: skip
     hubs = [shared(str(i), max_strikes=10**6, **limits) for i in range(nodes)]
     for i, hub in enumerate(hubs):
         register(hub, f"c{i}", "bob", f"d{i}")
@@ -175,7 +189,8 @@ def test_an_identity_over_several_nodes_gets_its_budget_plus_one_burst_per_other
 @given(spread=st.lists(st.integers(0, 1), min_size=10, max_size=40))
 def test_an_identity_within_its_budget_is_never_refused_on_any_node(spread: list[int]) -> None:
     rate, burst, tick = 20.0, 10.0, 0.1
-    hubs = [shared(str(i), identity_rate_limit=rate, identity_rate_burst=burst) for i in (0, 1)]
+    limits = {"identity_rate_limit": rate, "identity_rate_burst": burst, "source_rate_limit": None}
+    hubs = [shared(str(i), **limits) for i in (0, 1)]
     for i, hub in enumerate(hubs):
         register(hub, f"c{i}", "bob", f"d{i}")
         hub.admitted(f"c{i}", Admission(), 0.0)

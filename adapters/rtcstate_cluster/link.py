@@ -245,6 +245,9 @@ class ClusterLink:
             try:
                 await self._connect(first=False)
             except Exception as exc:  # (whatever it is, the node tries again)
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():  # (closed meanwhile)
+                    raise asyncio.CancelledError from exc
                 log.debug("node %s: Redis still unreachable (%r)", self.node, exc)
                 continue
             self.reconnects += 1
@@ -286,8 +289,8 @@ class ClusterLink:
             if self.relay.cluster == self._carry:
                 self.relay.cluster = None
             try:
-                if runner is not None:
-                    await _stop([runner])
+                if runner is not None:  # cancelled once: its own clean-up stops its tasks
+                    await _stop_runner(runner)
                 if self._connected:
                     await self._leave()
             finally:
@@ -355,7 +358,7 @@ class ClusterLink:
             pending.clear()
 
         admits: list[tuple[int, Admit]] = []
-        rates: tuple[int, list[tuple[str, str]]] | None = None
+        rates: list[tuple[int, list[tuple[str, str]]]] = []
         commands = 0
         n = 0
         told = 0
@@ -383,14 +386,20 @@ class ClusterLink:
                 self._rates_queued = False
                 hub = self.hub
                 usage = hub.take_usage()
-                if not usage or hub.identity_rate_limit is None:
-                    continue
-                idents = list(usage)
-                args: list[Any] = [hub.identity_rate_limit, hub.identity_rate_burst]
-                for ident in idents:
-                    args += [f"{ident[0]}\n{ident[1]}", usage[ident]]
-                rates = (commands, idents)
-                pipe.evalsha(self._rates, 0, *args)
+                for first, rate, burst in (
+                    (True, hub.identity_rate_limit, hub.identity_rate_burst),
+                    (False, hub.source_rate_limit, hub.source_rate_burst),
+                ):
+                    counted = [k for k in usage if bool(k[0]) is first]
+                    if not counted or rate is None:
+                        continue
+                    args: list[Any] = [rate, burst]
+                    for k in counted:
+                        args += [f"{k[0]}\n{k[1]}", usage[k]]
+                    rates.append((commands, counted))
+                    pipe.evalsha(self._rates, 0, *args)
+                    commands += 1
+                continue
             else:
                 assert isinstance(e, Directory)
                 told += 1
@@ -410,10 +419,9 @@ class ClusterLink:
         results = await pipe.execute()  # (failing, the admits are the hub's alone: decide_alone)
         self.published += told
         self._trip()
-        if rates is not None:
-            i, idents = rates
+        for i, counted in rates:
             left = results[i]
-            self.hub.shared_rates({k: float(t) for k, t in zip(idents, left, strict=True)})
+            self.hub.shared_rates({k: float(t) for k, t in zip(counted, left, strict=True)})
         if admits:
             now = asyncio.get_running_loop().time()
             for i, a in admits:
@@ -522,7 +530,9 @@ class ClusterLink:
         hub as its allowances)."""
         while True:
             await asyncio.sleep(self.rate_tick)
-            if not self._rates_queued and self.hub.identity_rate_limit is not None:
+            hub = self.hub
+            limited = hub.identity_rate_limit is not None or hub.source_rate_limit is not None
+            if not self._rates_queued and limited:
                 self._rates_queued = True
                 self._out.append(_RATES)
                 self._wake.set()
@@ -552,9 +562,10 @@ def _admit_args(node: str, a: Admit) -> list[Any]:
 
 
 async def _stop(tasks: list[asyncio.Task[None]]) -> None:
-    """Cancel ``tasks`` until every one has ended, within a bound: a cancellation that lands
-    as an ``asyncio.timeout`` around a Redis call expires may be taken for the timeout's own
-    (CPython 3.11), and the task would go on; cancelled again, it ends."""
+    """Cancel ``tasks`` (leaves: nothing below them to clean up) until every one has ended,
+    within a bound: a cancellation that lands as an ``asyncio.timeout`` around a Redis call
+    expires may be taken for the timeout's own (CPython 3.11), and the task would go on;
+    cancelled again, it ends."""
     for _ in range(50):
         pending = [t for t in tasks if not t.done()]
         if not pending:
@@ -565,3 +576,20 @@ async def _stop(tasks: list[asyncio.Task[None]]) -> None:
     for t in tasks:
         if t.done() and not t.cancelled():
             t.exception()  # retrieved: logged by the caller when it matters
+
+
+async def _stop_runner(runner: asyncio.Task[None]) -> None:
+    """Cancel the link's runner and wait for it to end: given 2 s for its own clean-up (which
+    stops its tasks) before a cancellation is repeated, every 0.5 s up to 10 s (a library may
+    swallow one: see :func:`_stop`)."""
+    runner.cancel()
+    await asyncio.wait([runner], timeout=2.0)
+    for _ in range(16):
+        if runner.done():
+            break
+        runner.cancel()
+        await asyncio.wait([runner], timeout=0.5)
+    if runner.done() and not runner.cancelled():
+        runner.exception()  # retrieved: the runner logs what matters
+    elif not runner.done():
+        log.error("cluster link runner still running after 10 s: %s", runner)

@@ -27,6 +27,16 @@ across nodes unchanged; what a remote connection is sent leaves as an effect for
   chosen by the adapter through a lease) as ``ROUTE``; its notices come back as ``DELIVER``;
 * every change of a local address (registered, freed, its presence groups) is a
   :class:`~rtcstate.hub.effects.Directory` effect, for the adapter to write and publish.
+* a local user's data (``user_data_set``) also goes as ``ROUTE`` (without ``to``) to every node
+  holding an address of its tenant, whose listeners hear it there; the ringing-callee rule
+  (:mod:`~rtcstate.hub.ringwatch`) is kept by the node that routed the invite, which sees the
+  acknowledgements, answers and byes whichever node sends them;
+* with :attr:`ClusterHub.shared_limits` (the adapter's link to Redis is up), the limits per
+  identity and per source are the cluster's (:mod:`rtcstate.hub.shared`): a registration is
+  parked behind an :class:`~rtcstate.hub.effects.Admit` until :meth:`ClusterHub.admitted`, the
+  connections per source are told as :class:`~rtcstate.hub.effects.SourceCount`, and the
+  message counts per identity go out by :meth:`ClusterHub.take_usage` and come back as
+  allowances by :meth:`ClusterHub.shared_rates`.
 
 The ``from`` of everything that crosses nodes is the address the sending node verified: a
 client's own ``from`` is replaced on its node, and only nodes speak to each other. Inputs from
@@ -228,14 +238,15 @@ class ClusterHub(Hub):
         return fx
 
     def take_usage(self) -> dict[tuple[str, str], int]:
-        """The messages accepted per identity ``(tenant, user)`` since the last call (and 0
-        for each identity this node holds an allowance for), to add to the shared buckets."""
+        """The messages accepted per identity ``(tenant, user)`` and per source address
+        ``("", source)`` since the last call (and 0 for each one this node holds an allowance
+        for), to add to the shared buckets."""
         return self._shared.take_usage()
 
     def shared_rates(self, left: dict[tuple[str, str], float]) -> None:
-        """The tokens ``left`` in the shared buckets of the identities just reported: this
-        node's allowances until the next report."""
-        self._shared.rates(left, self.identity_rate_burst)
+        """The tokens ``left`` in the shared buckets just reported: this node's allowances
+        until the next report."""
+        self._shared.rates(left, self.identity_rate_burst, self.source_rate_burst)
 
     def source_counts(self) -> list[SourceCount]:
         """This node's open connections per source (to announce again after Redis lost them)."""
@@ -256,24 +267,28 @@ class ClusterHub(Hub):
         return [Directory(parked.tenant, parked.address, False)]
 
     def _over_rate(self, c: Connection, now: float) -> str | None:
-        ident = c.identity
-        if (
-            not self.shared_limits
-            or ident is None
-            or c.state is not ConnState.REGISTERED
-            or self.identity_rate_limit is None
-        ):
+        if not self.shared_limits or c.state is not ConnState.REGISTERED:
             return super()._over_rate(c, now)
-        key = ident.key
         shared = self._shared
-        over = (
-            super()._over_rate(c, now)
-            if shared.allowed(key)
-            else f"over {self.identity_rate_limit:g} messages/s for {ident.user} "
-            f"(burst {self.identity_rate_burst:g})"
-        )
+        ident = c.identity
+        ikey = None if ident is None or self.identity_rate_limit is None else ident.key
+        skey = None if c.source is None or self.source_rate_limit is None else ("", c.source)
+        if ikey is not None and ident is not None and not shared.allowed(ikey):
+            return (
+                f"over {self.identity_rate_limit:g} messages/s for {ident.user} "
+                f"(burst {self.identity_rate_burst:g})"
+            )
+        if skey is not None and not shared.allowed(skey):
+            return (
+                f"over {self.source_rate_limit:g} messages/s from {c.source} "
+                f"(burst {self.source_rate_burst:g})"
+            )
+        over = super()._over_rate(c, now)
         if over is None:
-            shared.accept(key)
+            if ikey is not None:
+                shared.accept(ikey)
+            if skey is not None:
+                shared.accept(skey)
         return over
 
     # --- inputs from the other nodes ------------------------------------------------------------

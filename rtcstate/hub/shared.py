@@ -16,15 +16,16 @@ counted in Redis by its adapter, decided by the hub:
   device. Its answer comes back as an :class:`Admission` input: refused, the hub answers exactly
   as one hub does (same code, same close); admitted, the hub registers the connection as usual
   (and releases the reservation if it refuses it after all).
-* **Per message** (``identity_rate_limit``): a shared token bucket per identity in Redis, added
-  to once per tick. Each node counts what it accepted for an identity (:meth:`SharedLimits.
-  accept`); once per tick the adapter takes the counts (:meth:`SharedLimits.take_usage`), adds
-  them to the shared buckets and hands back the tokens left (:meth:`SharedLimits.rates`), which
-  become this node's *allowance* for the identity until the next tick (minus what it accepted
-  meanwhile). Every accepted message is counted in the shared bucket, so a debt is repaid before
-  anything more is allowed; what an identity can get beyond its nominal budget
-  (``burst + rate x T`` over ``T`` seconds) is what the other nodes accept out of the same
-  allowance within one tick: at most one burst per other node.
+* **Per message** (``identity_rate_limit``, ``source_rate_limit``): a shared token bucket per
+  identity and per source address (key ``("", source)``) in Redis, added to once per tick.
+  Each node counts what it accepted for each (:meth:`SharedLimits.accept`); once per tick the
+  adapter takes the counts (:meth:`SharedLimits.take_usage`), adds them to the shared buckets
+  and hands back the tokens left (:meth:`SharedLimits.rates`), which become this node's
+  *allowance* until the next tick (minus what it accepted meanwhile). Every accepted message is
+  counted in the shared bucket, so a debt is repaid before anything more is allowed; what an
+  identity or a source can get beyond its nominal budget (``burst + rate x T`` over ``T``
+  seconds) is what the other nodes accept out of the same allowance within one tick: at most
+  one burst per other node.
 """
 
 from __future__ import annotations
@@ -101,13 +102,14 @@ class SharedLimits:
         self.usage = {}
         return out
 
-    def rates(self, left: dict[Key, float], burst: float) -> None:
+    def rates(self, left: dict[Key, float], burst: float, source_burst: float) -> None:
         """The shared buckets' tokens ``left`` after the counts were added: the allowances
-        until the next tick (what was accepted since the counts were taken is taken off)."""
+        until the next tick (what was accepted since the counts were taken is taken off).
+        ``burst``: an identity's bucket size, ``source_burst``: a source's (key ``("", ..)``)."""
         usage, allow = self.usage, self.allow
         for key, tokens in left.items():
             since = usage.get(key, 0)
-            if tokens >= burst and not since:
+            if tokens >= (source_burst if not key[0] else burst) and not since:
                 allow.pop(key, None)  # full again: the local limits suffice until it is used
             else:
                 allow[key] = tokens - since
