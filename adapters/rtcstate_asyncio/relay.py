@@ -9,9 +9,12 @@ per-source limits count), every frame it reads (``receive``), ``disconnect`` whe
 and the passing of time (``tick``, every ``tick_interval`` seconds, or the hub's
 ``presence_interval`` if shorter: registration and idle timeouts, token expiry, presence flushes),
 each with ``loop.time()``. It carries out the hub's answers in order:
-:class:`~rtcstate.hub.Deliver` encodes the envelope and queues it on that connection's single
-writer task (so what one connection is sent stays in order; frames waiting behind each other
-leave in one socket write, up to 256) and reports the bytes waiting
+:class:`~rtcstate.hub.Deliver` takes the hub's re-stamped frame (a routed message's own text,
+:mod:`rtcstate.hub.restamp`) or encodes the envelope; a connection's frames of one turn of the
+loop are written together at its end, in one socket write, when the socket takes them at once
+(:mod:`rtcstate_asyncio.sockwrite`), else queued on that connection's single writer task, which
+waits for the socket (what one connection is sent stays in order; frames waiting behind each
+other leave in one socket write, up to 256); it reports the bytes waiting
 (``queued``: past the hub's ``max_queue_bytes`` the hub closes a client that does not read,
 so the relay never holds more than that for it; and again when the queue drains, so the hub
 can feed the initial presence it owes as the client reads; after each step of that feed the

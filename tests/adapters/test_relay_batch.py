@@ -151,3 +151,39 @@ def test_frames_the_socket_cannot_take_now_go_to_the_writer_and_keep_their_order
             assert declined == [5]
 
     run(test)
+
+
+def test_over_real_sockets_a_routed_frame_says_the_verified_sender() -> None:
+    head = '{"v":1,"type":"contact_message","to":"bob",'
+    sent = [
+        wire.encode(wire.ContactMessage(0, "hi"), to="bob").decode(),  # canonical: spliced
+        head + '"from":"mallory/x","uuid":1,"content":"hi"}',
+        head + '"uuid":2,"content":"hi","from":null}',
+        head + '"uuid":3,"content":"hi","fr\\u006fm":"mallory/x"}',
+    ]
+
+    async def test() -> None:
+        async with (
+            await serve("127.0.0.1", 0) as relay,
+            connect(relay.url, proxy=None, open_timeout=WAIT) as bob,
+            connect(relay.url, proxy=None, open_timeout=WAIT) as alice,
+        ):
+            await _register_bob(bob)
+            await alice.send(wire.encode(wire.Register("alice", "d")))
+            async with asyncio.timeout(WAIT):
+                while not isinstance(wire.decode(await alice.recv()).message, wire.Registered):
+                    pass
+            for text in sent:
+                await alice.send(text)
+            got: list[Any] = []
+            async with asyncio.timeout(WAIT):
+                while len(got) < len(sent):
+                    frame = await bob.recv()
+                    env = wire.decode(frame)
+                    if isinstance(env.message, wire.ContactMessage):
+                        got.append((env.message.uuid, env.sender, frame))
+            assert [(n, s) for n, s, _ in got] == [(n, "alice/d") for n in range(4)]
+            stamped = wire.Envelope(wire.ContactMessage(0, "hi"), "bob", "alice/d")
+            assert got[0][2] == wire.encode_envelope(stamped).decode()  # a text frame, canonical
+
+    run(test)
