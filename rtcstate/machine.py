@@ -54,7 +54,9 @@ At run time :meth:`MachineSpec.deliver` makes one dict lookup, ``{state: {input 
 outcome}}`` compiled at import, and either runs the rows (as :meth:`MachineSpec.fire` does) or
 appends the declared ``Drop``. A machine's generic ``receive`` / ``media_event`` /
 ``timer_fired`` is that one call. :meth:`MachineSpec.outcome` answers "what does this input do
-in this state" for the pair tests and the docs.
+in this state" for the pair tests and the docs. :meth:`MachineSpec.steps` compiles the same
+routes into one generated function per (state, input) pair, for the hottest inputs
+(:mod:`rtcstate.machine_steps`): the same rows, unrolled, with the keywords passed positionally.
 """
 
 from __future__ import annotations

@@ -81,6 +81,20 @@ def test_only_runs_the_named_benchmarks(capsys: pytest.CaptureFixture[str]) -> N
         bench.main(["--smoke", "--only", "nope"])
 
 
+def test_cpu_time_is_said_in_the_note(capsys: pytest.CaptureFixture[str]) -> None:
+    bench = _load()
+    try:
+        assert bench.main(["--smoke", "--cpu-time", "--only", "receive"]) == 0
+        assert bench.best_of_clock is bench.time.process_time
+        (record,) = _records(capsys)
+        assert record["note"].endswith("; CPU time of the process"), record
+        assert bench.main(["--smoke", "--only", "receive"]) == 0
+        (record,) = _records(capsys)
+        assert "CPU time" not in record["note"], record
+    finally:
+        bench.best_of_clock = bench.time.perf_counter
+
+
 def test_the_naive_reference_is_the_same_call_on_a_transitions_machine() -> None:
     """Only the dispatch engine differs: one transitions.Machine per call, same table."""
     bench = _load()  # puts the repository root on sys.path for `bench.naive_call`
