@@ -42,6 +42,11 @@ which pairs are ignored on purpose (a notice for a room it is not in, a late ans
 :class:`ConversationDrop`) and which are illegal (a command in the wrong state raises
 :class:`~rtcstate.errors.InvalidStateError` with 16 ERROR_WRONG_STATE and changes nothing).
 Moderator commands from a non-moderator raise 4 ERROR_UNAUTHORIZED. Wire input never raises.
+What an answer or a notice does is decided by guarded rows, tried in order, not by early
+returns in the callbacks: an answer naming no pending request is stale; a notice of a contact,
+waiter or data version the room holds already is a duplicate; a message is new, a replayed
+history message or a repeat by its number; a pending join is rejected when the waiting room is
+left (cancelled, denied, removed) and not otherwise; a version conflict forgets the data.
 """
 
 from __future__ import annotations

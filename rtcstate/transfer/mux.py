@@ -13,6 +13,13 @@ the timer: when a transfer joins the mux, each of its typed timers (``SenderTime
 lookup and no id is taken apart. Finished transfers are kept (the last ``linger``) so that they
 can repeat their final word. It never raises on a report: what it cannot route is a
 :class:`MuxDrop` or an ``error`` on its target.
+
+Inputs are data (:data:`MUX_INPUTS`): frames by where they go (a held transfer, an OFFER, an
+unknown id, classified by frame kind), undecodable bytes, the channel's messages and reports
+(a report about another channel is its own input: :class:`NewChannel` while the mux is down,
+else :class:`OtherChannel`, dropped by declaration) and its transfers' timer ids
+(:class:`TransferTimer`). Whether undecodable bytes name a held transfer, whether a timer id is
+still held and whether an OFFER finds the mux busy are guards of its rows.
 """
 
 from __future__ import annotations
