@@ -88,6 +88,7 @@ from rtcstate.transfer.mux import (
     MuxState,
     NewChannel,
     OtherChannel,
+    TransferSettled,
     TransferTimer,
     UnknownId,
 )
@@ -1488,6 +1489,8 @@ def _mux_values(key: Any) -> st.SearchStrategy[Any]:
             | st.builds(BufferedAmountHigh, st.just("ch2"))
             | st.builds(IceStateChanged, st.just("c1"), TEXT)
         )
+    if key is TransferSettled:  # a transfer that took an input: running or finished
+        return st.builds(_settled, st.booleans())
     if key is TransferTimer:  # a timer id of a transfer it holds, or of none
         held = st.sampled_from(sorted(_mux_with_a_transfer()._by_timer))
         return st.builds(_TimerId, held | st.just("outgoingTransfer:zz:ack"))
@@ -1499,9 +1502,24 @@ class _TimerId:
     timer_id: str
 
 
+@attrs.frozen
+class _Settled:
+    transfer: FileSender
+
+
+def _settled(finished: bool) -> _Settled:
+    sender = _mux_with_a_transfer().sender("t1")
+    assert sender is not None
+    if finished:
+        sender.cancel(0.0)
+    return _Settled(sender)
+
+
 def _mux_deliver(mux: TransferMux, value: Any, now: float) -> list[Effect]:
     if isinstance(value, _TimerId):
         return mux.timer_fired(value.timer_id, now)
+    if isinstance(value, _Settled):
+        return mux._after(value.transfer, [], now)
     if isinstance(value, MediaEvent):  # its generic entry: own channel, another, a message
         return mux.media_event(value, now)
     if isinstance(value, FrameError):

@@ -42,6 +42,11 @@ which pairs are ignored on purpose (a notice for a room it is not in, a late ans
 :class:`ConversationDrop`) and which are illegal (a command in the wrong state raises
 :class:`~rtcstate.errors.InvalidStateError` with 16 ERROR_WRONG_STATE and changes nothing).
 Moderator commands from a non-moderator raise 4 ERROR_UNAUTHORIZED. Wire input never raises.
+What an answer or a notice does is decided by guarded rows, tried in order, not by early
+returns in the callbacks: an answer naming no pending request is stale; a notice of a contact,
+waiter or data version the room holds already is a duplicate; a message is new, a replayed
+history message or a repeat by its number; a pending join is rejected when the waiting room is
+left (cancelled, denied, removed) and not otherwise; a version conflict forgets the data.
 """
 
 from __future__ import annotations
@@ -210,7 +215,10 @@ def _table(closed_callback: str, extra: list[dict[str, Any]]) -> list[dict[str, 
         # application commands
         {"trigger": "join", "source": "NOT_JOINED", "dest": "JOINING", "after": "_send_join"},
         {"trigger": "cancel_join", "source": "WAITING", "dest": "NOT_JOINED",
-         "after": "_send_cancel"},
+         "conditions": "_join_pending",
+         "after": ["_send_cancel", "_reject_join_cancelled", "_out_of_waiting_room"]},
+        {"trigger": "cancel_join", "source": "WAITING", "dest": "NOT_JOINED",
+         "after": ["_send_cancel", "_out_of_waiting_room"]},
         {"trigger": "leave", "source": "JOINED", "dest": "NOT_JOINED", "after": "_send_leave"},
     ]  # fmt: skip
     for trigger in _REQUESTS:
@@ -224,25 +232,40 @@ def _table(closed_callback: str, extra: list[dict[str, Any]]) -> list[dict[str, 
          "after": "_joined"},
         *stay("joined_answer", "JOINED", after="_resync"),
         *stay("joined_answer", "NOT_JOINED", after="_unwanted_join"),
+        # back from a disconnection into a moderated room's waiting room: out of the room first
+        {"trigger": "waiting_answer", "source": "JOINING", "dest": "WAITING",
+         "conditions": "_rejoining", "after": ["_out_of_room", "_waiting"]},
         {"trigger": "waiting_answer", "source": "JOINING", "dest": "WAITING", "after": "_waiting"},
         *stay("waiting_answer", "WAITING", after="_still_waiting"),
         {"trigger": "entry_allowed", "source": "WAITING", "dest": "JOINING", "after": "_allowed"},
         {"trigger": "entry_denied", "source": "WAITING", "dest": "NOT_JOINED",
-         "after": "_denied"},
+         "conditions": "_join_pending",
+         "after": ["_denied", "_reject_join_denied", "_out_of_waiting_room"]},
+        {"trigger": "entry_denied", "source": "WAITING", "dest": "NOT_JOINED",
+         "after": ["_denied", "_out_of_waiting_room"]},
         {"trigger": "join_acked", "source": "WAITING", "dest": "NOT_JOINED",
-         "after": "_removed"},
+         "conditions": "_join_pending",
+         "after": ["_denied", "_reject_join_removed", "_out_of_waiting_room"]},
+        {"trigger": "join_acked", "source": "WAITING", "dest": "NOT_JOINED",
+         "after": ["_denied", "_out_of_waiting_room"]},
         # an answer settles the request it names; one naming no pending request is stale
         *stay("acked", _ALL, conditions="_answers_a_request", after="_settle"),
         *stay("acked", _ALL, after="_stale_ack"),
         {"trigger": "refused", "source": ["JOINING", "WAITING"], "dest": "NOT_JOINED",
          "conditions": "_refuses_join", "after": "_join_refused"},
+        *stay("refused", _ALL, conditions=["_answers_a_request", "_version_conflict"],
+              after=["_data_unknown", "_refused"]),
         *stay("refused", _ALL, conditions="_answers_a_request", after="_refused"),
         *stay("refused", _ALL, after="_stale_refusal"),
+        *stay("data_state", _ALL, conditions=["_answers_a_request", "_state_current"],
+              after=["_data_known", "_data_state"]),
         *stay("data_state", _ALL, conditions="_answers_a_request", after="_data_state"),
         *stay("data_state", _ALL, after="_stale_data_state"),
         # the relay's notices to members (a notice of what this room knows already is a
         # duplicate: the relay repeats itself across a resync)
         *stay("contact_joined", "JOINED", conditions="_contact_listed", after="_listed_already"),
+        *stay("contact_joined", "JOINED", conditions="_joins_as_moderator",
+              after=["_moderator_joined", "_contact_joined"]),
         *stay("contact_joined", "JOINED", after="_contact_joined"),
         *stay("contact_left", "JOINED", conditions="_contact_in_room", after="_contact_left"),
         *stay("contact_left", "JOINED", after="_not_listed"),
@@ -810,11 +833,24 @@ class _Room:
         self._send(fx, now, request)
 
     def _send_cancel(self, fx: list[Effect], now: float, **_: Any) -> None:
-        join = self._drop_join()
-        self._reset_room()
         self._send(fx, now, ConvCancelJoin(self.name, self._rid()))
-        if join is not None:
-            self._reject(fx, join, ErrorNumber.ERROR_OPERATION_CANCELED, "cancelJoin")
+
+    def _join_pending(self, fx: list[Effect], now: float, **_: Any) -> bool:
+        return self._join_id in self._pending
+
+    def _pending_join(self) -> ConvRequest:
+        join_id = self._join_id
+        assert join_id is not None  # _join_pending
+        return self._pending[join_id].request
+
+    def _reject_join_cancelled(self, fx: list[Effect], now: float, **_: Any) -> None:
+        join = self._pending_join()
+        self._reject(fx, join, ErrorNumber.ERROR_OPERATION_CANCELED, "cancelJoin")
+
+    def _out_of_waiting_room(self, fx: list[Effect], now: float, **_: Any) -> None:
+        """The join is given up (cancelled, denied, removed): back to NOT_JOINED."""
+        self._drop_join()
+        self._reset_room()
         self._disarm(fx)
 
     def _send_leave(self, fx: list[Effect], now: float, **_: Any) -> None:
@@ -883,12 +919,13 @@ class _Room:
         # admitted after this device gave the join up (an allow crossing a cancel): leave
         self._send(fx, now, ConvLeave(self.name, self._rid()))
 
+    def _out_of_room(self, fx: list[Effect], now: float, **_: Any) -> None:
+        for address in self.contacts:
+            self._emit(fx, "contactLeft", address)
+        self._emit(fx, "left")
+
     def _waiting(self, fx: list[Effect], now: float, msg: Any = None, **_: Any) -> None:
         assert isinstance(msg, ConvWaiting)
-        if self._resyncing:  # back from a disconnection into a moderated room's waiting room
-            for address in self.contacts:
-                self._emit(fx, "contactLeft", address)
-            self._emit(fx, "left")
         self._reset_room()
         self.moderator = msg.moderator
         self._emit(fx, "waitingForModeratorAcceptance", {"moderator": msg.moderator})
@@ -900,20 +937,16 @@ class _Room:
     def _allowed(self, fx: list[Effect], now: float, **_: Any) -> None:
         self._emit(fx, "entryAllowed")
 
-    def _denied(self, fx: list[Effect], now: float, msg: Any = None, **_: Any) -> None:
-        reason = msg.reason if isinstance(msg, ConvEntry) else None
-        self._leave_waiting(fx, "entryDenied", reason or "entry denied by the moderator")
+    def _denied(self, fx: list[Effect], now: float, **_: Any) -> None:
+        self._emit(fx, "entryDenied")
 
-    def _removed(self, fx: list[Effect], now: float, **_: Any) -> None:
-        self._leave_waiting(fx, "entryDenied", "no longer in the waiting room")
+    def _reject_join_denied(self, fx: list[Effect], now: float, msg: Any = None, **_: Any) -> None:
+        info = getattr(msg, "reason", None) or "entry denied by the moderator"
+        self._reject(fx, self._pending_join(), ErrorNumber.ERROR_NOT_ALLOWED, info)
 
-    def _leave_waiting(self, fx: list[Effect], event: str, info: str) -> None:
-        join = self._drop_join()
-        self._reset_room()
-        self._emit(fx, event)
-        if join is not None:
-            self._reject(fx, join, ErrorNumber.ERROR_NOT_ALLOWED, info)
-        self._disarm(fx)
+    def _reject_join_removed(self, fx: list[Effect], now: float, **_: Any) -> None:
+        info = "no longer in the waiting room"
+        self._reject(fx, self._pending_join(), ErrorNumber.ERROR_NOT_ALLOWED, info)
 
     def _answers_a_request(self, fx: list[Effect], now: float, msg: Any = None, **_: Any) -> bool:
         return getattr(msg, "request_id", None) in self._pending
@@ -962,22 +995,36 @@ class _Room:
             self._reject(fx, join, msg.code, msg.info)
         self._disarm(fx)
 
+    def _version_conflict(self, fx: list[Effect], now: float, msg: Any = None, **_: Any) -> bool:
+        """Refused for a version conflict naming a version this room does not hold."""
+        version = getattr(msg, "version", None)
+        return (
+            getattr(msg, "reason", None) is RoomRefusal.VERSION_CONFLICT
+            and version is not None
+            and version != self.data_version
+        )
+
+    def _data_unknown(self, fx: list[Effect], now: float, msg: Any = None, **_: Any) -> None:
+        self.data_version = msg.version
+        self.data = None  # get_data reads it again
+
     def _refused(self, fx: list[Effect], now: float, msg: Any = None, **_: Any) -> None:
         assert isinstance(msg, ConvError)
         request = self._pending.pop(msg.request_id).request  # _answers_a_request
-        conflict = msg.reason is RoomRefusal.VERSION_CONFLICT and msg.version is not None
-        if conflict and msg.version is not None and msg.version != self.data_version:
-            self.data_version = msg.version
-            self.data = None
         self._reject(fx, request, msg.code, msg.info, msg.version)
         self._disarm(fx)
+
+    def _state_current(self, fx: list[Effect], now: float, msg: Any = None, **_: Any) -> bool:
+        """The data state read is not older than the data this room holds."""
+        return bool(msg.version >= self.data_version)
+
+    def _data_known(self, fx: list[Effect], now: float, msg: Any = None, **_: Any) -> None:
+        self.data_version = msg.version
+        self.data = dict(msg.data)
 
     def _data_state(self, fx: list[Effect], now: float, msg: Any = None, **_: Any) -> None:
         assert isinstance(msg, ConvDataState)
         request = self._pending.pop(msg.request_id).request  # _answers_a_request
-        if msg.version >= self.data_version:
-            self.data_version = msg.version
-            self.data = dict(msg.data)
         self._resolve(fx, request, {"data": dict(msg.data), "version": msg.version})
         self._disarm(fx)
 
@@ -999,9 +1046,13 @@ class _Room:
     def _contact_joined(self, fx: list[Effect], now: float, msg: Any = None, **_: Any) -> None:
         assert isinstance(msg, ConvContactJoined)
         self.contacts[msg.contact] = msg.role
-        if msg.role is ConversationRole.MODERATOR:
-            self.moderators[msg.contact] = None
         self._emit(fx, "contactJoined", msg.contact)
+
+    def _joins_as_moderator(self, fx: list[Effect], now: float, msg: Any = None, **_: Any) -> bool:
+        return getattr(msg, "role", None) is ConversationRole.MODERATOR
+
+    def _moderator_joined(self, fx: list[Effect], now: float, msg: Any = None, **_: Any) -> None:
+        self.moderators[msg.contact] = None
 
     def _contact_left(self, fx: list[Effect], now: float, msg: Any = None, **_: Any) -> None:
         assert isinstance(msg, ConvContactLeft)
@@ -1164,9 +1215,9 @@ class _Room:
 
     def _join_timed_out(self, fx: list[Effect], now: float, **_: Any) -> None:
         join = self._drop_join()
+        assert join is not None  # _join_overdue: the join is pending
         self._reset_room()
-        if join is not None:
-            self._reject(fx, join, ErrorNumber.ERROR_TIMED_OUT, "the relay did not answer")
+        self._reject(fx, join, ErrorNumber.ERROR_TIMED_OUT, "the relay did not answer")
         self._repeat(fx, now)
 
     def _repeat(self, fx: list[Effect], now: float, **_: Any) -> None:

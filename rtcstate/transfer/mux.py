@@ -13,6 +13,14 @@ the timer: when a transfer joins the mux, each of its typed timers (``SenderTime
 lookup and no id is taken apart. Finished transfers are kept (the last ``linger``) so that they
 can repeat their final word. It never raises on a report: what it cannot route is a
 :class:`MuxDrop` or an ``error`` on its target.
+
+Inputs are data (:data:`MUX_INPUTS`): frames by where they go (a held transfer, an OFFER, an
+unknown id, classified by frame kind), undecodable bytes, the channel's messages and reports
+(a report about another channel is its own input: :class:`NewChannel` while the mux is down,
+else :class:`OtherChannel`, dropped by declaration) and its transfers' timer ids
+(:class:`TransferTimer`), and each transfer it handed an input to (:class:`TransferSettled`).
+Whether undecodable bytes name a held transfer, whether a timer id is still held, whether an
+OFFER finds the mux busy and whether a transfer just finished are guards of its rows.
 """
 
 from __future__ import annotations
@@ -124,6 +132,10 @@ class TransferTimer:
     """Input key: the expiry of a timer id (``<transfer target>:<name>``)."""
 
 
+class TransferSettled:
+    """Input key: a transfer the mux just handed an input to (it may have finished)."""
+
+
 _ELSEWHERE: dict[type, type] = {DataChannelOpened: NewChannel}
 """The input key of a report about another channel, by the report's class (else
 :class:`OtherChannel`)."""
@@ -154,6 +166,9 @@ MUX_TRANSITIONS: list[dict[str, Any]] = [
      "after": ["_adopt_channel", "_all_opened"]},
     *stay("buffered_high", _BOTH, after="_pace_high"),
     *stay("buffered_low", _BOTH, after="_pace_low"),
+    # a transfer that took an input: kept ``linger`` more once it finished
+    *stay("transfer_settled", _BOTH, conditions="_newly_finished", after="_retire"),
+    *stay("transfer_settled", _BOTH),  # still running, or retired already
     # timers: one lookup finds the transfer that owns the timer id
     *stay("transfer_timer", _BOTH, conditions="_timer_held", after="_to_timer_owner"),
     *stay("transfer_timer", _BOTH, after="_stale_timer"),
@@ -184,7 +199,10 @@ MUX_INPUTS = Inputs(
         OtherChannel: Classify("__class__", {}, otherwise=Ignore(MuxDrop.OTHER_CHANNEL)),
     },
     timers={},
-    notices={TransferTimer: "transfer_timer"},  # its transfers' timers, by their ids
+    notices={  # what its transfers tell it: their timers' expiries, that they took an input
+        TransferTimer: "transfer_timer",
+        TransferSettled: "transfer_settled",
+    },
 )
 """How each input of a :class:`TransferMux` becomes a trigger."""
 
@@ -322,7 +340,7 @@ class TransferMux:
         frame: Frame | None = None, **kw: Any,
     ) -> None:  # fmt: skip
         assert owner is not None and frame is not None  # on_frame routed it here
-        fx += self._after(owner, owner.receive_frame(frame, now))
+        fx += self._after(owner, owner.receive_frame(frame, now), now)
 
     def _names_a_held_transfer(
         self, fx: list[Effect], now: float, error: FrameError | None = None, **kw: Any
@@ -337,7 +355,7 @@ class TransferMux:
         assert error is not None
         owner = self._owner(error.transfer_id, error.to_sender)
         assert owner is not None  # _names_a_held_transfer
-        fx += self._after(owner, owner.on_frame(data, now))
+        fx += self._after(owner, owner.on_frame(data, now), now)
 
     def _decode(self, fx: list[Effect], now: float, event: Any = None, **kw: Any) -> None:
         fx += self.on_frame(event.data, now)
@@ -377,7 +395,7 @@ class TransferMux:
     def _all_closed(self, fx: list[Effect], now: float, **kw: Any) -> None:
         self.channel_up = False
         for t in self.transfers():
-            fx += self._after(t, t.channel_closed(now))
+            fx += self._after(t, t.channel_closed(now), now)
 
     def _names_channel(
         self, fx: list[Effect], now: float, channel_id: str | None = None, **kw: Any
@@ -394,7 +412,7 @@ class TransferMux:
     def _all_opened(self, fx: list[Effect], now: float, **kw: Any) -> None:
         self.channel_up = True
         for t in self.transfers():
-            fx += self._after(t, t.channel_opened(now, self.channel_id))
+            fx += self._after(t, t.channel_opened(now, self.channel_id), now)
 
     def _pace_high(self, fx: list[Effect], now: float, **kw: Any) -> None:
         self._pace(fx, now, "buffered_high")
@@ -402,18 +420,34 @@ class TransferMux:
     def _pace_low(self, fx: list[Effect], now: float, **kw: Any) -> None:
         self._pace(fx, now, "buffered_low")
 
+    def _newly_finished(
+        self, fx: list[Effect], now: float, transfer: Transfer | None = None, **kw: Any
+    ) -> bool:
+        return transfer is not None and transfer.finished and id(transfer) not in self._ended_ids
+
+    def _retire(
+        self, fx: list[Effect], now: float, transfer: Transfer | None = None, **kw: Any
+    ) -> None:
+        """Keep a finished transfer (it may repeat its last word); forget the oldest finished
+        beyond ``linger``."""
+        assert transfer is not None  # _newly_finished
+        self._ended_ids.add(id(transfer))
+        self._ended.append(transfer)
+        while len(self._ended) > self.linger:
+            self._forget(self._ended.popleft())
+
     def _pace(self, fx: list[Effect], now: float, report: str) -> None:
         """Tell every live sender the channel's buffered-amount ``report``."""
         for s in list(self._senders.values()):
             if not s.finished:
-                fx += self._after(s, getattr(s, report)(now))
+                fx += self._after(s, getattr(s, report)(now), now)
 
     def _timer_held(self, fx: list[Effect], now: float, timer_id: str = "", **kw: Any) -> bool:
         return timer_id in self._by_timer
 
     def _to_timer_owner(self, fx: list[Effect], now: float, timer_id: str = "", **kw: Any) -> None:
         owner = self._by_timer[timer_id]
-        fx += self._after(owner, owner.timer_fired(timer_id, now))
+        fx += self._after(owner, owner.timer_fired(timer_id, now), now)
 
     def _stale_timer(self, fx: list[Effect], now: float, timer_id: str = "", **kw: Any) -> None:
         fx.append(Drop(MuxDrop.STALE_TIMER, timer_id))
@@ -440,15 +474,12 @@ class TransferMux:
         fx = receiver.receive_frame(offer, now)
         if receiver.state is _R.OFFERED:
             fx.append(Emit(self.target, "fileTransferInvitation", receiver))
-        return self._after(receiver, fx)
+        return self._after(receiver, fx, now)
 
-    def _after(self, transfer: Transfer, fx: list[Effect]) -> list[Effect]:
-        """Note a transfer that just finished; forget the oldest finished beyond ``linger``."""
-        if transfer.finished and id(transfer) not in self._ended_ids:
-            self._ended_ids.add(id(transfer))
-            self._ended.append(transfer)
-            while len(self._ended) > self.linger:
-                self._forget(self._ended.popleft())
+    def _after(self, transfer: Transfer, fx: list[Effect], now: float) -> list[Effect]:
+        """``transfer`` took an input (``MUX_INPUTS.notices[TransferSettled]``): the table
+        retires it if it just finished."""
+        spec_of(self).deliver(self, TransferSettled, transfer, fx, now, transfer=transfer)
         return fx
 
     def _hold(self, transfer: Transfer) -> None:
