@@ -64,7 +64,10 @@ MODULES: dict[str, tuple[str, list[str]]] = {
         "rtcstate/reliable.py",
         ["tests/test_reliable.py", "tests/test_reliable_mutants.py"],
     ),
-    "negotiation": ("rtcstate/negotiation.py", ["tests/test_negotiation.py"]),
+    "negotiation": (
+        "rtcstate/negotiation.py",
+        ["tests/test_negotiation.py", "tests/test_negotiation_mutants.py"],
+    ),
     "presence_groups": (
         "rtcstate/presence_groups.py",
         ["tests/test_presence_groups.py", "tests/test_session.py"],
