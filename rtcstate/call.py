@@ -1724,7 +1724,7 @@ class Call:
         # the hot path of a call's messages: straight to the negotiation's dispatch (a
         # candidate gives effects and drops only, no decision)
         neg = self._neg or self._negotiation()
-        _CANDIDATE_STEPS[id(neg.state)](neg, msg, fx, now, msg)
+        _NEG_STEPS[id(neg.state)][wire.Candidate](neg, msg, fx, now, msg)
 
     def _far_media_state(self, fx: list[Effect], now: float, msg: Any = None, **_: Any) -> None:
         code = _DISTANT_ICE.get(msg.ice_state)
@@ -1846,10 +1846,8 @@ def _is_reason(value: str) -> bool:
 _SPEC = spec_of(Call)
 #: the compiled steps of a message for the call (``deliver(..., msg=, sender=)``)
 _STEPS = _SPEC.steps("msg", "sender")
-#: a candidate's step in each negotiation state (``deliver(..., msg=)``): declared in all
-_CANDIDATE_STEPS = {
-    state: row[wire.Candidate] for state, row in spec_of(Negotiation).steps("msg").items()
-}
+#: the negotiation's steps (``deliver(..., msg=)``): a candidate is declared in every state
+_NEG_STEPS = spec_of(Negotiation).steps("msg")
 
 
 def _inputs(kw: dict[str, Any]) -> dict[str, Any]:

@@ -37,6 +37,7 @@ from rtcstate.drops import catalogue
 from rtcstate.effects import Drop, Emit
 from rtcstate.errors import InvalidStateError
 from rtcstate.machine import MachineSpec, all_machines
+from rtcstate.machine_steps import Step
 
 __all__ = ["MACHINE_MODULES", "ModelCoverage", "summary"]
 
@@ -72,6 +73,7 @@ class ModelCoverage:
         self.codes: Counter[str] = Counter()
         self.numbers: Counter[int] = Counter()
         self._saved: tuple[Any, Any, Any, Any] | None = None
+        self._steps_saved: list[tuple[dict[object, Step], object, Step]] = []
         self._quiet = False
 
     # --- recording ----------------------------------------------------------------------------
@@ -142,6 +144,23 @@ class ModelCoverage:
         MachineSpec.deliver = deliver_recorded  # type: ignore[method-assign,assignment]
         Drop.__init__ = drop_recorded  # type: ignore[method-assign,assignment]
         Emit.__init__ = emit_recorded  # type: ignore[method-assign,assignment]
+        self._wrap_steps()
+
+    def _wrap_steps(self) -> None:
+        """The compiled steps (:meth:`MachineSpec.steps`, the hot paths' dispatch) go through
+        :meth:`MachineSpec.deliver` while recording: the same rows, so the same outcome, seen.
+        Replaced in place in the step tables the machines hold (put back by uninstall)."""
+        for name in MACHINE_MODULES:
+            try:
+                importlib.import_module(name)
+            except ImportError:  # pragma: no cover - a module renamed by a refactor
+                continue
+        for spec in all_machines().values():
+            for names, compiled in spec._steps.items():
+                for row in compiled.values():
+                    for key, step in list(row.items()):
+                        self._steps_saved.append((row, key, step))
+                        row[key] = _through_deliver(spec, key, names)
 
     def uninstall(self) -> None:
         """Put the wrapped methods back."""
@@ -152,6 +171,9 @@ class ModelCoverage:
         MachineSpec.deliver = deliver  # type: ignore[method-assign]
         Drop.__init__ = drop_init  # type: ignore[method-assign]
         Emit.__init__ = emit_init  # type: ignore[method-assign]
+        for row, key, step in reversed(self._steps_saved):
+            row[key] = step
+        self._steps_saved.clear()
         self._saved = None
 
     def _trigger(self, spec: MachineSpec, state: enum.Enum, trigger: str, outcome: str) -> None:
@@ -205,6 +227,13 @@ class ModelCoverage:
             "codes": _seen(codes, self.codes),
             "error_numbers": _seen(numbers, self.numbers),
         }
+
+
+def _through_deliver(spec: MachineSpec, key: object, names: tuple[str, ...]) -> Step:
+    def step(obj: Any, value: Any, fx: list[Any], now: float, *values: Any) -> bool:
+        return spec.deliver(obj, key, value, fx, now, **dict(zip(names, values, strict=True)))
+
+    return step
 
 
 def _final(spec: MachineSpec, state: enum.Enum) -> bool:
