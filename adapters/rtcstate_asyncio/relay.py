@@ -71,6 +71,7 @@ from rtcstate.hub import (
     Hub,
     HubEffect,
     Log,
+    RoomsChanged,
 )
 from rtcstate_asyncio.metrics import Gauges, RelayMetrics
 from rtcstate_asyncio.opshttp import OpsServer
@@ -145,9 +146,10 @@ class Relay:
         self.draining = False
         self._started = 0.0
         self._left: asyncio.Event | None = None  # set when the last connection left a drain
-        #: carries a cluster hub's ``Forward`` and ``Directory`` effects to the other nodes
-        #: (set by ``rtcstate_cluster.ClusterLink``; a hub alone returns none)
-        self.cluster: Callable[[Forward | Directory], None] | None = None
+        #: carries a cluster hub's ``Forward``, ``Directory`` and ``RoomsChanged`` effects to
+        #: the other nodes and Redis (set by ``rtcstate_cluster.ClusterLink``; a hub alone
+        #: returns none)
+        self.cluster: Callable[[Forward | Directory | RoomsChanged], None] | None = None
 
     @property
     def port(self) -> int:
@@ -328,7 +330,9 @@ class Relay:
                 log.info("%s", e.line())
             elif type(e) is Drop:
                 log.debug("hub dropped: %s %s", e.reason, e.detail)
-            elif (type(e) is Forward or type(e) is Directory) and self.cluster is not None:
+            elif (
+                type(e) is Forward or type(e) is Directory or type(e) is RoomsChanged
+            ) and self.cluster is not None:
                 self.cluster(e)
 
     def apply(self, effects: list[HubEffect]) -> None:

@@ -25,6 +25,14 @@ A :class:`ClusterLink` joins a :class:`~rtcstate_asyncio.relay.Relay` whose hub 
   entries leave the directory and their users' presence is corrected everywhere, once), and
   learn the room authority (held by lease; the hub routes conversation requests to it). A node
   told it had been reaped (it stalled for longer than ``ttl``) publishes its addresses again.
+* **Rooms.** A node that takes the lease (a new fencing number) reads every room record
+  (``HGETALL rtc:rooms``) and only then answers conversation requests
+  (:meth:`~rtcstate.hub.ClusterHub.take_rooms`; until then a request routed to it is dropped
+  and the client repeats it). While it holds the lease, each ``RoomsChanged`` effect is written
+  in the writer's pipeline at its place (before the notices that follow it), each room once per
+  pipeline, as of the write, by :data:`~rtcstate_cluster.scripts.SAVE_ROOMS` with the fencing
+  number: a write refused (this node was deposed while it stalled) is counted
+  (:attr:`ClusterLink.fenced`) and the rooms are given up at the next heartbeat.
 
 * **Leave** (:meth:`ClusterLink.close`, after the relay drained and closed): what is queued
   is sent, then :data:`~rtcstate_cluster.scripts.LEAVE` removes the node's key and what is
@@ -42,7 +50,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
+import time
 from collections import deque
 from typing import Any
 
@@ -50,7 +60,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 from rtcstate_asyncio.relay import Relay
 
-from rtcstate.hub import ClusterHub, Directory, Forward, ForwardKind, HubEffect
+from rtcstate.hub import ClusterHub, Directory, Forward, ForwardKind, HubEffect, RoomsChanged
 from rtcstate_cluster import frames, scripts
 
 __all__ = ["ClusterLink"]
@@ -82,7 +92,7 @@ class ClusterLink:
         self.heartbeat = heartbeat
         self.ttl = ttl
         self.batch = batch
-        self._out: deque[Forward | Directory] = deque()
+        self._out: deque[Forward | Directory | RoomsChanged] = deque()
         self._wake = asyncio.Event()
         self._flushing = False
         self._tasks: list[asyncio.Task[None]] = []
@@ -91,11 +101,16 @@ class ClusterLink:
         self._bind = ""
         self._free = ""
         self._beat: Any = None
+        self._save = ""
+        #: the fencing number this node took the room lease with (None: it does not hold it)
+        self.fence: int | None = None
         #: counters (for tests, metrics and the bench)
         self.published = 0
         self.received = 0
         self.round_trips = 0
         self.malformed = 0
+        self.fenced = 0
+        self.rooms_saved = 0
         self.reaped: list[str] = []
         self.failed: BaseException | None = None
 
@@ -108,6 +123,7 @@ class ClusterLink:
         # the directory's scripts run in the writer's pipelines: loaded once, called by sha
         self._bind = await r.script_load(scripts.BIND)
         self._free = await r.script_load(scripts.FREE)
+        self._save = await r.script_load(scripts.SAVE_ROOMS)
         self._beat = r.register_script(scripts.HEARTBEAT)
         fresh = r.register_script(scripts.FRESH)
         stale = await fresh(args=[self.node])
@@ -180,7 +196,7 @@ class ClusterLink:
 
     # --- out ------------------------------------------------------------------------------------
 
-    def _carry(self, effect: Forward | Directory) -> None:
+    def _carry(self, effect: Forward | Directory | RoomsChanged) -> None:
         self._out.append(effect)
         self._wake.set()
 
@@ -208,6 +224,8 @@ class ClusterLink:
                 pipe.publish(scripts.node_channel(target), frames.encode_batch(parts))
             pending.clear()
 
+        saved: set[tuple[str, str]] = set()
+        saves: list[int] = []  # the pipeline's indexes of the room writes
         n = 0
         while out and n < self.batch:
             e = out.popleft()
@@ -217,6 +235,14 @@ class ClusterLink:
                 if parts is None:
                     parts = pending[e.node] = []
                 parts.append(frames.encode_frame(node, e))
+                continue
+            if type(e) is RoomsChanged:
+                fresh = tuple(k for k in e.keys if k not in saved)
+                if fresh and self.fence is not None:
+                    publish()  # (what was decided before these changes leaves before them)
+                    saved.update(fresh)
+                    saves.append(len(pipe))
+                    pipe.evalsha(self._save, 0, node, str(self.fence), *self._records(fresh))
                 continue
             assert isinstance(e, Directory)
             publish()  # what was said before the change is read before it
@@ -231,9 +257,24 @@ class ClusterLink:
                 event = frames.freed_event(node, e)
                 pipe.evalsha(self._free, 2, *keys, e.address, f"{node}\n", member, event)
         publish()
-        await pipe.execute()
+        results = await pipe.execute()
         self.published += n
         self._trip()
+        refused = sum(1 for i in saves if not results[i])
+        self.rooms_saved += len(saves) - refused
+        if refused:
+            self.fenced += refused
+            log.warning("node %s: %s room writes refused: the room lease is another's",
+                        self.node, refused)  # fmt: skip
+
+    def _records(self, keys: tuple[tuple[str, str], ...]) -> list[str]:
+        """``field, record`` for each room of ``keys`` as of now (an empty record: deleted)."""
+        now = asyncio.get_running_loop().time()
+        out: list[str] = []
+        for key, record in self.hub.room_records(keys, now, time.time()):
+            out.append(json.dumps(key, ensure_ascii=False))
+            out.append("" if record is None else json.dumps(record, ensure_ascii=False))
+        return out
 
     # --- in -------------------------------------------------------------------------------------
 
@@ -311,14 +352,56 @@ class ClusterLink:
         ttl_ms = max(1, int(self.ttl * 1000))
         out = await self._beat(args=[self.node, ttl_ms, ttl_ms])
         self._trip()
-        was_reaped, authority, *reaped = (x.decode() if isinstance(x, bytes) else x for x in out)
+        was_reaped, authority, fence, *reaped = (
+            x.decode() if isinstance(x, bytes) else x for x in out
+        )
         for node in reaped:
             self.reaped.append(str(node))
             log.info("node %s: node %s is dead (no heartbeat for %g s): reaped", self.node,
                      node, self.ttl)  # fmt: skip
-        self.hub.room_authority = str(authority) or None
+        await self._room_lease(str(authority) or None, int(fence))
         if int(was_reaped) and not first:
             log.warning("node %s was taken for dead: its addresses are published again",
                         self.node)  # fmt: skip
             for d in self.hub.local_bindings():
                 self._carry(d)
+
+    # --- the room lease ---------------------------------------------------------------------------
+
+    async def _room_lease(self, authority: str | None, fence: int) -> None:
+        """Follow the room lease: take the rooms when this node took it (a new fencing
+        number), give them up when another holds it."""
+        hub = self.hub
+        loop = asyncio.get_running_loop()
+        if authority != self.node:
+            if self.fence is not None:
+                self.fence = None
+                hub.give_up_rooms(authority, loop.time(), time.time())
+                log.warning("node %s: the room lease is %s's now: rooms given up", self.node,
+                            authority)  # fmt: skip
+            else:
+                hub.room_authority = authority
+            return
+        if self.fence == fence:
+            return
+        raw = await self._redis.hgetall(scripts.ROOMS)
+        self._trip()
+        records: list[dict[str, Any]] = []
+        for value in raw.values():
+            try:
+                record = json.loads(value)
+            except (ValueError, UnicodeDecodeError) as exc:
+                self.malformed += 1
+                log.warning("node %s: room record dropped: %r", self.node, exc)
+                continue
+            if isinstance(record, dict):
+                records.append(record)
+            else:
+                self.malformed += 1
+        self.fence = fence
+        fx, skipped = hub.take_rooms(records, loop.time(), time.time())
+        for why in skipped:
+            self.malformed += 1
+            log.warning("node %s: %s", self.node, why)
+        self.relay.apply(fx)
+        log.info("node %s holds the rooms (fence %s): %s loaded", self.node, fence, len(records))

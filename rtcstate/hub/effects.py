@@ -8,8 +8,9 @@ carries them out: :class:`Deliver` (send an envelope on a connection), :class:`C
 :class:`Log` (one structured log line: registrations, refusals and closes with their reason)
 and :class:`~rtcstate.effects.Drop` (an input ignored on purpose, its reason a :class:`HubDrop`).
 A hub that is one node of a cluster (:class:`~rtcstate.hub.cluster.ClusterHub`) also returns
-:class:`Forward` (carry an envelope to another node) and :class:`Directory` (publish a change
-of this node's addresses); a hub alone never does.
+:class:`Forward` (carry an envelope to another node), :class:`Directory` (publish a change
+of this node's addresses) and, on the room authority, :class:`RoomsChanged` (persist those
+rooms); a hub alone never does.
 Refusals are answered in-band with ``ServerError`` whose code is a
 :class:`~rtcstate.wire.ServerErrorCode`; nothing else changes when a request is refused.
 """
@@ -35,6 +36,7 @@ __all__ = [
     "HubDrop",
     "HubEffect",
     "Log",
+    "RoomsChanged",
 ]
 
 
@@ -156,5 +158,14 @@ class Directory:
     registered: bool = True
 
 
-HubEffect = Deliver | CloseConnection | Log | Drop | Forward | Directory
+@attrs.frozen(slots=True)
+class RoomsChanged:
+    """The conversation rooms ``keys`` ((tenant, name)) changed on this node, the cluster's
+    room authority: to persist (their records as of when they are written) before anything
+    this node says next to the others."""
+
+    keys: tuple[tuple[str, str], ...]
+
+
+HubEffect = Deliver | CloseConnection | Log | Drop | Forward | Directory | RoomsChanged
 """What a :class:`~rtcstate.hub.Hub` asks its adapter to do."""

@@ -3,7 +3,8 @@
 Media is peer to peer (the fake backend, in this process): the call between alice (node n1)
 and bob (node n3) goes on when n3 dies; the survivors notice n3's silence (heartbeat expiry),
 one of them reaps it, once, and carol (node n2) is told bob is offline. A member of a room
-held by the authority (n1) whose node died leaves the room. Bounded in time.
+held by the authority (n1) whose node died leaves the room once its grace (``--room-grace``,
+short here) is over. Bounded in time.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ def start(url: str, node: str) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     cmd = [sys.executable, "-m", "rtcstate_cli", "serve", "--host", "127.0.0.1",
            "--port", str(port), "--redis", url, "--node-id", node, "--heartbeat", "0.1",
-           "--node-ttl", str(TTL), "--presence-interval", "0"]  # fmt: skip
+           "--node-ttl", str(TTL), "--presence-interval", "0", "--room-grace", "0.5"]  # fmt: skip
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return proc, f"ws://127.0.0.1:{port}"
 

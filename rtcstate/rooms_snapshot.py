@@ -1,0 +1,169 @@
+"""Rooms as plain values: one room's record out of a :class:`~rtcstate.rooms.RoomAuthority`,
+and every room put back into one (a cluster's next room authority), sans-I/O.
+
+Theory of operation
+-------------------
+A cluster keeps its conversation rooms in Redis so that they survive the node that holds them
+(docs/cluster.md). :func:`room_record` turns one room of an authority into a JSON-able dict --
+its creator, settings, members (address, user, roles, verified, role) in order of entry, its
+moderators, its waiting room (with each waiter's request id), its ``seq`` and message history,
+its persistent data and version, its streams and subscriptions, and the bans from it still
+running (as seconds left, dated by the caller's wall clock ``wall``) -- or None when there is
+nothing left to keep (no room and no ban). :func:`restore` replaces everything an authority
+holds by the records given, rebuilding its indexes (rooms per address and per tenant, users per
+room); bans that ended meanwhile (``wall`` minus the record's) are dropped. What is not kept:
+the answers to past requests kept for repeats (a repeat across a failover is judged again).
+
+A record that does not parse (another program on the same Redis) is skipped and named in the
+returned list; restoring never raises on a record's content.
+
+Cost: O(members + history + streams) per record, each way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from rtcstate.codes import ConversationRole
+from rtcstate.identity import Identity
+from rtcstate.rooms import RoomAuthority, _add, _Member, _Room, _Waiter
+from rtcstate.rooms_streams import RoomStreams, _Published
+
+__all__ = ["RECORD_VERSION", "restore", "room_record"]
+
+RECORD_VERSION = 1
+"""The record format's number (``"v"``): a record of another format is skipped."""
+
+
+def _who(identity: Identity) -> list[Any]:
+    return [identity.user, sorted(identity.roles), identity.verified]
+
+
+def room_record(
+    authority: RoomAuthority, tenant: str, name: str, now: float, wall: float
+) -> dict[str, Any] | None:
+    """The record of room ``name`` of ``tenant`` (``now``: the authority's clock; ``wall``: a
+    clock shared by the nodes, dating the bans), or None when nothing is left to keep."""
+    authority._expire(now)
+    bans = [
+        [user, until - now]
+        for (t, n, user), until in authority._bans.items()
+        if t == tenant and n == name and until > now
+    ]
+    room = authority._rooms.get((tenant, name))
+    if room is None and not bans:
+        return None
+    record: dict[str, Any] = {"v": RECORD_VERSION, "tenant": tenant, "name": name,
+                              "at": wall, "bans": bans, "room": None}  # fmt: skip
+    if room is not None:
+        media = room.media
+        record["room"] = {
+            "creator": room.creator,
+            "moderated": room.moderated,
+            "password": room.password,
+            "members": [[a, *_who(m.identity), m.role.value] for a, m in room.members.items()],
+            "moderators": list(room.moderators),
+            "waiting": [[a, *_who(w.identity), w.request_id] for a, w in room.waiting.items()],
+            "seq": room.seq,
+            "history": [list(h) for h in room.history],
+            "data": room.data,
+            "version": room.version,
+            "streams": []
+            if media is None
+            else [
+                [sid, p.owner, p.audio, p.video, p.audio_muted, p.video_muted, p.context]
+                for sid, p in media.streams.items()
+            ],
+            "subs": [] if media is None else [[s, w, c] for (s, w), c in media.subs.items()],
+        }
+    return record
+
+
+def restore(
+    authority: RoomAuthority, records: Iterable[dict[str, Any]], now: float, wall: float
+) -> list[str]:
+    """Replace every room and ban of ``authority`` by ``records``; return what was skipped
+    (a record that does not parse, with why)."""
+    authority._rooms.clear()
+    authority._per_tenant.clear()
+    authority._where.clear()
+    authority._answers.clear()
+    authority._bans.clear()
+    authority._ban_queue.clear()
+    skipped: list[str] = []
+    for record in records:
+        try:
+            _restore_one(authority, record, now, wall)
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+            skipped.append(f"room record {str(record)[:80]!r}: {exc!r}")
+    queue = sorted((until, who) for who, until in authority._bans.items())
+    authority._ban_queue.extend(queue)
+    return skipped
+
+
+def _identity(tenant: str, user: Any, roles: Any, verified: Any) -> Identity:
+    if not isinstance(user, str) or not isinstance(roles, list):
+        raise TypeError("an identity is [user, roles, verified]")
+    return Identity(user, tenant, roles=frozenset(map(str, roles)), verified=bool(verified))
+
+
+def _restore_one(authority: RoomAuthority, record: dict[str, Any], now: float, wall: float) -> None:
+    if record.get("v") != RECORD_VERSION:
+        raise ValueError(f"record format {record.get('v')!r}")
+    tenant, name = str(record["tenant"]), str(record["name"])
+    key = (tenant, name)
+    elapsed = max(0.0, wall - float(record["at"]))
+    spec = record["room"]
+    room: _Room | None = None
+    if spec is not None:
+        room = _room(key, spec)
+    for user, left in record["bans"]:
+        until = now + float(left) - elapsed
+        if until > now:
+            authority._bans[(tenant, name, str(user))] = until
+    if room is None:
+        return
+    authority._rooms[key] = room
+    authority._per_tenant[tenant] = authority._per_tenant.get(tenant, 0) + 1
+    for address in (*room.members, *room.waiting):
+        authority._where.setdefault((tenant, address), {})[key] = None
+
+
+def _room(key: tuple[str, str], spec: dict[str, Any]) -> _Room:
+    tenant = key[0]
+    password = spec["password"]
+    room = _Room(key, str(spec["creator"]), bool(spec["moderated"]),
+                 None if password is None else str(password))  # fmt: skip
+    for address, user, roles, verified, role in spec["members"]:
+        identity = _identity(tenant, user, roles, verified)
+        room.members[str(address)] = _Member(identity, ConversationRole(role))
+        _add(room.member_users, identity.user, str(address))
+    for address in spec["moderators"]:
+        if address in room.members:
+            room.moderators[str(address)] = None
+    for address, user, roles, verified, request_id in spec["waiting"]:
+        identity = _identity(tenant, user, roles, verified)
+        room.waiting[str(address)] = _Waiter(identity, str(request_id))
+        _add(room.waiting_users, identity.user, str(address))
+    room.seq = int(spec["seq"])
+    for seq, sender, content in spec["history"]:
+        room.history.append((int(seq), str(sender), str(content)))
+        room.history_chars += len(str(content))
+    data = spec["data"]
+    if not isinstance(data, dict):
+        raise TypeError("data must be an object")
+    room.data = data
+    room.version = int(spec["version"])
+    streams, subs = spec["streams"], spec["subs"]
+    if streams or subs:
+        book = room.media = RoomStreams()
+        for sid, owner, audio, video, audio_muted, video_muted, context in streams:
+            flags = (bool(audio), bool(video), bool(audio_muted), bool(video_muted))
+            book.streams[str(sid)] = _Published(str(owner), *flags, context)
+            book.owned.setdefault(str(owner), {})[str(sid)] = None
+        for sid, who, call in subs:
+            book.subs[(str(sid), str(who))] = str(call)
+            book.calls[str(call)] = (str(sid), str(who))
+            book.receives.setdefault(str(who), {})[str(sid)] = None
+    return room
