@@ -296,6 +296,9 @@ class _Room:
     snapshot: tuple[str, ...] | None = None
     #: the room's streams and subscriptions (:class:`rtcstate.rooms_streams.RoomStreams`)
     media: Any = None
+    #: (address, answer key) of the last accepted requests in this room (at most
+    #: ``answers_kept``): the answers a cluster persists with the room, for repeats
+    recent: deque[tuple[str, tuple[_Key, str, str]]] = attrs.field(factory=deque)
 
     @property
     def name(self) -> str:
@@ -535,7 +538,14 @@ class RoomAuthority:
             kept = self._answers[key[0], address] = {}
         elif len(kept) >= self.answers_kept:
             del kept[next(iter(kept))]
-        kept[(key, request.request_id, request.COMMAND.value)] = tuple(answer)
+        which = (key, request.request_id, request.COMMAND.value)
+        kept[which] = tuple(answer)
+        room = self._rooms.get(key)
+        if room is not None:
+            recent = room.recent
+            if len(recent) >= self.answers_kept:
+                recent.popleft()
+            recent.append((address, which))
 
     def _ack(
         self,

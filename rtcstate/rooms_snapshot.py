@@ -9,10 +9,12 @@ its creator, settings, members (address, user, roles, verified, role) in order o
 moderators, its waiting room (with each waiter's request id), its ``seq`` and message history,
 its persistent data and version, its streams and subscriptions, and the bans from it still
 running (as seconds left, dated by the caller's wall clock ``wall``) -- or None when there is
-nothing left to keep (no room and no ban). :func:`restore` replaces everything an authority
-holds by the records given, rebuilding its indexes (rooms per address and per tenant, users per
-room); bans that ended meanwhile (``wall`` minus the record's) are dropped. What is not kept:
-the answers to past requests kept for repeats (a repeat across a failover is judged again).
+nothing left to keep (no room and no ban). The answers to the room's last accepted requests
+(those the authority still keeps for repeats, at most ``answers_kept``) go with it, so that a
+request repeated across a failover is answered again rather than done twice. :func:`restore`
+replaces everything an authority holds by the records given, rebuilding its indexes (rooms per
+address and per tenant, users per room); bans that ended meanwhile (``wall`` minus the
+record's) are dropped.
 
 A record that does not parse (another program on the same Redis) is skipped and named in the
 returned list; restoring never raises on a record's content.
@@ -25,15 +27,19 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from rtcstate import wire
 from rtcstate.codes import ConversationRole
 from rtcstate.identity import Identity
-from rtcstate.rooms import RoomAuthority, _add, _Member, _Room, _Waiter
+from rtcstate.rooms import Notify, RoomAuthority, _add, _Member, _Room, _Waiter
 from rtcstate.rooms_streams import RoomStreams, _Published
 
 __all__ = ["RECORD_VERSION", "restore", "room_record"]
 
 RECORD_VERSION = 1
 """The record format's number (``"v"``): a record of another format is skipped."""
+
+
+_BAD_RECORD = (KeyError, TypeError, ValueError, IndexError, AttributeError, wire.DecodeError)
 
 
 def _who(identity: Identity) -> list[Any]:
@@ -76,8 +82,26 @@ def room_record(
                 for sid, p in media.streams.items()
             ],
             "subs": [] if media is None else [[s, w, c] for (s, w), c in media.subs.items()],
+            "answers": _answers(authority, room),
         }
     return record
+
+
+def _answers(authority: RoomAuthority, room: _Room) -> list[list[Any]]:
+    """[address, request id, command, [[to, envelope], ...]] of the room's kept answers."""
+    out: list[list[Any]] = []
+    tenant = room.key[0]
+    for address, which in room.recent:
+        answer = authority._answers.get((tenant, address), {}).get(which)
+        if answer is None:
+            continue
+        sent = [
+            [e.address, wire.encode_envelope(e.envelope).decode("utf-8")]
+            for e in answer
+            if type(e) is Notify
+        ]
+        out.append([address, which[1], which[2], sent])
+    return out
 
 
 def restore(
@@ -95,10 +119,13 @@ def restore(
     for record in records:
         try:
             _restore_one(authority, record, now, wall)
-        except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+        except _BAD_RECORD as exc:
             skipped.append(f"room record {str(record)[:80]!r}: {exc!r}")
     queue = sorted((until, who) for who, until in authority._bans.items())
     authority._ban_queue.extend(queue)
+    for kept in authority._answers.values():  # (an address's answers from several rooms)
+        while len(kept) > authority.answers_kept:
+            del kept[next(iter(kept))]
     return skipped
 
 
@@ -124,10 +151,18 @@ def _restore_one(authority: RoomAuthority, record: dict[str, Any], now: float, w
             authority._bans[(tenant, name, str(user))] = until
     if room is None:
         return
+    answers = [
+        (str(address), (key, str(rid), str(command)),
+         tuple(Notify(str(to), wire.decode(str(env))) for to, env in sent))
+        for address, rid, command, sent in spec.get("answers", ())
+    ]  # fmt: skip
     authority._rooms[key] = room
     authority._per_tenant[tenant] = authority._per_tenant.get(tenant, 0) + 1
     for address in (*room.members, *room.waiting):
         authority._where.setdefault((tenant, address), {})[key] = None
+    for address, which, answer in answers:
+        authority._answers.setdefault((tenant, address), {})[which] = answer
+        room.recent.append((address, which))
 
 
 def _room(key: tuple[str, str], spec: dict[str, Any]) -> _Room:

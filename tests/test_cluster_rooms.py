@@ -169,6 +169,10 @@ def test_the_authority_dies_the_next_node_takes_the_rooms_and_the_conversation_g
     assert [a for a, _ in view.members] == ["mod/d", "guest/d", "local/d"]
     assert view.waiting == ("waiter/d",) and view.seq == 3 and view.version == 1
     assert sim.hubs["b"].held_places == {("default", "local/d"): 5.0}
+    # a request repeated across the failover (its answer lost) is answered, not done again
+    sim.send("guest", ConvSendMessage("r", "m1", "m1"))
+    acks = [m for m in sim.read("guest") if isinstance(m, ConvAck)]
+    assert [a.seq for a in acks] == [2] and not sim.read("mod")
     # the moderator keeps moderating, the seq continues, the ban holds
     sim.send("guest", ConvSendMessage("r", "m3", "after"))
     assert [(m.seq, m.content) for m in sim.read("mod") if isinstance(m, ConvMessage)] == [
