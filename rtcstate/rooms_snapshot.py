@@ -10,7 +10,7 @@ moderators, its waiting room (with each waiter's request id), its ``seq`` and me
 its persistent data and version, its streams and subscriptions, and the bans from it still
 running (as seconds left, dated by the caller's wall clock ``wall``) -- or None when there is
 nothing left to keep (no room and no ban). The answers to the room's last accepted requests
-(those the authority still keeps for repeats, at most ``answers_kept``) go with it, so that a
+(:data:`ANSWERS_PERSISTED`, those the authority still keeps for repeats) go with it, so that a
 request repeated across a failover is answered again rather than done twice. :func:`restore`
 replaces everything an authority holds by the records given, rebuilding its indexes (rooms per
 address and per tenant, users per room); bans that ended meanwhile (``wall`` minus the
@@ -32,14 +32,19 @@ from rtcstate.codes import ConversationRole
 from rtcstate.identity import Identity
 from rtcstate.rooms import Notify, RoomAuthority, _add, _Member, _Room, _Waiter
 from rtcstate.rooms_streams import RoomStreams, _Published
+from rtcstate.wire_conversation import ConvAck, ConvCommand
 
 __all__ = ["RECORD_VERSION", "restore", "room_record"]
 
 RECORD_VERSION = 1
 """The record format's number (``"v"``): a record of another format is skipped."""
 
+ANSWERS_PERSISTED = 16
+"""The answers to a room's last accepted requests that go with its record (the requests that
+may be in flight at a failover: a few per member at most)."""
 
-_BAD_RECORD = (KeyError, TypeError, ValueError, IndexError, AttributeError, wire.DecodeError)
+
+_BAD_RECORD = (KeyError, TypeError, ValueError, IndexError, AttributeError)
 
 
 def _who(identity: Identity) -> list[Any]:
@@ -88,19 +93,26 @@ def room_record(
 
 
 def _answers(authority: RoomAuthority, room: _Room) -> list[list[Any]]:
-    """[address, request id, command, [[to, envelope], ...]] of the room's kept answers."""
+    """[address, request id, command, seq, version] of the room's kept answers (each one
+    ``ConvAck`` to its requester: what the authority keeps)."""
     out: list[list[Any]] = []
     tenant = room.key[0]
-    for address, which in room.recent:
-        answer = authority._answers.get((tenant, address), {}).get(which)
-        if answer is None:
+    answers = authority._answers
+    recent = room.recent
+    skip = len(recent) - ANSWERS_PERSISTED
+    for n, (address, which) in enumerate(recent):
+        if n < skip:
             continue
-        sent = [
-            [e.address, wire.encode_envelope(e.envelope).decode("utf-8")]
-            for e in answer
-            if type(e) is Notify
-        ]
-        out.append([address, which[1], which[2], sent])
+        kept = answers.get((tenant, address))
+        answer = None if kept is None else kept.get(which)
+        if answer is None or len(answer) != 1:
+            continue
+        note = answer[0]
+        if type(note) is not Notify or note.address != address:
+            continue
+        ack = note.envelope.message
+        if type(ack) is ConvAck:
+            out.append([address, which[1], which[2], ack.seq, ack.version])
     return out
 
 
@@ -153,8 +165,9 @@ def _restore_one(authority: RoomAuthority, record: dict[str, Any], now: float, w
         return
     answers = [
         (str(address), (key, str(rid), str(command)),
-         tuple(Notify(str(to), wire.decode(str(env))) for to, env in sent))
-        for address, rid, command, sent in spec.get("answers", ())
+         (Notify(str(address), wire.Envelope(ConvAck(key[1], str(rid), ConvCommand(command),
+                                                     seq, version))),))
+        for address, rid, command, seq, version in spec.get("answers", ())
     ]  # fmt: skip
     authority._rooms[key] = room
     authority._per_tenant[tenant] = authority._per_tenant.get(tenant, 0) + 1
