@@ -19,11 +19,13 @@ record's) are dropped.
 A record that does not parse (another program on the same Redis) is skipped and named in the
 returned list; restoring never raises on a record's content.
 
-Cost: O(members + history + streams) per record, each way.
+Cost: O(members + history + streams) per record, each way; the members' entries are built
+once per membership and shared by the records written until it changes.
 """
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterable
 from typing import Any
 
@@ -44,6 +46,10 @@ ANSWERS_PERSISTED = 16
 may be in flight at a failover: a few per member at most)."""
 
 
+#: room -> (its member tuple, its members' entries), while that room lives
+_MEMBERS: weakref.WeakKeyDictionary[_Room, tuple[tuple[str, ...], list[list[Any]]]] = (
+    weakref.WeakKeyDictionary()
+)
 _BAD_RECORD = (KeyError, TypeError, ValueError, IndexError, AttributeError)
 
 
@@ -73,7 +79,7 @@ def room_record(
             "creator": room.creator,
             "moderated": room.moderated,
             "password": room.password,
-            "members": [[a, *_who(m.identity), m.role.value] for a, m in room.members.items()],
+            "members": _members(room),
             "moderators": list(room.moderators),
             "waiting": [[a, *_who(w.identity), w.request_id] for a, w in room.waiting.items()],
             "seq": room.seq,
@@ -90,6 +96,18 @@ def room_record(
             "answers": _answers(authority, room),
         }
     return record
+
+
+def _members(room: _Room) -> list[list[Any]]:
+    """[address, user, roles, verified, role] of each member, in order of entry; built once per
+    membership (the member tuple is a new one at each change), shared by the records until."""
+    everyone = room.everyone()
+    cached = _MEMBERS.get(room)
+    if cached is not None and cached[0] is everyone:
+        return cached[1]
+    members = [[a, *_who(m.identity), m.role.value] for a, m in room.members.items()]
+    _MEMBERS[room] = (everyone, members)
+    return members
 
 
 def _answers(authority: RoomAuthority, room: _Room) -> list[list[Any]]:
