@@ -243,3 +243,29 @@ def test_the_rooms_changed_come_before_the_steps_other_effects() -> None:
     assert hub.rooms.rooms() == () and hub.room_authority == "b"
     fx = hub.receive("ws1", wire.encode(ConvJoin("r", "j3")), 0.0)
     assert not [e for e in fx if type(e) is RoomsChanged]
+
+
+def test_the_clients_of_a_draining_node_move_and_keep_their_places() -> None:
+    sim = _cluster(grace=5.0)
+    _register(sim, "a", "mod", "mod", token="mod")
+    _register(sim, "c", "ann", "ann")
+    _register(sim, "c", "ben", "ben")
+    sim.send("mod", ConvJoin("r", "j1", moderated=True))
+    for who in ("ann", "ben"):
+        sim.send(who, ConvJoin("r", f"j-{who}"))
+        sim.send("mod", ConvAllow("r", f"a-{who}", who))
+    sim.take("mod")
+    sim.hubs["c"].moving = True  # SIGTERM: every client told to move
+    sim.disconnect("ann")
+    sim.disconnect("ben")
+    # still in the directory (until they register elsewhere or c leaves), still members
+    assert ("default", "ann/d") in sim.directory and ("default", "ben/d") in sim.directory
+    assert ConvContactLeft not in _kinds(sim, "mod")
+    _register(sim, "b", "ann2", "ann")  # ann moves to b: hers again
+    assert sim.directory[("default", "ann/d")][0] == "b"
+    sim.send("ann2", ConvJoin("r", "j-again"))
+    assert ConvJoined in _kinds(sim, "ann2")
+    sim.kill("c")  # c leaves; ben never came back: its place is kept for the grace, then freed
+    assert sim.hubs["a"].held_places == {("default", "ben/d"): 5.0}
+    sim.tick(6.0)
+    assert [m.contact for m in sim.read("mod") if isinstance(m, ConvContactLeft)] == ["ben/d"]

@@ -34,6 +34,9 @@ A :class:`ClusterLink` joins a :class:`~rtcstate_asyncio.relay.Relay` whose hub 
   number: a write refused (this node was deposed while it stalled) is counted
   (:attr:`ClusterLink.fenced`) and the rooms are given up at the next heartbeat.
 
+* **Drain** (``SIGTERM``): the hub is told its clients move (``ClusterHub.moving``): an address
+  freed then stays in the directory until its client registers on another node (which takes
+  it over) or this node leaves, and its places in rooms are kept for the room grace.
 * **Leave** (:meth:`ClusterLink.close`, after the relay drained and closed): what is queued
   is sent, then :data:`~rtcstate_cluster.scripts.LEAVE` removes the node's key and what is
   left of its entries at once (the others hear ``U`` and ``L`` without waiting for ``ttl``).
@@ -135,6 +138,7 @@ class ClusterLink:
         await self._load()
         await self._heartbeat_once(first=True)
         self.relay.cluster = self._carry
+        self._follow_drain()
         loop = asyncio.get_running_loop()
         self._tasks = [
             loop.create_task(self._guard(self._read())),
@@ -142,6 +146,17 @@ class ClusterLink:
             loop.create_task(self._guard(self._heartbeats())),
         ]
         log.info("node %s joined the cluster at %s", self.node, self.url)
+
+    def _follow_drain(self) -> None:
+        """When the relay drains, the hub knows its clients move (their places kept)."""
+        relay, hub = self.relay, self.hub
+        drain = relay.drain
+
+        async def draining(timeout: float = 30.0) -> bool:
+            hub.moving = True
+            return await drain(timeout)
+
+        relay.drain = draining  # type: ignore[method-assign]
 
     async def close(self) -> None:
         """Leave: send what is queued, stop the tasks, remove this node from the cluster

@@ -109,6 +109,10 @@ class ClusterHub(Hub):
     room_authority: str | None = None
     #: seconds a room member whose node died keeps its place (:mod:`~rtcstate.hub.cluster_rooms`)
     room_grace: float = 10.0
+    #: this node is draining (its clients told to move to other nodes): an address freed here
+    #: stays in the directory until it registers elsewhere or the node leaves, and keeps its
+    #: rooms for ``room_grace``, as a member of a node that died
+    moving: bool = attrs.field(default=False, init=False)
     _remote: dict[str, _Remote] = attrs.field(factory=dict, init=False)
 
     def __attrs_post_init__(self) -> None:
@@ -463,10 +467,18 @@ class ClusterHub(Hub):
     def _unbind(self, c: Connection) -> list[HubEffect]:
         space, address = c.space, c.address
         held = space is not None and address is not None and space.by_address.get(address) == c.id
-        fx = super()._unbind(c)
-        if held and c.id not in self._remote and space is not None and address is not None:
-            fx.append(Directory(space.tenant, address, False))
-        return fx
+        local = c.id not in self._remote
+        if not (self.moving and local):
+            fx = super()._unbind(c)
+            if held and local and space is not None and address is not None:
+                fx.append(Directory(space.tenant, address, False))
+            return fx
+        rooms = self._rooms()  # a client told to move: its place in rooms is kept meanwhile
+        rooms.holding = c.last_seen + self.room_grace
+        try:
+            return super()._unbind(c)
+        finally:
+            rooms.holding = None
 
     def _groups(
         self, c: Connection, space: Space, join: list[str], leave: list[str]
