@@ -52,7 +52,8 @@ def test_the_room_authority_dies_and_the_moderated_room_lives_on(
 async def _scenario(url: str) -> None:
     net = FakeMediaNetwork()
     uas: dict[str, UserAgent] = {}
-    async with nodes(url, ["a", "b", "c"], room_grace=10.0) as n:
+    # a lease of 1.5 s: a loaded machine that delays a heartbeat does not lose it meanwhile
+    async with nodes(url, ["a", "b", "c"], ttl=1.5, room_grace=10.0) as n:
         assert all(x.relay.hub.room_authority == "a" for x in n.values())  # a heartbeat first
 
         async def user(name: str, *urls: str) -> Any:
