@@ -32,7 +32,9 @@ A :class:`ClusterLink` joins a :class:`~rtcstate_asyncio.relay.Relay` whose hub 
   in the writer's pipeline at its place (before the notices that follow it), each room once per
   pipeline, as of the write, by :data:`~rtcstate_cluster.scripts.SAVE_ROOMS` with the fencing
   number: a write refused (this node was deposed while it stalled) is counted
-  (:attr:`ClusterLink.fenced`) and the rooms are given up at the next heartbeat.
+  (:attr:`ClusterLink.fenced`) and the rooms are given up at the next heartbeat, unless this
+  node took the lease again with the very next fencing number (nobody held it in between):
+  then its rooms are the latest, and every one of them is written again.
 
 * **Drain** (``SIGTERM``): the hub is told its clients move (``ClusterHub.moving``): an address
   freed then stays in the directory until its client registers on another node (which takes
@@ -107,6 +109,8 @@ class ClusterLink:
         self._save = ""
         #: the fencing number this node took the room lease with (None: it does not hold it)
         self.fence: int | None = None
+        #: rooms whose last write was refused (the lease had lapsed), to write again
+        self._unsaved: set[tuple[str, str]] = set()
         #: counters (for tests, metrics and the bench)
         self.published = 0
         self.received = 0
@@ -240,7 +244,7 @@ class ClusterLink:
             pending.clear()
 
         saved: set[tuple[str, str]] = set()
-        saves: list[int] = []  # the pipeline's indexes of the room writes
+        saves: list[tuple[int, tuple[tuple[str, str], ...]]] = []  # (pipeline index, rooms)
         n = 0
         while out and n < self.batch:
             e = out.popleft()
@@ -256,7 +260,7 @@ class ClusterLink:
                 if fresh and self.fence is not None:
                     publish()  # (what was decided before these changes leaves before them)
                     saved.update(fresh)
-                    saves.append(len(pipe))
+                    saves.append((len(pipe), fresh))
                     pipe.evalsha(self._save, 0, node, str(self.fence), *self._records(fresh))
                 continue
             assert isinstance(e, Directory)
@@ -275,7 +279,11 @@ class ClusterLink:
         results = await pipe.execute()
         self.published += n
         self._trip()
-        refused = sum(1 for i in saves if not results[i])
+        refused = 0
+        for i, rooms in saves:
+            if not results[i]:
+                refused += 1
+                self._unsaved.update(rooms)
         self.rooms_saved += len(saves) - refused
         if refused:
             self.fenced += refused
@@ -391,6 +399,7 @@ class ClusterLink:
         if authority != self.node:
             if self.fence is not None:
                 self.fence = None
+                self._unsaved.clear()
                 hub.give_up_rooms(authority, loop.time(), time.time())
                 log.warning("node %s: the room lease is %s's now: rooms given up", self.node,
                             authority)  # fmt: skip
@@ -399,6 +408,19 @@ class ClusterLink:
             return
         if self.fence == fence:
             return
+        if self.fence is not None and fence == self.fence + 1:
+            # the lease lapsed (a late heartbeat) and this node took it again with nobody in
+            # between (each taking adds one): its rooms are the latest; what was refused
+            # meanwhile is written again
+            self.fence = fence
+            keys = tuple(dict.fromkeys([*sorted(self._unsaved), *hub.rooms.rooms()]))
+            self._unsaved.clear()
+            if keys:
+                self._carry(RoomsChanged(keys))
+            log.warning("node %s took the room lease again (fence %s): %s rooms written again",
+                        self.node, fence, len(keys))  # fmt: skip
+            return
+        self._unsaved.clear()
         raw = await self._redis.hgetall(scripts.ROOMS)
         self._trip()
         records: list[dict[str, Any]] = []

@@ -20,10 +20,12 @@ from typing import Any
 
 import redis
 from adaptertools import FAST, run, until
-from clustertools import nodes
+from clustertools import client, frame, nodes
 from redistools import RedisServer
 from rtcstate_asyncio import ConversationError, FakeMedia, FakeMediaNetwork, UserAgent
 from rtcstate_cluster import ClusterNode
+
+from rtcstate.wire_conversation import ConvJoin, ConvSendMessage
 
 WAIT = 15.0
 ROOM = "standup"
@@ -136,3 +138,40 @@ async def _scenario(url: str) -> None:
             for ua in uas.values():
                 if ua.session is not None:
                     await asyncio.wait_for(ua.unregister(), WAIT)
+
+
+def test_a_lapsed_lease_taken_again_by_its_holder_writes_what_was_refused(
+    redis_server: RedisServer,
+) -> None:
+    """The lease lapses (a late heartbeat: here the fence moves under the holder) and the holder
+    takes it again with the very next fencing number: its refused write is written again, its
+    rooms kept (nobody held them in between)."""
+
+    async def test() -> None:
+        url = redis_server.url
+        async with nodes(url, ["solo"], ttl=30.0) as n:
+            node = n["solo"]
+            link = node.link
+            beats = link._tasks[2]  # the heartbeats, run by hand below
+            beats.cancel()
+            await asyncio.gather(beats, return_exceptions=True)
+            ws = await client(node.url, "ann")
+            await ws.send(frame(ConvJoin(ROOM, "j1")))
+            field = json.dumps(["default", ROOM])
+            with redis.Redis.from_url(url) as r:
+                await until(lambda: r.hget("rtc:rooms", field) is not None, WAIT)
+                fence = link.fence
+                assert fence is not None and int(r.get("rtc:rooms:fence")) == fence
+                r.incr("rtc:rooms:fence")  # as if the lease had lapsed and been taken again
+                await ws.send(frame(ConvSendMessage(ROOM, "m1", "hello")))
+                await until(lambda: link.fenced == 1, WAIT)
+                assert json.loads(r.hget("rtc:rooms", field))["room"]["seq"] == 0
+                await link._heartbeat_once()
+                assert link.fence == fence + 1
+                await until(lambda: json.loads(r.hget("rtc:rooms", field))["room"]["seq"] == 1,
+                            WAIT)  # fmt: skip
+            view = node.relay.hub.rooms.room("default", ROOM)
+            assert view is not None and view.seq == 1
+            await ws.close()
+
+    run(test, limit=60.0)
