@@ -296,6 +296,9 @@ class _Room:
     snapshot: tuple[str, ...] | None = None
     #: the room's streams and subscriptions (:class:`rtcstate.rooms_streams.RoomStreams`)
     media: Any = None
+    #: (address, answer key) of the last accepted requests in this room (at most
+    #: ``answers_kept``): the answers a cluster persists with the room, for repeats
+    recent: deque[tuple[str, tuple[_Key, str, str]]] = attrs.field(factory=deque)
 
     @property
     def name(self) -> str:
@@ -371,6 +374,9 @@ class RoomAuthority:
     #: (tenant, room, user) -> end of the ban
     _bans: dict[tuple[str, str, str], float] = attrs.field(factory=dict, init=False)
     _ban_queue: deque[tuple[float, tuple[str, str, str]]] = attrs.field(factory=deque, init=False)
+    #: keys of the rooms a request or a departure may have changed since the last
+    #: :meth:`changed` (None: not kept; a cluster's room authority keeps it, to persist them)
+    journal: dict[_Key, None] | None = attrs.field(default=None, init=False)
 
     def __attrs_post_init__(self) -> None:
         if min(self.max_members, self.max_waiting, self.max_rooms, self.answers_kept) < 1:
@@ -416,6 +422,15 @@ class RoomAuthority:
             return tuple(self._where.get((tenant, address), ()))
         return tuple(k for (_, a), keys in self._where.items() if a == address for k in keys)
 
+    def identity_of(self, tenant: str, address: str) -> Identity | None:
+        """The identity ``address`` of ``tenant`` joined (or waits) with, if it is in a room."""
+        for key in self._where.get((tenant, address), ()):
+            room = self._rooms[key]
+            holder = room.members.get(address) or room.waiting.get(address)
+            if holder is not None:
+                return holder.identity
+        return None
+
     def banned_until(self, tenant: str, name: str, user: str, now: float) -> float | None:
         """When the ban of ``user`` from room ``name`` ends, or None if it is not banned."""
         until = self._bans.get((tenant, name, user))
@@ -455,7 +470,11 @@ class RoomAuthority:
                     if address in room.waiting:
                         return [self._waiting(room, address, request.request_id)]
                 return list(answer)  # (a join the address has left since: acknowledged)
-        return handler(self, identity, address, key, self._rooms.get(key), request, now)
+        fx = handler(self, identity, address, key, self._rooms.get(key), request, now)
+        journal = self.journal
+        if journal is not None and not (fx and type(fx[-1]) is Refused):
+            journal[key] = None
+        return fx
 
     def disconnect(self, address: str, now: float, tenant: str | None = None) -> list[RoomEffect]:
         """``address`` of ``tenant`` is gone (None: in every tenant, for single-tenant uses): it
@@ -467,10 +486,23 @@ class RoomAuthority:
             held = dict.fromkeys([*self._where, *self._answers])  # in a fixed order
             whos = [who for who in held if who[1] == address]
         fx: list[RoomEffect] = []
+        journal = self.journal
         for who in whos:
             self._answers.pop(who, None)
+            if journal is not None:
+                journal.update(dict.fromkeys(self._where.get(who, ())))
             fx.extend(self._leave_all(who))
         return fx
+
+    def changed(self) -> list[tuple[str, str]]:
+        """The rooms changed since the last call (in the order of their first change), and the
+        journal emptied (nothing if it is not kept)."""
+        journal = self.journal
+        if not journal:
+            return []
+        keys = list(journal)
+        journal.clear()
+        return keys
 
     def _leave_all(self, who: _Key) -> list[RoomEffect]:
         address = who[1]
@@ -506,7 +538,14 @@ class RoomAuthority:
             kept = self._answers[key[0], address] = {}
         elif len(kept) >= self.answers_kept:
             del kept[next(iter(kept))]
-        kept[(key, request.request_id, request.COMMAND.value)] = tuple(answer)
+        which = (key, request.request_id, request.COMMAND.value)
+        kept[which] = tuple(answer)
+        room = self._rooms.get(key)
+        if room is not None:
+            recent = room.recent
+            if len(recent) >= self.answers_kept:
+                recent.popleft()
+            recent.append((address, which))
 
     def _ack(
         self,

@@ -5,11 +5,14 @@ What Redis does for the real nodes (docs/cluster.md), done here in memory and in
 to every other node; ``Forward`` effects are carried to their node; both through one FIFO,
 drained by :meth:`SimCluster.run`, so the order of one node's effects is kept as Redis keeps
 the order of one connection's commands. ``CloseConnection`` is followed by ``disconnect``, as
-the relay's websocket close would be.
+the relay's websocket close would be. ``RoomsChanged`` effects write the rooms' records to
+:attr:`SimCluster.rooms` (Redis' ``rtc:rooms``) at once, before anything else that node said
+next is carried; :meth:`SimCluster.take_rooms` makes a node the room authority from them.
 """
 
 from __future__ import annotations
 
+import json
 from collections import deque
 from typing import Any
 
@@ -22,6 +25,7 @@ from rtcstate.hub import (
     Forward,
     ForwardKind,
     HubEffect,
+    RoomsChanged,
     delivers,
 )
 
@@ -41,6 +45,26 @@ class SimCluster:
         self.closed: dict[str, int] = {}
         self.now = 0.0
         self.carried = 0
+        #: json [tenant, name] -> record: the persisted rooms
+        self.rooms: dict[str, dict[str, Any]] = {}
+        self.authority: str | None = None
+
+    def take_rooms(self, node: str) -> list[str]:
+        """``node`` takes the room lease: loads the persisted rooms; every node learns it."""
+        fx, skipped = self.hubs[node].take_rooms(list(self.rooms.values()), self.now, self.now)
+        for name, hub in self.hubs.items():
+            if name != node:
+                hub.room_authority = node
+        self.authority = node
+        self.apply(node, fx)
+        self.run()
+        return skipped
+
+    def tick(self, seconds: float) -> None:
+        self.now += seconds
+        for name, hub in list(self.hubs.items()):
+            self.apply(name, hub.tick(self.now))
+        self.run()
 
     def connect(self, node: str, conn: str) -> None:
         self.where[conn] = node
@@ -94,6 +118,12 @@ class SimCluster:
                 self.bus.append(("dir", node, e))
             elif type(e) is Forward:
                 self.bus.append(("fwd", node, e))
+            elif type(e) is RoomsChanged and node == self.authority:
+                for key, record in self.hubs[node].room_records(e.keys, self.now, self.now):
+                    if record is None:
+                        self.rooms.pop(json.dumps(key), None)
+                    else:
+                        self.rooms[json.dumps(key)] = json.loads(json.dumps(record))
         hub = self.hubs.get(node)
         for conn in closing:
             if hub is not None:

@@ -85,6 +85,7 @@ from rtcstate.hub import (
     Hub,
     HubEffect,
     Log,
+    RoomsChanged,
     SourceCount,
 )
 from rtcstate_asyncio.metrics import Gauges, RelayMetrics
@@ -105,7 +106,7 @@ DRAINING = int(CloseCode.DRAINING)
 DRAIN_REASON = "relay draining: reconnect to another relay"
 POLICY_VIOLATION = int(CloseCode.POLICY)
 #: the effects a cluster node's link carries (rtcstate_cluster.ClusterLink)
-_CLUSTER = frozenset((Forward, Directory, Admit, SourceCount))
+_CLUSTER = frozenset((Forward, Directory, Admit, SourceCount, RoomsChanged))
 
 
 class _Close:
@@ -169,9 +170,12 @@ class Relay:
         #: fan-outs larger than ``_FANOUT_SLICE`` still going out, oldest first
         self._fans: collections.deque[_Fan] = collections.deque()
         self._fanning: asyncio.Task[None] | None = None
-        #: carries a cluster hub's ``Forward`` and ``Directory`` effects to the other nodes
-        #: (set by ``rtcstate_cluster.ClusterLink``; a hub alone returns none)
-        self.cluster: Callable[[Forward | Directory | Admit | SourceCount], None] | None = None
+        #: carries a cluster hub's ``Forward``, ``Directory``, ``Admit``, ``SourceCount`` and
+        #: ``RoomsChanged`` effects to the other nodes and Redis (set by
+        #: ``rtcstate_cluster.ClusterLink``; a hub alone returns none)
+        self.cluster: (
+            Callable[[Forward | Directory | Admit | SourceCount | RoomsChanged], None] | None
+        ) = None
         self._dirty: list[_Peer] = []  # the peers with ``pending`` frames
 
     @property

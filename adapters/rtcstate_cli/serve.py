@@ -120,6 +120,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                          help="seconds between heartbeats")  # fmt: skip
     cluster.add_argument("--node-ttl", type=float, default=3.0, metavar="SECONDS",
                          help="a node silent this long is taken for dead")  # fmt: skip
+    cluster.add_argument("--room-grace", type=float, default=10.0, metavar="SECONDS",
+                         help="a room member whose node died keeps its place this long, "
+                              "waiting for it to register again elsewhere")  # fmt: skip
     limits.add_argument(
         "--presence-interval", type=_optional(float), default=0.1, metavar="SECONDS",
         help="presence changes told every SECONDS in one batch per group (0: each at once)",
@@ -167,9 +170,9 @@ def build_hub(args: argparse.Namespace) -> Hub:
         from rtcstate.hub import ClusterHub
 
         try:
-            return ClusterHub(node=node, **kw)
+            return ClusterHub(node=node, room_grace=getattr(args, "room_grace", 10.0), **kw)
         except ValueError as exc:
-            raise errors.UsageError(f"--node-id: {exc}") from None
+            raise errors.UsageError(f"--node-id or --room-grace: {exc}") from None
     return Hub(**kw)
 
 

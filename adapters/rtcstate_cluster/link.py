@@ -25,7 +25,20 @@ A :class:`ClusterLink` joins a :class:`~rtcstate_asyncio.relay.Relay` whose hub 
   entries leave the directory and their users' presence is corrected everywhere, once), and
   learn the room authority (held by lease; the hub routes conversation requests to it). A node
   told it had been reaped (it stalled for longer than ``ttl``) publishes its addresses again.
+* **Rooms.** A node that takes the lease (a new fencing number) reads every room record
+  (``HGETALL rtc:rooms``) and only then answers conversation requests
+  (:meth:`~rtcstate.hub.ClusterHub.take_rooms`; until then a request routed to it is dropped
+  and the client repeats it). While it holds the lease, each ``RoomsChanged`` effect is written
+  in the writer's pipeline at its place (before the notices that follow it), each room once per
+  pipeline, as of the write, by :data:`~rtcstate_cluster.scripts.SAVE_ROOMS` with the fencing
+  number: a write refused (this node was deposed while it stalled) is counted
+  (:attr:`ClusterLink.fenced`) and the rooms are given up at the next heartbeat, unless this
+  node took the lease again with the very next fencing number (nobody held it in between):
+  then its rooms are the latest, and every one of them is written again.
 
+* **Drain** (``SIGTERM``): the hub is told its clients move (``ClusterHub.moving``): an address
+  freed then stays in the directory until its client registers on another node (which takes
+  it over) or this node leaves, and its places in rooms are kept for the room grace.
 * **Leave** (:meth:`ClusterLink.close`, after the relay drained and closed): what is queued
   is sent, then :data:`~rtcstate_cluster.scripts.LEAVE` removes the node's key and what is
   left of its entries at once (the others hear ``U`` and ``L`` without waiting for ``ttl``).
@@ -47,7 +60,9 @@ are decided here), what was queued for the other nodes is dropped (``lost``), an
 connects again with a bounded exponential backoff (``reconnect``, :class:`~rtcstate.retry.
 ExponentialBackoff` without a limit in time: a node never gives the cluster up). Connected
 again (``reconnects``, ``rtcstate_redis_reconnects_total``), it subscribes, publishes its
-addresses and its connections per source again, heartbeats and loads the directory; one
+addresses and its connections per source again, loads the directory and heartbeats (which
+follows the room lease again: still holding it, the node writes every room again, the writes
+queued when Redis was lost having gone with it; deposed meanwhile, it gives them up); one
 ``ttl`` later (when every live node has had a heartbeat to publish its own again, Redis may
 have restarted empty) it compares the directory with what its hub holds of the others and
 frees what is no longer there, so no presence stays wrong.
@@ -57,8 +72,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import random
+import time
 from collections import deque
 from typing import Any
 
@@ -67,7 +84,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 from rtcstate_asyncio.relay import Relay
 
-from rtcstate.hub import ClusterHub, Directory, Forward, ForwardKind, HubEffect
+from rtcstate.hub import ClusterHub, Directory, Forward, ForwardKind, HubEffect, RoomsChanged
 from rtcstate.hub.effects import Admit, SourceCount
 from rtcstate.hub.shared import Admission
 from rtcstate.retry import ExponentialBackoff
@@ -84,7 +101,7 @@ class _ShareRates:
 
 _RATES = _ShareRates()
 #: what the link carries for its hub (and the writer's cue)
-Carried = Forward | Directory | Admit | SourceCount | _ShareRates
+Carried = Forward | Directory | Admit | SourceCount | RoomsChanged | _ShareRates
 #: reconnection to Redis: 0.1 s, doubling, at most 2 s between attempts, never giving up
 RECONNECT = ExponentialBackoff(initial=0.1, factor=2.0, maximum=2.0, jitter=0.5, max_elapsed=None)
 
@@ -130,11 +147,21 @@ class ClusterLink:
         self._admit = ""
         self._rates = ""
         self._beat: Any = None
+        self._save = ""
+        #: the fencing number this node took the room lease with (None: it does not hold it)
+        self.fence: int | None = None
+        #: rooms whose last write was refused (the lease had lapsed), to write again
+        self._unsaved: set[tuple[str, str]] = set()
+        #: the room writes queued when Redis was lost went with it: every room is written again
+        #: if this node still holds the lease when it is connected again
+        self._resave = False
         #: counters (for tests, metrics and the bench); ``published``: frames and directory changes
         self.published = 0
         self.received = 0
         self.round_trips = 0
         self.malformed = 0
+        self.fenced = 0
+        self.rooms_saved = 0
         self.reaped: list[str] = []
         self.failed: BaseException | None = None
         self.reconnects = 0
@@ -148,6 +175,7 @@ class ClusterLink:
         Redis unreachable here raises (a node does not start without its cluster)."""
         await self._connect(first=True)
         self.relay.cluster = self._carry
+        self._follow_drain()
         self._runner = asyncio.get_running_loop().create_task(self._run())
         log.info("node %s joined the cluster at %s", self.node, self.url)
 
@@ -164,6 +192,7 @@ class ClusterLink:
                 self._admit = await r.script_load(scripts.ADMIT)
                 self._beat = r.register_script(scripts.HEARTBEAT)
                 self._rates = await r.script_load(scripts.RATES)
+                self._save = await r.script_load(scripts.SAVE_ROOMS)
                 self._redis = r
                 if first:
                     stale = await r.register_script(scripts.FRESH)(args=[self.node])
@@ -229,6 +258,7 @@ class ClusterLink:
                   self.node, exc)  # fmt: skip
         self.lost += sum(1 for e in self._out if type(e) is Forward)
         self._out.clear()
+        self._resave = self.fence is not None
         self._rates_queued = False
         self._flushing = False
         loop = asyncio.get_running_loop()
@@ -265,6 +295,17 @@ class ClusterLink:
         if r is not None:
             with contextlib.suppress(Exception):
                 await r.aclose()
+
+    def _follow_drain(self) -> None:
+        """When the relay drains, the hub knows its clients move (their places kept)."""
+        relay, hub = self.relay, self.hub
+        drain = relay.drain
+
+        async def draining(timeout: float = 30.0) -> bool:
+            hub.moving = True
+            return await drain(timeout)
+
+        relay.drain = draining  # type: ignore[method-assign]
 
     async def close(self) -> None:
         """Leave: send what is queued, stop the tasks, remove this node from the cluster
@@ -326,9 +367,11 @@ class ClusterLink:
     # --- out ------------------------------------------------------------------------------------
 
     def _carry(self, effect: Carried) -> None:
-        if not self._connected:  # told again when connected (bindings, counts) or lost
+        if not self._connected:  # told again when connected (bindings, counts, rooms) or lost
             if type(effect) is Forward:
                 self.lost += 1
+            elif type(effect) is RoomsChanged:
+                self._resave = self.fence is not None
             return
         self._out.append(effect)
         self._wake.set()
@@ -359,6 +402,8 @@ class ClusterLink:
 
         admits: list[tuple[int, Admit]] = []
         rates: list[tuple[int, list[tuple[str, str]]]] = []
+        saved: set[tuple[str, str]] = set()
+        saves: list[tuple[int, tuple[tuple[str, str], ...]]] = []  # (pipeline index, rooms)
         commands = 0
         n = 0
         told = 0
@@ -371,6 +416,16 @@ class ClusterLink:
                     parts = pending[e.node] = []
                 parts.append(frames.encode_frame(node, e))
                 told += 1
+                continue
+            if type(e) is RoomsChanged:
+                fresh = tuple(k for k in e.keys if k not in saved)
+                if fresh and self.fence is not None:
+                    commands += len(pending)
+                    publish()  # (what was decided before these changes leaves before them)
+                    saved.update(fresh)
+                    saves.append((commands, fresh))
+                    pipe.evalsha(self._save, 0, node, str(self.fence), *self._records(fresh))
+                    commands += 1
                 continue
             commands += len(pending)
             publish()  # what was said before the change is read before it
@@ -429,6 +484,25 @@ class ClusterLink:
                 verdict = Admission(refused.decode() if isinstance(refused, bytes) else refused,
                                     int(count))  # fmt: skip
                 self.relay.apply(self.hub.admitted(a.conn, verdict, now))
+        refused = 0
+        for i, rooms in saves:
+            if not results[i]:
+                refused += 1
+                self._unsaved.update(rooms)
+        self.rooms_saved += len(saves) - refused
+        if refused:
+            self.fenced += refused
+            log.warning("node %s: %s room writes refused: the room lease is another's",
+                        self.node, refused)  # fmt: skip
+
+    def _records(self, keys: tuple[tuple[str, str], ...]) -> list[str]:
+        """``field, record`` for each room of ``keys`` as of now (an empty record: deleted)."""
+        now = asyncio.get_running_loop().time()
+        out: list[str] = []
+        for key, record in self.hub.room_records(keys, now, time.time()):
+            out.append(json.dumps(key, ensure_ascii=False))
+            out.append("" if record is None else json.dumps(record, ensure_ascii=False))
+        return out
 
     # --- in -------------------------------------------------------------------------------------
 
@@ -541,17 +615,77 @@ class ClusterLink:
         ttl_ms = max(1, int(self.ttl * 1000))
         out = await self._beat(args=[self.node, ttl_ms, ttl_ms])
         self._trip()
-        was_reaped, authority, *reaped = (x.decode() if isinstance(x, bytes) else x for x in out)
+        was_reaped, authority, fence, *reaped = (
+            x.decode() if isinstance(x, bytes) else x for x in out
+        )
         for node in reaped:
             self.reaped.append(str(node))
             log.info("node %s: node %s is dead (no heartbeat for %g s): reaped", self.node,
                      node, self.ttl)  # fmt: skip
-        self.hub.room_authority = str(authority) or None
+        await self._room_lease(str(authority) or None, int(fence))
         if int(was_reaped) and not first:
             log.warning("node %s was taken for dead: its addresses are published again",
                         self.node)  # fmt: skip
             for d in self.hub.local_bindings():
                 self._carry(d)
+
+    # --- the room lease ---------------------------------------------------------------------------
+
+    async def _room_lease(self, authority: str | None, fence: int) -> None:
+        """Follow the room lease: take the rooms when this node took it (a new fencing
+        number), give them up when another holds it."""
+        hub = self.hub
+        loop = asyncio.get_running_loop()
+        resave, self._resave = self._resave, False
+        if authority != self.node:
+            if self.fence is not None:
+                self.fence = None
+                self._unsaved.clear()
+                hub.give_up_rooms(authority, loop.time(), time.time())
+                log.warning("node %s: the room lease is %s's now: rooms given up", self.node,
+                            authority)  # fmt: skip
+            else:
+                hub.room_authority = authority
+            return
+        if self.fence == fence and not resave:
+            return
+        held = self.fence
+        if held is not None and (fence == held + 1 or (resave and fence <= held)):
+            # the lease lapsed (a late heartbeat) and this node took it again with nobody in
+            # between (each taking adds one), or it still holds it after a reconnection (the
+            # writes queued then were lost; a lower number: Redis restarted empty): its rooms
+            # are the latest; what was refused or lost meanwhile is written again
+            self.fence = fence
+            keys = tuple(dict.fromkeys([*sorted(self._unsaved), *hub.rooms.rooms()]))
+            self._unsaved.clear()
+            if keys:  # (queued even while connecting again: the writer sends it once connected)
+                self._out.append(RoomsChanged(keys))
+                self._wake.set()
+            log.warning("node %s took the room lease again (fence %s): %s rooms written again",
+                        self.node, fence, len(keys))  # fmt: skip
+            return
+        self._unsaved.clear()
+        raw = await self._redis.hgetall(scripts.ROOMS)
+        self._trip()
+        records: list[dict[str, Any]] = []
+        for value in raw.values():
+            try:
+                record = json.loads(value)
+            except (ValueError, UnicodeDecodeError) as exc:
+                self.malformed += 1
+                log.warning("node %s: room record dropped: %r", self.node, exc)
+                continue
+            if isinstance(record, dict):
+                records.append(record)
+            else:
+                self.malformed += 1
+        self.fence = fence
+        fx, skipped = hub.take_rooms(records, loop.time(), time.time())
+        for why in skipped:
+            self.malformed += 1
+            log.warning("node %s: %s", self.node, why)
+        self.relay.apply(fx)
+        log.info("node %s holds the rooms (fence %s): %s loaded", self.node, fence, len(records))
 
 
 def _admit_args(node: str, a: Admit) -> list[Any]:

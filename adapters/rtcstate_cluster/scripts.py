@@ -5,7 +5,9 @@ Theory of operation
 Keys (``rtc:`` prefix): ``rtc:dir:<tenant>`` (hash ``address -> node\\nverified\\ngroups``),
 ``rtc:tenants`` (set), ``rtc:addrs:<node>`` (set of ``tenant\\naddress`` a node wrote),
 ``rtc:nodes`` (set of the nodes alive or not yet reaped), ``rtc:alive:<node>`` (a key with an
-expiry, the heartbeat), ``rtc:rooms:authority`` (the room authority's lease). Shared limits:
+expiry, the heartbeat), ``rtc:rooms:authority`` (the room authority's lease),
+``rtc:rooms:fence`` (its fencing number, one more at each taking), ``rtc:rooms`` (hash
+``json [tenant, name] -> json record``: the conversation rooms). Shared limits:
 ``rtc:devs:<tenant>\\n<user>`` (hash ``device -> node``: the identity's devices online or
 reserved, cluster-wide), ``rtc:conns:<node>`` (hash ``source -> open connections`` on that
 node), ``rtc:reg:<tenant>\\n<user>`` and ``rtc:rate:<tenant>\\n<user>`` (token buckets, hash
@@ -16,9 +18,14 @@ node), ``rtc:reg:<tenant>\\n<user>`` and ``rtc:rate:<tenant>\\n<user>`` (token b
   node still holds it (an address that moved to another node stays) and publishes ``U``.
 * :data:`HEARTBEAT` refreshes the node's key, puts it back in ``rtc:nodes`` (saying whether it
   had been reaped: the node then publishes its addresses again), reaps every node whose key
-  expired — its entries that it still holds are removed with one ``U`` each, then ``L`` — and
-  takes or renews the room authority's lease, returning the holder. Being one script, a dead
-  node is reaped exactly once, whichever survivors run it at the same time.
+  expired — ``L``, then its entries that it still holds are removed with one ``U`` each (``L``
+  first: the others free its addresses as a node's death, whose room members keep their
+  places for a grace period) — and takes or renews the room authority's lease (a taking adds
+  one to the fencing number), returning the holder and the fencing number. Being one script, a
+  dead node is reaped exactly once, whichever survivors run it at the same time.
+* :data:`SAVE_ROOMS` writes (or deletes) room records only if the caller holds the lease
+  *and* the fencing number it took it with: an authority deposed while it stalled cannot
+  overwrite what the next one wrote.
 * :data:`ADMIT` checks a registration against the limits every node shares (the source's
   connections on every node, the identity's devices online anywhere, its registration bucket)
   and, within them, reserves the device for the node (``rtc:devs``, ``rtc:addrs``); BIND,
@@ -36,10 +43,11 @@ node), ``rtc:reg:<tenant>\\n<user>`` and ``rtc:rate:<tenant>\\n<user>`` (token b
 from __future__ import annotations
 
 __all__ = ["ADMIT", "BIND", "DIR_CHANNEL", "FREE", "FRESH", "HEARTBEAT", "LEAVE", "PRUNE", "RATES",
-           "addrs_key", "conns_key", "dir_key", "node_channel"]  # fmt: skip
+           "ROOMS", "SAVE_ROOMS", "addrs_key", "conns_key", "dir_key", "node_channel"]  # fmt: skip
 
 DIR_CHANNEL = "rtc:dir"
 TENANTS = "rtc:tenants"
+ROOMS = "rtc:rooms"
 
 
 def dir_key(tenant: str) -> str:
@@ -123,23 +131,24 @@ local function free_one(id, m)
 end
 local function reap(id)
   local n = 0
+  redis.call('PUBLISH', 'rtc:dir', 'L\\n' .. id)
   for _, m in ipairs(redis.call('SMEMBERS', 'rtc:addrs:' .. id)) do
     n = n + free_one(id, m)
   end
   redis.call('DEL', 'rtc:addrs:' .. id, 'rtc:conns:' .. id)
-  redis.call('PUBLISH', 'rtc:dir', 'L\\n' .. id)
   return n
 end
 """
 )
 
-# ARGV: node, heartbeat ttl (ms), room lease (ms); returns {was_reaped, authority, reaped...}
+# ARGV: node, heartbeat ttl (ms), room lease (ms); returns {was_reaped, authority, fence,
+# reaped...}
 HEARTBEAT = (
     _REAP
     + """
 local me = ARGV[1]
 redis.call('SET', 'rtc:alive:' .. me, '1', 'PX', ARGV[2])
-local out = {redis.call('SADD', 'rtc:nodes', me), ''}
+local out = {redis.call('SADD', 'rtc:nodes', me), '', 0}
 for _, id in ipairs(redis.call('SMEMBERS', 'rtc:nodes')) do
   if id ~= me and redis.call('EXISTS', 'rtc:alive:' .. id) == 0 then
     redis.call('SREM', 'rtc:nodes', id)
@@ -150,11 +159,13 @@ end
 local auth = redis.call('GET', 'rtc:rooms:authority')
 if not auth then
   redis.call('SET', 'rtc:rooms:authority', me, 'PX', ARGV[3])
+  redis.call('INCR', 'rtc:rooms:fence')
   auth = me
 elseif auth == me then
   redis.call('PEXPIRE', 'rtc:rooms:authority', ARGV[3])
 end
 out[2] = auth
+out[3] = tonumber(redis.call('GET', 'rtc:rooms:fence') or '0')
 return out
 """
 )
@@ -269,3 +280,20 @@ end
 return out
 """
 )
+
+# ARGV: node, fence, then (field, record) pairs, an empty record deleting its field; returns 1,
+# or 0 (nothing written) if the node does not hold the lease under that fencing number
+SAVE_ROOMS = """
+if redis.call('GET', 'rtc:rooms:authority') ~= ARGV[1]
+   or redis.call('GET', 'rtc:rooms:fence') ~= ARGV[2] then
+  return 0
+end
+for i = 3, #ARGV, 2 do
+  if ARGV[i + 1] == '' then
+    redis.call('HDEL', 'rtc:rooms', ARGV[i])
+  else
+    redis.call('HSET', 'rtc:rooms', ARGV[i], ARGV[i + 1])
+  end
+end
+return 1
+"""

@@ -6,7 +6,8 @@ Modules: :mod:`~rtcstate.hub.core` (the hub: registration, refusals, limits, dis
 :mod:`~rtcstate.hub.presence` (scoped presence), :mod:`~rtcstate.hub.conversations`
 (conversation rooms), :mod:`~rtcstate.hub.limits` (token buckets
 and deadlines), :mod:`~rtcstate.hub.effects` (what the hub asks its adapter to do),
-:mod:`~rtcstate.hub.cluster` (a hub that is one node of a cluster).
+:mod:`~rtcstate.hub.cluster` (a hub that is one node of a cluster),
+:mod:`~rtcstate.hub.cluster_rooms` (its room authority's rooms: persisted, held, handed over).
 """
 
 from rtcstate.hub.cluster import ClusterDrop, ClusterHub
@@ -23,6 +24,7 @@ from rtcstate.hub.effects import (
     HubDrop,
     HubEffect,
     Log,
+    RoomsChanged,
     SourceCount,
     delivers,
 )
@@ -48,6 +50,7 @@ __all__ = [
     "Log",
     "Refusal",
     "Revocations",
+    "RoomsChanged",
     "SourceCount",
     "Verifier",
     "claimed",

@@ -26,7 +26,7 @@ across nodes unchanged; what a remote connection is sent leaves as an effect for
 * conversation requests go to the room authority (:attr:`ClusterHub.room_authority`, one node
   chosen by the adapter through a lease) as ``ROUTE``; its notices come back as ``DELIVER``;
 * every change of a local address (registered, freed, its presence groups) is a
-  :class:`~rtcstate.hub.effects.Directory` effect, for the adapter to write and publish.
+  :class:`~rtcstate.hub.effects.Directory` effect, for the adapter to write and publish;
 * a local user's data (``user_data_set``) also goes as ``ROUTE`` (without ``to``) to every node
   holding an address of its tenant, whose listeners hear it there; the ringing-callee rule
   (:mod:`~rtcstate.hub.ringwatch`) is kept by the node that routed the invite, which sees the
@@ -36,7 +36,11 @@ across nodes unchanged; what a remote connection is sent leaves as an effect for
   parked behind an :class:`~rtcstate.hub.effects.Admit` until :meth:`ClusterHub.admitted`, the
   connections per source are told as :class:`~rtcstate.hub.effects.SourceCount`, and the
   message counts per identity go out by :meth:`ClusterHub.take_usage` and come back as
-  allowances by :meth:`ClusterHub.shared_rates`.
+  allowances by :meth:`ClusterHub.shared_rates`;
+* on the room authority, the rooms survive it and a member whose node died keeps its place for
+  ``room_grace`` seconds (:mod:`rtcstate.hub.cluster_rooms`: :meth:`ClusterHub.take_rooms`,
+  :meth:`ClusterHub.give_up_rooms`, :meth:`ClusterHub.room_records` and the
+  :class:`~rtcstate.hub.effects.RoomsChanged` effect placed before a step's other effects).
 
 The ``from`` of everything that crosses nodes is the address the sending node verified: a
 client's own ``from`` is replaced on its node, and only nodes speak to each other. Inputs from
@@ -46,11 +50,14 @@ Cost: one dict lookup per effect to map remote connections (none when no address
 
 from __future__ import annotations
 
+from typing import Any
+
 import attrs
 
 from rtcstate import wire
 from rtcstate.drops import DropReason
 from rtcstate.effects import Drop
+from rtcstate.hub.cluster_rooms import ClusterRooms
 from rtcstate.hub.conversations import is_conversation
 from rtcstate.hub.core import _RELAY_ONLY, Hub
 from rtcstate.hub.effects import (
@@ -64,6 +71,7 @@ from rtcstate.hub.effects import (
     ForwardKind,
     HubEffect,
     Log,
+    RoomsChanged,
     SourceCount,
 )
 from rtcstate.hub.lifecycle import Connection, ConnState
@@ -72,6 +80,7 @@ from rtcstate.hub.routing import Space, server_error
 from rtcstate.hub.shared import Admission, Parked, SharedLimits
 from rtcstate.identity import Identity, Revocations
 from rtcstate.machine import spec_of
+from rtcstate.rooms_routing import RoomRouter
 from rtcstate.wire_contact import UserDataSet
 
 __all__ = ["ClusterDrop", "ClusterHub", "remote_id"]
@@ -92,6 +101,9 @@ class ClusterDrop(DropReason):
     """A delivery or close for an address no local connection holds (any more)."""
     NOT_PARKED = "not-parked"
     """The cluster's answer to a registration that no longer waits for one."""
+    NOT_AUTHORITY = "not-room-authority"
+    """A conversation request routed here while another node holds the rooms (or before this
+    one has loaded them): the client repeats it."""
 
 
 def remote_id(node: str, tenant: str, address: str) -> str:
@@ -116,6 +128,12 @@ class ClusterHub(Hub):
     #: limits per identity and per source counted across the cluster (set by the adapter while
     #: its link to Redis is up; False: this node counts them alone, as a hub alone does)
     shared_limits: bool = False
+    #: seconds a room member whose node died keeps its place (:mod:`~rtcstate.hub.cluster_rooms`)
+    room_grace: float = 10.0
+    #: this node is draining (its clients told to move to other nodes): an address freed here
+    #: stays in the directory until it registers elsewhere or the node leaves, and keeps its
+    #: rooms for ``room_grace``, as a member of a node that died
+    moving: bool = attrs.field(default=False, init=False)
     _remote: dict[str, _Remote] = attrs.field(factory=dict, init=False)
     _shared: SharedLimits = attrs.field(factory=SharedLimits, init=False)
     #: tenant -> node -> addresses it holds there (where a user's data is told)
@@ -123,6 +141,9 @@ class ClusterHub(Hub):
 
     def __attrs_post_init__(self) -> None:
         super().__attrs_post_init__()
+        if self.room_grace < 0:
+            raise ValueError("room_grace must be >= 0")
+        self._conversations = ClusterRooms(RoomRouter(self.rooms, Deliver), self.room_grace)
         if not self.node or _BAD_NODE.intersection(self.node) or len(self.node) > 64:
             raise ValueError('node must be 1-64 printable characters without / \\ " @ or space')
 
@@ -204,7 +225,49 @@ class ClusterHub(Hub):
         return self._out(super().revoke(revocations, now))
 
     def tick(self, now: float) -> list[HubEffect]:
-        return self._out(super().tick(now))
+        fx = super().tick(now)
+        rooms = self._rooms()
+        if rooms.held:
+            fx.extend(rooms.expire(now, self._spaces))
+        return self._out(fx)
+
+    def next_deadline(self) -> float | None:
+        due = super().next_deadline()
+        held = self._rooms().next_deadline()
+        return held if due is None else due if held is None else min(due, held)
+
+    # --- the room authority's rooms (rtcstate.hub.cluster_rooms) -------------------------------
+
+    @property
+    def held_places(self) -> dict[tuple[str, str], float]:
+        """(tenant, address) -> end of its grace, for the room members whose node died."""
+        return dict(self._rooms().held)
+
+    def take_rooms(
+        self, records: list[dict[str, Any]], now: float, wall: float
+    ) -> tuple[list[HubEffect], list[str]]:
+        """This node now holds the rooms (the lease), as ``records`` say (read from Redis;
+        ``wall``: the clock they are dated by): it answers conversation requests from now on.
+        Return the effects (none yet) and the records skipped (they did not parse)."""
+        skipped = self._rooms().take(records, self._spaces, now, wall)
+        self.room_authority = self.node
+        return [], skipped
+
+    def give_up_rooms(self, authority: str | None, now: float, wall: float) -> None:
+        """``authority`` holds the rooms now: they are forgotten here."""
+        self._rooms().give_up(now, wall)
+        self.room_authority = authority
+
+    def room_records(
+        self, keys: tuple[tuple[str, str], ...], now: float, wall: float
+    ) -> list[tuple[tuple[str, str], dict[str, Any] | None]]:
+        """The records of rooms ``keys`` as of now, to persist (None: delete)."""
+        return self._rooms().records(keys, now, wall)
+
+    def _rooms(self) -> ClusterRooms:
+        rooms = self._conversations
+        assert isinstance(rooms, ClusterRooms)
+        return rooms
 
     # --- limits shared through the cluster (rtcstate.hub.shared) ------------------------------
 
@@ -347,6 +410,9 @@ class ClusterHub(Hub):
         held[node] = held.get(node, 0) + 1
         space.bind(address, pid)
         self._join(c, space, user, groups)
+        rooms = self._rooms()
+        if rooms.held:
+            fx.extend(rooms.release(c.identity, address, space, now))
         fx.extend(self._told(space, user, pid, now))
         fx.extend(self._ringing_changed(space, user, now))
         return self._out(fx)
@@ -363,10 +429,16 @@ class ClusterHub(Hub):
         return self._out(fx)
 
     def node_lost(self, node: str, now: float) -> list[HubEffect]:
-        """``node`` is dead: every address it held is freed here (presence told, rooms left)."""
+        """``node`` is dead: every address it held is freed here (presence told); on the room
+        authority, one in rooms keeps its place there for ``room_grace`` seconds."""
         fx: list[HubEffect] = []
-        for r in [r for r in self._remote.values() if r.node == node]:
-            fx.extend(self.remote_unbind(r.node, r.tenant, r.address, now))
+        rooms = self._rooms()
+        rooms.holding = now + self.room_grace  # (rooms are only on the authority)
+        try:
+            for r in [r for r in self._remote.values() if r.node == node]:
+                fx.extend(self.remote_unbind(r.node, r.tenant, r.address, now))
+        finally:
+            rooms.holding = None
         return fx
 
     def remote_receive(
@@ -381,6 +453,9 @@ class ClusterHub(Hub):
         msg = env.message
         kind = type(msg)
         if is_conversation(msg):
+            authority = self.room_authority
+            if authority is not None and authority != self.node:
+                return [Drop(ClusterDrop.NOT_AUTHORITY, f"{msg.TYPE} from {sender} via {node}")]
             return self._out(self._conversations.handle(c, space, msg, now))
         if kind is UserDataSet and env.to is None:  # its data, told to the listeners here
             assert isinstance(msg, UserDataSet)
@@ -477,7 +552,11 @@ class ClusterHub(Hub):
         return Directory(identity.tenant, c.address, True, joined, identity.verified, registered)
 
     def _out(self, fx: list[HubEffect]) -> list[HubEffect]:
-        """Map the effects on remote connections to :class:`Forward` for their nodes."""
+        """Map the effects on remote connections to :class:`Forward` for their nodes; put the
+        rooms this step changed (on the room authority) before them all."""
+        journal = self.rooms.journal
+        if journal:
+            fx = [RoomsChanged(tuple(self.rooms.changed())), *fx]
         remote = self._remote
         if not remote:
             return fx
@@ -569,6 +648,9 @@ class ClusterHub(Hub):
         fx = super()._register(c, msg, now, limited)
         if c.state is ConnState.REGISTERED and c.address == f"{msg.user}/{msg.device}":
             fx.append(self._bound(c))
+            rooms = self._rooms()
+            if rooms.held and c.identity is not None and c.space is not None:
+                fx.extend(rooms.release(c.identity, c.address, c.space, now))
         return fx
 
     def _admit(
@@ -608,10 +690,18 @@ class ClusterHub(Hub):
     def _unbind(self, c: Connection) -> list[HubEffect]:
         space, address = c.space, c.address
         held = space is not None and address is not None and space.by_address.get(address) == c.id
-        fx = super()._unbind(c)
-        if held and c.id not in self._remote and space is not None and address is not None:
-            fx.append(Directory(space.tenant, address, False))
-        return fx
+        local = c.id not in self._remote
+        if not (self.moving and local):
+            fx = super()._unbind(c)
+            if held and local and space is not None and address is not None:
+                fx.append(Directory(space.tenant, address, False))
+            return fx
+        rooms = self._rooms()  # a client told to move: its place in rooms is kept meanwhile
+        rooms.holding = c.last_seen + self.room_grace
+        try:
+            return super()._unbind(c)
+        finally:
+            rooms.holding = None
 
     def _groups(
         self, c: Connection, space: Space, join: list[str], leave: list[str]

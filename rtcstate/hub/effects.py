@@ -12,8 +12,9 @@ and :class:`~rtcstate.effects.Drop` (an input ignored on purpose, its reason a :
 A hub that is one node of a cluster (:class:`~rtcstate.hub.cluster.ClusterHub`) also returns
 :class:`Forward` (carry an envelope to another node), :class:`Directory` (publish a change
 of this node's addresses), :class:`Admit` (ask the cluster whether a registration is within the
-limits shared by every node) and :class:`SourceCount` (this node's open connections from one
-source address, for the cluster-wide count); a hub alone never does.
+limits shared by every node), :class:`SourceCount` (this node's open connections from one
+source address, for the cluster-wide count) and, on the room authority, :class:`RoomsChanged`
+(persist those rooms); a hub alone never does.
 Refusals are answered in-band with ``ServerError`` whose code is a
 :class:`~rtcstate.wire.ServerErrorCode`; nothing else changes when a request is refused.
 """
@@ -41,6 +42,7 @@ __all__ = [
     "HubDrop",
     "HubEffect",
     "Log",
+    "RoomsChanged",
     "SourceCount",
     "delivers",
 ]
@@ -225,7 +227,25 @@ class SourceCount:
     count: int
 
 
+@attrs.frozen(slots=True)
+class RoomsChanged:
+    """The conversation rooms ``keys`` ((tenant, name)) changed on this node, the cluster's
+    room authority: to persist (their records as of when they are written) before anything
+    this node says next to the others."""
+
+    keys: tuple[tuple[str, str], ...]
+
+
 HubEffect = (
-    Deliver | Fanout | CloseConnection | Log | Drop | Forward | Directory | Admit | SourceCount
+    Deliver
+    | Fanout
+    | CloseConnection
+    | Log
+    | Drop
+    | Forward
+    | Directory
+    | Admit
+    | SourceCount
+    | RoomsChanged
 )
 """What a :class:`~rtcstate.hub.Hub` asks its adapter to do."""

@@ -4,7 +4,10 @@ The node runs the same runner as a relay alone: ``SIGTERM`` tells its client to 
 the client moves to the next URL it was given (``register([n1, n2])``), a user on the third
 node then calls it there; the drained node leaves the cluster at once (its key and its entries
 gone long before its heartbeat would expire), exits 0, and its ``/healthz`` named it by its
-node id while its ``/metrics`` counted its Redis round trips. Bounded in time.
+node id while its ``/metrics`` counted its Redis round trips. The moving client stays a member
+of its moderated room (held by the drained node, the first to take the room lease: the next
+holder loads it): nobody hears it leave, its conversation fires no new ``joined``, and its next
+message gets the next number. Bounded in time.
 """
 
 from __future__ import annotations
@@ -69,6 +72,15 @@ async def _scenario(redis_url: str, n: dict[str, Served], metrics: int) -> None:
     try:
         assert alice.core.connection.url == n1_url
         await until(lambda: carol.get_contact("alice").is_online, WAIT)
+        # a moderated room: carol (on n3) creates it, alice (on n1) is let in
+        room = carol.get_conversation("room", moderated=True)
+        await asyncio.wait_for(room.join(), WAIT)
+        mine = alice.get_conversation("room")
+        joining = asyncio.ensure_future(mine.join())
+        await until(lambda: "alice/default" in room.get_waiting_room_contacts(), WAIT)
+        await room.allow_entry("alice")
+        await asyncio.wait_for(joining, WAIT)
+        assert await asyncio.wait_for(mine.send_message("before"), WAIT) == 1
         # the node names itself by its id and has counted its round trips to Redis
         status, body = await scrape(metrics, "/healthz")
         health = json.loads(body)
@@ -104,6 +116,13 @@ async def _scenario(redis_url: str, n: dict[str, Served], metrics: int) -> None:
         invitation.accept()
         await accepted
         assert not call.fired("error")
+        # alice moved with her place in the room
+        await until(mine.is_joined, WAIT)
+        assert len(mine.fired("joined")) == 1 and mine.fired("left") == []
+        heard = room.events("message")
+        assert await asyncio.wait_for(mine.send_message("after"), WAIT) == 2
+        assert (await heard.next(WAIT)).payload["content"] == "after"
+        assert room.fired("contactLeft") == []
     finally:
         for ua in (alice_ua, carol_ua):
             if ua.session is not None:

@@ -3,7 +3,8 @@
 Media is peer to peer (the fake backend, in this process): the call between alice (node n1)
 and bob (node n3) goes on when n3 dies; the survivors notice n3's silence (heartbeat expiry),
 one of them reaps it, once, and carol (node n2) is told bob is offline. A member of a room
-held by the authority (n1) whose node died leaves the room. Bounded in time.
+held by the authority (n1) whose node died leaves the room once its grace (``--room-grace``,
+short here) is over. Bounded in time.
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ def test_a_node_sigkilled_mid_call_the_call_goes_on_and_presence_is_corrected(
     redis_server: RedisServer,
 ) -> None:
     url = redis_server.url
-    args = ["--heartbeat", "0.1", "--node-ttl", str(TTL), "--presence-interval", "0"]
+    args = ["--heartbeat", "0.1", "--node-ttl", str(TTL), "--presence-interval", "0",
+            "--room-grace", "0.5"]  # fmt: skip
     with node_processes(url, ["n1", "n2", "n3"], *args) as n:
         run(lambda: _scenario(url, n), limit=150)
 
