@@ -9,6 +9,7 @@ lost Redis connects again, publishes itself again and corrects the presence it h
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from rtcstate_cluster import scripts
 from websockets.asyncio.client import ClientConnection, connect
 
 from rtcstate import wire
+from rtcstate.wire_conversation import ConvJoin, ConvSendMessage
 
 WAIT = 15.0
 
@@ -220,5 +222,35 @@ def test_a_restarted_redis_is_joined_again_and_presence_is_corrected(
             assert n["a"].relay.metrics.redis_reconnects >= 1
             for ws in (alice, bob, dave):
                 await ws.close()
+
+    run(test, limit=60.0)
+
+
+def test_the_room_holder_joined_again_writes_its_rooms_again(own_redis: RedisServer) -> None:
+    """A room changed while Redis was away (its write went with the connection), then Redis
+    restarted empty: the holder, connected again and still holding the lease, writes every
+    room again, so the room would survive its node again (docs/cluster.md, *A Redis outage*)."""
+
+    async def test() -> None:
+        async with nodes(own_redis.url, ["solo"], ttl=0.5) as n:
+            node = n["solo"]
+            field = json.dumps(["default", "standup"])
+            ann = await client(node.url, "ann")
+            await ann.send(frame(ConvJoin("standup", "j1")))
+            with redis.Redis.from_url(own_redis.url) as r:
+                await until(lambda: r.hget("rtc:rooms", field) is not None)
+            loop = asyncio.get_running_loop()
+            await loop.run_in_executor(None, own_redis.stop)
+            await until(lambda: node.link.failed is not None)
+            await ann.send(frame(ConvSendMessage("standup", "m1", "while away")))
+            await until(lambda: getattr(node.relay.hub.rooms.room("default", "standup"),
+                                        "seq", 0) == 1)  # fmt: skip
+            await loop.run_in_executor(None, own_redis.restart)  # the same port, empty
+            await until(lambda: node.link.reconnects >= 1)
+            with redis.Redis.from_url(own_redis.url) as r:
+                await until(lambda: r.hget("rtc:rooms", field) is not None)
+                assert json.loads(r.hget("rtc:rooms", field))["room"]["seq"] == 1
+            assert node.link.fence is not None and node.link.fenced == 0
+            await ann.close()
 
     run(test, limit=60.0)
