@@ -64,15 +64,18 @@ open again the transfer resumes from the receiver's offset (``resumed``; see
 *The table is the only decision point.* :class:`FileTransfer` is a machine of its own (SETUP
 until the channel opens, SENDING while the FileSender runs, ENDED once the data call is over):
 :data:`INPUTS` maps the channel's notices, data and buffered-amount reports, the FileSender's
-timers and the FileSender's events (by name, a :class:`~rtcstate.machine.Classify`: progress,
-complete, error, declined, cancelled) to its triggers, :data:`VERDICTS` declares the rest
+timers and the FileSender's notices (typed values, :mod:`rtcstate.transfer.notices`, keyed by
+class: progress, completed, failed, declined, cancelled; accepted, interrupted, resumed) to its
+triggers, :data:`VERDICTS` declares the rest
 ignored (a :class:`TransferDrop`). How the transfer ends when its data call does (the receiver
 cancelled, the call cut it short, the far side refused it, or it simply ended) is four guarded
 rows of ``channel_ended``, tried in order; which Contact event each FileSender event becomes,
-and whether it hangs the data call up, is one row each. The receiver's
+and whether it hangs the data call up, is one row each; the FileSender fires no event (its owner,
+this object, builds every ``Emit`` the application sees). The receiver's
 :class:`ReceivedFileTransferInvitation` declares the copies of the ``file_offer``, the data call's
-and the channel's notices, the channel's data, the FileReceiver's timers and its events (by name:
-progress, transferComplete, which makes it ENDED, error, cancelled; :data:`RECEIVED_INPUTS`);
+and the channel's notices, the channel's data, the FileReceiver's timers and its notices (by
+class: progress, completed, which makes it ENDED, failed, cancelled by the sender;
+:data:`RECEIVED_INPUTS`);
 whether the transfer machine exists yet (built when the channel first opens) is a guard of
 its rows, not a branch in a callback. Its status
 (apiRTC's) may be decided before its data call ends, and until then it still serves its channel
@@ -396,7 +399,7 @@ class FileTransfer:
                 ErrorNumber.ERROR_WRONG_STATE, "FileTransfer", "feed", "WAITING",
                 "no data was requested: the channel is not open yet",
             )  # fmt: skip
-        fx = self._translate(sender.feed(now, offset, data), now)
+        fx = self._then_hang_up(sender.feed(now, offset, data), now)
         return self.session.child_output(self, fx)
 
     def cancel(self, now: float, reason: str = "cancelled") -> list[Effect]:
@@ -420,7 +423,7 @@ class FileTransfer:
             fx.extend(sender.cancel(now, reason))  # raises (unchanged) once DONE is out
         self._reported = True  # the application asked: no error event for it
         spec.fire(inv, "cancel", fx, now)
-        fx = self._translate(fx, now)
+        fx = self._then_hang_up(fx, now)
         fx.extend(self.session.child_output(inv, []))
         fx.extend(self._hang_up(now))
         return self.session.child_output(self, fx)
@@ -479,7 +482,7 @@ class FileTransfer:
             self.transfer_id, self.channel.channel_id, self.size, self.name, self.mime,
             self.chunk_size, self.window, self.settings, self.target, owner=self,
         )  # fmt: skip
-        fx.extend(self._translate(self.sender.start(now), now))
+        fx.extend(self._then_hang_up(self.sender.start(now), now))
 
     def _live_sender(self) -> FileSender:
         sender = self.sender
@@ -491,31 +494,31 @@ class FileTransfer:
 
     def _resume(self, fx: list[Effect], now: float, **_: Any) -> None:
         """The channel came back: resume."""
-        fx.extend(self._translate(self._live_sender().channel_opened(now), now))
+        fx.extend(self._then_hang_up(self._live_sender().channel_opened(now), now))
 
     def _interrupted(self, fx: list[Effect], now: float, **_: Any) -> None:
-        fx.extend(self._translate(self._live_sender().channel_closed(now), now))
+        fx.extend(self._then_hang_up(self._live_sender().channel_closed(now), now))
 
     def _to_sender(self, fx: list[Effect], now: float, data: bytes | str = b"", **_: Any) -> None:
-        fx.extend(self._translate(self._live_sender().on_frame(data, now), now))
+        fx.extend(self._then_hang_up(self._live_sender().on_frame(data, now), now))
 
     def _pace_high(self, fx: list[Effect], now: float, **_: Any) -> None:
-        fx.extend(self._translate(self._live_sender().buffered_high(now), now))
+        fx.extend(self._then_hang_up(self._live_sender().buffered_high(now), now))
 
     def _pace_low(self, fx: list[Effect], now: float, **_: Any) -> None:
-        fx.extend(self._translate(self._live_sender().buffered_low(now), now))
+        fx.extend(self._then_hang_up(self._live_sender().buffered_low(now), now))
 
     def _sender_timer(
         self, fx: list[Effect], now: float, msg: SenderTimer = SenderTimer.ACK, **_: Any
     ) -> None:
         timer_id = f"{self.target}:{msg.value}"
-        fx.extend(self._translate(self._live_sender().timer_fired(timer_id, now), now))
+        fx.extend(self._then_hang_up(self._live_sender().timer_fired(timer_id, now), now))
 
     # what the FileSender told it (``told``: its notice)
 
     def transfer_notice(self, fx: list[Effect], notice: TransferNotice, now: float) -> None:
         """The FileSender's notice (``INPUTS.notices``): one generic dispatch; a row that ends
-        the transfer only notes that the data call is to be hung up (by :meth:`_translate`)."""
+        the transfer only notes that the data call is to be hung up (by :meth:`_then_hang_up`)."""
         _SPEC.deliver(self, type(notice), notice, fx, now, told=notice)
 
     def _progress_step(
@@ -644,7 +647,7 @@ class FileTransfer:
     def _contact_event(self, event: str, payload: dict[str, Any]) -> Emit:
         return Emit(target("contact", self.contact), event, payload)
 
-    def _translate(self, fx: list[Effect], now: float) -> list[Effect]:
+    def _then_hang_up(self, fx: list[Effect], now: float) -> list[Effect]:
         """The FileSender's effects, its notices already told (:meth:`transfer_notice`): the
         data call is hung up after them if one ended the transfer."""
         if self._hang_up_due:
@@ -953,7 +956,6 @@ class ReceivedFileTransferInvitation(OnCall):
         if receiver is not None and spec_of(receiver).allowed(receiver.state, "cancel"):
             fx.extend(receiver.cancel(now, reason))
         spec.fire(self, "cancel", fx, now)
-        fx = self._translate(fx, now)
         channel = self.data_channel
         if channel is not None and spec_of(channel).allowed(channel.state, "close"):
             fx.extend(channel.close(now))
@@ -1049,14 +1051,14 @@ class ReceivedFileTransferInvitation(OnCall):
         return receiver
 
     def _channel_reopened(self, fx: list[Effect], now: float, **_: Any) -> None:
-        fx.extend(self._translate(self._live_receiver().channel_opened(now), now))
+        fx.extend(self._live_receiver().channel_opened(now))
 
     def _receiver_live(self, fx: list[Effect], now: float, **_: Any) -> bool:
         receiver = self.receiver
         return receiver is not None and not receiver.finished
 
     def _channel_closed(self, fx: list[Effect], now: float, **_: Any) -> None:
-        fx.extend(self._translate(self._live_receiver().channel_closed(now), now))
+        fx.extend(self._live_receiver().channel_closed(now))
 
     def _serving(self, fx: list[Effect], now: float, **_: Any) -> bool:
         """The transfer machine exists and the data call is not over."""
@@ -1067,7 +1069,7 @@ class ReceivedFileTransferInvitation(OnCall):
         out = receiver.on_frame(data, now)
         if receiver.state is FileReceiverState.OFFERED:
             out.extend(self._take_offer(receiver, now))
-        fx.extend(self._translate(out, now))
+        fx.extend(out)
 
     def _not_open(self, fx: list[Effect], now: float, **_: Any) -> None:
         fx.append(Drop(TransferDrop.NOT_OPEN, f"data outside the transfer {self.id}"))
@@ -1076,7 +1078,7 @@ class ReceivedFileTransferInvitation(OnCall):
         self, fx: list[Effect], now: float, msg: ReceiverTimer = ReceiverTimer.ACK, **_: Any
     ) -> None:
         timer_id = f"{self._timer_target}:{msg.value}"
-        fx.extend(self._translate(self._live_receiver().timer_fired(timer_id, now), now))
+        fx.extend(self._live_receiver().timer_fired(timer_id, now))
 
     def _stale_receiver_timer(
         self, fx: list[Effect], now: float, msg: ReceiverTimer = ReceiverTimer.ACK, **_: Any
@@ -1133,10 +1135,6 @@ class ReceivedFileTransferInvitation(OnCall):
         detail = f"in-band offer {offer.name!r} ({offer.size} bytes) is not the file announced"
         payload = _code_payload(ErrorCode.UNEXPECTED_MESSAGE, detail, uuid=self.id)
         fx.append(Emit(self.target, "error", payload))
-        return fx
-
-    def _translate(self, fx: list[Effect], now: float) -> list[Effect]:
-        """The FileReceiver's effects, its notices already told (:meth:`transfer_notice`)."""
         return fx
 
 
