@@ -64,15 +64,18 @@ open again the transfer resumes from the receiver's offset (``resumed``; see
 *The table is the only decision point.* :class:`FileTransfer` is a machine of its own (SETUP
 until the channel opens, SENDING while the FileSender runs, ENDED once the data call is over):
 :data:`INPUTS` maps the channel's notices, data and buffered-amount reports, the FileSender's
-timers and the FileSender's events (by name, a :class:`~rtcstate.machine.Classify`: progress,
-complete, error, declined, cancelled) to its triggers, :data:`VERDICTS` declares the rest
+timers and the FileSender's notices (typed values, :mod:`rtcstate.transfer.notices`, keyed by
+class: progress, completed, failed, declined, cancelled; accepted, interrupted, resumed) to its
+triggers, :data:`VERDICTS` declares the rest
 ignored (a :class:`TransferDrop`). How the transfer ends when its data call does (the receiver
 cancelled, the call cut it short, the far side refused it, or it simply ended) is four guarded
 rows of ``channel_ended``, tried in order; which Contact event each FileSender event becomes,
-and whether it hangs the data call up, is one row each. The receiver's
+and whether it hangs the data call up, is one row each; the FileSender fires no event (its owner,
+this object, builds every ``Emit`` the application sees). The receiver's
 :class:`ReceivedFileTransferInvitation` declares the copies of the ``file_offer``, the data call's
-and the channel's notices, the channel's data, the FileReceiver's timers and its events (by name:
-progress, transferComplete, which makes it ENDED, error, cancelled; :data:`RECEIVED_INPUTS`);
+and the channel's notices, the channel's data, the FileReceiver's timers and its notices (by
+class: progress, completed, which makes it ENDED, failed, cancelled by the sender;
+:data:`RECEIVED_INPUTS`);
 whether the transfer machine exists yet (built when the channel first opens) is a guard of
 its rows, not a branch in a callback. Its status
 (apiRTC's) may be decided before its data call ends, and until then it still serves its channel
@@ -138,6 +141,17 @@ from rtcstate.transfer import (
     FileReceiverState,
     FileSender,
     TransferSettings,
+)
+from rtcstate.transfer.notices import (
+    TransferAccepted,
+    TransferCancelled,
+    TransferCompleted,
+    TransferDeclined,
+    TransferFailed,
+    TransferInterrupted,
+    TransferNotice,
+    TransferProgress,
+    TransferResumed,
 )
 from rtcstate.transfer.receiver import ReceiverTimer
 from rtcstate.transfer.sender import SenderTimer
@@ -282,18 +296,16 @@ INPUTS = Inputs(
         ChannelData: "channel_data",
         ChannelBufferedHigh: "buffered_high",
         ChannelBufferedLow: "buffered_low",
-        # what the transfer machine tells the application, translated by event name
-        Emit: Classify(
-            "event",
-            {
-                "transferProgress": "sent_progress",
-                "transferComplete": "sent_complete",
-                "error": "sent_error",
-                "declined": "sent_declined",
-                "cancelled": "sent_cancelled",
-            },
-            otherwise="sent_other",  # accepted, interrupted, resumed: on the transfer's target
-        ),
+        # what the FileSender tells it (rtcstate.transfer.notices), as apiRTC's Contact events
+        TransferProgress: "sent_progress",
+        TransferCompleted: "sent_complete",
+        TransferFailed: "sent_error",
+        TransferDeclined: "sent_declined",
+        TransferCancelled: "sent_cancelled",
+        # rtcstate's own: fired on the transfer's target
+        TransferAccepted: "sent_other",
+        TransferInterrupted: "sent_other",
+        TransferResumed: "sent_other",
     },
 )
 """Every input of a sending transfer: its channel's notices, data and buffered-amount reports,
@@ -387,7 +399,7 @@ class FileTransfer:
                 ErrorNumber.ERROR_WRONG_STATE, "FileTransfer", "feed", "WAITING",
                 "no data was requested: the channel is not open yet",
             )  # fmt: skip
-        fx = self._translate(sender.feed(now, offset, data), now)
+        fx = self._then_hang_up(sender.feed(now, offset, data), now)
         return self.session.child_output(self, fx)
 
     def cancel(self, now: float, reason: str = "cancelled") -> list[Effect]:
@@ -411,7 +423,7 @@ class FileTransfer:
             fx.extend(sender.cancel(now, reason))  # raises (unchanged) once DONE is out
         self._reported = True  # the application asked: no error event for it
         spec.fire(inv, "cancel", fx, now)
-        fx = self._translate(fx, now)
+        fx = self._then_hang_up(fx, now)
         fx.extend(self.session.child_output(inv, []))
         fx.extend(self._hang_up(now))
         return self.session.child_output(self, fx)
@@ -468,9 +480,9 @@ class FileTransfer:
     def _start(self, fx: list[Effect], now: float, **_: Any) -> None:
         self.sender = FileSender(
             self.transfer_id, self.channel.channel_id, self.size, self.name, self.mime,
-            self.chunk_size, self.window, self.settings, self.target,
+            self.chunk_size, self.window, self.settings, self.target, owner=self,
         )  # fmt: skip
-        fx.extend(self._translate(self.sender.start(now), now))
+        fx.extend(self._then_hang_up(self.sender.start(now), now))
 
     def _live_sender(self) -> FileSender:
         sender = self.sender
@@ -482,81 +494,94 @@ class FileTransfer:
 
     def _resume(self, fx: list[Effect], now: float, **_: Any) -> None:
         """The channel came back: resume."""
-        fx.extend(self._translate(self._live_sender().channel_opened(now), now))
+        fx.extend(self._then_hang_up(self._live_sender().channel_opened(now), now))
 
     def _interrupted(self, fx: list[Effect], now: float, **_: Any) -> None:
-        fx.extend(self._translate(self._live_sender().channel_closed(now), now))
+        fx.extend(self._then_hang_up(self._live_sender().channel_closed(now), now))
 
     def _to_sender(self, fx: list[Effect], now: float, data: bytes | str = b"", **_: Any) -> None:
-        fx.extend(self._translate(self._live_sender().on_frame(data, now), now))
+        fx.extend(self._then_hang_up(self._live_sender().on_frame(data, now), now))
 
     def _pace_high(self, fx: list[Effect], now: float, **_: Any) -> None:
-        fx.extend(self._translate(self._live_sender().buffered_high(now), now))
+        fx.extend(self._then_hang_up(self._live_sender().buffered_high(now), now))
 
     def _pace_low(self, fx: list[Effect], now: float, **_: Any) -> None:
-        fx.extend(self._translate(self._live_sender().buffered_low(now), now))
+        fx.extend(self._then_hang_up(self._live_sender().buffered_low(now), now))
 
     def _sender_timer(
         self, fx: list[Effect], now: float, msg: SenderTimer = SenderTimer.ACK, **_: Any
     ) -> None:
         timer_id = f"{self.target}:{msg.value}"
-        fx.extend(self._translate(self._live_sender().timer_fired(timer_id, now), now))
+        fx.extend(self._then_hang_up(self._live_sender().timer_fired(timer_id, now), now))
 
-    # the transfer machine's events (``event``: the Emit on the transfer's target)
+    # what the FileSender told it (``told``: its notice)
+
+    def transfer_notice(self, fx: list[Effect], notice: TransferNotice, now: float) -> None:
+        """The FileSender's notice (``INPUTS.notices``): one generic dispatch; a row that ends
+        the transfer only notes that the data call is to be hung up (by :meth:`_then_hang_up`)."""
+        _SPEC.deliver(self, type(notice), notice, fx, now, told=notice)
 
     def _progress_step(
-        self, fx: list[Effect], now: float, event: Emit | None = None, **_: Any
+        self, fx: list[Effect], now: float, told: TransferNotice | None = None, **_: Any
     ) -> None:
-        payload = _payload(event)
+        payload = _info(told, self.transfer_id)
         self._progress = payload.get("percentage")
         info = {"fileInfo": self.file_info, "transferInformation": payload}
         fx.append(self._contact_event("fileTransferProgress", info))
 
     def _last_step_untold(
-        self, fx: list[Effect], now: float, event: Emit | None = None, **_: Any
+        self, fx: list[Effect], now: float, told: TransferNotice | None = None, **_: Any
     ) -> bool:
         """The last step was not reported as progress (apiRTC reports it before success)."""
-        return self._progress != _payload(event).get("percentage")
+        return self._progress != _info(told, self.transfer_id).get("percentage")
 
-    def _delivered(self, fx: list[Effect], now: float, event: Emit | None = None, **_: Any) -> None:
+    def _delivered(
+        self, fx: list[Effect], now: float, told: TransferNotice | None = None, **_: Any
+    ) -> None:
         self._reported = True
-        info = {"fileInfo": self.file_info, "transferInformation": _payload(event)}
+        info = {"fileInfo": self.file_info, "transferInformation": _info(told, self.transfer_id)}
         fx.append(self._contact_event("fileSentSuccessfully", info))
         self._hang_up_due = True
 
-    def _failed(self, fx: list[Effect], now: float, event: Emit | None = None, **_: Any) -> None:
+    def _failed(
+        self, fx: list[Effect], now: float, told: TransferNotice | None = None, **_: Any
+    ) -> None:
         self._hang_up_due = True
-        fx.extend(self._error(dict(_payload(event))))
+        error = told.payload(self.transfer_id, False) if isinstance(told, TransferFailed) else {}
+        fx.extend(self._error(error))
 
     def _refused_in_band(
-        self, fx: list[Effect], now: float, event: Emit | None = None, **_: Any
+        self, fx: list[Effect], now: float, told: TransferNotice | None = None, **_: Any
     ) -> None:
-        payload = _payload(event)
         self._hang_up_due = True
-        error = _code_payload(
-            ErrorCode.TRANSFER_DECLINED, str(payload.get("reason", "")), code=payload.get("code")
-        )
+        reason, code = ("", None)
+        if isinstance(told, TransferDeclined):
+            reason, code = told.reason, told.code
+        error = _code_payload(ErrorCode.TRANSFER_DECLINED, reason, code=code)
         fx.extend(self._error(error))
 
     def _cancelled_here(
-        self, fx: list[Effect], now: float, event: Emit | None = None, **_: Any
+        self, fx: list[Effect], now: float, told: TransferNotice | None = None, **_: Any
     ) -> bool:
         """The application cancelled: no error event for it."""
-        return _payload(event).get("from") == "local"
+        return isinstance(told, TransferCancelled) and told.by is HangupFrom.LOCAL
 
     def _hang_up_later(self, fx: list[Effect], now: float, **_: Any) -> None:
         self._hang_up_due = True
 
     def _cancelled_there(
-        self, fx: list[Effect], now: float, event: Emit | None = None, **_: Any
+        self, fx: list[Effect], now: float, told: TransferNotice | None = None, **_: Any
     ) -> None:
         self._hang_up_due = True
-        reason = str(_payload(event).get("reason", ""))
+        reason = told.reason if isinstance(told, TransferCancelled) else ""
         fx.extend(self._error(_code_payload(ErrorCode.TRANSFER_CANCELLED, reason)))
 
-    def _pass_on(self, fx: list[Effect], now: float, event: Emit | None = None, **_: Any) -> None:
+    def _pass_on(
+        self, fx: list[Effect], now: float, told: TransferNotice | None = None, **_: Any
+    ) -> None:
         """rtcstate's own (accepted, interrupted, resumed), on the transfer's target."""
-        fx.extend(() if event is None else (event,))
+        if told is not None:
+            fx.append(Emit(self.target, *told.event(self.transfer_id, False)))
 
     # the data call is over (``notice`` says how)
 
@@ -622,25 +647,13 @@ class FileTransfer:
     def _contact_event(self, event: str, payload: dict[str, Any]) -> Emit:
         return Emit(target("contact", self.contact), event, payload)
 
-    def _translate(self, fx: list[Effect], now: float) -> list[Effect]:
-        """The transfer machine's events, as apiRTC's Contact events (``INPUTS.notices[Emit]``:
-        one generic dispatch each); the data call is hung up after them if one ended it."""
-        out: list[Effect] = []
-        mine = self.target
-        for e in fx:
-            if type(e) is not Emit or e.target != mine:
-                out.append(e)
-                continue
-            self._transfer_said(out, e, now)
+    def _then_hang_up(self, fx: list[Effect], now: float) -> list[Effect]:
+        """The FileSender's effects, its notices already told (:meth:`transfer_notice`): the
+        data call is hung up after them if one ended the transfer."""
         if self._hang_up_due:
             self._hang_up_due = False
-            out.extend(self._hang_up(now))
-        return out
-
-    def _transfer_said(self, fx: list[Effect], event: Emit, now: float) -> None:
-        """One event of the transfer machine (``INPUTS.notices[Emit]``); a row that ends the
-        transfer only notes that the data call is to be hung up (by :meth:`_translate`)."""
-        _SPEC.deliver(self, Emit, event, fx, now, event=event)
+            fx.extend(self._hang_up(now))
+        return fx
 
     def _error(self, error: dict[str, Any]) -> list[Effect]:
         if self._reported:
@@ -656,9 +669,13 @@ class FileTransfer:
         return []
 
 
-def _payload(event: Emit | None) -> Mapping[str, Any]:
-    payload = getattr(event, "payload", None)
-    return payload if isinstance(payload, Mapping) else {}
+def _info(told: TransferNotice | None, uuid: str) -> Mapping[str, Any]:
+    """The TransferInformation of a progress or completion notice (else empty)."""
+    return told.info(uuid) if isinstance(told, TransferProgress | TransferCompleted) else {}
+
+
+def _info_or_none(told: TransferNotice | None, uuid: str) -> dict[str, Any] | None:
+    return told.info(uuid) if isinstance(told, TransferProgress | TransferCompleted) else None
 
 
 _SPEC = spec_of(FileTransfer)
@@ -745,6 +762,7 @@ RECEIVED_TRANSITIONS: list[dict[str, Any]] = [
     *stay("progress", _AFTER_ACCEPT, after="_progress_event"),
     *stay("failed", _AFTER_ACCEPT, after="_error_event"),
     *stay("passed_on", _AFTER_ACCEPT, after="_pass_on"),
+    *stay("cancelled_here", _AFTER_ACCEPT),  # told inside ``cancel``: nothing more to say
     # the data call's end (its notice, or the channel's), or the sender's CANCEL
     {"trigger": "call_ended", "source": ["STANDBY", "ACCEPTED"], "dest": "CANCELLED",
      "after": "_changed"},
@@ -777,17 +795,16 @@ RECEIVED_INPUTS = Inputs(
         ChannelEnded: "call_ended",
         ChannelDeclined: "call_ended",
         ChannelData: "channel_data",
-        # what the transfer machine tells the application, translated by event name
-        Emit: Classify(
-            "event",
-            {
-                "progress": "progress",
-                "transferComplete": "verified",  # then statusChange ENDED
-                "error": "failed",
-                "cancelled": "call_ended",  # the sender cancelled in-band
-            },
-            otherwise="passed_on",  # interrupted, resumed: on the transfer's target
+        # what the FileReceiver tells it (rtcstate.transfer.notices), as the invitation's
+        TransferProgress: "progress",
+        TransferCompleted: "verified",  # then statusChange ENDED
+        TransferFailed: "failed",
+        # the sender cancelled in-band; its own cancel is this object's (``cancel``)
+        TransferCancelled: Classify(
+            "by", {HangupFrom.REMOTE: "call_ended"}, otherwise="cancelled_here"
         ),
+        TransferInterrupted: "passed_on",  # rtcstate's own: on the transfer's target
+        TransferResumed: "passed_on",
     },
 )
 """Every input of a received transfer: copies of the ``file_offer``, the data call's and the
@@ -808,6 +825,7 @@ RECEIVED_VERDICTS: dict[str | tuple[str, str], Verdict] = {
     "progress": Ignore(TransferDrop.LATE_NOTICE),
     "failed": Ignore(TransferDrop.LATE_NOTICE),
     "passed_on": Ignore(TransferDrop.LATE_NOTICE),
+    "cancelled_here": Ignore(TransferDrop.LATE_NOTICE),
 }
 """What the pairs without a row mean (the notices of a channel before acceptance, a timer
 before the transfer machine exists, a command in the wrong status)."""
@@ -938,7 +956,6 @@ class ReceivedFileTransferInvitation(OnCall):
         if receiver is not None and spec_of(receiver).allowed(receiver.state, "cancel"):
             fx.extend(receiver.cancel(now, reason))
         spec.fire(self, "cancel", fx, now)
-        fx = self._translate(fx, now)
         channel = self.data_channel
         if channel is not None and spec_of(channel).allowed(channel.state, "close"):
             fx.extend(channel.close(now))
@@ -1025,7 +1042,7 @@ class ReceivedFileTransferInvitation(OnCall):
         """The channel opened for the first time: the transfer machine waits for the offer."""
         self.receiver = FileReceiver(
             self.id, self.channel_id, self.max_size, self.max_chunk_size, self.settings,
-            self._timer_target,
+            self._timer_target, owner=self,
         )  # fmt: skip
 
     def _live_receiver(self) -> FileReceiver:
@@ -1034,14 +1051,14 @@ class ReceivedFileTransferInvitation(OnCall):
         return receiver
 
     def _channel_reopened(self, fx: list[Effect], now: float, **_: Any) -> None:
-        fx.extend(self._translate(self._live_receiver().channel_opened(now), now))
+        fx.extend(self._live_receiver().channel_opened(now))
 
     def _receiver_live(self, fx: list[Effect], now: float, **_: Any) -> bool:
         receiver = self.receiver
         return receiver is not None and not receiver.finished
 
     def _channel_closed(self, fx: list[Effect], now: float, **_: Any) -> None:
-        fx.extend(self._translate(self._live_receiver().channel_closed(now), now))
+        fx.extend(self._live_receiver().channel_closed(now))
 
     def _serving(self, fx: list[Effect], now: float, **_: Any) -> bool:
         """The transfer machine exists and the data call is not over."""
@@ -1052,7 +1069,7 @@ class ReceivedFileTransferInvitation(OnCall):
         out = receiver.on_frame(data, now)
         if receiver.state is FileReceiverState.OFFERED:
             out.extend(self._take_offer(receiver, now))
-        fx.extend(self._translate(out, now))
+        fx.extend(out)
 
     def _not_open(self, fx: list[Effect], now: float, **_: Any) -> None:
         fx.append(Drop(TransferDrop.NOT_OPEN, f"data outside the transfer {self.id}"))
@@ -1061,38 +1078,46 @@ class ReceivedFileTransferInvitation(OnCall):
         self, fx: list[Effect], now: float, msg: ReceiverTimer = ReceiverTimer.ACK, **_: Any
     ) -> None:
         timer_id = f"{self._timer_target}:{msg.value}"
-        fx.extend(self._translate(self._live_receiver().timer_fired(timer_id, now), now))
+        fx.extend(self._live_receiver().timer_fired(timer_id, now))
 
     def _stale_receiver_timer(
         self, fx: list[Effect], now: float, msg: ReceiverTimer = ReceiverTimer.ACK, **_: Any
     ) -> None:
         fx.append(Drop(TransferDrop.STALE_TIMER, f"{self._timer_target}:{msg.value}"))
 
-    # the transfer machine's events (``event``: the Emit on the transfer's target)
+    # what the FileReceiver told it (``told``: its notice)
+
+    def transfer_notice(self, fx: list[Effect], notice: TransferNotice, now: float) -> None:
+        """The FileReceiver's notice (``RECEIVED_INPUTS.notices``): one generic dispatch."""
+        _RECEIVED_SPEC.deliver(self, type(notice), notice, fx, now, told=notice)
 
     def _progress_event(
-        self, fx: list[Effect], now: float, event: Emit | None = None, **_: Any
+        self, fx: list[Effect], now: float, told: TransferNotice | None = None, **_: Any
     ) -> None:
-        fx.append(Emit(self.target, "progress", getattr(event, "payload", None)))
+        fx.append(Emit(self.target, "progress", _info_or_none(told, self.id)))
 
     def _file_complete(
-        self, fx: list[Effect], now: float, event: Emit | None = None, **_: Any
+        self, fx: list[Effect], now: float, told: TransferNotice | None = None, **_: Any
     ) -> None:
         info = {
             "fileInfo": self.file_info,
             "sha256": getattr(self.receiver, "digest", None),
-            "transferInformation": getattr(event, "payload", None),
+            "transferInformation": _info_or_none(told, self.id),
         }
         fx.append(Emit(self.target, "transferComplete", info))
 
     def _error_event(
-        self, fx: list[Effect], now: float, event: Emit | None = None, **_: Any
+        self, fx: list[Effect], now: float, told: TransferNotice | None = None, **_: Any
     ) -> None:
-        fx.append(Emit(self.target, "error", getattr(event, "payload", None)))
+        payload = told.payload(self.id, True) if isinstance(told, TransferFailed) else None
+        fx.append(Emit(self.target, "error", payload))
 
-    def _pass_on(self, fx: list[Effect], now: float, event: Emit | None = None, **_: Any) -> None:
+    def _pass_on(
+        self, fx: list[Effect], now: float, told: TransferNotice | None = None, **_: Any
+    ) -> None:
         """rtcstate's own (interrupted, resumed), on the transfer's target."""
-        fx.extend(() if event is None else (event,))
+        if told is not None:
+            fx.append(Emit(self._timer_target, *told.event(self.id, True)))
 
     # --- internals -----------------------------------------------------------------------------
 
@@ -1111,22 +1136,6 @@ class ReceivedFileTransferInvitation(OnCall):
         payload = _code_payload(ErrorCode.UNEXPECTED_MESSAGE, detail, uuid=self.id)
         fx.append(Emit(self.target, "error", payload))
         return fx
-
-    def _translate(self, fx: list[Effect], now: float) -> list[Effect]:
-        """The transfer machine's events, as the invitation's (``RECEIVED_INPUTS.notices[Emit]``:
-        one generic dispatch each)."""
-        out: list[Effect] = []
-        mine = self._timer_target
-        for e in fx:
-            if type(e) is not Emit or e.target != mine:
-                out.append(e)
-                continue
-            self._transfer_said(out, e, now)
-        return out
-
-    def _transfer_said(self, fx: list[Effect], event: Emit, now: float) -> None:
-        """One event of the transfer machine (``RECEIVED_INPUTS.notices[Emit]``)."""
-        _RECEIVED_SPEC.deliver(self, Emit, event, fx, now, event=event)
 
 
 _RECEIVED_SPEC = spec_of(ReceivedFileTransferInvitation)

@@ -26,6 +26,10 @@ Who sends which
   ReceivedFileTransferInvitation): :class:`ChannelAccepted` (``accepted``),
   :class:`ChannelOpened` (``opened``), :class:`ChannelClosed` (``closed``),
   :class:`ChannelEnded` (``ended {from}``) or :class:`ChannelDeclined` (``ended``, ``declined``).
+* :class:`~rtcstate.transfer.FileSender` → its FileTransfer and
+  :class:`~rtcstate.transfer.FileReceiver` → its ReceivedFileTransferInvitation: the notices of
+  :mod:`rtcstate.transfer.notices` (progress, completed, cancelled, failed, ...), told through
+  ``owner.transfer_notice(fx, notice, now)``.
 """
 
 from __future__ import annotations

@@ -62,6 +62,17 @@ from rtcstate.notices import (
 )
 from rtcstate.testing.exhaustive import check_input_pair, check_pair, input_pairs, pairs
 from rtcstate.testing.strategies import strategy_for
+from rtcstate.transfer.common import TransferErrorCode
+from rtcstate.transfer.notices import (
+    TransferAccepted,
+    TransferCancelled,
+    TransferCompleted,
+    TransferDeclined,
+    TransferFailed,
+    TransferInterrupted,
+    TransferProgress,
+    TransferResumed,
+)
 from rtcstate.transfer.receiver import ReceiverTimer
 from rtcstate.transfer.sender import SenderTimer
 
@@ -227,19 +238,18 @@ def _timer(key: enum.Enum) -> st.SearchStrategy[Any]:
     return st.just(key)
 
 
-SENT_EVENTS = st.sampled_from(
-    ["transferProgress", "transferComplete", "error", "declined", "cancelled", "accepted",
-     "interrupted", "resumed"]
-)  # fmt: skip
-SENT_PAYLOADS = st.fixed_dictionaries(
-    {},
-    optional={
-        "percentage": st.sampled_from([None, 50.0, 100.0]),
-        "from": st.sampled_from(["local", "remote"]),
-        "reason": TEXT,
-        "code": st.none() | TEXT,
-    },
-)
+_COUNTS = (st.sampled_from([0, 50, 100]), st.just(100), st.integers(0, 9), st.just(1.0))
+TRANSFER_NOTICES: dict[type, st.SearchStrategy[Any]] = {
+    TransferProgress: st.builds(TransferProgress, *_COUNTS),
+    TransferCompleted: st.builds(TransferCompleted, *_COUNTS),
+    TransferFailed: st.builds(TransferFailed, st.sampled_from(TransferErrorCode), TEXT),
+    TransferDeclined: st.builds(TransferDeclined, TEXT, TEXT),
+    TransferCancelled: st.builds(TransferCancelled, FROMS, TEXT),
+    TransferAccepted: st.builds(TransferAccepted, st.integers(1, 9)),
+    TransferInterrupted: st.builds(TransferInterrupted, st.integers(0, 9)),
+    TransferResumed: st.builds(TransferResumed, st.integers(0, 9)),
+}
+"""What an owner's transfer machine may tell it (rtcstate.transfer.notices), each kind."""
 
 
 def _values(spec_cls: type, key: object, sender: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
@@ -252,8 +262,8 @@ def _values(spec_cls: type, key: object, sender: st.SearchStrategy[Any]) -> st.S
         return st.builds(_OnChannel, st.binary(max_size=40) | TEXT)
     if key in (ChannelBufferedHigh, ChannelBufferedLow):
         return st.just(_Buffered(key is ChannelBufferedHigh))
-    if key is Emit:  # an event of the owner's transfer machine, on the owner's target
-        return st.builds(Emit, st.just(""), SENT_EVENTS, SENT_PAYLOADS)
+    if key in TRANSFER_NOTICES:  # a notice of the owner's transfer machine
+        return TRANSFER_NOTICES[key]
     if key in spec.inputs.notices:
         return _notice(key)
     if key in spec.inputs.wire:
@@ -287,8 +297,8 @@ def _deliver_to(obj: Any, value: Any, now: float, *, route: str, route_value: st
     if isinstance(value, _Buffered):
         obj.channel_buffered(fx, value.high, now)
         return fx
-    if isinstance(value, Emit):  # what the owner's transfer machine says, on its target
-        obj._transfer_said(fx, attrs.evolve(value, target=obj.target), now)
+    if type(value) in TRANSFER_NOTICES:  # what the owner's transfer machine tells it
+        obj.transfer_notice(fx, value, now)
         return fx
     if isinstance(value, enum.Enum):
         return list(obj.timer_fired(value.value, now))

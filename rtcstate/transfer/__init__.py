@@ -99,6 +99,11 @@ of the caller's clock since ``start`` / ``accept``. Mux (``dataChannel:<channel 
 ``fileTransferInvitation`` (payload: the :class:`FileReceiver`) and ``error`` for frames it cannot
 route.
 
+A machine with an ``owner`` (a :class:`~rtcstate.transfer.notices.TransferOwner`: the session's
+file transfers) fires none of these: it tells its owner the typed notice each is built from
+(:mod:`rtcstate.transfer.notices`), where the event would have been, and the owner builds what
+its application sees.
+
 The frame format is documented in :mod:`rtcstate.transfer.codec`.
 """
 

@@ -27,6 +27,14 @@ from rtcstate.transfer.codec import (
     encode_frame,
     id_bytes,
 )
+from rtcstate.transfer.notices import (
+    TransferCancelled,
+    TransferFailed,
+    TransferNotice,
+    TransferOwner,
+    error_payload,
+    transfer_info,
+)
 from rtcstate.transfer.settings import TransferSettings
 
 __all__ = [
@@ -141,21 +149,6 @@ class Piece:
         return f"<piece {self.offset}+{len(self.data)}>"
 
 
-def transfer_info(
-    uuid: str, size: int, offset: int, chunks: int, duration: float
-) -> dict[str, Any]:
-    """apiRTC's TransferInformation."""
-    return {
-        "uuid": uuid,
-        "fileSize": size,
-        "remainingSize": size - offset,
-        "percentage": 100.0 if size <= 0 else round(100.0 * offset / size, 2),
-        "sendChunkNb": chunks,
-        "transferDuration": duration,
-        "lastPacket": offset >= size,
-    }
-
-
 def check_id(transfer_id: str) -> None:
     try:
         id_bytes(transfer_id)
@@ -198,18 +191,6 @@ class Timers:
         return name if name in self._armed else None
 
 
-def error_payload(
-    uuid: str, code: TransferErrorCode, detail: str, kind: DataChannelErrorType
-) -> dict[str, Any]:
-    return {
-        "uuid": uuid,
-        "errorCode": code.value,
-        "errorInfo": code.info,
-        "detail": detail,
-        "type": kind.value,
-    }
-
-
 class Endpoint(Timers):
     """Mixin: what the sender and the receiver of a transfer do alike (frames out, events,
     cancelling and failing); ``_BY_RECEIVER`` and ``_ERROR_KIND`` tell the two apart."""
@@ -221,6 +202,7 @@ class Endpoint(Timers):
     channel_id: str
     settings: TransferSettings
     _channel_up: bool
+    owner: TransferOwner | None
 
     state: Any
 
@@ -237,8 +219,14 @@ class Endpoint(Timers):
         if self._channel_up:
             fx.append(SendData(self.channel_id, encode_frame(frame)))
 
-    def _emit(self, fx: list[Effect], event: str, payload: Any) -> None:
-        fx.append(Emit(self.target, event, payload))
+    def _tell(self, fx: list[Effect], now: float, notice: TransferNotice) -> None:
+        """Tell the owner ``notice``; without one, fire its event for the application (the
+        ``Emit`` is built only here, at the boundary)."""
+        owner = self.owner
+        if owner is not None:
+            owner.transfer_notice(fx, notice, now)
+        else:
+            fx.append(Emit(self.target, *notice.event(self.transfer_id, self._BY_RECEIVER)))
 
     def _await_channel(self, fx: list[Effect], now: float, **kw: Any) -> None:
         self._arm(fx, "resume", now + self.settings.resume_timeout)
@@ -248,8 +236,7 @@ class Endpoint(Timers):
     ) -> None:
         self._end(fx, CancelCode.CANCELLED, reason)
         self._send(fx, Cancel(self.transfer_id, self._BY_RECEIVER, CancelCode.CANCELLED, reason))
-        payload = {"uuid": self.transfer_id, "from": HangupFrom.LOCAL.value, "reason": reason}
-        self._emit(fx, "cancelled", payload)
+        self._tell(fx, now, TransferCancelled(HangupFrom.LOCAL, reason))
 
     def _cancelled_by_peer(
         self, fx: list[Effect], now: float, reason: str = "", frame: Frame | None = None, **kw: Any
@@ -257,11 +244,10 @@ class Endpoint(Timers):
         if isinstance(frame, Cancel):
             reason = frame.reason
         self._end(fx, CancelCode.CANCELLED, reason)
-        payload = {"uuid": self.transfer_id, "from": HangupFrom.REMOTE.value, "reason": reason}
-        self._emit(fx, "cancelled", payload)
+        self._tell(fx, now, TransferCancelled(HangupFrom.REMOTE, reason))
 
-    def _error(self, fx: list[Effect], code: TransferErrorCode, detail: str) -> None:
-        self._emit(fx, "error", error_payload(self.transfer_id, code, detail, self._ERROR_KIND))
+    def _error(self, fx: list[Effect], now: float, code: TransferErrorCode, detail: str) -> None:
+        self._tell(fx, now, TransferFailed(code, detail))
 
     def _failed_by_peer(
         self, fx: list[Effect], now: float, reason: str = "", frame: Frame | None = None, **kw: Any
@@ -269,7 +255,7 @@ class Endpoint(Timers):
         if isinstance(frame, Cancel):
             reason = frame.reason
         self._end(fx, CancelCode.FAILED, reason)
-        self._error(fx, TransferErrorCode.TRANSFER_REMOTE_ERROR, reason)
+        self._error(fx, now, TransferErrorCode.TRANSFER_REMOTE_ERROR, reason)
 
     def _fail(
         self,
@@ -281,7 +267,7 @@ class Endpoint(Timers):
     ) -> None:
         self._end(fx, CancelCode.FAILED, code.value)
         self._send(fx, Cancel(self.transfer_id, self._BY_RECEIVER, CancelCode.FAILED, code.value))
-        self._error(fx, code, detail)
+        self._error(fx, now, code, detail)
 
     def _timed_out(self, fx: list[Effect], now: float, timer: str = "", **kw: Any) -> None:
         detail = f"timer {timer} ran out in {self.state.name}" if timer else "timed out"

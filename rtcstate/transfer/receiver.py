@@ -30,7 +30,7 @@ import attrs
 
 from rtcstate.codes import DataChannelErrorType, ErrorNumber
 from rtcstate.drops import DropReason
-from rtcstate.effects import Drop, Effect, Emit, SendData, target
+from rtcstate.effects import Drop, Effect, SendData, target
 from rtcstate.errors import RtcError
 from rtcstate.machine import ILLEGAL, Classify, Ignore, Inputs, machine, spec_of
 from rtcstate.media import (
@@ -64,10 +64,16 @@ from rtcstate.transfer.common import (
     TransferErrorCode,
     check_id,
     check_text,
-    error_payload,
-    transfer_info,
 )
 from rtcstate.transfer.inputs import check_replies, deliver, flatten
+from rtcstate.transfer.notices import (
+    TransferCompleted,
+    TransferFailed,
+    TransferInterrupted,
+    TransferOwner,
+    TransferProgress,
+    TransferResumed,
+)
 from rtcstate.transfer.settings import DEFAULT_MAX_CHUNK_SIZE, DEFAULT_MAX_SIZE, TransferSettings
 
 __all__ = [
@@ -292,6 +298,7 @@ class FileReceiver(Endpoint):
     target: str = ""
     state: FileReceiverState = FileReceiverState.NEW
     _channel_up: bool = True
+    owner: TransferOwner | None = attrs.field(default=None, kw_only=True, repr=False)
     offer: Offer | None = attrs.field(default=None, init=False)
     _armed: dict[str, float] = attrs.field(factory=dict, init=False)
     _chunk: int = attrs.field(default=0, init=False)
@@ -538,9 +545,9 @@ class FileReceiver(Endpoint):
     def _size(self) -> int:
         return self.offer.size if self.offer is not None else 0
 
-    def _info(self, now: float) -> dict[str, Any]:
-        duration = now - self._accepted_at
-        return transfer_info(self.transfer_id, self._size(), self._held, self._chunks, duration)
+    def _counts(self, now: float) -> tuple[int, int, int, float]:
+        """Size, bytes held, chunks stored, seconds since accept: a progress notice's."""
+        return self._size(), self._held, self._chunks, now - self._accepted_at
 
     def _store_offer(
         self, fx: list[Effect], now: float, frame: Offer | None = None, **kw: Any
@@ -555,9 +562,7 @@ class FileReceiver(Endpoint):
         size = frame.size if frame is not None else 0
         self._reject = (RejectCode.TOO_LARGE, f"{size} > {self.max_size} bytes")
         self._send(fx, Reject(self.transfer_id, *self._reject))
-        code = TransferErrorCode.TRANSFER_TOO_LARGE
-        kind = DataChannelErrorType.RECEIVE_DATA_CHANNEL_ERROR
-        self._emit(fx, "error", error_payload(self.transfer_id, code, self._reject[1], kind))
+        self._tell(fx, now, TransferFailed(TransferErrorCode.TRANSFER_TOO_LARGE, self._reject[1]))
 
     def _accept(self, fx: list[Effect], now: float, **kw: Any) -> None:
         proposed = self.offer.chunk_size if self.offer is not None else self.max_chunk_size
@@ -586,7 +591,7 @@ class FileReceiver(Endpoint):
         self._channel_up = False
         self._disarm(fx, "idle", "ack")
         self._arm(fx, "resume", now + self.settings.resume_timeout)
-        self._emit(fx, "interrupted", {"uuid": self.transfer_id, "offset": self._held})
+        self._tell(fx, now, TransferInterrupted(self._held))
 
     def _send_resume(self, fx: list[Effect], now: float, **kw: Any) -> None:
         self._disarm(fx, "resume")
@@ -594,7 +599,7 @@ class FileReceiver(Endpoint):
         self._last_rx = now
         self._last_ack = self._held
         self._arm(fx, "idle", now + self._idle_step())
-        self._emit(fx, "resumed", {"uuid": self.transfer_id, "offset": self._held})
+        self._tell(fx, now, TransferResumed(self._held))
 
     def _store(
         self,
@@ -612,7 +617,7 @@ class FileReceiver(Endpoint):
         self._chunks += 1
         self._last_rx = now
         fx.append(ReceivedData(self.transfer_id, offset, data))
-        fx.append(Emit(self.target, "progress", self._info(now)))
+        self._tell(fx, now, TransferProgress(*self._counts(now)))
         if self._held - self._last_ack >= self._ack_every:
             self._last_ack = self._held
             self._send(fx, Ack(self.transfer_id, self._held))
@@ -641,7 +646,7 @@ class FileReceiver(Endpoint):
         self._digest = self._hash.digest()
         self._end(fx)
         self._send(fx, Complete(self.transfer_id, self._size()))
-        self._emit(fx, "transferComplete", self._info(now))
+        self._tell(fx, now, TransferCompleted(*self._counts(now)))
 
     def _size_mismatch(
         self, fx: list[Effect], now: float, size: int = -1, frame: Frame | None = None, **kw: Any

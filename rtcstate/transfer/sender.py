@@ -68,9 +68,17 @@ from rtcstate.transfer.common import (
     TransferErrorCode,
     check_id,
     check_text,
-    transfer_info,
 )
 from rtcstate.transfer.inputs import check_replies, deliver, flatten
+from rtcstate.transfer.notices import (
+    TransferAccepted,
+    TransferCompleted,
+    TransferDeclined,
+    TransferInterrupted,
+    TransferOwner,
+    TransferProgress,
+    TransferResumed,
+)
 from rtcstate.transfer.settings import DEFAULT_CHUNK_SIZE, DEFAULT_WINDOW, TransferSettings
 
 __all__ = [
@@ -328,6 +336,7 @@ class FileSender(Endpoint):
     target: str = ""
     state: FileSenderState = FileSenderState.IDLE
     _channel_up: bool = True
+    owner: TransferOwner | None = attrs.field(default=None, kw_only=True, repr=False)
     _armed: dict[str, float] = attrs.field(factory=dict, init=False)
     _chunk: int = attrs.field(default=0, init=False)  # agreed chunk size (0: not accepted)
     _acked: int = attrs.field(default=0, init=False)  # receiver holds [0, acked)
@@ -575,8 +584,8 @@ class FileSender(Endpoint):
 
     # --- table callbacks: actions -------------------------------------------------------------
 
-    def _info(self, now: float, offset: int, chunks: int) -> dict[str, Any]:
-        return transfer_info(self.transfer_id, self.size, offset, chunks, now - self._started)
+    def _progress(self, now: float, offset: int) -> TransferProgress:
+        return TransferProgress(self.size, offset, self._acked_chunks, now - self._started)
 
     def _start(self, fx: list[Effect], now: float, **kw: Any) -> None:
         self._started = now
@@ -608,7 +617,7 @@ class FileSender(Endpoint):
         self._channel_down(fx, now)
         self._disarm(fx, "offer", "ack", "done")
         self._arm(fx, "resume", now + self.settings.resume_timeout)
-        self._emit(fx, "interrupted", {"uuid": self.transfer_id, "offset": self._acked})
+        self._tell(fx, now, TransferInterrupted(self._acked))
 
     def _congestion(self, fx: list[Effect], now: float, **kw: Any) -> None:
         self._congested = True
@@ -623,7 +632,7 @@ class FileSender(Endpoint):
             chunk = frame.chunk_size
         self._chunk = max(1, min(chunk or self.chunk_size, self.chunk_size))
         self._disarm(fx, "offer", "resume")
-        self._emit(fx, "accepted", {"uuid": self.transfer_id, "chunkSize": self._chunk})
+        self._tell(fx, now, TransferAccepted(self._chunk))
 
     def _rejected(
         self,
@@ -637,8 +646,7 @@ class FileSender(Endpoint):
         if isinstance(frame, Reject):
             code, reason = frame.code, frame.reason
         self._end(fx)
-        payload = {"uuid": self.transfer_id, "code": code.label, "reason": reason}
-        self._emit(fx, "declined", payload)
+        self._tell(fx, now, TransferDeclined(code.label, reason))
 
     def _take(
         self, fx: list[Effect], now: float, data: bytes | memoryview = b"", **kw: Any
@@ -698,7 +706,7 @@ class FileSender(Endpoint):
         self._drop_acked(offset)
         self._acked = offset
         self._ack_since = now
-        self._emit(fx, "transferProgress", self._info(now, offset, self._acked_chunks))
+        self._tell(fx, now, self._progress(now, offset))
 
     def _rewind(
         self, fx: list[Effect], now: float, offset: int = 0, frame: Frame | None = None, **kw: Any
@@ -712,9 +720,9 @@ class FileSender(Endpoint):
         self._done_sent = False
         self._done_tries = 0
         self._disarm(fx, "offer", "resume")
-        self._emit(fx, "resumed", {"uuid": self.transfer_id, "offset": offset})
+        self._tell(fx, now, TransferResumed(offset))
         if advanced:
-            self._emit(fx, "transferProgress", self._info(now, offset, self._acked_chunks))
+            self._tell(fx, now, self._progress(now, offset))
 
     def _rearm_ack(self, fx: list[Effect], now: float, **kw: Any) -> None:
         if self._next > self._acked:
@@ -739,7 +747,7 @@ class FileSender(Endpoint):
         chunks = self._acked_chunks + len(self._pieces)
         self._acked = self._next = self.size
         self._end(fx)
-        self._emit(fx, "transferComplete", self._info(now, self.size, chunks))
+        self._tell(fx, now, TransferCompleted(self.size, self.size, chunks, now - self._started))
 
     # --- table callbacks: what the receiver got wrong, and what is stale --------------------
 
