@@ -10,13 +10,12 @@ its own table and inputs (see :mod:`rtcstate.transfer.sender` and
 
 from __future__ import annotations
 
-import enum
 import hashlib
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import attrs
 
-from rtcstate.codes import DataChannelErrorType, ErrorCode, ErrorNumber, HangupFrom
+from rtcstate.codes import DataChannelErrorType, ErrorNumber, HangupFrom
 from rtcstate.effects import CancelTimer, Effect, Emit, SendData, StartTimer
 from rtcstate.errors import RtcError
 from rtcstate.transfer.codec import (
@@ -29,6 +28,7 @@ from rtcstate.transfer.codec import (
 )
 from rtcstate.transfer.notices import (
     TransferCancelled,
+    TransferErrorCode,
     TransferFailed,
     TransferNotice,
     TransferOwner,
@@ -73,31 +73,6 @@ class ReceivedData(Effect):
     transfer_id: str
     offset: int
     data: bytes | memoryview
-
-
-class TransferErrorCode(enum.StrEnum):
-    """``errorCode`` of a transfer ``error`` event (``info`` is its ``errorInfo``).
-
-    Every value is a :class:`rtcstate.codes.ErrorCode` member, where each is documented."""
-
-    MESSAGE_DECODE_ERROR = "MESSAGE_DECODE_ERROR"
-    MESSAGE_FOR_UNKNOWN_ID = "MESSAGE_FOR_UNKNOWN_ID"
-    UNEXPECTED_MESSAGE = "UNEXPECTED_MESSAGE"
-    TRANSFER_CHUNK_GAP = "TRANSFER_CHUNK_GAP"
-    TRANSFER_CHUNK_DUPLICATE = "TRANSFER_CHUNK_DUPLICATE"
-    TRANSFER_CHUNK_OVERSIZE = "TRANSFER_CHUNK_OVERSIZE"
-    TRANSFER_SIZE_MISMATCH = "TRANSFER_SIZE_MISMATCH"
-    TRANSFER_DIGEST_MISMATCH = "TRANSFER_DIGEST_MISMATCH"
-    TRANSFER_TOO_LARGE = "TRANSFER_TOO_LARGE"
-    TRANSFER_TIMED_OUT = "TRANSFER_TIMED_OUT"
-    TRANSFER_REMOTE_ERROR = "TRANSFER_REMOTE_ERROR"
-    TRANSFER_CANCELLED = "TRANSFER_CANCELLED"
-    TRANSFER_DECLINED = "TRANSFER_DECLINED"
-    TRANSFER_ABORTED = "TRANSFER_ABORTED"
-
-    @property
-    def info(self) -> str:
-        return ErrorCode(self.value).info
 
 
 class Digest:

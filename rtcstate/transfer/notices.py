@@ -21,21 +21,20 @@ declined.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+import enum
+from typing import Any, ClassVar, Protocol
 
 import attrs
 
-from rtcstate.codes import DataChannelErrorType, HangupFrom
+from rtcstate.codes import DataChannelErrorType, ErrorCode, HangupFrom
 from rtcstate.effects import Effect
-
-if TYPE_CHECKING:  # common re-exports this module's helpers: no runtime import of it here
-    from rtcstate.transfer.common import TransferErrorCode
 
 __all__ = [
     "TransferAccepted",
     "TransferCancelled",
     "TransferCompleted",
     "TransferDeclined",
+    "TransferErrorCode",
     "TransferFailed",
     "TransferInterrupted",
     "TransferNotice",
@@ -45,6 +44,31 @@ __all__ = [
     "error_payload",
     "transfer_info",
 ]
+
+
+class TransferErrorCode(enum.StrEnum):
+    """``errorCode`` of a transfer ``error`` event (``info`` is its ``errorInfo``).
+
+    Every value is a :class:`rtcstate.codes.ErrorCode` member, where each is documented."""
+
+    MESSAGE_DECODE_ERROR = "MESSAGE_DECODE_ERROR"
+    MESSAGE_FOR_UNKNOWN_ID = "MESSAGE_FOR_UNKNOWN_ID"
+    UNEXPECTED_MESSAGE = "UNEXPECTED_MESSAGE"
+    TRANSFER_CHUNK_GAP = "TRANSFER_CHUNK_GAP"
+    TRANSFER_CHUNK_DUPLICATE = "TRANSFER_CHUNK_DUPLICATE"
+    TRANSFER_CHUNK_OVERSIZE = "TRANSFER_CHUNK_OVERSIZE"
+    TRANSFER_SIZE_MISMATCH = "TRANSFER_SIZE_MISMATCH"
+    TRANSFER_DIGEST_MISMATCH = "TRANSFER_DIGEST_MISMATCH"
+    TRANSFER_TOO_LARGE = "TRANSFER_TOO_LARGE"
+    TRANSFER_TIMED_OUT = "TRANSFER_TIMED_OUT"
+    TRANSFER_REMOTE_ERROR = "TRANSFER_REMOTE_ERROR"
+    TRANSFER_CANCELLED = "TRANSFER_CANCELLED"
+    TRANSFER_DECLINED = "TRANSFER_DECLINED"
+    TRANSFER_ABORTED = "TRANSFER_ABORTED"
+
+    @property
+    def info(self) -> str:
+        return ErrorCode(self.value).info
 
 
 def transfer_info(
