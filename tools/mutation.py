@@ -81,7 +81,10 @@ MODULES: dict[str, tuple[str, list[str]]] = {
     "session_timers.own": ("rtcstate/session_timers.py", ["tests/test_session_timers.py"]),
     "recording": ("rtcstate/recording.py", ["tests/test_recording.py"]),
     "stream": ("rtcstate/stream.py", ["tests/test_stream.py"]),
-    "invitation": ("rtcstate/invitation.py", ["tests/test_invitation.py"]),
+    "invitation": (
+        "rtcstate/invitation.py",
+        ["tests/test_invitation.py", "tests/test_invitation_mutants.py"],
+    ),
     "contact_post": ("rtcstate/contact_post.py", ["tests/test_contact_messaging.py"]),
     "datachannel": ("rtcstate/datachannel.py", ["tests/test_datachannel.py"]),
     "filetransfer": ("rtcstate/filetransfer.py", ["tests/test_filetransfer.py"]),
