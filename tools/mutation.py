@@ -79,7 +79,10 @@ MODULES: dict[str, tuple[str, list[str]]] = {
     # the same module against its own unit test only (the session's tests run every mutant
     # of the book for minutes: its survivors under them are re-run here)
     "session_timers.own": ("rtcstate/session_timers.py", ["tests/test_session_timers.py"]),
-    "recording": ("rtcstate/recording.py", ["tests/test_recording.py"]),
+    "recording": (
+        "rtcstate/recording.py",
+        ["tests/test_recording.py", "tests/test_recording_mutants.py"],
+    ),
     "stream": ("rtcstate/stream.py", ["tests/test_stream.py"]),
     "invitation": (
         "rtcstate/invitation.py",
