@@ -88,7 +88,10 @@ MODULES: dict[str, tuple[str, list[str]]] = {
         "rtcstate/invitation.py",
         ["tests/test_invitation.py", "tests/test_invitation_mutants.py"],
     ),
-    "contact_post": ("rtcstate/contact_post.py", ["tests/test_contact_messaging.py"]),
+    "contact_post": (
+        "rtcstate/contact_post.py",
+        ["tests/test_contact_messaging.py", "tests/test_contact_post_mutants.py"],
+    ),
     "datachannel": ("rtcstate/datachannel.py", ["tests/test_datachannel.py"]),
     "filetransfer": ("rtcstate/filetransfer.py", ["tests/test_filetransfer.py"]),
     "transfer.sender": (
