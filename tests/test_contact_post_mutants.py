@@ -65,6 +65,8 @@ def test_a_message_is_sent_booked_under_its_id_and_resolves_with_uuid_0_by_defau
     [
         (("", PostCommand.MESSAGE, "hi"), "not a contact: ''"),
         ((5, PostCommand.MESSAGE, "hi"), "not a contact: 5"),
+        (("bob/", PostCommand.MESSAGE, "hi"), "not a contact: 'bob/'"),
+        (("/d1", PostCommand.MESSAGE, "hi"), "not a contact: '/d1'"),
         (("bob", PostCommand.MESSAGE, ""), "a message is a non-empty string"),
         (("bob", PostCommand.DATA, "x"), "data is a JSON object (a dict)"),
         (("bob", PostCommand.CUSTOM_EVENT, None), "a custom event needs a name"),
