@@ -59,7 +59,10 @@ MODULES: dict[str, tuple[str, list[str]]] = {
     ),
     "rooms_routing": ("rtcstate/rooms_routing.py", ["tests/test_rooms_routing.py"]),
     "rooms": ("rtcstate/rooms.py", ["tests/test_rooms.py", "tests/test_rooms_property.py"]),
-    "call": ("rtcstate/call.py", ["tests/test_call_codes.py", "tests/test_call_mutants.py"]),
+    "call": (
+        "rtcstate/call.py",
+        ["tests/test_call_codes.py", "tests/test_call_mutants.py", "tests/test_call_table.py"],
+    ),
     "reliable": (
         "rtcstate/reliable.py",
         ["tests/test_reliable.py", "tests/test_reliable_mutants.py"],
