@@ -59,7 +59,10 @@ MODULES: dict[str, tuple[str, list[str]]] = {
     ),
     "rooms_routing": ("rtcstate/rooms_routing.py", ["tests/test_rooms_routing.py"]),
     "rooms": ("rtcstate/rooms.py", ["tests/test_rooms.py", "tests/test_rooms_property.py"]),
-    "call": ("rtcstate/call.py", ["tests/test_call_codes.py", "tests/test_call_mutants.py"]),
+    "call": (
+        "rtcstate/call.py",
+        ["tests/test_call_codes.py", "tests/test_call_mutants.py", "tests/test_call_table.py"],
+    ),
     "reliable": (
         "rtcstate/reliable.py",
         ["tests/test_reliable.py", "tests/test_reliable_mutants.py"],
@@ -79,10 +82,19 @@ MODULES: dict[str, tuple[str, list[str]]] = {
     # the same module against its own unit test only (the session's tests run every mutant
     # of the book for minutes: its survivors under them are re-run here)
     "session_timers.own": ("rtcstate/session_timers.py", ["tests/test_session_timers.py"]),
-    "recording": ("rtcstate/recording.py", ["tests/test_recording.py"]),
+    "recording": (
+        "rtcstate/recording.py",
+        ["tests/test_recording.py", "tests/test_recording_mutants.py"],
+    ),
     "stream": ("rtcstate/stream.py", ["tests/test_stream.py"]),
-    "invitation": ("rtcstate/invitation.py", ["tests/test_invitation.py"]),
-    "contact_post": ("rtcstate/contact_post.py", ["tests/test_contact_messaging.py"]),
+    "invitation": (
+        "rtcstate/invitation.py",
+        ["tests/test_invitation.py", "tests/test_invitation_mutants.py"],
+    ),
+    "contact_post": (
+        "rtcstate/contact_post.py",
+        ["tests/test_contact_messaging.py", "tests/test_contact_post_mutants.py"],
+    ),
     "datachannel": ("rtcstate/datachannel.py", ["tests/test_datachannel.py"]),
     "filetransfer": ("rtcstate/filetransfer.py", ["tests/test_filetransfer.py"]),
     "transfer.sender": (
