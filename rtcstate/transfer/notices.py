@@ -116,11 +116,10 @@ class TransferAccepted:
 
 
 @attrs.frozen(slots=True)
-class TransferProgress:
-    """``offset`` of ``size`` bytes acknowledged (sender) or stored (receiver), in ``chunks``,
-    ``duration`` seconds after start / accept (``transferProgress`` / ``progress``)."""
+class _TransferFigures:
+    """How far a transfer went: ``offset`` of ``size`` bytes, in ``chunks``, ``duration``
+    seconds after start / accept."""
 
-    FINAL: ClassVar[bool] = False
     size: int
     offset: int
     chunks: int
@@ -129,24 +128,24 @@ class TransferProgress:
     def info(self, uuid: str) -> dict[str, Any]:
         """apiRTC's TransferInformation."""
         return transfer_info(uuid, self.size, self.offset, self.chunks, self.duration)
+
+
+@attrs.frozen(slots=True)
+class TransferProgress(_TransferFigures):
+    """``offset`` of ``size`` bytes acknowledged (sender) or stored (receiver), in ``chunks``,
+    ``duration`` seconds after start / accept (``transferProgress`` / ``progress``)."""
+
+    FINAL: ClassVar[bool] = False
 
     def event(self, uuid: str, receiving: bool) -> tuple[str, dict[str, Any]]:
         return ("progress" if receiving else "transferProgress"), self.info(uuid)
 
 
 @attrs.frozen(slots=True)
-class TransferCompleted:
+class TransferCompleted(_TransferFigures):
     """The file is verified (receiver) or confirmed (sender): ``transferComplete``."""
 
     FINAL: ClassVar[bool] = True
-    size: int
-    offset: int
-    chunks: int
-    duration: float
-
-    def info(self, uuid: str) -> dict[str, Any]:
-        """apiRTC's TransferInformation."""
-        return transfer_info(uuid, self.size, self.offset, self.chunks, self.duration)
 
     def event(self, uuid: str, receiving: bool) -> tuple[str, dict[str, Any]]:
         return "transferComplete", self.info(uuid)
